@@ -1,0 +1,92 @@
+/*
+ * autograd.h — the graph: eager execution, recorded nodes, reverse-mode gradients.
+ *
+ * Ops run eagerly: nasc_conv2d(g, ...) computes its output at once (on the graph's backend) and,
+ * when gradients are enabled and an input requires one, records itself as a node. The nodes form
+ * a list in creation order, which is a topological order; nasc_backward walks it in reverse and
+ * calls each node's backward, which accumulates (+=) into its inputs' gradients. There is no
+ * recursion and no dynamic scheduling, so the same program gives the same gradients bit for bit.
+ *
+ * Memory: every node, activation, gradient and saved buffer lives in the graph's step arena and is
+ * invalid after nasc_graph_reset. Parameters live elsewhere (nn.h) and only receive gradients.
+ *
+ * Errors: an op given bad shapes returns NULL and records the error on the graph; later ops on a
+ * graph in error return NULL at once, so a model is built without checking every line and
+ * checked once with nasc_graph_status.
+ *
+ *     nasc_graph *g = nasc_graph_new(be, 64 << 20, &err);
+ *     for (step = 0; ; step++) {
+ *         nasc_graph_reset(g);
+ *         nasc_graph_set_rng(g, seed, step);
+ *         nasc_tensor *x = nasc_input(g, B, 1, 28, 28, images);
+ *         nasc_tensor *logits = model_forward(g, x);           // ops from ops.h
+ *         nasc_tensor *loss = nasc_cross_entropy(g, logits, labels, 0.0f);
+ *         if (nasc_graph_status(g) != NASC_OK) { puts(nasc_graph_errmsg(g)); break; }
+ *         nasc_backward(g, loss);                               // param->grad += dloss/dparam
+ *         optimizer_step(...);
+ *     }
+ */
+#ifndef NASC_AUTOGRAD_H
+#define NASC_AUTOGRAD_H
+
+#include "nasc/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nasc_graph nasc_graph;
+typedef struct nasc_backend nasc_backend;
+typedef struct nasc_arena nasc_arena;
+
+/* New graph running its ops on backend be (not owned; must outlive the graph), with a step arena
+ * whose first chunk holds arena_bytes (it grows on demand until frozen). Training mode and
+ * gradients are on. Returns NULL with err set on OOM. */
+NASC_API nasc_graph *nasc_graph_new(nasc_backend *be, size_t arena_bytes, nasc_err *err);
+NASC_API void nasc_graph_free(nasc_graph *g);
+
+/* Drops every node and tensor of the step and clears the error. Mode flags and seed are kept. */
+NASC_API void nasc_graph_reset(nasc_graph *g);
+
+/* OK, or the first error any op recorded since the last reset; the message names op and shapes. */
+NASC_API nasc_status nasc_graph_status(const nasc_graph *g);
+NASC_API const char *nasc_graph_errmsg(const nasc_graph *g);
+NASC_API const nasc_err *nasc_graph_err(const nasc_graph *g);
+/* Records an error on the graph (first one wins) and returns code; for code that builds models. */
+NASC_API nasc_status nasc_graph_errorf(nasc_graph *g, nasc_status code, const char *fmt, ...)
+    NASC_PRINTF(3, 4);
+
+/* Training mode (batch norm uses batch statistics, dropout is active) or inference mode. */
+NASC_API void nasc_graph_set_training(nasc_graph *g, bool training);
+NASC_API bool nasc_graph_training(const nasc_graph *g);
+/* With gradients off, ops record no nodes and save nothing (evaluation). */
+NASC_API void nasc_graph_set_grad(nasc_graph *g, bool enabled);
+NASC_API bool nasc_graph_grad_enabled(const nasc_graph *g);
+/* Seed and step that key the masks of dropout and drop-path (see rng.h). */
+NASC_API void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step);
+
+NASC_API nasc_backend *nasc_graph_backend(const nasc_graph *g);
+NASC_API nasc_arena *nasc_graph_arena(const nasc_graph *g);
+
+/* A new leaf tensor (N, C, H, W) in the step arena; its data is copied from data_nhwc (NHWC order)
+ * or left uninitialised if data_nhwc is NULL. Returns NULL with the graph error set on OOM. */
+NASC_API nasc_tensor *nasc_input(nasc_graph *g, int n, int c, int h, int w, const float *data_nhwc);
+/* Marks a leaf as requiring a gradient (e.g. an input whose gradient a test wants). */
+NASC_API void nasc_tensor_set_requires_grad(nasc_tensor *t, bool on);
+
+/* Allocates `bytes` from the step arena; NULL with the graph error set on OOM. For kernels' saved
+ * buffers and temporaries that live until the next reset. */
+NASC_API void *nasc_graph_alloc(nasc_graph *g, size_t bytes);
+
+/* Back-propagates from `loss`, which must have one element: its gradient is set to 1 and every
+ * recorded node is visited once in reverse creation order. Gradients accumulate into parameters
+ * (param->grad +=) and into leaves marked requires_grad. Returns a status, also recorded on g. */
+NASC_API nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss);
+
+/* Number of nodes recorded since the last reset (for tests and statistics). */
+NASC_API int nasc_graph_n_nodes(const nasc_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NASC_AUTOGRAD_H */

@@ -1,0 +1,43 @@
+/* engine_int.h — internals shared by the engine's files (graph, backward, ops). Never installed. */
+#ifndef NASC_ENGINE_INT_H
+#define NASC_ENGINE_INT_H
+
+#include "nasc/arena.h"
+#include "nasc/autograd.h"
+#include "nasc/backend.h"
+#include "nasc/ops.h"
+
+struct nasc_graph {
+    nasc_backend *be;    /* runs the kernels; not owned */
+    nasc_arena *arena;   /* step arena: nodes, activations, grads, saved buffers */
+    nasc_err err;        /* first error since the last reset */
+    nasc_tensor *last;   /* last recorded node (list linked by tensor->prev) */
+    int n_tensors;       /* tensors created since the last reset (ids) */
+    int n_nodes;         /* nodes recorded since the last reset */
+    bool training;       /* batch norm / dropout mode */
+    bool grad_enabled;   /* record nodes for backward */
+    uint64_t seed, step; /* key of dropout masks */
+    uint32_t stoch_seq;  /* stochastic ops created since the last reset */
+};
+
+/* True when an op may proceed: the graph holds no error and every listed non-optional input is
+ * present. Inputs that are NULL because an earlier op failed produce no second message. */
+NASC_INTERNAL bool nasc_engine_ok(nasc_graph *g, int n, nasc_tensor *const *xs);
+
+/* A new tensor (n,c,h,w) with data in the step arena, not yet recorded. NULL on OOM (error set). */
+NASC_INTERNAL nasc_tensor *nasc_engine_tensor(nasc_graph *g, int n, int c, int h, int w);
+
+/* Creates the output node of `op` with shape (n,c,h,w) over n_src inputs (NULL entries allowed
+ * for optional inputs), runs its forward on the graph's backend and, if gradients are enabled
+ * and any input requires one, records it. Returns NULL with the graph error set on failure.
+ * `saved` (may be NULL) is attached to the node before its forward runs (e.g. labels).
+ * If data is non-NULL the output aliases it (views) instead of getting fresh storage. */
+NASC_INTERNAL nasc_tensor *nasc_engine_apply(nasc_graph *g, enum nasc_op op, const int ne[4],
+                                             int n_src, nasc_tensor *const *src,
+                                             const nasc_op_params *params, void *saved,
+                                             float *data);
+
+/* Message helper: "(N,C,H,W)" of t into a rotating static-free buffer owned by the caller. */
+#define NASC_SHAPE(t, buf) nasc_tensor_shape_str((t), (buf), sizeof(buf))
+
+#endif /* NASC_ENGINE_INT_H */

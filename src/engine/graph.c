@@ -1,0 +1,210 @@
+/* graph.c — graph lifecycle, node recording and reverse-mode backward. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+nasc_graph *nasc_graph_new(nasc_backend *be, size_t arena_bytes, nasc_err *err) {
+    if (!be) {
+        nasc_errorf(err, NASC_ERR_ARG, "graph: no backend given");
+        return NULL;
+    }
+    nasc_graph *g = nasc_calloc(1, sizeof *g);
+    if (!g) {
+        nasc_errorf(err, NASC_ERR_NOMEM, "graph: out of memory");
+        return NULL;
+    }
+    g->arena = nasc_arena_new("step", arena_bytes);
+    if (!g->arena) {
+        nasc_free(g);
+        nasc_errorf(err, NASC_ERR_NOMEM, "graph: out of memory for a %zu-byte step arena",
+                    arena_bytes);
+        return NULL;
+    }
+    g->be = be;
+    g->training = true;
+    g->grad_enabled = true;
+    nasc_err_clear(&g->err);
+    return g;
+}
+
+void nasc_graph_free(nasc_graph *g) {
+    if (!g)
+        return;
+    nasc_arena_free(g->arena);
+    nasc_free(g);
+}
+
+void nasc_graph_reset(nasc_graph *g) {
+    nasc_arena_reset(g->arena);
+    nasc_err_clear(&g->err);
+    g->last = NULL;
+    g->n_tensors = 0;
+    g->n_nodes = 0;
+    g->stoch_seq = 0;
+}
+
+nasc_status nasc_graph_status(const nasc_graph *g) { return g->err.code; }
+const char *nasc_graph_errmsg(const nasc_graph *g) { return g->err.msg; }
+const nasc_err *nasc_graph_err(const nasc_graph *g) { return &g->err; }
+
+nasc_status nasc_graph_errorf(nasc_graph *g, nasc_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    nasc_verrorf(&g->err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void nasc_graph_set_training(nasc_graph *g, bool training) { g->training = training; }
+bool nasc_graph_training(const nasc_graph *g) { return g->training; }
+void nasc_graph_set_grad(nasc_graph *g, bool enabled) { g->grad_enabled = enabled; }
+bool nasc_graph_grad_enabled(const nasc_graph *g) { return g->grad_enabled; }
+void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step) {
+    g->seed = seed;
+    g->step = step;
+}
+nasc_backend *nasc_graph_backend(const nasc_graph *g) { return g->be; }
+nasc_arena *nasc_graph_arena(const nasc_graph *g) { return g->arena; }
+int nasc_graph_n_nodes(const nasc_graph *g) { return g->n_nodes; }
+
+void *nasc_graph_alloc(nasc_graph *g, size_t bytes) {
+    return nasc_arena_alloc(g->arena, bytes, &g->err);
+}
+
+bool nasc_engine_ok(nasc_graph *g, int n, nasc_tensor *const *xs) {
+    if (g->err.code != NASC_OK)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!xs[i])
+            return false;
+    return true;
+}
+
+nasc_tensor *nasc_engine_tensor(nasc_graph *g, int n, int c, int h, int w) {
+    nasc_tensor *t = nasc_graph_alloc(g, sizeof *t);
+    if (!t)
+        return NULL;
+    size_t count = (size_t)n * (size_t)c * (size_t)h * (size_t)w;
+    float *data = nasc_graph_alloc(g, count * sizeof(float));
+    if (!data)
+        return NULL;
+    nasc_tensor_init(t, data, n, c, h, w);
+    t->id = g->n_tensors++;
+    return t;
+}
+
+nasc_tensor *nasc_input(nasc_graph *g, int n, int c, int h, int w, const float *data_nhwc) {
+    if (g->err.code != NASC_OK)
+        return NULL;
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
+        nasc_graph_errorf(g, NASC_ERR_SHAPE, "input: dims must be positive (%d,%d,%d,%d)", n, c,
+                          h, w);
+        return NULL;
+    }
+    nasc_tensor *t = nasc_engine_tensor(g, n, c, h, w);
+    if (t && data_nhwc)
+        memcpy(t->data, data_nhwc, (size_t)nasc_tensor_nelem(t) * sizeof(float));
+    return t;
+}
+
+void nasc_tensor_set_requires_grad(nasc_tensor *t, bool on) {
+    if (!t)
+        return;
+    if (on)
+        t->flags |= NASC_TENSOR_REQUIRES_GRAD;
+    else
+        t->flags &= ~(uint32_t)NASC_TENSOR_REQUIRES_GRAD;
+}
+
+nasc_tensor *nasc_engine_apply(nasc_graph *g, enum nasc_op op, const int ne[4], int n_src,
+                               nasc_tensor *const *src, const nasc_op_params *params,
+                               void *saved, float *data) {
+    nasc_tensor *t;
+    if (data) {
+        t = nasc_graph_alloc(g, sizeof *t);
+        if (!t)
+            return NULL;
+        nasc_tensor_init(t, data, ne[0], ne[1], ne[2], ne[3]);
+        t->id = g->n_tensors++;
+        t->flags |= NASC_TENSOR_VIEW;
+    } else {
+        t = nasc_engine_tensor(g, ne[0], ne[1], ne[2], ne[3]);
+        if (!t)
+            return NULL;
+    }
+    t->op = op;
+    t->n_src = n_src;
+    t->src = nasc_graph_alloc(g, (size_t)n_src * sizeof *t->src);
+    if (!t->src)
+        return NULL;
+    bool needs_grad = false;
+    for (int i = 0; i < n_src; i++) {
+        t->src[i] = src[i];
+        if (src[i] && (src[i]->flags & NASC_TENSOR_REQUIRES_GRAD))
+            needs_grad = true;
+    }
+    if (params)
+        t->params = *params;
+    t->saved = saved;
+    if (g->grad_enabled && needs_grad)
+        t->flags |= NASC_TENSOR_REQUIRES_GRAD;
+    nasc_status st = nasc_backend_forward(g->be, g, t);
+    if (st != NASC_OK) {
+        if (g->err.code == NASC_OK)
+            nasc_graph_errorf(g, st, "%s: forward failed (%s)", nasc_op_name(op),
+                              nasc_status_str(st));
+        return NULL;
+    }
+    if (t->flags & NASC_TENSOR_REQUIRES_GRAD) {
+        t->prev = g->last;
+        g->last = t;
+        g->n_nodes++;
+    }
+    return t;
+}
+
+nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss) {
+    if (g->err.code != NASC_OK)
+        return g->err.code;
+    if (!loss)
+        return nasc_graph_errorf(g, NASC_ERR_ARG, "backward: loss is NULL");
+    char sbuf[48];
+    if (nasc_tensor_nelem(loss) != 1)
+        return nasc_graph_errorf(g, NASC_ERR_SHAPE, "backward: loss must have one element (%s)",
+                                 NASC_SHAPE(loss, sbuf));
+    if (!(loss->flags & NASC_TENSOR_REQUIRES_GRAD))
+        return nasc_graph_errorf(g, NASC_ERR_ARG,
+                                 "backward: loss depends on no parameter or input that requires "
+                                 "a gradient (or gradients were disabled)");
+    if (!loss->grad) {
+        loss->grad = nasc_graph_alloc(g, sizeof(float));
+        if (!loss->grad)
+            return g->err.code;
+        loss->grad[0] = 0.0f;
+    }
+    loss->grad[0] += 1.0f;
+    /* Nodes were linked in creation order, a topological order: walking it backwards visits every
+     * node after all of its consumers. */
+    for (nasc_tensor *t = g->last; t; t = t->prev) {
+        if (!t->grad)
+            continue; /* not on a path to the loss */
+        for (int i = 0; i < t->n_src; i++) {
+            nasc_tensor *s = t->src[i];
+            if (!s || !(s->flags & NASC_TENSOR_REQUIRES_GRAD) || s->grad)
+                continue;
+            s->grad = nasc_arena_calloc(g->arena, (size_t)nasc_tensor_nelem(s) * sizeof(float),
+                                        &g->err);
+            if (!s->grad)
+                return g->err.code;
+        }
+        nasc_status st = nasc_backend_backward(g->be, g, t);
+        if (st != NASC_OK) {
+            if (g->err.code == NASC_OK)
+                nasc_graph_errorf(g, st, "%s: backward failed (%s)", nasc_op_name(t->op),
+                                  nasc_status_str(st));
+            return st;
+        }
+    }
+    return NASC_OK;
+}

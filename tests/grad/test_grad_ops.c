@@ -1,0 +1,402 @@
+/* test_grad_ops.c — every op's backward against central finite differences, on every backend.
+ *
+ * For each case: random inputs, out = op(inputs), loss = sum(out * R) for a fixed random R. The
+ * analytic gradient comes from nasc_backward; the numerical one from a 4-point central stencil
+ *   dL/dx ~ (-L(x+2h) + 8L(x+h) - 8L(x-h) + L(x-2h)) / (12h)
+ * with L evaluated in double from the float outputs. Truncation error is O(h^4); the noise floor
+ * is the float rounding of the outputs (~1e-7 relative) divided by h. With h = 1e-2 (stated per
+ * case) that gives the tolerances below: |analytic - numeric| <= atol + rtol*|numeric|.
+ * A wrong backward (missing term, wrong index, wrong scale) misses by O(1).
+ *
+ * Kinks are avoided explicitly: ReLU inputs are kept at |x| >= 0.05 (> 2h), max-pool inputs are
+ * distinct values spaced 0.05 apart (> 4h, so the argmax never changes under perturbation). */
+#include "test.h"
+
+#include "nasc/backend.h"
+#include "nasc/ops.h"
+#include "nasc/rng.h"
+
+#define MAX_IN 5
+
+enum init_kind { INIT_UNIFORM = 0, INIT_AWAY_FROM_ZERO, INIT_DISTINCT, INIT_POSITIVE };
+
+typedef struct gcase gcase;
+typedef nasc_tensor *(*build_fn)(nasc_graph *g, nasc_tensor **in, const gcase *c);
+
+struct gcase {
+    const char *name;
+    build_fn build;
+    int n_in;
+    int shape[MAX_IN][4];
+    int init[MAX_IN];
+    unsigned no_grad; /* bit i: input i is not differentiated (running stats, labels) */
+    nasc_conv2d_params conv;
+    nasc_pool2d_params pool;
+    nasc_slice_params slice;
+    float f;        /* scale factor, dropout p, label smoothing, bn momentum */
+    bool inference; /* graph in inference mode */
+    double h, rtol, atol;
+};
+
+static const int32_t ce_labels[] = {3, 0, 4, 1, 2, 4, 0};
+
+static nasc_tensor *b_conv(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_conv2d(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL, &c->conv);
+}
+static nasc_tensor *b_maxpool(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_maxpool2d(g, in[0], &c->pool);
+}
+static nasc_tensor *b_avgpool(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_avgpool2d(g, in[0], &c->pool);
+}
+static nasc_tensor *b_gap(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_global_avgpool(g, in[0]);
+}
+static const nasc_bn_params bnp = {.eps = 1e-5f, .momentum = 0.1f};
+/* inputs: x, gamma, beta */
+static nasc_tensor *b_bn_affine(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_batchnorm(g, in[0], in[1], in[2], NULL, NULL, &bnp);
+}
+/* inputs: x, running_mean, running_var (affine off) */
+static nasc_tensor *b_bn_running(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_batchnorm(g, in[0], NULL, NULL, in[1], in[2], &bnp);
+}
+/* inputs: x, gamma, beta, running_mean, running_var */
+static nasc_tensor *b_bn_full(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_batchnorm(g, in[0], in[1], in[2], in[3], in[4], &bnp);
+}
+static nasc_tensor *b_relu(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_relu(g, in[0]);
+}
+static nasc_tensor *b_sigmoid(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_sigmoid(g, in[0]);
+}
+static nasc_tensor *b_tanh(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_tanh(g, in[0]);
+}
+static nasc_tensor *b_add(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_add(g, in[0], in[1]);
+}
+static nasc_tensor *b_mul(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_mul(g, in[0], in[1]);
+}
+static nasc_tensor *b_square(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_mul(g, in[0], in[0]);
+}
+static nasc_tensor *b_scale(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_scale(g, in[0], c->f);
+}
+static nasc_tensor *b_concat(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_concat(g, c->n_in, in);
+}
+static nasc_tensor *b_slice(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_slice(g, in[0], &c->slice);
+}
+static nasc_tensor *b_linear(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_linear(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL);
+}
+static nasc_tensor *b_dropout(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_dropout(g, in[0], c->f);
+}
+static nasc_tensor *b_drop_path(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_drop_path(g, in[0], c->f);
+}
+static nasc_tensor *b_softmax(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_softmax(g, in[0]);
+}
+static nasc_tensor *b_log_softmax(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_log_softmax(g, in[0]);
+}
+static nasc_tensor *b_ce(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_cross_entropy(g, in[0], ce_labels, c->f);
+}
+static nasc_tensor *b_sum(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_sum(g, in[0]);
+}
+static nasc_tensor *b_mean(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_mean(g, in[0]);
+}
+static nasc_tensor *b_reshape(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    nasc_tensor *x = in[0];
+    nasc_tensor *r = nasc_reshape(g, x, x->ne[0], x->ne[1] * x->ne[2] * x->ne[3], 1, 1);
+    return nasc_relu(g, r); /* a consumer after the view, so its grad flows through */
+}
+
+#define CONV(s0, s1, p0, p1, d0, d1, gr)                                                           \
+    .conv = {.stride = {s0, s1}, .pad = {p0, p1}, .dil = {d0, d1}, .groups = gr }
+#define POOL(k0, k1, s0, s1, p0, p1, cip)                                                          \
+    .pool = {.k = {k0, k1}, .stride = {s0, s1}, .pad = {p0, p1}, .count_include_pad = cip }
+#define TOL(hh, r, a) .h = hh, .rtol = r, .atol = a
+
+static const gcase cases[] = {
+    /* conv2d: edge cases of stride, dilation, groups, padding, odd sizes, batch 1 */
+    {"conv 3x3 pad1", b_conv, 3, {{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 4, 1, 1}}, {0}, 0,
+     CONV(1, 1, 1, 1, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv stride2 odd", b_conv, 3, {{2, 2, 7, 6}, {3, 2, 3, 3}, {1, 3, 1, 1}}, {0}, 0,
+     CONV(2, 2, 1, 1, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv dilation2", b_conv, 2, {{1, 2, 7, 7}, {2, 2, 3, 3}}, {0}, 0,
+     CONV(1, 1, 2, 2, 2, 2, 1), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv groups2", b_conv, 3, {{2, 4, 5, 5}, {6, 2, 3, 3}, {1, 6, 1, 1}}, {0}, 0,
+     CONV(1, 1, 1, 1, 1, 1, 2), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv depthwise 3x3", b_conv, 2, {{2, 4, 6, 6}, {4, 1, 3, 3}}, {0}, 0,
+     CONV(1, 1, 1, 1, 1, 1, 4), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv depthwise 5x5 s2 dil2", b_conv, 2, {{1, 3, 9, 9}, {3, 1, 5, 5}}, {0}, 0,
+     CONV(2, 2, 4, 4, 2, 2, 3), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv 1x1 stride2", b_conv, 2, {{2, 3, 5, 4}, {5, 3, 1, 1}}, {0}, 0,
+     CONV(2, 2, 0, 0, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv pad>=k/2 asym", b_conv, 2, {{1, 2, 4, 5}, {2, 2, 3, 2}}, {0}, 0,
+     CONV(1, 2, 2, 1, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
+    {"conv 1x7 / 7x1", b_conv, 2, {{2, 2, 6, 8}, {3, 2, 1, 7}}, {0}, 0,
+     CONV(1, 1, 0, 3, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
+    /* pooling */
+    {"maxpool 3x3 s1 p1", b_maxpool, 1, {{2, 3, 5, 5}}, {INIT_DISTINCT}, 0,
+     POOL(3, 3, 1, 1, 1, 1, false), TOL(1e-2, 1e-3, 1e-3)},
+    {"maxpool 2x2 s2 odd", b_maxpool, 1, {{2, 2, 5, 7}}, {INIT_DISTINCT}, 0,
+     POOL(2, 2, 2, 2, 0, 0, false), TOL(1e-2, 1e-3, 1e-3)},
+    {"avgpool 3x3 p1 include", b_avgpool, 1, {{2, 3, 5, 5}}, {0}, 0,
+     POOL(3, 3, 1, 1, 1, 1, true), TOL(1e-2, 1e-3, 1e-3)},
+    {"avgpool 3x3 p1 exclude", b_avgpool, 1, {{2, 3, 5, 5}}, {0}, 0,
+     POOL(3, 3, 1, 1, 1, 1, false), TOL(1e-2, 1e-3, 1e-3)},
+    {"avgpool 3x3 s2 p1 exclude", b_avgpool, 1, {{1, 2, 6, 7}}, {0}, 0,
+     POOL(3, 3, 2, 2, 1, 1, false), TOL(1e-2, 1e-3, 1e-3)},
+    {"global avgpool", b_gap, 1, {{3, 4, 3, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    /* batch norm: training with/without affine, with running stats; inference */
+    {"bn train affine", b_bn_affine, 3, {{4, 3, 3, 3}, {1, 3, 1, 1}, {1, 3, 1, 1}}, {0}, 0,
+     TOL(1e-2, 2e-3, 2e-3)},
+    {"bn train no affine + running", b_bn_running, 3, {{3, 5, 2, 3}, {1, 5, 1, 1}, {1, 5, 1, 1}},
+     {0, 0, INIT_POSITIVE}, 0x6, TOL(1e-2, 2e-3, 2e-3)},
+    {"bn train affine + running", b_bn_full, 5,
+     {{2, 4, 3, 3}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}},
+     {0, 0, 0, 0, INIT_POSITIVE}, 0x18, TOL(1e-2, 2e-3, 2e-3)},
+    {"bn inference affine", b_bn_full, 5,
+     {{2, 4, 3, 3}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}},
+     {0, 0, 0, 0, INIT_POSITIVE}, 0x18, .inference = true, TOL(1e-2, 1e-3, 1e-3)},
+    /* element-wise */
+    {"relu", b_relu, 1, {{2, 3, 4, 5}}, {INIT_AWAY_FROM_ZERO}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"sigmoid", b_sigmoid, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"tanh", b_tanh, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"add same shape", b_add, 2, {{2, 3, 4, 5}, {2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"add broadcast channel", b_add, 2, {{2, 3, 4, 5}, {1, 3, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"mul broadcast scalar", b_mul, 2, {{2, 3, 4, 5}, {1, 1, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"mul broadcast per-sample", b_mul, 2, {{3, 2, 3, 3}, {3, 1, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"mul broadcast (N,C,1,1)", b_mul, 2, {{2, 4, 3, 3}, {2, 4, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"mul self (x*x)", b_square, 1, {{2, 3, 2, 2}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"scale", b_scale, 1, {{2, 3, 4, 5}}, {0}, 0, .f = -0.7f, TOL(1e-2, 1e-3, 1e-3)},
+    /* moving data */
+    {"concat 3", b_concat, 3, {{2, 2, 3, 3}, {2, 3, 3, 3}, {2, 1, 3, 3}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"slice factorized-reduce", b_slice, 1, {{2, 3, 6, 5}}, {0}, 0,
+     .slice = {0, 3, 1, 1, 2, 2}, TOL(1e-2, 1e-3, 1e-3)},
+    {"slice channels", b_slice, 1, {{2, 8, 3, 3}}, {0}, 0, .slice = {2, 6, 0, 0, 1, 1},
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"reshape", b_reshape, 1, {{2, 3, 2, 2}}, {INIT_AWAY_FROM_ZERO}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    /* linear */
+    {"linear", b_linear, 3, {{4, 6, 1, 1}, {5, 6, 1, 1}, {1, 5, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"linear flatten 4d", b_linear, 2, {{2, 3, 2, 2}, {4, 12, 1, 1}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    /* stochastic: the mask is fixed for a fixed (seed, step), so the op is linear in x */
+    {"dropout p=0.3", b_dropout, 1, {{2, 3, 4, 5}}, {0}, 0, .f = 0.3f, TOL(1e-2, 1e-3, 1e-3)},
+    {"drop_path p=0.5", b_drop_path, 1, {{6, 2, 2, 2}}, {0}, 0, .f = 0.5f,
+     TOL(1e-2, 1e-3, 1e-3)},
+    /* softmax family and losses */
+    {"softmax (N,K)", b_softmax, 1, {{3, 5, 1, 1}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"softmax per pixel", b_softmax, 1, {{2, 4, 2, 3}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"log_softmax", b_log_softmax, 1, {{3, 5, 1, 1}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"cross_entropy", b_ce, 1, {{7, 5, 1, 1}}, {0}, 0, .f = 0.0f, TOL(1e-2, 1e-3, 1e-3)},
+    {"cross_entropy smoothing 0.1", b_ce, 1, {{7, 5, 1, 1}}, {0}, 0, .f = 0.1f,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"sum", b_sum, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"mean", b_mean, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+};
+
+static void fill(float *x, size_t n, int kind, nasc_rng *r) {
+    switch (kind) {
+    case INIT_AWAY_FROM_ZERO:
+        for (size_t i = 0; i < n; i++) {
+            float v = 0.05f + 0.95f * nasc_rng_uniform(r);
+            x[i] = nasc_rng_uniform(r) < 0.5f ? -v : v;
+        }
+        break;
+    case INIT_DISTINCT: { /* a random permutation of values spaced 0.05 apart */
+        uint32_t *perm = malloc(n * sizeof *perm);
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (uint32_t)i;
+        nasc_rng_shuffle_u32(r, perm, n);
+        for (size_t i = 0; i < n; i++)
+            x[i] = 0.05f * ((float)perm[i] - (float)n / 2.0f);
+        free(perm);
+        break;
+    }
+    case INIT_POSITIVE:
+        for (size_t i = 0; i < n; i++)
+            x[i] = 0.5f + nasc_rng_uniform(r);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            x[i] = 2.0f * nasc_rng_uniform(r) - 1.0f;
+    }
+}
+
+/* loss = sum(out * R), in double, with a fresh forward on the current input values. */
+static double eval_loss(nasc_graph *g, const gcase *c, float **vals, const float *R) {
+    nasc_graph_reset(g);
+    nasc_graph_set_grad(g, false);
+    nasc_tensor *in[MAX_IN];
+    for (int i = 0; i < c->n_in; i++)
+        in[i] = nasc_input(g, c->shape[i][0], c->shape[i][1], c->shape[i][2], c->shape[i][3],
+                           vals[i]);
+    nasc_tensor *out = c->build(g, in, c);
+    nasc_graph_set_grad(g, true);
+    if (!out)
+        return NAN;
+    double L = 0.0;
+    for (int64_t i = 0; i < nasc_tensor_nelem(out); i++)
+        L += (double)out->data[i] * R[i];
+    return L;
+}
+
+static int run_case(nasc_backend *be, const gcase *c, uint64_t seed) {
+    nasc_err err = {0};
+    nasc_graph *g = nasc_graph_new(be, 1 << 20, &err);
+    nasc_graph_set_training(g, !c->inference);
+    nasc_graph_set_rng(g, 1234, 7);
+    nasc_rng r;
+    nasc_rng_init(&r, seed, 99);
+    float *vals[MAX_IN];
+    size_t sizes[MAX_IN];
+    for (int i = 0; i < c->n_in; i++) {
+        sizes[i] = (size_t)c->shape[i][0] * c->shape[i][1] * c->shape[i][2] * c->shape[i][3];
+        vals[i] = malloc(sizes[i] * sizeof(float));
+        fill(vals[i], sizes[i], c->init[i], &r);
+    }
+    /* analytic */
+    nasc_graph_reset(g);
+    nasc_tensor *in[MAX_IN];
+    for (int i = 0; i < c->n_in; i++) {
+        in[i] = nasc_input(g, c->shape[i][0], c->shape[i][1], c->shape[i][2], c->shape[i][3],
+                           vals[i]);
+        if (!(c->no_grad & (1u << i)))
+            nasc_tensor_set_requires_grad(in[i], true);
+    }
+    nasc_tensor *out = c->build(g, in, c);
+    int fails = 0;
+    if (!out) {
+        fprintf(stderr, "[%s] %s: build failed: %s\n", nasc_backend_name(be), c->name,
+                nasc_graph_errmsg(g));
+        test_failures++;
+        goto done;
+    }
+    size_t n_out = (size_t)nasc_tensor_nelem(out);
+    float *R = malloc(n_out * sizeof(float));
+    fill(R, n_out, INIT_UNIFORM, &r);
+    nasc_tensor *Rt = nasc_input(g, out->ne[0], out->ne[1], out->ne[2], out->ne[3], R);
+    nasc_tensor *loss = nasc_sum(g, nasc_mul(g, out, Rt));
+    nasc_status st = nasc_backward(g, loss);
+    CHECK_MSG(st == NASC_OK, "[%s] %s: backward: %s", nasc_backend_name(be), c->name,
+              nasc_graph_errmsg(g));
+    float *analytic[MAX_IN];
+    for (int i = 0; i < c->n_in; i++) {
+        analytic[i] = NULL;
+        if (c->no_grad & (1u << i))
+            continue;
+        analytic[i] = calloc(sizes[i], sizeof(float));
+        if (in[i]->grad)
+            memcpy(analytic[i], in[i]->grad, sizes[i] * sizeof(float));
+    }
+    /* numeric, on up to 48 elements per input */
+    for (int i = 0; i < c->n_in; i++) {
+        if (c->no_grad & (1u << i))
+            continue;
+        size_t n_check = sizes[i] < 48 ? sizes[i] : 48;
+        float *num = malloc(n_check * sizeof(float)), *ana = malloc(n_check * sizeof(float));
+        for (size_t j = 0; j < n_check; j++) {
+            size_t e = sizes[i] <= 48 ? j : nasc_rng_below(&r, (uint32_t)sizes[i]);
+            const float x0 = vals[i][e];
+            double L[4];
+            const double steps[4] = {2, 1, -1, -2};
+            for (int s = 0; s < 4; s++) {
+                vals[i][e] = (float)(x0 + steps[s] * c->h);
+                L[s] = eval_loss(g, c, vals, R);
+            }
+            vals[i][e] = x0;
+            num[j] = (float)((-L[0] + 8.0 * L[1] - 8.0 * L[2] + L[3]) / (12.0 * c->h));
+            ana[j] = analytic[i][e];
+        }
+        char label[160];
+        snprintf(label, sizeof label, "[%s] %s: d/d input %d", nasc_backend_name(be), c->name, i);
+        fails += check_tensor(label, ana, num, n_check, c->rtol, c->atol);
+        free(num);
+        free(ana);
+    }
+    for (int i = 0; i < c->n_in; i++)
+        free(analytic[i]);
+    free(R);
+done:
+    for (int i = 0; i < c->n_in; i++)
+        free(vals[i]);
+    nasc_graph_free(g);
+    return fails;
+}
+
+/* Random conv shapes: stride, dilation, groups, padding, kernel drawn at random. */
+static void random_conv_cases(nasc_backend *be, int count) {
+    nasc_rng r;
+    nasc_rng_init(&r, 4242, 1);
+    for (int t = 0; t < count; t++) {
+        gcase c = {.name = "conv random", .build = b_conv, .n_in = 3, .h = 1e-2, .rtol = 1e-3,
+                   .atol = 1e-3};
+        const int G = 1 + (int)nasc_rng_below(&r, 3);
+        const int C = G * (1 + (int)nasc_rng_below(&r, 2)), K = G * (1 + (int)nasc_rng_below(&r, 2));
+        const int KH = 1 + (int)nasc_rng_below(&r, 3), KW = 1 + (int)nasc_rng_below(&r, 3);
+        c.conv.stride[0] = 1 + (int)nasc_rng_below(&r, 2);
+        c.conv.stride[1] = 1 + (int)nasc_rng_below(&r, 2);
+        c.conv.dil[0] = 1 + (int)nasc_rng_below(&r, 2);
+        c.conv.dil[1] = 1 + (int)nasc_rng_below(&r, 2);
+        c.conv.pad[0] = (int)nasc_rng_below(&r, (uint32_t)KH + 1);
+        c.conv.pad[1] = (int)nasc_rng_below(&r, (uint32_t)KW + 1);
+        c.conv.groups = G;
+        const int H = 3 + (int)nasc_rng_below(&r, 5), W = 3 + (int)nasc_rng_below(&r, 5);
+        const int N = 1 + (int)nasc_rng_below(&r, 2);
+        int sh[3][4] = {{N, C, H, W}, {K, C / G, KH, KW}, {1, K, 1, 1}};
+        memcpy(c.shape, sh, sizeof sh);
+        if ((H + 2 * c.conv.pad[0]) < c.conv.dil[0] * (KH - 1) + 1 ||
+            (W + 2 * c.conv.pad[1]) < c.conv.dil[1] * (KW - 1) + 1)
+            continue;
+        if (run_case(be, &c, 1000 + (uint64_t)t))
+            fprintf(stderr, "  random conv %d: N%d C%d H%d W%d K%d G%d k%dx%d s%d,%d p%d,%d d%d,%d\n",
+                    t, N, C, H, W, K, G, KH, KW, c.conv.stride[0], c.conv.stride[1],
+                    c.conv.pad[0], c.conv.pad[1], c.conv.dil[0], c.conv.dil[1]);
+    }
+}
+
+int main(void) {
+    nasc_err err = {0};
+    nasc_backend *backends[2] = {nasc_backend_ref(), nasc_backend_new("cpu", 2, &err)};
+    for (int b = 0; b < 2; b++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            run_case(backends[b], &cases[i], 17 + i);
+        random_conv_cases(backends[b], 12);
+    }
+    nasc_backend_free(backends[1]);
+    return test_done("grad_ops");
+}
