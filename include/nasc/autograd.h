@@ -85,6 +85,9 @@ NASC_API nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss);
 
 /* Number of nodes recorded since the last reset (for tests and statistics). */
 NASC_API int nasc_graph_n_nodes(const nasc_graph *g);
+/* The last recorded node; follow node->prev to visit every recorded node in reverse creation
+ * order (for cost models: FLOPs, activation memory). NULL if none. */
+NASC_API nasc_tensor *nasc_graph_last_node(const nasc_graph *g);
 
 #ifdef __cplusplus
 }

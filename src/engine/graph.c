@@ -67,6 +67,7 @@ void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step) {
 nasc_backend *nasc_graph_backend(const nasc_graph *g) { return g->be; }
 nasc_arena *nasc_graph_arena(const nasc_graph *g) { return g->arena; }
 int nasc_graph_n_nodes(const nasc_graph *g) { return g->n_nodes; }
+nasc_tensor *nasc_graph_last_node(const nasc_graph *g) { return g->last; }
 
 void *nasc_graph_alloc(nasc_graph *g, size_t bytes) {
     return nasc_arena_alloc(g->arena, bytes, &g->err);
