@@ -87,9 +87,12 @@ NASC_API int nasc_params_n_buffers(const nasc_params *ps);
 NASC_API nasc_tensor *nasc_params_buffer(const nasc_params *ps, int i);
 /* Looks a trainable tensor or buffer up by name; NULL if absent. */
 NASC_API nasc_tensor *nasc_params_find(const nasc_params *ps, const char *name);
-/* Total trainable elements (the "parameter count"), and the flat blocks after finalize:
- * data[0..count) and grad[0..count) hold every trainable tensor back to back. */
+/* Total trainable elements (the "parameter count"). */
 NASC_API size_t nasc_params_count(const nasc_params *ps);
+/* The flat blocks after finalize: data[0..flat_len) and grad[0..flat_len) hold every trainable
+ * tensor in registration order, each starting 64-byte aligned; the padding between tensors is
+ * zero and stays zero under every optimizer (its gradient is zero). */
+NASC_API size_t nasc_params_flat_len(const nasc_params *ps);
 NASC_API float *nasc_params_data(const nasc_params *ps);
 NASC_API float *nasc_params_grad(const nasc_params *ps);
 /* Buffers' flat block: buffer_data[0..buffer_count). */
