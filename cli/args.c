@@ -1,0 +1,164 @@
+/* args.c — flag parsing with strict number checks, exit codes, error printing. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nasc: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_exit_code(nasc_status st, bool input_io) {
+    switch (st) {
+    case NASC_OK:
+        return CLI_OK;
+    case NASC_ERR_ARG:
+    case NASC_ERR_SHAPE:
+    case NASC_ERR_FORMAT:
+        return CLI_USAGE;
+    case NASC_ERR_IO:
+        return input_io ? CLI_USAGE : CLI_FAIL;
+    default:
+        return CLI_FAIL;
+    }
+}
+
+int cli_fail(nasc_status st, const nasc_err *err, bool input_io) {
+    if (err && err->code != NASC_OK && err->msg[0])
+        cli_error("%s", err->msg);
+    else
+        cli_error("%s", nasc_status_str(st));
+    return cli_exit_code(st, input_io);
+}
+
+static bool parse_value(cli_flag *f, const char *cmd, const char *v) {
+    char *end = NULL;
+    errno = 0;
+    switch (f->type) {
+    case CLI_INT: {
+        long x = strtol(v, &end, 10);
+        if (errno || !*v || *end || x < INT32_MIN || x > INT32_MAX)
+            goto bad;
+        *(int *)f->dst = (int)x;
+        return true;
+    }
+    case CLI_I64: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || !*v || *end)
+            goto bad;
+        *(int64_t *)f->dst = x;
+        return true;
+    }
+    case CLI_U64: {
+        if (*v == '-')
+            goto bad;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (errno || !*v || *end)
+            goto bad;
+        *(uint64_t *)f->dst = x;
+        return true;
+    }
+    case CLI_FLOAT:
+    case CLI_DOUBLE: {
+        double x = strtod(v, &end);
+        if (errno || !*v || *end || !isfinite(x))
+            goto bad;
+        if (f->type == CLI_FLOAT)
+            *(float *)f->dst = (float)x;
+        else
+            *(double *)f->dst = x;
+        return true;
+    }
+    case CLI_STR:
+        *(const char **)f->dst = v;
+        return true;
+    case CLI_BOOL:
+        return true;
+    }
+bad:
+    cli_error("nasc %s: --%s: expected %s, got '%s'", cmd, f->name,
+              f->type == CLI_INT || f->type == CLI_I64 ? "an integer"
+              : f->type == CLI_U64                     ? "a non-negative integer"
+                                                       : "a number",
+              v);
+    return false;
+}
+
+static void print_help(const char *cmd, const cli_flag *flags, int n, const char *usage,
+                       const char *about) {
+    printf("usage: %s\n\n", usage);
+    if (about)
+        printf("%s\n\n", about);
+    printf("options:\n");
+    for (int i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", flags[i].name, flags[i].metavar ? " " : "",
+                 flags[i].metavar ? flags[i].metavar : "");
+        printf("  %-26s %s\n", left, flags[i].help);
+    }
+    printf("  %-26s %s\n", "--help", "show this help and exit");
+    (void)cmd;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags, int n_flags,
+              const char *usage, const char *about) {
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_help(cmd, flags, n_flags, usage, about);
+            return CLI_HELP;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            cli_error("nasc %s: unexpected argument '%s' (see 'nasc %s --help')", cmd, a, cmd);
+            return CLI_USAGE;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        cli_flag *f = NULL;
+        for (int j = 0; j < n_flags; j++)
+            if (strlen(flags[j].name) == len && !strncmp(flags[j].name, name, len)) {
+                f = &flags[j];
+                break;
+            }
+        if (!f) {
+            cli_error("nasc %s: unknown option '--%.*s' (see 'nasc %s --help')", cmd, (int)len,
+                      name, cmd);
+            return CLI_USAGE;
+        }
+        if (f->seen) {
+            cli_error("nasc %s: option --%s given twice", cmd, f->name);
+            return CLI_USAGE;
+        }
+        f->seen = true;
+        if (f->type == CLI_BOOL) {
+            if (eq) {
+                cli_error("nasc %s: option --%s takes no value", cmd, f->name);
+                return CLI_USAGE;
+            }
+            *(bool *)f->dst = true;
+            continue;
+        }
+        const char *v;
+        if (eq)
+            v = eq + 1;
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else {
+            cli_error("nasc %s: option --%s needs a value (%s)", cmd, f->name,
+                      f->metavar ? f->metavar : "value");
+            return CLI_USAGE;
+        }
+        if (!parse_value(f, cmd, v))
+            return CLI_USAGE;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,72 @@
+/* cli.h — shared pieces of the nasc command-line tool: flag parsing, exit codes, progress output.
+ * The CLI is the only place that prints to stdout and maps a status to an exit code:
+ * 0 ok, 2 bad usage or bad input (ARG, SHAPE, FORMAT, and IO on inputs), 1 otherwise. */
+#ifndef NASC_CLI_H
+#define NASC_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nasc/status.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_HELP = -1 };
+
+typedef enum cli_flag_type {
+    CLI_INT,    /* int */
+    CLI_I64,    /* int64_t */
+    CLI_U64,    /* uint64_t */
+    CLI_FLOAT,  /* float */
+    CLI_DOUBLE, /* double */
+    CLI_STR,    /* const char * (points into argv) */
+    CLI_BOOL    /* bool, set to true by the bare flag */
+} cli_flag_type;
+
+typedef struct cli_flag {
+    const char *name;    /* without the leading "--" */
+    cli_flag_type type;
+    void *dst;           /* where the value goes */
+    const char *metavar; /* e.g. "N", shown in help; NULL for CLI_BOOL */
+    const char *help;    /* one line; the default is appended by the caller's text */
+    bool seen;           /* set when given on the command line */
+} cli_flag;
+
+/* Parses argv[first..argc) (after the command name) into flags. Accepts "--name value" and
+ * "--name=value". Returns CLI_OK, CLI_HELP (help printed to stdout) or CLI_USAGE (message printed
+ * as "nasc: error: ..." to stderr). `usage` is the synopsis line, `about` a paragraph for --help. */
+int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags, int n_flags,
+              const char *usage, const char *about);
+
+/* Prints "nasc: error: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit code for a failed status; input_io says whether an IO error concerned an input file. */
+int cli_exit_code(nasc_status st, bool input_io);
+/* Reports err (or the generic text of st) and returns the exit code. */
+int cli_fail(nasc_status st, const nasc_err *err, bool input_io);
+
+/* ---- progress ---- */
+
+typedef struct cli_progress {
+    bool tty;          /* stderr is a terminal: redraw one line with \r */
+    bool quiet;        /* print nothing */
+    double t_start;    /* seconds */
+    double last_print; /* seconds */
+    int last_len;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, bool quiet);
+/* Shows `line` (no newline): redrawn in place on a terminal, else printed as a new line at most
+ * every `min_interval` seconds (or always if force). */
+void cli_progress_show(cli_progress *p, const char *line, double min_interval, bool force);
+/* Ends the progress line (newline on a terminal). */
+void cli_progress_end(cli_progress *p);
+/* Monotonic seconds. */
+double cli_now(void);
+/* "1:23" / "1:02:03" into buf. */
+const char *cli_fmt_duration(double seconds, char *buf, size_t n);
+
+/* ---- commands ---- */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif /* NASC_CLI_H */

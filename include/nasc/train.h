@@ -1,0 +1,107 @@
+/*
+ * train.h — training and evaluating a model on a dataset: the loop behind `nasc train`, the
+ * training evaluator of searches, and retraining of found architectures.
+ *
+ * One step: load a batch (background prefetch), forward in training mode, cross entropy (with
+ * label smoothing and the auxiliary head's loss if asked), backward, optional clipping, optimizer
+ * step with the scheduled learning rate. Everything random is keyed by cfg->seed (init is the
+ * caller's, data order, augmentation, dropout / drop-path masks), so the same seed and thread count
+ * give the same losses bit for bit. A loss that becomes NaN or infinite stops training with
+ * NASC_ERR_ABORTED and a message saying where ("diverged at epoch 2 step 17 (loss nan)").
+ *
+ *     nasc_train_config cfg;
+ *     nasc_train_config_default(&cfg);
+ *     cfg.epochs = 5; cfg.seed = 1;
+ *     nasc_train_result res;
+ *     if (nasc_train(model, train_set, test_set, &cfg, on_event, NULL, &res, &err) == NASC_OK)
+ *         printf("test accuracy %.2f%%\n", res.test_acc);
+ */
+#ifndef NASC_TRAIN_H
+#define NASC_TRAIN_H
+
+#include "nasc/backend.h"
+#include "nasc/nn.h"
+#include "nasc/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nasc_dataset nasc_dataset; /* data.h */
+
+typedef struct nasc_train_config {
+    int epochs;             /* >= 1 */
+    int batch;              /* training batch size */
+    int eval_batch;         /* evaluation batch size */
+    nasc_optim_kind optim;  /* SGD, Adam or AdamW */
+    float lr, lr_min;       /* cosine from lr to lr_min over all steps */
+    int warmup_epochs;      /* linear warm-up (in epochs) before the cosine */
+    float momentum;         /* SGD */
+    bool nesterov;          /* SGD */
+    float weight_decay;
+    float clip_norm;        /* global-norm clipping; 0 = off */
+    float label_smoothing;  /* in [0,1) */
+    float drop_path;        /* maximum drop-path probability, scaled by epoch/epochs; 0 = off */
+    float aux_weight;       /* weight of the auxiliary head's loss; 0 = off */
+    int crop_pad;           /* random crop with this zero padding; 0 = off */
+    bool hflip;             /* random horizontal flip */
+    int cutout;             /* cutout square side; 0 = off */
+    int threads;            /* kernel threads (a cpu backend is created unless backend is set) */
+    nasc_backend *backend;  /* optional, not owned */
+    uint64_t seed;          /* data order, augmentation, dropout masks */
+    bool eval_each_epoch;   /* evaluate on the eval set after every epoch (else only at the end) */
+    double max_seconds;     /* stop after this much training time (0 = no limit) */
+    bool prefetch;          /* background batch preparation */
+} nasc_train_config;
+
+/* Defaults: 10 epochs, batch 64, SGD lr 0.05 cosine to 0, momentum 0.9 Nesterov, wd 5e-4,
+ * clip 5, no smoothing, 1 thread, seed 1, prefetch on. */
+NASC_API void nasc_train_config_default(nasc_train_config *cfg);
+
+typedef enum nasc_train_event_kind {
+    NASC_TRAIN_STEP = 0,  /* after every optimizer step */
+    NASC_TRAIN_EPOCH_END  /* after each epoch (and its evaluation, if any) */
+} nasc_train_event_kind;
+
+typedef struct nasc_train_event {
+    nasc_train_event_kind kind;
+    int epoch, epochs;             /* epoch is 0-based */
+    int64_t step, steps_per_epoch; /* step within the epoch, 0-based */
+    int64_t global_step;
+    float loss;                    /* this step's loss */
+    float avg_loss, avg_acc;       /* running means over the epoch so far (acc in percent) */
+    float lr;
+    double images_per_second;      /* training throughput so far */
+    double elapsed_s, eta_s;
+    float eval_acc, eval_loss;     /* EPOCH_END with an evaluation; else NaN */
+} nasc_train_event;
+
+/* Called on every event; returning false stops training (NASC_ERR_ABORTED). */
+typedef bool (*nasc_train_cb)(const nasc_train_event *ev, void *user);
+
+typedef struct nasc_train_result {
+    int epochs_done;
+    int64_t steps;
+    float train_loss, train_acc; /* last epoch's running means */
+    float eval_loss, eval_acc;   /* on the eval set after the last epoch; NaN if none */
+    double seconds;              /* training time, evaluation excluded */
+    double images_per_second;    /* training throughput */
+} nasc_train_result;
+
+/* Trains m on `train` and, if `eval` is given, evaluates on it. out is filled also when training
+ * stops early. Errors: ARG (bad config, named field), SHAPE (dataset does not fit the model),
+ * ABORTED (callback, time limit with nothing done, divergence), NOMEM. */
+NASC_API nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_dataset *eval,
+                                const nasc_train_config *cfg, nasc_train_cb cb, void *user,
+                                nasc_train_result *out, nasc_err *err);
+
+/* Accuracy (percent) and mean cross entropy of m on ds in inference mode. be may be NULL (a cpu
+ * backend with `threads` threads is used). */
+NASC_API nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be,
+                                   int threads, int batch, float *out_acc, float *out_loss,
+                                   nasc_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NASC_TRAIN_H */
