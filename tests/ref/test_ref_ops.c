@@ -310,8 +310,8 @@ static nasc_tensor *build(nasc_graph *g, refbin *rb, const rcase *c, built *b) {
             return NULL;
         refbin_tensor *lt = find(rb, c, "labels");
         x = input(g, rb, c, b, "logits", true);
-        if (!lt || !x || lt->n != (size_t)x->ne[0]) {
-            CHECK_MSG(0, "%s: case %s: labels (N,1,1,1) expected", rb->path, c->name);
+        if (!lt || !x || lt->n != (size_t)x->ne[0] || lt->n > 64) {
+            CHECK_MSG(0, "%s: case %s: labels (N,1,1,1), N <= 64, expected", rb->path, c->name);
             return NULL;
         }
         int32_t labels[64];
