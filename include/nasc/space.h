@@ -115,6 +115,11 @@ NASC_API nasc_arch *nasc_arch_clone(const nasc_arch *a);
 NASC_API void nasc_arch_free(nasc_arch *a);
 NASC_API const nasc_space *nasc_arch_space(const nasc_arch *a);
 
+/* Graphviz drawing of the architecture ("digraph arch { ... }") and a multi-line human-readable
+ * description (nasc_malloc'd; NULL on OOM). */
+NASC_API char *nasc_arch_to_dot(const nasc_arch *a);
+NASC_API char *nasc_arch_describe(const nasc_arch *a);
+
 /* Stable 64-bit hash, equal for architectures that compute the same function where the space can
  * tell (nb201: cells differing only in edges that cannot reach the output). Same value on every
  * machine and run. */

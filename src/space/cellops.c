@@ -1,0 +1,128 @@
+/* cellops.c — the candidate operations of cell-based spaces (NAS-Bench-201, DARTS), written after
+ * the reference PyTorch code (xautodl cell_operations.py, quark0/darts operations.py):
+ *
+ *   RCB   ReLU -> Conv(k, stride, pad k/2, no bias) -> BN                  (ReLUConvBN)
+ *   SEP   ReLU -> dw Conv(k, stride) -> pw Conv 1x1 -> BN -> ReLU -> dw Conv(k, 1) -> pw -> BN
+ *   DIL   ReLU -> dw Conv(k, stride, dilation 2, pad k-1) -> pw Conv 1x1 -> BN
+ *   FR    ReLU -> cat(Conv1x1 s2 (x), Conv1x1 s2 (x[:, :, 1:, 1:])) -> BN  (FactorizedReduce)
+ *   AVG3  AvgPool 3x3, stride, pad 1, count_include_pad = False
+ *   MAX3  MaxPool 3x3, stride, pad 1
+ *   ZERO  x * 0, subsampled by the stride (x[:, :, ::2, ::2] * 0)
+ *
+ * Shapes: x (N, C, H, W) -> (N, K, OH, OW), OH = (H - 1)/stride + 1 for every op here, except FR,
+ * whose second branch needs an even H and W (the builders check sizes before building). */
+#include "space_int.h"
+
+#include <stdio.h>
+
+nasc_status nasc_sp_conv(nasc_conv *c, nasc_params *ps, const char *name, int cin, int cout, int k,
+                         int stride, int pad, int dil, int groups, nasc_err *err) {
+    return nasc_conv_init(c, ps, name,
+                          &(nasc_conv_spec){.cin = cin, .cout = cout, .k = k, .stride = stride,
+                                            .pad = pad, .dil = dil, .groups = groups,
+                                            .init = NASC_INIT_TORCH_DEFAULT},
+                          err);
+}
+
+static nasc_status bn(nasc_bn *b, nasc_params *ps, const char *prefix, int i, int c,
+                      nasc_err *err) {
+    char name[32];
+    snprintf(name, sizeof name, "%s.bn%d", prefix, i);
+    return nasc_bn_init(b, ps, name, c, true, err);
+}
+
+static nasc_status conv(sp_op *op, nasc_params *ps, const char *prefix, int cin, int cout, int k,
+                        int stride, int pad, int dil, int groups, nasc_err *err) {
+    char name[32];
+    snprintf(name, sizeof name, "%s.c%d", prefix, op->n_conv);
+    return nasc_sp_conv(&op->conv[op->n_conv++], ps, name, cin, cout, k, stride, pad, dil, groups,
+                        err);
+}
+
+nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix, sp_op_kind kind,
+                            int cin, int cout, int k, int stride, nasc_err *err) {
+    *op = (sp_op){.kind = kind, .stride = stride};
+    switch (kind) {
+    case SP_OP_ZERO:
+    case SP_OP_IDENTITY:
+    case SP_OP_AVG3:
+    case SP_OP_MAX3:
+        return NASC_OK;
+    case SP_OP_RCB:
+        NASC_TRY(conv(op, ps, prefix, cin, cout, k, stride, k / 2, 1, 1, err));
+        return bn(&op->bn[0], ps, prefix, 0, cout, err);
+    case SP_OP_SEP:
+        NASC_TRY(conv(op, ps, prefix, cin, cin, k, stride, k / 2, 1, cin, err));
+        NASC_TRY(conv(op, ps, prefix, cin, cin, 1, 1, 0, 1, 1, err));
+        NASC_TRY(bn(&op->bn[0], ps, prefix, 0, cin, err));
+        NASC_TRY(conv(op, ps, prefix, cin, cin, k, 1, k / 2, 1, cin, err));
+        NASC_TRY(conv(op, ps, prefix, cin, cout, 1, 1, 0, 1, 1, err));
+        return bn(&op->bn[1], ps, prefix, 1, cout, err);
+    case SP_OP_DIL:
+        NASC_TRY(conv(op, ps, prefix, cin, cin, k, stride, k - 1, 2, cin, err));
+        NASC_TRY(conv(op, ps, prefix, cin, cout, 1, 1, 0, 1, 1, err));
+        return bn(&op->bn[0], ps, prefix, 0, cout, err);
+    case SP_OP_FR:
+        if (cout % 2)
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "%s: factorized reduce needs an even channel count (%d)", prefix,
+                               cout);
+        NASC_TRY(conv(op, ps, prefix, cin, cout / 2, 1, 2, 0, 1, 1, err));
+        NASC_TRY(conv(op, ps, prefix, cin, cout / 2, 1, 2, 0, 1, 1, err));
+        return bn(&op->bn[0], ps, prefix, 0, cout, err);
+    default:
+        return nasc_errorf(err, NASC_ERR_INTERNAL, "%s: unknown op kind %d", prefix, (int)kind);
+    }
+}
+
+nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, nasc_tensor *x) {
+    if (!x)
+        return NULL;
+    const int s = op->stride;
+    switch (op->kind) {
+    case SP_OP_ZERO:
+        if (s > 1)
+            x = nasc_slice(g, x, &(nasc_slice_params){0, x->ne[1], 0, 0, s, s});
+        return nasc_scale(g, x, 0.0f);
+    case SP_OP_IDENTITY:
+        return x;
+    case SP_OP_AVG3:
+        return nasc_avgpool2d(g, x, &(nasc_pool2d_params){.k = {3, 3}, .stride = {s, s},
+                                                          .pad = {1, 1},
+                                                          .count_include_pad = false});
+    case SP_OP_MAX3:
+        return nasc_maxpool2d(g, x, &(nasc_pool2d_params){.k = {3, 3}, .stride = {s, s},
+                                                          .pad = {1, 1}});
+    case SP_OP_RCB: {
+        nasc_tensor *h = nasc_conv_forward(g, &op->conv[0], nasc_relu(g, x));
+        return nasc_bn_forward(g, &op->bn[0], h);
+    }
+    case SP_OP_SEP: {
+        nasc_tensor *h = nasc_relu(g, x);
+        h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
+        h = nasc_relu(g, nasc_bn_forward(g, &op->bn[0], h));
+        h = nasc_conv_forward(g, &op->conv[3], nasc_conv_forward(g, &op->conv[2], h));
+        return nasc_bn_forward(g, &op->bn[1], h);
+    }
+    case SP_OP_DIL: {
+        nasc_tensor *h = nasc_relu(g, x);
+        h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
+        return nasc_bn_forward(g, &op->bn[0], h);
+    }
+    case SP_OP_FR: {
+        nasc_tensor *r = nasc_relu(g, x);
+        if (!r)
+            return NULL;
+        /* x[:, :, 1:, 1:] with the second 1x1 conv's stride 2 */
+        nasc_tensor *shifted = nasc_slice(g, r, &(nasc_slice_params){0, r->ne[1], 1, 1, 1, 1});
+        nasc_tensor *parts[2] = {nasc_conv_forward(g, &op->conv[0], r),
+                                 nasc_conv_forward(g, &op->conv[1], shifted)};
+        if (!parts[0] || !parts[1])
+            return NULL;
+        return nasc_bn_forward(g, &op->bn[0], nasc_concat(g, 2, parts));
+    }
+    default:
+        nasc_graph_errorf(g, NASC_ERR_INTERNAL, "cell op: unknown kind %d", (int)op->kind);
+        return NULL;
+    }
+}
