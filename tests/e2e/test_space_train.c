@@ -70,6 +70,9 @@ int main(void) {
     } cases[] = {
         {"nb201", {.channels = 8, .cells = 1}},
         {"darts", {.channels = 8, .cells = 3, .auxiliary = true}},
+        {"chain", {0}},
+        {"mobilenet", {.channels = 8}},
+        {"macro", {.channels = 8}},
     };
     nasc_err err = {0};
     nasc_backend *be = nasc_backend_new("cpu", 2, &err);
