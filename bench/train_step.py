@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Training-step throughput and memory: nasc vs PyTorch, same network, same batch, same threads,
+in one run. Each side runs in its own process (so peak memory is its own); prints images/s, peak
+RSS and the ratios nasc/PyTorch.
+
+    /usr/bin/python3 bench/train_step.py [--model baseline] [--batch 64] [--threads 2]
+        [--steps 20] [--nasc build/bench/bench_train_step]
+
+PyTorch (Debian's python3-torch) runs in channels_last, its fastest layout on this CPU.
+"""
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+
+def torch_side(a):
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    if a.model != "baseline":
+        raise SystemExit("torch side: unknown model " + a.model)
+    C, H, W = a.input
+    layers, cin = [], C
+    for i, c in enumerate([32, 32, 64, 64, 128]):
+        layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        if i in (1, 3):
+            layers.append(nn.MaxPool2d(2))
+        cin = c
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25), nn.Linear(cin, a.classes)]
+    net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(a.batch, C, H, W).to(memory_format=torch.channels_last)
+    y = torch.randint(0, a.classes, (a.batch,))
+    lossf = nn.CrossEntropyLoss()
+    rates = []
+    for s in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(net(x), y)
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if s >= a.warmup:
+            rates.append(a.batch / dt)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "model": a.model, "batch": a.batch,
+                      "threads": a.threads, "images_per_second": statistics.median(rates),
+                      "peak_rss_mb": rss, "params": sum(p.numel() for p in net.parameters())}))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="baseline")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--input", default="1x28x28")
+    p.add_argument("--nasc", default="build/bench/bench_train_step")
+    p.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    a.input = [int(v) for v in a.input.split("x")]
+    if a.torch_only:
+        torch_side(a)
+        return
+    common = ["--model", a.model, "--batch", str(a.batch), "--threads", str(a.threads),
+              "--steps", str(a.steps), "--warmup", str(a.warmup), "--classes", str(a.classes),
+              "--input", "x".join(map(str, a.input))]
+    env = dict(os.environ, OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "Haswell"))
+    n = json.loads(subprocess.run([a.nasc] + common, check=True, capture_output=True, text=True,
+                                  env=env).stdout)
+    t = json.loads(subprocess.run([sys.executable, __file__, "--torch-only"] + common, check=True,
+                                  capture_output=True, text=True, env=env).stdout)
+    print("%-22s %12s %12s %10s" % ("", "images/s", "peak RSS MB", "params"))
+    for r in (n, t):
+        print("%-22s %12.1f %12.1f %10d" % (r["impl"], r["images_per_second"], r["peak_rss_mb"],
+                                            r["params"]))
+    print("ratio nasc/pytorch: speed %.2fx, memory %.2fx" %
+          (n["images_per_second"] / t["images_per_second"], n["peak_rss_mb"] / t["peak_rss_mb"]))
+
+
+if __name__ == "__main__":
+    main()

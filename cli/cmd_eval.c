@@ -1,0 +1,72 @@
+/* cmd_eval.c — `nasc eval`: accuracy of a saved model on a dataset's test split. */
+#include "train_opts.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_path = NULL, *data = "fashion-mnist", *split = "test";
+    int batch = 256, threads = 2;
+    bool json = false;
+    cli_flag flags[] = {
+        {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
+        {"data", CLI_STR, &data, "DATASET", "dataset (default fashion-mnist)"},
+        {"split", CLI_STR, &split, "NAME", "test (default) or train"},
+        {"batch", CLI_INT, &batch, "B", "batch size (default 256)"},
+        {"threads", CLI_INT, &threads, "T", "kernel threads (default 2)"},
+        {"json", CLI_BOOL, &json, NULL, "print the result as one JSON object"},
+    };
+    int rc = cli_parse("eval", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
+                       "nasc eval --model FILE [--data DATASET] [--split test|train] [--json]",
+                       "Evaluates a saved model: accuracy and mean cross entropy.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (!model_path) {
+        cli_error("nasc eval: --model FILE is required");
+        return CLI_USAGE;
+    }
+    if (strcmp(split, "test") && strcmp(split, "train")) {
+        cli_error("nasc eval: --split: expected test or train, got '%s'", split);
+        return CLI_USAGE;
+    }
+    if (batch < 1 || threads < 1) {
+        cli_error("nasc eval: --batch and --threads must be >= 1");
+        return CLI_USAGE;
+    }
+    nasc_err err = {0};
+    nasc_model *m = NULL;
+    nasc_dataset *ds = NULL;
+    nasc_status st = cli_model_from_file(model_path, &m, &err);
+    if (st == NASC_OK)
+        st = nasc_dataset_load(data, strcmp(split, "test") ? NASC_SPLIT_TRAIN : NASC_SPLIT_TEST, &ds,
+                               &err);
+    float acc = 0, loss = 0;
+    if (st == NASC_OK)
+        st = nasc_evaluate(m, ds, NULL, threads, batch, &acc, &loss, &err);
+    if (st != NASC_OK) {
+        rc = cli_fail(st, &err, true);
+    } else {
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "model", model_path);
+            cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
+            cJSON_AddStringToObject(j, "arch", m->arch ? m->arch : "");
+            cJSON_AddStringToObject(j, "data", data);
+            cJSON_AddStringToObject(j, "split", split);
+            cJSON_AddNumberToObject(j, "images", ds->n);
+            cJSON_AddNumberToObject(j, "accuracy", acc);
+            cJSON_AddNumberToObject(j, "loss", loss);
+            char *s = cJSON_Print(j);
+            printf("%s\n", s);
+            cJSON_free(s);
+            cJSON_Delete(j);
+        } else {
+            printf("%s accuracy %.2f%% (loss %.4f) on %d images\n", split, (double)acc,
+                   (double)loss, ds->n);
+        }
+        rc = CLI_OK;
+    }
+    nasc_dataset_free(ds);
+    nasc_model_free(m);
+    return rc;
+}

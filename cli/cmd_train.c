@@ -1,0 +1,178 @@
+/* cmd_train.c — `nasc train`: train the baseline CNN or an architecture, report test accuracy. */
+#include "train_opts.h"
+
+#include "nasc/arena.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct train_ui {
+    cli_progress prog;
+    FILE *step_log; /* --log-steps */
+} train_ui;
+
+static bool on_event(const nasc_train_event *ev, void *user) {
+    train_ui *ui = user;
+    char line[256], eta[32], el[32];
+    if (ev->kind == NASC_TRAIN_STEP) {
+        if (ui->step_log)
+            fprintf(ui->step_log, "epoch %d step %lld loss %.9g\n", ev->epoch + 1,
+                    (long long)ev->step + 1, (double)ev->loss);
+        const int width = 20;
+        const int done = (int)((ev->step + 1) * width / (ev->steps_per_epoch ? ev->steps_per_epoch : 1));
+        char bar[32];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+        bar[width] = '\0';
+        snprintf(line, sizeof line,
+                 "epoch %d/%d [%s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s",
+                 ev->epoch + 1, ev->epochs, bar, (long long)ev->step + 1,
+                 (long long)ev->steps_per_epoch, (double)ev->avg_loss, (double)ev->avg_acc,
+                 ev->images_per_second, cli_fmt_duration(ev->eta_s, eta, sizeof eta));
+        cli_progress_show(&ui->prog, line, 10.0, false);
+    } else {
+        int n = snprintf(line, sizeof line, "epoch %d/%d: train loss %.4f acc %.2f%%",
+                         ev->epoch + 1, ev->epochs, (double)ev->avg_loss, (double)ev->avg_acc);
+        if (!isnan(ev->eval_acc))
+            n += snprintf(line + n, sizeof line - (size_t)n, ", test acc %.2f%% loss %.4f",
+                          (double)ev->eval_acc, (double)ev->eval_loss);
+        snprintf(line + n, sizeof line - (size_t)n, ", %.0f img/s, %s elapsed, ETA %s",
+                 ev->images_per_second, cli_fmt_duration(ev->elapsed_s, el, sizeof el),
+                 cli_fmt_duration(ev->eta_s, eta, sizeof eta));
+        cli_progress_show(&ui->prog, line, 0, true);
+        cli_progress_end(&ui->prog);
+    }
+    return true;
+}
+
+int cmd_train(int argc, char **argv) {
+    cli_train_opts o;
+    cli_train_opts_init(&o);
+    cli_net_opts net = {.width = 1.0f};
+    const char *space = NULL, *arch = NULL, *out_path = NULL, *log_steps = NULL;
+    bool json = false, quiet = false;
+    cli_flag flags[64];
+    int n = 0;
+    flags[n++] = (cli_flag){"space", CLI_STR, &space, "SPACE",
+                            "search space of --arch: nb201, darts, chain, mobilenet, macro, morph"};
+    flags[n++] = (cli_flag){"arch", CLI_STR, &arch, "TEXT",
+                            "architecture in the space's text form (default: baseline CNN)"};
+    flags[n++] = (cli_flag){"channels", CLI_INT, &net.channels, "C", "initial channels of the network"};
+    flags[n++] = (cli_flag){"cells", CLI_INT, &net.cells, "L", "cells (nb201: per stage; darts: total)"};
+    flags[n++] = (cli_flag){"auxiliary", CLI_BOOL, &net.auxiliary, NULL, "darts: auxiliary head"};
+    flags[n++] = (cli_flag){"width", CLI_FLOAT, &net.width, "X", "baseline CNN width multiplier (default 1)"};
+    n = cli_train_flags_add(flags, n, &o);
+    flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
+                            "evaluate on the test set after every epoch"};
+    flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};
+    flags[n++] = (cli_flag){"log-steps", CLI_STR, &log_steps, "FILE",
+                            "write every step's loss to FILE ('-' for stdout)"};
+    flags[n++] = (cli_flag){"json", CLI_BOOL, &json, NULL, "print the result as one JSON object"};
+    flags[n++] = (cli_flag){"quiet", CLI_BOOL, &quiet, NULL, "no progress output"};
+    int rc = cli_parse("train", argc, argv, 2, flags, n,
+                       "nasc train [--space SPACE --arch TEXT] [--data DATASET] [--epochs N] "
+                       "[--batch B] [--lr X] [--seed S] [--threads T] [--data-fraction F] "
+                       "[--out FILE] [--json]",
+                       "Trains a network on a dataset's training split and reports its accuracy "
+                       "on the test split. Without --arch it trains the built-in baseline CNN.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK)
+        return rc;
+    if (!(net.width > 0.0f) || net.channels < 0 || net.cells < 0) {
+        cli_error("nasc train: --width must be > 0, --channels and --cells >= 0");
+        return CLI_USAGE;
+    }
+
+    nasc_err err = {0};
+    nasc_dataset *train = NULL, *test = NULL;
+    nasc_model *m = NULL;
+    nasc_backend *be = NULL;
+    train_ui ui = {0};
+    nasc_status st = cli_load_data(&o, &train, &test, &err);
+    if (st != NASC_OK)
+        return cli_fail(st, &err, true);
+    st = cli_model_build(space, arch, &net, train->c, train->h, train->w, train->n_classes,
+                         o.cfg.seed, &m, &err);
+    if (st != NASC_OK) {
+        rc = cli_fail(st, &err, true);
+        goto done;
+    }
+    be = nasc_backend_new(o.backend, o.cfg.threads, &err);
+    if (!be) {
+        rc = cli_fail(err.code, &err, false);
+        goto done;
+    }
+    o.cfg.backend = be;
+    if (log_steps) {
+        ui.step_log = strcmp(log_steps, "-") ? fopen(log_steps, "w") : stdout;
+        if (!ui.step_log) {
+            cli_error("nasc train: --log-steps: cannot create %s", log_steps);
+            rc = CLI_FAIL;
+            goto done;
+        }
+    }
+    cli_progress_init(&ui.prog, quiet);
+    if (!quiet)
+        fprintf(stderr,
+                "nasc train: %s (%zu parameters) on %s: %d training images, %d test; %d epochs, "
+                "batch %d, %d threads\n",
+                m->arch ? m->arch : "?", nasc_params_count(m->params), train->name, train->n,
+                test->n, o.cfg.epochs, o.cfg.batch, o.cfg.threads);
+    nasc_train_result res;
+    st = nasc_train(m, train, test, &o.cfg, on_event, &ui, &res, &err);
+    cli_progress_end(&ui.prog);
+    if (ui.step_log && ui.step_log != stdout)
+        fclose(ui.step_log);
+    if (st != NASC_OK) {
+        rc = cli_fail(st, &err, false);
+        goto done;
+    }
+    if (out_path) {
+        char *meta = cli_model_meta(m, &net);
+        st = meta ? nasc_weights_save(out_path, m, meta, &err) : NASC_ERR_NOMEM;
+        nasc_free(meta);
+        if (st != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
+        cJSON_AddStringToObject(j, "arch", m->arch ? m->arch : "");
+        cJSON_AddStringToObject(j, "data", o.data);
+        cJSON_AddNumberToObject(j, "params", (double)nasc_params_count(m->params));
+        cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        cJSON_AddNumberToObject(j, "train_images", train->n);
+        cJSON_AddNumberToObject(j, "test_accuracy", res.eval_acc);
+        cJSON_AddNumberToObject(j, "test_loss", res.eval_loss);
+        cJSON_AddNumberToObject(j, "train_accuracy", res.train_acc);
+        cJSON_AddNumberToObject(j, "train_loss", res.train_loss);
+        cJSON_AddNumberToObject(j, "images_per_second", res.images_per_second);
+        cJSON_AddNumberToObject(j, "train_seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "seed", (double)o.cfg.seed);
+        cJSON_AddNumberToObject(j, "threads", o.cfg.threads);
+        if (out_path)
+            cJSON_AddStringToObject(j, "model", out_path);
+        char *s = cJSON_Print(j);
+        printf("%s\n", s);
+        cJSON_free(s);
+        cJSON_Delete(j);
+    } else {
+        char el[32];
+        printf("test accuracy %.2f%% (loss %.4f) after %d epochs on %d images; %.0f images/s, %s\n",
+               (double)res.eval_acc, (double)res.eval_loss, res.epochs_done, train->n,
+               res.images_per_second, cli_fmt_duration(res.seconds, el, sizeof el));
+        if (out_path)
+            printf("model saved to %s\n", out_path);
+    }
+    rc = CLI_OK;
+done:
+    nasc_backend_free(be);
+    nasc_model_free(m);
+    nasc_dataset_free(train);
+    nasc_dataset_free(test);
+    return rc;
+}

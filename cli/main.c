@@ -1,0 +1,43 @@
+/* main.c — `nasc <command> [options]`: dispatch to the commands. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is "nasc", argv[1] the command */
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a network (baseline CNN or an architecture) and report accuracy"},
+    {"eval", cmd_eval, "evaluate a saved model on a dataset"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: nasc <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'nasc <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("nasc %s\n", NASC_VERSION_STRING);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc, argv);
+    cli_error("unknown command '%s' (see 'nasc --help')", argv[1]);
+    return CLI_USAGE;
+}

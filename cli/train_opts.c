@@ -1,0 +1,189 @@
+/* train_opts.c — the training flags shared by `nasc train` and `nasc search`, dataset loading with
+ * --data-fraction, and the model metadata written into weight files. */
+#include "train_opts.h"
+
+#include "nasc/arena.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+void cli_train_opts_init(cli_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    nasc_train_config_default(&o->cfg);
+    o->cfg.epochs = 5;
+    o->cfg.batch = 128;
+    o->cfg.lr = 0.1f;
+    o->cfg.threads = 2;
+    o->data = "fashion-mnist";
+    o->data_fraction = 1.0;
+    o->optimizer = "sgd";
+    o->backend = "cpu";
+}
+
+int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o) {
+    nasc_train_config *c = &o->cfg;
+    const cli_flag add[] = {
+        {"data", CLI_STR, &o->data, "DATASET",
+         "fashion-mnist (default), fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR"},
+        {"data-fraction", CLI_DOUBLE, &o->data_fraction, "F",
+         "train on this share of the training set, stratified (default 1)"},
+        {"epochs", CLI_INT, &c->epochs, "N", "training epochs (default 5)"},
+        {"batch", CLI_INT, &c->batch, "B", "batch size (default 128)"},
+        {"lr", CLI_FLOAT, &c->lr, "X", "peak learning rate (default 0.1)"},
+        {"lr-min", CLI_FLOAT, &c->lr_min, "X", "final learning rate of the cosine (default 0)"},
+        {"warmup-epochs", CLI_INT, &c->warmup_epochs, "N", "linear warm-up epochs (default 0)"},
+        {"optimizer", CLI_STR, &o->optimizer, "NAME", "sgd (default), adam or adamw"},
+        {"momentum", CLI_FLOAT, &c->momentum, "X", "SGD momentum (default 0.9, Nesterov)"},
+        {"no-nesterov", CLI_BOOL, &o->no_nesterov, NULL, "plain momentum instead of Nesterov"},
+        {"weight-decay", CLI_FLOAT, &c->weight_decay, "X", "weight decay (default 5e-4)"},
+        {"clip", CLI_FLOAT, &c->clip_norm, "X", "clip gradients to this global norm (default 5; 0 off)"},
+        {"label-smoothing", CLI_FLOAT, &c->label_smoothing, "X", "label smoothing (default 0)"},
+        {"crop-pad", CLI_INT, &c->crop_pad, "P", "random crop with P pixels of padding (default 0)"},
+        {"hflip", CLI_BOOL, &c->hflip, NULL, "random horizontal flips"},
+        {"cutout", CLI_INT, &c->cutout, "L", "cutout square of side L (default 0)"},
+        {"drop-path", CLI_FLOAT, &c->drop_path, "P", "maximum drop-path probability (default 0)"},
+        {"aux-weight", CLI_FLOAT, &c->aux_weight, "W", "weight of the auxiliary head's loss (default 0)"},
+        {"seed", CLI_U64, &c->seed, "S", "random seed (default 1)"},
+        {"threads", CLI_INT, &c->threads, "T", "kernel threads (default 2)"},
+        {"backend", CLI_STR, &o->backend, "NAME", "cpu (default) or ref"},
+    };
+    for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
+        f[n++] = add[i];
+    return n;
+}
+
+int cli_train_opts_finish(cli_train_opts *o, const char *cmd) {
+    nasc_train_config *c = &o->cfg;
+    if (!strcmp(o->optimizer, "sgd"))
+        c->optim = NASC_OPTIM_SGD;
+    else if (!strcmp(o->optimizer, "adam"))
+        c->optim = NASC_OPTIM_ADAM;
+    else if (!strcmp(o->optimizer, "adamw"))
+        c->optim = NASC_OPTIM_ADAMW;
+    else {
+        cli_error("nasc %s: --optimizer: expected sgd, adam or adamw, got '%s'", cmd, o->optimizer);
+        return CLI_USAGE;
+    }
+    c->nesterov = !o->no_nesterov && c->optim == NASC_OPTIM_SGD && c->momentum > 0.0f;
+    if (!(o->data_fraction > 0.0 && o->data_fraction <= 1.0)) {
+        cli_error("nasc %s: --data-fraction must be in (0, 1] (got %g)", cmd, o->data_fraction);
+        return CLI_USAGE;
+    }
+    if (c->threads < 1 || c->threads > 256) {
+        cli_error("nasc %s: --threads must be in [1, 256] (got %d)", cmd, c->threads);
+        return CLI_USAGE;
+    }
+    if (c->epochs < 1) {
+        cli_error("nasc %s: --epochs must be >= 1 (got %d)", cmd, c->epochs);
+        return CLI_USAGE;
+    }
+    if (c->batch < 1) {
+        cli_error("nasc %s: --batch must be >= 1 (got %d)", cmd, c->batch);
+        return CLI_USAGE;
+    }
+    if (strcmp(o->backend, "cpu") && strcmp(o->backend, "ref")) {
+        cli_error("nasc %s: --backend: expected cpu or ref, got '%s'", cmd, o->backend);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
+                          nasc_dataset **out_test, nasc_err *err) {
+    *out_train = *out_test = NULL;
+    nasc_dataset *full = NULL;
+    NASC_TRY(nasc_dataset_load(o->data, NASC_SPLIT_TRAIN, &full, err));
+    nasc_status st = nasc_dataset_load(o->data, NASC_SPLIT_TEST, out_test, err);
+    if (st == NASC_OK && o->data_fraction < 1.0) {
+        nasc_dataset *part = NULL;
+        st = nasc_dataset_fraction(full, o->data_fraction, o->cfg.seed, &part, err);
+        nasc_dataset_free(full);
+        full = part;
+    }
+    if (st != NASC_OK) {
+        nasc_dataset_free(full);
+        nasc_dataset_free(*out_test);
+        *out_test = NULL;
+        return st;
+    }
+    *out_train = full;
+    return NASC_OK;
+}
+
+char *cli_model_meta(const nasc_model *m, const cli_net_opts *net) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "format", "nasc-model");
+    cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
+    cJSON_AddStringToObject(j, "arch", m->arch ? m->arch : "");
+    const int in[3] = {m->in_c, m->in_h, m->in_w};
+    cJSON_AddItemToObject(j, "input", cJSON_CreateIntArray(in, 3));
+    cJSON_AddNumberToObject(j, "classes", m->n_classes);
+    cJSON_AddNumberToObject(j, "width", net->width);
+    cJSON_AddNumberToObject(j, "channels", net->channels);
+    cJSON_AddNumberToObject(j, "cells", net->cells);
+    cJSON_AddBoolToObject(j, "auxiliary", net->auxiliary);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char *copy = s ? nasc_strdup(s) : NULL;
+    cJSON_free(s);
+    return copy;
+}
+
+nasc_status cli_model_build(const char *space, const char *arch, const cli_net_opts *net, int in_c,
+                            int in_h, int in_w, int classes, uint64_t seed, nasc_model **out,
+                            nasc_err *err) {
+    *out = NULL;
+    if (!space || !strcmp(space, "baseline")) {
+        if (arch && strcmp(arch, "baseline"))
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "--arch '%s' needs --space (nb201, darts, chain, mobilenet, macro, "
+                               "morph); without --space only the baseline CNN is built",
+                               arch);
+        return nasc_baseline_new(in_c, in_h, in_w, classes, net->width > 0 ? net->width : 1.0f,
+                                 seed, out, err);
+    }
+    return nasc_errorf(err, NASC_ERR_ARG, "--space '%s': search spaces are not built into this "
+                                          "binary yet", space);
+}
+
+nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err) {
+    *out = NULL;
+    char *meta = NULL;
+    NASC_TRY(nasc_weights_read_meta(path, &meta, err));
+    cJSON *j = cJSON_Parse(meta);
+    nasc_status st = NASC_OK;
+    const cJSON *in = j ? cJSON_GetObjectItem(j, "input") : NULL;
+    const cJSON *cls = j ? cJSON_GetObjectItem(j, "classes") : NULL;
+    const cJSON *sp = j ? cJSON_GetObjectItem(j, "space") : NULL;
+    const cJSON *ar = j ? cJSON_GetObjectItem(j, "arch") : NULL;
+    if (!j || !cJSON_IsArray(in) || cJSON_GetArraySize(in) != 3 || !cJSON_IsNumber(cls) ||
+        !cJSON_IsString(sp) || !cJSON_IsString(ar)) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 64,
+                            "model %s: byte 64: metadata is not a nasc model description", path);
+        goto done;
+    }
+    cli_net_opts net = {0};
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItem(j, "width")) && cJSON_IsNumber(v))
+        net.width = (float)v->valuedouble;
+    if ((v = cJSON_GetObjectItem(j, "channels")) && cJSON_IsNumber(v))
+        net.channels = v->valueint;
+    if ((v = cJSON_GetObjectItem(j, "cells")) && cJSON_IsNumber(v))
+        net.cells = v->valueint;
+    if ((v = cJSON_GetObjectItem(j, "auxiliary")) && cJSON_IsBool(v))
+        net.auxiliary = cJSON_IsTrue(v);
+    st = cli_model_build(sp->valuestring, ar->valuestring, &net,
+                         cJSON_GetArrayItem(in, 0)->valueint, cJSON_GetArrayItem(in, 1)->valueint,
+                         cJSON_GetArrayItem(in, 2)->valueint, cls->valueint, 0, out, err);
+    if (st == NASC_OK) {
+        st = nasc_weights_load(path, *out, err);
+        if (st != NASC_OK) {
+            nasc_model_free(*out);
+            *out = NULL;
+        }
+    }
+done:
+    cJSON_Delete(j);
+    nasc_free(meta);
+    return st;
+}

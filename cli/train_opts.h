@@ -1,0 +1,46 @@
+/* train_opts.h — flags shared by `nasc train` and `nasc search` (training, data, network). */
+#ifndef NASC_CLI_TRAIN_OPTS_H
+#define NASC_CLI_TRAIN_OPTS_H
+
+#include "cli.h"
+
+#include "nasc/data.h"
+#include "nasc/train.h"
+#include "nasc/weights.h"
+
+typedef struct cli_train_opts {
+    nasc_train_config cfg; /* epochs, batch, lr, ..., seed, threads */
+    const char *data;      /* --data spec */
+    double data_fraction;  /* --data-fraction */
+    const char *optimizer; /* --optimizer */
+    bool no_nesterov;
+    const char *backend;   /* --backend */
+} cli_train_opts;
+
+/* Network options: --channels, --cells, --auxiliary (and the baseline's width). */
+typedef struct cli_net_opts {
+    float width;
+    int channels;
+    int cells;
+    bool auxiliary;
+} cli_net_opts;
+
+/* Defaults: fashion-mnist, 5 epochs, batch 128, SGD lr 0.1 Nesterov, wd 5e-4, 2 threads, seed 1. */
+void cli_train_opts_init(cli_train_opts *o);
+/* Appends the training flags to f[n..] and returns the new count (at most 24 are added). */
+int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o);
+/* Checks and converts the parsed values (optimizer name, ranges). CLI_OK or CLI_USAGE (printed). */
+int cli_train_opts_finish(cli_train_opts *o, const char *cmd);
+/* Loads the training split (reduced by --data-fraction) and the test split of --data. */
+nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
+                          nasc_dataset **out_test, nasc_err *err);
+/* Builds the network for (space, arch) or the baseline CNN; parameters initialised from seed. */
+nasc_status cli_model_build(const char *space, const char *arch, const cli_net_opts *net, int in_c,
+                            int in_h, int in_w, int classes, uint64_t seed, nasc_model **out,
+                            nasc_err *err);
+/* The JSON metadata written into a weights file (nasc_malloc'd). */
+char *cli_model_meta(const nasc_model *m, const cli_net_opts *net);
+/* Rebuilds the model described by a weights file and loads its weights. */
+nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err);
+
+#endif /* NASC_CLI_TRAIN_OPTS_H */
