@@ -151,6 +151,40 @@ NASC_API nasc_status nasc_arch_encode(const nasc_arch *a, nasc_encoding kind, fl
 NASC_API nasc_status nasc_space_build(const nasc_arch *a, const nasc_net_config *cfg, uint64_t seed,
                                       nasc_model **out, nasc_err *err);
 
+/* ---- network morphism (space "morph") ---- */
+
+/* A function-preserving edit of a morph network (docs/SPACES.md):
+ *   DEEPER  insert after unit `unit` an identity-initialised unit with a kernel x kernel conv
+ *           (kernel 1, 3 or 5) of the same width;
+ *   WIDER   widen unit `unit` to the next width, Net2Net-style (replicated channels, consumers'
+ *           weights divided by the number of copies);
+ *   SKIP    add a skip from unit `from` to unit `unit` through a zero-initialised 1x1 conv.
+ * Mutations of the morph space are exactly these edits. */
+typedef enum nasc_morph_kind {
+    NASC_MORPH_DEEPER = 0,
+    NASC_MORPH_WIDER,
+    NASC_MORPH_SKIP,
+    NASC_MORPH_KIND_COUNT
+} nasc_morph_kind;
+
+typedef struct nasc_morph_op {
+    nasc_morph_kind kind;
+    int unit;   /* the unit deepened after, widened, or receiving the skip */
+    int kernel; /* DEEPER: 1, 3 or 5 */
+    int from;   /* SKIP: source unit (< unit, no pool in between) */
+} nasc_morph_op;
+
+/* Builds the child of the morph network `parent` under op, with weights derived from the
+ * parent's so that, in inference mode, the child computes the parent's function (to float
+ * rounding). rng draws WIDER's replicated channels. NASC_ERR_ARG if parent is not a morph
+ * network or op does not apply. The child is new (caller frees); the parent is not changed. */
+NASC_API nasc_status nasc_morph_apply(const nasc_model *parent, const nasc_morph_op *op,
+                                      nasc_rng *rng, nasc_model **out_child, nasc_err *err);
+/* As nasc_morph_apply for the op that turns the parent's architecture into child_arch (e.g. one
+ * from nasc_arch_mutate in the morph space); NASC_ERR_ARG if they are not one edit apart. */
+NASC_API nasc_status nasc_morph_inherit(const nasc_model *parent, const nasc_arch *child_arch,
+                                        nasc_rng *rng, nasc_model **out_child, nasc_err *err);
+
 #ifdef __cplusplus
 }
 #endif

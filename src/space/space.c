@@ -201,11 +201,11 @@ uint64_t nasc_sp_hash_final(uint64_t h) { /* splitmix64's finalizer */
 
 static const sp_vt *const spaces[] = {
     &nasc_sp_nb201_vt, &nasc_sp_darts_vt, &nasc_sp_chain_vt, &nasc_sp_mobilenet_vt,
-    &nasc_sp_macro_vt,
+    &nasc_sp_macro_vt, &nasc_sp_morph_vt,
 };
 enum { N_SPACES = (int)(sizeof spaces / sizeof spaces[0]) };
 
-const char *nasc_space_names(void) { return "nb201, darts, chain, mobilenet, macro"; }
+const char *nasc_space_names(void) { return "nb201, darts, chain, mobilenet, macro, morph"; }
 
 nasc_status nasc_space_new(const char *name, const nasc_space_config *cfg, nasc_space **out,
                            nasc_err *err) {

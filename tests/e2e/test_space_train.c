@@ -73,6 +73,7 @@ int main(void) {
         {"chain", {0}},
         {"mobilenet", {.channels = 8}},
         {"macro", {.channels = 8}},
+        {"morph", {0}},
     };
     nasc_err err = {0};
     nasc_backend *be = nasc_backend_new("cpu", 2, &err);
