@@ -42,7 +42,8 @@ static bool is_dir(const char *path) {
 
 /* Reads one file's records into ds starting at image `first`, validating every label. */
 static nasc_status load_file(data_kind kind, const char *what, const char *path, int records,
-                             nasc_dataset *ds, int first, uint8_t *scratch, nasc_err *err) {
+                             nasc_dataset *ds, int first, uint8_t *scratch, int chunk,
+                             nasc_err *err) {
     const int label_bytes = kind == DATA_CIFAR100 ? 2 : 1;
     const int64_t rec = label_bytes + CIFAR_PIXELS;
     const int64_t total = rec * records;
@@ -52,8 +53,8 @@ static nasc_status load_file(data_kind kind, const char *what, const char *path,
         return st;
     if ((st = nasc_data_file_check_size(&f, total, err)) != NASC_OK)
         goto done;
-    for (int r0 = 0; r0 < records; r0 += CIFAR_CHUNK) {
-        int k = records - r0 < CIFAR_CHUNK ? records - r0 : CIFAR_CHUNK;
+    for (int r0 = 0; r0 < records; r0 += chunk) {
+        int k = records - r0 < chunk ? records - r0 : chunk;
         if ((st = nasc_data_file_read(&f, scratch, (size_t)(k * rec), total, err)) != NASC_OK)
             goto done;
         for (int j = 0; j < k; j++) {
@@ -139,14 +140,19 @@ nasc_status nasc_data_cifar_load(data_kind kind, const char *what, const char *d
         nasc_dataset_new(what, n, CIFAR_SIDE, CIFAR_SIDE, 3, c100 ? 100 : 10, &ds, err);
     if (st != NASC_OK)
         return st;
-    const size_t scratch_bytes = (size_t)CIFAR_CHUNK * (size_t)((c100 ? 2 : 1) + CIFAR_PIXELS);
+    int chunk = 0; /* records per read: CIFAR_CHUNK, or fewer for small files */
+    for (int i = 0; i < n_files; i++)
+        chunk = records[i] > chunk ? records[i] : chunk;
+    chunk = chunk < CIFAR_CHUNK ? chunk : CIFAR_CHUNK;
+    const size_t scratch_bytes = (size_t)chunk * (size_t)((c100 ? 2 : 1) + CIFAR_PIXELS);
     scratch = nasc_malloc(scratch_bytes);
     if (!scratch) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory (%zu bytes)", what, scratch_bytes);
         goto fail;
     }
     for (int i = 0, first = 0; i < n_files; first += records[i], i++)
-        if ((st = load_file(kind, what, paths[i], records[i], ds, first, scratch, err)) != NASC_OK)
+        if ((st = load_file(kind, what, paths[i], records[i], ds, first, scratch, chunk, err)) !=
+            NASC_OK)
             goto fail;
     nasc_free(scratch);
     if (c100) {

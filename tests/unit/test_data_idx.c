@@ -189,6 +189,12 @@ static void test_errors(int gz) {
     expect_err(spec, NASC_SPLIT_TRAIN, NASC_ERR_FORMAT, lbl, 11,
                "byte 11: label 11 out of range [0,9]", NULL);
     fx_free(&b);
+    b = fx_idx_labels(n);
+    b.p[8 + 9] = 10; /* the first value out of range, in the last label */
+    put(dir, "train-labels-idx1-ubyte", b, gz);
+    expect_err(spec, NASC_SPLIT_TRAIN, NASC_ERR_FORMAT, lbl, 17,
+               "byte 17: label 10 out of range [0,9]", NULL);
+    fx_free(&b);
     /* truncated body: the images file cut 100 bytes short */
     fresh_dir(gz ? "e_trunc_gz" : "e_trunc", gz, n, dir, sizeof dir, spec, sizeof spec);
     b = fx_idx_images(n, 28, 28);

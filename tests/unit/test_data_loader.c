@@ -134,7 +134,7 @@ static void test_flip(const nasc_dataset *ds) {
     nasc_loader *l =
         make_loader(ds, (nasc_loader_config){.batch = N, .seed = 11, .aug = {.hflip = true}});
     static float x[N * H * W * C];
-    int flipped = 0, plain = 0, bad = 0;
+    int flipped = 0, plain = 0, bad = 0, state[3][N];
     for (uint32_t e = 0; e < 3; e++) {
         one_epoch(l, e, x);
         for (int i = 0; i < N; i++) {
@@ -148,11 +148,17 @@ static void test_flip(const nasc_dataset *ds) {
                     }
             plain += is_plain;
             flipped += is_flip;
+            state[e][i] = is_flip;
             bad += !is_plain && !is_flip;
         }
     }
     CHECK_MSG(bad == 0, "%d images neither plain nor mirrored", bad);
     CHECK_MSG(flipped > 10 && plain > 10, "%d flipped, %d plain of %d", flipped, plain, 3 * N);
+    /* the draws change with the epoch: some image is flipped in one epoch and not in another */
+    int changed = 0;
+    for (int i = 0; i < N; i++)
+        changed += state[0][i] != state[1][i] || state[1][i] != state[2][i];
+    CHECK_MSG(changed > 0, "every image has the same flip in every epoch");
     nasc_loader_free(l);
 }
 
