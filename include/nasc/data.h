@@ -67,22 +67,23 @@ typedef struct nasc_dataset {
 } nasc_dataset;
 
 /* Loads one split of the dataset named by spec:
- *     fashion-mnist        Debian's files in NASC_FASHION_MNIST_DIR, or
- * $NASC_DATA_DIR/fashion-mnist when the environment variable NASC_DATA_DIR is set fashion-mnist:DIR
- * idx files in DIR: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] mnist:DIR            as
- * fashion-mnist (other mean/std) cifar10:DIR          data_batch_{1..5}.bin / test_batch.bin in DIR
- * or DIR/cifar-10-batches-bin cifar100:DIR         train.bin / test.bin in DIR or
- * DIR/cifar-100-binary (fine labels) mnist, cifar10, cifar100 without DIR use
- * $NASC_DATA_DIR/<name>. On success *out is a new dataset the caller frees with nasc_dataset_free.
- * On failure *out is NULL, nothing is leaked, and err says why: NASC_ERR_ARG for a bad spec
- * (listing the accepted forms), NASC_ERR_IO for a missing or unreadable file, NASC_ERR_FORMAT for a
- * malformed one, NASC_ERR_NOMEM when an allocation fails. */
+ *   fashion-mnist      $NASC_DATA_DIR/fashion-mnist if the environment variable NASC_DATA_DIR is
+ *                      set and that folder exists, else Debian's NASC_FASHION_MNIST_DIR
+ *   fashion-mnist:DIR  idx files in DIR: {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+ *   mnist:DIR          the same files (MNIST's mean/std)
+ *   cifar10:DIR        data_batch_{1..5}.bin / test_batch.bin in DIR or DIR/cifar-10-batches-bin
+ *   cifar100:DIR       train.bin / test.bin in DIR or DIR/cifar-100-binary (fine labels)
+ *   mnist, cifar10, cifar100 without DIR read $NASC_DATA_DIR/<name>.
+ * On success *out is a new dataset the caller frees with nasc_dataset_free. On failure *out is
+ * NULL, nothing is leaked, and err says why: NASC_ERR_ARG for a bad spec (listing the accepted
+ * forms), NASC_ERR_IO for a missing or unreadable file, NASC_ERR_FORMAT for a malformed one,
+ * NASC_ERR_NOMEM when an allocation fails. */
 NASC_API nasc_status nasc_dataset_load(const char *spec, nasc_split split, nasc_dataset **out,
                                        nasc_err *err);
 
 /* A new dataset of n zeroed h*w*c images with labels 0, mean 0 and std 1, for callers that fill it
- * themselves (synthetic data, tests). n >= 0, c in 1..3, h, w, n_classes >= 1, else NASC_ERR_ARG.
- */
+ * themselves (synthetic data, tests). n >= 0, c in 1..3, h, w, n_classes >= 1, else
+ * NASC_ERR_ARG. */
 NASC_API nasc_status nasc_dataset_new(const char *name, int n, int h, int w, int c, int n_classes,
                                       nasc_dataset **out, nasc_err *err);
 
@@ -101,8 +102,8 @@ NASC_API nasc_status nasc_dataset_subset(const nasc_dataset *ds, const uint32_t 
 
 /* A random share of ds (for --data-fraction), stratified: from each class with m images it takes
  * round(fraction*m), at least 1, so small fractions keep every class. Images keep their relative
- * order. Deterministic in (seed) through Philox stream NASC_STREAM_SPLIT. fraction in (0, 1], else
- * NASC_ERR_ARG; fraction 1 returns a full copy. The caller frees *out. */
+ * order. Deterministic in (seed) (Philox, stream NASC_STREAM_SPLIT + 2^32). fraction must be in
+ * (0, 1], else NASC_ERR_ARG; fraction 1 returns a full copy. The caller frees *out. */
 NASC_API nasc_status nasc_dataset_fraction(const nasc_dataset *ds, double fraction, uint64_t seed,
                                            nasc_dataset **out, nasc_err *err);
 

@@ -29,9 +29,10 @@ void nasc_data_transform(const nasc_dataset *ds, const data_norm *nm, const nasc
     const int H = ds->h, W = ds->w, C = ds->c;
     const uint8_t *src = ds->images + (size_t)sample * nasc_dataset_image_bytes(ds);
     if (aug->crop_pad <= 0 && !aug->hflip && aug->cutout <= 0) {
-        const size_t n = nasc_dataset_image_bytes(ds);
-        for (size_t i = 0; i < n; i++)
-            out[i] = nm->lut[i % (size_t)C][src[i]];
+        const size_t n_px = (size_t)H * (size_t)W;
+        for (size_t p = 0; p < n_px; p++)
+            for (int c = 0; c < C; c++)
+                out[p * (size_t)C + (size_t)c] = nm->lut[c][src[p * (size_t)C + (size_t)c]];
         return;
     }
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SPEC_FORMS "fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR or cifar100:DIR"
 
@@ -28,7 +29,7 @@ nasc_status nasc_dataset_new(const char *name, int n, int h, int w, int c, int n
                            "h, w >= 1, c in [1,3], classes >= 1",
                            n, h, w, c, n_classes);
     const size_t img = (size_t)h * (size_t)w * (size_t)c;
-    if (img > SIZE_MAX / ((size_t)n + 1))
+    if (img > SIZE_MAX / ((size_t)n + 1)) /* n*img + 1 below must not wrap */
         return nasc_errorf(err, NASC_ERR_ARG, "dataset: %d images of %dx%dx%d: too large", n, h, w,
                            c);
     nasc_dataset *ds = nasc_calloc(1, sizeof *ds);
@@ -74,6 +75,8 @@ nasc_status nasc_dataset_subset(const nasc_dataset *ds, const uint32_t *idx, siz
             return nasc_errorf(err, NASC_ERR_ARG,
                                "%s: subset: index %u at position %zu out of range [0,%d)", ds->name,
                                idx[i], i, ds->n);
+    /* A copy, not a view: a subset outlives its parent (the CLI frees the full training set
+     * after taking --data-fraction of it). */
     nasc_dataset *sub = NULL;
     NASC_TRY(nasc_dataset_new(ds->name, (int)n, ds->h, ds->w, ds->c, ds->n_classes, &sub, err));
     const size_t img = nasc_dataset_image_bytes(ds);
@@ -95,6 +98,7 @@ nasc_status nasc_dataset_load(const char *spec, nasc_split split, nasc_dataset *
     if (split != NASC_SPLIT_TRAIN && split != NASC_SPLIT_TEST)
         return nasc_errorf(err, NASC_ERR_ARG, "data: split %d (expected train or test)",
                            (int)split);
+    /* NAME or NAME:DIR; only the first colon splits, so DIR may contain colons. */
     const char *colon = strchr(spec, ':');
     size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
     int k = -1;
@@ -113,13 +117,21 @@ nasc_status nasc_dataset_load(const char *spec, nasc_split split, nasc_dataset *
         if (snprintf(dir, sizeof dir, "%s", colon + 1) >= (int)sizeof dir)
             return nasc_errorf(err, NASC_ERR_ARG, "data: '%s': directory name too long", spec);
     } else {
+        /* A bare name: $NASC_DATA_DIR/<name> if set (one root for every dataset). Fashion-MNIST
+         * falls back to Debian's package when that folder does not exist, so setting the
+         * variable for CIFAR does not hide it; the others are not packaged and need a folder. */
         const char *root = getenv("NASC_DATA_DIR");
+        const bool fashion = kinds[k].kind == DATA_FASHION_MNIST;
+        bool have = false;
         if (root && *root) {
             if (snprintf(dir, sizeof dir, "%s/%s", root, what) >= (int)sizeof dir)
                 return nasc_errorf(err, NASC_ERR_ARG, "data: NASC_DATA_DIR too long");
-        } else if (kinds[k].kind == DATA_FASHION_MNIST) {
+            struct stat st;
+            have = !fashion || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+        }
+        if (!have && fashion) {
             snprintf(dir, sizeof dir, "%s", NASC_FASHION_MNIST_DIR);
-        } else {
+        } else if (!have) {
             return nasc_errorf(err, NASC_ERR_ARG,
                                "data: '%s' needs a directory: %s:DIR, or set NASC_DATA_DIR "
                                "(expected %s)",

@@ -64,6 +64,9 @@ nasc_status nasc_data_file_open(data_file *f, const char *what, const char *path
     }
     f->file_bytes = (int64_t)st.st_size;
 
+    /* Sniff the format instead of trusting the name: a .gz that was decompressed in place, or a
+     * plain file that was compressed, still reads. No valid idx or CIFAR file starts with 1f 8b
+     * (idx starts with 00 00; a CIFAR label byte is at most 99). */
     unsigned char magic[2];
     ssize_t got = read_full(fd, magic, sizeof magic);
     if (got < 0) {
@@ -86,7 +89,7 @@ nasc_status nasc_data_file_open(data_file *f, const char *what, const char *path
         f->zs.zalloc = z_alloc;
         f->zs.zfree = z_free;
         f->zs.opaque = Z_NULL;
-        f->in_read = 2;
+        f->in_read = 2; /* the two sniffed bytes are fed to inflate from the buffer */
         int zr = inflateInit2(&f->zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
         if (zr != Z_OK) {
             nasc_data_file_close(f);
@@ -132,7 +135,7 @@ static nasc_status fill_input(data_file *f, size_t want, nasc_err *err) {
                                   f->what, f->path, (long long)f->pos, (long long)f->in_read,
                                   strerror(errno));
         }
-        if (r == 0)
+        if (r == 0) /* end of file: the caller decides whether that is a truncation */
             break;
         f->zs.avail_in += (uInt)r;
         f->in_read += r;
@@ -165,6 +168,7 @@ static nasc_status raw_read(data_file *f, unsigned char *buf, size_t n, size_t *
             *why = SHORT_END;
         return NASC_OK;
     }
+    /* Inflate straight into buf: no intermediate copy of the decompressed data. */
     size_t done = 0;
     while (done < n) {
         if (f->member_done) {
@@ -262,6 +266,8 @@ nasc_status nasc_data_file_check_size(data_file *f, int64_t total, nasc_err *err
 }
 
 nasc_status nasc_data_file_finish(data_file *f, int64_t total, nasc_err *err) {
+    /* One more byte: for gzip this also makes inflate read and check the CRC-32 and length
+     * trailer, which it does not do until asked for data beyond the last byte. */
     unsigned char extra;
     size_t got;
     short_reason why;

@@ -85,6 +85,7 @@ static nasc_status load_labels(const char *what, const char *path, uint8_t **out
                             INT_MAX);
         goto fail;
     }
+    /* Plain files: the size on disk must match the count before anything is allocated. */
     int64_t total = IDX_LABELS_HEADER + (int64_t)n;
     if ((st = nasc_data_file_check_size(&f, total, err)) != NASC_OK)
         goto fail;
@@ -130,6 +131,8 @@ static nasc_status load_images(const char *what, const char *path, const char *l
                             path, magic, IDX_IMAGES_MAGIC);
         goto fail;
     }
+    /* MNIST and Fashion-MNIST are 28x28; other sizes would be another dataset, so refuse them
+     * rather than train a network built for 28x28 on them. */
     if (rows != IDX_SIDE) {
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 8,
                             "%s: %s: byte 8: %u rows per image (expected %d)", what, path, rows,
@@ -142,6 +145,8 @@ static nasc_status load_images(const char *what, const char *path, const char *l
                             IDX_SIDE);
         goto fail;
     }
+    /* Checked before the size: a count that disagrees with the (already validated) labels file
+     * is reported as a mismatch, not as a truncation of a file that is fine for its header. */
     if (n != n_labels) {
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 4,
                             "%s: %s: byte 4: %u images but %s holds %u labels", what, path, n,
@@ -160,7 +165,7 @@ static nasc_status load_images(const char *what, const char *path, const char *l
         goto fail;
     if ((st = nasc_data_file_finish(&f, total, err)) != NASC_OK)
         goto fail;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) /* validated by load_labels: all in [0, 10) */
         ds->labels[i] = labels[i];
     nasc_data_file_close(&f);
     *out = ds;

@@ -78,6 +78,14 @@ int main(void) {
     const px_case test_px[] = {
         {0, 14, 14, 110}, {0, 10, 20, 157}, {1, 5, 5, 248}, {123, 20, 7, 227}, {9999, 14, 14, 132}};
     check_split(NASC_SPLIT_TEST, 10000, test_labels, test_px, 5, 33456);
+    /* With NASC_DATA_DIR set but holding no fashion-mnist folder, Debian's files are used. */
+    setenv("NASC_DATA_DIR", "/nonexistent", 1);
+    nasc_dataset *fb = NULL;
+    nasc_err fe = {0};
+    CHECK_STATUS(nasc_dataset_load("fashion-mnist", NASC_SPLIT_TEST, &fb, &fe), NASC_OK);
+    CHECK(fb && fb->n == 10000);
+    nasc_dataset_free(fb);
+    unsetenv("NASC_DATA_DIR");
     /* The explicit directory form reads the same files. */
     nasc_err err = {0};
     nasc_dataset *ds = NULL;
