@@ -114,7 +114,7 @@ static int mo_to_dec(const mo_arch *m, int *d) {
 }
 
 static bool mo_valid(const mo_arch *m, int maxl) {
-    if (m->L < 1 || m->L > maxl)
+    if (m->L < 1 || m->L > maxl || m->L > MO_LIMIT)
         return false;
     for (int i = 0; i < m->L; i++) {
         if (m->k[i] < 0 || m->k[i] >= MO_N_K || m->w[i] < 0 || m->w[i] >= MO_N_W ||

@@ -1,10 +1,12 @@
 /* test_space_params.c — parameter counts of nb201 and darts networks against the PyTorch models
  * of tests/ref/gen_space_params.py (values committed in tests/ref/space_params.txt): DARTS_V2 at
  * C=36, L=20 on CIFAR-10 with and without the auxiliary head, at C=16, L=8 on 1x28x28, and
- * several NAS-Bench-201 cells at C=16, N=5. Counts must match exactly. */
+ * several NAS-Bench-201 cells at C=16, N=5. Counts must match exactly; so must the conv + linear
+ * multiply-adds of the cost model (cost.h) against PyTorch forward hooks. */
 #include "test.h"
 
 #include "nasc/arena.h"
+#include "nasc/cost.h"
 #include "nasc/space.h"
 
 #include <stdlib.h>
@@ -47,7 +49,14 @@ int main(void) {
             long long got = (long long)nasc_params_count(m->params);
             CHECK_MSG(got == params, "%s %s: %lld parameters, PyTorch has %lld", space, name, got,
                       params);
-            printf("%-32s params %9lld (torch %9lld)\n", name, got, params);
+            nasc_model_cost cost;
+            CHECK_STATUS(nasc_model_cost_measure(m, &(nasc_cost_config){.repeats = -1}, &cost,
+                                                 &err),
+                         NASC_OK);
+            CHECK_MSG(cost.macs == (double)macs, "%s %s: %.0f MACs, PyTorch has %lld", space,
+                      name, cost.macs, macs);
+            printf("%-32s params %9lld (torch %9lld)  MACs %11.0f (torch %11lld)\n", name, got,
+                   params, cost.macs, macs);
         }
         n_cases++;
         nasc_model_free(m);
