@@ -1,0 +1,202 @@
+/* cmd_search.c — `nasc search`: run (or continue) an architecture search.
+ *
+ * Every flag is a key of the experiment configuration (experiment.h), so the same names work in a
+ * YAML file (--config) and are what the trial database stores. Precedence, lowest first: the
+ * defaults, the stored configuration (with --resume), the YAML file, the command line. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nasc/arena.h"
+#include "nasc/experiment.h"
+
+#define MAX_FLAGS 96
+
+static nasc_experiment *running; /* for the signal handler */
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (running)
+        nasc_experiment_stop(running);
+}
+
+typedef struct progress_ctx {
+    cli_progress bar;
+    int64_t budget;
+} progress_ctx;
+
+static void on_progress(const nasc_search_progress *p, void *user) {
+    progress_ctx *c = user;
+    char line[256], el[32], eta[32];
+    double rate = p->elapsed_s > 0 && p->done_this_run > 0 ? p->done_this_run / p->elapsed_s : 0;
+    double left = rate > 0 ? (double)(p->budget - p->done) / rate : -1;
+    char best[48];
+    if (isnan(p->best_score))
+        snprintf(best, sizeof best, "-");
+    else
+        snprintf(best, sizeof best, "%.2f", p->best_score);
+    snprintf(line, sizeof line,
+             "search: %lld/%lld trials (%lld failed, %lld running) | best %s | %s elapsed, "
+             "ETA %s",
+             (long long)p->done, (long long)p->budget, (long long)p->n_failed,
+             (long long)p->running, best, cli_fmt_duration(p->elapsed_s, el, sizeof el),
+             left >= 0 ? cli_fmt_duration(left, eta, sizeof eta) : "?");
+    cli_progress_show(&c->bar, line, 2.0, p->done >= p->budget);
+}
+
+static const char *const about =
+    "Searches SPACE with STRATEGY. Each trial is an architecture scored by a table\n"
+    "(--benchmark nb201:cifar10|nb201:cifar100|table:FILE.csv:COLUMN) or by training it on\n"
+    "--data (validation accuracy on a held-out part of the training set). Every trial is\n"
+    "recorded in --db; a search killed at any moment continues with --resume and makes the\n"
+    "same decisions (same seed => same trials with any --workers). Flags can also come from\n"
+    "a YAML file (--config; same key names, flags override it). See docs/EXPERIMENTS.md.\n"
+    "strategies: random, grid, evolution, ga, local (options: --strategy-opt K=V,...)";
+
+static void print_json(const nasc_experiment_config *cfg, const nasc_search_summary *s) {
+    cJSON *o = cJSON_CreateObject();
+    if (s->best_arch)
+        cJSON_AddStringToObject(o, "best_arch", s->best_arch);
+    else
+        cJSON_AddNullToObject(o, "best_arch");
+    if (isfinite(s->best_score))
+        cJSON_AddNumberToObject(o, "best_score", s->best_score);
+    else
+        cJSON_AddNullToObject(o, "best_score");
+    cJSON_AddNumberToObject(o, "best_trial", (double)s->best_trial);
+    cJSON_AddNumberToObject(o, "trials", (double)s->trials);
+    cJSON_AddNumberToObject(o, "ok", (double)s->n_ok);
+    cJSON_AddNumberToObject(o, "failed", (double)s->n_failed);
+    cJSON_AddBoolToObject(o, "exhausted", s->exhausted);
+    cJSON_AddStringToObject(o, "space", cfg->space);
+    cJSON_AddStringToObject(o, "strategy", cfg->strategy);
+    cJSON_AddStringToObject(o, "evaluator", cfg->benchmark[0] ? cfg->benchmark : cfg->data);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    cJSON_AddRawToObject(o, "seed", seed);
+    cJSON_AddNumberToObject(o, "budget", (double)cfg->budget);
+    if (cfg->db[0])
+        cJSON_AddStringToObject(o, "db", cfg->db);
+    else
+        cJSON_AddNullToObject(o, "db");
+    cJSON_AddNumberToObject(o, "seconds", round(s->seconds * 1000.0) / 1000.0);
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt)
+        printf("%s\n", txt);
+    cJSON_free(txt);
+    cJSON_Delete(o);
+}
+
+int cmd_search(int argc, char **argv) {
+    int n_keys;
+    const nasc_config_key *keys = nasc_config_keys(&n_keys);
+    if (n_keys + 1 > MAX_FLAGS) {
+        cli_error("nasc search: too many configuration keys");
+        return CLI_FAIL;
+    }
+    nasc_experiment_config cfg;
+    nasc_config_default(&cfg);
+    cli_flag flags[MAX_FLAGS];
+    const char *vals[MAX_FLAGS] = {0};
+    bool bools[MAX_FLAGS] = {0};
+    static char helps[MAX_FLAGS][200];
+    const char *config_path = NULL;
+    int n = 0;
+    for (int i = 0; i < n_keys; i++) {
+        char def[128] = "";
+        if (keys[i].type != NASC_CFG_BOOL)
+            nasc_config_get(&cfg, &keys[i], def, sizeof def);
+        if (def[0] && strcmp(keys[i].name, "budget"))
+            snprintf(helps[i], sizeof helps[i], "%s (default %s)", keys[i].help, def);
+        else
+            snprintf(helps[i], sizeof helps[i], "%s", keys[i].help);
+        flags[n++] = keys[i].type == NASC_CFG_BOOL
+                         ? (cli_flag){keys[i].name, CLI_BOOL, &bools[i], NULL, helps[i], false}
+                         : (cli_flag){keys[i].name, CLI_STR, &vals[i], keys[i].metavar, helps[i],
+                                      false};
+    }
+    flags[n++] = (cli_flag){"config", CLI_STR, &config_path, "FILE",
+                            "experiment file (YAML, same keys); flags override it", false};
+    int rc = cli_parse("search", argc, argv, 2, flags, n,
+                       "nasc search --space SPACE --strategy STRATEGY (--data DATASET | "
+                       "--benchmark nb201:DATASET) --budget N [--db FILE] [--resume] [--seed S] "
+                       "[--workers N] [--json] [--config FILE] [options]",
+                       about);
+    if (rc == CLI_HELP)
+        return CLI_OK;
+    if (rc != CLI_OK)
+        return rc;
+
+    nasc_err err = {0};
+    nasc_status st;
+    const int i_db = (int)(nasc_config_key_find("db") - keys);
+    const int i_resume = (int)(nasc_config_key_find("resume") - keys);
+    if (bools[i_resume]) {
+        if (!flags[i_db].seen) {
+            cli_error("nasc search: --resume needs --db FILE (the experiment to continue)");
+            return CLI_USAGE;
+        }
+        if ((st = nasc_config_load_db(&cfg, vals[i_db], NULL, &err)) != NASC_OK)
+            return cli_fail(st, &err, true);
+    }
+    if (config_path && (st = nasc_config_load_yaml(&cfg, config_path, NULL, &err)) != NASC_OK)
+        return cli_fail(st, &err, true);
+    for (int i = 0; i < n_keys; i++) {
+        if (!flags[i].seen)
+            continue;
+        const char *v = keys[i].type == NASC_CFG_BOOL ? "true" : vals[i];
+        nasc_err e = {0};
+        if (nasc_config_set(&cfg, keys[i].name, v, &e) != NASC_OK) {
+            cli_error("nasc search: --%s", e.msg);
+            return CLI_USAGE;
+        }
+    }
+
+    nasc_experiment *ex = NULL;
+    if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)
+        return cli_fail(st, &err, true);
+
+    progress_ctx pc = {.budget = cfg.budget};
+    cli_progress_init(&pc.bar, cfg.quiet);
+    running = ex;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    st = nasc_experiment_run(ex, on_progress, &pc, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    running = NULL;
+    cli_progress_end(&pc.bar);
+
+    int code = CLI_OK;
+    if (st != NASC_OK) {
+        code = cli_fail(st, &err, false);
+    } else {
+        nasc_search_summary s;
+        nasc_experiment_summary(ex, &s);
+        if (cfg.json) {
+            print_json(&cfg, &s);
+        } else if (s.best_arch) {
+            printf("best: %s\n", s.best_arch);
+            printf("score: %.4f (trial %lld; %lld trials, %lld failed)\n", s.best_score,
+                   (long long)s.best_trial, (long long)s.trials, (long long)s.n_failed);
+        }
+        if (s.exhausted && !cfg.quiet)
+            fprintf(stderr, "nasc: note: strategy %s ran out of proposals after %lld trials\n",
+                    cfg.strategy, (long long)s.trials);
+        if (!s.best_arch) {
+            cli_error("all %lld trials failed (see nasc trials --db FILE for the reasons)",
+                      (long long)s.trials);
+            code = CLI_FAIL;
+        }
+    }
+    nasc_experiment_free(ex);
+    return code;
+}

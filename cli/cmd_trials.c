@@ -1,0 +1,190 @@
+/* cmd_trials.c — `nasc trials --db FILE`: list an experiment's trials as a table, CSV or JSON.
+ * The database is opened read-only, so it can be listed while the search is running. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+#include "nasc/arena.h"
+#include "nasc/db.h"
+
+static void csv_str(const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void csv_num(double v, const char *fmt) {
+    if (isfinite(v))
+        printf(fmt, v);
+}
+
+static void add_num(cJSON *o, const char *k, double v) {
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nasc_trial_record *t,
+                      int64_t n) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "db", path);
+    cJSON *c = cJSON_AddObjectToObject(root, "config");
+    for (int i = 0; i < n_cfg; i++)
+        cJSON_AddStringToObject(c, cfg[i].key, cfg[i].value);
+    cJSON *arr = cJSON_AddArrayToObject(root, "trials");
+    for (int64_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)t[i].id);
+        cJSON_AddStringToObject(o, "status", nasc_trial_status_str(t[i].status));
+        add_num(o, "score", t[i].score);
+        cJSON_AddStringToObject(o, "arch", t[i].arch);
+        char hash[17];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t[i].hash);
+        cJSON_AddStringToObject(o, "hash", hash);
+        add_num(o, "fidelity", t[i].fidelity);
+        cJSON_AddStringToObject(o, "reason", t[i].reason);
+        add_num(o, "params", t[i].cost.params);
+        add_num(o, "flops", t[i].cost.flops);
+        add_num(o, "latency_ms", t[i].cost.latency_ms);
+        add_num(o, "seconds", t[i].seconds);
+        cJSON_AddNumberToObject(o, "worker", t[i].worker);
+        cJSON_AddNumberToObject(o, "attempts", t[i].attempts);
+        add_num(o, "started_at", t[i].started_at);
+        add_num(o, "ended_at", t[i].ended_at);
+        char seed[32];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)t[i].seed);
+        cJSON_AddRawToObject(o, "seed", seed);
+        cJSON *m = cJSON_Parse(t[i].metrics);
+        if (m)
+            cJSON_AddItemToObject(o, "metrics", m);
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *txt = cJSON_Print(root);
+    int rc = txt ? CLI_OK : CLI_FAIL;
+    if (txt)
+        printf("%s\n", txt);
+    else
+        cli_error("nasc trials: out of memory");
+    cJSON_free(txt);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int cmd_trials(int argc, char **argv) {
+    const char *db_path = NULL, *format = "table", *status = NULL;
+    cli_flag flags[] = {
+        {"db", CLI_STR, &db_path, "FILE", "experiment database (required)", false},
+        {"format", CLI_STR, &format, "FMT", "table (default), csv or json", false},
+        {"status", CLI_STR, &status, "S", "only trials in this state: pending, running, ok, failed",
+         false},
+    };
+    int rc = cli_parse("trials", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
+                       "nasc trials --db FILE [--format table|csv|json] [--status S]",
+                       "Lists the trials of an experiment database (read-only: works while the "
+                       "search runs).");
+    if (rc == CLI_HELP)
+        return CLI_OK;
+    if (rc != CLI_OK)
+        return rc;
+    if (!db_path) {
+        cli_error("nasc trials: --db FILE is required");
+        return CLI_USAGE;
+    }
+    if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json")) {
+        cli_error("nasc trials: --format: expected table, csv or json (got '%s')", format);
+        return CLI_USAGE;
+    }
+    nasc_trial_status want = NASC_TRIAL_OK;
+    if (status && !nasc_trial_status_parse(status, &want)) {
+        cli_error("nasc trials: --status: expected pending, running, ok or failed (got '%s')",
+                  status);
+        return CLI_USAGE;
+    }
+    nasc_err err = {0};
+    nasc_db *db = NULL;
+    nasc_status st = nasc_db_open_readonly(db_path, &db, &err);
+    if (st != NASC_OK)
+        return cli_fail(st, &err, true);
+    nasc_kv *cfg = NULL;
+    int n_cfg = 0;
+    nasc_trial_record *t = NULL;
+    int64_t n = 0;
+    if ((st = nasc_db_config_get(db, &cfg, &n_cfg, &err)) == NASC_OK)
+        st = nasc_db_trials_load(db, &t, &n, &err);
+    nasc_db_close(db);
+    if (st != NASC_OK) {
+        nasc_free(cfg);
+        return cli_fail(st, &err, true);
+    }
+    if (status) { /* filter in place */
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (t[i].status == want) {
+                nasc_trial_record tmp = t[k];
+                t[k++] = t[i];
+                t[i] = tmp;
+            }
+        }
+        for (int64_t i = k; i < n; i++) { /* free the dropped records' strings */
+            nasc_free((char *)t[i].arch);
+            nasc_free((char *)t[i].reason);
+            nasc_free((char *)t[i].metrics);
+            nasc_free(t[i].result);
+            memset(&t[i], 0, sizeof t[i]);
+        }
+        n = k;
+    }
+    rc = CLI_OK;
+    if (!strcmp(format, "json")) {
+        rc = print_json(db_path, cfg, n_cfg, t, n);
+    } else if (!strcmp(format, "csv")) {
+        printf("id,status,score,fidelity,seconds,params,flops,worker,attempts,arch,reason\n");
+        for (int64_t i = 0; i < n; i++) {
+            printf("%lld,%s,", (long long)t[i].id, nasc_trial_status_str(t[i].status));
+            csv_num(t[i].score, "%.17g");
+            putchar(',');
+            csv_num(t[i].fidelity, "%g");
+            putchar(',');
+            csv_num(t[i].seconds, "%.3f");
+            putchar(',');
+            csv_num(t[i].cost.params, "%.0f");
+            putchar(',');
+            csv_num(t[i].cost.flops, "%.0f");
+            printf(",%d,%d,", t[i].worker, t[i].attempts);
+            csv_str(t[i].arch);
+            putchar(',');
+            csv_str(t[i].reason);
+            putchar('\n');
+        }
+    } else {
+        printf("%6s  %-7s  %9s  %8s  %9s  %s\n", "id", "status", "score", "fidelity", "seconds",
+               "arch / reason");
+        for (int64_t i = 0; i < n; i++) {
+            char score[32] = "-", fid[32] = "-", secs[32] = "-";
+            if (isfinite(t[i].score))
+                snprintf(score, sizeof score, "%.4f", t[i].score);
+            if (isfinite(t[i].fidelity) && t[i].fidelity > 0)
+                snprintf(fid, sizeof fid, "%g", t[i].fidelity);
+            if (isfinite(t[i].seconds))
+                snprintf(secs, sizeof secs, "%.2f", t[i].seconds);
+            printf("%6lld  %-7s  %9s  %8s  %9s  %s\n", (long long)t[i].id,
+                   nasc_trial_status_str(t[i].status), score, fid, secs, t[i].arch);
+            if (t[i].reason[0])
+                printf("%6s  %-7s  %9s  %8s  %9s  (%s)\n", "", "", "", "", "", t[i].reason);
+        }
+    }
+    nasc_db_trials_free(t, n);
+    nasc_free(cfg);
+    return rc;
+}

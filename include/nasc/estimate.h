@@ -1,0 +1,227 @@
+/*
+ * estimate.h — evaluators: what a search uses to score an architecture, and the result type that
+ * flows from an evaluator through the trial database to a strategy.
+ *
+ * An evaluator (nasc_evaluator) turns one architecture at one fidelity into a nasc_trial_result:
+ * a score (the objective, higher is better: accuracy in percent), the cost where known (params,
+ * FLOPs, latency), the learning curve and, for a trial that did not work out, the reason. Kinds:
+ *
+ *   tabular   a lookup in a table keyed by the architecture: the NAS-Bench-201 table
+ *             ("nb201:cifar10", "nb201:cifar100") or a user table ("table:FILE.csv:COLUMN").
+ *             Cheap and safe, so the search loop calls it in its own process.
+ *   train     trains the network from scratch with low-fidelity knobs (epochs, data fraction,
+ *             channels, cells) and scores it on a validation split of the training set; the test
+ *             set is never used for selection. The median stopping rule can end a trial early.
+ *   proxy     a zero-cost proxy at initialisation on one batch: synflow, snip, grad_norm,
+ *             jacob_cov or naswot.
+ *
+ * A trial that fails (NaN score, divergence, an architecture missing from a table, a crash, a
+ * timeout) is not an error of the evaluator: evaluate() returns NASC_OK with result.status ==
+ * NASC_TRIAL_FAILED and result.reason set. A non-OK status is reserved for the evaluator itself
+ * failing (out of memory); the search loop records that as a failed trial too.
+ *
+ * Ownership: evaluators are heap objects (_new/_free) that keep a pointer to their space, which must
+ * outlive them. nasc_trial_result is a plain fixed-size struct (no pointers): worker processes send
+ * it over a pipe as bytes.
+ *
+ *     nasc_evaluator *ev;
+ *     nasc_evaluator_tabular_new(space, "nb201:cifar10", NULL, &ev, &err);   // finds the CSV
+ *     nasc_eval_request rq = {.trial = 0, .arch = a, .seed = 1};
+ *     nasc_trial_result r;
+ *     nasc_evaluator_evaluate(ev, &rq, &r, &err);
+ *     if (r.status == NASC_TRIAL_OK) printf("%.2f%%\n", r.score);
+ *     nasc_evaluator_free(ev);
+ */
+#ifndef NASC_ESTIMATE_H
+#define NASC_ESTIMATE_H
+
+#include "nasc/space.h"
+#include "nasc/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- trial results ---- */
+
+typedef enum nasc_trial_status {
+    NASC_TRIAL_PENDING = 0, /* recorded, not started */
+    NASC_TRIAL_RUNNING,     /* handed to a worker */
+    NASC_TRIAL_OK,          /* finished with a score */
+    NASC_TRIAL_FAILED,      /* finished without a usable score (reason says why) */
+    NASC_TRIAL_STATUS_COUNT
+} nasc_trial_status;
+
+/* "pending", "running", "ok", "failed"; and back (false if s is none of them). */
+NASC_API const char *nasc_trial_status_str(nasc_trial_status st);
+NASC_API bool nasc_trial_status_parse(const char *s, nasc_trial_status *out);
+
+#define NASC_MAX_OBJECTIVES 4 /* multi-objective search (accuracy, params, FLOPs, latency) */
+#define NASC_MAX_CURVE 256    /* learning-curve points kept per trial (one per epoch) */
+
+/* What an architecture costs; NaN where unknown. */
+typedef struct nasc_cost {
+    double params;     /* trainable parameters */
+    double flops;      /* multiply-adds of one forward pass on one input */
+    double latency_ms; /* measured forward latency on this machine */
+    double memory_bytes;
+} nasc_cost;
+
+/* Sets every field to NaN (unknown). */
+NASC_API void nasc_cost_unknown(nasc_cost *c);
+
+typedef struct nasc_trial_result {
+    nasc_trial_status status;  /* NASC_TRIAL_OK or NASC_TRIAL_FAILED */
+    double score;              /* the objective, higher is better (accuracy %); NaN if failed */
+    int n_objectives;          /* 0 for single-objective searches; else objectives[0] == score */
+    double objectives[NASC_MAX_OBJECTIVES]; /* as the search defines them (issue: multi-objective) */
+    nasc_cost cost;            /* NaN fields where unknown */
+    double fidelity;           /* fidelity reached (epochs trained); < asked when stopped early */
+    bool stopped_early;        /* ended by the median stopping rule (status OK, partial score) */
+    int n_curve;               /* validation accuracy after each epoch: curve[0..n_curve) */
+    float curve[NASC_MAX_CURVE];
+    double train_loss;         /* last training loss (NaN if none) */
+    double seconds;            /* evaluation wall time */
+    char reason[256];          /* why it failed or stopped early; "" otherwise */
+} nasc_trial_result;
+
+/* A cleared result: status FAILED, score NaN, cost unknown, empty curve and reason. */
+NASC_API void nasc_trial_result_init(nasc_trial_result *r);
+/* Marks r failed with a printf-formatted reason (score NaN). */
+NASC_API void nasc_trial_result_fail(nasc_trial_result *r, const char *fmt, ...) NASC_PRINTF(2, 3);
+
+/* The learning curves of finished trials (for the median stopping rule and curve predictors).
+ * curves[i] points at n[i] values; all owned by whoever built the history. */
+typedef struct nasc_curve_history {
+    int n_trials;
+    const float *const *curves;
+    const int *n;
+} nasc_curve_history;
+
+/* Median stopping rule (Golovin et al., "Google Vizier", KDD 2017): a trial is stopped after epoch
+ * e (0-based) if the best value it has reached so far is strictly below the median, over the
+ * finished trials that reached epoch e, of the mean of their first e+1 values. It applies only
+ * from epoch `grace` on and when at least `min_trials` finished trials reached epoch e. */
+NASC_API bool nasc_median_should_stop(const nasc_curve_history *h, const float *curve, int n_curve,
+                                      int grace, int min_trials);
+
+/* ---- evaluators ---- */
+
+typedef struct nasc_evaluator nasc_evaluator;
+
+typedef struct nasc_eval_request {
+    int64_t trial;             /* trial index in the experiment */
+    const nasc_arch *arch;
+    double fidelity;           /* 0 = the evaluator's full fidelity (e.g. all configured epochs) */
+    uint64_t seed;             /* per-trial seed (initialisation, data order) */
+    const nasc_curve_history *history; /* finished trials for the median rule; may be NULL */
+} nasc_eval_request;
+
+typedef struct nasc_evaluator_i {
+    const char *kind; /* "tabular", "train", "proxy" */
+    /* Scores req->arch into out (already initialised by the caller with nasc_trial_result_init). */
+    nasc_status (*evaluate)(nasc_evaluator *ev, const nasc_eval_request *req,
+                            nasc_trial_result *out, nasc_err *err);
+    void (*free_impl)(void *impl);
+} nasc_evaluator_i;
+
+struct nasc_evaluator {
+    const nasc_evaluator_i *iface;
+    void *impl;               /* owned */
+    const nasc_space *space;  /* not owned */
+    bool in_process;          /* cheap and cannot crash: the search loop calls it directly
+                                 instead of forking a worker */
+    double max_fidelity;      /* full fidelity (epochs for training; 1 for tables and proxies) */
+    char desc[128];           /* e.g. "nb201:cifar10 (15625 rows)" */
+};
+
+/* Wraps impl (taken over, also on failure) into a new evaluator. NULL on OOM. */
+NASC_API nasc_evaluator *nasc_evaluator_new(const nasc_evaluator_i *iface, void *impl,
+                                            const nasc_space *space);
+NASC_API void nasc_evaluator_free(nasc_evaluator *ev);
+
+/* Initialises *out, runs the evaluator and turns a NaN or infinite score into a failed trial
+ * ("score is nan"). A non-OK status of the evaluator becomes a failed trial with err's message;
+ * the status is still returned so the caller can tell. out->seconds is measured here. */
+NASC_API nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
+                                             nasc_trial_result *out, nasc_err *err);
+
+/* ---- tables ---- */
+
+typedef struct nasc_table nasc_table;
+
+/* Loads a CSV whose first column is an architecture text in space s, with a header row naming the
+ * columns, and keeps `column` (by name) in a hash map keyed by the architecture (its decision
+ * sequence: each row is parsed by the space, so any parseable form works). Empty, "nan"
+ * or "NA" cells are kept as missing. Errors (FORMAT / IO) name the file and line: unknown column,
+ * a bad number, an unparseable architecture, a duplicate row. */
+NASC_API nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *column,
+                                     nasc_table **out, nasc_err *err);
+NASC_API void nasc_table_free(nasc_table *t);
+/* Number of rows; the value of row i (NaN if missing) and its text as written in the file (owned
+ * by t). */
+NASC_API size_t nasc_table_size(const nasc_table *t);
+NASC_API double nasc_table_value(const nasc_table *t, size_t i);
+NASC_API const char *nasc_table_arch(const nasc_table *t, size_t i);
+/* Looks a up: true and *out_value (possibly NaN = missing) if a is in the table. */
+NASC_API bool nasc_table_lookup(const nasc_table *t, const nasc_arch *a, double *out_value);
+/* The same for an architecture text in the table's space (false if it does not parse). */
+NASC_API bool nasc_table_lookup_text(const nasc_table *t, const char *text, double *out_value);
+
+/* Expected best value among n uniform draws with replacement from the table's present values
+ * (what random search with n queries averages), and its standard deviation. */
+NASC_API void nasc_table_expected_max(const nasc_table *t, int n, double *out_mean,
+                                      double *out_std);
+
+/* Path of the NAS-Bench-201 CSV: $NASC_NB201_CSV, else $NASC_DATA_DIR/nb201_cifar.csv, else
+ * data/nb201_cifar.csv next to the running executable's parent directory (a build directory in
+ * the source tree, or PREFIX/share/nasc), else ./data/nb201_cifar.csv. Writes the first that
+ * exists into buf; NASC_ERR_IO naming the places looked at if none does. */
+NASC_API nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err);
+
+/* Tabular evaluator for spec "nb201:cifar10", "nb201:cifar100" (the NAS-Bench-201 table, path
+ * found with nasc_nb201_csv_find unless csv_path is given) or "table:FILE.csv:COLUMN". The space
+ * must be nb201 for the nb201 tables. Errors: ARG (bad spec, named), IO / FORMAT (from the table). */
+NASC_API nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec,
+                                                const char *csv_path, nasc_evaluator **out,
+                                                nasc_err *err);
+/* The table behind a tabular evaluator (NULL for other kinds). */
+NASC_API const nasc_table *nasc_evaluator_table(const nasc_evaluator *ev);
+
+/* ---- training and proxies ---- */
+
+/* Knobs of the training evaluator (the `nasc train` flags) and of the proxy evaluator. */
+typedef struct nasc_train_eval_config {
+    const char *data;       /* dataset spec, e.g. "fashion-mnist" (data.h) */
+    double data_fraction;   /* share of the training set used, in (0, 1] */
+    double val_fraction;    /* share of that held out for validation, in (0, 1) */
+    int channels, cells;    /* network size (0 = the space's defaults) */
+    nasc_train_config train; /* epochs (= full fidelity), batch, optimizer, lr, ..., threads;
+                                its seed is replaced by each trial's seed */
+    bool median_stop;       /* median stopping rule (evaluates after every epoch) */
+    int median_grace;       /* first epoch (0-based) at which the rule may stop a trial */
+    int median_min_trials;  /* finished trials needed before the rule applies */
+    const char *proxy;      /* proxy evaluator: "synflow", "snip", "grad_norm", "jacob_cov",
+                               "naswot" */
+    int proxy_batch;        /* proxy evaluator: batch size */
+} nasc_train_eval_config;
+
+/* Defaults: nasc_train_config_default, data fraction 1, validation 0.2, median rule off (grace 1,
+ * 3 trials), proxy batch 64. */
+NASC_API void nasc_train_eval_config_default(nasc_train_eval_config *c);
+
+/* Training evaluator: loads the dataset once, splits its training part into train/validation
+ * (by seed, stratified by nothing: a seeded shuffle), and trains each architecture from scratch;
+ * score = validation accuracy (%). Fidelity = epochs. */
+NASC_API nasc_status nasc_evaluator_train_new(const nasc_space *s, const nasc_train_eval_config *c,
+                                              uint64_t seed, nasc_evaluator **out, nasc_err *err);
+/* Proxy evaluator: score = the proxy's value at initialisation on one training batch. */
+NASC_API nasc_status nasc_evaluator_proxy_new(const nasc_space *s, const nasc_train_eval_config *c,
+                                              uint64_t seed, nasc_evaluator **out, nasc_err *err);
+/* Comma-separated proxy names. */
+NASC_API const char *nasc_proxy_names(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NASC_ESTIMATE_H */

@@ -1,0 +1,202 @@
+/*
+ * experiment.h — a search: configuration, the ask/tell loop, workers, the trial database, resume.
+ *
+ * An experiment ties a space, a strategy and an evaluator to a trial database (db.h). Its loop
+ * asks the strategy for trials, records each one before it starts, evaluates it (in process for
+ * tables; in forked worker processes otherwise, `workers` at a time), records the result, and
+ * tells results to the strategy in trial order. The same seed gives the same trials and the same
+ * result with any number of workers, and a search killed at any moment continues where it stopped:
+ * the strategy is rebuilt from the seed by replaying the recorded trials (each replayed proposal is
+ * checked against the database), or from its latest snapshot if it can save its state. Trials that
+ * were pending or running are run again. See docs/EXPERIMENTS.md.
+ *
+ * Configuration: one flat set of keys (nasc_config_key), the same for command-line flags
+ * (`--budget 100`), the YAML experiment file (`budget: 100`) and the database's config table.
+ * Identity keys (space, strategy, seed, evaluator settings, ...) must match to continue an
+ * experiment; runtime keys (budget, workers, threads, timeouts, output) may change.
+ *
+ *     nasc_experiment_config cfg;
+ *     nasc_config_default(&cfg);
+ *     nasc_config_set(&cfg, "space", "nb201", &err);
+ *     nasc_config_set(&cfg, "strategy", "evolution", &err);
+ *     nasc_config_set(&cfg, "benchmark", "nb201:cifar10", &err);
+ *     nasc_config_set(&cfg, "budget", "100", &err);
+ *     nasc_experiment *ex;
+ *     if (nasc_experiment_open(&cfg, &ex, &err) == NASC_OK &&
+ *         nasc_experiment_run(ex, on_progress, NULL, &err) == NASC_OK) {
+ *         nasc_search_summary s;
+ *         nasc_experiment_summary(ex, &s);
+ *         printf("%s %.2f\n", s.best_arch, s.best_score);
+ *     }
+ *     nasc_experiment_free(ex);
+ */
+#ifndef NASC_EXPERIMENT_H
+#define NASC_EXPERIMENT_H
+
+#include <signal.h>
+
+#include "nasc/db.h"
+#include "nasc/strategy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration ---- */
+
+typedef struct nasc_experiment_config {
+    /* what is searched */
+    char space[32];          /* space name (space.h) */
+    char strategy[32];       /* strategy name (strategy.h) */
+    char strategy_opt[256];  /* "key=value,..." strategy options */
+    char benchmark[512];     /* tabular evaluator spec ("nb201:cifar10", "table:F.csv:COL"), or "" */
+    char data[512];          /* dataset spec (data.h) for the training / proxy evaluator, or "" */
+    char proxy[32];          /* zero-cost proxy name: score by the proxy instead of training */
+    uint64_t seed;
+    int64_t budget;          /* trials to run, >= 1 (failed trials count) */
+    int ask_ahead;           /* see strategy.h; independent of workers */
+    /* training evaluator (the flags of `nasc train`, same names and defaults) */
+    int epochs;
+    double data_fraction;
+    double val_fraction;
+    int channels, cells;
+    int batch;
+    double lr, lr_min;
+    int warmup_epochs;
+    char optimizer[16];      /* sgd, adam, adamw */
+    double momentum;
+    bool no_nesterov;
+    double weight_decay;
+    double clip;
+    double label_smoothing;
+    int crop_pad;
+    bool hflip;
+    int cutout;
+    double drop_path;
+    bool median_stop;
+    /* runtime */
+    int workers;             /* trials evaluated at once (processes) */
+    int threads;             /* kernel threads per trial */
+    double trial_timeout;    /* seconds; 0 = none */
+    int snapshot_every;      /* tells between strategy snapshots (strategies with save/load) */
+    char db[512];            /* database file ("" = in memory) */
+    bool resume;             /* continue an existing database (config taken from it) */
+    bool json;               /* one JSON object on stdout (CLI) */
+    bool quiet;              /* no progress line (CLI) */
+} nasc_experiment_config;
+
+typedef enum nasc_config_type {
+    NASC_CFG_STR = 0,
+    NASC_CFG_INT,
+    NASC_CFG_I64,
+    NASC_CFG_U64,
+    NASC_CFG_DOUBLE,
+    NASC_CFG_BOOL
+} nasc_config_type;
+
+enum {
+    NASC_CFG_IDENTITY = 1 << 0, /* must match to continue an experiment */
+    NASC_CFG_STORED = 1 << 1,   /* written to the database's config table */
+    NASC_CFG_NO_FILE = 1 << 2   /* command line only (not in a YAML file): db, resume, config */
+};
+
+typedef struct nasc_config_key {
+    const char *name;      /* flag and YAML key, e.g. "data-fraction" */
+    nasc_config_type type;
+    size_t offset;         /* into nasc_experiment_config */
+    size_t size;           /* STR: buffer size */
+    unsigned flags;        /* NASC_CFG_* */
+    const char *metavar;   /* e.g. "N" */
+    const char *help;
+} nasc_config_key;
+
+/* Defaults: strategy "random", seed 1, budget 0 (must be set), 1 worker, validation 0.2,
+ * snapshots every 50 tells; training as `nasc train`: 5 epochs, batch 128, SGD lr 0.1 Nesterov
+ * momentum 0.9, weight decay 5e-4, clip 5, 2 threads. */
+NASC_API void nasc_config_default(nasc_experiment_config *cfg);
+/* The key table (n keys). */
+NASC_API const nasc_config_key *nasc_config_keys(int *out_n);
+NASC_API const nasc_config_key *nasc_config_key_find(const char *name);
+/* Sets key from text, checking its type: ARG "budget: expected an integer (got 'x')", or
+ * "unknown key 'x'". */
+NASC_API nasc_status nasc_config_set(nasc_experiment_config *cfg, const char *key,
+                                     const char *value, nasc_err *err);
+/* The value of key as canonical text into buf ("" for an unknown key). */
+NASC_API void nasc_config_get(const nasc_experiment_config *cfg, const nasc_config_key *k,
+                              char *buf, size_t n);
+/* Loads a YAML mapping of keys into cfg. `given` (may be NULL), indexed like nasc_config_keys,
+ * is set for every key the file sets. Errors (FORMAT / IO) name the file, the key's path
+ * (e.g. "strategy-opt.population") and the line: an unknown key, a wrong type, a nested value
+ * where a scalar belongs, a duplicate key, a YAML syntax error. "strategy-opt" may be a mapping
+ * or a "k=v,..." string. */
+NASC_API nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path,
+                                           bool *given, nasc_err *err);
+/* Checks the whole configuration: budget >= 1, one evaluator (benchmark xor data), workers >= 1,
+ * known space / strategy / strategy options, ranges. ARG naming the key. */
+NASC_API nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *err);
+/* Fills cfg's stored keys from the database at path (for --resume); other keys keep their values.
+ * `given` as for nasc_config_load_yaml. */
+NASC_API nasc_status nasc_config_load_db(nasc_experiment_config *cfg, const char *path,
+                                         bool *given, nasc_err *err);
+
+/* ---- experiments ---- */
+
+typedef struct nasc_experiment nasc_experiment;
+
+/* Progress after every finished trial. */
+typedef struct nasc_search_progress {
+    int64_t done;             /* finished trials (ok + failed), this run and earlier ones */
+    int64_t budget;
+    int64_t n_ok, n_failed;
+    int64_t running;          /* trials being evaluated now */
+    int64_t done_this_run;    /* trials finished by this process (for rates and ETA) */
+    int64_t last_trial;       /* id of the trial that just finished */
+    double best_score;        /* NaN if none yet */
+    const char *best_arch;    /* NULL if none yet; valid during the callback */
+    double elapsed_s;         /* since nasc_experiment_run started */
+} nasc_search_progress;
+
+typedef void (*nasc_search_cb)(const nasc_search_progress *p, void *user);
+
+typedef struct nasc_search_summary {
+    int64_t trials;           /* finished trials */
+    int64_t n_ok, n_failed;
+    int64_t best_trial;       /* -1 if no trial succeeded */
+    double best_score;        /* NaN if none */
+    double best_fidelity;
+    const char *best_arch;    /* owned by the experiment; NULL if none */
+    bool exhausted;           /* the strategy ran out of proposals before the budget */
+    double seconds;           /* wall time of nasc_experiment_run */
+} nasc_search_summary;
+
+/* Opens the experiment cfg describes: creates cfg->db (or an in-memory database), or continues an
+ * existing one. Continuing checks that every identity key equals the stored one: ARG naming each
+ * differing key with both values. A database that is not a nasc experiment, another version or
+ * damaged: FORMAT naming the file (file untouched). cfg->resume with no database: IO. Builds the
+ * space, strategy and evaluator (loading the table or dataset). */
+NASC_API nasc_status nasc_experiment_open(const nasc_experiment_config *cfg, nasc_experiment **out,
+                                          nasc_err *err);
+NASC_API void nasc_experiment_free(nasc_experiment *ex);
+
+/* Runs the search until the budget is spent or the strategy is exhausted, calling cb (may be
+ * NULL) after every finished trial. Replays the trials already recorded first. A proposal that
+ * differs from the recorded one while replaying: NASC_ERR_DB naming the trial and both texts.
+ * Stopped by nasc_experiment_stop: NASC_ERR_ABORTED (running trials stay "running" and are re-run
+ * on resume). */
+NASC_API nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user,
+                                         nasc_err *err);
+/* Asks a running search to stop soon (async-signal-safe: sets a flag). */
+NASC_API void nasc_experiment_stop(nasc_experiment *ex);
+/* Summary of the trials in the database (valid after open and after run). */
+NASC_API void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *out);
+NASC_API nasc_db *nasc_experiment_db(nasc_experiment *ex);
+NASC_API const nasc_space *nasc_experiment_space(const nasc_experiment *ex);
+NASC_API const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex);
+
+/* The seed of trial k of an experiment with seed `seed` (splitmix64 of both). */
+NASC_API uint64_t nasc_trial_seed(uint64_t seed, int64_t k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NASC_EXPERIMENT_H */

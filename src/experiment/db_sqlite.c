@@ -1,0 +1,820 @@
+/* db_sqlite.c — the trial database on SQLite (schema and semantics: docs/EXPERIMENTS.md).
+ *
+ * Safety rules: an existing file is checked (SQLite magic, application_id, user_version read from
+ * the 100-byte header ourselves, then a read-only quick_check and a schema probe) before it is
+ * opened for writing, so a foreign or damaged file is never modified. A new database is written
+ * as FILE.tmp and renamed into place after its schema and configuration committed. Every change
+ * is one transaction. */
+#include "experiment_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct nasc_db {
+    sqlite3 *h;
+    char path[1200]; /* the database file (FILE.tmp while it is being created) */
+};
+
+static const char *const schema_sql =
+    "CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE trials ("
+    " id INTEGER PRIMARY KEY,"
+    " arch TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " fidelity REAL NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('pending','running','ok','failed')),"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " score REAL,"
+    " metrics TEXT NOT NULL DEFAULT '{}',"
+    " params REAL, flops REAL, latency_ms REAL, memory_bytes REAL,"
+    " seed INTEGER NOT NULL,"
+    " worker INTEGER NOT NULL DEFAULT -1,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " created_at REAL NOT NULL, started_at REAL, ended_at REAL, seconds REAL);"
+    "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), n_asked INTEGER NOT NULL,"
+    " n_told INTEGER NOT NULL, state BLOB NOT NULL, created_at REAL NOT NULL);";
+
+/* Every column the code reads, to reject a database whose tables lack them. */
+static const char *const probe_sql[] = {
+    "SELECT key, value FROM config LIMIT 0",
+    "SELECT key, value FROM info LIMIT 0",
+    "SELECT id, arch, hash, fidelity, status, reason, score, metrics, params, flops, latency_ms,"
+    " memory_bytes, seed, worker, attempts, created_at, started_at, ended_at, seconds FROM trials"
+    " LIMIT 0",
+    "SELECT n_asked, n_told, state FROM snapshot LIMIT 0",
+};
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static nasc_status db_fail(nasc_db *db, nasc_err *err, const char *what) {
+    int code = sqlite3_errcode(db->h);
+    nasc_status st = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? NASC_ERR_FORMAT
+                     : code == SQLITE_NOMEM                            ? NASC_ERR_NOMEM
+                                                                       : NASC_ERR_DB;
+    return nasc_errorf_at(err, st, db->path, -1, "%s: %s: %s", db->path, what,
+                          sqlite3_errmsg(db->h));
+}
+
+/* ---- test hook: die at the k-th transaction point (NASC_TEST_KILL_AT=k) ----
+ * Points are counted across the process: 2i is just before the i-th COMMIT, 2i+1 just after.
+ * Killing before a commit leaves the transaction uncommitted (rolled back on the next open). */
+#ifdef NASC_TEST
+static long kill_at = -2, kill_count;
+static void kill_point(void) {
+    if (kill_at == -2) {
+        const char *e = getenv("NASC_TEST_KILL_AT");
+        kill_at = e && *e ? strtol(e, NULL, 10) : -1;
+    }
+    if (kill_at >= 0 && kill_count++ == kill_at)
+        raise(SIGKILL);
+}
+#else
+static void kill_point(void) {}
+#endif
+
+static nasc_status exec(nasc_db *db, const char *sql, nasc_err *err) {
+    if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err, "query failed");
+    return NASC_OK;
+}
+
+static nasc_status begin(nasc_db *db, nasc_err *err) {
+    return exec(db, "BEGIN IMMEDIATE", err);
+}
+
+static nasc_status commit(nasc_db *db, nasc_err *err) {
+    kill_point();
+    nasc_status st = exec(db, "COMMIT", err);
+    if (st != NASC_OK) {
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
+    kill_point();
+    return NASC_OK;
+}
+
+static void rollback(nasc_db *db) { sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL); }
+
+static nasc_status prepare(nasc_db *db, const char *sql, sqlite3_stmt **out, nasc_err *err) {
+    if (sqlite3_prepare_v2(db->h, sql, -1, out, NULL) != SQLITE_OK)
+        return db_fail(db, err, "prepare failed");
+    return NASC_OK;
+}
+
+static void bind_double(sqlite3_stmt *s, int i, double v) {
+    if (isfinite(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i); /* NaN = unknown */
+}
+
+static double col_double(sqlite3_stmt *s, int i) {
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? (double)NAN : sqlite3_column_double(s, i);
+}
+
+static const char *col_text(sqlite3_stmt *s, int i) {
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+/* ---- checking an existing file ---- */
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Looks at the file's first 100 bytes without SQLite: magic, application_id, user_version. */
+static nasc_status check_header(const char *path, nasc_err *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
+                              strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: not a regular file", path);
+    if (sb.st_size == 0)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 0,
+                              "%s: empty file, not a nasc experiment database", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
+                              strerror(errno));
+    unsigned char h[100];
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n < 16 || memcmp(h, "SQLite format 3", 16) != 0)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 0,
+                              "%s: byte 0: not a nasc experiment database (no SQLite header)",
+                              path);
+    if (n < 100)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, path, n,
+                              "%s: byte %zd: truncated SQLite header", path, n);
+    uint32_t app = be32(h + 68), version = be32(h + 60);
+    if (app != NASC_DB_APPLICATION_ID)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 68,
+                              "%s: byte 68: not a nasc experiment database (SQLite application_id "
+                              "0x%08x, expected 0x%08x)",
+                              path, app, (unsigned)NASC_DB_APPLICATION_ID);
+    if (version != NASC_DB_VERSION)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 60,
+                              "%s: byte 60: experiment database version %u, this nasc reads "
+                              "version %d",
+                              path, version, NASC_DB_VERSION);
+    return NASC_OK;
+}
+
+/* Read-only checks through SQLite: integrity and schema. Read-only connections never write the
+ * main file (no checkpoint, no recovery into it). */
+static nasc_status check_readonly(const char *path, nasc_err *err) {
+    nasc_db tmp = {0};
+    snprintf(tmp.path, sizeof tmp.path, "%s", path);
+    if (sqlite3_open_v2(path, &tmp.h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        nasc_status st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: cannot open: %s",
+                                        path, tmp.h ? sqlite3_errmsg(tmp.h) : "out of memory");
+        sqlite3_close(tmp.h);
+        return st;
+    }
+    sqlite3_busy_timeout(tmp.h, 5000);
+    nasc_status st = NASC_OK;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(tmp.h, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
+        int code = sqlite3_errcode(tmp.h);
+        st = nasc_errorf_at(err, code == SQLITE_BUSY || code == SQLITE_LOCKED ? NASC_ERR_DB
+                                 : code == SQLITE_NOMEM                      ? NASC_ERR_NOMEM
+                                                                             : NASC_ERR_FORMAT,
+                            path, -1, "%s: damaged or unreadable database: %s", path,
+                            sqlite3_errmsg(tmp.h));
+        goto done;
+    }
+    if (strcmp(col_text(s, 0), "ok")) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: damaged database: %s", path,
+                            col_text(s, 0));
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof probe_sql / sizeof probe_sql[0]; i++) {
+        sqlite3_stmt *p = NULL;
+        if (sqlite3_prepare_v2(tmp.h, probe_sql[i], -1, &p, NULL) != SQLITE_OK) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                                "%s: not a nasc experiment database (%s)", path,
+                                sqlite3_errmsg(tmp.h));
+            sqlite3_finalize(p);
+            goto done;
+        }
+        sqlite3_finalize(p);
+    }
+done:
+    sqlite3_finalize(s);
+    sqlite3_close(tmp.h);
+    return st;
+}
+
+nasc_status nasc_db_check(const char *path, nasc_err *err) {
+    NASC_TRY(check_header(path, err));
+    return check_readonly(path, err);
+}
+
+static nasc_status configure(nasc_db *db, bool wal, nasc_err *err) {
+    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_extended_result_codes(db->h, 0);
+    if (wal) {
+        /* WAL: readers (nasc trials) never block the search; synchronous=NORMAL keeps every
+         * commit atomic and durable against a killed process (an OS crash may lose the last
+         * commits, never consistency). */
+        NASC_TRY(exec(db, "PRAGMA journal_mode=WAL", err));
+        NASC_TRY(exec(db, "PRAGMA synchronous=NORMAL", err));
+    }
+    return exec(db, "PRAGMA foreign_keys=ON", err);
+}
+
+static nasc_db *db_alloc(const char *path) {
+    nasc_db *db = nasc_calloc(1, sizeof *db);
+    if (db)
+        snprintf(db->path, sizeof db->path, "%s", path);
+    return db;
+}
+
+nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err) {
+    *out = NULL;
+    NASC_TRY(nasc_db_check(path, err));
+    nasc_db *db = db_alloc(path);
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        nasc_status st = db->h ? db_fail(db, err, "cannot open")
+                               : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        nasc_db_close(db);
+        return st;
+    }
+    nasc_status st = configure(db, true, err);
+    if (st != NASC_OK) {
+        nasc_db_close(db);
+        return st;
+    }
+    *out = db;
+    return NASC_OK;
+}
+
+nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err) {
+    *out = NULL;
+    NASC_TRY(nasc_db_check(path, err));
+    nasc_db *db = db_alloc(path);
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        nasc_status st = db->h ? db_fail(db, err, "cannot open")
+                               : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        nasc_db_close(db);
+        return st;
+    }
+    sqlite3_busy_timeout(db->h, 10000);
+    *out = db;
+    return NASC_OK;
+}
+
+static nasc_status write_schema(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc_err *err) {
+    char pragma[128];
+    NASC_TRY(begin(db, err));
+    nasc_status st = exec(db, schema_sql, err);
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d; PRAGMA user_version=%d",
+             (int)NASC_DB_APPLICATION_ID, NASC_DB_VERSION);
+    if (st == NASC_OK)
+        st = exec(db, pragma, err);
+    sqlite3_stmt *s = NULL;
+    if (st == NASC_OK)
+        st = prepare(db, "INSERT INTO config(key, value) VALUES (?, ?)", &s, err);
+    for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, cfg[i].value, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            st = db_fail(db, err, "cannot write the configuration");
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (st == NASC_OK)
+        st = prepare(db, "INSERT INTO info(key, value) VALUES (?, ?)", &s, err);
+    if (st == NASC_OK) {
+        char when[64];
+        snprintf(when, sizeof when, "%.3f", wall_now());
+        const char *kv[][2] = {{"created_by", "nasc " NASC_VERSION_STRING}, {"created_at", when}};
+        for (int i = 0; st == NASC_OK && i < 2; i++) {
+            sqlite3_reset(s);
+            sqlite3_bind_text(s, 1, kv[i][0], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 2, kv[i][1], -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                st = db_fail(db, err, "cannot write the database info");
+        }
+    }
+    sqlite3_finalize(s);
+    if (st != NASC_OK) {
+        rollback(db);
+        return st;
+    }
+    return commit(db, err);
+}
+
+nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc_db **out,
+                           nasc_err *err) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: already exists", path);
+    char tmp[1100], journal[1120];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(journal, sizeof journal, "%s-journal", tmp);
+    unlink(tmp); /* a leftover of a creation that was killed */
+    unlink(journal);
+    nasc_db *db = db_alloc(tmp);
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    nasc_status st = NASC_OK;
+    if (sqlite3_open_v2(tmp, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        st = db->h ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot create: %s", path,
+                                    sqlite3_errmsg(db->h))
+                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    if ((st = configure(db, false, err)) != NASC_OK ||
+        (st = write_schema(db, cfg, n_cfg, err)) != NASC_OK)
+        goto fail;
+    sqlite3_close(db->h);
+    db->h = NULL;
+    nasc_free(db);
+    db = NULL;
+    if (rename(tmp, path) != 0) {
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot rename %s into place: %s",
+                            path, tmp, strerror(errno));
+        unlink(tmp);
+        return st;
+    }
+    /* make the rename durable */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return nasc_db_open(path, out, err);
+fail:
+    nasc_db_close(db);
+    unlink(tmp);
+    unlink(journal);
+    return st;
+}
+
+nasc_status nasc_db_open_memory(const nasc_kv *cfg, int n_cfg, nasc_db **out, nasc_err *err) {
+    *out = NULL;
+    nasc_db *db = db_alloc(":memory:");
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "database: out of memory");
+    nasc_status st;
+    if (sqlite3_open_v2(":memory:", &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "database: cannot open in memory");
+        nasc_db_close(db);
+        return st;
+    }
+    if ((st = configure(db, false, err)) != NASC_OK ||
+        (st = write_schema(db, cfg, n_cfg, err)) != NASC_OK) {
+        nasc_db_close(db);
+        return st;
+    }
+    *out = db;
+    return NASC_OK;
+}
+
+void nasc_db_close(nasc_db *db) {
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    nasc_free(db);
+}
+
+const char *nasc_db_path(const nasc_db *db) { return db->path; }
+
+/* ---- configuration ---- */
+
+nasc_status nasc_db_config_get(nasc_db *db, nasc_kv **out, int *out_n, nasc_err *err) {
+    *out = NULL;
+    *out_n = 0;
+    sqlite3_stmt *s = NULL;
+    NASC_TRY(prepare(db, "SELECT key, value FROM config ORDER BY key", &s, err));
+    size_t bytes = 0;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bytes += strlen(col_text(s, 0)) + strlen(col_text(s, 1)) + 2;
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        nasc_status st = db_fail(db, err, "cannot read the configuration");
+        sqlite3_finalize(s);
+        return st;
+    }
+    /* one block: n pairs, then the strings */
+    nasc_kv *kv = nasc_malloc(sizeof(nasc_kv) * (size_t)n + bytes + 1);
+    if (!kv) {
+        sqlite3_finalize(s);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    }
+    char *p = (char *)(kv + n);
+    sqlite3_reset(s);
+    int i = 0;
+    while (i < n && sqlite3_step(s) == SQLITE_ROW) {
+        size_t kl = strlen(col_text(s, 0)) + 1, vl = strlen(col_text(s, 1)) + 1;
+        memcpy(p, col_text(s, 0), kl);
+        kv[i].key = p;
+        p += kl;
+        memcpy(p, col_text(s, 1), vl);
+        kv[i].value = p;
+        p += vl;
+        i++;
+    }
+    sqlite3_finalize(s);
+    *out = kv;
+    *out_n = i;
+    return NASC_OK;
+}
+
+nasc_status nasc_db_config_put(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc_err *err) {
+    NASC_TRY(begin(db, err));
+    sqlite3_stmt *s = NULL;
+    nasc_status st = prepare(db, "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", &s,
+                             err);
+    for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, cfg[i].value, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            st = db_fail(db, err, "cannot write the configuration");
+    }
+    sqlite3_finalize(s);
+    if (st != NASC_OK) {
+        rollback(db);
+        return st;
+    }
+    return commit(db, err);
+}
+
+/* ---- trials ---- */
+
+/* Runs one single-statement transaction: sql with the binder's values. */
+typedef void (*binder)(sqlite3_stmt *s, const void *ctx);
+
+static nasc_status run1(nasc_db *db, const char *sql, binder bind, const void *ctx,
+                        const char *what, int64_t want_changes, nasc_err *err) {
+    NASC_TRY(begin(db, err));
+    sqlite3_stmt *s = NULL;
+    nasc_status st = prepare(db, sql, &s, err);
+    if (st == NASC_OK) {
+        bind(s, ctx);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            st = db_fail(db, err, what);
+        else if (want_changes >= 0 && sqlite3_changes(db->h) != want_changes)
+            st = nasc_errorf_at(err, NASC_ERR_DB, db->path, -1, "%s: %s: no such trial",
+                                db->path, what);
+    }
+    sqlite3_finalize(s);
+    if (st != NASC_OK) {
+        rollback(db);
+        return st;
+    }
+    return commit(db, err);
+}
+
+static void bind_insert(sqlite3_stmt *s, const void *ctx) {
+    const nasc_trial_record *t = ctx;
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t->hash);
+    sqlite3_bind_int64(s, 1, t->id);
+    sqlite3_bind_text(s, 2, t->arch, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 4, isfinite(t->fidelity) ? t->fidelity : 0.0);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)t->seed);
+    sqlite3_bind_double(s, 6, wall_now());
+}
+
+nasc_status nasc_db_trial_insert(nasc_db *db, const nasc_trial_record *t, nasc_err *err) {
+    int64_t n;
+    NASC_TRY(nasc_db_trial_count(db, &n, err));
+    if (t->id != n)
+        return nasc_errorf(err, NASC_ERR_DB, "%s: trial %lld inserted out of order (next is %lld)",
+                           db->path, (long long)t->id, (long long)n);
+    return run1(db,
+                "INSERT INTO trials(id, arch, hash, fidelity, status, seed, created_at)"
+                " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                bind_insert, t, "cannot insert a trial", 1, err);
+}
+
+typedef struct start_ctx {
+    int64_t id;
+    int worker, attempt;
+} start_ctx;
+
+static void bind_start(sqlite3_stmt *s, const void *ctx) {
+    const start_ctx *c = ctx;
+    sqlite3_bind_int(s, 1, c->worker);
+    sqlite3_bind_int(s, 2, c->attempt);
+    sqlite3_bind_double(s, 3, wall_now());
+    sqlite3_bind_int64(s, 4, c->id);
+}
+
+nasc_status nasc_db_trial_start(nasc_db *db, int64_t id, int worker, int attempt, nasc_err *err) {
+    start_ctx c = {id, worker, attempt};
+    return run1(db,
+                "UPDATE trials SET status='running', worker=?, attempts=?, started_at=?,"
+                " ended_at=NULL WHERE id=?",
+                bind_start, &c, "cannot mark a trial running", 1, err);
+}
+
+typedef struct finish_ctx {
+    int64_t id;
+    const nasc_trial_result *r;
+    const char *metrics;
+} finish_ctx;
+
+static void bind_finish(sqlite3_stmt *s, const void *ctx) {
+    const finish_ctx *c = ctx;
+    const nasc_trial_result *r = c->r;
+    sqlite3_bind_text(s, 1, r->status == NASC_TRIAL_OK ? "ok" : "failed", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->reason, -1, SQLITE_TRANSIENT);
+    bind_double(s, 3, r->status == NASC_TRIAL_OK ? r->score : (double)NAN);
+    sqlite3_bind_text(s, 4, c->metrics, -1, SQLITE_TRANSIENT);
+    bind_double(s, 5, r->cost.params);
+    bind_double(s, 6, r->cost.flops);
+    bind_double(s, 7, r->cost.latency_ms);
+    bind_double(s, 8, r->cost.memory_bytes);
+    sqlite3_bind_double(s, 9, wall_now());
+    bind_double(s, 10, r->seconds);
+    sqlite3_bind_int64(s, 11, c->id);
+}
+
+nasc_status nasc_db_trial_finish(nasc_db *db, int64_t id, const nasc_trial_result *r,
+                                 nasc_err *err) {
+    char *metrics = nasc_trial_metrics_json(r);
+    if (!metrics)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    finish_ctx c = {id, r, metrics};
+    nasc_status st = run1(db,
+                          "UPDATE trials SET status=?, reason=?, score=?, metrics=?, params=?,"
+                          " flops=?, latency_ms=?, memory_bytes=?, ended_at=?, seconds=?"
+                          " WHERE id=?",
+                          bind_finish, &c, "cannot record a trial result", 1, err);
+    nasc_free(metrics);
+    return st;
+}
+
+nasc_status nasc_db_trial_count(nasc_db *db, int64_t *out_n, nasc_err *err) {
+    sqlite3_stmt *s = NULL;
+    NASC_TRY(prepare(db, "SELECT count(*) FROM trials", &s, err));
+    nasc_status st = NASC_OK;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *out_n = sqlite3_column_int64(s, 0);
+    else
+        st = db_fail(db, err, "cannot count trials");
+    sqlite3_finalize(s);
+    return st;
+}
+
+void nasc_db_trials_free(nasc_trial_record *t, int64_t n) {
+    if (!t)
+        return;
+    for (int64_t i = 0; i < n; i++) {
+        nasc_free((char *)t[i].arch);
+        nasc_free((char *)t[i].reason);
+        nasc_free((char *)t[i].metrics);
+        nasc_free(t[i].result);
+    }
+    nasc_free(t);
+}
+
+nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *out_n,
+                                 nasc_err *err) {
+    *out = NULL;
+    *out_n = 0;
+    int64_t n;
+    NASC_TRY(nasc_db_trial_count(db, &n, err));
+    nasc_trial_record *t = nasc_calloc((size_t)(n > 0 ? n : 1), sizeof *t);
+    if (!t)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    sqlite3_stmt *s = NULL;
+    nasc_status st = prepare(db,
+                             "SELECT id, arch, hash, fidelity, status, reason, score, metrics,"
+                             " params, flops, latency_ms, memory_bytes, seed, worker, attempts,"
+                             " created_at, started_at, ended_at, seconds FROM trials ORDER BY id",
+                             &s, err);
+    int64_t i = 0;
+    int rc = SQLITE_DONE;
+    while (st == NASC_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (i >= n || sqlite3_column_int64(s, 0) != i) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                "%s: trial ids are not dense (row %lld has id %lld)", db->path,
+                                (long long)i, (long long)sqlite3_column_int64(s, 0));
+            break;
+        }
+        nasc_trial_record *r = &t[i];
+        r->id = i;
+        r->arch = nasc_strdup(col_text(s, 1));
+        r->hash = strtoull(col_text(s, 2), NULL, 16);
+        r->fidelity = col_double(s, 3);
+        if (!nasc_trial_status_parse(col_text(s, 4), &r->status)) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                "%s: trial %lld: bad status '%s'", db->path, (long long)i,
+                                col_text(s, 4));
+            break;
+        }
+        r->reason = nasc_strdup(col_text(s, 5));
+        r->score = col_double(s, 6);
+        r->metrics = nasc_strdup(col_text(s, 7));
+        r->cost.params = col_double(s, 8);
+        r->cost.flops = col_double(s, 9);
+        r->cost.latency_ms = col_double(s, 10);
+        r->cost.memory_bytes = col_double(s, 11);
+        r->seed = (uint64_t)sqlite3_column_int64(s, 12);
+        r->worker = sqlite3_column_int(s, 13);
+        r->attempts = sqlite3_column_int(s, 14);
+        r->created_at = col_double(s, 15);
+        r->started_at = col_double(s, 16);
+        r->ended_at = col_double(s, 17);
+        r->seconds = col_double(s, 18);
+        if (!r->arch || !r->reason || !r->metrics) {
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+            break;
+        }
+        if (r->status == NASC_TRIAL_OK || r->status == NASC_TRIAL_FAILED) {
+            if (!(r->result = nasc_malloc(sizeof *r->result))) {
+                st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+                break;
+            }
+            nasc_experiment_row_result(r, r->result);
+            nasc_err perr = {0};
+            if (nasc_trial_metrics_parse(r->metrics, r->result, &perr) != NASC_OK) {
+                st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1, "%s: trial %lld: %s",
+                                    db->path, (long long)i, perr.msg);
+                break;
+            }
+        }
+        i++;
+    }
+    if (st == NASC_OK && rc != SQLITE_DONE)
+        st = db_fail(db, err, "cannot read trials");
+    sqlite3_finalize(s);
+    if (st != NASC_OK) {
+        nasc_db_trials_free(t, n); /* calloc'd: unfilled records are empty */
+        return st;
+    }
+    *out = t;
+    *out_n = i;
+    return NASC_OK;
+}
+
+/* ---- snapshots ---- */
+
+typedef struct snap_ctx {
+    int64_t asked, told;
+    const void *buf;
+    size_t len;
+} snap_ctx;
+
+static void bind_snap(sqlite3_stmt *s, const void *ctx) {
+    const snap_ctx *c = ctx;
+    sqlite3_bind_int64(s, 1, c->asked);
+    sqlite3_bind_int64(s, 2, c->told);
+    sqlite3_bind_blob(s, 3, c->buf ? c->buf : "", (int)c->len, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 4, wall_now());
+}
+
+nasc_status nasc_db_snapshot_put(nasc_db *db, int64_t n_asked, int64_t n_told, const void *buf,
+                                 size_t len, nasc_err *err) {
+    if (len > (size_t)1 << 30)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: strategy snapshot too large (%zu bytes)",
+                           db->path, len);
+    snap_ctx c = {n_asked, n_told, buf, len};
+    return run1(db,
+                "INSERT OR REPLACE INTO snapshot(id, n_asked, n_told, state, created_at)"
+                " VALUES (1, ?, ?, ?, ?)",
+                bind_snap, &c, "cannot write a strategy snapshot", -1, err);
+}
+
+nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64_t *out_told,
+                                 void **out_buf, size_t *out_len, nasc_err *err) {
+    *out_buf = NULL;
+    *out_len = 0;
+    *out_asked = *out_told = 0;
+    sqlite3_stmt *s = NULL;
+    NASC_TRY(prepare(db, "SELECT n_asked, n_told, state FROM snapshot WHERE id = 1", &s, err));
+    nasc_status st = NASC_OK;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out_asked = sqlite3_column_int64(s, 0);
+        *out_told = sqlite3_column_int64(s, 1);
+        int len = sqlite3_column_bytes(s, 2);
+        const void *p = sqlite3_column_blob(s, 2);
+        void *buf = nasc_malloc((size_t)len + 1);
+        if (!buf)
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+        else {
+            if (len)
+                memcpy(buf, p, (size_t)len);
+            *out_buf = buf;
+            *out_len = (size_t)len;
+        }
+    } else if (rc != SQLITE_DONE) {
+        st = db_fail(db, err, "cannot read the strategy snapshot");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* ---- metrics JSON ---- */
+
+static void add_num(cJSON *o, const char *k, double v) {
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+}
+
+char *nasc_trial_metrics_json(const nasc_trial_result *r) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_num(o, "score", r->status == NASC_TRIAL_OK ? r->score : (double)NAN);
+    add_num(o, "fidelity", r->fidelity);
+    if (r->stopped_early)
+        cJSON_AddTrueToObject(o, "stopped_early");
+    add_num(o, "train_loss", r->train_loss);
+    if (r->n_objectives > 0) {
+        cJSON *a = cJSON_AddArrayToObject(o, "objectives");
+        for (int i = 0; a && i < r->n_objectives && i < NASC_MAX_OBJECTIVES; i++)
+            cJSON_AddItemToArray(a, isfinite(r->objectives[i])
+                                        ? cJSON_CreateNumber(r->objectives[i])
+                                        : cJSON_CreateNull());
+    }
+    if (r->n_curve > 0) {
+        cJSON *a = cJSON_AddArrayToObject(o, "curve");
+        for (int i = 0; a && i < r->n_curve && i < NASC_MAX_CURVE; i++)
+            cJSON_AddItemToArray(a, isfinite(r->curve[i]) ? cJSON_CreateNumber(r->curve[i])
+                                                          : cJSON_CreateNull());
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!txt)
+        return NULL;
+    char *out = nasc_strdup(txt);
+    cJSON_free(txt);
+    return out;
+}
+
+nasc_status nasc_trial_metrics_parse(const char *json, nasc_trial_result *r, nasc_err *err) {
+    cJSON *o = cJSON_Parse(json);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return nasc_errorf(err, NASC_ERR_FORMAT, "metrics: not a JSON object");
+    }
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "fidelity")) && cJSON_IsNumber(v))
+        r->fidelity = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "train_loss")) && cJSON_IsNumber(v))
+        r->train_loss = v->valuedouble;
+    r->stopped_early = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped_early"));
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "objectives")) && cJSON_IsArray(v)) {
+        int n = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v) {
+            if (n < NASC_MAX_OBJECTIVES)
+                r->objectives[n++] = cJSON_IsNumber(x) ? x->valuedouble : (double)NAN;
+        }
+        r->n_objectives = n;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "curve")) && cJSON_IsArray(v)) {
+        int n = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v) {
+            if (n < NASC_MAX_CURVE)
+                r->curve[n++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
+        }
+        r->n_curve = n;
+    }
+    cJSON_Delete(o);
+    return NASC_OK;
+}

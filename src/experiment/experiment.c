@@ -1,0 +1,882 @@
+/* experiment.c — the search loop: ask, record, evaluate (in process or in forked workers),
+ * record, tell in trial order; replay on resume.
+ *
+ * The schedule is what makes results independent of the number of workers and of timing:
+ *   - a new trial is asked only when no asked trial is waiting for a worker and a worker is free;
+ *   - when the strategy answers "wait", the next result in trial order is told (waiting for it if
+ *     it is still being evaluated), then the strategy is asked again;
+ *   - results are never told early. So the sequence of ask/tell calls, and every decision, is a
+ *     function of the seed and the results only.
+ * Resume runs the very same loop. Trials already recorded are not evaluated again: each replayed
+ * proposal is checked against the recorded architecture, and the recorded result is used. Trials
+ * recorded as pending or running are evaluated (again). */
+#include "experiment_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ATTEMPTS 3 /* a trial whose worker is killed (not by us) is run at most this often */
+
+typedef enum tstate { T_QUEUED, T_RUNNING, T_DONE } tstate;
+
+typedef struct trial {
+    nasc_arch *arch;
+    char *text;
+    double fidelity;       /* asked */
+    uint64_t seed;
+    tstate state;
+    int attempts;
+    bool told;
+    /* once done: */
+    nasc_trial_status status;
+    double score, reached_fidelity;
+    bool stopped_early;
+    nasc_trial_result *result; /* kept until told */
+    float *curve;              /* copy of the learning curve (median rule); NULL if none */
+    int n_curve;
+} trial;
+
+typedef struct slot {
+    pid_t pid;             /* 0 = free */
+    int fd;
+    int64_t trial;
+    double started, deadline;
+    size_t got;
+    nasc_trial_result buf;
+    bool timed_out;
+} slot;
+
+struct nasc_experiment {
+    nasc_experiment_config cfg;
+    nasc_space *space;
+    nasc_strategy *strategy;
+    nasc_evaluator *eval;
+    nasc_db *db;
+    nasc_trial_record *rec; /* recorded trials at open (replay) */
+    int64_t n_rec;
+    trial *t;
+    int64_t n_t, cap_t;
+    int64_t first_unfinished; /* lowest index not done */
+    bool exhausted;
+    slot *slots;
+    int n_slots;
+    volatile sig_atomic_t stop;
+    int64_t snapshot_told;    /* n_told of the latest snapshot */
+    int64_t done_this_run;
+    int64_t best;             /* best trial index, -1 if none */
+    int64_t n_done, n_ok;     /* finished trials (recorded ones included), of which ok */
+    int64_t n_running;        /* trials being evaluated now */
+    double t_start, seconds;
+};
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t nasc_trial_seed(uint64_t seed, int64_t k) {
+    /* splitmix64 of seed and k */
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void nasc_experiment_row_result(const nasc_trial_record *row, nasc_trial_result *r) {
+    nasc_trial_result_init(r);
+    r->status = row->status == NASC_TRIAL_OK ? NASC_TRIAL_OK : NASC_TRIAL_FAILED;
+    r->score = row->status == NASC_TRIAL_OK ? row->score : (double)NAN;
+    snprintf(r->reason, sizeof r->reason, "%s", row->reason ? row->reason : "");
+    r->cost = row->cost;
+    r->seconds = row->seconds;
+    r->fidelity = row->fidelity;
+}
+
+/* The result exactly as a replay will rebuild it from the database. */
+static nasc_status canonical_result(const nasc_trial_result *in, double asked_fidelity,
+                                    nasc_trial_result *out, nasc_err *err) {
+    nasc_trial_record row = {0};
+    row.status = in->status;
+    row.score = in->status == NASC_TRIAL_OK && isfinite(in->score) ? in->score : (double)NAN;
+    row.reason = in->reason;
+    /* SQLite stores NaN as NULL and reads it back as NaN: nothing to do for the cost */
+    row.cost = in->cost;
+    row.seconds = isfinite(in->seconds) ? in->seconds : (double)NAN;
+    row.fidelity = asked_fidelity;
+    nasc_experiment_row_result(&row, out);
+    char *json = nasc_trial_metrics_json(in);
+    if (!json)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    nasc_status st = nasc_trial_metrics_parse(json, out, err);
+    nasc_free(json);
+    return st;
+}
+
+/* ---- opening ---- */
+
+static void trial_free(trial *t) {
+    nasc_arch_free(t->arch);
+    nasc_free(t->text);
+    nasc_free(t->result);
+    nasc_free(t->curve);
+}
+
+void nasc_experiment_free(nasc_experiment *ex) {
+    if (!ex)
+        return;
+    for (int i = 0; ex->slots && i < ex->n_slots; i++)
+        if (ex->slots[i].pid > 0) {
+            kill(ex->slots[i].pid, SIGKILL);
+            waitpid(ex->slots[i].pid, NULL, 0);
+            close(ex->slots[i].fd);
+        }
+    nasc_free(ex->slots);
+    for (int64_t i = 0; i < ex->n_t; i++)
+        trial_free(&ex->t[i]);
+    nasc_free(ex->t);
+    nasc_db_trials_free(ex->rec, ex->n_rec);
+    nasc_strategy_free(ex->strategy);
+    nasc_evaluator_free(ex->eval);
+    nasc_space_free(ex->space);
+    nasc_db_close(ex->db);
+    nasc_free(ex);
+}
+
+/* Compares the identity keys of cfg with the stored configuration. */
+static nasc_status check_same_config(nasc_experiment *ex, nasc_err *err) {
+    nasc_kv *stored = NULL;
+    int n_stored = 0;
+    NASC_TRY(nasc_db_config_get(ex->db, &stored, &n_stored, err));
+    int n_keys;
+    const nasc_config_key *keys = nasc_config_keys(&n_keys);
+    char diff[400] = "";
+    size_t k = 0;
+    int n_diff = 0;
+    for (int i = 0; i < n_keys; i++) {
+        if (!(keys[i].flags & NASC_CFG_IDENTITY))
+            continue;
+        char mine[600];
+        nasc_config_get(&ex->cfg, &keys[i], mine, sizeof mine);
+        const char *theirs = NULL;
+        for (int j = 0; j < n_stored; j++)
+            if (!strcmp(stored[j].key, keys[i].name))
+                theirs = stored[j].value;
+        if (theirs && !strcmp(theirs, mine))
+            continue;
+        n_diff++;
+        if (k < sizeof diff)
+            k += (size_t)snprintf(diff + k, sizeof diff - k, "%s%s ('%s' in the database, '%s' "
+                                  "given)",
+                                  n_diff > 1 ? ", " : "", keys[i].name,
+                                  theirs ? theirs : "(none)", mine);
+    }
+    nasc_free(stored);
+    if (n_diff)
+        return nasc_errorf_at(err, NASC_ERR_ARG, ex->cfg.db, -1,
+                              "%s: experiment has a different configuration: %s; use another "
+                              "--db file, or leave those flags out with --resume (which takes the "
+                              "configuration from the database)",
+                              ex->cfg.db, diff);
+    return NASC_OK;
+}
+
+nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, const nasc_space *s,
+                                           nasc_evaluator **out, nasc_err *err) {
+    if (cfg->benchmark[0])
+        return nasc_evaluator_tabular_new(s, cfg->benchmark, NULL, out, err);
+    nasc_train_eval_config tc;
+    nasc_train_eval_config_default(&tc);
+    tc.data = cfg->data;
+    tc.data_fraction = cfg->data_fraction;
+    tc.val_fraction = cfg->val_fraction;
+    tc.channels = cfg->channels;
+    tc.cells = cfg->cells;
+    tc.median_stop = cfg->median_stop;
+    nasc_train_config *t = &tc.train;
+    t->epochs = cfg->epochs;
+    t->batch = cfg->batch;
+    t->lr = (float)cfg->lr;
+    t->lr_min = (float)cfg->lr_min;
+    t->warmup_epochs = cfg->warmup_epochs;
+    t->optim = !strcmp(cfg->optimizer, "adam")    ? NASC_OPTIM_ADAM
+               : !strcmp(cfg->optimizer, "adamw") ? NASC_OPTIM_ADAMW
+                                                  : NASC_OPTIM_SGD;
+    t->momentum = (float)cfg->momentum;
+    t->nesterov = !cfg->no_nesterov && t->optim == NASC_OPTIM_SGD && t->momentum > 0.0f;
+    t->weight_decay = (float)cfg->weight_decay;
+    t->clip_norm = (float)cfg->clip;
+    t->label_smoothing = (float)cfg->label_smoothing;
+    t->crop_pad = cfg->crop_pad;
+    t->hflip = cfg->hflip;
+    t->cutout = cfg->cutout;
+    t->drop_path = (float)cfg->drop_path;
+    t->threads = cfg->threads;
+    if (cfg->proxy[0]) {
+        tc.proxy = cfg->proxy;
+        return nasc_evaluator_proxy_new(s, &tc, cfg->seed, out, err);
+    }
+    return nasc_evaluator_train_new(s, &tc, cfg->seed, out, err);
+}
+
+static nasc_status grow_trials(nasc_experiment *ex, int64_t need, nasc_err *err) {
+    if (need <= ex->cap_t)
+        return NASC_OK;
+    int64_t nc = ex->cap_t ? ex->cap_t * 2 : 128;
+    while (nc < need)
+        nc *= 2;
+    trial *nt = nasc_realloc(ex->t, sizeof(trial) * (size_t)nc);
+    if (!nt)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    memset(nt + ex->cap_t, 0, sizeof(trial) * (size_t)(nc - ex->cap_t));
+    ex->t = nt;
+    ex->cap_t = nc;
+    return NASC_OK;
+}
+
+static void note_done(nasc_experiment *ex, int64_t k);
+
+nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_experiment **out,
+                                 nasc_err *err) {
+    *out = NULL;
+    nasc_experiment *ex = nasc_calloc(1, sizeof *ex);
+    if (!ex)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    ex->cfg = *cfg_in;
+    ex->best = -1;
+    nasc_status st = nasc_config_validate(&ex->cfg, err);
+    char canon[256];
+    if (st == NASC_OK)
+        st = nasc_strategy_opts_canonical(ex->cfg.strategy, ex->cfg.strategy_opt, canon,
+                                          sizeof canon, err);
+    if (st != NASC_OK)
+        goto fail;
+    snprintf(ex->cfg.strategy_opt, sizeof ex->cfg.strategy_opt, "%s", canon);
+
+    /* the database first: a bad file is reported before anything is loaded */
+    nasc_kv *kv = NULL;
+    int n_kv = 0;
+    if ((st = nasc_config_to_kv(&ex->cfg, &kv, &n_kv, err)) != NASC_OK)
+        goto fail;
+    if (!ex->cfg.db[0]) {
+        st = nasc_db_open_memory(kv, n_kv, &ex->db, err);
+    } else if (access(ex->cfg.db, F_OK) == 0) {
+        st = nasc_db_open(ex->cfg.db, &ex->db, err);
+        if (st == NASC_OK)
+            st = check_same_config(ex, err);
+        if (st == NASC_OK) /* runtime keys (budget, workers, ...) take the new values */
+            st = nasc_db_config_put(ex->db, kv, n_kv, err);
+    } else if (ex->cfg.resume) {
+        st = nasc_errorf_at(err, NASC_ERR_IO, ex->cfg.db, -1,
+                            "%s: no such experiment database (nothing to resume)", ex->cfg.db);
+    } else {
+        st = nasc_db_create(ex->cfg.db, kv, n_kv, &ex->db, err);
+    }
+    nasc_free(kv);
+    if (st != NASC_OK)
+        goto fail;
+    if ((st = nasc_db_trials_load(ex->db, &ex->rec, &ex->n_rec, err)) != NASC_OK)
+        goto fail;
+    if (ex->n_rec > ex->cfg.budget) {
+        st = nasc_errorf(err, NASC_ERR_ARG,
+                         "budget: %lld is less than the %lld trials already in %s",
+                         (long long)ex->cfg.budget, (long long)ex->n_rec, ex->cfg.db);
+        goto fail;
+    }
+
+    if ((st = nasc_space_new(ex->cfg.space, NULL, &ex->space, err)) != NASC_OK)
+        goto fail;
+    if ((st = nasc_experiment_make_evaluator(&ex->cfg, ex->space, &ex->eval, err)) != NASC_OK)
+        goto fail;
+    nasc_strategy_config sc = {
+        .seed = ex->cfg.seed,
+        .budget = ex->cfg.budget,
+        .ask_ahead = ex->cfg.ask_ahead,
+        .min_fidelity = 0,
+        .max_fidelity = ex->eval->max_fidelity,
+    };
+    if ((st = nasc_strategy_new(ex->cfg.strategy, ex->space, &sc, ex->cfg.strategy_opt,
+                                &ex->strategy, err)) != NASC_OK)
+        goto fail;
+
+    /* the recorded trials, as the loop will see them */
+    if ((st = grow_trials(ex, ex->n_rec, err)) != NASC_OK)
+        goto fail;
+    for (int64_t i = 0; i < ex->n_rec; i++) {
+        trial *t = &ex->t[i];
+        const nasc_trial_record *r = &ex->rec[i];
+        nasc_err aerr = {0};
+        if (nasc_arch_parse(ex->space, r->arch, &t->arch, &aerr) != NASC_OK) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, ex->cfg.db, -1,
+                                "%s: trial %lld: %s", ex->cfg.db, (long long)i, aerr.msg);
+            goto fail;
+        }
+        if (!(t->text = nasc_strdup(r->arch))) {
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+            goto fail;
+        }
+        t->fidelity = r->fidelity;
+        t->seed = r->seed;
+        t->attempts = r->attempts;
+        t->state = T_QUEUED;
+        ex->n_t = i + 1;
+        if (r->result) { /* finished: its recorded result will be told */
+            t->result = r->result;
+            ex->rec[i].result = NULL;
+            note_done(ex, i);
+        }
+    }
+    ex->n_t = 0; /* trials become "asked" again as the replay reproduces them */
+    *out = ex;
+    return NASC_OK;
+fail:
+    nasc_experiment_free(ex);
+    return st;
+}
+
+/* ---- bookkeeping ---- */
+
+/* Marks trial k done from t->result (kept until told). */
+static void note_done(nasc_experiment *ex, int64_t k) {
+    trial *t = &ex->t[k];
+    const nasc_trial_result *r = t->result;
+    if (t->state == T_RUNNING)
+        ex->n_running--;
+    t->state = T_DONE;
+    ex->n_done++;
+    ex->n_ok += r->status == NASC_TRIAL_OK;
+    t->status = r->status;
+    t->score = r->score;
+    t->reached_fidelity = isfinite(r->fidelity) ? r->fidelity : t->fidelity;
+    t->stopped_early = r->stopped_early;
+    if (r->n_curve > 0 && !t->curve && (t->curve = nasc_malloc(sizeof(float) * (size_t)r->n_curve))) {
+        memcpy(t->curve, r->curve, sizeof(float) * (size_t)r->n_curve);
+        t->n_curve = r->n_curve;
+    }
+    if (t->status == NASC_TRIAL_OK) {
+        /* best: highest fidelity reached, then highest score, then the earliest trial */
+        if (ex->best < 0)
+            ex->best = k;
+        else {
+            const trial *b = &ex->t[ex->best];
+            bool better = t->reached_fidelity > b->reached_fidelity ||
+                          (t->reached_fidelity == b->reached_fidelity &&
+                           (t->score > b->score || (t->score == b->score && k < ex->best)));
+            if (better)
+                ex->best = k;
+        }
+    }
+}
+
+static int64_t count_done(const nasc_experiment *ex, int64_t *n_ok, int64_t *n_failed,
+                          int64_t *running) {
+    if (n_ok)
+        *n_ok = ex->n_ok;
+    if (n_failed)
+        *n_failed = ex->n_done - ex->n_ok;
+    if (running)
+        *running = ex->n_running;
+    return ex->n_done;
+}
+
+static void report(nasc_experiment *ex, int64_t k, nasc_search_cb cb, void *user) {
+    if (!cb)
+        return;
+    nasc_search_progress p = {0};
+    p.done = count_done(ex, &p.n_ok, &p.n_failed, &p.running);
+    p.budget = ex->cfg.budget;
+    p.done_this_run = ex->done_this_run;
+    p.last_trial = k;
+    p.best_score = ex->best >= 0 ? ex->t[ex->best].score : (double)NAN;
+    p.best_arch = ex->best >= 0 ? ex->t[ex->best].text : NULL;
+    p.elapsed_s = mono_now() - ex->t_start;
+    cb(&p, user);
+}
+
+/* ---- evaluation ---- */
+
+static nasc_curve_history *make_history(nasc_experiment *ex, int64_t k) {
+    /* trials 0 .. k-1-ask_ahead are finished before trial k starts (dispatch rule) */
+    int64_t upto = k - ex->cfg.ask_ahead;
+    if (upto <= 0)
+        return NULL;
+    nasc_curve_history *h = nasc_calloc(1, sizeof *h + (size_t)upto * (sizeof(float *) +
+                                                                     sizeof(int)));
+    if (!h)
+        return NULL;
+    const float **curves = (const float **)(h + 1);
+    int *n = (int *)(curves + upto);
+    int m = 0;
+    for (int64_t i = 0; i < upto; i++)
+        if (ex->t[i].state == T_DONE && ex->t[i].n_curve > 0) {
+            curves[m] = ex->t[i].curve;
+            n[m] = ex->t[i].n_curve;
+            m++;
+        }
+    h->n_trials = m;
+    h->curves = curves;
+    h->n = n;
+    return h;
+}
+
+static void evaluate_here(nasc_experiment *ex, int64_t k, nasc_trial_result *r) {
+    trial *t = &ex->t[k];
+    nasc_curve_history *h = ex->cfg.median_stop ? make_history(ex, k) : NULL;
+    nasc_eval_request rq = {
+        .trial = k, .arch = t->arch, .fidelity = t->fidelity, .seed = t->seed, .history = h};
+    nasc_evaluator_evaluate(ex->eval, &rq, r, NULL); /* failures are in r */
+    nasc_free(h);
+}
+
+/* Records the result of trial k and keeps it (canonicalised) for telling. */
+static nasc_status finish_trial(nasc_experiment *ex, int64_t k, const nasc_trial_result *r,
+                                nasc_err *err) {
+    trial *t = &ex->t[k];
+    NASC_TRY(nasc_db_trial_finish(ex->db, k, r, err));
+    nasc_trial_result *c = nasc_malloc(sizeof *c);
+    if (!c)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    nasc_status st = canonical_result(r, t->fidelity, c, err);
+    if (st != NASC_OK) {
+        nasc_free(c);
+        return st;
+    }
+    nasc_free(t->result);
+    t->result = c;
+    note_done(ex, k);
+    ex->done_this_run++;
+    return NASC_OK;
+}
+
+static int free_slot(nasc_experiment *ex) {
+    for (int i = 0; i < ex->n_slots; i++)
+        if (!ex->slots[i].pid)
+            return i;
+    return -1;
+}
+
+static int n_busy(const nasc_experiment *ex) {
+    int n = 0;
+    for (int i = 0; i < ex->n_slots; i++)
+        n += ex->slots[i].pid > 0;
+    return n;
+}
+
+/* Starts trial k in worker slot i (a forked process). */
+static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err *err) {
+    trial *t = &ex->t[k];
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return nasc_errorf(err, NASC_ERR_IO, "worker: pipe: %s", strerror(errno));
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return nasc_errorf(err, NASC_ERR_IO, "worker: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* the worker: dies with the search, leaves interrupts to it, never touches the database */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(3);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_DFL);
+        close(fds[0]);
+        nasc_trial_result r;
+        evaluate_here(ex, k, &r);
+        const char *p = (const char *)&r;
+        size_t left = sizeof r;
+        while (left) {
+            ssize_t w = write(fds[1], p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(4);
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    slot *s = &ex->slots[i];
+    memset(s, 0, sizeof *s);
+    s->pid = pid;
+    s->fd = fds[0];
+    s->trial = k;
+    s->started = mono_now();
+    s->deadline = ex->cfg.trial_timeout > 0 ? s->started + ex->cfg.trial_timeout : (double)INFINITY;
+    t->state = T_RUNNING;
+    ex->n_running++;
+    return NASC_OK;
+}
+
+static const char *signal_name(int sig) {
+    const char *d = strsignal(sig);
+    return d ? d : "unknown signal";
+}
+
+/* A worker's pipe closed (or it timed out): reap it and finish or requeue its trial. */
+static nasc_status reap_worker(nasc_experiment *ex, int i, nasc_search_cb cb, void *user,
+                               nasc_err *err) {
+    slot *s = &ex->slots[i];
+    int64_t k = s->trial;
+    trial *t = &ex->t[k];
+    int wst = 0;
+    while (waitpid(s->pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    close(s->fd);
+    bool got = s->got == sizeof s->buf;
+    nasc_trial_result r;
+    bool requeue = false;
+    if (s->timed_out) {
+        nasc_trial_result_init(&r);
+        nasc_trial_result_fail(&r, "timed out after %g s", ex->cfg.trial_timeout);
+        r.seconds = mono_now() - s->started;
+    } else if (got && WIFEXITED(wst) && WEXITSTATUS(wst) == 0) {
+        r = s->buf;
+    } else if (WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL) {
+        /* killed from outside (OOM killer, an operator): run it again, a few times at most */
+        if (t->attempts < MAX_ATTEMPTS)
+            requeue = true;
+        else {
+            nasc_trial_result_init(&r);
+            nasc_trial_result_fail(&r, "worker killed (SIGKILL) in each of %d attempts",
+                                   t->attempts);
+        }
+    } else if (WIFSIGNALED(wst)) {
+        nasc_trial_result_init(&r);
+        nasc_trial_result_fail(&r, "worker crashed: signal %d (%s)", WTERMSIG(wst),
+                               signal_name(WTERMSIG(wst)));
+        r.seconds = mono_now() - s->started;
+    } else {
+        nasc_trial_result_init(&r);
+        nasc_trial_result_fail(&r, "worker exited with status %d without a result",
+                               WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    }
+    memset(s, 0, sizeof *s);
+    if (requeue) {
+        t->state = T_QUEUED;
+        ex->n_running--;
+        nasc_log(NASC_LOG_WARN, "trial %lld: worker was killed; running it again",
+                 (long long)k);
+        return NASC_OK;
+    }
+    NASC_TRY(finish_trial(ex, k, &r, err));
+    report(ex, k, cb, user);
+    return NASC_OK;
+}
+
+/* Waits for worker events (results, exits, timeouts) for at most `max_wait` seconds. */
+static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_search_cb cb,
+                                void *user, nasc_err *err) {
+    struct pollfd pf[256];
+    int idx[256], n = 0;
+    double now = mono_now(), next_deadline = now + max_wait;
+    for (int i = 0; i < ex->n_slots; i++) {
+        slot *s = &ex->slots[i];
+        if (!s->pid)
+            continue;
+        pf[n].fd = s->fd;
+        pf[n].events = POLLIN;
+        pf[n].revents = 0;
+        idx[n++] = i;
+        if (s->deadline < next_deadline)
+            next_deadline = s->deadline;
+    }
+    if (!n)
+        return NASC_OK;
+    double wait_s = next_deadline - now;
+    int ms = wait_s <= 0 ? 0 : wait_s > 1e6 ? 1000000000 : (int)(wait_s * 1000.0) + 1;
+    int rc = poll(pf, (nfds_t)n, ms);
+    if (rc < 0 && errno != EINTR)
+        return nasc_errorf(err, NASC_ERR_IO, "worker: poll: %s", strerror(errno));
+    now = mono_now();
+    for (int j = 0; j < n; j++) {
+        slot *s = &ex->slots[idx[j]];
+        bool closed = false;
+        if (rc > 0 && (pf[j].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (s->got < sizeof s->buf) {
+                ssize_t r = read(s->fd, (char *)&s->buf + s->got, sizeof s->buf - s->got);
+                if (r > 0)
+                    s->got += (size_t)r;
+                else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+                    closed = true;
+            } else {
+                char c;
+                ssize_t r = read(s->fd, &c, 1);
+                if (r <= 0)
+                    closed = true;
+            }
+        }
+        if (!closed && now >= s->deadline && s->got < sizeof s->buf) {
+            kill(s->pid, SIGKILL);
+            s->timed_out = true;
+            closed = true;
+        }
+        if (closed)
+            NASC_TRY(reap_worker(ex, idx[j], cb, user, err));
+    }
+    return NASC_OK;
+}
+
+/* ---- the loop ---- */
+
+static nasc_status tell_next(nasc_experiment *ex, nasc_err *err) {
+    int64_t k = ex->strategy->n_told;
+    trial *t = &ex->t[k];
+    NASC_ASSERT(t->state == T_DONE && t->result);
+    NASC_TRY(nasc_strategy_tell(ex->strategy, k, t->arch, t->fidelity, t->result, err));
+    t->told = true;
+    nasc_free(t->result);
+    t->result = NULL;
+    int64_t told = ex->strategy->n_told;
+    if (nasc_strategy_can_save(ex->strategy) && told > ex->snapshot_told &&
+        told % ex->cfg.snapshot_every == 0) {
+        void *buf = NULL;
+        size_t len = 0;
+        NASC_TRY(nasc_strategy_save(ex->strategy, &buf, &len, err));
+        nasc_status st = nasc_db_snapshot_put(ex->db, ex->strategy->n_asked, told, buf, len, err);
+        nasc_free(buf);
+        NASC_TRY(st);
+        ex->snapshot_told = told;
+    }
+    return NASC_OK;
+}
+
+/* Records a new proposal as trial k, or checks it against the recorded trial k. */
+static nasc_status accept_proposal(nasc_experiment *ex, nasc_proposal *p, nasc_err *err) {
+    int64_t k = ex->n_t;
+    NASC_TRY(grow_trials(ex, k + 1, err));
+    trial *t = &ex->t[k];
+    char *text = nasc_arch_to_string(p->arch);
+    if (!text) {
+        nasc_arch_free(p->arch);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    }
+    if (k < ex->n_rec) {
+        bool same = !strcmp(text, t->text) && p->fidelity == t->fidelity;
+        if (!same) {
+            nasc_status st = nasc_errorf_at(
+                err, NASC_ERR_DB, ex->cfg.db, -1,
+                "%s: resume: trial %lld: the strategy now proposes %s (fidelity %g) but the "
+                "database recorded %s (fidelity %g); the search cannot continue identically "
+                "(a different nasc version, or a modified database?)",
+                ex->cfg.db, (long long)k, text, p->fidelity, t->text, t->fidelity);
+            nasc_free(text);
+            nasc_arch_free(p->arch);
+            return st;
+        }
+        nasc_free(text);
+        /* keep the recorded architecture object; the proposal is equal */
+        nasc_arch_free(p->arch);
+        ex->n_t = k + 1;
+        return NASC_OK;
+    }
+    t->arch = p->arch;
+    t->text = text;
+    t->fidelity = p->fidelity;
+    t->seed = nasc_trial_seed(ex->cfg.seed, k);
+    t->state = T_QUEUED;
+    nasc_trial_record row = {.id = k,
+                             .arch = text,
+                             .hash = nasc_arch_hash(p->arch),
+                             .fidelity = p->fidelity,
+                             .seed = t->seed};
+    ex->n_t = k + 1;
+    return nasc_db_trial_insert(ex->db, &row, err);
+}
+
+/* Index of the lowest queued trial that may start now, or -1. With the median rule, trial k
+ * starts only when trials 0 .. k-1-ask_ahead are finished (its history is then fixed). */
+static int64_t next_startable(nasc_experiment *ex) {
+    while (ex->first_unfinished < ex->n_t && ex->t[ex->first_unfinished].state == T_DONE)
+        ex->first_unfinished++;
+    for (int64_t k = ex->first_unfinished; k < ex->n_t; k++) {
+        if (ex->t[k].state != T_QUEUED)
+            continue;
+        if (ex->cfg.median_stop && ex->first_unfinished < k - ex->cfg.ask_ahead)
+            return -1;
+        return k;
+    }
+    return -1;
+}
+
+static bool any_queued(const nasc_experiment *ex) {
+    for (int64_t k = ex->first_unfinished; k < ex->n_t; k++)
+        if (ex->t[k].state == T_QUEUED)
+            return true;
+    return false;
+}
+
+static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb, void *user,
+                               nasc_err *err) {
+    trial *t = &ex->t[k];
+    t->attempts++;
+    if (ex->n_slots == 0) { /* in process */
+        NASC_TRY(nasc_db_trial_start(ex->db, k, 0, t->attempts, err));
+        t->state = T_RUNNING;
+        ex->n_running++;
+        nasc_trial_result r;
+        evaluate_here(ex, k, &r);
+        NASC_TRY(finish_trial(ex, k, &r, err));
+        report(ex, k, cb, user);
+        return NASC_OK;
+    }
+    int i = free_slot(ex);
+    NASC_ASSERT(i >= 0);
+    NASC_TRY(nasc_db_trial_start(ex->db, k, i + 1, t->attempts, err));
+    return start_worker(ex, i, k, err);
+}
+
+nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user,
+                                nasc_err *err) {
+    ex->t_start = mono_now();
+    ex->done_this_run = 0;
+    nasc_status st = NASC_OK;
+    /* workers: forked processes unless the evaluator is cheap and one is enough */
+    ex->n_slots = ex->eval->in_process && ex->cfg.workers == 1 ? 0 : ex->cfg.workers;
+    if (ex->n_slots && !ex->slots) {
+        ex->slots = nasc_calloc((size_t)ex->n_slots, sizeof(slot));
+        if (!ex->slots)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    }
+    /* a snapshot lets an expensive strategy skip the replay of what it covers */
+    if (nasc_strategy_can_save(ex->strategy) && ex->strategy->n_asked == 0) {
+        int64_t a = 0, t = 0;
+        void *buf = NULL;
+        size_t len = 0;
+        NASC_TRY(nasc_db_snapshot_get(ex->db, &a, &t, &buf, &len, err));
+        if (buf && a <= ex->n_rec && t <= a) {
+            bool usable = true;
+            for (int64_t i = 0; i < t; i++)
+                usable = usable && ex->t[i].state == T_DONE;
+            if (usable) {
+                st = nasc_strategy_load(ex->strategy, buf, len, err);
+                if (st == NASC_OK) {
+                    ex->n_t = a;
+                    for (int64_t i = 0; i < t; i++) { /* already inside the snapshot */
+                        ex->t[i].told = true;
+                        nasc_free(ex->t[i].result);
+                        ex->t[i].result = NULL;
+                    }
+                    ex->snapshot_told = t;
+                }
+            }
+        }
+        nasc_free(buf);
+        NASC_TRY(st);
+    }
+    /* recorded, finished trials are reported once so that progress starts where it stopped */
+    if (ex->n_rec)
+        report(ex, -1, cb, user);
+
+    for (;;) {
+        if (ex->stop) {
+            st = nasc_errorf(err, NASC_ERR_ABORTED,
+                             "interrupted after %lld of %lld trials; continue with --resume",
+                             (long long)count_done(ex, NULL, NULL, NULL),
+                             (long long)ex->cfg.budget);
+            break;
+        }
+        bool progress = false;
+        /* start what can start */
+        for (;;) {
+            if (ex->n_slots && free_slot(ex) < 0)
+                break;
+            int64_t k = next_startable(ex);
+            if (k < 0)
+                break;
+            if ((st = start_trial(ex, k, cb, user, err)) != NASC_OK)
+                goto out;
+            progress = true;
+        }
+        /* ask while a worker would be free for the proposal */
+        bool can_take = ex->n_slots == 0 || free_slot(ex) >= 0;
+        if (can_take && !any_queued(ex) && ex->n_t < ex->cfg.budget && !ex->exhausted) {
+            nasc_proposal p;
+            if ((st = nasc_strategy_ask(ex->strategy, &p, err)) != NASC_OK)
+                goto out;
+            if (p.arch) {
+                if ((st = accept_proposal(ex, &p, err)) != NASC_OK)
+                    goto out;
+                continue;
+            }
+            /* the strategy waits for the next result in order */
+            if (ex->strategy->n_told < ex->strategy->n_asked) {
+                if (ex->t[ex->strategy->n_told].state == T_DONE) {
+                    if ((st = tell_next(ex, err)) != NASC_OK)
+                        goto out;
+                    continue;
+                }
+            } else {
+                ex->exhausted = true;
+                continue;
+            }
+        }
+        if (progress)
+            continue;
+        /* done? */
+        bool all_asked = ex->n_t >= ex->cfg.budget || ex->exhausted;
+        while (ex->first_unfinished < ex->n_t && ex->t[ex->first_unfinished].state == T_DONE)
+            ex->first_unfinished++;
+        if (all_asked && ex->first_unfinished >= ex->n_t) {
+            while (ex->strategy->n_told < ex->strategy->n_asked)
+                if ((st = tell_next(ex, err)) != NASC_OK)
+                    goto out;
+            break;
+        }
+        if (n_busy(ex) == 0) {
+            /* nothing runs, nothing can start: only possible if a bug broke the schedule */
+            st = nasc_errorf(err, NASC_ERR_INTERNAL,
+                             "search loop stalled at trial %lld (told %lld, asked %lld)",
+                             (long long)ex->n_t, (long long)ex->strategy->n_told,
+                             (long long)ex->strategy->n_asked);
+            goto out;
+        }
+        if ((st = wait_workers(ex, 0.5, cb, user, err)) != NASC_OK)
+            goto out;
+    }
+out:
+    for (int i = 0; i < ex->n_slots; i++) /* interrupted: running trials are re-run on resume */
+        if (ex->slots[i].pid > 0) {
+            kill(ex->slots[i].pid, SIGKILL);
+            waitpid(ex->slots[i].pid, NULL, 0);
+            close(ex->slots[i].fd);
+            ex->t[ex->slots[i].trial].state = T_QUEUED;
+            ex->n_running--;
+            ex->slots[i].pid = 0;
+        }
+    ex->seconds = mono_now() - ex->t_start;
+    return st;
+}
+
+void nasc_experiment_stop(nasc_experiment *ex) { ex->stop = 1; }
+
+void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *out) {
+    memset(out, 0, sizeof *out);
+    out->trials = count_done(ex, &out->n_ok, &out->n_failed, NULL);
+    out->best_trial = ex->best;
+    out->best_score = ex->best >= 0 ? ex->t[ex->best].score : (double)NAN;
+    out->best_fidelity = ex->best >= 0 ? ex->t[ex->best].reached_fidelity : (double)NAN;
+    out->best_arch = ex->best >= 0 ? ex->t[ex->best].text : NULL;
+    out->exhausted = ex->exhausted;
+    out->seconds = ex->seconds;
+}
+
+nasc_db *nasc_experiment_db(nasc_experiment *ex) { return ex->db; }
+const nasc_space *nasc_experiment_space(const nasc_experiment *ex) { return ex->space; }
+const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex) {
+    return &ex->cfg;
+}

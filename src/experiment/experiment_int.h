@@ -1,0 +1,24 @@
+/* experiment_int.h — internals of the experiment module (never installed). */
+#ifndef NASC_EXPERIMENT_INT_H
+#define NASC_EXPERIMENT_INT_H
+
+#include "nasc/arena.h"
+#include "nasc/db.h"
+#include "nasc/experiment.h"
+
+/* Rebuilds a trial result from a database row's columns (status, score, reason, cost, seconds);
+ * the metrics JSON is parsed on top by the caller. The live search tells strategies results that
+ * went through exactly this path too, so a replay sees bit-identical inputs. */
+NASC_INTERNAL void nasc_experiment_row_result(const nasc_trial_record *row, nasc_trial_result *r);
+
+/* Builds the evaluator cfg asks for (tabular, training or proxy). */
+NASC_INTERNAL nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg,
+                                                         const nasc_space *s,
+                                                         nasc_evaluator **out, nasc_err *err);
+
+/* The stored keys of cfg as key/value text (canonical values): *out is a nasc_malloc'd block
+ * holding the pairs and their strings. */
+NASC_INTERNAL nasc_status nasc_config_to_kv(const nasc_experiment_config *cfg, nasc_kv **out,
+                                            int *out_n, nasc_err *err);
+
+#endif /* NASC_EXPERIMENT_INT_H */

@@ -1,0 +1,39 @@
+/* random.c — random search: every trial an independent uniform sample of the space (with
+ * replacement, as in the NAS-Bench-201 and NASLib baselines). It never waits for results, so any
+ * number of workers stays busy. */
+#include "strategy_int.h"
+
+static nasc_status random_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
+    return nasc_space_sample(s->space, &s->rng, &out->arch, err);
+}
+
+static nasc_status random_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
+                               double fidelity, const nasc_trial_result *r, nasc_err *err) {
+    (void)s, (void)trial, (void)arch, (void)fidelity, (void)r, (void)err;
+    return NASC_OK;
+}
+
+/* The whole state is the rng, which the generic snapshot already holds. */
+static nasc_status random_save(const nasc_strategy *s, void **out_buf, size_t *out_len,
+                               nasc_err *err) {
+    (void)s, (void)err;
+    *out_buf = NULL;
+    *out_len = 0;
+    return NASC_OK;
+}
+
+static nasc_status random_load(nasc_strategy *s, const void *buf, size_t len, nasc_err *err) {
+    (void)s, (void)buf;
+    if (len)
+        return nasc_errorf(err, NASC_ERR_FORMAT, "random: unexpected snapshot data");
+    return NASC_OK;
+}
+
+const nasc_strategy_i nasc_strategy_random_i = {
+    .name = "random",
+    .help = "uniform random sampling",
+    .ask = random_ask,
+    .tell = random_tell,
+    .save = random_save,
+    .load = random_load,
+};

@@ -1,0 +1,47 @@
+/* strategy_int.h — internals shared by the strategy implementations (never installed). */
+#ifndef NASC_STRATEGY_INT_H
+#define NASC_STRATEGY_INT_H
+
+#include "nasc/arena.h"
+#include "nasc/strategy.h"
+
+/* Built-in strategies (one file each). */
+extern const nasc_strategy_i nasc_strategy_random_i;
+extern const nasc_strategy_i nasc_strategy_grid_i;
+extern const nasc_strategy_i nasc_strategy_evolution_i;
+extern const nasc_strategy_i nasc_strategy_ga_i;
+extern const nasc_strategy_i nasc_strategy_local_i;
+extern const nasc_strategy_i nasc_strategy_sh_i;
+extern const nasc_strategy_i nasc_strategy_hyperband_i;
+
+/* A growable byte buffer for save(), and a reader for load(). */
+typedef struct nasc_sbuf {
+    unsigned char *data;
+    size_t len, cap;
+    bool oom;
+} nasc_sbuf;
+
+NASC_INTERNAL void nasc_sbuf_put(nasc_sbuf *b, const void *p, size_t n);
+NASC_INTERNAL void nasc_sbuf_put_u64(nasc_sbuf *b, uint64_t v);
+NASC_INTERNAL void nasc_sbuf_put_f64(nasc_sbuf *b, double v);
+/* Length-prefixed string (NULL is written as an empty string). */
+NASC_INTERNAL void nasc_sbuf_put_str(nasc_sbuf *b, const char *s);
+/* An architecture as its canonical text. */
+NASC_INTERNAL void nasc_sbuf_put_arch(nasc_sbuf *b, const nasc_arch *a);
+
+typedef struct nasc_sreader {
+    const unsigned char *p;
+    size_t left;
+    bool bad;
+} nasc_sreader;
+
+NASC_INTERNAL uint64_t nasc_sread_u64(nasc_sreader *r);
+NASC_INTERNAL double nasc_sread_f64(nasc_sreader *r);
+/* Parses the next architecture text in space s; NULL (and r->bad) on failure. */
+NASC_INTERNAL nasc_arch *nasc_sread_arch(nasc_sreader *r, const nasc_space *s);
+
+/* Hands b's bytes to save()'s out parameters, or NOMEM. */
+NASC_INTERNAL nasc_status nasc_sbuf_finish(nasc_sbuf *b, void **out_buf, size_t *out_len,
+                                           nasc_err *err);
+
+#endif /* NASC_STRATEGY_INT_H */

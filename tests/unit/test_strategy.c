@@ -1,0 +1,387 @@
+/* test_strategy.c — the ask/tell strategies: options, determinism, the "wait" contract,
+ * exhaustion, snapshots, failed trials, every space, and the NAS-Bench-201 benchmark numbers
+ * (random search matches the table's exact expectation; evolution, GA and local search beat it
+ * and evolution reaches 94.1 on CIFAR-10), with tolerances from the standard error. */
+#include "test.h"
+
+#include <math.h>
+
+#include "nasc/arena.h"
+#include "nasc/strategy.h"
+
+static nasc_space *nb201;
+static nasc_evaluator *c10;
+
+static nasc_strategy *make(const char *name, const nasc_space *sp, uint64_t seed, int budget,
+                           const char *opts) {
+    nasc_strategy_config sc = {.seed = seed, .budget = budget, .max_fidelity = 1};
+    nasc_strategy *st = NULL;
+    nasc_err err = {0};
+    nasc_status s = nasc_strategy_new(name, sp, &sc, opts, &st, &err);
+    CHECK_MSG(s == NASC_OK, "%s(%s): %s", name, opts ? opts : "", err.msg);
+    return st;
+}
+
+/* ---- a synthetic evaluator: a score from the architecture's hash; NaN for every 3rd trial ---- */
+
+typedef struct synth {
+    bool nan_every_3rd;
+} synth;
+
+static nasc_status synth_eval(nasc_evaluator *ev, const nasc_eval_request *req,
+                              nasc_trial_result *out, nasc_err *err) {
+    (void)err;
+    synth *s = ev->impl;
+    out->status = NASC_TRIAL_OK;
+    out->score = (double)(nasc_arch_hash(req->arch) % 10000) / 100.0;
+    if (s->nan_every_3rd && req->trial % 3 == 2)
+        out->score = NAN;
+    return NASC_OK;
+}
+
+static nasc_evaluator *synth_new(const nasc_space *sp, bool nan3) {
+    synth *s = nasc_malloc(sizeof *s);
+    s->nan_every_3rd = nan3;
+    static const nasc_evaluator_i iface = {
+        .kind = "synthetic", .evaluate = synth_eval, .free_impl = nasc_free};
+    return nasc_evaluator_new(&iface, s, sp);
+}
+
+/* ---- recording a run ---- */
+
+typedef struct trace {
+    uint64_t h[512];
+    int n, n_failed;
+} trace;
+
+static void on_trial(int64_t k, const nasc_arch *a, const nasc_trial_result *r, void *user) {
+    trace *t = user;
+    if (k < 512)
+        t->h[k] = nasc_arch_hash(a) ^ (uint64_t)(r->status == NASC_TRIAL_OK ? 0 : 1);
+    t->n = (int)k + 1;
+    t->n_failed += r->status != NASC_TRIAL_OK;
+}
+
+static double run(const char *name, const char *opts, const nasc_space *sp, nasc_evaluator *ev,
+                  uint64_t seed, int budget, trace *tr) {
+    nasc_strategy *st = make(name, sp, seed, budget, opts);
+    if (!st)
+        return NAN;
+    int64_t n = 0, bt = -1;
+    double best = NAN;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_strategy_run(st, ev, budget, tr ? on_trial : NULL, tr, &n, &best, &bt, &err),
+                 NASC_OK);
+    nasc_strategy_free(st);
+    return best;
+}
+
+static void test_options(void) {
+    nasc_err err = {0};
+    nasc_strategy *st = NULL;
+    nasc_strategy_config sc = {.seed = 1, .budget = 10};
+    CHECK_STATUS(nasc_strategy_new("nope", nb201, &sc, NULL, &st, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "evolution");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "populatoin=5", &st, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "unknown option 'populatoin'");
+    CHECK_STR_CONTAINS(err.msg, "population, sample");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "population=0", &st, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "population");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "population=5,sample=9", &st, &err),
+                 NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("ga", nb201, &sc, "selection=roulette", &st, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "tournament|rank|proportional");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("ga", nb201, &sc, "crossover=1.5", &st, &err), NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("random", nb201, &sc, "x", &st, &err), NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    char canon[128];
+    CHECK_STATUS(nasc_strategy_opts_canonical("ga", " mutation=0.25 ,population=12", canon,
+                                              sizeof canon, &err),
+                 NASC_OK);
+    CHECK_MSG(!strcmp(canon, "population=12,mutation=0.25"), "canonical '%s'", canon);
+    CHECK_STATUS(nasc_strategy_new("ga", nb201, &sc, "population=4,elite=2,selection=rank", &st,
+                                   &err),
+                 NASC_OK);
+    if (st)
+        CHECK(nasc_strategy_opt_int(st, "population") == 4 &&
+              nasc_strategy_opt_choice(st, "selection") == 1 &&
+              nasc_strategy_opt_double(st, "crossover") == 0.5);
+    nasc_strategy_free(st);
+}
+
+/* Same seed, same trials; another seed, other trials. */
+static void test_determinism(void) {
+    static const char *const names[] = {"random", "evolution", "ga", "local", "grid"};
+    static const char *const opts[] = {"", "", "", "", "order=shuffle"};
+    for (int i = 0; i < 5; i++) {
+        trace a = {0}, b = {0}, c = {0};
+        double ba = run(names[i], opts[i], nb201, c10, 11, 150, &a);
+        double bb = run(names[i], opts[i], nb201, c10, 11, 150, &b);
+        run(names[i], opts[i], nb201, c10, 12, 150, &c);
+        CHECK_MSG(a.n == 150 && b.n == 150, "%s: %d and %d trials", names[i], a.n, b.n);
+        CHECK_MSG(!memcmp(a.h, b.h, sizeof a.h) && ba == bb, "%s: same seed, other trials",
+                  names[i]);
+        CHECK_MSG(memcmp(a.h, c.h, sizeof a.h) != 0, "%s: another seed, the same trials",
+                  names[i]);
+    }
+}
+
+/* A "wait" changes nothing; results must come in order. */
+static void test_wait_contract(void) {
+    nasc_strategy_config sc = {.seed = 3, .budget = 100, .ask_ahead = 0};
+    nasc_strategy *st = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "population=4,sample=2", &st, &err),
+                 NASC_OK);
+    if (!st)
+        return;
+    nasc_arch *archs[6] = {0};
+    for (int k = 0; k < 4; k++) {
+        nasc_proposal p;
+        CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+        CHECK(p.arch != NULL);
+        archs[k] = p.arch;
+    }
+    nasc_rng before = st->rng;
+    nasc_proposal p;
+    CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+    CHECK(p.arch == NULL); /* needs the population's results first */
+    CHECK(!memcmp(&before, &st->rng, sizeof before) && st->n_asked == 4);
+    nasc_trial_result r;
+    nasc_trial_result_init(&r);
+    r.status = NASC_TRIAL_OK;
+    r.score = 50;
+    CHECK_STATUS(nasc_strategy_tell(st, 1, archs[1], 0, &r, &err), NASC_ERR_ARG); /* order */
+    nasc_err_clear(&err);
+    for (int k = 0; k < 3; k++)
+        CHECK_STATUS(nasc_strategy_tell(st, k, archs[k], 0, &r, &err), NASC_OK);
+    CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+    CHECK(p.arch == NULL); /* trial 4 needs trials 0..3 */
+    CHECK_STATUS(nasc_strategy_tell(st, 3, archs[3], 0, &r, &err), NASC_OK);
+    CHECK_STATUS(nasc_strategy_tell(st, 4, archs[3], 0, &r, &err), NASC_ERR_ARG); /* not asked */
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+    CHECK(p.arch != NULL);
+    nasc_arch_free(p.arch);
+    for (int k = 0; k < 4; k++)
+        nasc_arch_free(archs[k]);
+    nasc_strategy_free(st);
+
+    /* with ask_ahead = 2, trial P may be proposed when trials 0..P-3 are known */
+    sc.ask_ahead = 2;
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "population=4,sample=2", &st, &err),
+                 NASC_OK);
+    for (int k = 0; k < 4; k++) {
+        CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+        archs[k] = p.arch;
+    }
+    CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+    CHECK(p.arch == NULL);
+    CHECK_STATUS(nasc_strategy_tell(st, 0, archs[0], 0, &r, &err), NASC_OK);
+    CHECK_STATUS(nasc_strategy_tell(st, 1, archs[1], 0, &r, &err), NASC_OK);
+    CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+    CHECK(p.arch != NULL); /* trial 4: 4 - 2 = 2 results known */
+    nasc_arch_free(p.arch);
+    for (int k = 0; k < 4; k++)
+        nasc_arch_free(archs[k]);
+    nasc_strategy_free(st);
+}
+
+static void test_grid(void) {
+    nasc_evaluator *ev = synth_new(nb201, false);
+    nasc_strategy *st = make("grid", nb201, 1, 20000, NULL);
+    if (!st || !ev)
+        return;
+    int64_t n = 0, bt;
+    double best;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_strategy_run(st, ev, 20000, NULL, NULL, &n, &best, &bt, &err), NASC_OK);
+    CHECK_MSG(n == 15625, "grid ran %lld trials on a 15625-architecture space", (long long)n);
+    nasc_strategy_free(st);
+    nasc_evaluator_free(ev);
+    /* grid refuses an infinite space */
+    nasc_space *chain = NULL;
+    if (nasc_space_new("chain", NULL, &chain, &err) == NASC_OK) {
+        nasc_strategy_config sc = {.seed = 1, .budget = 5};
+        nasc_strategy *g = NULL;
+        nasc_status s = nasc_strategy_new("grid", chain, &sc, NULL, &g, &err);
+        if (nasc_space_size(chain) == 0) {
+            CHECK_STATUS(s, NASC_ERR_ARG);
+            CHECK_STR_CONTAINS(err.msg, "finite");
+        }
+        nasc_strategy_free(g);
+        nasc_space_free(chain);
+    }
+}
+
+/* Evolution's snapshot: a strategy loaded from it proposes exactly what the original does. */
+static void test_snapshot(void) {
+    nasc_strategy *a = make("evolution", nb201, 5, 80, NULL);
+    if (!a)
+        return;
+    nasc_err err = {0};
+    nasc_arch *archs[80] = {0};
+    nasc_trial_result res[80];
+    int64_t asked = 0;
+    void *snap = NULL;
+    size_t snap_len = 0;
+    int64_t snap_asked = 0;
+    /* drive it by hand with lazy tells, saving after 30 tells */
+    while (asked < 80) {
+        nasc_proposal p;
+        CHECK_STATUS(nasc_strategy_ask(a, &p, &err), NASC_OK);
+        if (p.arch) {
+            archs[asked] = p.arch;
+            nasc_evaluator_evaluate(c10, &(nasc_eval_request){.trial = asked, .arch = p.arch},
+                                    &res[asked], &err);
+            asked++;
+            continue;
+        }
+        int64_t k = a->n_told;
+        CHECK_STATUS(nasc_strategy_tell(a, k, archs[k], 0, &res[k], &err), NASC_OK);
+        if (a->n_told == 30) {
+            CHECK_STATUS(nasc_strategy_save(a, &snap, &snap_len, &err), NASC_OK);
+            snap_asked = a->n_asked;
+        }
+    }
+    CHECK(snap != NULL);
+    nasc_strategy *b = make("evolution", nb201, 5, 80, NULL);
+    if (snap && b) {
+        CHECK_STATUS(nasc_strategy_load(b, snap, snap_len, &err), NASC_OK);
+        CHECK(b->n_told == 30 && b->n_asked == snap_asked);
+        /* replay from the snapshot: same proposals as the original from snap_asked on */
+        int64_t k = snap_asked;
+        while (k < 80) {
+            nasc_proposal p;
+            CHECK_STATUS(nasc_strategy_ask(b, &p, &err), NASC_OK);
+            if (p.arch) {
+                CHECK_MSG(nasc_arch_equal(p.arch, archs[k]), "trial %lld differs after load",
+                          (long long)k);
+                nasc_arch_free(p.arch);
+                k++;
+                continue;
+            }
+            int64_t t = b->n_told;
+            CHECK_STATUS(nasc_strategy_tell(b, t, archs[t], 0, &res[t], &err), NASC_OK);
+        }
+        /* a damaged snapshot is refused */
+        nasc_strategy *c = make("evolution", nb201, 5, 80, NULL);
+        CHECK_STATUS(nasc_strategy_load(c, snap, snap_len - 3, &err), NASC_ERR_FORMAT);
+        nasc_err_clear(&err);
+        ((unsigned char *)snap)[0] ^= 1;
+        CHECK_STATUS(nasc_strategy_load(c, snap, snap_len, &err), NASC_ERR_FORMAT);
+        nasc_strategy_free(c);
+    }
+    nasc_free(snap);
+    nasc_strategy_free(b);
+    for (int i = 0; i < 80; i++)
+        nasc_arch_free(archs[i]);
+    nasc_strategy_free(a);
+}
+
+/* NaN scores become failed trials; every strategy finishes its budget regardless. */
+static void test_failed_trials(void) {
+    nasc_evaluator *ev = synth_new(nb201, true);
+    static const char *const names[] = {"random", "evolution", "ga", "local", "grid"};
+    for (int i = 0; i < 5 && ev; i++) {
+        trace t = {0};
+        double best = run(names[i], NULL, nb201, ev, 4, 90, &t);
+        CHECK_MSG(t.n == 90, "%s stopped after %d trials", names[i], t.n);
+        CHECK_MSG(t.n_failed == 30, "%s: %d failed trials, expected 30", names[i], t.n_failed);
+        CHECK(isfinite(best));
+    }
+    nasc_evaluator_free(ev);
+}
+
+/* Every strategy works on every space (synthetic scores; grid only where the space is finite). */
+static void test_every_space(void) {
+    static const char *const spaces[] = {"nb201", "darts", "chain", "mobilenet", "macro"};
+    static const char *const names[] = {"random", "evolution", "ga", "local", "grid"};
+    for (int s = 0; s < 5; s++) {
+        nasc_space *sp = NULL;
+        nasc_err err = {0};
+        if (nasc_space_new(spaces[s], NULL, &sp, &err) != NASC_OK) {
+            fprintf(stderr, "note: space %s not available: %s\n", spaces[s], err.msg);
+            continue;
+        }
+        nasc_evaluator *ev = synth_new(sp, false);
+        for (int i = 0; i < 5; i++) {
+            if (!strcmp(names[i], "grid") && nasc_space_size(sp) == 0)
+                continue;
+            trace t = {0};
+            double best = run(names[i], "", sp, ev, 2, 40, &t);
+            CHECK_MSG(t.n == 40 && isfinite(best), "%s on %s: %d trials", names[i], spaces[s],
+                      t.n);
+        }
+        nasc_evaluator_free(ev);
+        nasc_space_free(sp);
+    }
+}
+
+/* The benchmark: S seeds x 100 queries on the CIFAR-10 table. */
+static void bench_row(const char *name, const char *opts, int seeds, double *mean, double *se) {
+    double s1 = 0, s2 = 0;
+    for (int seed = 1; seed <= seeds; seed++) {
+        double b = run(name, opts, nb201, c10, (uint64_t)seed, 100, NULL);
+        s1 += b;
+        s2 += b * b;
+    }
+    *mean = s1 / seeds;
+    double var = (s2 - s1 * s1 / seeds) / (seeds - 1);
+    *se = sqrt(var / seeds);
+}
+
+static void test_benchmark(void) {
+    const int seeds = 100;
+    double exact, exact_sd;
+    nasc_table_expected_max(nasc_evaluator_table(c10), 100, &exact, &exact_sd);
+    CHECK_CLOSE(exact, 93.85, 0, 0.01); /* the number, straight from the table */
+    double m_rand, se_rand;
+    bench_row("random", "", seeds, &m_rand, &se_rand);
+    /* the sample mean of `seeds` runs is within 4 standard errors of the exact expectation */
+    double se_exact = exact_sd / sqrt(seeds);
+    CHECK_MSG(fabs(m_rand - exact) <= 4 * se_exact, "random %.3f vs exact %.3f (SE %.3f)", m_rand,
+              exact, se_exact);
+    static const char *const names[] = {"evolution", "ga", "local"};
+    for (int i = 0; i < 3; i++) {
+        double m, se;
+        bench_row(names[i], "", seeds, &m, &se);
+        double se_diff = sqrt(se * se + se_rand * se_rand);
+        CHECK_MSG(m - m_rand > 3 * se_diff, "%s %.3f is not clearly better than random %.3f",
+                  names[i], m, m_rand);
+        if (!strcmp(names[i], "evolution"))
+            CHECK_MSG(m >= 94.1, "evolution averages %.3f < 94.1 (SE %.3f)", m, se);
+        printf("%-10s %.3f +- %.3f (SE)\n", names[i], m, se);
+    }
+    printf("%-10s %.3f +- %.3f (SE); exact expectation %.3f\n", "random", m_rand, se_rand, exact);
+}
+
+int main(void) {
+    nasc_err err = {0};
+    if (nasc_space_new("nb201", NULL, &nb201, &err) != NASC_OK ||
+        nasc_evaluator_tabular_new(nb201, "nb201:cifar10", NASC_SOURCE_DIR "/data/nb201_cifar.csv",
+                                   &c10, &err) != NASC_OK) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return 1;
+    }
+    test_options();
+    test_determinism();
+    test_wait_contract();
+    test_grid();
+    test_snapshot();
+    test_failed_trials();
+    test_every_space();
+    test_benchmark();
+    nasc_evaluator_free(c10);
+    nasc_space_free(nb201);
+    return test_done("test_strategy");
+}
