@@ -13,7 +13,7 @@
  *
  *     nasc_err err = {0};
  *     nasc_dataset *ds = NULL;
- *     nasc_status st = nasc_dataset_load("fashion-mnist", &ds, &err);
+ *     nasc_status st = nasc_dataset_load("fashion-mnist", NASC_SPLIT_TRAIN, &ds, &err);
  *     if (st != NASC_OK) {
  *         fprintf(stderr, "nasc: error: %s\n", err.msg);   // names file and byte offset
  *         return st;
