@@ -42,15 +42,18 @@ extern "C" {
 typedef struct nasc_space nasc_space;
 typedef struct nasc_arch nasc_arch;
 
-/* Space options; zero fields mean the space's defaults. */
+/* Space options; zero fields mean the space's defaults (in brackets). */
 typedef struct nasc_space_config {
-    int max_layers; /* chain: maximum number of layers; macro: number of layers L */
-    int n_stages;   /* mobilenet: number of stages */
-    int max_depth;  /* mobilenet: maximum blocks per stage */
+    int max_layers; /* chain: maximum number of layers [8]; macro: number of layers L [12];
+                     * morph: maximum number of units [8] */
+    int n_stages;   /* mobilenet: number of stages [5] */
+    int max_depth;  /* mobilenet: maximum blocks per stage [4] */
 } nasc_space_config;
 
 /* Network options (the `--input`, `--classes`, `--channels`, `--cells`, `--auxiliary` flags);
- * zero fields mean the space's defaults (e.g. nb201 C=16 N=5; darts C=36 L=20). */
+ * zero fields mean the defaults: input 1x28x28 (Fashion-MNIST), 10 classes; C and cells per
+ * space: nb201 C=16 N=5; darts C=36 L=20; mobilenet C=16; macro C=36 (chain and morph take their
+ * widths from the architecture). */
 typedef struct nasc_net_config {
     int in_c, in_h, in_w; /* input shape */
     int n_classes;

@@ -35,7 +35,7 @@ static nasc_status da_init(nasc_space *s, nasc_err *err) {
     (void)err;
     s->n_dec = 2 * DA_DEC_PER_CELL;
     s->fixed_radix = true;
-    s->size = 0; /* ((2*8)(3*8)(4*8)(5*8))^4 ~ 5.6e22 > 2^64 */
+    s->size = 0; /* ((2*8)(3*8)(4*8)(5*8))^4 ~ 5.8e22 > 2^64 */
     return NASC_OK;
 }
 

@@ -96,6 +96,11 @@ static nasc_status ma_parse(const nasc_space *s, const char *text, int *d, int *
                 return nasc_sp_fail(&c, jat, "expected a node index after '+' (got %s)",
                                     nasc_sp_got(&c, got, sizeof got));
             }
+            if (j >= i && i == 0)
+                return nasc_sp_fail(&c, jat,
+                                    "layer 0 cannot take a skip from node %d: it reads the stem "
+                                    "(node 0) and has no earlier node (a cycle or forward edge)",
+                                    j);
             if (j >= i)
                 return nasc_sp_fail(&c, jat,
                                     "layer %d cannot take a skip from node %d: skips come from "

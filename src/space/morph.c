@@ -216,6 +216,11 @@ static nasc_status mo_parse(const nasc_space *s, const char *text, int *d, int *
                 size_t jat;
                 if (!nasc_sp_uint(&c, &j, &jat))
                     return nasc_sp_fail(&c, jat, "expected a unit index after '+'");
+                if (j >= i && i == 0)
+                    return nasc_sp_fail(&c, jat,
+                                        "unit 0 cannot take a skip from unit %d: it has no earlier "
+                                        "unit (a cycle or forward edge)",
+                                        j);
                 if (j >= i)
                     return nasc_sp_fail(&c, jat,
                                         "unit %d cannot take a skip from unit %d: skips come from "

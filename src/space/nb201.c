@@ -116,6 +116,10 @@ static nasc_status nb_parse(const nasc_space *s, const char *text, int *d, int *
                                 "node %d needs %d edges, one from each of nodes 0..%d (got %d)",
                                 node, node, node - 1, count);
     }
+    if (nasc_sp_accept(&c, "+"))
+        return nasc_sp_fail(&c, c.pos - 1,
+                            "too many nodes: a cell has 3 nodes after its input (wrong edge "
+                            "count)");
     NASC_TRY(nasc_sp_end(&c));
     *n = NB_EDGES;
     return NASC_OK;

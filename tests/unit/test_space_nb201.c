@@ -212,6 +212,7 @@ static void test_malformed(const nasc_space *sp) {
         {"none~0", "column 1: expected '|'"},
         {"|~0|", "expected an op name"},
         {"|none~99999999999|", "expected an input node index"},
+        {"|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|", "column 48: too many nodes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nasc_err err = {0};
