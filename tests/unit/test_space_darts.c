@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "nasc/arena.h"
+#include "nasc/backend.h"
 #include "nasc/space.h"
 
 static const char *DARTS_V2 =
@@ -244,6 +245,53 @@ static void test_build_checks(const nasc_space *sp) {
     nasc_arch_free(a);
 }
 
+/* Drop-path acts in training mode only, and only when asked for; the auxiliary head answers
+ * want_aux. */
+static void test_forward_modes(const nasc_space *sp) {
+    nasc_arch *a = parse_ok(sp, DARTS_V2);
+    nasc_err err = {0};
+    nasc_model *m = NULL;
+    nasc_net_config cfg = {.channels = 4, .cells = 3, .auxiliary = true}; /* 1x28x28 */
+    CHECK_STATUS(nasc_space_build(a, &cfg, 1, &m, &err), NASC_OK);
+    nasc_backend *be = nasc_backend_new("cpu", 1, &err);
+    nasc_graph *g = be ? nasc_graph_new(be, 0, &err) : NULL;
+    if (!m || !g) {
+        nasc_graph_free(g);
+        nasc_backend_free(be);
+        nasc_model_free(m);
+        nasc_arch_free(a);
+        return;
+    }
+    static float x[2 * 28 * 28];
+    float out[4][20];
+    for (int i = 0; i < 2 * 28 * 28; i++)
+        x[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+    const struct {
+        bool training;
+        float drop;
+    } modes[4] = {{true, 0.0f}, {true, 0.4f}, {false, 0.0f}, {false, 0.4f}};
+    for (int k = 0; k < 4; k++) {
+        nasc_graph_reset(g);
+        nasc_graph_set_training(g, modes[k].training);
+        nasc_graph_set_rng(g, 3, 0);
+        nasc_tensor *xi = nasc_input(g, 2, 1, 28, 28, x);
+        nasc_forward_opts opts = {.drop_path = modes[k].drop, .want_aux = k == 0};
+        nasc_tensor *y = nasc_model_forward(m, g, xi, &opts);
+        CHECK_MSG(y != NULL, "%s", nasc_graph_errmsg(g));
+        if (y)
+            memcpy(out[k], y->data, sizeof out[k]);
+        CHECK((m->aux_logits != NULL) == (k == 0));
+        if (m->aux_logits)
+            CHECK(m->aux_logits->ne[0] == 2 && m->aux_logits->ne[1] == 10);
+    }
+    CHECK(memcmp(out[0], out[1], sizeof out[0]) != 0); /* drop-path changed the training pass */
+    CHECK(memcmp(out[2], out[3], sizeof out[2]) == 0); /* and not inference */
+    nasc_graph_free(g);
+    nasc_backend_free(be);
+    nasc_model_free(m);
+    nasc_arch_free(a);
+}
+
 int main(void) {
     nasc_err err = {0};
     nasc_space *sp = NULL;
@@ -254,6 +302,7 @@ int main(void) {
     test_malformed(sp);
     test_random(sp);
     test_build_checks(sp);
+    test_forward_modes(sp);
     nasc_space_free(sp);
     return test_done("test_space_darts");
 }
