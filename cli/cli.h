@@ -68,6 +68,7 @@ const char *cli_fmt_duration(double seconds, char *buf, size_t n);
 /* ---- commands ---- */
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 int cmd_search(int argc, char **argv); /* cmd_search.c */
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 

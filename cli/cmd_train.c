@@ -80,6 +80,8 @@ int cmd_train(int argc, char **argv) {
         return rc == CLI_HELP ? CLI_OK : rc;
     if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK)
         return rc;
+    if (net.auxiliary && !o.cfg.aux_weight)
+        o.cfg.aux_weight = 0.4f; /* the DARTS code's auxiliary_weight */
     if (!(net.width > 0.0f) || net.channels < 0 || net.cells < 0) {
         cli_error("nasc train: --width must be > 0, --channels and --cells >= 0");
         return CLI_USAGE;

@@ -13,6 +13,7 @@ typedef struct command {
 static const command commands[] = {
     {"train", cmd_train, "train a network (baseline CNN or an architecture) and report accuracy"},
     {"eval", cmd_eval, "evaluate a saved model on a dataset"},
+    {"show", cmd_show, "an architecture's structure, cost and Graphviz drawing"},
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
 };

@@ -142,8 +142,22 @@ nasc_status cli_model_build(const char *space, const char *arch, const cli_net_o
         return nasc_baseline_new(in_c, in_h, in_w, classes, net->width > 0 ? net->width : 1.0f,
                                  seed, out, err);
     }
-    return nasc_errorf(err, NASC_ERR_ARG, "--space '%s': search spaces are not built into this "
-                                          "binary yet", space);
+    if (!arch)
+        return nasc_errorf(err, NASC_ERR_ARG, "--space %s needs --arch TEXT (the architecture)",
+                           space);
+    nasc_space *sp = NULL;
+    nasc_arch *a = NULL;
+    NASC_TRY(nasc_space_new(space, NULL, &sp, err));
+    nasc_status st = nasc_arch_parse(sp, arch, &a, err);
+    if (st == NASC_OK) {
+        const nasc_net_config nc = {.in_c = in_c, .in_h = in_h, .in_w = in_w,
+                                    .n_classes = classes, .channels = net->channels,
+                                    .cells = net->cells, .auxiliary = net->auxiliary};
+        st = nasc_space_build(a, &nc, seed, out, err);
+    }
+    nasc_arch_free(a);
+    nasc_space_free(sp);
+    return st;
 }
 
 nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err) {

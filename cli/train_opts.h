@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include "nasc/data.h"
+#include "nasc/space.h"
 #include "nasc/train.h"
 #include "nasc/weights.h"
 

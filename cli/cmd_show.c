@@ -1,0 +1,83 @@
+/* cmd_show.c — `nasc show`: an architecture's structure, network, cost and Graphviz drawing. */
+#include "cli.h"
+
+#include "nasc/arena.h"
+#include "nasc/cost.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_show(int argc, char **argv) {
+    const char *space = NULL, *arch = NULL, *input = NULL;
+    int classes = 0, channels = 0, cells = 0, batch = 32, repeats = 10, threads = 1;
+    bool auxiliary = false, json = false, dot = false;
+    cli_flag flags[] = {
+        {"space", CLI_STR, &space, "SPACE", "nb201, darts, chain, mobilenet, macro or morph"},
+        {"arch", CLI_STR, &arch, "TEXT", "the architecture in the space's text form"},
+        {"input", CLI_STR, &input, "CxHxW", "input shape (default: the space's, e.g. 1x28x28)"},
+        {"classes", CLI_INT, &classes, "K", "number of classes (default 10)"},
+        {"channels", CLI_INT, &channels, "C", "initial channels (default: the space's)"},
+        {"cells", CLI_INT, &cells, "L", "cells (nb201: per stage; darts: total)"},
+        {"auxiliary", CLI_BOOL, &auxiliary, NULL, "darts: include the auxiliary head"},
+        {"batch", CLI_INT, &batch, "B", "batch size for the second latency figure (default 32)"},
+        {"repeats", CLI_INT, &repeats, "N", "timed forward passes per latency figure (default 10; 0 skips)"},
+        {"threads", CLI_INT, &threads, "T", "threads for the latency measurement (default 1)"},
+        {"json", CLI_BOOL, &json, NULL, "print one JSON object (params, flops, memory_bytes, latency_ms, ...)"},
+        {"dot", CLI_BOOL, &dot, NULL, "print only the Graphviz drawing"},
+    };
+    int rc = cli_parse("show", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
+                       "nasc show --space SPACE --arch TEXT [--input CxHxW] [--classes K] "
+                       "[--channels C] [--cells L] [--auxiliary] [--json | --dot]",
+                       "Prints an architecture's cell/network structure, its cost (parameters, "
+                       "multiply-adds, peak activation memory, latency measured on this machine) "
+                       "and a Graphviz DOT drawing.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (!space || !arch) {
+        cli_error("nasc show: --space SPACE and --arch TEXT are required");
+        return CLI_USAGE;
+    }
+    if (json && dot) {
+        cli_error("nasc show: --json and --dot exclude each other");
+        return CLI_USAGE;
+    }
+    nasc_net_config net = {.n_classes = classes, .channels = channels, .cells = cells,
+                           .auxiliary = auxiliary};
+    if (input) {
+        char tail;
+        if (sscanf(input, "%dx%dx%d%c", &net.in_c, &net.in_h, &net.in_w, &tail) != 3 ||
+            net.in_c < 1 || net.in_h < 1 || net.in_w < 1) {
+            cli_error("nasc show: --input: expected CxHxW with positive sizes, e.g. 3x32x32 (got '%s')",
+                      input);
+            return CLI_USAGE;
+        }
+    }
+    if (classes < 0 || channels < 0 || cells < 0 || batch < 1 || repeats < 0 || threads < 1) {
+        cli_error("nasc show: --classes, --channels, --cells, --repeats must be >= 0; --batch, "
+                  "--threads >= 1");
+        return CLI_USAGE;
+    }
+    nasc_err err = {0};
+    nasc_space *sp = NULL;
+    nasc_arch *a = NULL;
+    char *out = NULL;
+    nasc_status st = nasc_space_new(space, NULL, &sp, &err);
+    if (st == NASC_OK)
+        st = nasc_arch_parse(sp, arch, &a, &err);
+    if (st == NASC_OK) {
+        const nasc_cost_config cc = {.batch = batch, .repeats = repeats ? repeats : -1,
+                                     .threads = threads};
+        st = nasc_show(a, &net, &cc, json ? NASC_SHOW_JSON : dot ? NASC_SHOW_DOT : NASC_SHOW_TEXT,
+                       &out, &err);
+    }
+    if (st == NASC_OK) {
+        fputs(out, stdout);
+        rc = CLI_OK;
+    } else {
+        rc = cli_fail(st, &err, true);
+    }
+    nasc_free(out);
+    nasc_arch_free(a);
+    nasc_space_free(sp);
+    return rc;
+}
