@@ -1,0 +1,209 @@
+/* cpu/batchnorm.c — batch norm over (N,H,W) per channel, vectorised over C (NHWC rows).
+ *
+ * src: x (N,C,H,W), gamma, beta, running_mean, running_var (each (1,C,1,1) or NULL); M = N*H*W.
+ * Semantics as ref/batchnorm.c (saved: mean then invstd, 2C floats).
+ *
+ * Training forward, two passes over x:
+ *   1. statistics in ONE pass: shifted sums s1 = sum(x-k), s2 = sum((x-k)^2) with k = x[pixel 0]
+ *      (the shift keeps E[x^2]-E[x]^2 from cancelling when |mean| >> std), in double, each ith over
+ *      its pixel range into private buffers added in ith order; mean = k + s1/M,
+ *      var = s2/M - (s1/M)^2 (biased);
+ *   2. y = (x-mean)*a + beta with a = gamma*invstd (float).
+ * Backward, two passes over (x, dy):
+ *   1. sdy = sum(dy), sdyx = sum(dy*(x-mean)) per channel (double, private per ith);
+ *      dgamma += sdyx*invstd, dbeta += sdy;
+ *   2. training:  dx += k1*dy + k2*(x-mean) + k3, the ref formula
+ *                 dx = gamma*invstd/M * (M*dy - sdy - xhat*sum(dy*xhat)) regrouped per channel:
+ *                 k1 = gamma*invstd, k2 = -gamma*invstd^3*sdyx/M, k3 = -k1*sdy/M;
+ *      inference: dx += gamma*invstd*dy.
+ * Every pass splits the M pixels into nth fixed ranges. */
+#include "cpu_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#define BN_GRAIN 16384 /* elements per thread */
+
+typedef struct bn_args {
+    const float *x, *dy;
+    float *y, *dx;
+    int C;
+    size_t M;
+    const float *shift;  /* pass-1 shift per channel (fwd), mean (bwd) */
+    double *priv;        /* nth * 2C doubles */
+    const float *k1, *k2, *k3; /* per-channel coefficients of pass 2 */
+} bn_args;
+
+NASC_CPU_CLONES
+static void bn_stats_task(void *arg, int ith, int nth) {
+    const bn_args *a = arg;
+    const int C = a->C;
+    size_t p0, p1;
+    nasc_cpu_range(a->M, ith, nth, &p0, &p1);
+    double *restrict s1 = a->priv + (size_t)ith * 2 * C, *restrict s2 = s1 + C;
+    memset(s1, 0, 2 * (size_t)C * sizeof *s1);
+    const float *restrict k = a->shift;
+    if (a->dy) { /* backward: sum dy, sum dy*(x-mean) */
+        for (size_t p = p0; p < p1; p++) {
+            const float *restrict xp = a->x + p * C, *restrict dp = a->dy + p * C;
+            for (int c = 0; c < C; c++) {
+                s1[c] += (double)dp[c];
+                s2[c] += (double)dp[c] * (double)(xp[c] - k[c]);
+            }
+        }
+    } else {
+        for (size_t p = p0; p < p1; p++) {
+            const float *restrict xp = a->x + p * C;
+            for (int c = 0; c < C; c++) {
+                const double d = (double)(xp[c] - k[c]);
+                s1[c] += d;
+                s2[c] += d * d;
+            }
+        }
+    }
+}
+
+/* y = (x-mean)*k1 + k2 (forward), or dx += k1*dy + k2*(x-mean) + k3 (backward). */
+NASC_CPU_CLONES
+static void bn_apply_task(void *arg, int ith, int nth) {
+    const bn_args *a = arg;
+    const int C = a->C;
+    size_t p0, p1;
+    nasc_cpu_range(a->M, ith, nth, &p0, &p1);
+    const float *restrict k1 = a->k1, *restrict k2 = a->k2, *restrict k3 = a->k3;
+    const float *restrict mu = a->shift;
+    if (!a->dy) {
+        for (size_t p = p0; p < p1; p++) {
+            const float *restrict xp = a->x + p * C;
+            float *restrict yp = a->y + p * C;
+            for (int c = 0; c < C; c++)
+                yp[c] = (xp[c] - mu[c]) * k1[c] + k2[c];
+        }
+    } else {
+        for (size_t p = p0; p < p1; p++) {
+            const float *restrict xp = a->x + p * C, *restrict dp = a->dy + p * C;
+            float *restrict dx = a->dx + p * C;
+            for (int c = 0; c < C; c++)
+                dx[c] += k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
+        }
+    }
+}
+
+/* Sums the nth private (s1, s2) buffers in ith order into out1, out2 (double, C each). */
+static void bn_sum_priv(const double *priv, int nth, int C, double *out1, double *out2) {
+    for (int c = 0; c < C; c++) {
+        double a = 0.0, b = 0.0;
+        for (int t = 0; t < nth; t++) {
+            a += priv[(size_t)t * 2 * C + (size_t)c];
+            b += priv[(size_t)t * 2 * C + (size_t)C + (size_t)c];
+        }
+        out1[c] = a;
+        out2[c] = b;
+    }
+}
+
+nasc_status nasc_cpu_batchnorm_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    const nasc_tensor *x = node->src[0], *gamma = node->src[1], *beta = node->src[2];
+    nasc_tensor *rmean = node->src[3], *rvar = node->src[4];
+    const nasc_bn_params *p = &node->params.bn;
+    const int C = x->ne[1];
+    const size_t M = nasc_n(x) / (size_t)C;
+    float *saved = nasc_graph_alloc(g, 2 * (size_t)C * sizeof(float));
+    if (!saved)
+        return nasc_graph_status(g);
+    node->saved = saved;
+    const int nth = nasc_cpu_nth(be, nasc_n(x), BN_GRAIN);
+    /* scratch: priv (nth*2C doubles) | s1, s2 (2C doubles) | k1, k2 (2C floats) */
+    const size_t priv_b = nasc_cpu_align64((size_t)nth * 2 * C * sizeof(double));
+    const size_t sum_b = nasc_cpu_align64(2 * (size_t)C * sizeof(double));
+    char *ws = nasc_cpu_scratch(be, g, priv_b + sum_b + 2 * (size_t)C * sizeof(float));
+    if (!ws)
+        return nasc_graph_status(g);
+    double *priv = (double *)ws, *s1 = (double *)(ws + priv_b), *s2 = s1 + C;
+    float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C;
+    bn_args a = {.x = x->data, .y = node->data, .C = C, .M = M, .priv = priv, .k1 = k1, .k2 = k2};
+    if (p->training) {
+        a.shift = x->data; /* pixel 0 */
+        nasc_cpu_run(nth, bn_stats_task, &a);
+        bn_sum_priv(priv, nth, C, s1, s2);
+    }
+    for (int c = 0; c < C; c++) {
+        double mu, var;
+        if (p->training) {
+            const double m1 = s1[c] / (double)M;
+            mu = (double)x->data[c] + m1;
+            var = s2[c] / (double)M - m1 * m1;
+            if (var < 0.0)
+                var = 0.0;
+            if (rmean) {
+                const double m = p->momentum;
+                rmean->data[c] = (float)((1.0 - m) * (double)rmean->data[c] + m * mu);
+                rvar->data[c] =
+                    (float)((1.0 - m) * (double)rvar->data[c] + m * var * (double)M / (double)(M - 1));
+            }
+        } else {
+            mu = rmean->data[c];
+            var = rvar->data[c];
+        }
+        const double invstd = 1.0 / sqrt(var + (double)p->eps);
+        saved[c] = (float)mu;
+        saved[C + c] = (float)invstd;
+        const double ga = gamma ? (double)gamma->data[c] : 1.0;
+        const double bb = beta ? (double)beta->data[c] : 0.0;
+        k1[c] = (float)(ga * invstd);
+        k2[c] = (float)bb;
+    }
+    a.shift = saved; /* the mean */
+    nasc_cpu_run(nth, bn_apply_task, &a);
+    return NASC_OK;
+}
+
+nasc_status nasc_cpu_batchnorm_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    nasc_tensor *x = node->src[0], *gamma = node->src[1], *beta = node->src[2];
+    const nasc_bn_params *p = &node->params.bn;
+    const int C = x->ne[1];
+    const size_t M = nasc_n(x) / (size_t)C;
+    const float *saved = node->saved;
+    const bool need_sums = p->training ? (x->grad || (gamma && gamma->grad) || (beta && beta->grad))
+                                       : ((gamma && gamma->grad) || (beta && beta->grad));
+    if (!need_sums && !x->grad)
+        return NASC_OK;
+    const int nth = nasc_cpu_nth(be, nasc_n(x), BN_GRAIN);
+    const size_t priv_b = nasc_cpu_align64((size_t)nth * 2 * C * sizeof(double));
+    const size_t sum_b = nasc_cpu_align64(2 * (size_t)C * sizeof(double));
+    char *ws = nasc_cpu_scratch(be, g, priv_b + sum_b + 3 * (size_t)C * sizeof(float));
+    if (!ws)
+        return nasc_graph_status(g);
+    double *priv = (double *)ws, *sdy = (double *)(ws + priv_b), *sdyx = sdy + C;
+    float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C, *k3 = k2 + C;
+    bn_args a = {.x = x->data, .dy = node->grad, .dx = x->grad, .C = C, .M = M,
+                 .shift = saved, .priv = priv, .k1 = k1, .k2 = k2, .k3 = k3};
+    if (need_sums) {
+        nasc_cpu_run(nth, bn_stats_task, &a);
+        bn_sum_priv(priv, nth, C, sdy, sdyx);
+    }
+    for (int c = 0; c < C; c++) {
+        const double invstd = saved[C + c];
+        if (need_sums) {
+            if (gamma && gamma->grad)
+                gamma->grad[c] += (float)(sdyx[c] * invstd);
+            if (beta && beta->grad)
+                beta->grad[c] += (float)sdy[c];
+        }
+        const double ga = gamma ? (double)gamma->data[c] : 1.0;
+        const double c1 = ga * invstd;
+        if (p->training) {
+            const double c2 = -c1 * invstd * invstd * sdyx[c] / (double)M;
+            k1[c] = (float)c1;
+            k2[c] = (float)c2;
+            k3[c] = (float)(-c1 * sdy[c] / (double)M);
+        } else {
+            k1[c] = (float)c1;
+            k2[c] = 0.0f;
+            k3[c] = 0.0f;
+        }
+    }
+    if (x->grad)
+        nasc_cpu_run(nth, bn_apply_task, &a);
+    return NASC_OK;
+}
