@@ -85,6 +85,16 @@ NASC_API nasc_tensor *nasc_mean(nasc_graph *g, nasc_tensor *x);
  * (N,C,H,W) -> (N,C*H*W,1,1) flattens in H,W,C order. */
 NASC_API nasc_tensor *nasc_reshape(nasc_graph *g, nasc_tensor *x, int n, int c, int h, int w);
 
+/* Weighted sum out = sum_i w[w_index[i]] * xs[i] over n >= 1 terms (nasc_wsum_params): the mixed
+ * operation of a supernet in one node, so an edge stores one output instead of 2n temporaries.
+ * xs[i] may be NULL (the constant 1: the term adds w[w_index[i]] everywhere); the others must
+ * share one shape, the output's. Gradients reach every x_i (w*dout) and w (<dout, x_i>).
+ * w_index is copied. */
+NASC_API nasc_tensor *nasc_weighted_sum(nasc_graph *g, nasc_tensor *w, int n,
+                                        nasc_tensor *const *xs, const int *w_index);
+/* Channel shuffle with `groups` groups (nasc_shuffle_params); C must be divisible by groups. */
+NASC_API nasc_tensor *nasc_channel_shuffle(nasc_graph *g, nasc_tensor *x, int groups);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,6 +56,8 @@ enum nasc_op {
     NASC_OP_SUM,           /* src: x              output (1,1,1,1) */
     NASC_OP_MEAN,          /* src: x              output (1,1,1,1) */
     NASC_OP_RESHAPE,       /* src: x              same data, new shape (a view) */
+    NASC_OP_WSUM,          /* src: w, x0..x(n-1)  params: wsum; out = sum_i w[idx[i]] * x_i */
+    NASC_OP_CHANNEL_SHUFFLE, /* src: x            params: shuffle (ShuffleNet / PC-DARTS) */
     NASC_OP_COUNT
 };
 
@@ -116,6 +118,22 @@ typedef struct nasc_ce_params {
     float smoothing;
 } nasc_ce_params;
 
+/* Weighted sum of n terms (mixed operations of supernets): out = sum_i w[idx[i]] * x_i, where
+ * w is any tensor read as a flat array (e.g. softmax(alpha) rows (R, n_ops, 1, 1)) and x_i all
+ * have the output's shape. A NULL x_i stands for the constant 1 (the term adds w[idx[i]] to every
+ * element): straight-through estimators (GDAS) use it to pass a gradient to unused weights.
+ * idx points into the step arena (copied by the builder). */
+typedef struct nasc_wsum_params {
+    int n;              /* terms; the node has n+1 sources (w first) */
+    const int32_t *idx; /* n flat indices into w */
+} nasc_wsum_params;
+
+/* Channel shuffle with G groups: C = G*Cg channels; out channel i*G + k = in channel k*Cg + i
+ * (view (N,G,Cg,H,W), transpose G and Cg, flatten), as in ShuffleNet and PC-DARTS. */
+typedef struct nasc_shuffle_params {
+    int groups; /* G >= 1, divides C */
+} nasc_shuffle_params;
+
 typedef union nasc_op_params {
     nasc_conv2d_params conv;
     nasc_pool2d_params pool;
@@ -123,6 +141,8 @@ typedef union nasc_op_params {
     nasc_slice_params slice;
     nasc_drop_params drop;
     nasc_ce_params ce;
+    nasc_wsum_params wsum;
+    nasc_shuffle_params shuffle;
     float scalar;
 } nasc_op_params;
 

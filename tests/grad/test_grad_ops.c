@@ -137,6 +137,23 @@ static nasc_tensor *b_reshape(nasc_graph *g, nasc_tensor **in, const gcase *c) {
     return nasc_relu(g, r); /* a consumer after the view, so its grad flows through */
 }
 
+/* weighted sum: inputs w (2,4,1,1) read flat, then the terms; indices repeat one term's weight
+ * slot and use the last row, as a supernet's alpha rows do. */
+static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    static const int idx[] = {1, 6, 7, 6};
+    return nasc_weighted_sum(g, in[0], c->n_in - 1, in + 1, idx);
+}
+/* with a constant term (NULL: straight-through estimators) between two tensors */
+static nasc_tensor *b_wsum_const(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    static const int idx[] = {0, 2, 3};
+    nasc_tensor *xs[] = {in[1], NULL, in[2]};
+    return nasc_weighted_sum(g, in[0], 3, xs, idx);
+}
+static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    return nasc_channel_shuffle(g, in[0], (int)c->f);
+}
+
 #define CONV(s0, s1, p0, p1, d0, d1, gr)                                                           \
     .conv = {.stride = {s0, s1}, .pad = {p0, p1}, .dil = {d0, d1}, .groups = gr }
 #define POOL(k0, k1, s0, s1, p0, p1, cip)                                                          \
@@ -227,6 +244,16 @@ static const gcase cases[] = {
      TOL(1e-2, 1e-3, 1e-3)},
     {"sum", b_sum, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
     {"mean", b_mean, 1, {{2, 3, 4, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    /* supernet ops (oneshot): linear in every input, so h = 1e-2 is exact up to rounding */
+    {"weighted_sum 4 terms", b_wsum, 5,
+     {{2, 4, 1, 1}, {2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}}, {0}, 0,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"weighted_sum constant term", b_wsum_const, 3, {{1, 4, 1, 1}, {3, 2, 3, 3}, {3, 2, 3, 3}},
+     {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
+    {"channel_shuffle G=4", b_shuffle, 1, {{2, 8, 3, 2}}, {0}, 0, .f = 4.0f,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"channel_shuffle G=3 C=12", b_shuffle, 1, {{1, 12, 2, 3}}, {0}, 0, .f = 3.0f,
+     TOL(1e-2, 1e-3, 1e-3)},
 };
 
 static void fill(float *x, size_t n, int kind, nasc_rng *r) {

@@ -365,6 +365,21 @@ def op_cases(check):
 
     for name, f in [("sum", torch.sum), ("mean", torch.mean)]:
         run_case(rf, name, lambda x, f=f: f(x), {"x": randn(name, "x", 2, 3, 4, 5)}, check=check)
+
+    # supernet ops (oneshot). weighted sum: params = the flat indices into w of the terms x0..x2;
+    # w is a (2,4) matrix like softmax(alpha) rows, written as (2,4,1,1).
+    name, idx = "weighted_sum", (1, 6, 7)
+    run_case(rf, name, lambda w, x0, x1, x2: sum(w.flatten()[i] * x for i, x in zip(idx, (x0, x1, x2))),
+             {"w": randn(name, "w", 2, 4), "x0": randn(name, "x0", 2, 3, 4, 5),
+              "x1": randn(name, "x1", 2, 3, 4, 5), "x2": randn(name, "x2", 2, 3, 4, 5)},
+             params=idx, check=check)
+    # channel shuffle (PC-DARTS): params = groups
+    for name, xs, groups in [("channel_shuffle_g4", (2, 8, 3, 2), 4),
+                             ("channel_shuffle_g3", (1, 12, 2, 3), 3)]:
+        def fn(x, G=groups):
+            n, c, h, w = x.shape
+            return x.view(n, G, c // G, h, w).transpose(1, 2).reshape(n, c, h, w)
+        run_case(rf, name, fn, {"x": randn(name, "x", *xs)}, params=(groups,), check=check)
     return rf
 
 

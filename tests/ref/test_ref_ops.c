@@ -52,7 +52,7 @@
 enum kind {
     K_CONV, K_MAXPOOL, K_AVGPOOL, K_GAP, K_BN, K_RELU, K_SIGMOID, K_TANH, K_ADD, K_MUL, K_SCALE,
     K_CONCAT, K_SLICE, K_FACT_REDUCE, K_RESHAPE, K_LINEAR, K_SOFTMAX, K_LOG_SOFTMAX, K_CE, K_SUM,
-    K_MEAN
+    K_MEAN, K_WSUM, K_SHUFFLE
 };
 // clang-format on
 
@@ -131,6 +131,10 @@ static const rcase cases[] = {
     {"cross_entropy_smooth0.1", K_CE, FLOOR_SUM},
     {"sum", K_SUM, FLOOR_SUM},
     {"mean", K_MEAN, FLOOR_SUM},
+    /* supernet ops: three-term sums (round) and a permutation (exact) */
+    {"weighted_sum", K_WSUM, FLOOR_ROUND},
+    {"channel_shuffle_g4", K_SHUFFLE, FLOOR_EXACT},
+    {"channel_shuffle_g3", K_SHUFFLE, FLOOR_EXACT},
 };
 
 #define MAX_IN 6
@@ -319,6 +323,19 @@ static nasc_tensor *build(nasc_graph *g, refbin *rb, const rcase *c, built *b) {
             labels[i] = (int32_t)lrintf(lt->data[i]);
         return nasc_cross_entropy(g, x, labels, p[0]);
     }
+    case K_WSUM: {
+        if (!(p = params(rb, c, 3)))
+            return NULL;
+        const int idx[3] = {iparam(p, 0), iparam(p, 1), iparam(p, 2)};
+        nasc_tensor *w = input(g, rb, c, b, "w", true);
+        nasc_tensor *xs[3] = {input(g, rb, c, b, "x0", true), input(g, rb, c, b, "x1", true),
+                              input(g, rb, c, b, "x2", true)};
+        return nasc_weighted_sum(g, w, 3, xs, idx);
+    }
+    case K_SHUFFLE:
+        if (!(p = params(rb, c, 1)))
+            return NULL;
+        return nasc_channel_shuffle(g, input(g, rb, c, b, "x", true), iparam(p, 0));
     }
     return NULL;
 }
