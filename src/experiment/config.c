@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define OFF(f) offsetof(nasc_experiment_config, f)
@@ -508,6 +509,9 @@ done:
 nasc_status nasc_config_load_db(nasc_experiment_config *cfg, const char *path, bool *given,
                                 nasc_err *err) {
     nasc_db *db;
+    if (access(path, F_OK) != 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1,
+                              "%s: no such experiment database (nothing to resume)", path);
     NASC_TRY(nasc_db_open(path, &db, err));
     nasc_kv *kv = NULL;
     int n = 0;

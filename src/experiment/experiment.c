@@ -494,6 +494,15 @@ static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err 
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_DFL);
         close(fds[0]);
+#ifdef NASC_TEST
+        /* test hooks: this trial's worker crashes (abort) or, on its first attempt, is killed */
+        const char *hook = getenv("NASC_TEST_CRASH_TRIAL");
+        if (hook && *hook && atoll(hook) == k)
+            abort();
+        hook = getenv("NASC_TEST_KILL_WORKER");
+        if (hook && *hook && atoll(hook) == k && t->attempts == 1)
+            raise(SIGKILL);
+#endif
         nasc_trial_result r;
         evaluate_here(ex, k, &r);
         const char *p = (const char *)&r;
