@@ -166,12 +166,3 @@ nasc_status nasc_evaluator_train_new(const nasc_space *s, const nasc_train_eval_
     *out = ev;
     return NASC_OK;
 }
-
-nasc_status nasc_evaluator_proxy_new(const nasc_space *s, const nasc_train_eval_config *c,
-                                     uint64_t seed, nasc_evaluator **out, nasc_err *err) {
-    (void)s, (void)c, (void)seed;
-    *out = NULL;
-    return nasc_errorf(err, NASC_ERR_UNSUPPORTED, "proxy evaluator: not available yet");
-}
-
-const char *nasc_proxy_names(void) { return "synflow, snip, grad_norm, jacob_cov, naswot"; }

@@ -1,0 +1,290 @@
+/* test_estimate.c — evaluators: tables (loading, every error with file and line, lookups, the
+ * exact expectation of random search), the median stopping rule, NaN handling, and the
+ * zero-cost proxies on a small Fashion-MNIST batch (finite, deterministic, zero where no signal
+ * can flow, and ranking a conv cell above a cell of pooling only). */
+#include "test.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "nasc/arena.h"
+#include "nasc/estimate.h"
+
+static char dir[256];
+static nasc_space *nb201;
+
+static const char *A1 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|"
+                        "nor_conv_3x3~1|skip_connect~2|";
+static const char *A2 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|"
+                        "skip_connect~1|skip_connect~2|";
+static const char *A_POOL = "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|"
+                            "avg_pool_3x3~1|avg_pool_3x3~2|";
+static const char *A_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+static const char *A_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|"
+                            "nor_conv_3x3~1|nor_conv_3x3~2|";
+
+static void write_file(const char *p, const char *text) {
+    FILE *f = fopen(p, "wb");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void expect_table_error(const char *text, const char *column, const char *needle,
+                               int line) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/t.csv", dir);
+    write_file(p, text);
+    nasc_table *t = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_table_load(nb201, p, column, &t, &err), NASC_ERR_FORMAT);
+    CHECK(t == NULL);
+    CHECK_MSG(strstr(err.msg, needle) && strstr(err.msg, "t.csv"), "'%s' lacks '%s'", err.msg,
+              needle);
+    CHECK_MSG(err.line == line, "line %d, expected %d (%s)", err.line, line, err.msg);
+}
+
+static void test_tables(void) {
+    char p[400], text[2048];
+    snprintf(p, sizeof p, "%s/ok.csv", dir);
+    /* quoted fields, CRLF, blank lines, missing values, a non-canonical spelling of A2 */
+    snprintf(text, sizeof text,
+             "arch,acc,other\r\n"
+             "%s,93.5,1\r\n"
+             "\r\n"
+             "\"%s\",nan,2\r\n"
+             "|avg_pool_3x3~0|+|skip_connect~1|nor_conv_1x1~0|+|nor_conv_1x1~0|skip_connect~1|"
+             "skip_connect~2|,  88.25 ,3\n",
+             A1, A_POOL);
+    write_file(p, text);
+    nasc_table *t = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_table_load(nb201, p, "acc", &t, &err), NASC_OK);
+    if (err.code)
+        fprintf(stderr, "%s\n", err.msg);
+    if (t) {
+        CHECK(nasc_table_size(t) == 3);
+        double v = 0;
+        CHECK(nasc_table_lookup_text(t, A1, &v) && v == 93.5);
+        CHECK(nasc_table_lookup_text(t, A_POOL, &v) && isnan(v));
+        CHECK(nasc_table_lookup_text(t, A2, &v) && v == 88.25); /* canonical query, other spelling */
+        CHECK(!nasc_table_lookup_text(t, A_NONE, &v));
+        CHECK(!nasc_table_lookup_text(t, "garbage", &v));
+        nasc_table_free(t);
+    }
+    expect_table_error("arch,acc\n", "top1", "no column 'top1'", 1);
+    snprintf(text, sizeof text, "arch,acc\n%s,93.5\n%s,12x\n", A1, A2);
+    expect_table_error(text, "acc", "line 3: column 'acc': not a number ('12x')", 3);
+    snprintf(text, sizeof text, "arch,acc\n%s,93.5\n%s\n", A1, A2);
+    expect_table_error(text, "acc", "line 3: column 'acc': missing", 3);
+    snprintf(text, sizeof text, "arch,acc\n%s,93.5\n|conv~0|+|x|,1\n", A1);
+    expect_table_error(text, "acc", "line 3: not an architecture of space nb201", 3);
+    snprintf(text, sizeof text, "arch,acc\n%s,93.5\n%s,1\n%s,2\n", A1, A2, A1);
+    expect_table_error(text, "acc", "line 4: duplicate architecture (first on line 2)", 4);
+    expect_table_error("", "acc", "empty file", 0);
+    CHECK_STATUS(nasc_table_load(nb201, "/nonexistent/x.csv", "acc", &t, &err), NASC_ERR_IO);
+
+    /* the exact expectation of the best of n draws, against a brute-force enumeration */
+    snprintf(text, sizeof text, "arch,acc\n%s,1\n%s,2\n%s,4\n%s,nan\n", A1, A2, A_POOL, A_CONV);
+    write_file(p, text);
+    CHECK_STATUS(nasc_table_load(nb201, p, "acc", &t, &err), NASC_OK);
+    if (t) {
+        double m, sd, s1 = 0, s2 = 0;
+        nasc_table_expected_max(t, 2, &m, &sd);
+        const double vals[3] = {1, 2, 4};
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                double b = fmax(vals[i], vals[j]);
+                s1 += b / 9;
+                s2 += b * b / 9;
+            }
+        CHECK_CLOSE(m, s1, 1e-12, 1e-12);
+        CHECK_CLOSE(sd, sqrt(s2 - s1 * s1), 1e-12, 1e-12);
+        nasc_table_free(t);
+    }
+}
+
+static void test_tabular_evaluator(void) {
+    nasc_evaluator *ev = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_evaluator_tabular_new(nb201, "nb201:cifar10",
+                                            NASC_SOURCE_DIR "/data/nb201_cifar.csv", &ev, &err),
+                 NASC_OK);
+    if (!ev)
+        return;
+    CHECK(ev->in_process && nasc_table_size(nasc_evaluator_table(ev)) == 15625);
+    nasc_arch *a = NULL;
+    nasc_arch_parse(nb201, A1, &a, &err);
+    nasc_trial_result r;
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.arch = a}, &r, &err), NASC_OK);
+    CHECK(r.status == NASC_TRIAL_OK && r.score == 93.66); /* the table's row for A1 */
+    nasc_arch_free(a);
+    nasc_evaluator_free(ev);
+    /* the CSV is found next to the build directory, and through the environment */
+    char found[1024];
+    CHECK_STATUS(nasc_nb201_csv_find(found, sizeof found, &err), NASC_OK);
+    setenv("NASC_NB201_CSV", "/nonexistent.csv", 1);
+    setenv("NASC_DATA_DIR", NASC_SOURCE_DIR "/data", 1);
+    CHECK_STATUS(nasc_nb201_csv_find(found, sizeof found, &err), NASC_OK);
+    CHECK_STR_CONTAINS(found, NASC_SOURCE_DIR "/data/nb201_cifar.csv");
+    unsetenv("NASC_NB201_CSV");
+    unsetenv("NASC_DATA_DIR");
+    CHECK_STATUS(nasc_evaluator_tabular_new(nb201, "nb201:imagenet", NULL, &ev, &err),
+                 NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_evaluator_tabular_new(nb201, "table:x.csv", NULL, &ev, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "table:FILE.csv:COLUMN");
+}
+
+/* An evaluator returning NaN or inf: a failed trial with the reason. */
+static nasc_status nan_eval(nasc_evaluator *ev, const nasc_eval_request *req,
+                            nasc_trial_result *out, nasc_err *err) {
+    (void)ev, (void)err;
+    out->status = NASC_TRIAL_OK;
+    out->score = req->trial ? INFINITY : NAN;
+    return NASC_OK;
+}
+
+static nasc_status failing_eval(nasc_evaluator *ev, const nasc_eval_request *req,
+                                nasc_trial_result *out, nasc_err *err) {
+    (void)ev, (void)req, (void)out;
+    return nasc_errorf(err, NASC_ERR_NOMEM, "evaluator ran out of memory");
+}
+
+static void test_nan(void) {
+    static const nasc_evaluator_i nan_i = {.kind = "nan", .evaluate = nan_eval};
+    static const nasc_evaluator_i fail_i = {.kind = "fail", .evaluate = failing_eval};
+    nasc_evaluator *ev = nasc_evaluator_new(&nan_i, NULL, nb201);
+    nasc_arch *a = NULL;
+    nasc_err err = {0};
+    nasc_arch_parse(nb201, A1, &a, &err);
+    nasc_trial_result r;
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 0, .arch = a}, &r,
+                                         &err),
+                 NASC_OK);
+    CHECK(r.status == NASC_TRIAL_FAILED && isnan(r.score));
+    CHECK_STR_CONTAINS(r.reason, "score is nan");
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 1, .arch = a}, &r,
+                                         &err),
+                 NASC_OK);
+    CHECK_STR_CONTAINS(r.reason, "score is inf");
+    nasc_evaluator_free(ev);
+    ev = nasc_evaluator_new(&fail_i, NULL, nb201);
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.arch = a}, &r, &err),
+                 NASC_ERR_NOMEM);
+    CHECK(r.status == NASC_TRIAL_FAILED);
+    CHECK_STR_CONTAINS(r.reason, "ran out of memory");
+    nasc_evaluator_free(ev);
+    nasc_arch_free(a);
+}
+
+static void test_median_rule(void) {
+    const float c1[] = {50, 60, 70}, c2[] = {40, 50, 60}, c3[] = {30, 40, 50}, c4[] = {20};
+    const float *curves[] = {c1, c2, c3, c4};
+    const int n[] = {3, 3, 3, 1};
+    nasc_curve_history h = {.n_trials = 4, .curves = curves, .n = n};
+    /* epoch 1 (0-based): running means over the first 2 values are 55, 45, 35: median 45 */
+    const float good[] = {30, 46}, bad[] = {30, 44}, tie[] = {30, 45};
+    CHECK(!nasc_median_should_stop(&h, good, 2, 1, 3));
+    CHECK(nasc_median_should_stop(&h, bad, 2, 1, 3));
+    CHECK(!nasc_median_should_stop(&h, tie, 2, 1, 3)); /* strictly below */
+    CHECK(!nasc_median_should_stop(&h, bad, 2, 2, 3)); /* grace: not before epoch 2 */
+    CHECK(!nasc_median_should_stop(&h, bad, 2, 1, 4)); /* only 3 trials reached epoch 1 */
+    /* epoch 0: four trials (50, 40, 30, 20): median 35 */
+    const float e0[] = {34};
+    CHECK(nasc_median_should_stop(&h, e0, 1, 0, 3));
+    CHECK(!nasc_median_should_stop(NULL, e0, 1, 0, 0));
+    const float nan1[] = {NAN};
+    CHECK(nasc_median_should_stop(&h, nan1, 1, 0, 3));
+}
+
+/* ---- proxies ---- */
+
+static double proxy_score(nasc_evaluator *ev, const char *arch, bool *ok) {
+    nasc_arch *a = NULL;
+    nasc_err err = {0};
+    nasc_arch_parse(nb201, arch, &a, &err);
+    nasc_trial_result r;
+    nasc_status st = nasc_evaluator_evaluate(ev, &(nasc_eval_request){.arch = a, .seed = 3}, &r,
+                                             &err);
+    nasc_arch_free(a);
+    *ok = st == NASC_OK && r.status == NASC_TRIAL_OK;
+    if (!*ok)
+        fprintf(stderr, "proxy: %s\n", r.reason);
+    return r.score;
+}
+
+static void test_proxies(void) {
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
+        fprintf(stderr, "note: no Fashion-MNIST, proxy cases skipped\n");
+        return;
+    }
+    static const char *const names[] = {"synflow", "snip", "grad_norm", "jacob_cov", "naswot"};
+    for (int i = 0; i < 5; i++) {
+        nasc_train_eval_config c;
+        nasc_train_eval_config_default(&c);
+        c.data = "fashion-mnist";
+        c.data_fraction = 0.01;
+        c.channels = 4;
+        c.cells = 1;
+        c.proxy = names[i];
+        c.proxy_batch = 16;
+        c.train.threads = 1;
+        nasc_evaluator *ev = NULL;
+        nasc_err err = {0};
+        CHECK_STATUS(nasc_evaluator_proxy_new(nb201, &c, 1, &ev, &err), NASC_OK);
+        if (!ev) {
+            fprintf(stderr, "%s\n", err.msg);
+            continue;
+        }
+        bool ok1, ok2, ok3, ok4;
+        double s1 = proxy_score(ev, A_CONV, &ok1), s1b = proxy_score(ev, A_CONV, &ok2);
+        double sp = proxy_score(ev, A_POOL, &ok3), sn = proxy_score(ev, A_NONE, &ok4);
+        CHECK_MSG(ok1 && ok2 && ok3 && isfinite(s1) && isfinite(sp), "%s: %g %g", names[i], s1,
+                  sp);
+        CHECK_MSG(s1 == s1b, "%s: not deterministic (%.17g, %.17g)", names[i], s1, s1b);
+        if (!strcmp(names[i], "synflow")) {
+            /* no path from the input through an all-none cell: no synaptic flow at all */
+            CHECK_MSG(ok4 && sn == 0.0, "synflow of an all-none cell: %g", sn);
+            CHECK_MSG(s1 > sp, "synflow: conv cell %g <= pooling cell %g", s1, sp);
+        }
+        if (!strcmp(names[i], "naswot"))
+            CHECK_MSG(s1 > sp, "naswot: conv cell %g <= pooling cell %g", s1, sp);
+        printf("%-9s conv %.6g  pool %.6g  none %.6g%s\n", names[i], s1, sp, sn,
+               ok4 ? "" : " (failed)");
+        nasc_evaluator_free(ev);
+    }
+    nasc_train_eval_config c;
+    nasc_train_eval_config_default(&c);
+    c.data = "fashion-mnist";
+    c.proxy = "fisher";
+    nasc_evaluator *ev = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_evaluator_proxy_new(nb201, &c, 1, &ev, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "synflow, snip, grad_norm, jacob_cov, naswot");
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "%s/test_estimate.XXXXXX", NASC_BINARY_DIR);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    nasc_err err = {0};
+    if (nasc_space_new("nb201", NULL, &nb201, &err) != NASC_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    test_tables();
+    test_tabular_evaluator();
+    test_nan();
+    test_median_rule();
+    test_proxies();
+    nasc_space_free(nb201);
+    if (!test_failures) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return test_done("test_estimate");
+}
