@@ -149,12 +149,15 @@ int cmd_trials(int argc, char **argv) {
     if (!strcmp(format, "json")) {
         rc = print_json(db_path, cfg, n_cfg, t, n);
     } else if (!strcmp(format, "csv")) {
-        printf("id,status,score,fidelity,seconds,params,flops,worker,attempts,arch,reason\n");
+        printf("id,status,score,fidelity,reached,seconds,params,flops,worker,attempts,arch,"
+               "reason\n");
         for (int64_t i = 0; i < n; i++) {
             printf("%lld,%s,", (long long)t[i].id, nasc_trial_status_str(t[i].status));
             csv_num(t[i].score, "%.17g");
             putchar(',');
             csv_num(t[i].fidelity, "%g");
+            putchar(',');
+            csv_num(t[i].result ? t[i].result->fidelity : (double)NAN, "%g");
             putchar(',');
             csv_num(t[i].seconds, "%.3f");
             putchar(',');
@@ -174,8 +177,11 @@ int cmd_trials(int argc, char **argv) {
             char score[32] = "-", fid[32] = "-", secs[32] = "-";
             if (isfinite(t[i].score))
                 snprintf(score, sizeof score, "%.4f", t[i].score);
-            if (isfinite(t[i].fidelity) && t[i].fidelity > 0)
-                snprintf(fid, sizeof fid, "%g", t[i].fidelity);
+            /* the fidelity reached (epochs trained) where known, else the one asked */
+            double f = t[i].result && isfinite(t[i].result->fidelity) ? t[i].result->fidelity
+                                                                       : t[i].fidelity;
+            if (isfinite(f) && f > 0)
+                snprintf(fid, sizeof fid, "%g", f);
             if (isfinite(t[i].seconds))
                 snprintf(secs, sizeof secs, "%.2f", t[i].seconds);
             printf("%6lld  %-7s  %9s  %8s  %9s  %s\n", (long long)t[i].id,

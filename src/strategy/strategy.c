@@ -13,7 +13,8 @@
 #define MAX_EXTRA 32
 static const nasc_strategy_i *const builtin[] = {
     &nasc_strategy_random_i, &nasc_strategy_grid_i, &nasc_strategy_evolution_i,
-    &nasc_strategy_ga_i,     &nasc_strategy_local_i,
+    &nasc_strategy_ga_i,     &nasc_strategy_local_i, &nasc_strategy_sh_i,
+    &nasc_strategy_hyperband_i,
 };
 #define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
 static const nasc_strategy_i *extra[MAX_EXTRA];

@@ -351,7 +351,7 @@ static void test_output(void) {
     for (char *p = o; *p; p++)
         lines += *p == '\n';
     CHECK(lines == 26);
-    CHECK(!strncmp(o, "id,status,score,", 16));
+    CHECK(!strncmp(o, "id,status,score,fidelity,reached,", 33));
     free(o);
     CHECK(nasc("trials --db %s --format json", db) == 0);
     o = out_text();
@@ -392,6 +392,53 @@ static void test_training_failures(void) {
             CHECK(t[i].status == NASC_TRIAL_FAILED);
             CHECK_STR_CONTAINS(t[i].reason, "diverged");
         }
+    }
+    nasc_db_trials_free(t, n);
+    /* hyperband on training: fidelity = epochs; the best is taken at the highest fidelity */
+    path(db, sizeof db, "hb.db");
+    rc = nasc("search --space nb201 --data fashion-mnist --data-fraction 0.01 --channels 4 "
+              "--cells 1 --batch 32 --threads 1 --quiet --strategy hyperband --strategy-opt eta=2 "
+              "--epochs 4 --budget 11 --workers 2 --db %s --json",
+              db);
+    CHECK(rc == 0);
+    if (search_load(db, &t, &n)) {
+        /* s_max = 2: 4 configs @1 epoch, 2 @2, 1 @4; then 3 @2, 1 @4 */
+        static const double fid[11] = {1, 1, 1, 1, 2, 2, 4, 2, 2, 2, 4};
+        CHECK(n == 11);
+        for (int64_t i = 0; i < n && i < 11; i++) {
+            CHECK_MSG(t[i].fidelity == fid[i], "trial %lld at fidelity %g, expected %g",
+                      (long long)i, t[i].fidelity, fid[i]);
+            CHECK(t[i].status == NASC_TRIAL_OK && t[i].result &&
+                  t[i].result->n_curve >= 1 && t[i].result->fidelity == fid[i]);
+        }
+        char *o = out_text();
+        char want[64];
+        snprintf(want, sizeof want, "\"best_trial\":");
+        const char *bt = strstr(o, want);
+        int best = bt ? atoi(bt + strlen(want)) : -1;
+        CHECK_MSG(best == 6 || best == 10, "best trial %d is not a 4-epoch trial", best);
+        free(o);
+    }
+    nasc_db_trials_free(t, n);
+    /* the median stopping rule stops some trials early (status ok, partial fidelity) */
+    path(db, sizeof db, "median.db");
+    rc = nasc("search --space nb201 --data fashion-mnist --data-fraction 0.01 --channels 4 "
+              "--cells 1 --batch 32 --threads 1 --quiet --budget 10 --epochs 3 --median-stop "
+              "--strategy random --db %s",
+              db);
+    CHECK(rc == 0);
+    if (search_load(db, &t, &n)) {
+        int stopped = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (t[i].result && t[i].result->stopped_early) {
+                stopped++;
+                CHECK(t[i].status == NASC_TRIAL_OK && t[i].result->fidelity < 3);
+                CHECK_STR_CONTAINS(t[i].reason, "median rule");
+            }
+        CHECK_MSG(stopped >= 1 && stopped < n, "%d of %lld trials stopped early", stopped,
+                  (long long)n);
+        for (int i = 0; i < 4 && i < n; i++) /* too few finished trials to stop the first ones */
+            CHECK(t[i].result && !t[i].result->stopped_early);
     }
     nasc_db_trials_free(t, n);
     path(db, sizeof db, "timeout.db");

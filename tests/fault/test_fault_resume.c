@@ -61,6 +61,7 @@ int main(void) {
     scenario(cli, "ga-w2", "ga", 2, "", 30, 4);
     scenario(cli, "local-w1", "local", 1, "--strategy-opt mode=best", 40, 5);
     scenario(cli, "random-w2", "random", 2, "", 24, 6);
+    scenario(cli, "hyperband-w2", "hyperband", 2, "--strategy-opt max-fidelity=9", 30, 7);
     if (!test_failures) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -291,8 +291,9 @@ static void test_snapshot(void) {
 /* NaN scores become failed trials; every strategy finishes its budget regardless. */
 static void test_failed_trials(void) {
     nasc_evaluator *ev = synth_new(nb201, true);
-    static const char *const names[] = {"random", "evolution", "ga", "local", "grid"};
-    for (int i = 0; i < 5 && ev; i++) {
+    static const char *const names[] = {"random", "evolution", "ga", "local", "grid",
+                                        "hyperband", "sh"};
+    for (int i = 0; i < 7 && ev; i++) {
         trace t = {0};
         double best = run(names[i], NULL, nb201, ev, 4, 90, &t);
         CHECK_MSG(t.n == 90, "%s stopped after %d trials", names[i], t.n);
@@ -325,6 +326,90 @@ static void test_every_space(void) {
         nasc_evaluator_free(ev);
         nasc_space_free(sp);
     }
+}
+
+/* Hyperband's schedule (R = 27, eta = 3: brackets of 27, 12, 6 and 4 configurations) with a
+ * score that grows with fidelity; the configurations promoted are the best of their rung. */
+typedef struct hb_trace {
+    double fid[200];
+    uint64_t h[200];
+    double score[200];
+    int n;
+} hb_trace;
+
+static void on_hb(int64_t k, const nasc_arch *a, const nasc_trial_result *r, void *user) {
+    hb_trace *t = user;
+    if (k < 200) {
+        t->fid[k] = r->fidelity;
+        t->h[k] = nasc_arch_hash(a);
+        t->score[k] = r->score;
+    }
+    t->n = (int)k + 1;
+}
+
+static nasc_status fid_eval(nasc_evaluator *ev, const nasc_eval_request *req,
+                            nasc_trial_result *out, nasc_err *err) {
+    (void)ev, (void)err;
+    out->status = NASC_TRIAL_OK;
+    out->score = (double)(nasc_arch_hash(req->arch) % 1000) + req->fidelity * 1000.0;
+    out->fidelity = req->fidelity;
+    return NASC_OK;
+}
+
+static void test_hyperband(void) {
+    static const nasc_evaluator_i fid_i = {.kind = "fidelity", .evaluate = fid_eval};
+    nasc_evaluator *ev = nasc_evaluator_new(&fid_i, NULL, nb201);
+    nasc_strategy_config sc = {.seed = 1, .budget = 69, .max_fidelity = 27};
+    nasc_strategy *st = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_strategy_new("hyperband", nb201, &sc, NULL, &st, &err), NASC_OK);
+    hb_trace t = {0};
+    int64_t n, bt;
+    double best;
+    if (st)
+        CHECK_STATUS(nasc_strategy_run(st, ev, 69, on_hb, &t, &n, &best, &bt, &err), NASC_OK);
+    nasc_strategy_free(st);
+    /* bracket s=3: 27 @1, 9 @3, 3 @9, 1 @27; s=2: 12 @3, 4 @9, 1 @27; s=1: 6 @9, 2 @27;
+     * s=0: 4 @27 */
+    static const int rungs[][2] = {{27, 1}, {9, 3}, {3, 9}, {1, 27}, {12, 3}, {4, 9},
+                                   {1, 27}, {6, 9}, {2, 27}, {4, 27}};
+    int k = 0, bad = 0;
+    for (size_t r = 0; r < sizeof rungs / sizeof rungs[0]; r++)
+        for (int i = 0; i < rungs[r][0]; i++, k++)
+            bad += t.fid[k] != rungs[r][1];
+    CHECK_MSG(t.n == 69 && k == 69 && bad == 0, "hyperband schedule: %d trials, %d wrong", t.n,
+              bad);
+    /* rung 1 of the first bracket holds the 9 best of rung 0 (score order, ties by position) */
+    double thr[27];
+    memcpy(thr, t.score, sizeof thr);
+    for (int i = 1; i < 27; i++)
+        for (int j = i; j > 0 && thr[j] > thr[j - 1]; j--) {
+            double x = thr[j];
+            thr[j] = thr[j - 1];
+            thr[j - 1] = x;
+        }
+    for (int i = 27; i < 36; i++) {
+        int pos = -1;
+        for (int j = 0; j < 27; j++)
+            if (t.h[j] == t.h[i])
+                pos = j;
+        CHECK_MSG(pos >= 0 && t.score[pos] >= thr[8], "promoted trial %d is not a top-9 config",
+                  i);
+    }
+    /* sh repeats the most aggressive bracket */
+    CHECK_STATUS(nasc_strategy_new("sh", nb201, &sc, "eta=3,min-fidelity=3", &st, &err), NASC_OK);
+    memset(&t, 0, sizeof t);
+    if (st)
+        CHECK_STATUS(nasc_strategy_run(st, ev, 26, on_hb, &t, &n, &best, &bt, &err), NASC_OK);
+    nasc_strategy_free(st);
+    static const int sh[][2] = {{9, 3}, {3, 9}, {1, 27}, {9, 3}, {3, 9}, {1, 27}};
+    k = bad = 0;
+    for (size_t r = 0; r < sizeof sh / sizeof sh[0]; r++)
+        for (int i = 0; i < sh[r][0]; i++, k++)
+            bad += t.fid[k] != sh[r][1];
+    CHECK_MSG(bad == 0 && t.n == 26, "sh schedule: %d wrong", bad);
+    CHECK_STATUS(nasc_strategy_new("sh", nb201, &sc, "min-fidelity=30", &st, &err), NASC_ERR_ARG);
+    nasc_evaluator_free(ev);
 }
 
 /* The benchmark: S seeds x 100 queries on the CIFAR-10 table. */
@@ -380,6 +465,7 @@ int main(void) {
     test_snapshot();
     test_failed_trials();
     test_every_space();
+    test_hyperband();
     test_benchmark();
     nasc_evaluator_free(c10);
     nasc_space_free(nb201);

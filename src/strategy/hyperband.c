@@ -1,0 +1,214 @@
+/* hyperband.c — multi-fidelity search: successive halving (Jamieson & Talwalkar 2016) and
+ * Hyperband (Li et al., JMLR 2018), synchronous, with fidelity = the evaluator's fidelity (epochs
+ * for the training evaluator).
+ *
+ * A bracket starts n configurations at fidelity r; after every rung the best 1/eta of the rung
+ * (by score; failed trials last) are evaluated again at eta times the fidelity (a new trial of the
+ * same architecture, trained from scratch), until the full fidelity R. Hyperband cycles through the
+ * brackets s = s_max .. 0, s_max = floor(log_eta(R / r_min)): bracket s starts
+ * n = ceil((s_max+1)/(s+1) * eta^s) configurations at r = R * eta^-s. `sh` repeats the most
+ * aggressive bracket (s = s_max). Every evaluation is one trial of the budget. A rung is proposed
+ * whole (its trials can run in parallel) and the next one once all its results are known.
+ * New configurations are uniform samples of the space (BOHB replaces this sampler with a model). */
+#include "strategy_int.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct hb {
+    bool hyperband;
+    double eta, r_min, R;
+    int s_max;
+    int bracket;        /* index in the cycle: s = s_max - bracket % (s_max + 1) (sh: always s_max) */
+    int rung;           /* 0 .. s */
+    int s;              /* the current bracket's s */
+    nasc_arch **cfg;    /* this rung's configurations (rung 0: filled as sampled) */
+    double *fit;        /* their results */
+    int *order;         /* scratch for ranking */
+    int n_rung;         /* configurations in this rung */
+    int cap;
+    int asked, told;    /* in this rung */
+    double r;           /* this rung's fidelity */
+} hb;
+
+static const nasc_strategy_opt hb_opts[] = {
+    {.name = "eta", .type = NASC_OPT_DOUBLE, .def = "3", .min = 1.5, .max = 100,
+     .help = "keep the best 1/eta of a rung; fidelity grows by eta"},
+    {.name = "min-fidelity", .type = NASC_OPT_DOUBLE, .def = "1", .min = 1e-9, .max = 1e9,
+     .help = "lowest fidelity (epochs) a configuration is evaluated at"},
+    {.name = "max-fidelity", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e9,
+     .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"},
+};
+
+/* Fidelities are epochs for the training evaluator: whole numbers from 1 up. */
+static double fid_round(double r) {
+    double x = floor(r + 0.5);
+    return x < 1 ? 1 : x;
+}
+
+static int bracket_n(const hb *h, int s) {
+    if (!h->hyperband)
+        return (int)floor(pow(h->eta, s) + 1e-9);
+    return (int)ceil((double)(h->s_max + 1) / (s + 1) * pow(h->eta, s) - 1e-9);
+}
+
+static void start_bracket(hb *h) {
+    h->s = h->hyperband ? h->s_max - h->bracket % (h->s_max + 1) : h->s_max;
+    h->rung = 0;
+    h->n_rung = bracket_n(h, h->s);
+    if (h->n_rung < 1)
+        h->n_rung = 1;
+    h->r = fid_round(h->R * pow(h->eta, -h->s));
+    h->asked = h->told = 0;
+}
+
+static nasc_status ensure_cap(hb *h, int n, nasc_err *err) {
+    if (n <= h->cap)
+        return NASC_OK;
+    nasc_arch **c = nasc_realloc(h->cfg, sizeof *c * (size_t)n);
+    if (c)
+        h->cfg = c;
+    double *f = nasc_realloc(h->fit, sizeof *f * (size_t)n);
+    if (f)
+        h->fit = f;
+    int *o = nasc_realloc(h->order, sizeof *o * (size_t)n);
+    if (o)
+        h->order = o;
+    if (!c || !f || !o)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    for (int i = h->cap; i < n; i++)
+        h->cfg[i] = NULL;
+    h->cap = n;
+    return NASC_OK;
+}
+
+static nasc_status hb_init_common(nasc_strategy *s, bool hyperband, nasc_err *err) {
+    hb *h = nasc_calloc(1, sizeof *h);
+    if (!h)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    s->impl = h;
+    h->hyperband = hyperband;
+    h->eta = nasc_strategy_opt_double(s, "eta");
+    h->r_min = nasc_strategy_opt_double(s, "min-fidelity");
+    h->R = nasc_strategy_opt_double(s, "max-fidelity");
+    if (h->R <= 0)
+        h->R = s->cfg.max_fidelity > 0 ? s->cfg.max_fidelity : 1;
+    if (h->r_min > h->R)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "strategy %s: min-fidelity %g exceeds the full fidelity %g",
+                           s->iface->name, h->r_min, h->R);
+    h->s_max = (int)floor(log(h->R / h->r_min) / log(h->eta) + 1e-9);
+    start_bracket(h);
+    return ensure_cap(h, h->n_rung, err);
+}
+
+static nasc_status hb_init(nasc_strategy *s, nasc_err *err) { return hb_init_common(s, true, err); }
+static nasc_status sh_init(nasc_strategy *s, nasc_err *err) { return hb_init_common(s, false, err); }
+
+static nasc_status hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
+    hb *h = s->impl;
+    if (h->asked == h->n_rung)
+        return NASC_OK; /* wait for the rung's results */
+    int j = h->asked;
+    if (h->rung == 0) {
+        NASC_TRY(nasc_space_sample(s->space, &s->rng, &out->arch, err));
+        if (!(h->cfg[j] = nasc_arch_clone(out->arch)))
+            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    } else if (!(out->arch = nasc_arch_clone(h->cfg[j]))) {
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    }
+    out->fidelity = h->r;
+    h->asked++;
+    return NASC_OK;
+}
+
+/* The rung is complete: promote its best 1/eta, or start the next bracket. */
+static nasc_status next_rung(hb *h, nasc_err *err) {
+    int keep = (int)floor(h->n_rung / h->eta + 1e-9);
+    bool last = h->rung >= h->s || keep < 1 || h->r >= h->R;
+    if (last) {
+        for (int i = 0; i < h->n_rung; i++) {
+            nasc_arch_free(h->cfg[i]);
+            h->cfg[i] = NULL;
+        }
+        h->bracket++;
+        start_bracket(h);
+        return ensure_cap(h, h->n_rung, err);
+    }
+    /* stable ranking by fitness, best first */
+    for (int i = 0; i < h->n_rung; i++)
+        h->order[i] = i;
+    for (int i = 1; i < h->n_rung; i++) {
+        int v = h->order[i], j = i - 1;
+        while (j >= 0 && h->fit[h->order[j]] < h->fit[v]) {
+            h->order[j + 1] = h->order[j];
+            j--;
+        }
+        h->order[j + 1] = v;
+    }
+    nasc_arch **kept = nasc_malloc(sizeof *kept * (size_t)keep);
+    if (!kept)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    for (int i = 0; i < keep; i++) {
+        kept[i] = h->cfg[h->order[i]];
+        h->cfg[h->order[i]] = NULL;
+    }
+    for (int i = 0; i < h->n_rung; i++) {
+        nasc_arch_free(h->cfg[i]);
+        h->cfg[i] = NULL;
+    }
+    for (int i = 0; i < keep; i++)
+        h->cfg[i] = kept[i];
+    nasc_free(kept);
+    h->rung++;
+    h->n_rung = keep;
+    h->r = fid_round(fmin(h->R, h->R * pow(h->eta, h->rung - h->s)));
+    h->asked = h->told = 0;
+    return NASC_OK;
+}
+
+static nasc_status hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
+                           double fidelity, const nasc_trial_result *r, nasc_err *err) {
+    (void)trial, (void)arch, (void)fidelity;
+    hb *h = s->impl;
+    NASC_ASSERT(h->told < h->asked);
+    h->fit[h->told++] = nasc_result_fitness(r);
+    if (h->told == h->n_rung)
+        return next_rung(h, err);
+    return NASC_OK;
+}
+
+static void hb_free(void *impl) {
+    hb *h = impl;
+    if (!h)
+        return;
+    for (int i = 0; i < h->cap; i++)
+        nasc_arch_free(h->cfg[i]);
+    nasc_free(h->cfg);
+    nasc_free(h->fit);
+    nasc_free(h->order);
+    nasc_free(h);
+}
+
+const nasc_strategy_i nasc_strategy_hyperband_i = {
+    .name = "hyperband",
+    .help = "Hyperband: successive-halving brackets of every aggressiveness (fidelity = epochs)",
+    .opts = hb_opts,
+    .n_opts = 3,
+    .init = hb_init,
+    .ask = hb_ask,
+    .tell = hb_tell,
+    .free_impl = hb_free,
+};
+
+const nasc_strategy_i nasc_strategy_sh_i = {
+    .name = "sh",
+    .help = "successive halving: eta^s configurations at the lowest fidelity, the best 1/eta "
+            "promoted",
+    .opts = hb_opts,
+    .n_opts = 3,
+    .init = sh_init,
+    .ask = hb_ask,
+    .tell = hb_tell,
+    .free_impl = hb_free,
+};
