@@ -55,7 +55,8 @@ static const char *const about =
     "recorded in --db; a search killed at any moment continues with --resume and makes the\n"
     "same decisions (same seed => same trials with any --workers). Flags can also come from\n"
     "a YAML file (--config; same key names, flags override it). See docs/EXPERIMENTS.md.\n"
-    "strategies: random, grid, evolution, ga, local (options: --strategy-opt K=V,...)";
+    "strategies: random, grid, evolution, ga, local, sh, hyperband (options: --strategy-opt\n"
+    "K=V,...; see docs/EXPERIMENTS.md)";
 
 static void print_json(const nasc_experiment_config *cfg, const nasc_search_summary *s) {
     cJSON *o = cJSON_CreateObject();

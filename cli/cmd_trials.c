@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nasc/arena.h"
@@ -26,6 +27,17 @@ static void csv_str(const char *s) {
 static void csv_num(double v, const char *fmt) {
     if (isfinite(v))
         printf(fmt, v);
+}
+
+/* The shortest text that reads back as v exactly. */
+static void csv_exact(double v) {
+    if (!isfinite(v))
+        return;
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, stdout);
 }
 
 static void add_num(cJSON *o, const char *k, double v) {
@@ -153,7 +165,7 @@ int cmd_trials(int argc, char **argv) {
                "reason\n");
         for (int64_t i = 0; i < n; i++) {
             printf("%lld,%s,", (long long)t[i].id, nasc_trial_status_str(t[i].status));
-            csv_num(t[i].score, "%.17g");
+            csv_exact(t[i].score);
             putchar(',');
             csv_num(t[i].fidelity, "%g");
             putchar(',');

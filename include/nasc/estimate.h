@@ -133,7 +133,19 @@ struct nasc_evaluator {
                                  instead of forking a worker */
     double max_fidelity;      /* full fidelity (epochs for training; 1 for tables and proxies) */
     char desc[128];           /* e.g. "nb201:cifar10 (15625 rows)" */
+    /* Cost of every successful trial (params, multiply-adds, activation memory and, if
+     * cost_latency_repeats > 0, forward latency), measured by the cost model (cost.h) on the
+     * network built for cost_net. Training and proxy evaluators turn it on; tables only when
+     * asked (nasc_evaluator_set_cost), since it builds every network. */
+    bool want_cost;
+    nasc_net_config cost_net;
+    int cost_latency_repeats;
 };
+
+/* Turns cost measurement on for ev with networks built for net (copied); latency_repeats > 0
+ * also times forward passes (machine-dependent). */
+NASC_API void nasc_evaluator_set_cost(nasc_evaluator *ev, const nasc_net_config *net,
+                                      int latency_repeats);
 
 /* Wraps impl (taken over, also on failure) into a new evaluator. NULL on OOM. */
 NASC_API nasc_evaluator *nasc_evaluator_new(const nasc_evaluator_i *iface, void *impl,
@@ -142,7 +154,9 @@ NASC_API void nasc_evaluator_free(nasc_evaluator *ev);
 
 /* Initialises *out, runs the evaluator and turns a NaN or infinite score into a failed trial
  * ("score is nan"). A non-OK status of the evaluator becomes a failed trial with err's message;
- * the status is still returned so the caller can tell. out->seconds is measured here. */
+ * the status is still returned so the caller can tell. out->seconds is measured here (cost
+ * measurement excluded); the cost is measured after a successful evaluation if ev->want_cost
+ * (a failed measurement leaves the cost unknown, it does not fail the trial). */
 NASC_API nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
                                              nasc_trial_result *out, nasc_err *err);
 

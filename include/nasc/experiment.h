@@ -74,6 +74,7 @@ typedef struct nasc_experiment_config {
     int cutout;
     double drop_path;
     bool median_stop;
+    bool cost;               /* measure params/FLOPs/memory with tables too (always when training) */
     /* runtime */
     int workers;             /* trials evaluated at once (processes) */
     int threads;             /* kernel threads per trial */

@@ -1,5 +1,6 @@
 /* evaluator.c — the evaluator wrapper, trial results and the median stopping rule. */
 #include "nasc/arena.h"
+#include "nasc/cost.h"
 #include "nasc/estimate.h"
 
 #include <math.h>
@@ -125,6 +126,26 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Params, multiply-adds and activation memory of req->arch's network (and latency if asked). */
+static void measure_cost(nasc_evaluator *ev, const nasc_eval_request *req, nasc_trial_result *out) {
+    nasc_model *m = NULL;
+    nasc_err err = {0};
+    if (nasc_space_build(req->arch, &ev->cost_net, req->seed, &m, &err) != NASC_OK)
+        return;
+    const nasc_cost_config cc = {.repeats = ev->cost_latency_repeats > 0 ? ev->cost_latency_repeats
+                                                                         : -1,
+                                 .threads = 1};
+    nasc_model_cost c;
+    if (nasc_model_cost_measure(m, &cc, &c, &err) == NASC_OK) {
+        out->cost.params = (double)c.params;
+        out->cost.flops = c.macs;
+        out->cost.memory_bytes = (double)c.memory_bytes;
+        if (ev->cost_latency_repeats > 0)
+            out->cost.latency_ms = c.latency_ms;
+    }
+    nasc_model_free(m);
+}
+
 nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
                                     nasc_trial_result *out, nasc_err *err) {
     nasc_trial_result_init(out);
@@ -144,5 +165,13 @@ nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request 
         out->objectives[0] = out->score;
     if (isnan(out->fidelity))
         out->fidelity = req->fidelity > 0 ? req->fidelity : ev->max_fidelity;
+    if (ev->want_cost && out->status == NASC_TRIAL_OK)
+        measure_cost(ev, req, out);
     return NASC_OK;
+}
+
+void nasc_evaluator_set_cost(nasc_evaluator *ev, const nasc_net_config *net, int latency_repeats) {
+    ev->want_cost = true;
+    ev->cost_net = *net;
+    ev->cost_latency_repeats = latency_repeats;
 }

@@ -359,6 +359,11 @@ nasc_status nasc_evaluator_proxy_new(const nasc_space *s, const nasc_train_eval_
         return nasc_errorf(err, NASC_ERR_NOMEM, "proxy: out of memory");
     ev->in_process = false;
     ev->max_fidelity = 1.0;
+    nasc_evaluator_set_cost(ev,
+                            &(nasc_net_config){.in_c = pe->c, .in_h = pe->h, .in_w = pe->w,
+                                               .n_classes = pe->n_classes,
+                                               .channels = pe->channels, .cells = pe->cells},
+                            0);
     snprintf(ev->desc, sizeof ev->desc, "proxy %s on %d images of %.40s", proxy_names[kind], n,
              c->data);
     *out = ev;

@@ -161,6 +161,12 @@ nasc_status nasc_evaluator_train_new(const nasc_space *s, const nasc_train_eval_
         return nasc_errorf(err, NASC_ERR_NOMEM, "training evaluator: out of memory");
     ev->in_process = false;
     ev->max_fidelity = c->train.epochs;
+    nasc_evaluator_set_cost(ev,
+                            &(nasc_net_config){.in_c = te->train->c, .in_h = te->train->h,
+                                               .in_w = te->train->w,
+                                               .n_classes = te->train->n_classes,
+                                               .channels = c->channels, .cells = c->cells},
+                            0);
     snprintf(ev->desc, sizeof ev->desc, "train %.40s: %d train / %d validation images, %d epochs",
              te->data, n_train, n_val, c->train.epochs);
     *out = ev;

@@ -56,6 +56,8 @@ static const nasc_config_key keys[] = {
     {"drop-path", NASC_CFG_DOUBLE, OFF(drop_path), 0, ID, "P", "maximum drop-path probability"},
     {"median-stop", NASC_CFG_BOOL, OFF(median_stop), 0, ID, NULL,
      "stop training trials by the median stopping rule"},
+    {"cost", NASC_CFG_BOOL, OFF(cost), 0, RT, NULL,
+     "record params/FLOPs/memory of table trials too (builds each network; input 3x32x32)"},
     {"workers", NASC_CFG_INT, OFF(workers), 0, RT, "N", "trials evaluated at once (processes)"},
     {"threads", NASC_CFG_INT, OFF(threads), 0, RT, "N", "kernel threads per trial"},
     {"trial-timeout", NASC_CFG_DOUBLE, OFF(trial_timeout), 0, RT, "SECONDS",

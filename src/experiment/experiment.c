@@ -193,8 +193,18 @@ static nasc_status check_same_config(nasc_experiment *ex, nasc_err *err) {
 
 nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, const nasc_space *s,
                                            nasc_evaluator **out, nasc_err *err) {
-    if (cfg->benchmark[0])
-        return nasc_evaluator_tabular_new(s, cfg->benchmark, NULL, out, err);
+    if (cfg->benchmark[0]) {
+        NASC_TRY(nasc_evaluator_tabular_new(s, cfg->benchmark, NULL, out, err));
+        if (cfg->cost) /* the NAS-Bench-201 networks: CIFAR inputs */
+            nasc_evaluator_set_cost(*out,
+                                    &(nasc_net_config){.in_c = 3, .in_h = 32, .in_w = 32,
+                                                       .n_classes =
+                                                           strstr(cfg->benchmark, "cifar100")
+                                                               ? 100
+                                                               : 10},
+                                    0);
+        return NASC_OK;
+    }
     nasc_train_eval_config tc;
     nasc_train_eval_config_default(&tc);
     tc.data = cfg->data;

@@ -366,6 +366,17 @@ static void test_output(void) {
     free(o);
     CHECK(nasc("trials --db %s", db) == 0);
     expect_usage("--format: expected table, csv or json", "trials --db %s --format xml", db);
+    /* --cost records each table trial's params, multiply-adds and activation memory */
+    char cdb[400];
+    path(cdb, sizeof cdb, "cost.db");
+    CHECK(nasc("search " NB " --budget 3 --cost --quiet --db %s", cdb) == 0);
+    nasc_trial_record *t = NULL;
+    int64_t n = 0;
+    if (search_load(cdb, &t, &n))
+        for (int64_t i = 0; i < n; i++)
+            CHECK(t[i].cost.params > 1000 && t[i].cost.flops > t[i].cost.params &&
+                  t[i].cost.memory_bytes > 0 && isnan(t[i].cost.latency_ms));
+    nasc_db_trials_free(t, n);
     expect_usage("--db FILE is required", "trials");
 }
 
@@ -406,6 +417,7 @@ static void test_training_failures(void) {
         static const double fid[11] = {1, 1, 1, 1, 2, 2, 4, 2, 2, 2, 4};
         CHECK(n == 11);
         for (int64_t i = 0; i < n && i < 11; i++) {
+            CHECK(t[i].cost.params > 0 && t[i].cost.flops > 0); /* always measured when training */
             CHECK_MSG(t[i].fidelity == fid[i], "trial %lld at fidelity %g, expected %g",
                       (long long)i, t[i].fidelity, fid[i]);
             CHECK(t[i].status == NASC_TRIAL_OK && t[i].result &&
