@@ -677,7 +677,11 @@ static nasc_status tell_next(nasc_experiment *ex, nasc_err *err) {
 /* Records a new proposal as trial k, or checks it against the recorded trial k. */
 static nasc_status accept_proposal(nasc_experiment *ex, nasc_proposal *p, nasc_err *err) {
     int64_t k = ex->n_t;
-    NASC_TRY(grow_trials(ex, k + 1, err));
+    nasc_status gst = grow_trials(ex, k + 1, err);
+    if (gst != NASC_OK) {
+        nasc_arch_free(p->arch);
+        return gst;
+    }
     trial *t = &ex->t[k];
     char *text = nasc_arch_to_string(p->arch);
     if (!text) {
