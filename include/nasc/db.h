@@ -109,6 +109,17 @@ NASC_API nasc_status nasc_db_snapshot_put(nasc_db *db, int64_t n_asked, int64_t 
 NASC_API nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64_t *out_told,
                                           void **out_buf, size_t *out_len, nasc_err *err);
 
+/* Artifacts: named byte strings stored with the experiment, e.g. a one-shot method's checkpoint
+ * (weights, architecture parameters, optimizer state, rng, data position) or a learned
+ * strategy's model. put inserts or replaces key in one transaction (so a checkpoint is replaced
+ * atomically); get returns a nasc_malloc'd copy, or *out_buf = NULL if key is absent; delete
+ * removes it (no error if absent). Keys are free text; use "<strategy>/<name>". */
+NASC_API nasc_status nasc_db_artifact_put(nasc_db *db, const char *key, const void *buf,
+                                          size_t len, nasc_err *err);
+NASC_API nasc_status nasc_db_artifact_get(nasc_db *db, const char *key, void **out_buf,
+                                          size_t *out_len, nasc_err *err);
+NASC_API nasc_status nasc_db_artifact_delete(nasc_db *db, const char *key, nasc_err *err);
+
 /* The result as the JSON text stored in the metrics column (nasc_malloc'd), and back into r
  * (fields absent from the JSON keep r's values). */
 NASC_API char *nasc_trial_metrics_json(const nasc_trial_result *r);

@@ -43,7 +43,9 @@ static const char *const schema_sql =
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " created_at REAL NOT NULL, started_at REAL, ended_at REAL, seconds REAL);"
     "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), n_asked INTEGER NOT NULL,"
-    " n_told INTEGER NOT NULL, state BLOB NOT NULL, created_at REAL NOT NULL);";
+    " n_told INTEGER NOT NULL, state BLOB NOT NULL, created_at REAL NOT NULL);"
+    "CREATE TABLE artifact (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL)"
+    " WITHOUT ROWID;";
 
 /* Every column the code reads, to reject a database whose tables lack them. */
 static const char *const probe_sql[] = {
@@ -53,6 +55,7 @@ static const char *const probe_sql[] = {
     " memory_bytes, seed, worker, attempts, created_at, started_at, ended_at, seconds FROM trials"
     " LIMIT 0",
     "SELECT n_asked, n_told, state FROM snapshot LIMIT 0",
+    "SELECT key, value, updated_at FROM artifact LIMIT 0",
 };
 
 static double wall_now(void) {
@@ -742,6 +745,71 @@ nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64_t *out_t
         }
     } else if (rc != SQLITE_DONE) {
         st = db_fail(db, err, "cannot read the strategy snapshot");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* ---- artifacts ---- */
+
+typedef struct art_ctx {
+    const char *key;
+    const void *buf;
+    size_t len;
+} art_ctx;
+
+static void bind_art_put(sqlite3_stmt *s, const void *ctx) {
+    const art_ctx *c = ctx;
+    sqlite3_bind_text(s, 1, c->key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(s, 2, c->buf ? c->buf : "", c->len, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 3, wall_now());
+}
+
+static void bind_art_key(sqlite3_stmt *s, const void *ctx) {
+    const art_ctx *c = ctx;
+    sqlite3_bind_text(s, 1, c->key, -1, SQLITE_TRANSIENT);
+}
+
+nasc_status nasc_db_artifact_put(nasc_db *db, const char *key, const void *buf, size_t len,
+                                 nasc_err *err) {
+    if (len > (size_t)1 << 30)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: artifact '%s' too large (%zu bytes)",
+                           db->path, key, len);
+    art_ctx c = {key, buf, len};
+    return run1(db,
+                "INSERT OR REPLACE INTO artifact(key, value, updated_at) VALUES (?, ?, ?)",
+                bind_art_put, &c, "cannot write an artifact", -1, err);
+}
+
+nasc_status nasc_db_artifact_delete(nasc_db *db, const char *key, nasc_err *err) {
+    art_ctx c = {key, NULL, 0};
+    return run1(db, "DELETE FROM artifact WHERE key = ?", bind_art_key, &c,
+                "cannot delete an artifact", -1, err);
+}
+
+nasc_status nasc_db_artifact_get(nasc_db *db, const char *key, void **out_buf, size_t *out_len,
+                                 nasc_err *err) {
+    *out_buf = NULL;
+    *out_len = 0;
+    sqlite3_stmt *s = NULL;
+    NASC_TRY(prepare(db, "SELECT value FROM artifact WHERE key = ?", &s, err));
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    nasc_status st = NASC_OK;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(s, 0);
+        const void *p = sqlite3_column_blob(s, 0);
+        void *buf = nasc_malloc(len + 1);
+        if (!buf)
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+        else {
+            if (len)
+                memcpy(buf, p, len);
+            *out_buf = buf;
+            *out_len = len;
+        }
+    } else if (rc != SQLITE_DONE) {
+        st = db_fail(db, err, "cannot read an artifact");
     }
     sqlite3_finalize(s);
     return st;

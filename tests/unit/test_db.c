@@ -149,6 +149,19 @@ static void test_lifecycle(void) {
     CHECK_STATUS(nasc_db_snapshot_get(db, &a, &tl, &buf, &len, &err), NASC_OK);
     CHECK(a == 4 && tl == 3 && len == 4 && buf && !memcmp(buf, "defg", 4));
     nasc_free(buf);
+    /* artifacts: put, replace, get, delete */
+    CHECK_STATUS(nasc_db_artifact_put(db, "darts/checkpoint", "v1", 2, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_artifact_put(db, "darts/checkpoint", "version2", 8, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_artifact_put(db, "empty", NULL, 0, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_artifact_get(db, "darts/checkpoint", &buf, &len, &err), NASC_OK);
+    CHECK(len == 8 && buf && !memcmp(buf, "version2", 8));
+    nasc_free(buf);
+    CHECK_STATUS(nasc_db_artifact_get(db, "empty", &buf, &len, &err), NASC_OK);
+    CHECK(buf != NULL && len == 0);
+    nasc_free(buf);
+    CHECK_STATUS(nasc_db_artifact_delete(db, "darts/checkpoint", &err), NASC_OK);
+    CHECK_STATUS(nasc_db_artifact_get(db, "darts/checkpoint", &buf, &len, &err), NASC_OK);
+    CHECK(buf == NULL && len == 0);
     nasc_db_close(db);
 
     /* read-only open works and sees the same rows */
