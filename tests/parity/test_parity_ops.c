@@ -146,6 +146,17 @@ static nasc_tensor *b_mean(nasc_graph *g, nasc_tensor **in, const pcase *c) {
     (void)c;
     return nasc_mean(g, in[0]);
 }
+/* DARTS mixed op: in[0] = softmax(alpha) rows (R, n_ops), in[1..] the op outputs; a NULL term
+ * (constant 1) and a repeated input are part of the case */
+static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+    nasc_tensor *xs[] = {in[1], in[2], NULL, in[3], in[1]};
+    const int idx[] = {1, 3, 0, 5, 1};
+    (void)c;
+    return nasc_weighted_sum(g, in[0], 5, xs, idx);
+}
+static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+    return nasc_channel_shuffle(g, in[0], (int)c->f);
+}
 /* DARTS sep_conv half: relu -> depthwise -> 1x1 -> batch norm (affine off), the hot chain */
 static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const pcase *c) {
     nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
@@ -211,6 +222,10 @@ static const pcase fixed_cases[] = {
     {"cross_entropy smoothing 0.1", b_ce, 1, {{16, 10, 1, 1}}, {0}, 0, .f = 0.1f, .tol = T_EXACT},
     {"sum", b_sum, 1, {{2, 16, 28, 28}}, {0}, 0, .tol = T_EXACT},
     {"mean", b_mean, 1, {{2, 3, 4, 5}}, {0}, 0, .tol = T_EXACT},
+    /* supernet ops */
+    {"weighted_sum 5 terms (mixed op) C16 28x28", b_wsum, 4, {{2, 3, 1, 1}, {2, 16, 28, 28}, {2, 16, 28, 28}, {2, 16, 28, 28}}, {0}, 0, .tol = T_EXACT},
+    {"channel_shuffle G=4 C16", b_shuffle, 1, {{2, 16, 7, 7}}, {0}, 0, .f = 4.0f, .tol = T_EXACT},
+    {"channel_shuffle G=3 C12 odd", b_shuffle, 1, {{3, 12, 5, 3}}, {0}, 0, .f = 3.0f, .tol = T_EXACT},
     /* convolution: DARTS / NB201 shapes */
     {"dw 3x3 s1 C16 28x28 (sep_conv_3x3)", b_conv, 2, {{2, 16, 28, 28}, {16, 1, 3, 3}}, {0}, 0, CONV(1, 1, 1, 16), .tol = T_CONV},
     {"dw 5x5 s1 C32 14x14 (sep_conv_5x5)", b_conv, 2, {{2, 32, 14, 14}, {32, 1, 5, 5}}, {0}, 0, CONV(1, 2, 1, 32), .tol = T_CONV},

@@ -36,9 +36,7 @@ nasc_cpu_conv nasc_cpu_conv_geom(const nasc_tensor *node) {
     return c;
 }
 
-static bool is_depthwise(const nasc_cpu_conv *c) {
-    return c->G == c->C && c->G == c->K && c->KH * c->KW <= NASC_CPU_DW_MAX_TAPS;
-}
+static bool is_depthwise(const nasc_cpu_conv *c) { return nasc_cpu_dw_ok(c); }
 
 static bool is_1x1(const nasc_cpu_conv *c) {
     return c->KH == 1 && c->KW == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 &&

@@ -34,8 +34,8 @@ static const nasc_kernel_pair cpu_table[] = {
     [NASC_OP_SUM] = {nasc_cpu_sum_fwd, nasc_cpu_sum_bwd},
     [NASC_OP_MEAN] = {nasc_cpu_mean_fwd, nasc_cpu_mean_bwd},
     [NASC_OP_RESHAPE] = {nasc_cpu_reshape_fwd, nasc_cpu_reshape_bwd},
-    [NASC_OP_WSUM] = {NULL, NULL}, /* one-shot ops: ref until their cpu kernels land */
-    [NASC_OP_CHANNEL_SHUFFLE] = {NULL, NULL},
+    [NASC_OP_WSUM] = {nasc_cpu_wsum_fwd, nasc_cpu_wsum_bwd},
+    [NASC_OP_CHANNEL_SHUFFLE] = {nasc_cpu_channel_shuffle_fwd, nasc_cpu_channel_shuffle_bwd},
 };
 _Static_assert(sizeof cpu_table / sizeof cpu_table[0] == NASC_OP_COUNT, "one cpu row per op");
 

@@ -131,6 +131,8 @@ NASC_CPU_KERNEL(log_softmax);
 NASC_CPU_KERNEL(cross_entropy);
 NASC_CPU_KERNEL(sum);
 NASC_CPU_KERNEL(mean);
+NASC_CPU_KERNEL(wsum);          /* oneshot_ops.c */
+NASC_CPU_KERNEL(channel_shuffle);
 
 /* Conv geometry shared by the conv paths. x (N,C,H,W), w (K,C/G,KH,KW), y (N,K,OH,OW). */
 typedef struct nasc_cpu_conv {
@@ -140,8 +142,8 @@ typedef struct nasc_cpu_conv {
 
 NASC_INTERNAL nasc_cpu_conv nasc_cpu_conv_geom(const nasc_tensor *node);
 
-/* Depthwise (G == C == K) kernels, dwconv.c, for KH*KW <= NASC_CPU_DW_MAX_TAPS. */
-#define NASC_CPU_DW_MAX_TAPS 256
+/* Depthwise (G == C == K) kernels, dwconv.c; ok: the geometry is one they handle. */
+NASC_INTERNAL bool nasc_cpu_dw_ok(const nasc_cpu_conv *c);
 NASC_INTERNAL nasc_status nasc_cpu_dwconv_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_cpu_dwconv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 
