@@ -35,8 +35,10 @@ static inline double search_now(void) {
 }
 
 /* Runs `cli args...` (args NULL-terminated) with stdout and stderr to out_path / err_path (NULL:
- * /dev/null), NASC_TEST_KILL_AT=kill_at when kill_at >= 0, and SIGKILL after kill_after seconds
- * when kill_after > 0. Returns the exit code, or 128 + signal if it was killed. */
+ * /dev/null), NASC_TEST_KILL_AT=kill_at when kill_at >= 0, and search_kill_signal (SIGKILL) after
+ * kill_after seconds when kill_after > 0. Returns the exit code, or 128 + signal if it was killed. */
+static int search_kill_signal = SIGKILL; /* the signal search_run sends after kill_after */
+
 static inline int search_run(const char *cli, const char *const *args, long kill_at, double kill_after,
                       const char *out_path, const char *err_path) {
     const char *argv[SEARCH_ARGS_MAX + 2];
@@ -72,7 +74,7 @@ static inline int search_run(const char *cli, const char *const *args, long kill
             if (r == pid)
                 break;
             if (search_now() - t0 >= kill_after) {
-                kill(pid, SIGKILL);
+                kill(pid, search_kill_signal);
                 waitpid(pid, &st, 0);
                 break;
             }

@@ -453,6 +453,31 @@ static void test_training_failures(void) {
             CHECK(t[i].result && !t[i].result->stopped_early);
     }
     nasc_db_trials_free(t, n);
+    /* SIGINT stops the search cleanly (exit 1, "interrupted"); --resume then finishes it */
+    path(db, sizeof db, "sigint.db");
+    char bud[] = "6";
+    const char *args[] = {"search", "--space", "nb201", "--data", "fashion-mnist",
+                          "--data-fraction", "0.02", "--epochs", "2", "--channels", "4",
+                          "--cells", "1", "--batch", "32", "--threads", "1", "--quiet", "--budget",
+                          bud, "--workers", "2", "--db", db, NULL};
+    search_kill_signal = SIGINT;
+    rc = search_run(cli, args, -1, 1.5, out, errf);
+    search_kill_signal = SIGKILL;
+    if (rc == 1) {
+        char *msg = err_text();
+        CHECK_STR_CONTAINS(msg, "interrupted after");
+        CHECK_STR_CONTAINS(msg, "--resume");
+        free(msg);
+        CHECK(nasc("search --db %s --resume --quiet", db) == 0);
+        if (search_load(db, &t, &n)) {
+            CHECK(n == 6);
+            for (int64_t i = 0; i < n; i++)
+                CHECK(t[i].status == NASC_TRIAL_OK);
+        }
+        nasc_db_trials_free(t, n);
+    } else {
+        CHECK_MSG(rc == 0, "SIGINT: exit %d", rc); /* finished before the signal: fine */
+    }
     path(db, sizeof db, "timeout.db");
     rc = nasc("search %s --budget 2 --trial-timeout 0.001 --db %s", tiny, db);
     CHECK(rc == 1);
