@@ -9,7 +9,8 @@
  * n = ceil((s_max+1)/(s+1) * eta^s) configurations at r = R * eta^-s. `sh` repeats the most
  * aggressive bracket (s = s_max). Every evaluation is one trial of the budget. A rung is proposed
  * whole (its trials can run in parallel) and the next one once all its results are known.
- * New configurations are uniform samples of the space (BOHB replaces this sampler with a model). */
+ * New configurations are uniform samples of the space; BOHB brings its own sampler through
+ * nasc_hb_setup (strategy_int.h). */
 #include "strategy_int.h"
 
 #include <math.h>
@@ -29,9 +30,10 @@ typedef struct hb {
     int cap;
     int asked, told;    /* in this rung */
     double r;           /* this rung's fidelity */
+    nasc_hb_sampler smp; /* new configurations (sample == NULL: uniform) */
 } hb;
 
-static const nasc_strategy_opt hb_opts[] = {
+const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS] = {
     {.name = "eta", .type = NASC_OPT_DOUBLE, .def = "3", .min = 1.5, .max = 100,
      .help = "keep the best 1/eta of a rung; fidelity grows by eta"},
     {.name = "min-fidelity", .type = NASC_OPT_DOUBLE, .def = "1", .min = 1e-9, .max = 1e9,
@@ -82,11 +84,17 @@ static nasc_status ensure_cap(hb *h, int n, nasc_err *err) {
     return NASC_OK;
 }
 
-static nasc_status hb_init_common(nasc_strategy *s, bool hyperband, nasc_err *err) {
+nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband, const nasc_hb_sampler *sampler,
+                          nasc_err *err) {
     hb *h = nasc_calloc(1, sizeof *h);
-    if (!h)
+    if (!h) {
+        if (sampler && sampler->free_ctx)
+            sampler->free_ctx(sampler->ctx);
         return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    }
     s->impl = h;
+    if (sampler)
+        h->smp = *sampler;
     h->hyperband = hyperband;
     h->eta = nasc_strategy_opt_double(s, "eta");
     h->r_min = nasc_strategy_opt_double(s, "min-fidelity");
@@ -102,16 +110,23 @@ static nasc_status hb_init_common(nasc_strategy *s, bool hyperband, nasc_err *er
     return ensure_cap(h, h->n_rung, err);
 }
 
-static nasc_status hb_init(nasc_strategy *s, nasc_err *err) { return hb_init_common(s, true, err); }
-static nasc_status sh_init(nasc_strategy *s, nasc_err *err) { return hb_init_common(s, false, err); }
+static nasc_status hb_init(nasc_strategy *s, nasc_err *err) {
+    return nasc_hb_setup(s, true, NULL, err);
+}
+static nasc_status sh_init(nasc_strategy *s, nasc_err *err) {
+    return nasc_hb_setup(s, false, NULL, err);
+}
 
-static nasc_status hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
+nasc_status nasc_hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     hb *h = s->impl;
     if (h->asked == h->n_rung)
         return NASC_OK; /* wait for the rung's results */
     int j = h->asked;
     if (h->rung == 0) {
-        NASC_TRY(nasc_space_sample(s->space, &s->rng, &out->arch, err));
+        if (h->smp.sample)
+            NASC_TRY(h->smp.sample(s, h->smp.ctx, h->r, &out->arch, err));
+        else
+            NASC_TRY(nasc_space_sample(s->space, &s->rng, &out->arch, err));
         if (!(h->cfg[j] = nasc_arch_clone(out->arch)))
             return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
     } else if (!(out->arch = nasc_arch_clone(h->cfg[j]))) {
@@ -167,21 +182,25 @@ static nasc_status next_rung(hb *h, nasc_err *err) {
     return NASC_OK;
 }
 
-static nasc_status hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
-                           double fidelity, const nasc_trial_result *r, nasc_err *err) {
-    (void)trial, (void)arch, (void)fidelity;
+nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch, double fidelity,
+                         const nasc_trial_result *r, nasc_err *err) {
+    (void)trial;
     hb *h = s->impl;
     NASC_ASSERT(h->told < h->asked);
     h->fit[h->told++] = nasc_result_fitness(r);
+    if (h->smp.observe)
+        NASC_TRY(h->smp.observe(s, h->smp.ctx, arch, fidelity, nasc_result_fitness(r), err));
     if (h->told == h->n_rung)
         return next_rung(h, err);
     return NASC_OK;
 }
 
-static void hb_free(void *impl) {
+void nasc_hb_free(void *impl) {
     hb *h = impl;
     if (!h)
         return;
+    if (h->smp.free_ctx)
+        h->smp.free_ctx(h->smp.ctx);
     for (int i = 0; i < h->cap; i++)
         nasc_arch_free(h->cfg[i]);
     nasc_free(h->cfg);
@@ -193,22 +212,22 @@ static void hb_free(void *impl) {
 const nasc_strategy_i nasc_strategy_hyperband_i = {
     .name = "hyperband",
     .help = "Hyperband: successive-halving brackets of every aggressiveness (fidelity = epochs)",
-    .opts = hb_opts,
-    .n_opts = 3,
+    .opts = nasc_hb_opts,
+    .n_opts = NASC_HB_N_OPTS,
     .init = hb_init,
-    .ask = hb_ask,
-    .tell = hb_tell,
-    .free_impl = hb_free,
+    .ask = nasc_hb_ask,
+    .tell = nasc_hb_tell,
+    .free_impl = nasc_hb_free,
 };
 
 const nasc_strategy_i nasc_strategy_sh_i = {
     .name = "sh",
     .help = "successive halving: eta^s configurations at the lowest fidelity, the best 1/eta "
             "promoted",
-    .opts = hb_opts,
-    .n_opts = 3,
+    .opts = nasc_hb_opts,
+    .n_opts = NASC_HB_N_OPTS,
     .init = sh_init,
-    .ask = hb_ask,
-    .tell = hb_tell,
-    .free_impl = hb_free,
+    .ask = nasc_hb_ask,
+    .tell = nasc_hb_tell,
+    .free_impl = nasc_hb_free,
 };

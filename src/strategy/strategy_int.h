@@ -14,6 +14,31 @@ extern const nasc_strategy_i nasc_strategy_local_i;
 extern const nasc_strategy_i nasc_strategy_sh_i;
 extern const nasc_strategy_i nasc_strategy_hyperband_i;
 
+/* ---- Hyperband's bracket scheduler, for strategies that bring their own sampler (BOHB) ----
+ * A strategy whose options start with nasc_hb_opts (eta, min-fidelity, max-fidelity), whose init
+ * calls nasc_hb_setup and whose ask/tell/free_impl are nasc_hb_ask/tell/free runs Hyperband (or
+ * successive halving) brackets; new configurations come from sampler->sample instead of uniform
+ * samples, and every result is passed to sampler->observe (in trial order). sampler->ctx is
+ * freed with sampler->free_ctx. */
+typedef struct nasc_hb_sampler {
+    nasc_status (*sample)(nasc_strategy *s, void *ctx, double fidelity, nasc_arch **out,
+                          nasc_err *err);
+    nasc_status (*observe)(nasc_strategy *s, void *ctx, const nasc_arch *a, double fidelity,
+                           double fitness, nasc_err *err);
+    void (*free_ctx)(void *ctx);
+    void *ctx;
+} nasc_hb_sampler;
+
+#define NASC_HB_N_OPTS 3
+extern NASC_INTERNAL const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity */
+NASC_INTERNAL nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband,
+                                        const nasc_hb_sampler *sampler, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
+                                       double fidelity, const nasc_trial_result *r,
+                                       nasc_err *err);
+NASC_INTERNAL void nasc_hb_free(void *impl);
+
 /* A growable byte buffer for save(), and a reader for load(). */
 typedef struct nasc_sbuf {
     unsigned char *data;
