@@ -115,13 +115,17 @@ int cmd_search(int argc, char **argv) {
             snprintf(helps[i], sizeof helps[i], "%s (default %s)", keys[i].help, def);
         else
             snprintf(helps[i], sizeof helps[i], "%s", keys[i].help);
-        flags[n++] = keys[i].type == NASC_CFG_BOOL
-                         ? (cli_flag){keys[i].name, CLI_BOOL, &bools[i], NULL, helps[i], false}
-                         : (cli_flag){keys[i].name, CLI_STR, &vals[i], keys[i].metavar, helps[i],
-                                      false};
+        flags[n++] =
+            keys[i].type == NASC_CFG_BOOL
+                ? (cli_flag){keys[i].name, CLI_BOOL, &bools[i], NULL, helps[i], false}
+                : (cli_flag){keys[i].name, CLI_STR, &vals[i], keys[i].metavar, helps[i], false};
     }
-    flags[n++] = (cli_flag){"config", CLI_STR, &config_path, "FILE",
-                            "experiment file (YAML, same keys); flags override it", false};
+    flags[n++] = (cli_flag){"config",
+                            CLI_STR,
+                            &config_path,
+                            "FILE",
+                            "experiment file (YAML, same keys); flags override it",
+                            false};
     int rc = cli_parse("search", argc, argv, 2, flags, n,
                        "nasc search --space SPACE --strategy STRATEGY (--data DATASET | "
                        "--benchmark nb201:DATASET) --budget N [--db FILE] [--resume] [--seed S] "

@@ -191,7 +191,7 @@ int cmd_trials(int argc, char **argv) {
                 snprintf(score, sizeof score, "%.4f", t[i].score);
             /* the fidelity reached (epochs trained) where known, else the one asked */
             double f = t[i].result && isfinite(t[i].result->fidelity) ? t[i].result->fidelity
-                                                                       : t[i].fidelity;
+                                                                      : t[i].fidelity;
             if (isfinite(f) && f > 0)
                 snprintf(fid, sizeof fid, "%g", f);
             if (isfinite(t[i].seconds))

@@ -174,8 +174,8 @@ int main(int argc, char **argv) {
         for (int d = 0; d < 2; d++)
             if (run_row(sp, ev[d], name, opts, seeds, queries, &m[d], &sd[d]))
                 return 1;
-        printf("| %-28s | %6.2f +- %5.2f  | %6.2f +- %5.2f  | %8.2f |\n", label, m[0], sd[0],
-               m[1], sd[1], now_s() - t0);
+        printf("| %-28s | %6.2f +- %5.2f  | %6.2f +- %5.2f  | %8.2f |\n", label, m[0], sd[0], m[1],
+               sd[1], now_s() - t0);
         fflush(stdout);
     }
     for (int d = 0; d < 2; d++)

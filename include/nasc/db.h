@@ -49,20 +49,20 @@ typedef struct nasc_kv {
 /* One row of the trials table. Strings are owned by whoever filled the record: the caller for
  * inserts, the loaded array for nasc_db_trials_load (freed by nasc_db_trials_free). */
 typedef struct nasc_trial_record {
-    int64_t id;               /* trial index, 0-based, dense */
-    const char *arch;         /* canonical architecture text */
-    uint64_t hash;            /* nasc_arch_hash */
-    double fidelity;          /* asked fidelity (0 = full) */
+    int64_t id;       /* trial index, 0-based, dense */
+    const char *arch; /* canonical architecture text */
+    uint64_t hash;    /* nasc_arch_hash */
+    double fidelity;  /* asked fidelity (0 = full) */
     nasc_trial_status status;
-    const char *reason;       /* "" unless failed or stopped early */
-    double score;             /* NaN unless ok */
-    const char *metrics;      /* JSON object text ("{}" if none) */
+    const char *reason;  /* "" unless failed or stopped early */
+    double score;        /* NaN unless ok */
+    const char *metrics; /* JSON object text ("{}" if none) */
     nasc_cost cost;
-    uint64_t seed;            /* the trial's seed */
-    int worker;               /* worker slot that ran it last (0 = in process, -1 = none yet) */
-    int attempts;             /* times it was started */
+    uint64_t seed; /* the trial's seed */
+    int worker;    /* worker slot that ran it last (0 = in process, -1 = none yet) */
+    int attempts;  /* times it was started */
     double created_at, started_at, ended_at; /* Unix seconds; NaN if not yet */
-    double seconds;           /* evaluation time reported by the evaluator (NaN if none) */
+    double seconds;            /* evaluation time reported by the evaluator (NaN if none) */
     nasc_trial_result *result; /* loaded only: the full result rebuilt from the row (ok/failed) */
 } nasc_trial_record;
 
@@ -114,8 +114,8 @@ NASC_API nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64
  * strategy's model. put inserts or replaces key in one transaction (so a checkpoint is replaced
  * atomically); get returns a nasc_malloc'd copy, or *out_buf = NULL if key is absent; delete
  * removes it (no error if absent). Keys are free text; use "<strategy>/<name>". */
-NASC_API nasc_status nasc_db_artifact_put(nasc_db *db, const char *key, const void *buf,
-                                          size_t len, nasc_err *err);
+NASC_API nasc_status nasc_db_artifact_put(nasc_db *db, const char *key, const void *buf, size_t len,
+                                          nasc_err *err);
 NASC_API nasc_status nasc_db_artifact_get(nasc_db *db, const char *key, void **out_buf,
                                           size_t *out_len, nasc_err *err);
 NASC_API nasc_status nasc_db_artifact_delete(nasc_db *db, const char *key, nasc_err *err);

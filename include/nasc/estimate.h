@@ -20,9 +20,9 @@
  * NASC_TRIAL_FAILED and result.reason set. A non-OK status is reserved for the evaluator itself
  * failing (out of memory); the search loop records that as a failed trial too.
  *
- * Ownership: evaluators are heap objects (_new/_free) that keep a pointer to their space, which must
- * outlive them. nasc_trial_result is a plain fixed-size struct (no pointers): worker processes send
- * it over a pipe as bytes.
+ * Ownership: evaluators are heap objects (_new/_free) that keep a pointer to their space, which
+ * must outlive them. nasc_trial_result is a plain fixed-size struct (no pointers): worker processes
+ * send it over a pipe as bytes.
  *
  *     nasc_evaluator *ev;
  *     nasc_evaluator_tabular_new(space, "nb201:cifar10", NULL, &ev, &err);   // finds the CSV
@@ -71,18 +71,19 @@ typedef struct nasc_cost {
 NASC_API void nasc_cost_unknown(nasc_cost *c);
 
 typedef struct nasc_trial_result {
-    nasc_trial_status status;  /* NASC_TRIAL_OK or NASC_TRIAL_FAILED */
-    double score;              /* the objective, higher is better (accuracy %); NaN if failed */
-    int n_objectives;          /* 0 for single-objective searches; else objectives[0] == score */
-    double objectives[NASC_MAX_OBJECTIVES]; /* as the search defines them (issue: multi-objective) */
-    nasc_cost cost;            /* NaN fields where unknown */
-    double fidelity;           /* fidelity reached (epochs trained); < asked when stopped early */
-    bool stopped_early;        /* ended by the median stopping rule (status OK, partial score) */
-    int n_curve;               /* validation accuracy after each epoch: curve[0..n_curve) */
+    nasc_trial_status status; /* NASC_TRIAL_OK or NASC_TRIAL_FAILED */
+    double score;             /* the objective, higher is better (accuracy %); NaN if failed */
+    int n_objectives;         /* 0 for single-objective searches; else objectives[0] == score */
+    double
+        objectives[NASC_MAX_OBJECTIVES]; /* as the search defines them (issue: multi-objective) */
+    nasc_cost cost;                      /* NaN fields where unknown */
+    double fidelity;    /* fidelity reached (epochs trained); < asked when stopped early */
+    bool stopped_early; /* ended by the median stopping rule (status OK, partial score) */
+    int n_curve;        /* validation accuracy after each epoch: curve[0..n_curve) */
     float curve[NASC_MAX_CURVE];
-    double train_loss;         /* last training loss (NaN if none) */
-    double seconds;            /* evaluation wall time */
-    char reason[256];          /* why it failed or stopped early; "" otherwise */
+    double train_loss; /* last training loss (NaN if none) */
+    double seconds;    /* evaluation wall time */
+    char reason[256];  /* why it failed or stopped early; "" otherwise */
 } nasc_trial_result;
 
 /* A cleared result: status FAILED, score NaN, cost unknown, empty curve and reason. */
@@ -110,10 +111,10 @@ NASC_API bool nasc_median_should_stop(const nasc_curve_history *h, const float *
 typedef struct nasc_evaluator nasc_evaluator;
 
 typedef struct nasc_eval_request {
-    int64_t trial;             /* trial index in the experiment */
+    int64_t trial; /* trial index in the experiment */
     const nasc_arch *arch;
-    double fidelity;           /* 0 = the evaluator's full fidelity (e.g. all configured epochs) */
-    uint64_t seed;             /* per-trial seed (initialisation, data order) */
+    double fidelity; /* 0 = the evaluator's full fidelity (e.g. all configured epochs) */
+    uint64_t seed;   /* per-trial seed (initialisation, data order) */
     const nasc_curve_history *history; /* finished trials for the median rule; may be NULL */
 } nasc_eval_request;
 
@@ -127,12 +128,12 @@ typedef struct nasc_evaluator_i {
 
 struct nasc_evaluator {
     const nasc_evaluator_i *iface;
-    void *impl;               /* owned */
-    const nasc_space *space;  /* not owned */
-    bool in_process;          /* cheap and cannot crash: the search loop calls it directly
-                                 instead of forking a worker */
-    double max_fidelity;      /* full fidelity (epochs for training; 1 for tables and proxies) */
-    char desc[128];           /* e.g. "nb201:cifar10 (15625 rows)" */
+    void *impl;              /* owned */
+    const nasc_space *space; /* not owned */
+    bool in_process;         /* cheap and cannot crash: the search loop calls it directly
+                                instead of forking a worker */
+    double max_fidelity;     /* full fidelity (epochs for training; 1 for tables and proxies) */
+    char desc[128];          /* e.g. "nb201:cifar10 (15625 rows)" */
     /* Cost of every successful trial (params, multiply-adds, activation memory and, if
      * cost_latency_repeats > 0, forward latency), measured by the cost model (cost.h) on the
      * network built for cost_net. Training and proxy evaluators turn it on; tables only when
@@ -195,7 +196,8 @@ NASC_API nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err);
 
 /* Tabular evaluator for spec "nb201:cifar10", "nb201:cifar100" (the NAS-Bench-201 table, path
  * found with nasc_nb201_csv_find unless csv_path is given) or "table:FILE.csv:COLUMN". The space
- * must be nb201 for the nb201 tables. Errors: ARG (bad spec, named), IO / FORMAT (from the table). */
+ * must be nb201 for the nb201 tables. Errors: ARG (bad spec, named), IO / FORMAT (from the table).
+ */
 NASC_API nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec,
                                                 const char *csv_path, nasc_evaluator **out,
                                                 nasc_err *err);
@@ -206,18 +208,18 @@ NASC_API const nasc_table *nasc_evaluator_table(const nasc_evaluator *ev);
 
 /* Knobs of the training evaluator (the `nasc train` flags) and of the proxy evaluator. */
 typedef struct nasc_train_eval_config {
-    const char *data;       /* dataset spec, e.g. "fashion-mnist" (data.h) */
-    double data_fraction;   /* share of the training set used, in (0, 1] */
-    double val_fraction;    /* share of that held out for validation, in (0, 1) */
-    int channels, cells;    /* network size (0 = the space's defaults) */
+    const char *data;        /* dataset spec, e.g. "fashion-mnist" (data.h) */
+    double data_fraction;    /* share of the training set used, in (0, 1] */
+    double val_fraction;     /* share of that held out for validation, in (0, 1) */
+    int channels, cells;     /* network size (0 = the space's defaults) */
     nasc_train_config train; /* epochs (= full fidelity), batch, optimizer, lr, ..., threads;
                                 its seed is replaced by each trial's seed */
-    bool median_stop;       /* median stopping rule (evaluates after every epoch) */
-    int median_grace;       /* first epoch (0-based) at which the rule may stop a trial */
-    int median_min_trials;  /* finished trials needed before the rule applies */
-    const char *proxy;      /* proxy evaluator: "synflow", "snip", "grad_norm", "jacob_cov",
-                               "naswot" */
-    int proxy_batch;        /* proxy evaluator: batch size */
+    bool median_stop;        /* median stopping rule (evaluates after every epoch) */
+    int median_grace;        /* first epoch (0-based) at which the rule may stop a trial */
+    int median_min_trials;   /* finished trials needed before the rule applies */
+    const char *proxy;       /* proxy evaluator: "synflow", "snip", "grad_norm", "jacob_cov",
+                                "naswot" */
+    int proxy_batch;         /* proxy evaluator: batch size */
 } nasc_train_eval_config;
 
 /* Defaults: nasc_train_config_default, data fraction 1, validation 0.2, median rule off (grace 1,

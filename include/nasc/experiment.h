@@ -46,15 +46,15 @@ extern "C" {
 
 typedef struct nasc_experiment_config {
     /* what is searched */
-    char space[32];          /* space name (space.h) */
-    char strategy[32];       /* strategy name (strategy.h) */
-    char strategy_opt[256];  /* "key=value,..." strategy options */
-    char benchmark[512];     /* tabular evaluator spec ("nb201:cifar10", "table:F.csv:COL"), or "" */
-    char data[512];          /* dataset spec (data.h) for the training / proxy evaluator, or "" */
-    char proxy[32];          /* zero-cost proxy name: score by the proxy instead of training */
+    char space[32];         /* space name (space.h) */
+    char strategy[32];      /* strategy name (strategy.h) */
+    char strategy_opt[256]; /* "key=value,..." strategy options */
+    char benchmark[512];    /* tabular evaluator spec ("nb201:cifar10", "table:F.csv:COL"), or "" */
+    char data[512];         /* dataset spec (data.h) for the training / proxy evaluator, or "" */
+    char proxy[32];         /* zero-cost proxy name: score by the proxy instead of training */
     uint64_t seed;
-    int64_t budget;          /* trials to run, >= 1 (failed trials count) */
-    int ask_ahead;           /* see strategy.h; independent of workers */
+    int64_t budget; /* trials to run, >= 1 (failed trials count) */
+    int ask_ahead;  /* see strategy.h; independent of workers */
     /* training evaluator (the flags of `nasc train`, same names and defaults) */
     int epochs;
     double data_fraction;
@@ -63,7 +63,7 @@ typedef struct nasc_experiment_config {
     int batch;
     double lr, lr_min;
     int warmup_epochs;
-    char optimizer[16];      /* sgd, adam, adamw */
+    char optimizer[16]; /* sgd, adam, adamw */
     double momentum;
     bool no_nesterov;
     double weight_decay;
@@ -74,16 +74,16 @@ typedef struct nasc_experiment_config {
     int cutout;
     double drop_path;
     bool median_stop;
-    bool cost;               /* measure params/FLOPs/memory with tables too (always when training) */
+    bool cost; /* measure params/FLOPs/memory with tables too (always when training) */
     /* runtime */
-    int workers;             /* trials evaluated at once (processes) */
-    int threads;             /* kernel threads per trial */
-    double trial_timeout;    /* seconds; 0 = none */
-    int snapshot_every;      /* tells between strategy snapshots (strategies with save/load) */
-    char db[512];            /* database file ("" = in memory) */
-    bool resume;             /* continue an existing database (config taken from it) */
-    bool json;               /* one JSON object on stdout (CLI) */
-    bool quiet;              /* no progress line (CLI) */
+    int workers;          /* trials evaluated at once (processes) */
+    int threads;          /* kernel threads per trial */
+    double trial_timeout; /* seconds; 0 = none */
+    int snapshot_every;   /* tells between strategy snapshots (strategies with save/load) */
+    char db[512];         /* database file ("" = in memory) */
+    bool resume;          /* continue an existing database (config taken from it) */
+    bool json;            /* one JSON object on stdout (CLI) */
+    bool quiet;           /* no progress line (CLI) */
 } nasc_experiment_config;
 
 typedef enum nasc_config_type {
@@ -102,12 +102,12 @@ enum {
 };
 
 typedef struct nasc_config_key {
-    const char *name;      /* flag and YAML key, e.g. "data-fraction" */
+    const char *name; /* flag and YAML key, e.g. "data-fraction" */
     nasc_config_type type;
-    size_t offset;         /* into nasc_experiment_config */
-    size_t size;           /* STR: buffer size */
-    unsigned flags;        /* NASC_CFG_* */
-    const char *metavar;   /* e.g. "N" */
+    size_t offset;       /* into nasc_experiment_config */
+    size_t size;         /* STR: buffer size */
+    unsigned flags;      /* NASC_CFG_* */
+    const char *metavar; /* e.g. "N" */
     const char *help;
 } nasc_config_key;
 
@@ -137,8 +137,8 @@ NASC_API nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const ch
 NASC_API nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *err);
 /* Fills cfg's stored keys from the database at path (for --resume); other keys keep their values.
  * `given` as for nasc_config_load_yaml. */
-NASC_API nasc_status nasc_config_load_db(nasc_experiment_config *cfg, const char *path,
-                                         bool *given, nasc_err *err);
+NASC_API nasc_status nasc_config_load_db(nasc_experiment_config *cfg, const char *path, bool *given,
+                                         nasc_err *err);
 
 /* ---- experiments ---- */
 
@@ -146,28 +146,28 @@ typedef struct nasc_experiment nasc_experiment;
 
 /* Progress after every finished trial. */
 typedef struct nasc_search_progress {
-    int64_t done;             /* finished trials (ok + failed), this run and earlier ones */
+    int64_t done; /* finished trials (ok + failed), this run and earlier ones */
     int64_t budget;
     int64_t n_ok, n_failed;
-    int64_t running;          /* trials being evaluated now */
-    int64_t done_this_run;    /* trials finished by this process (for rates and ETA) */
-    int64_t last_trial;       /* id of the trial that just finished */
-    double best_score;        /* NaN if none yet */
-    const char *best_arch;    /* NULL if none yet; valid during the callback */
-    double elapsed_s;         /* since nasc_experiment_run started */
+    int64_t running;       /* trials being evaluated now */
+    int64_t done_this_run; /* trials finished by this process (for rates and ETA) */
+    int64_t last_trial;    /* id of the trial that just finished */
+    double best_score;     /* NaN if none yet */
+    const char *best_arch; /* NULL if none yet; valid during the callback */
+    double elapsed_s;      /* since nasc_experiment_run started */
 } nasc_search_progress;
 
 typedef void (*nasc_search_cb)(const nasc_search_progress *p, void *user);
 
 typedef struct nasc_search_summary {
-    int64_t trials;           /* finished trials */
+    int64_t trials; /* finished trials */
     int64_t n_ok, n_failed;
-    int64_t best_trial;       /* -1 if no trial succeeded */
-    double best_score;        /* NaN if none */
+    int64_t best_trial; /* -1 if no trial succeeded */
+    double best_score;  /* NaN if none */
     double best_fidelity;
-    const char *best_arch;    /* owned by the experiment; NULL if none */
-    bool exhausted;           /* the strategy ran out of proposals before the budget */
-    double seconds;           /* wall time of nasc_experiment_run */
+    const char *best_arch; /* owned by the experiment; NULL if none */
+    bool exhausted;        /* the strategy ran out of proposals before the budget */
+    double seconds;        /* wall time of nasc_experiment_run */
 } nasc_search_summary;
 
 /* Opens the experiment cfg describes: creates cfg->db (or an in-memory database), or continues an

@@ -54,18 +54,18 @@ typedef struct nasc_strategy nasc_strategy;
 
 /* What the experiment tells every strategy. */
 typedef struct nasc_strategy_config {
-    uint64_t seed;        /* experiment seed; s->rng is (seed, NASC_STREAM_STRATEGY) */
-    int64_t budget;       /* trials the experiment will run (strategies may plan with it) */
-    int ask_ahead;        /* trials that may be proposed ahead of the results (>= 0) */
-    double min_fidelity;  /* lowest fidelity worth evaluating (multi-fidelity strategies) */
-    double max_fidelity;  /* the evaluator's full fidelity (epochs; 1 for tables) */
-    int n_objectives;     /* 0/1: single objective (score); >1: result.objectives */
+    uint64_t seed;       /* experiment seed; s->rng is (seed, NASC_STREAM_STRATEGY) */
+    int64_t budget;      /* trials the experiment will run (strategies may plan with it) */
+    int ask_ahead;       /* trials that may be proposed ahead of the results (>= 0) */
+    double min_fidelity; /* lowest fidelity worth evaluating (multi-fidelity strategies) */
+    double max_fidelity; /* the evaluator's full fidelity (epochs; 1 for tables) */
+    int n_objectives;    /* 0/1: single objective (score); >1: result.objectives */
 } nasc_strategy_config;
 
 /* One proposal. arch is owned by the caller after ask (free with nasc_arch_free). */
 typedef struct nasc_proposal {
-    nasc_arch *arch;      /* NULL: tell more results first (or exhausted) */
-    double fidelity;      /* 0 = full fidelity */
+    nasc_arch *arch; /* NULL: tell more results first (or exhausted) */
+    double fidelity; /* 0 = full fidelity */
 } nasc_proposal;
 
 /* ---- options ---- */
@@ -73,22 +73,22 @@ typedef struct nasc_proposal {
 typedef enum nasc_opt_type { NASC_OPT_INT = 0, NASC_OPT_DOUBLE, NASC_OPT_CHOICE } nasc_opt_type;
 
 typedef struct nasc_strategy_opt {
-    const char *name;     /* e.g. "population" */
+    const char *name; /* e.g. "population" */
     nasc_opt_type type;
-    const char *def;      /* default, as text */
-    double min, max;      /* accepted range for INT / DOUBLE */
-    const char *choices;  /* CHOICE: "tournament|rank|proportional" */
+    const char *def;     /* default, as text */
+    double min, max;     /* accepted range for INT / DOUBLE */
+    const char *choices; /* CHOICE: "tournament|rank|proportional" */
     const char *help;
 } nasc_strategy_opt;
 
 /* ---- the interface ---- */
 
 typedef struct nasc_strategy_i {
-    const char *name;                /* "random", "evolution", ... */
-    const char *help;                /* one line */
-    const nasc_strategy_opt *opts;   /* accepted options (NULL if none) */
+    const char *name;              /* "random", "evolution", ... */
+    const char *help;              /* one line */
+    const nasc_strategy_opt *opts; /* accepted options (NULL if none) */
     int n_opts;
-    bool needs_finite;               /* only for finite, enumerable spaces (grid) */
+    bool needs_finite; /* only for finite, enumerable spaces (grid) */
     /* Sets up s->impl from s->cfg and the options (nasc_strategy_opt_*). */
     nasc_status (*init)(nasc_strategy *s, nasc_err *err);
     /* Next proposal, or out->arch = NULL without any change of state (see the contract above). */
@@ -105,13 +105,13 @@ typedef struct nasc_strategy_i {
 
 struct nasc_strategy {
     const nasc_strategy_i *iface;
-    const nasc_space *space;      /* not owned */
+    const nasc_space *space; /* not owned */
     nasc_strategy_config cfg;
-    nasc_rng rng;                 /* the strategy's only source of randomness */
-    void *impl;                   /* owned, strategy-specific state */
-    int64_t n_asked, n_told;      /* maintained by nasc_strategy_ask / _tell */
-    double *opt_values;           /* parsed options, one per iface->opts (CHOICE: index) */
-    char *opt_text;               /* canonical option text ("population=20,sample=5") */
+    nasc_rng rng;            /* the strategy's only source of randomness */
+    void *impl;              /* owned, strategy-specific state */
+    int64_t n_asked, n_told; /* maintained by nasc_strategy_ask / _tell */
+    double *opt_values;      /* parsed options, one per iface->opts (CHOICE: index) */
+    char *opt_text;          /* canonical option text ("population=20,sample=5") */
 };
 
 /* New strategy by name on space s. opts: "key=value,key=value" (NULL or "" = defaults). Errors:
@@ -138,8 +138,7 @@ NASC_API nasc_status nasc_strategy_opts_canonical(const char *name, const char *
 NASC_API nasc_status nasc_strategy_ask(nasc_strategy *st, nasc_proposal *out, nasc_err *err);
 /* trial must equal st->n_told (results are told in order): ARG otherwise. */
 NASC_API nasc_status nasc_strategy_tell(nasc_strategy *st, int64_t trial, const nasc_arch *arch,
-                                        double fidelity, const nasc_trial_result *r,
-                                        nasc_err *err);
+                                        double fidelity, const nasc_trial_result *r, nasc_err *err);
 /* Whether the strategy implements save/load; and the calls (UNSUPPORTED if it does not). The
  * saved state includes n_asked, n_told and the rng. */
 NASC_API bool nasc_strategy_can_save(const nasc_strategy *st);

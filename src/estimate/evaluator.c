@@ -132,9 +132,8 @@ static void measure_cost(nasc_evaluator *ev, const nasc_eval_request *req, nasc_
     nasc_err err = {0};
     if (nasc_space_build(req->arch, &ev->cost_net, req->seed, &m, &err) != NASC_OK)
         return;
-    const nasc_cost_config cc = {.repeats = ev->cost_latency_repeats > 0 ? ev->cost_latency_repeats
-                                                                         : -1,
-                                 .threads = 1};
+    const nasc_cost_config cc = {
+        .repeats = ev->cost_latency_repeats > 0 ? ev->cost_latency_repeats : -1, .threads = 1};
     nasc_model_cost c;
     if (nasc_model_cost_measure(m, &cc, &c, &err) == NASC_OK) {
         out->cost.params = (double)c.params;

@@ -27,7 +27,9 @@ enum { P_SYNFLOW, P_SNIP, P_GRAD_NORM, P_JACOB_COV, P_NASWOT, P_COUNT };
 static const char *const proxy_names[P_COUNT] = {"synflow", "snip", "grad_norm", "jacob_cov",
                                                  "naswot"};
 
-const char *nasc_proxy_names(void) { return "synflow, snip, grad_norm, jacob_cov, naswot"; }
+const char *nasc_proxy_names(void) {
+    return "synflow, snip, grad_norm, jacob_cov, naswot";
+}
 
 typedef struct proxy_eval {
     int kind;
@@ -188,8 +190,11 @@ done:
 static nasc_status proxy_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
                                   nasc_trial_result *out, nasc_err *err) {
     proxy_eval *pe = ev->impl;
-    const nasc_net_config net = {.in_c = pe->c, .in_h = pe->h, .in_w = pe->w,
-                                 .n_classes = pe->n_classes, .channels = pe->channels,
+    const nasc_net_config net = {.in_c = pe->c,
+                                 .in_h = pe->h,
+                                 .in_w = pe->w,
+                                 .n_classes = pe->n_classes,
+                                 .channels = pe->channels,
                                  .cells = pe->cells};
     nasc_model *m = NULL;
     nasc_err berr = {0};
@@ -266,8 +271,8 @@ static nasc_status proxy_evaluate(nasc_evaluator *ev, const nasc_eval_request *r
         break;
     }
     case P_JACOB_COV:
-        score = x->grad ? jacob_cov_score(x->grad, pe->n, (size_t)pe->c * pe->h * pe->w)
-                        : (double)NAN;
+        score =
+            x->grad ? jacob_cov_score(x->grad, pe->n, (size_t)pe->c * pe->h * pe->w) : (double)NAN;
         break;
     case P_NASWOT:
         score = naswot_score(g, pe->n);
@@ -324,8 +329,9 @@ nasc_status nasc_evaluator_proxy_new(const nasc_space *s, const nasc_train_eval_
     if (st == NASC_OK) {
         nasc_loader_start_epoch(ld, 0);
         if (!nasc_loader_next(ld, &b) || b.n < 2)
-            st = nasc_errorf(err, NASC_ERR_ARG, "proxy: the training split has fewer than 2 "
-                                                "images");
+            st = nasc_errorf(err, NASC_ERR_ARG,
+                             "proxy: the training split has fewer than 2 "
+                             "images");
     }
     if (st == NASC_OK) {
         pe->kind = kind;
@@ -360,9 +366,12 @@ nasc_status nasc_evaluator_proxy_new(const nasc_space *s, const nasc_train_eval_
     ev->in_process = false;
     ev->max_fidelity = 1.0;
     nasc_evaluator_set_cost(ev,
-                            &(nasc_net_config){.in_c = pe->c, .in_h = pe->h, .in_w = pe->w,
+                            &(nasc_net_config){.in_c = pe->c,
+                                               .in_h = pe->h,
+                                               .in_w = pe->w,
                                                .n_classes = pe->n_classes,
-                                               .channels = pe->channels, .cells = pe->cells},
+                                               .channels = pe->channels,
+                                               .cells = pe->cells},
                             0);
     snprintf(ev->desc, sizeof ev->desc, "proxy %s on %d images of %.40s", proxy_names[kind], n,
              c->data);

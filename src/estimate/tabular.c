@@ -17,14 +17,14 @@
 
 struct nasc_table {
     const nasc_space *space; /* not owned */
-    size_t n;           /* rows */
-    int n_dec;          /* decisions per row (the space's maximum) */
-    int *dec;           /* row i's decisions: dec[i*n_dec ..], unused tail = -1 */
-    double *value;      /* value of row i (NaN = missing) */
-    char **text;        /* row i's architecture text as written in the file (in text_pool) */
+    size_t n;                /* rows */
+    int n_dec;               /* decisions per row (the space's maximum) */
+    int *dec;                /* row i's decisions: dec[i*n_dec ..], unused tail = -1 */
+    double *value;           /* value of row i (NaN = missing) */
+    char **text;             /* row i's architecture text as written in the file (in text_pool) */
     char *text_pool;
-    size_t cap;         /* hash slots (power of two) */
-    int64_t *slot;      /* row index + 1, 0 = empty */
+    size_t cap;    /* hash slots (power of two) */
+    int64_t *slot; /* row index + 1, 0 = empty */
 };
 
 /* Rows are keyed by decision sequence: every architecture has exactly one (space.h), so this is
@@ -49,11 +49,15 @@ void nasc_table_free(nasc_table *t) {
     nasc_free(t);
 }
 
-size_t nasc_table_size(const nasc_table *t) { return t->n; }
+size_t nasc_table_size(const nasc_table *t) {
+    return t->n;
+}
 double nasc_table_value(const nasc_table *t, size_t i) {
     return i < t->n ? t->value[i] : (double)NAN;
 }
-const char *nasc_table_arch(const nasc_table *t, size_t i) { return i < t->n ? t->text[i] : NULL; }
+const char *nasc_table_arch(const nasc_table *t, size_t i) {
+    return i < t->n ? t->text[i] : NULL;
+}
 
 static int64_t table_find(const nasc_table *t, const int *d) {
     if (!t->cap)
@@ -296,8 +300,8 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
             }
             if (col < 0) {
                 st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
-                                    "%s: line %d: no column '%s' in the header (columns: %s)",
-                                    path, line_no, column, line);
+                                    "%s: line %d: no column '%s' in the header (columns: %s)", path,
+                                    line_no, column, line);
                 set_line(err, line_no);
                 goto done;
             }
@@ -367,8 +371,7 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
                 break;
             }
             int64_t o = t->slot[i] - 1;
-            if (!memcmp(t->dec + (size_t)o * (size_t)t->n_dec, d,
-                        sizeof(int) * (size_t)t->n_dec)) {
+            if (!memcmp(t->dec + (size_t)o * (size_t)t->n_dec, d, sizeof(int) * (size_t)t->n_dec)) {
                 st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                                     "%s: line %d: duplicate architecture (first on line %d): %s",
                                     path, row_line[r], row_line[o], t->text[r]);
@@ -498,9 +501,8 @@ nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec, co
                                "cifar100)",
                                spec, ds);
         if (strcmp(nasc_space_name(s), "nb201"))
-            return nasc_errorf(err, NASC_ERR_ARG,
-                               "benchmark '%s' needs --space nb201 (got %s)", spec,
-                               nasc_space_name(s));
+            return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s' needs --space nb201 (got %s)",
+                               spec, nasc_space_name(s));
         snprintf(column, sizeof column, "%s_test_acc", ds);
         if (csv_path)
             snprintf(path, sizeof path, "%s", csv_path);
@@ -509,8 +511,8 @@ nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec, co
     } else if (!strncmp(spec, "table:", 6)) {
         const char *rest = spec + 6, *colon = strrchr(rest, ':');
         if (!colon || colon == rest || !colon[1])
-            return nasc_errorf(err, NASC_ERR_ARG,
-                               "benchmark '%s': expected table:FILE.csv:COLUMN", spec);
+            return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s': expected table:FILE.csv:COLUMN",
+                               spec);
         if ((size_t)(colon - rest) >= sizeof path || strlen(colon + 1) >= sizeof column)
             return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s': name too long", spec);
         snprintf(path, sizeof path, "%.*s", (int)(colon - rest), rest);

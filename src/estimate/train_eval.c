@@ -88,8 +88,8 @@ static nasc_status train_evaluate(nasc_evaluator *ev, const nasc_eval_request *r
         out->status = NASC_TRIAL_OK;
         out->score = out->curve[out->n_curve - 1];
         out->stopped_early = true;
-        snprintf(out->reason, sizeof out->reason,
-                 "stopped by the median rule after epoch %d of %d", out->n_curve, tc.epochs);
+        snprintf(out->reason, sizeof out->reason, "stopped by the median rule after epoch %d of %d",
+                 out->n_curve, tc.epochs);
         return NASC_OK;
     }
     if (st == NASC_ERR_NOMEM)
@@ -100,7 +100,7 @@ static nasc_status train_evaluate(nasc_evaluator *ev, const nasc_eval_request *r
     }
     out->status = NASC_TRIAL_OK;
     out->score = res.eval_acc; /* NaN becomes a failed trial in nasc_evaluator_evaluate */
-    if (!te->cfg.median_stop) /* the final evaluation is the only point of the curve */
+    if (!te->cfg.median_stop)  /* the final evaluation is the only point of the curve */
         out->curve[out->n_curve++] = res.eval_acc;
     return NASC_OK;
 }
@@ -162,10 +162,12 @@ nasc_status nasc_evaluator_train_new(const nasc_space *s, const nasc_train_eval_
     ev->in_process = false;
     ev->max_fidelity = c->train.epochs;
     nasc_evaluator_set_cost(ev,
-                            &(nasc_net_config){.in_c = te->train->c, .in_h = te->train->h,
+                            &(nasc_net_config){.in_c = te->train->c,
+                                               .in_h = te->train->h,
                                                .in_w = te->train->w,
                                                .n_classes = te->train->n_classes,
-                                               .channels = c->channels, .cells = c->cells},
+                                               .channels = c->channels,
+                                               .cells = c->cells},
                             0);
     snprintf(ev->desc, sizeof ev->desc, "train %.40s: %d train / %d validation images, %d epochs",
              te->data, n_train, n_val, c->train.epochs);

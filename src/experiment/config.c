@@ -121,8 +121,8 @@ static const char *type_name(nasc_config_type t) {
     }
 }
 
-static nasc_status set_key(nasc_experiment_config *cfg, const nasc_config_key *k,
-                           const char *v, nasc_err *err) {
+static nasc_status set_key(nasc_experiment_config *cfg, const nasc_config_key *k, const char *v,
+                           nasc_err *err) {
     char *p = (char *)cfg + k->offset, *end = NULL;
     errno = 0;
     switch (k->type) {
@@ -175,8 +175,8 @@ static nasc_status set_key(nasc_experiment_config *cfg, const nasc_config_key *k
         }
         break;
     }
-    return nasc_errorf(err, NASC_ERR_ARG, "%s: expected %s (got '%s')", k->name,
-                       type_name(k->type), v);
+    return nasc_errorf(err, NASC_ERR_ARG, "%s: expected %s (got '%s')", k->name, type_name(k->type),
+                       v);
 }
 
 nasc_status nasc_config_set(nasc_experiment_config *cfg, const char *key, const char *value,
@@ -249,8 +249,8 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
         return nasc_errorf(err, NASC_ERR_ARG, "strategy: unknown strategy '%s' (strategies: %s)",
                            cfg->strategy, nasc_strategy_names());
     char canon[256];
-    NASC_TRY(nasc_strategy_opts_canonical(cfg->strategy, cfg->strategy_opt, canon, sizeof canon,
-                                          err));
+    NASC_TRY(
+        nasc_strategy_opts_canonical(cfg->strategy, cfg->strategy_opt, canon, sizeof canon, err));
     if (!cfg->benchmark[0] == !cfg->data[0])
         return nasc_errorf(err, NASC_ERR_ARG,
                            "benchmark / data: give exactly one evaluator: --benchmark "
@@ -268,11 +268,10 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
         return nasc_errorf(err, NASC_ERR_ARG, "threads: must be in [1, 1024] (got %d)",
                            cfg->threads);
     if (cfg->ask_ahead < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 (got %d)",
-                           cfg->ask_ahead);
+        return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 (got %d)", cfg->ask_ahead);
     if (cfg->epochs < 1 || cfg->epochs > NASC_MAX_CURVE)
-        return nasc_errorf(err, NASC_ERR_ARG, "epochs: must be in [1, %d] (got %d)",
-                           NASC_MAX_CURVE, cfg->epochs);
+        return nasc_errorf(err, NASC_ERR_ARG, "epochs: must be in [1, %d] (got %d)", NASC_MAX_CURVE,
+                           cfg->epochs);
     if (!(cfg->data_fraction > 0 && cfg->data_fraction <= 1))
         return nasc_errorf(err, NASC_ERR_ARG, "data-fraction: must be in (0, 1] (got %g)",
                            cfg->data_fraction);
@@ -301,11 +300,10 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
     if (!(cfg->momentum >= 0 && cfg->momentum < 1) || !(cfg->weight_decay >= 0) ||
         !(cfg->clip >= 0) || !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1) ||
         !(cfg->drop_path >= 0 && cfg->drop_path < 1))
-        return nasc_errorf(err, NASC_ERR_ARG,
-                           "%s: out of range",
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: out of range",
                            !(cfg->momentum >= 0 && cfg->momentum < 1) ? "momentum in [0, 1)"
-                           : !(cfg->weight_decay >= 0)               ? "weight-decay >= 0"
-                           : !(cfg->clip >= 0)                       ? "clip >= 0"
+                           : !(cfg->weight_decay >= 0)                ? "weight-decay >= 0"
+                           : !(cfg->clip >= 0)                        ? "clip >= 0"
                            : !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1)
                                ? "label-smoothing in [0, 1)"
                                : "drop-path in [0, 1)");
@@ -335,7 +333,9 @@ static nasc_status yaml_err(nasc_err *err, const char *path, int line, const cha
     return NASC_ERR_FORMAT;
 }
 
-static const char *scalar(yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static const char *scalar(yaml_node_t *n) {
+    return (const char *)n->data.scalar.value;
+}
 
 /* Options of a "strategy-opt" mapping, kept with their lines to name them in errors. */
 typedef struct opt_line {
@@ -390,8 +390,7 @@ static nasc_status check_strategy_opts(const nasc_experiment_config *cfg, const 
         nasc_err e = {0};
         if (nasc_strategy_opts_canonical(cfg->strategy, lines[i].text, canon, sizeof canon, &e) !=
             NASC_OK)
-            return yaml_err(err, path, lines[i].line, "strategy-opt.%s: %s", lines[i].name,
-                            e.msg);
+            return yaml_err(err, path, lines[i].line, "strategy-opt.%s: %s", lines[i].name, e.msg);
     }
     nasc_err e = {0};
     if (scalar_line > 0 && nasc_strategy_opts_canonical(cfg->strategy, cfg->strategy_opt, canon,
@@ -470,8 +469,7 @@ nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path,
                 goto done;
             }
         } else if (vn->type != YAML_SCALAR_NODE) {
-            st = yaml_err(err, path, vline, "%s: expected %s (got a %s)", name,
-                          type_name(k->type),
+            st = yaml_err(err, path, vline, "%s: expected %s (got a %s)", name, type_name(k->type),
                           vn->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
             goto done;
         } else {

@@ -111,7 +111,9 @@ static nasc_status commit(nasc_db *db, nasc_err *err) {
     return NASC_OK;
 }
 
-static void rollback(nasc_db *db) { sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL); }
+static void rollback(nasc_db *db) {
+    sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
 
 static nasc_status prepare(nasc_db *db, const char *sql, sqlite3_stmt **out, nasc_err *err) {
     if (sqlite3_prepare_v2(db->h, sql, -1, out, NULL) != SQLITE_OK)
@@ -186,8 +188,8 @@ static nasc_status check_readonly(const char *path, nasc_err *err) {
     nasc_db tmp = {0};
     snprintf(tmp.path, sizeof tmp.path, "%s", path);
     if (sqlite3_open_v2(path, &tmp.h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        nasc_status st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: cannot open: %s",
-                                        path, tmp.h ? sqlite3_errmsg(tmp.h) : "out of memory");
+        nasc_status st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: cannot open: %s", path,
+                                        tmp.h ? sqlite3_errmsg(tmp.h) : "out of memory");
         sqlite3_close(tmp.h);
         return st;
     }
@@ -197,9 +199,10 @@ static nasc_status check_readonly(const char *path, nasc_err *err) {
     if (sqlite3_prepare_v2(tmp.h, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
         sqlite3_step(s) != SQLITE_ROW) {
         int code = sqlite3_errcode(tmp.h);
-        st = nasc_errorf_at(err, code == SQLITE_BUSY || code == SQLITE_LOCKED ? NASC_ERR_DB
-                                 : code == SQLITE_NOMEM                      ? NASC_ERR_NOMEM
-                                                                             : NASC_ERR_FORMAT,
+        st = nasc_errorf_at(err,
+                            code == SQLITE_BUSY || code == SQLITE_LOCKED ? NASC_ERR_DB
+                            : code == SQLITE_NOMEM                       ? NASC_ERR_NOMEM
+                                                                         : NASC_ERR_FORMAT,
                             path, -1, "%s: damaged or unreadable database: %s", path,
                             sqlite3_errmsg(tmp.h));
         goto done;
@@ -361,8 +364,8 @@ nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc
     nasc_free(db);
     db = NULL;
     if (rename(tmp, path) != 0) {
-        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot rename %s into place: %s",
-                            path, tmp, strerror(errno));
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot rename %s into place: %s", path,
+                            tmp, strerror(errno));
         unlink(tmp);
         return st;
     }
@@ -415,7 +418,9 @@ void nasc_db_close(nasc_db *db) {
     nasc_free(db);
 }
 
-const char *nasc_db_path(const nasc_db *db) { return db->path; }
+const char *nasc_db_path(const nasc_db *db) {
+    return db->path;
+}
 
 /* ---- configuration ---- */
 
@@ -463,8 +468,8 @@ nasc_status nasc_db_config_get(nasc_db *db, nasc_kv **out, int *out_n, nasc_err 
 nasc_status nasc_db_config_put(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc_err *err) {
     NASC_TRY(begin(db, err));
     sqlite3_stmt *s = NULL;
-    nasc_status st = prepare(db, "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", &s,
-                             err);
+    nasc_status st =
+        prepare(db, "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", &s, err);
     for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
         sqlite3_reset(s);
         sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
@@ -495,8 +500,8 @@ static nasc_status run1(nasc_db *db, const char *sql, binder bind, const void *c
         if (sqlite3_step(s) != SQLITE_DONE)
             st = db_fail(db, err, what);
         else if (want_changes >= 0 && sqlite3_changes(db->h) != want_changes)
-            st = nasc_errorf_at(err, NASC_ERR_DB, db->path, -1, "%s: %s: no such trial",
-                                db->path, what);
+            st = nasc_errorf_at(err, NASC_ERR_DB, db->path, -1, "%s: %s: no such trial", db->path,
+                                what);
     }
     sqlite3_finalize(s);
     if (st != NASC_OK) {
@@ -613,7 +618,7 @@ void nasc_db_trials_free(nasc_trial_record *t, int64_t n) {
 }
 
 nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *out_n,
-                                 nasc_err *err) {
+                                nasc_err *err) {
     *out = NULL;
     *out_n = 0;
     int64_t n;
@@ -720,8 +725,8 @@ nasc_status nasc_db_snapshot_put(nasc_db *db, int64_t n_asked, int64_t n_told, c
                 bind_snap, &c, "cannot write a strategy snapshot", -1, err);
 }
 
-nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64_t *out_told,
-                                 void **out_buf, size_t *out_len, nasc_err *err) {
+nasc_status nasc_db_snapshot_get(nasc_db *db, int64_t *out_asked, int64_t *out_told, void **out_buf,
+                                 size_t *out_len, nasc_err *err) {
     *out_buf = NULL;
     *out_len = 0;
     *out_asked = *out_told = 0;
@@ -773,11 +778,10 @@ static void bind_art_key(sqlite3_stmt *s, const void *ctx) {
 nasc_status nasc_db_artifact_put(nasc_db *db, const char *key, const void *buf, size_t len,
                                  nasc_err *err) {
     if (len > (size_t)1 << 30)
-        return nasc_errorf(err, NASC_ERR_ARG, "%s: artifact '%s' too large (%zu bytes)",
-                           db->path, key, len);
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: artifact '%s' too large (%zu bytes)", db->path,
+                           key, len);
     art_ctx c = {key, buf, len};
-    return run1(db,
-                "INSERT OR REPLACE INTO artifact(key, value, updated_at) VALUES (?, ?, ?)",
+    return run1(db, "INSERT OR REPLACE INTO artifact(key, value, updated_at) VALUES (?, ?, ?)",
                 bind_art_put, &c, "cannot write an artifact", -1, err);
 }
 

@@ -32,7 +32,7 @@ typedef enum tstate { T_QUEUED, T_RUNNING, T_DONE } tstate;
 typedef struct trial {
     nasc_arch *arch;
     char *text;
-    double fidelity;       /* asked */
+    double fidelity; /* asked */
     uint64_t seed;
     tstate state;
     int attempts;
@@ -47,7 +47,7 @@ typedef struct trial {
 } trial;
 
 typedef struct slot {
-    pid_t pid;             /* 0 = free */
+    pid_t pid; /* 0 = free */
     int fd;
     int64_t trial;
     double started, deadline;
@@ -71,11 +71,11 @@ struct nasc_experiment {
     slot *slots;
     int n_slots;
     volatile sig_atomic_t stop;
-    int64_t snapshot_told;    /* n_told of the latest snapshot */
+    int64_t snapshot_told; /* n_told of the latest snapshot */
     int64_t done_this_run;
-    int64_t best;             /* best trial index, -1 if none */
-    int64_t n_done, n_ok;     /* finished trials (recorded ones included), of which ok */
-    int64_t n_running;        /* trials being evaluated now */
+    int64_t best;         /* best trial index, -1 if none */
+    int64_t n_done, n_ok; /* finished trials (recorded ones included), of which ok */
+    int64_t n_running;    /* trials being evaluated now */
     double t_start, seconds;
 };
 
@@ -176,10 +176,11 @@ static nasc_status check_same_config(nasc_experiment *ex, nasc_err *err) {
             continue;
         n_diff++;
         if (k < sizeof diff)
-            k += (size_t)snprintf(diff + k, sizeof diff - k, "%s%s ('%s' in the database, '%s' "
+            k += (size_t)snprintf(diff + k, sizeof diff - k,
+                                  "%s%s ('%s' in the database, '%s' "
                                   "given)",
-                                  n_diff > 1 ? ", " : "", keys[i].name,
-                                  theirs ? theirs : "(none)", mine);
+                                  n_diff > 1 ? ", " : "", keys[i].name, theirs ? theirs : "(none)",
+                                  mine);
     }
     nasc_free(stored);
     if (n_diff)
@@ -196,13 +197,13 @@ nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, co
     if (cfg->benchmark[0]) {
         NASC_TRY(nasc_evaluator_tabular_new(s, cfg->benchmark, NULL, out, err));
         if (cfg->cost) /* the NAS-Bench-201 networks: CIFAR inputs */
-            nasc_evaluator_set_cost(*out,
-                                    &(nasc_net_config){.in_c = 3, .in_h = 32, .in_w = 32,
-                                                       .n_classes =
-                                                           strstr(cfg->benchmark, "cifar100")
-                                                               ? 100
-                                                               : 10},
-                                    0);
+            nasc_evaluator_set_cost(
+                *out,
+                &(nasc_net_config){.in_c = 3,
+                                   .in_h = 32,
+                                   .in_w = 32,
+                                   .n_classes = strstr(cfg->benchmark, "cifar100") ? 100 : 10},
+                0);
         return NASC_OK;
     }
     nasc_train_eval_config tc;
@@ -327,8 +328,8 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         const nasc_trial_record *r = &ex->rec[i];
         nasc_err aerr = {0};
         if (nasc_arch_parse(ex->space, r->arch, &t->arch, &aerr) != NASC_OK) {
-            st = nasc_errorf_at(err, NASC_ERR_FORMAT, ex->cfg.db, -1,
-                                "%s: trial %lld: %s", ex->cfg.db, (long long)i, aerr.msg);
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, ex->cfg.db, -1, "%s: trial %lld: %s",
+                                ex->cfg.db, (long long)i, aerr.msg);
             goto fail;
         }
         if (!(t->text = nasc_strdup(r->arch))) {
@@ -369,7 +370,8 @@ static void note_done(nasc_experiment *ex, int64_t k) {
     t->score = r->score;
     t->reached_fidelity = isfinite(r->fidelity) ? r->fidelity : t->fidelity;
     t->stopped_early = r->stopped_early;
-    if (r->n_curve > 0 && !t->curve && (t->curve = nasc_malloc(sizeof(float) * (size_t)r->n_curve))) {
+    if (r->n_curve > 0 && !t->curve &&
+        (t->curve = nasc_malloc(sizeof(float) * (size_t)r->n_curve))) {
         memcpy(t->curve, r->curve, sizeof(float) * (size_t)r->n_curve);
         t->n_curve = r->n_curve;
     }
@@ -420,8 +422,8 @@ static nasc_curve_history *make_history(nasc_experiment *ex, int64_t k) {
     int64_t upto = k - ex->cfg.ask_ahead;
     if (upto <= 0)
         return NULL;
-    nasc_curve_history *h = nasc_calloc(1, sizeof *h + (size_t)upto * (sizeof(float *) +
-                                                                     sizeof(int)));
+    nasc_curve_history *h =
+        nasc_calloc(1, sizeof *h + (size_t)upto * (sizeof(float *) + sizeof(int)));
     if (!h)
         return NULL;
     const float **curves = (const float **)(h + 1);
@@ -588,8 +590,7 @@ static nasc_status reap_worker(nasc_experiment *ex, int i, nasc_search_cb cb, vo
     if (requeue) {
         t->state = T_QUEUED;
         ex->n_running--;
-        nasc_log(NASC_LOG_WARN, "trial %lld: worker was killed; running it again",
-                 (long long)k);
+        nasc_log(NASC_LOG_WARN, "trial %lld: worker was killed; running it again", (long long)k);
         return NASC_OK;
     }
     NASC_TRY(finish_trial(ex, k, &r, err));
@@ -598,8 +599,8 @@ static nasc_status reap_worker(nasc_experiment *ex, int i, nasc_search_cb cb, vo
 }
 
 /* Waits for worker events (results, exits, timeouts) for at most `max_wait` seconds. */
-static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_search_cb cb,
-                                void *user, nasc_err *err) {
+static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_search_cb cb, void *user,
+                                nasc_err *err) {
     struct pollfd pf[256];
     int idx[256], n = 0;
     double now = mono_now(), next_deadline = now + max_wait;
@@ -763,8 +764,7 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
     return start_worker(ex, i, k, err);
 }
 
-nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user,
-                                nasc_err *err) {
+nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user, nasc_err *err) {
     ex->t_start = mono_now();
     ex->done_this_run = 0;
     nasc_status st = NASC_OK;
@@ -807,10 +807,10 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
 
     for (;;) {
         if (ex->stop) {
-            st = nasc_errorf(err, NASC_ERR_ABORTED,
-                             "interrupted after %lld of %lld trials; continue with --resume",
-                             (long long)count_done(ex, NULL, NULL, NULL),
-                             (long long)ex->cfg.budget);
+            st =
+                nasc_errorf(err, NASC_ERR_ABORTED,
+                            "interrupted after %lld of %lld trials; continue with --resume",
+                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget);
             break;
         }
         bool progress = false;
@@ -885,7 +885,9 @@ out:
     return st;
 }
 
-void nasc_experiment_stop(nasc_experiment *ex) { ex->stop = 1; }
+void nasc_experiment_stop(nasc_experiment *ex) {
+    ex->stop = 1;
+}
 
 void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *out) {
     memset(out, 0, sizeof *out);
@@ -898,8 +900,12 @@ void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *out) {
     out->seconds = ex->seconds;
 }
 
-nasc_db *nasc_experiment_db(nasc_experiment *ex) { return ex->db; }
-const nasc_space *nasc_experiment_space(const nasc_experiment *ex) { return ex->space; }
+nasc_db *nasc_experiment_db(nasc_experiment *ex) {
+    return ex->db;
+}
+const nasc_space *nasc_experiment_space(const nasc_experiment *ex) {
+    return ex->space;
+}
 const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex) {
     return &ex->cfg;
 }

@@ -13,8 +13,8 @@ NASC_INTERNAL void nasc_experiment_row_result(const nasc_trial_record *row, nasc
 
 /* Builds the evaluator cfg asks for (tabular, training or proxy). */
 NASC_INTERNAL nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg,
-                                                         const nasc_space *s,
-                                                         nasc_evaluator **out, nasc_err *err);
+                                                         const nasc_space *s, nasc_evaluator **out,
+                                                         nasc_err *err);
 
 /* The stored keys of cfg as key/value text (canonical values): *out is a nasc_malloc'd block
  * holding the pairs and their strings. */

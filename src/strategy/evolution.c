@@ -25,15 +25,23 @@ typedef struct member {
 
 typedef struct evolution {
     int P, S;
-    member *pop;   /* ring buffer of capacity P */
-    int head, n;   /* oldest at head, n members */
-    int *idx;      /* scratch for sampling without replacement */
+    member *pop; /* ring buffer of capacity P */
+    int head, n; /* oldest at head, n members */
+    int *idx;    /* scratch for sampling without replacement */
 } evolution;
 
 static const nasc_strategy_opt evolution_opts[] = {
-    {.name = "population", .type = NASC_OPT_INT, .def = "10", .min = 1, .max = 100000,
+    {.name = "population",
+     .type = NASC_OPT_INT,
+     .def = "10",
+     .min = 1,
+     .max = 100000,
      .help = "population size P (also the number of initial random samples)"},
-    {.name = "sample", .type = NASC_OPT_INT, .def = "7", .min = 1, .max = 100000,
+    {.name = "sample",
+     .type = NASC_OPT_INT,
+     .def = "7",
+     .min = 1,
+     .max = 100000,
      .help = "tournament size S (members drawn per child, the best is mutated)"},
 };
 

@@ -29,28 +29,51 @@ typedef struct ind {
 typedef struct ga {
     int N, E, tour, selection; /* selection: 0 tournament, 1 rank, 2 proportional */
     double p_cx, p_mut;
-    ind *cur;        /* the previous (complete) generation, sorted by fitness, best first */
+    ind *cur; /* the previous (complete) generation, sorted by fitness, best first */
     int n_cur;
-    ind *next;       /* the generation being built: elites first, then told children */
+    ind *next; /* the generation being built: elites first, then told children */
     int n_next;
-    int64_t gen_start;  /* trial index of the current generation's first child */
-    int gen_children;   /* children in the current generation */
-    int asked_in_gen;   /* children of the current generation proposed so far */
-    double *w;          /* scratch weights */
+    int64_t gen_start; /* trial index of the current generation's first child */
+    int gen_children;  /* children in the current generation */
+    int asked_in_gen;  /* children of the current generation proposed so far */
+    double *w;         /* scratch weights */
 } ga;
 
 static const nasc_strategy_opt ga_opts[] = {
-    {.name = "population", .type = NASC_OPT_INT, .def = "10", .min = 2, .max = 100000,
+    {.name = "population",
+     .type = NASC_OPT_INT,
+     .def = "10",
+     .min = 2,
+     .max = 100000,
      .help = "population size N"},
-    {.name = "elite", .type = NASC_OPT_INT, .def = "3", .min = 0, .max = 100000,
+    {.name = "elite",
+     .type = NASC_OPT_INT,
+     .def = "3",
+     .min = 0,
+     .max = 100000,
      .help = "members carried over unchanged into the next generation"},
-    {.name = "selection", .type = NASC_OPT_CHOICE, .def = "tournament",
-     .choices = "tournament|rank|proportional", .help = "parent selection rule"},
-    {.name = "tournament", .type = NASC_OPT_INT, .def = "5", .min = 1, .max = 100000,
+    {.name = "selection",
+     .type = NASC_OPT_CHOICE,
+     .def = "tournament",
+     .choices = "tournament|rank|proportional",
+     .help = "parent selection rule"},
+    {.name = "tournament",
+     .type = NASC_OPT_INT,
+     .def = "5",
+     .min = 1,
+     .max = 100000,
      .help = "tournament size (selection=tournament)"},
-    {.name = "crossover", .type = NASC_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1,
+    {.name = "crossover",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0.5",
+     .min = 0,
+     .max = 1,
      .help = "probability that a child is a crossover of two parents"},
-    {.name = "mutation", .type = NASC_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1,
+    {.name = "mutation",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0.5",
+     .min = 0,
+     .max = 1,
      .help = "probability that a child is mutated (1 if it equals a parent)"},
 };
 
@@ -161,7 +184,7 @@ static nasc_status next_generation(ga *g, nasc_err *err) {
 static nasc_status ga_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     ga *g = s->impl;
     if (g->asked_in_gen == g->gen_children)
-        return NASC_OK; /* wait until the whole generation is told */
+        return NASC_OK;  /* wait until the whole generation is told */
     if (g->n_cur == 0) { /* generation 0 */
         NASC_TRY(nasc_space_sample(s->space, &s->rng, &out->arch, err));
         g->asked_in_gen++;
@@ -188,8 +211,8 @@ static nasc_status ga_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     return NASC_OK;
 }
 
-static nasc_status ga_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
-                           double fidelity, const nasc_trial_result *r, nasc_err *err) {
+static nasc_status ga_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch, double fidelity,
+                           const nasc_trial_result *r, nasc_err *err) {
     (void)fidelity;
     ga *g = s->impl;
     NASC_ASSERT(trial >= g->gen_start && trial < g->gen_start + g->gen_children);

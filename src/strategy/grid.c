@@ -13,7 +13,10 @@ typedef struct grid {
 } grid;
 
 static const nasc_strategy_opt grid_opts[] = {
-    {.name = "order", .type = NASC_OPT_CHOICE, .def = "enum", .choices = "enum|shuffle",
+    {.name = "order",
+     .type = NASC_OPT_CHOICE,
+     .def = "enum",
+     .choices = "enum|shuffle",
      .help = "enumeration order, or a seeded random permutation of it"},
 };
 

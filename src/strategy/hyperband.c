@@ -20,25 +20,37 @@ typedef struct hb {
     bool hyperband;
     double eta, r_min, R;
     int s_max;
-    int bracket;        /* index in the cycle: s = s_max - bracket % (s_max + 1) (sh: always s_max) */
-    int rung;           /* 0 .. s */
-    int s;              /* the current bracket's s */
-    nasc_arch **cfg;    /* this rung's configurations (rung 0: filled as sampled) */
-    double *fit;        /* their results */
-    int *order;         /* scratch for ranking */
-    int n_rung;         /* configurations in this rung */
+    int bracket;     /* index in the cycle: s = s_max - bracket % (s_max + 1) (sh: always s_max) */
+    int rung;        /* 0 .. s */
+    int s;           /* the current bracket's s */
+    nasc_arch **cfg; /* this rung's configurations (rung 0: filled as sampled) */
+    double *fit;     /* their results */
+    int *order;      /* scratch for ranking */
+    int n_rung;      /* configurations in this rung */
     int cap;
-    int asked, told;    /* in this rung */
-    double r;           /* this rung's fidelity */
+    int asked, told;     /* in this rung */
+    double r;            /* this rung's fidelity */
     nasc_hb_sampler smp; /* new configurations (sample == NULL: uniform) */
 } hb;
 
 const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS] = {
-    {.name = "eta", .type = NASC_OPT_DOUBLE, .def = "3", .min = 1.5, .max = 100,
+    {.name = "eta",
+     .type = NASC_OPT_DOUBLE,
+     .def = "3",
+     .min = 1.5,
+     .max = 100,
      .help = "keep the best 1/eta of a rung; fidelity grows by eta"},
-    {.name = "min-fidelity", .type = NASC_OPT_DOUBLE, .def = "1", .min = 1e-9, .max = 1e9,
+    {.name = "min-fidelity",
+     .type = NASC_OPT_DOUBLE,
+     .def = "1",
+     .min = 1e-9,
+     .max = 1e9,
      .help = "lowest fidelity (epochs) a configuration is evaluated at"},
-    {.name = "max-fidelity", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e9,
+    {.name = "max-fidelity",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0",
+     .min = 0,
+     .max = 1e9,
      .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"},
 };
 

@@ -6,10 +6,10 @@
  * skipping architectures already proposed (by nasc_arch_hash):
  *   mode=first  move to the first neighbour that beats the current one (neighbours one at a time,
  *               ask_ahead of them may run ahead of the results);
- *   mode=best   evaluate the whole neighbourhood (all of it at once: it needs no results), then move
- *               to its best member if that beats the current one.
- * At a local optimum (no neighbour better, or none left unvisited) the search restarts from a new
- * random architecture, which becomes the current one once evaluated. */
+ *   mode=best   evaluate the whole neighbourhood (all of it at once: it needs no results), then
+ * move to its best member if that beats the current one. At a local optimum (no neighbour better,
+ * or none left unvisited) the search restarts from a new random architecture, which becomes the
+ * current one once evaluated. */
 #include "strategy_int.h"
 
 #include <math.h>
@@ -24,30 +24,39 @@ typedef struct local {
     int phase;
     nasc_arch *cur;
     double cur_fit;
-    nasc_arch *init_best;      /* best of the initial samples so far */
+    nasc_arch *init_best; /* best of the initial samples so far */
     double init_best_fit;
-    nasc_arch **hood;          /* neighbours of cur still to propose (shuffled) */
+    nasc_arch **hood; /* neighbours of cur still to propose (shuffled) */
     size_t n_hood, next_hood;
     bool need_hood;
     int hood_id;
-    nasc_arch *hood_best;      /* mode=best: best told neighbour of this hood */
+    nasc_arch *hood_best; /* mode=best: best told neighbour of this hood */
     double hood_best_fit;
-    int32_t *role;             /* per asked trial: ROLE_* or the hood id */
+    int32_t *role; /* per asked trial: ROLE_* or the hood id */
     size_t role_cap;
-    uint64_t *seen;            /* open-addressing set of proposed hashes (0 = empty) */
+    uint64_t *seen; /* open-addressing set of proposed hashes (0 = empty) */
     size_t seen_cap, n_seen;
 } local;
 
 static const nasc_strategy_opt local_opts[] = {
-    {.name = "mode", .type = NASC_OPT_CHOICE, .def = "first", .choices = "first|best",
+    {.name = "mode",
+     .type = NASC_OPT_CHOICE,
+     .def = "first",
+     .choices = "first|best",
      .help = "first improvement or best improvement"},
-    {.name = "init", .type = NASC_OPT_INT, .def = "10", .min = 1, .max = 1000000,
+    {.name = "init",
+     .type = NASC_OPT_INT,
+     .def = "10",
+     .min = 1,
+     .max = 1000000,
      .help = "random samples before the first walk (the best one starts it)"},
 };
 
 /* ---- the set of proposed architectures ---- */
 
-static uint64_t mix(uint64_t h) { return h ? h : 0x9e3779b97f4a7c15ULL; }
+static uint64_t mix(uint64_t h) {
+    return h ? h : 0x9e3779b97f4a7c15ULL;
+}
 
 static bool seen_has(const local *l, uint64_t h) {
     h = mix(h);

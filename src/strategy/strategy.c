@@ -12,9 +12,8 @@
 
 #define MAX_EXTRA 32
 static const nasc_strategy_i *const builtin[] = {
-    &nasc_strategy_random_i, &nasc_strategy_grid_i, &nasc_strategy_evolution_i,
-    &nasc_strategy_ga_i,     &nasc_strategy_local_i, &nasc_strategy_sh_i,
-    &nasc_strategy_hyperband_i,
+    &nasc_strategy_random_i, &nasc_strategy_grid_i, &nasc_strategy_evolution_i, &nasc_strategy_ga_i,
+    &nasc_strategy_local_i,  &nasc_strategy_sh_i,   &nasc_strategy_hyperband_i,
 };
 #define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
 static const nasc_strategy_i *extra[MAX_EXTRA];
@@ -155,9 +154,8 @@ static nasc_status opts_parse(const nasc_strategy_i *it, const char *text, doubl
         const char *end = p + strcspn(p, ",");
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (!eq) {
-            return nasc_errorf(err, NASC_ERR_ARG,
-                               "strategy %s: option '%.*s': expected key=value", it->name,
-                               (int)(end - p), p);
+            return nasc_errorf(err, NASC_ERR_ARG, "strategy %s: option '%.*s': expected key=value",
+                               it->name, (int)(end - p), p);
         }
         size_t kl = (size_t)(eq - p);
         while (kl && p[kl - 1] == ' ')
@@ -266,8 +264,8 @@ nasc_status nasc_strategy_new(const char *name, const nasc_space *s,
     nasc_rng_init(&st->rng, st->cfg.seed, NASC_STREAM_STRATEGY);
     char canon[512];
     st->opt_values = nasc_calloc((size_t)(it->n_opts > 0 ? it->n_opts : 1), sizeof(double));
-    nasc_status rc = st->opt_values ? NASC_OK
-                                    : nasc_errorf(err, NASC_ERR_NOMEM, "strategy: out of memory");
+    nasc_status rc =
+        st->opt_values ? NASC_OK : nasc_errorf(err, NASC_ERR_NOMEM, "strategy: out of memory");
     if (rc == NASC_OK)
         rc = opts_parse(it, opts, st->opt_values, canon, sizeof canon, err);
     if (rc == NASC_OK && !(st->opt_text = nasc_strdup(canon)))
@@ -292,7 +290,9 @@ void nasc_strategy_free(nasc_strategy *st) {
     nasc_free(st);
 }
 
-const char *nasc_strategy_name(const nasc_strategy *st) { return st->iface->name; }
+const char *nasc_strategy_name(const nasc_strategy *st) {
+    return st->iface->name;
+}
 
 /* ---- ask / tell ---- */
 
@@ -384,8 +384,7 @@ nasc_status nasc_strategy_load(nasc_strategy *st, const void *buf, size_t len, n
     } else {
         r.bad = true;
     }
-    if (r.bad || magic != STATE_MAGIC || version != STATE_VERSION ||
-        strcmp(name, st->iface->name))
+    if (r.bad || magic != STATE_MAGIC || version != STATE_VERSION || strcmp(name, st->iface->name))
         return nasc_errorf(err, NASC_ERR_FORMAT,
                            "strategy %s: snapshot is not a version-%u state of this strategy",
                            st->iface->name, STATE_VERSION);
@@ -514,8 +513,8 @@ nasc_arch *nasc_sread_arch(nasc_sreader *r, const nasc_space *s) {
 /* ---- in-process runs ---- */
 
 nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev, int64_t budget,
-                              nasc_trial_fn on_trial, void *user, int64_t *out_n,
-                              double *out_best, int64_t *out_best_trial, nasc_err *err) {
+                              nasc_trial_fn on_trial, void *user, int64_t *out_n, double *out_best,
+                              int64_t *out_best_trial, nasc_err *err) {
     *out_n = 0;
     *out_best = NAN;
     *out_best_trial = -1;
@@ -538,10 +537,8 @@ nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev, int64_t bud
         if (p.arch) {
             archs[n] = p.arch;
             fid[n] = p.fidelity;
-            nasc_eval_request rq = {.trial = n,
-                                    .arch = p.arch,
-                                    .fidelity = p.fidelity,
-                                    .seed = (uint64_t)n};
+            nasc_eval_request rq = {
+                .trial = n, .arch = p.arch, .fidelity = p.fidelity, .seed = (uint64_t)n};
             nasc_evaluator_evaluate(ev, &rq, &res[n], NULL); /* failures are in res[n] */
             if (on_trial)
                 on_trial(n, p.arch, &res[n], user);

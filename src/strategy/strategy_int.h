@@ -30,13 +30,13 @@ typedef struct nasc_hb_sampler {
 } nasc_hb_sampler;
 
 #define NASC_HB_N_OPTS 3
-extern NASC_INTERNAL const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity */
+extern NASC_INTERNAL const nasc_strategy_opt
+    nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity */
 NASC_INTERNAL nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband,
                                         const nasc_hb_sampler *sampler, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
-                                       double fidelity, const nasc_trial_result *r,
-                                       nasc_err *err);
+                                       double fidelity, const nasc_trial_result *r, nasc_err *err);
 NASC_INTERNAL void nasc_hb_free(void *impl);
 
 /* A growable byte buffer for save(), and a reader for load(). */

@@ -36,11 +36,12 @@ static inline double search_now(void) {
 
 /* Runs `cli args...` (args NULL-terminated) with stdout and stderr to out_path / err_path (NULL:
  * /dev/null), NASC_TEST_KILL_AT=kill_at when kill_at >= 0, and search_kill_signal (SIGKILL) after
- * kill_after seconds when kill_after > 0. Returns the exit code, or 128 + signal if it was killed. */
+ * kill_after seconds when kill_after > 0. Returns the exit code, or 128 + signal if it was killed.
+ */
 static int search_kill_signal = SIGKILL; /* the signal search_run sends after kill_after */
 
-static inline int search_run(const char *cli, const char *const *args, long kill_at, double kill_after,
-                      const char *out_path, const char *err_path) {
+static inline int search_run(const char *cli, const char *const *args, long kill_at,
+                             double kill_after, const char *out_path, const char *err_path) {
     const char *argv[SEARCH_ARGS_MAX + 2];
     int n = 0;
     argv[n++] = cli;
@@ -91,9 +92,9 @@ static inline int search_run(const char *cli, const char *const *args, long kill
 
 /* Runs with printf-style arguments split on spaces (no quoting; paths must not hold spaces). */
 static inline int search_runf(const char *cli, const char *out_path, const char *err_path,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static inline int search_runf(const char *cli, const char *out_path, const char *err_path,
-                       const char *fmt, ...) {
+                              const char *fmt, ...) {
     static char buf[4096];
     va_list ap;
     va_start(ap, fmt);
@@ -122,7 +123,9 @@ static inline char *search_slurp(const char *path) {
     return b;
 }
 
-static inline bool search_exists(const char *path) { return access(path, F_OK) == 0; }
+static inline bool search_exists(const char *path) {
+    return access(path, F_OK) == 0;
+}
 
 /* FNV-1a of a file's bytes and its size (to prove a file was left untouched). */
 static inline unsigned long long search_file_sum(const char *path, long *out_size) {
@@ -181,7 +184,8 @@ static inline void json_field(const char *json, const char *key, char *buf, size
     buf[k] = '\0';
 }
 
-static inline bool same_trials(const char *ref_db, const char *db, int64_t budget, const char *what) {
+static inline bool same_trials(const char *ref_db, const char *db, int64_t budget,
+                               const char *what) {
     nasc_trial_record *a = NULL, *b = NULL;
     int64_t na = 0, nb = 0;
     bool ok = search_load(ref_db, &a, &na) && search_load(db, &b, &nb);
@@ -208,8 +212,7 @@ static inline bool same_trials(const char *ref_db, const char *db, int64_t budge
  * killed at a random transaction point in [0, max_point) (max_point > 0), or after a random delay
  * in [0, max_delay) seconds (max_delay > 0). */
 static inline int kill_and_resume(const char *cli, const char *const *args_full, const char *db,
-                                  unsigned *rng, int max_point, double max_delay,
-                                  const char *out) {
+                                  unsigned *rng, int max_point, double max_delay, const char *out) {
     const char *args_resume[] = {"search", "--db", db, "--resume", "--json", "--quiet", NULL};
     int kills = 0;
     for (int round = 0; round < 400; round++) {

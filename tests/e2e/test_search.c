@@ -28,10 +28,15 @@ static int nasc(const char *fmt, ...) {
     return search_runf(cli, out, errf, "%s", buf);
 }
 
-static char *err_text(void) { return search_slurp(errf); }
-static char *out_text(void) { return search_slurp(out); }
+static char *err_text(void) {
+    return search_slurp(errf);
+}
+static char *out_text(void) {
+    return search_slurp(out);
+}
 
-static void expect_usage(const char *needle, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void expect_usage(const char *needle, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void expect_usage(const char *needle, const char *fmt, ...) {
     char buf[3000];
     va_list ap;
@@ -46,7 +51,9 @@ static void expect_usage(const char *needle, const char *fmt, ...) {
     free(e);
 }
 
-static void path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+static void path(char *buf, size_t n, const char *name) {
+    snprintf(buf, n, "%s/%s", dir, name);
+}
 
 static void write_file(const char *p, const char *text) {
     FILE *f = fopen(p, "wb");
@@ -65,9 +72,11 @@ static void test_bad_input(void) {
                  "search " NB " --strategy evolution --strategy-opt pop=3 --budget 5");
     expect_usage("--budget: expected an integer (got 'ten')", "search " NB " --budget ten");
     expect_usage("workers: must be in [1, 256] (got 0)", "search " NB " --budget 5 --workers 0");
-    expect_usage("unknown name 'nb999'", "search --space nb999 --benchmark nb201:cifar10 --budget 5");
+    expect_usage("unknown name 'nb999'",
+                 "search --space nb999 --benchmark nb201:cifar10 --budget 5");
     expect_usage("unknown dataset 'cifar10:x'", "search " NB ":x --budget 5");
-    expect_usage("needs --space nb201", "search --space darts --benchmark nb201:cifar10 --budget 5");
+    expect_usage("needs --space nb201",
+                 "search --space darts --benchmark nb201:cifar10 --budget 5");
     expect_usage("--resume needs --db", "search " NB " --budget 5 --resume");
     char p[400], missing_csv[400];
     path(p, sizeof p, "nothing.db");
@@ -119,8 +128,8 @@ static void test_bad_db(void) {
     path(p, sizeof p, "foreign.db");
     sqlite3 *h;
     sqlite3_open(p, &h);
-    sqlite3_exec(h, "CREATE TABLE trials(id, arch); INSERT INTO trials VALUES (0, 'x')", NULL,
-                 NULL, NULL);
+    sqlite3_exec(h, "CREATE TABLE trials(id, arch); INSERT INTO trials VALUES (0, 'x')", NULL, NULL,
+                 NULL);
     sqlite3_close(h);
     expect_db_rejected(p, "application_id");
 
@@ -151,8 +160,7 @@ static void test_other_config(void) {
                  "search " NB " --strategy random --budget 20 --seed 5 --db %s", p);
     expect_usage("strategy-opt", "search --db %s --resume --strategy-opt population=4", p);
     CHECK(search_file_sum(p, &s1) == h0 && s0 == s1);
-    expect_usage("budget: 10 is less than the 20 trials", "search --db %s --resume --budget 10",
-                 p);
+    expect_usage("budget: 10 is less than the 20 trials", "search --db %s --resume --budget 10", p);
     /* the same configuration continues (and extends the budget) */
     CHECK(nasc("search " NB " --strategy evolution --budget 30 --seed 4 --db %s --json --quiet",
                p) == 0);
@@ -291,8 +299,8 @@ static void test_yaml(void) {
     expect_usage("exp.yaml:2: budget: expected an integer (got the string \"10\")",
                  "search --config %s", y);
     write_file(y, "space: nb201\nworkers:\n  - 1\n  - 2\n");
-    expect_usage("exp.yaml:3: workers: expected an integer (got a sequence)",
-                 "search --config %s", y);
+    expect_usage("exp.yaml:3: workers: expected an integer (got a sequence)", "search --config %s",
+                 y);
     write_file(y, "strategy: evolution\nstrategy-opt:\n  population: 10\n  samples: 3\n");
     expect_usage("exp.yaml:4: strategy-opt.samples: strategy evolution: unknown option 'samples'",
                  "search --config %s", y);
@@ -420,8 +428,8 @@ static void test_training_failures(void) {
             CHECK(t[i].cost.params > 0 && t[i].cost.flops > 0); /* always measured when training */
             CHECK_MSG(t[i].fidelity == fid[i], "trial %lld at fidelity %g, expected %g",
                       (long long)i, t[i].fidelity, fid[i]);
-            CHECK(t[i].status == NASC_TRIAL_OK && t[i].result &&
-                  t[i].result->n_curve >= 1 && t[i].result->fidelity == fid[i]);
+            CHECK(t[i].status == NASC_TRIAL_OK && t[i].result && t[i].result->n_curve >= 1 &&
+                  t[i].result->fidelity == fid[i]);
         }
         char *o = out_text();
         char want[64];
@@ -456,10 +464,31 @@ static void test_training_failures(void) {
     /* SIGINT stops the search cleanly (exit 1, "interrupted"); --resume then finishes it */
     path(db, sizeof db, "sigint.db");
     char bud[] = "6";
-    const char *args[] = {"search", "--space", "nb201", "--data", "fashion-mnist",
-                          "--data-fraction", "0.02", "--epochs", "2", "--channels", "4",
-                          "--cells", "1", "--batch", "32", "--threads", "1", "--quiet", "--budget",
-                          bud, "--workers", "2", "--db", db, NULL};
+    const char *args[] = {"search",
+                          "--space",
+                          "nb201",
+                          "--data",
+                          "fashion-mnist",
+                          "--data-fraction",
+                          "0.02",
+                          "--epochs",
+                          "2",
+                          "--channels",
+                          "4",
+                          "--cells",
+                          "1",
+                          "--batch",
+                          "32",
+                          "--threads",
+                          "1",
+                          "--quiet",
+                          "--budget",
+                          bud,
+                          "--workers",
+                          "2",
+                          "--db",
+                          db,
+                          NULL};
     search_kill_signal = SIGINT;
     rc = search_run(cli, args, -1, 1.5, out, errf);
     search_kill_signal = SIGKILL;

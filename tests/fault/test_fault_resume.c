@@ -20,9 +20,23 @@ static void scenario(const char *cli, const char *name, const char *strategy, in
     snprintf(out, sizeof out, "%s/%s.json", dir, name);
     snprintf(bud, sizeof bud, "%d", budget);
     snprintf(wk, sizeof wk, "%d", workers);
-    const char *args[32] = {"search", "--space", "nb201", "--strategy", strategy, "--benchmark",
-                            "nb201:cifar100", "--budget", bud, "--seed", "5", "--workers", wk,
-                            "--json", "--quiet", "--db", ref_db};
+    const char *args[32] = {"search",
+                            "--space",
+                            "nb201",
+                            "--strategy",
+                            strategy,
+                            "--benchmark",
+                            "nb201:cifar100",
+                            "--budget",
+                            bud,
+                            "--seed",
+                            "5",
+                            "--workers",
+                            wk,
+                            "--json",
+                            "--quiet",
+                            "--db",
+                            ref_db};
     int n = 17;
     char extra_buf[256];
     snprintf(extra_buf, sizeof extra_buf, "%s", extra);
@@ -41,8 +55,8 @@ static void scenario(const char *cli, const char *name, const char *strategy, in
     json_field(rb, "best_arch", b1, sizeof b1);
     json_field(ra, "best_score", a2, sizeof a2);
     json_field(rb, "best_score", b2, sizeof b2);
-    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1,
-              a2, b1, b2);
+    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1, a2,
+              b1, b2);
     printf("%-22s %3d kills, %d trials identical, best %s\n", name, kills, budget, b2);
     free(ra);
     free(rb);

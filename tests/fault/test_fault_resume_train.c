@@ -19,12 +19,40 @@ static void scenario(const char *cli, const char *name, int workers, int max_poi
     snprintf(out, sizeof out, "%s/%s.json", dir, name);
     snprintf(wk, sizeof wk, "%d", workers);
     const int budget = 8;
-    const char *args[] = {"search", "--space", "nb201", "--strategy", "evolution",
-                          "--strategy-opt", "population=3,sample=2", "--data", "fashion-mnist",
-                          "--data-fraction", "0.01", "--epochs", "2", "--channels", "4",
-                          "--cells", "1", "--batch", "32", "--threads", "1", "--budget", "8",
-                          "--seed", "3", "--ask-ahead", "1", "--workers", wk, "--json", "--quiet",
-                          "--db", ref_db, NULL};
+    const char *args[] = {"search",
+                          "--space",
+                          "nb201",
+                          "--strategy",
+                          "evolution",
+                          "--strategy-opt",
+                          "population=3,sample=2",
+                          "--data",
+                          "fashion-mnist",
+                          "--data-fraction",
+                          "0.01",
+                          "--epochs",
+                          "2",
+                          "--channels",
+                          "4",
+                          "--cells",
+                          "1",
+                          "--batch",
+                          "32",
+                          "--threads",
+                          "1",
+                          "--budget",
+                          "8",
+                          "--seed",
+                          "3",
+                          "--ask-ahead",
+                          "1",
+                          "--workers",
+                          wk,
+                          "--json",
+                          "--quiet",
+                          "--db",
+                          ref_db,
+                          NULL};
     const int i_db = (int)(sizeof args / sizeof args[0]) - 2;
     CHECK(search_run(cli, args, -1, 0, ref_out, NULL) == 0);
     args[i_db] = db;
@@ -38,8 +66,8 @@ static void scenario(const char *cli, const char *name, int workers, int max_poi
     json_field(rb, "best_arch", b1, sizeof b1);
     json_field(ra, "best_score", a2, sizeof a2);
     json_field(rb, "best_score", b2, sizeof b2);
-    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1,
-              a2, b1, b2);
+    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1, a2,
+              b1, b2);
     printf("%-16s %3d kills, %d trials identical, best %s\n", name, kills, budget, b2);
     free(ra);
     free(rb);

@@ -68,8 +68,11 @@ static void test_lifecycle(void) {
     for (int i = 0; i < 3; i++) {
         char arch[32];
         snprintf(arch, sizeof arch, "arch-%d", i);
-        nasc_trial_record t = {.id = i, .arch = arch, .hash = 0xabcdef0123456789ULL + (uint64_t)i,
-                               .fidelity = i == 2 ? 3.0 : 0.0, .seed = UINT64_MAX - (uint64_t)i};
+        nasc_trial_record t = {.id = i,
+                               .arch = arch,
+                               .hash = 0xabcdef0123456789ULL + (uint64_t)i,
+                               .fidelity = i == 2 ? 3.0 : 0.0,
+                               .seed = UINT64_MAX - (uint64_t)i};
         CHECK_STATUS(nasc_db_trial_insert(db, &t, &err), NASC_OK);
     }
     /* ids are dense: inserting id 5 next is refused */
@@ -215,8 +218,8 @@ static void test_rejects(void) {
     unlink(path);
     sqlite3 *h;
     sqlite3_open(path, &h);
-    sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1); PRAGMA application_id=1234",
-                 NULL, NULL, NULL);
+    sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1); PRAGMA application_id=1234", NULL,
+                 NULL, NULL);
     sqlite3_close(h);
     expect_rejected(path, NASC_ERR_FORMAT, "application_id");
 
@@ -241,8 +244,9 @@ static void test_rejects(void) {
     path_in(path, sizeof path, "schema.db");
     unlink(path);
     sqlite3_open(path, &h);
-    sqlite3_exec(h, "CREATE TABLE trials(x); PRAGMA application_id=1312904003; "
-                    "PRAGMA user_version=1",
+    sqlite3_exec(h,
+                 "CREATE TABLE trials(x); PRAGMA application_id=1312904003; "
+                 "PRAGMA user_version=1",
                  NULL, NULL, NULL);
     sqlite3_close(h);
     expect_rejected(path, NASC_ERR_FORMAT, "not a nasc experiment database");

@@ -29,8 +29,7 @@ static void write_file(const char *p, const char *text) {
     fclose(f);
 }
 
-static void expect_table_error(const char *text, const char *column, const char *needle,
-                               int line) {
+static void expect_table_error(const char *text, const char *column, const char *needle, int line) {
     char p[400];
     snprintf(p, sizeof p, "%s/t.csv", dir);
     write_file(p, text);
@@ -66,7 +65,8 @@ static void test_tables(void) {
         double v = 0;
         CHECK(nasc_table_lookup_text(t, A1, &v) && v == 93.5);
         CHECK(nasc_table_lookup_text(t, A_POOL, &v) && isnan(v));
-        CHECK(nasc_table_lookup_text(t, A2, &v) && v == 88.25); /* canonical query, other spelling */
+        CHECK(nasc_table_lookup_text(t, A2, &v) &&
+              v == 88.25); /* canonical query, other spelling */
         CHECK(!nasc_table_lookup_text(t, A_NONE, &v));
         CHECK(!nasc_table_lookup_text(t, "garbage", &v));
         nasc_table_free(t);
@@ -158,13 +158,11 @@ static void test_nan(void) {
     nasc_err err = {0};
     nasc_arch_parse(nb201, A1, &a, &err);
     nasc_trial_result r;
-    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 0, .arch = a}, &r,
-                                         &err),
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 0, .arch = a}, &r, &err),
                  NASC_OK);
     CHECK(r.status == NASC_TRIAL_FAILED && isnan(r.score));
     CHECK_STR_CONTAINS(r.reason, "score is nan");
-    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 1, .arch = a}, &r,
-                                         &err),
+    CHECK_STATUS(nasc_evaluator_evaluate(ev, &(nasc_eval_request){.trial = 1, .arch = a}, &r, &err),
                  NASC_OK);
     CHECK_STR_CONTAINS(r.reason, "score is inf");
     nasc_evaluator_free(ev);
@@ -204,8 +202,8 @@ static double proxy_score(nasc_evaluator *ev, const char *arch, bool *ok) {
     nasc_err err = {0};
     nasc_arch_parse(nb201, arch, &a, &err);
     nasc_trial_result r;
-    nasc_status st = nasc_evaluator_evaluate(ev, &(nasc_eval_request){.arch = a, .seed = 3}, &r,
-                                             &err);
+    nasc_status st =
+        nasc_evaluator_evaluate(ev, &(nasc_eval_request){.arch = a, .seed = 3}, &r, &err);
     nasc_arch_free(a);
     *ok = st == NASC_OK && r.status == NASC_TRIAL_OK;
     if (!*ok)
@@ -239,8 +237,7 @@ static void test_proxies(void) {
         bool ok1, ok2, ok3, ok4;
         double s1 = proxy_score(ev, A_CONV, &ok1), s1b = proxy_score(ev, A_CONV, &ok2);
         double sp = proxy_score(ev, A_POOL, &ok3), sn = proxy_score(ev, A_NONE, &ok4);
-        CHECK_MSG(ok1 && ok2 && ok3 && isfinite(s1) && isfinite(sp), "%s: %g %g", names[i], s1,
-                  sp);
+        CHECK_MSG(ok1 && ok2 && ok3 && isfinite(s1) && isfinite(sp), "%s: %g %g", names[i], s1, sp);
         CHECK_MSG(s1 == s1b, "%s: not deterministic (%.17g, %.17g)", names[i], s1, s1b);
         if (!strcmp(names[i], "synflow")) {
             /* no path from the input through an all-none cell: no synaptic flow at all */

@@ -108,9 +108,9 @@ static void test_options(void) {
                                               sizeof canon, &err),
                  NASC_OK);
     CHECK_MSG(!strcmp(canon, "population=12,mutation=0.25"), "canonical '%s'", canon);
-    CHECK_STATUS(nasc_strategy_new("ga", nb201, &sc, "population=4,elite=2,selection=rank", &st,
-                                   &err),
-                 NASC_OK);
+    CHECK_STATUS(
+        nasc_strategy_new("ga", nb201, &sc, "population=4,elite=2,selection=rank", &st, &err),
+        NASC_OK);
     if (st)
         CHECK(nasc_strategy_opt_int(st, "population") == 4 &&
               nasc_strategy_opt_choice(st, "selection") == 1 &&
@@ -130,8 +130,7 @@ static void test_determinism(void) {
         CHECK_MSG(a.n == 150 && b.n == 150, "%s: %d and %d trials", names[i], a.n, b.n);
         CHECK_MSG(!memcmp(a.h, b.h, sizeof a.h) && ba == bb, "%s: same seed, other trials",
                   names[i]);
-        CHECK_MSG(memcmp(a.h, c.h, sizeof a.h) != 0, "%s: another seed, the same trials",
-                  names[i]);
+        CHECK_MSG(memcmp(a.h, c.h, sizeof a.h) != 0, "%s: another seed, the same trials", names[i]);
     }
 }
 
@@ -291,8 +290,8 @@ static void test_snapshot(void) {
 /* NaN scores become failed trials; every strategy finishes its budget regardless. */
 static void test_failed_trials(void) {
     nasc_evaluator *ev = synth_new(nb201, true);
-    static const char *const names[] = {"random", "evolution", "ga", "local", "grid",
-                                        "hyperband", "sh"};
+    static const char *const names[] = {"random", "evolution", "ga", "local",
+                                        "grid",   "hyperband", "sh"};
     for (int i = 0; i < 7 && ev; i++) {
         trace t = {0};
         double best = run(names[i], NULL, nb201, ev, 4, 90, &t);
@@ -305,9 +304,9 @@ static void test_failed_trials(void) {
 
 /* Every strategy works on every space (synthetic scores; grid only where the space is finite). */
 static void test_every_space(void) {
-    static const char *const spaces[] = {"nb201", "darts", "chain", "mobilenet", "macro"};
+    static const char *const spaces[] = {"nb201", "darts", "chain", "macro", "morph", "mobilenet"};
     static const char *const names[] = {"random", "evolution", "ga", "local", "grid"};
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < 6; s++) {
         nasc_space *sp = NULL;
         nasc_err err = {0};
         if (nasc_space_new(spaces[s], NULL, &sp, &err) != NASC_OK) {
@@ -320,8 +319,7 @@ static void test_every_space(void) {
                 continue;
             trace t = {0};
             double best = run(names[i], "", sp, ev, 2, 40, &t);
-            CHECK_MSG(t.n == 40 && isfinite(best), "%s on %s: %d trials", names[i], spaces[s],
-                      t.n);
+            CHECK_MSG(t.n == 40 && isfinite(best), "%s on %s: %d trials", names[i], spaces[s], t.n);
         }
         nasc_evaluator_free(ev);
         nasc_space_free(sp);
@@ -371,8 +369,8 @@ static void test_hyperband(void) {
     nasc_strategy_free(st);
     /* bracket s=3: 27 @1, 9 @3, 3 @9, 1 @27; s=2: 12 @3, 4 @9, 1 @27; s=1: 6 @9, 2 @27;
      * s=0: 4 @27 */
-    static const int rungs[][2] = {{27, 1}, {9, 3}, {3, 9}, {1, 27}, {12, 3}, {4, 9},
-                                   {1, 27}, {6, 9}, {2, 27}, {4, 27}};
+    static const int rungs[][2] = {{27, 1}, {9, 3},  {3, 9}, {1, 27}, {12, 3},
+                                   {4, 9},  {1, 27}, {6, 9}, {2, 27}, {4, 27}};
     int k = 0, bad = 0;
     for (size_t r = 0; r < sizeof rungs / sizeof rungs[0]; r++)
         for (int i = 0; i < rungs[r][0]; i++, k++)
@@ -393,8 +391,7 @@ static void test_hyperband(void) {
         for (int j = 0; j < 27; j++)
             if (t.h[j] == t.h[i])
                 pos = j;
-        CHECK_MSG(pos >= 0 && t.score[pos] >= thr[8], "promoted trial %d is not a top-9 config",
-                  i);
+        CHECK_MSG(pos >= 0 && t.score[pos] >= thr[8], "promoted trial %d is not a top-9 config", i);
     }
     /* sh repeats the most aggressive bracket */
     CHECK_STATUS(nasc_strategy_new("sh", nb201, &sc, "eta=3,min-fidelity=3", &st, &err), NASC_OK);
