@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -77,6 +78,7 @@ struct nasc_experiment {
     int64_t n_done, n_ok; /* finished trials (recorded ones included), of which ok */
     int64_t n_running;    /* trials being evaluated now */
     double t_start, seconds;
+    int lock_fd; /* holds flock(LOCK_EX) on the database file: one search per experiment */
 };
 
 static double mono_now(void) {
@@ -150,7 +152,24 @@ void nasc_experiment_free(nasc_experiment *ex) {
     nasc_evaluator_free(ex->eval);
     nasc_space_free(ex->space);
     nasc_db_close(ex->db);
+    if (ex->lock_fd >= 0)
+        close(ex->lock_fd);
     nasc_free(ex);
+}
+
+/* One search per experiment file at a time: a second `nasc search` on it would record trials
+ * twice. flock, not SQLite's locks: it is held for the whole run and released by the kernel when
+ * the process dies, so a killed search never leaves it behind. */
+static nasc_status lock_db(nasc_experiment *ex, nasc_err *err) {
+    ex->lock_fd = open(ex->cfg.db, O_RDONLY | O_CLOEXEC);
+    if (ex->lock_fd < 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, ex->cfg.db, -1, "%s: cannot open: %s",
+                              ex->cfg.db, strerror(errno));
+    if (flock(ex->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return nasc_errorf_at(err, NASC_ERR_DB, ex->cfg.db, -1,
+                              "%s: another nasc search is running on this experiment",
+                              ex->cfg.db);
+    return NASC_OK;
 }
 
 /* Compares the identity keys of cfg with the stored configuration. */
@@ -265,6 +284,7 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
     ex->cfg = *cfg_in;
     ex->best = -1;
+    ex->lock_fd = -1;
     nasc_status st = nasc_config_validate(&ex->cfg, err);
     char canon[256];
     if (st == NASC_OK)
@@ -284,6 +304,8 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
     } else if (access(ex->cfg.db, F_OK) == 0) {
         st = nasc_db_open(ex->cfg.db, &ex->db, err);
         if (st == NASC_OK)
+            st = lock_db(ex, err);
+        if (st == NASC_OK)
             st = check_same_config(ex, err);
         if (st == NASC_OK) /* runtime keys (budget, workers, ...) take the new values */
             st = nasc_db_config_put(ex->db, kv, n_kv, err);
@@ -292,6 +314,8 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
                             "%s: no such experiment database (nothing to resume)", ex->cfg.db);
     } else {
         st = nasc_db_create(ex->cfg.db, kv, n_kv, &ex->db, err);
+        if (st == NASC_OK)
+            st = lock_db(ex, err);
     }
     nasc_free(kv);
     if (st != NASC_OK)
@@ -506,6 +530,8 @@ static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err 
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_DFL);
         close(fds[0]);
+        if (ex->lock_fd >= 0) /* the lock is the search's, not the worker's */
+            close(ex->lock_fd);
 #ifdef NASC_TEST
         /* test hooks: this trial's worker crashes (abort) or, on its first attempt, is killed */
         const char *hook = getenv("NASC_TEST_CRASH_TRIAL");

@@ -497,9 +497,28 @@ static void test_training_failures(void) {
         CHECK_STR_CONTAINS(msg, "interrupted after");
         CHECK_STR_CONTAINS(msg, "--resume");
         free(msg);
-        CHECK(nasc("search --db %s --resume --quiet", db) == 0);
+        /* while one search runs on it (extended to 12 trials), a second one is refused */
+        pid_t first = fork();
+        if (first == 0) {
+            if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+                _exit(126);
+            execl(cli, cli, "search", "--db", db, "--resume", "--budget", "12", "--quiet",
+                  (char *)NULL);
+            _exit(127);
+        }
+        usleep(500000);
+        int rc2 = nasc("search --db %s --resume --budget 12 --quiet", db);
+        msg = err_text();
+        int wst = 0;
+        waitpid(first, &wst, 0);
+        int rc1 = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+        /* exactly one of them ran; the other was told why (normally the second) */
+        CHECK_MSG((rc1 == 0 && rc2 == 1 && strstr(msg, "another nasc search is running")) ||
+                      (rc1 == 1 && rc2 == 0),
+                  "concurrent searches: exits %d and %d (%s)", rc1, rc2, msg);
+        free(msg);
         if (search_load(db, &t, &n)) {
-            CHECK(n == 6);
+            CHECK(n == 12);
             for (int64_t i = 0; i < n; i++)
                 CHECK(t[i].status == NASC_TRIAL_OK);
         }
