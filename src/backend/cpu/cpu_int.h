@@ -134,6 +134,9 @@ NASC_CPU_KERNEL(mean);
 NASC_CPU_KERNEL(wsum);          /* oneshot_ops.c */
 NASC_CPU_KERNEL(channel_shuffle);
 
+/* Max / average pooling windows the cpu kernels take (KH <= 64); larger ones run on ref. */
+NASC_INTERNAL bool nasc_cpu_pool_ok(const nasc_tensor *node);
+
 /* Conv geometry shared by the conv paths. x (N,C,H,W), w (K,C/G,KH,KW), y (N,K,OH,OW). */
 typedef struct nasc_cpu_conv {
     int N, C, H, W, K, OH, OW, KH, KW, G, Cg, Kg;
