@@ -86,8 +86,8 @@ int main(void) {
     }
     scenario(cli, "hook-w1", 1, 20, 0, 1);
     scenario(cli, "hook-w2", 2, 20, 0, 2);
-    scenario(cli, "timer-w1", 1, 0, 1.5, 3);
-    scenario(cli, "timer-w2", 2, 0, 1.5, 4);
+    scenario(cli, "timer-w1", 1, 0, 0.8, 3);
+    scenario(cli, "timer-w2", 2, 0, 0.8, 4);
     if (!test_failures) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
