@@ -141,11 +141,20 @@ int cmd_search(int argc, char **argv) {
     const int i_db = (int)(nasc_config_key_find("db") - keys);
     const int i_resume = (int)(nasc_config_key_find("resume") - keys);
     if (bools[i_resume]) {
-        if (!flags[i_db].seen) {
+        const char *db = flags[i_db].seen ? vals[i_db] : NULL;
+        nasc_experiment_config peek; /* the database may be named by the YAML file */
+        if (!db && config_path) {
+            nasc_config_default(&peek);
+            if ((st = nasc_config_load_yaml(&peek, config_path, NULL, &err)) != NASC_OK)
+                return cli_fail(st, &err, true);
+            if (peek.db[0])
+                db = peek.db;
+        }
+        if (!db) {
             cli_error("nasc search: --resume needs --db FILE (the experiment to continue)");
             return CLI_USAGE;
         }
-        if ((st = nasc_config_load_db(&cfg, vals[i_db], NULL, &err)) != NASC_OK)
+        if ((st = nasc_config_load_db(&cfg, db, NULL, &err)) != NASC_OK)
             return cli_fail(st, &err, true);
     }
     if (config_path && (st = nasc_config_load_yaml(&cfg, config_path, NULL, &err)) != NASC_OK)

@@ -64,7 +64,7 @@ static const nasc_config_key keys[] = {
      "fail a trial that runs longer (0 = no limit)"},
     {"snapshot-every", NASC_CFG_INT, OFF(snapshot_every), 0, RT, "N",
      "results between strategy snapshots"},
-    {"db", NASC_CFG_STR, OFF(db), SZ(db), NASC_CFG_NO_FILE, "FILE",
+    {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE",
      "trial database (created, or continued)"},
     {"resume", NASC_CFG_BOOL, OFF(resume), 0, NASC_CFG_NO_FILE, NULL,
      "continue the experiment in --db (its configuration is taken from it)"},

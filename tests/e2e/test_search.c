@@ -311,8 +311,20 @@ static void test_yaml(void) {
                  "search --config %s", y);
     write_file(y, "space: nb201\nspace: darts\n");
     expect_usage("exp.yaml:2: space: key given twice", "search --config %s", y);
-    write_file(y, "db: x.db\n");
-    expect_usage("exp.yaml:1: db: only on the command line", "search --config %s", y);
+    write_file(y, "resume: true\n");
+    expect_usage("exp.yaml:1: resume: only on the command line", "search --config %s", y);
+    /* the database can come from the file, also for --resume */
+    char ydb[400];
+    path(ydb, sizeof ydb, "from-yaml.db");
+    char text[600];
+    snprintf(text, sizeof text,
+             "space: nb201\nbenchmark: nb201:cifar10\nbudget: 4\nquiet: true\ndb: %s\n", ydb);
+    write_file(y, text);
+    CHECK(nasc("search --config %s", y) == 0 && search_exists(ydb));
+    CHECK(nasc("search --config %s --resume --budget 6 --json", y) == 0);
+    o = out_text();
+    CHECK_STR_CONTAINS(o, "\"trials\":6");
+    free(o);
     write_file(y, "space: [nb201\n");
     expect_usage("exp.yaml:", "search --config %s", y);
     write_file(y, "- space\n- nb201\n");
