@@ -12,7 +12,7 @@ declare -A header_layer=(
   [nn.h]="2 model" [optim.h]="2 model" [weights.h]="2 model"
   [space.h]="3 space"
   [train.h]="4 estimate" [cost.h]="4 estimate" [estimate.h]="4 estimate"
-  [strategy.h]="5 strategy"
+  [strategy.h]="5 strategy" [predictor.h]="5 strategy" [pareto.h]="5 strategy"
   [db.h]="6 experiment" [experiment.h]="6 experiment"
   [report.h]="7 report"
   [nasc.h]="8 cli"
