@@ -812,8 +812,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
             for (int64_t i = 0; i < t; i++)
                 usable = usable && ex->t[i].state == T_DONE;
             if (usable) {
-                st = nasc_strategy_load(ex->strategy, buf, len, err);
-                if (st == NASC_OK) {
+                nasc_err lerr = {0};
+                if (nasc_strategy_load(ex->strategy, buf, len, &lerr) == NASC_OK) {
                     ex->n_t = a;
                     for (int64_t i = 0; i < t; i++) { /* already inside the snapshot */
                         ex->t[i].told = true;
@@ -821,6 +821,16 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
                         ex->t[i].result = NULL;
                     }
                     ex->snapshot_told = t;
+                } else {
+                    /* a snapshot is only a shortcut: replay everything from the seed instead,
+                     * on a fresh strategy (a failed load may have left it half-restored) */
+                    nasc_log(NASC_LOG_WARN, "%s: strategy snapshot not used (%s); replaying",
+                             ex->cfg.db, lerr.msg);
+                    nasc_strategy_config sc = ex->strategy->cfg;
+                    nasc_strategy_free(ex->strategy);
+                    ex->strategy = NULL;
+                    st = nasc_strategy_new(ex->cfg.strategy, ex->space, &sc, ex->cfg.strategy_opt,
+                                           &ex->strategy, err);
                 }
             }
         }

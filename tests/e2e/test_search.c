@@ -169,6 +169,35 @@ static void test_other_config(void) {
     free(o);
 }
 
+/* A damaged strategy snapshot is only a lost shortcut: resume replays from the seed instead. */
+static void test_bad_snapshot(void) {
+    char a[400], b[400];
+    path(a, sizeof a, "snap.db");
+    path(b, sizeof b, "snap-ref.db");
+    CHECK(nasc("search " NB " --strategy evolution --budget 20 --snapshot-every 2 --db %s --quiet",
+               a) == 0);
+    sqlite3 *h;
+    sqlite3_open(a, &h);
+    CHECK(sqlite3_exec(h, "UPDATE snapshot SET state = x'00112233'", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(h);
+    CHECK(nasc("search --db %s --resume --budget 30 --quiet", a) == 0);
+    char *e = err_text();
+    CHECK_STR_CONTAINS(e, "strategy snapshot not used");
+    free(e);
+    CHECK(nasc("search " NB " --strategy evolution --budget 30 --snapshot-every 2 --db %s --quiet",
+               b) == 0);
+    nasc_trial_record *ta = NULL, *tb = NULL;
+    int64_t na = 0, nb = 0;
+    if (search_load(a, &ta, &na) && search_load(b, &tb, &nb)) {
+        CHECK(na == 30 && nb == 30);
+        for (int64_t i = 0; i < na && i < nb; i++)
+            CHECK(!strcmp(ta[i].arch, tb[i].arch) && ta[i].score == tb[i].score);
+    }
+    nasc_db_trials_free(ta, na);
+    nasc_db_trials_free(tb, nb);
+}
+
 /* A trial with a NaN result fails, the others go on; the search finishes. */
 static void test_nan_trials(void) {
     /* a copy of the NB201 CIFAR-10 column where every third row is NaN */
@@ -562,6 +591,7 @@ int main(void) {
     test_bad_db();
     test_other_config();
     test_nan_trials();
+    test_bad_snapshot();
     test_workers();
     test_yaml();
     test_output();
