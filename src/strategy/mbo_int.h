@@ -1,0 +1,97 @@
+/* mbo_int.h — the model-based optimisation loop shared by bo-gp, bo-rf and bananas (mbo.c): a
+ * surrogate fitted on encodings, candidates by mutation around the best, an acquisition function,
+ * a batch of proposals per fit. Each strategy file declares its options, builds its surrogate and
+ * fills an mbo_config; the ask/tell/save/load functions are these. Never installed. */
+#ifndef NASC_MBO_INT_H
+#define NASC_MBO_INT_H
+
+#include "learn_int.h"
+
+typedef enum mbo_acq { MBO_EI = 0, MBO_UCB, MBO_ITS } mbo_acq;
+
+typedef struct mbo_config {
+    nasc_encoding enc; /* encoding the surrogate sees */
+    mbo_acq acq;
+    double xi;     /* EI margin (target units) */
+    double beta;   /* UCB weight of the standard deviation */
+    int n_init;    /* uniform samples before the first fit */
+    int top;       /* best architectures whose neighbourhoods are searched */
+    int n_mut;     /* random multi-edit mutations per top architecture */
+    int max_edits; /* edits of those mutations: 2..max_edits */
+    int n_rand;    /* uniform samples among the candidates */
+    int batch;     /* proposals per fit */
+} mbo_config;
+
+typedef struct mbo {
+    learn_base b;
+    mbo_config c;
+    learn_model model;
+    size_t enc_len;
+} mbo;
+
+/* Initialises m->b and the encoding length; m->c and m->model are set by the caller. */
+NASC_INTERNAL nasc_status nasc_mbo_init(nasc_strategy *s, mbo *m, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_mbo_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_mbo_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
+                                        double fidelity, const nasc_trial_result *r, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_mbo_save(const nasc_strategy *s, void **out_buf, size_t *out_len,
+                                        nasc_err *err);
+NASC_INTERNAL nasc_status nasc_mbo_load(nasc_strategy *s, const void *buf, size_t len,
+                                        nasc_err *err);
+NASC_INTERNAL void nasc_mbo_free(void *impl);
+
+/* Options every model-based strategy declares (in this order, after its own). */
+#define NASC_MBO_COMMON_OPTS(init_def, top_def, mut_def, rand_def, batch_def, enc_def)             \
+    {.name = "init",                                                                               \
+     .type = NASC_OPT_INT,                                                                         \
+     .def = init_def,                                                                              \
+     .min = 1,                                                                                     \
+     .max = 100000,                                                                                \
+     .help = "uniform samples before the first model fit"},                                        \
+        {.name = "top",                                                                            \
+         .type = NASC_OPT_INT,                                                                     \
+         .def = top_def,                                                                           \
+         .min = 1,                                                                                 \
+         .max = 100000,                                                                            \
+         .help = "best architectures whose neighbourhoods give the candidates"},                   \
+        {.name = "mutations",                                                                      \
+         .type = NASC_OPT_INT,                                                                     \
+         .def = mut_def,                                                                           \
+         .min = 0,                                                                                 \
+         .max = 100000,                                                                            \
+         .help = "random 2..max-edits mutations per top architecture"},                            \
+        {.name = "max-edits",                                                                      \
+         .type = NASC_OPT_INT,                                                                     \
+         .def = "3",                                                                               \
+         .min = 2,                                                                                 \
+         .max = 64,                                                                                \
+         .help = "most edits of those mutations"},                                                 \
+        {.name = "random",                                                                         \
+         .type = NASC_OPT_INT,                                                                     \
+         .def = rand_def,                                                                          \
+         .min = 0,                                                                                 \
+         .max = 100000,                                                                            \
+         .help = "uniform samples added to the candidates"},                                       \
+        {.name = "batch",                                                                          \
+         .type = NASC_OPT_INT,                                                                     \
+         .def = batch_def,                                                                         \
+         .min = 1,                                                                                 \
+         .max = 10000,                                                                             \
+         .help = "proposals per model fit"},                                                       \
+    {                                                                                              \
+        .name = "encoding", .type = NASC_OPT_CHOICE, .def = enc_def, .choices = "onehot|path",     \
+        .help = "architecture encoding the model sees"                                             \
+    }
+
+/* Reads the common options into c. */
+static inline void nasc_mbo_read_common(const nasc_strategy *s, mbo_config *c) {
+    c->n_init = nasc_strategy_opt_int(s, "init");
+    c->top = nasc_strategy_opt_int(s, "top");
+    c->n_mut = nasc_strategy_opt_int(s, "mutations");
+    c->max_edits = nasc_strategy_opt_int(s, "max-edits");
+    c->n_rand = nasc_strategy_opt_int(s, "random");
+    c->batch = nasc_strategy_opt_int(s, "batch");
+    c->enc = nasc_strategy_opt_choice(s, "encoding") == 1 ? NASC_ENC_PATH : NASC_ENC_ONEHOT;
+}
+
+#endif /* NASC_MBO_INT_H */

@@ -1,0 +1,202 @@
+/* nsga2.c — NSGA-II ("nsga2"; Deb, Pratap, Agarwal & Meyarivan, IEEE TEC 2002): the evolutionary
+ * strategy for multi-objective search (pareto.h). Objective vectors are the told results'
+ * objectives (score first, then costs); with a single objective it is a generational GA with
+ * elitism ranked by the score.
+ *
+ * Generation 0: P uniform samples. Every later generation: P children, each from two parents
+ * chosen by binary tournaments on (front rank, then crowding distance), crossed over with
+ * probability `crossover` and mutated once (never a copy of an architecture proposed before: up
+ * to 50 tries, then a uniform unseen sample). When all children's results are told, parents and
+ * children are merged and the next population is filled front by front, the last front cut by
+ * crowding distance (sec. III-C). Failed trials rank behind every feasible one (their objectives
+ * count as NaN, worse than any value). Resume replays (no save/load). */
+#include "learn_int.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct nsga2 {
+    learn_base b;
+    int P;
+    double p_cross;
+    int *pop; /* history indices of the current population */
+    int n_pop;
+    int *rank; /* of pop members */
+    double *crowd;
+    int64_t gen_end; /* trials [gen_start, gen_end) are the current generation's children */
+    double *obj;     /* scratch: vectors of the merged set */
+    int *idx, *tmp;
+} nsga2;
+
+static const nasc_strategy_opt nsga2_opts[] = {
+    {.name = "population",
+     .type = NASC_OPT_INT,
+     .def = "20",
+     .min = 2,
+     .max = 100000,
+     .help = "population size P (children per generation)"},
+    {.name = "crossover",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0.9",
+     .min = 0,
+     .max = 1,
+     .help = "probability that a child is a crossover of its parents"},
+};
+
+static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
+    nsga2 *q = nasc_calloc(1, sizeof *q);
+    if (!q)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    s->impl = q;
+    NASC_TRY(nasc_learn_init(&q->b, s, err));
+    q->P = nasc_strategy_opt_int(s, "population");
+    q->p_cross = nasc_strategy_opt_double(s, "crossover");
+    size_t n2 = 2 * (size_t)q->P;
+    q->pop = nasc_calloc(n2, sizeof(int));
+    q->rank = nasc_calloc(n2, sizeof(int));
+    q->crowd = nasc_calloc(n2, sizeof(double));
+    q->obj = nasc_calloc(n2 * NASC_MAX_OBJECTIVES, sizeof(double));
+    q->idx = nasc_calloc(n2, sizeof(int));
+    q->tmp = nasc_calloc(n2, sizeof(int));
+    if (!q->pop || !q->rank || !q->crowd || !q->obj || !q->idx || !q->tmp)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    q->gen_end = q->P;
+    return NASC_OK;
+}
+
+static void nsga2_free(void *impl) {
+    nsga2 *q = impl;
+    if (!q)
+        return;
+    nasc_learn_deinit(&q->b);
+    nasc_free(q->pop);
+    nasc_free(q->rank);
+    nasc_free(q->crowd);
+    nasc_free(q->obj);
+    nasc_free(q->idx);
+    nasc_free(q->tmp);
+    nasc_free(q);
+}
+
+/* Objective vector of told trial k (score first); NaN for failed trials. */
+static int vec(const nsga2 *q, int k, double *v) {
+    const learn_trial *t = &q->b.hist[k];
+    if (q->b.n_obj) {
+        for (int j = 0; j < q->b.n_obj; j++)
+            v[j] = isfinite(t->fitness) ? t->obj[j] : (double)NAN;
+        return q->b.n_obj;
+    }
+    v[0] = isfinite(t->fitness) ? t->fitness : (double)NAN;
+    return 1;
+}
+
+/* Environmental selection: the next population from the m history indices in cand. */
+static nasc_status select_next(nsga2 *q, const int *cand, int m, nasc_err *err) {
+    int no = 1;
+    for (int i = 0; i < m; i++)
+        no = vec(q, cand[i], q->obj + (size_t)i * NASC_MAX_OBJECTIVES);
+    /* repack rows to n_obj columns */
+    for (int i = 0; i < m; i++)
+        memmove(q->obj + (size_t)i * no, q->obj + (size_t)i * NASC_MAX_OBJECTIVES,
+                sizeof(double) * (size_t)no);
+    int *rank = nasc_malloc(sizeof(int) * (size_t)m);
+    double *cd = nasc_malloc(sizeof(double) * (size_t)m);
+    if (!rank || !cd || nasc_pareto_sort(q->obj, m, no, rank) < 0) {
+        nasc_free(rank);
+        nasc_free(cd);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    }
+    q->n_pop = 0;
+    for (int f = 0; q->n_pop < q->P && f < m; f++) {
+        int nf = 0;
+        for (int i = 0; i < m; i++)
+            if (rank[i] == f)
+                q->idx[nf++] = i;
+        if (!nf)
+            break;
+        nasc_pareto_crowding(q->obj, no, q->idx, nf, cd);
+        /* take the front whole, or its most spread members (ties by position: stable) */
+        while (nf > 0 && q->n_pop < q->P) {
+            int bi = 0;
+            for (int i = 1; i < nf; i++)
+                if (cd[i] > cd[bi])
+                    bi = i;
+            int i = q->idx[bi];
+            q->pop[q->n_pop] = cand[i];
+            q->rank[q->n_pop] = f;
+            q->crowd[q->n_pop] = cd[bi];
+            q->n_pop++;
+            q->idx[bi] = q->idx[nf - 1];
+            cd[bi] = cd[nf - 1];
+            nf--;
+        }
+    }
+    nasc_free(rank);
+    nasc_free(cd);
+    return NASC_OK;
+}
+
+/* Binary tournament: the better of two random members by (rank, crowding). */
+static int tournament(nasc_strategy *s, const nsga2 *q) {
+    int a = (int)nasc_rng_below(&s->rng, (uint32_t)q->n_pop);
+    int b = (int)nasc_rng_below(&s->rng, (uint32_t)q->n_pop);
+    if (q->rank[a] != q->rank[b])
+        return q->rank[a] < q->rank[b] ? a : b;
+    return q->crowd[a] >= q->crowd[b] ? a : b;
+}
+
+static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
+    nsga2 *q = s->impl;
+    if (s->n_asked < q->P)
+        return nasc_learn_random_unseen(s, &q->b, &out->arch, err);
+    if (s->n_asked == q->gen_end) { /* a new generation: select from parents + children */
+        if (s->n_told < q->gen_end)
+            return NASC_OK; /* wait */
+        int m = 0;
+        for (int i = 0; i < q->n_pop; i++)
+            q->tmp[m++] = q->pop[i];
+        for (int64_t k = q->gen_end - q->P; k < q->gen_end; k++)
+            q->tmp[m++] = (int)k;
+        NASC_TRY(select_next(q, q->tmp, m, err));
+        q->gen_end += q->P;
+    }
+    nasc_arch *child = NULL;
+    for (int tries = 0; tries < 50 && !child; tries++) {
+        const nasc_arch *pa = q->b.hist[q->pop[tournament(s, q)]].arch;
+        const nasc_arch *pb = q->b.hist[q->pop[tournament(s, q)]].arch;
+        nasc_arch *x = NULL;
+        if (nasc_rng_uniform_double(&s->rng) < q->p_cross)
+            NASC_TRY(nasc_arch_crossover(pa, pb, &s->rng, &x, err));
+        else if (!(x = nasc_arch_clone(pa)))
+            return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+        nasc_status st = nasc_arch_mutate(x, &s->rng, &child, err);
+        nasc_arch_free(x);
+        NASC_TRY(st);
+        if (!nasc_learn_mark(&q->b, child)) {
+            nasc_arch_free(child);
+            child = NULL;
+        }
+    }
+    if (!child)
+        NASC_TRY(nasc_learn_random_unseen(s, &q->b, &child, err));
+    out->arch = child;
+    return NASC_OK;
+}
+
+static nasc_status nsga2_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
+                              double fidelity, const nasc_trial_result *r, nasc_err *err) {
+    (void)trial;
+    nsga2 *q = s->impl;
+    return nasc_learn_record(&q->b, arch, fidelity, r, err);
+}
+
+const nasc_strategy_i nasc_strategy_nsga2_i = {
+    .name = "nsga2",
+    .help = "NSGA-II: non-dominated sorting and crowding (multi-objective evolution)",
+    .opts = nsga2_opts,
+    .n_opts = (int)(sizeof nsga2_opts / sizeof nsga2_opts[0]),
+    .init = nsga2_init,
+    .ask = nsga2_ask,
+    .tell = nsga2_tell,
+    .free_impl = nsga2_free,
+};
