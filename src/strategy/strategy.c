@@ -14,6 +14,15 @@
 static const nasc_strategy_i *const builtin[] = {
     &nasc_strategy_random_i, &nasc_strategy_grid_i, &nasc_strategy_evolution_i, &nasc_strategy_ga_i,
     &nasc_strategy_local_i,  &nasc_strategy_sh_i,   &nasc_strategy_hyperband_i,
+    &nasc_strategy_reinforce_i,
+    &nasc_strategy_ppo_i,
+    &nasc_strategy_bo_gp_i,
+    &nasc_strategy_bo_rf_i,
+    &nasc_strategy_bananas_i,
+    &nasc_strategy_gan_i,
+    &nasc_strategy_pnas_i,
+    &nasc_strategy_bohb_i,
+    &nasc_strategy_nsga2_i,
 };
 #define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
 static const nasc_strategy_i *extra[MAX_EXTRA];

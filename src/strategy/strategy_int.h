@@ -13,6 +13,15 @@ extern const nasc_strategy_i nasc_strategy_ga_i;
 extern const nasc_strategy_i nasc_strategy_local_i;
 extern const nasc_strategy_i nasc_strategy_sh_i;
 extern const nasc_strategy_i nasc_strategy_hyperband_i;
+extern const nasc_strategy_i nasc_strategy_reinforce_i; /* issue 5: learned strategies */
+extern const nasc_strategy_i nasc_strategy_ppo_i;
+extern const nasc_strategy_i nasc_strategy_bo_gp_i;
+extern const nasc_strategy_i nasc_strategy_bo_rf_i;
+extern const nasc_strategy_i nasc_strategy_bananas_i;
+extern const nasc_strategy_i nasc_strategy_gan_i;
+extern const nasc_strategy_i nasc_strategy_pnas_i;
+extern const nasc_strategy_i nasc_strategy_bohb_i;
+extern const nasc_strategy_i nasc_strategy_nsga2_i;
 
 /* ---- Hyperband's bracket scheduler, for strategies that bring their own sampler (BOHB) ----
  * A strategy whose options start with nasc_hb_opts (eta, min-fidelity, max-fidelity), whose init
