@@ -22,7 +22,13 @@
 #include <math.h>
 #include <string.h>
 
+#if NASC_CPU_X86
+#include <immintrin.h>
+#endif
+
 #define BN_GRAIN 16384 /* elements per thread */
+#define BN_FLUSH 64    /* pixels summed in float before the double accumulators take them */
+#define BN_PF 32       /* software prefetch distance in pixels */
 
 typedef struct bn_args {
     const float *x, *dy;
@@ -32,7 +38,155 @@ typedef struct bn_args {
     const float *shift;  /* pass-1 shift per channel (fwd), mean (bwd) */
     double *priv;        /* nth * 2C doubles */
     const float *k1, *k2, *k3; /* per-channel coefficients of pass 2 */
+    bool avx512;
 } bn_args;
+
+#if NASC_CPU_X86
+/* The AVX-512 passes take the channels 64 at a time (4 vectors), pixels inner, so the per-channel
+ * constants and the sums stay in registers; the generic loops kept s1/s2 in memory and paid a
+ * store-to-load round trip per pixel (measured: BN was 22% of a DARTS edge). Statistics are summed
+ * in float over BN_FLUSH pixels and then added into double accumulators. */
+static inline __mmask16 bn_mask(int C, int c) {
+    return (__mmask16)(C - c >= 16 ? 0xFFFF : (1u << (C - c)) - 1u);
+}
+
+NASC_CPU_AVX512
+static inline void bn_fold(__m512d *acc, __m512 v) {
+    acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    acc[1] = _mm512_add_pd(acc[1], _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+}
+
+/* One chunk of NB (1..4) channel vectors from c0; generated per NB so that the loops over the
+ * vectors unroll and the sums stay in registers. */
+#define DEF_BN_STATS(NB)                                                                           \
+    NASC_CPU_AVX512 static void bn_stats_##NB(const bn_args *a, size_t p0, size_t p1, int c0,     \
+                                              double *s1, double *s2) {                           \
+        const int C = a->C;                                                                        \
+        __mmask16 mk[NB];                                                                          \
+        __m512 k[NB];                                                                              \
+        __m512d d1[NB][2], d2[NB][2];                                                              \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                     \
+            mk[j] = bn_mask(C, c0 + 16 * j);                                                       \
+            k[j] = _mm512_maskz_loadu_ps(mk[j], a->shift + c0 + 16 * j);                           \
+            d1[j][0] = d1[j][1] = d2[j][0] = d2[j][1] = _mm512_setzero_pd();                       \
+        }                                                                                          \
+        for (size_t b = p0; b < p1; b += BN_FLUSH) {                                               \
+            const size_t e = b + BN_FLUSH < p1 ? b + BN_FLUSH : p1;                                \
+            __m512 f1[NB], f2[NB];                                                                 \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) f1[j] = f2[j] =                   \
+                _mm512_setzero_ps();                                                               \
+            for (size_t p = b; p < e; p++) {                                                       \
+                const float *xp = a->x + p * (size_t)C + c0;                                       \
+                if (p + BN_PF < p1)                                                                \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                         \
+                        _mm_prefetch((const char *)(xp + BN_PF * (size_t)C + 16 * j), _MM_HINT_T0);\
+                        if (a->dy)                                                                 \
+                            _mm_prefetch((const char *)(a->dy + (p + BN_PF) * (size_t)C + c0 +     \
+                                                        16 * j), _MM_HINT_T0);                     \
+                    }                                                                              \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                             \
+                    const __m512 xm =                                                              \
+                        _mm512_sub_ps(_mm512_maskz_loadu_ps(mk[j], xp + 16 * j), k[j]);            \
+                    if (a->dy) { /* backward: sum dy, sum dy*(x-mean) */                          \
+                        const __m512 d = _mm512_maskz_loadu_ps(                                    \
+                            mk[j], a->dy + p * (size_t)C + c0 + 16 * j);                           \
+                        f1[j] = _mm512_add_ps(f1[j], d);                                           \
+                        f2[j] = _mm512_fmadd_ps(d, xm, f2[j]);                                     \
+                    } else {                                                                       \
+                        f1[j] = _mm512_add_ps(f1[j], xm);                                          \
+                        f2[j] = _mm512_fmadd_ps(xm, xm, f2[j]);                                    \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                 \
+                bn_fold(d1[j], f1[j]);                                                             \
+                bn_fold(d2[j], f2[j]);                                                             \
+            }                                                                                      \
+        }                                                                                          \
+        for (int j = 0; j < NB; j++) {                                                             \
+            double t1[16], t2[16];                                                                 \
+            _mm512_storeu_pd(t1, d1[j][0]);                                                        \
+            _mm512_storeu_pd(t1 + 8, d1[j][1]);                                                    \
+            _mm512_storeu_pd(t2, d2[j][0]);                                                        \
+            _mm512_storeu_pd(t2 + 8, d2[j][1]);                                                    \
+            for (int l = 0; l < 16 && c0 + 16 * j + l < C; l++) {                                  \
+                s1[c0 + 16 * j + l] = t1[l];                                                       \
+                s2[c0 + 16 * j + l] = t2[l];                                                       \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEF_BN_STATS(1)
+DEF_BN_STATS(2)
+DEF_BN_STATS(3)
+DEF_BN_STATS(4)
+
+#define DEF_BN_APPLY(NB)                                                                           \
+    NASC_CPU_AVX512 static void bn_apply_##NB(const bn_args *a, size_t p0, size_t p1, int c0) {   \
+        const int C = a->C;                                                                        \
+        __mmask16 mk[NB];                                                                          \
+        __m512 mu[NB], k1[NB], k2[NB], k3[NB];                                                     \
+        _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                     \
+            mk[j] = bn_mask(C, c0 + 16 * j);                                                       \
+            mu[j] = _mm512_maskz_loadu_ps(mk[j], a->shift + c0 + 16 * j);                          \
+            k1[j] = _mm512_maskz_loadu_ps(mk[j], a->k1 + c0 + 16 * j);                             \
+            k2[j] = _mm512_maskz_loadu_ps(mk[j], a->k2 + c0 + 16 * j);                             \
+            k3[j] = a->k3 ? _mm512_maskz_loadu_ps(mk[j], a->k3 + c0 + 16 * j)                      \
+                          : _mm512_setzero_ps();                                                   \
+        }                                                                                          \
+        for (size_t p = p0; p < p1; p++) {                                                         \
+            const size_t o = p * (size_t)C + (size_t)c0;                                           \
+            if (p + BN_PF < p1) {                                                                  \
+                const size_t f = o + BN_PF * (size_t)C;                                            \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                             \
+                    _mm_prefetch((const char *)(a->x + f + 16 * j), _MM_HINT_T0);                 \
+                    if (a->dy) {                                                                   \
+                        _mm_prefetch((const char *)(a->dy + f + 16 * j), _MM_HINT_T0);            \
+                        _mm_prefetch((const char *)(a->dx + f + 16 * j), _MM_HINT_T0);            \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                 \
+                const __m512 xm =                                                                  \
+                    _mm512_sub_ps(_mm512_maskz_loadu_ps(mk[j], a->x + o + 16 * j), mu[j]);         \
+                if (!a->dy) {                                                                      \
+                    _mm512_mask_storeu_ps(a->y + o + 16 * j, mk[j],                                \
+                                          _mm512_fmadd_ps(xm, k1[j], k2[j]));                      \
+                } else {                                                                           \
+                    float *dx = a->dx + o + 16 * j;                                                \
+                    __m512 v = _mm512_fmadd_ps(k1[j],                                              \
+                                               _mm512_maskz_loadu_ps(mk[j], a->dy + o + 16 * j),   \
+                                               _mm512_fmadd_ps(k2[j], xm, k3[j]));                 \
+                    v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk[j], dx), v);                        \
+                    _mm512_mask_storeu_ps(dx, mk[j], v);                                           \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEF_BN_APPLY(1)
+DEF_BN_APPLY(2)
+DEF_BN_APPLY(3)
+DEF_BN_APPLY(4)
+
+static void bn_stats_avx512(const bn_args *a, size_t p0, size_t p1, double *s1, double *s2) {
+    for (int c0 = 0; c0 < a->C; c0 += 64) {
+        const int nb = (a->C - c0 + 15) / 16;
+        if (nb >= 4) bn_stats_4(a, p0, p1, c0, s1, s2);
+        else if (nb == 3) bn_stats_3(a, p0, p1, c0, s1, s2);
+        else if (nb == 2) bn_stats_2(a, p0, p1, c0, s1, s2);
+        else bn_stats_1(a, p0, p1, c0, s1, s2);
+    }
+}
+
+static void bn_apply_avx512(const bn_args *a, size_t p0, size_t p1) {
+    for (int c0 = 0; c0 < a->C; c0 += 64) {
+        const int nb = (a->C - c0 + 15) / 16;
+        if (nb >= 4) bn_apply_4(a, p0, p1, c0);
+        else if (nb == 3) bn_apply_3(a, p0, p1, c0);
+        else if (nb == 2) bn_apply_2(a, p0, p1, c0);
+        else bn_apply_1(a, p0, p1, c0);
+    }
+}
+#endif
 
 NASC_CPU_CLONES
 static void bn_stats_task(void *arg, int ith, int nth) {
@@ -42,6 +196,12 @@ static void bn_stats_task(void *arg, int ith, int nth) {
     nasc_cpu_range(a->M, ith, nth, &p0, &p1);
     double *restrict s1 = a->priv + (size_t)ith * 2 * C, *restrict s2 = s1 + C;
     memset(s1, 0, 2 * (size_t)C * sizeof *s1);
+#if NASC_CPU_X86
+    if (a->avx512) {
+        bn_stats_avx512(a, p0, p1, s1, s2);
+        return;
+    }
+#endif
     const float *restrict k = a->shift;
     if (a->dy) { /* backward: sum dy, sum dy*(x-mean) */
         for (size_t p = p0; p < p1; p++) {
@@ -70,6 +230,12 @@ static void bn_apply_task(void *arg, int ith, int nth) {
     const int C = a->C;
     size_t p0, p1;
     nasc_cpu_range(a->M, ith, nth, &p0, &p1);
+#if NASC_CPU_X86
+    if (a->avx512) {
+        bn_apply_avx512(a, p0, p1);
+        return;
+    }
+#endif
     const float *restrict k1 = a->k1, *restrict k2 = a->k2, *restrict k3 = a->k3;
     const float *restrict mu = a->shift;
     if (!a->dy) {
@@ -121,7 +287,8 @@ nasc_status nasc_cpu_batchnorm_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
         return nasc_graph_status(g);
     double *priv = (double *)ws, *s1 = (double *)(ws + priv_b), *s2 = s1 + C;
     float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C;
-    bn_args a = {.x = x->data, .y = node->data, .C = C, .M = M, .priv = priv, .k1 = k1, .k2 = k2};
+    bn_args a = {.x = x->data, .y = node->data, .C = C, .M = M, .priv = priv, .k1 = k1, .k2 = k2,
+                 .avx512 = nasc_cpu_ctx_of(be)->avx512};
     if (p->training) {
         a.shift = x->data; /* pixel 0 */
         nasc_cpu_run(nth, bn_stats_task, &a);
@@ -177,7 +344,8 @@ nasc_status nasc_cpu_batchnorm_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     double *priv = (double *)ws, *sdy = (double *)(ws + priv_b), *sdyx = sdy + C;
     float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C, *k3 = k2 + C;
     bn_args a = {.x = x->data, .dy = node->grad, .dx = x->grad, .C = C, .M = M,
-                 .shift = saved, .priv = priv, .k1 = k1, .k2 = k2, .k3 = k3};
+                 .shift = saved, .priv = priv, .k1 = k1, .k2 = k2, .k3 = k3,
+                 .avx512 = nasc_cpu_ctx_of(be)->avx512};
     if (need_sums) {
         nasc_cpu_run(nth, bn_stats_task, &a);
         bn_sum_priv(priv, nth, C, sdy, sdyx);
