@@ -83,6 +83,21 @@ NASC_API void *nasc_graph_alloc(nasc_graph *g, size_t bytes);
  * (param->grad +=) and into leaves marked requires_grad. Returns a status, also recorded on g. */
 NASC_API nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss);
 
+/* Gradient memory. By default every gradient lives in the step arena until the next reset, so
+ * a step holds a gradient buffer for every activation. With release on, nasc_backward takes the
+ * gradients of recorded nodes (not of leaves: inputs and parameters) from a pool owned by the
+ * graph and gives each one back as soon as that node's backward has run: its consumers have all
+ * run before it, so nothing reads it again. Peak gradient memory then follows the frontier of the
+ * backward pass (for a supernet, about one cell) instead of the whole network. After backward
+ * returns, node->grad is NULL for every recorded node; leaves keep theirs. Pool blocks are reused
+ * by size across steps (no allocation in the steady state; a frozen step arena also freezes the
+ * pool) and freed with the graph. */
+NASC_API void nasc_graph_set_release_grads(nasc_graph *g, bool on);
+/* Bytes of pooled gradients handed out now, and the most at once since the last call with
+ * reset_peak (or since the graph was made); either pointer may be NULL. */
+NASC_API void nasc_graph_grad_bytes(nasc_graph *g, size_t *out_live, size_t *out_peak,
+                                    bool reset_peak);
+
 /* Number of nodes recorded since the last reset (for tests and statistics). */
 NASC_API int nasc_graph_n_nodes(const nasc_graph *g);
 /* The last recorded node; follow node->prev to visit every recorded node in reverse creation

@@ -7,6 +7,13 @@
 #include "nasc/backend.h"
 #include "nasc/ops.h"
 
+/* A gradient buffer of the pool (see nasc_graph_set_release_grads). */
+typedef struct nasc_grad_block {
+    float *p;     /* nasc_malloc_aligned, owned by the graph */
+    size_t bytes; /* capacity (64-byte multiple) */
+    bool used;    /* handed out to a node's grad */
+} nasc_grad_block;
+
 struct nasc_graph {
     nasc_backend *be;    /* runs the kernels; not owned */
     nasc_arena *arena;   /* step arena: nodes, activations, grads, saved buffers */
@@ -18,6 +25,11 @@ struct nasc_graph {
     bool grad_enabled;   /* record nodes for backward */
     uint64_t seed, step; /* key of dropout masks */
     uint32_t stoch_seq;  /* stochastic ops created since the last reset */
+    /* gradient pool: node gradients when release_grads is on (leaves' stay in the arena) */
+    bool release_grads;       /* give a node's gradient back once its backward has run */
+    nasc_grad_block *blocks;  /* every block ever allocated, kept across steps */
+    int n_blocks, cap_blocks;
+    size_t grad_live, grad_peak; /* bytes handed out now / at most since the last peak reset */
 };
 
 /* True when an op may proceed: the graph holds no error and every listed non-optional input is

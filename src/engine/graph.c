@@ -31,6 +31,9 @@ nasc_graph *nasc_graph_new(nasc_backend *be, size_t arena_bytes, nasc_err *err) 
 void nasc_graph_free(nasc_graph *g) {
     if (!g)
         return;
+    for (int i = 0; i < g->n_blocks; i++)
+        nasc_free_aligned(g->blocks[i].p);
+    nasc_free(g->blocks);
     nasc_arena_free(g->arena);
     nasc_free(g);
 }
@@ -42,6 +45,82 @@ void nasc_graph_reset(nasc_graph *g) {
     g->n_tensors = 0;
     g->n_nodes = 0;
     g->stoch_seq = 0;
+    /* a backward that stopped early leaves blocks handed out */
+    for (int i = 0; i < g->n_blocks; i++)
+        g->blocks[i].used = false;
+    g->grad_live = 0;
+}
+
+void nasc_graph_set_release_grads(nasc_graph *g, bool on) { g->release_grads = on; }
+
+void nasc_graph_grad_bytes(nasc_graph *g, size_t *out_live, size_t *out_peak, bool reset_peak) {
+    if (out_live)
+        *out_live = g->grad_live;
+    if (out_peak)
+        *out_peak = g->grad_peak;
+    if (reset_peak)
+        g->grad_peak = g->grad_live;
+}
+
+/* A zeroed gradient buffer of `bytes` from the pool: the smallest free block that fits (blocks
+ * of one step's sizes recur every step, so after the first step every request finds one), else a
+ * new block unless the step arena is frozen. NULL with the graph error set. */
+static float *grad_acquire(nasc_graph *g, size_t bytes) {
+    bytes = (bytes + 63) & ~(size_t)63;
+    int best = -1;
+    for (int i = 0; i < g->n_blocks; i++) {
+        const nasc_grad_block *b = &g->blocks[i];
+        if (!b->used && b->bytes >= bytes && (best < 0 || b->bytes < g->blocks[best].bytes))
+            best = i;
+    }
+    if (best < 0) {
+        if (nasc_arena_frozen(g->arena)) {
+            nasc_graph_errorf(g, NASC_ERR_NOMEM,
+                              "backward: gradient pool is frozen and has no free block of %zu "
+                              "bytes (%zu bytes handed out)",
+                              bytes, g->grad_live);
+            return NULL;
+        }
+        if (g->n_blocks == g->cap_blocks) {
+            int cap = g->cap_blocks ? 2 * g->cap_blocks : 64;
+            nasc_grad_block *nb = nasc_realloc(g->blocks, (size_t)cap * sizeof *nb);
+            if (!nb) {
+                nasc_graph_errorf(g, NASC_ERR_NOMEM, "backward: out of memory for the gradient pool");
+                return NULL;
+            }
+            g->blocks = nb;
+            g->cap_blocks = cap;
+        }
+        float *p = nasc_malloc_aligned(bytes);
+        if (!p) {
+            nasc_graph_errorf(g, NASC_ERR_NOMEM,
+                              "backward: out of memory for a %zu-byte gradient (%zu bytes of "
+                              "gradients live)",
+                              bytes, g->grad_live);
+            return NULL;
+        }
+        g->blocks[g->n_blocks] = (nasc_grad_block){.p = p, .bytes = bytes};
+        best = g->n_blocks++;
+    }
+    nasc_grad_block *b = &g->blocks[best];
+    b->used = true;
+    g->grad_live += b->bytes;
+    if (g->grad_live > g->grad_peak)
+        g->grad_peak = g->grad_live;
+    memset(b->p, 0, bytes);
+    return b->p;
+}
+
+static void grad_release(nasc_graph *g, float *p) {
+    for (int i = 0; i < g->n_blocks; i++) {
+        if (g->blocks[i].p == p) {
+            NASC_ASSERT(g->blocks[i].used);
+            g->blocks[i].used = false;
+            g->grad_live -= g->blocks[i].bytes;
+            return;
+        }
+    }
+    /* not from the pool (a gradient the caller set up before backward): leave it */
 }
 
 nasc_status nasc_graph_status(const nasc_graph *g) { return g->err.code; }
@@ -194,8 +273,11 @@ nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss) {
             nasc_tensor *s = t->src[i];
             if (!s || !(s->flags & NASC_TENSOR_REQUIRES_GRAD) || s->grad)
                 continue;
-            s->grad = nasc_arena_calloc(g->arena, (size_t)nasc_tensor_nelem(s) * sizeof(float),
-                                        &g->err);
+            const size_t bytes = (size_t)nasc_tensor_nelem(s) * sizeof(float);
+            if (g->release_grads && s->op != NASC_OP_NONE)
+                s->grad = grad_acquire(g, bytes);
+            else
+                s->grad = nasc_arena_calloc(g->arena, bytes, &g->err);
             if (!s->grad)
                 return g->err.code;
         }
@@ -205,6 +287,12 @@ nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss) {
                 nasc_graph_errorf(g, st, "%s: backward failed (%s)", nasc_op_name(t->op),
                                   nasc_status_str(st));
             return st;
+        }
+        /* Every consumer of t ran before it: its gradient is dead. The loss's own one-element
+         * gradient came from the arena. */
+        if (g->release_grads && t != loss) {
+            grad_release(g, t->grad);
+            t->grad = NULL;
         }
     }
     return NASC_OK;
