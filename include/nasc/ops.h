@@ -92,6 +92,21 @@ NASC_API nasc_tensor *nasc_reshape(nasc_graph *g, nasc_tensor *x, int n, int c, 
  * w_index is copied. */
 NASC_API nasc_tensor *nasc_weighted_sum(nasc_graph *g, nasc_tensor *w, int n,
                                         nasc_tensor *const *xs, const int *w_index);
+/* ReLU computed in place: the result overwrites x's data and is returned as a new node aliasing
+ * it. Only valid when nothing needs x's values afterwards: every later consumer of x must read
+ * the returned tensor instead, and x's producer's backward must not read its own output (true
+ * for conv2d, batchnorm, concat, weighted_sum, pooling; not for relu, sigmoid, tanh, softmax).
+ * ReLU's backward reads only its output, so gradients equal those of nasc_relu. */
+NASC_API nasc_tensor *nasc_relu_inplace(nasc_graph *g, nasc_tensor *x);
+/* Batch norm without affine parameters computed in place: y = (x - mean) * invstd overwrites x's
+ * data and is returned as a new node aliasing it; backward uses y instead of x,
+ *   training:  dx = invstd * (dy - mean(dy) - y * mean(dy * y)),   inference: dx = invstd * dy,
+ * so x need not be kept: a supernet's conv and pool outputs, read only by their BN, cost no
+ * memory of their own. Same validity rule as nasc_relu_inplace (x's producer must not need its
+ * output: conv2d, pooling, concat do not). Running statistics as nasc_batchnorm. */
+NASC_API nasc_tensor *nasc_batchnorm_inplace(nasc_graph *g, nasc_tensor *x,
+                                             nasc_tensor *running_mean, nasc_tensor *running_var,
+                                             const nasc_bn_params *p);
 /* Channel shuffle with `groups` groups (nasc_shuffle_params); C must be divisible by groups. */
 NASC_API nasc_tensor *nasc_channel_shuffle(nasc_graph *g, nasc_tensor *x, int groups);
 

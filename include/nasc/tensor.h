@@ -58,6 +58,8 @@ enum nasc_op {
     NASC_OP_RESHAPE,       /* src: x              same data, new shape (a view) */
     NASC_OP_WSUM,          /* src: w, x0..x(n-1)  params: wsum; out = sum_i w[idx[i]] * x_i */
     NASC_OP_CHANNEL_SHUFFLE, /* src: x            params: shuffle (ShuffleNet / PC-DARTS) */
+    NASC_OP_BN_INPLACE,    /* src: x, [running_mean, running_var]  params: bn; affine off, the
+                            * output overwrites x and backward reads the output */
     NASC_OP_COUNT
 };
 

@@ -150,6 +150,17 @@ static nasc_tensor *b_wsum_const(nasc_graph *g, nasc_tensor **in, const gcase *c
     nasc_tensor *xs[] = {in[1], NULL, in[2]};
     return nasc_weighted_sum(g, in[0], 3, xs, idx);
 }
+/* in-place batch norm (affine off), with running statistics (inputs 1, 2: not differentiated) */
+static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_batchnorm_inplace(g, in[0], in[1], in[2], &bnp);
+}
+/* in-place ReLU on an op's output (scale's backward, like batch norm's, does not read it); the
+ * input stays away from the kink (a BN output can land near 0) */
+static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+    (void)c;
+    return nasc_relu_inplace(g, nasc_scale(g, in[0], 1.5f));
+}
 static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const gcase *c) {
     return nasc_channel_shuffle(g, in[0], (int)c->f);
 }
@@ -251,6 +262,12 @@ static const gcase cases[] = {
     {"weighted_sum constant term", b_wsum_const, 3, {{1, 4, 1, 1}, {3, 2, 3, 3}, {3, 2, 3, 3}},
      {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
     {"channel_shuffle G=4", b_shuffle, 1, {{2, 8, 3, 2}}, {0}, 0, .f = 4.0f,
+     TOL(1e-2, 1e-3, 1e-3)},
+    {"bn_inplace train", b_bn_inplace, 3, {{3, 5, 2, 3}, {1, 5, 1, 1}, {1, 5, 1, 1}},
+     {0, 0, INIT_POSITIVE}, 6, TOL(1e-2, 1e-3, 1e-3)},
+    {"bn_inplace inference", b_bn_inplace, 3, {{2, 4, 3, 3}, {1, 4, 1, 1}, {1, 4, 1, 1}},
+     {0, 0, INIT_POSITIVE}, 6, .inference = true, TOL(1e-2, 1e-3, 1e-3)},
+    {"relu_inplace after scale", b_relu_inplace, 1, {{4, 3, 3, 3}}, {INIT_AWAY_FROM_ZERO}, 0,
      TOL(1e-2, 1e-3, 1e-3)},
     {"channel_shuffle G=3 C=12", b_shuffle, 1, {{1, 12, 2, 3}}, {0}, 0, .f = 3.0f,
      TOL(1e-2, 1e-3, 1e-3)},

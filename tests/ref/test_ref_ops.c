@@ -52,7 +52,7 @@
 enum kind {
     K_CONV, K_MAXPOOL, K_AVGPOOL, K_GAP, K_BN, K_RELU, K_SIGMOID, K_TANH, K_ADD, K_MUL, K_SCALE,
     K_CONCAT, K_SLICE, K_FACT_REDUCE, K_RESHAPE, K_LINEAR, K_SOFTMAX, K_LOG_SOFTMAX, K_CE, K_SUM,
-    K_MEAN, K_WSUM, K_SHUFFLE
+    K_MEAN, K_WSUM, K_SHUFFLE, K_BN_INPLACE
 };
 // clang-format on
 
@@ -135,6 +135,9 @@ static const rcase cases[] = {
     {"weighted_sum", K_WSUM, FLOOR_ROUND},
     {"channel_shuffle_g4", K_SHUFFLE, FLOOR_EXACT},
     {"channel_shuffle_g3", K_SHUFFLE, FLOOR_EXACT},
+    /* in-place batch norm (affine off) against the same PyTorch cases as batchnorm */
+    {"bn_train_noaffine", K_BN_INPLACE, FLOOR_SUM},
+    {"bn_eval_noaffine", K_BN_INPLACE, FLOOR_SUM},
 };
 
 #define MAX_IN 6
@@ -331,6 +334,16 @@ static nasc_tensor *build(nasc_graph *g, refbin *rb, const rcase *c, built *b) {
         nasc_tensor *xs[3] = {input(g, rb, c, b, "x0", true), input(g, rb, c, b, "x1", true),
                               input(g, rb, c, b, "x2", true)};
         return nasc_weighted_sum(g, w, 3, xs, idx);
+    }
+    case K_BN_INPLACE: {
+        if (!(p = params(rb, c, 3)))
+            return NULL;
+        const nasc_bn_params bp = {.eps = p[0], .momentum = p[1]};
+        nasc_graph_set_training(g, iparam(p, 2) != 0);
+        x = input(g, rb, c, b, "x", true);
+        nasc_tensor *rm = input(g, rb, c, b, "running_mean", false);
+        nasc_tensor *rv = input(g, rb, c, b, "running_var", false);
+        return nasc_batchnorm_inplace(g, x, rm, rv, &bp);
     }
     case K_SHUFFLE:
         if (!(p = params(rb, c, 1)))

@@ -28,6 +28,7 @@ static const nasc_kernel_pair ref_table[] = {
     [NASC_OP_RESHAPE] = {nasc_ref_reshape_fwd, nasc_ref_reshape_bwd},
     [NASC_OP_WSUM] = {nasc_ref_wsum_fwd, nasc_ref_wsum_bwd},
     [NASC_OP_CHANNEL_SHUFFLE] = {nasc_ref_channel_shuffle_fwd, nasc_ref_channel_shuffle_bwd},
+    [NASC_OP_BN_INPLACE] = {nasc_ref_bn_inplace_fwd, nasc_ref_bn_inplace_bwd},
 };
 _Static_assert(sizeof ref_table / sizeof ref_table[0] == NASC_OP_COUNT, "one ref row per op");
 

@@ -54,6 +54,8 @@ NASC_INTERNAL nasc_status nasc_ref_wsum_fwd(nasc_backend *be, nasc_graph *g, nas
 NASC_INTERNAL nasc_status nasc_ref_wsum_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_ref_channel_shuffle_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_ref_channel_shuffle_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
+NASC_INTERNAL nasc_status nasc_ref_bn_inplace_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
+NASC_INTERNAL nasc_status nasc_ref_bn_inplace_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 
 /* Dropout mask: element i of the op is kept when this uniform is >= p (shared with cpu/). */
 NASC_INTERNAL float nasc_drop_uniform(const nasc_drop_params *d, uint64_t i);
