@@ -36,6 +36,7 @@ static const nasc_kernel_pair cpu_table[] = {
     [NASC_OP_RESHAPE] = {nasc_cpu_reshape_fwd, nasc_cpu_reshape_bwd},
     [NASC_OP_WSUM] = {nasc_cpu_wsum_fwd, nasc_cpu_wsum_bwd},
     [NASC_OP_CHANNEL_SHUFFLE] = {nasc_cpu_channel_shuffle_fwd, nasc_cpu_channel_shuffle_bwd},
+    [NASC_OP_BN_INPLACE] = {nasc_cpu_bn_inplace_fwd, nasc_cpu_bn_inplace_bwd}, /* bn_inplace.c */
 };
 _Static_assert(sizeof cpu_table / sizeof cpu_table[0] == NASC_OP_COUNT, "one cpu row per op");
 

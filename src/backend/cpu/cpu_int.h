@@ -133,6 +133,7 @@ NASC_CPU_KERNEL(sum);
 NASC_CPU_KERNEL(mean);
 NASC_CPU_KERNEL(wsum);          /* oneshot_ops.c */
 NASC_CPU_KERNEL(channel_shuffle);
+NASC_CPU_KERNEL(bn_inplace);    /* bn_inplace.c (supernets) */
 
 /* Max / average pooling windows the cpu kernels take (KH <= 64); larger ones run on ref. */
 NASC_INTERNAL bool nasc_cpu_pool_ok(const nasc_tensor *node);
