@@ -23,6 +23,7 @@
  * dpotri / dtrtrs through LAPACKE. */
 #include "learn_int.h"
 
+#include <cblas.h> /* openblas_set_num_threads */
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
@@ -102,6 +103,10 @@ nasc_status nasc_gp_new(const nasc_gp_config *cfg, int dim, nasc_gp **out, nasc_
     gp->theta[2] = log(gp->cfg.noise_var);
     for (int j = 0; j < 3; j++)
         gp->theta[j] = fmin(fmax(gp->theta[j], theta_lo[j]), theta_hi[j]);
+    /* The factorisations are small (n <= a few hundred): OpenBLAS's thread pool only slows them
+     * down (its workers spin on a busy machine) and would tie the bits to the thread count. One
+     * thread, as the cpu backend sets too. */
+    openblas_set_num_threads(1);
     *out = gp;
     return NASC_OK;
 }
