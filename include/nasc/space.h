@@ -99,6 +99,10 @@ NASC_API nasc_status nasc_arch_from_decisions(const nasc_space *s, const int *ch
 /* Writes the decisions of a into out[0..nasc_space_n_decisions) and their count to *out_n. */
 NASC_API void nasc_arch_to_decisions(const nasc_arch *a, int *out, int *out_n);
 
+/* Fills the zero fields of cfg with the space's network defaults (input 1x28x28, 10 classes,
+ * and its channels / cells, e.g. nb201 C=16 N=5, darts C=36 L=20), as nasc_space_build does. */
+NASC_API void nasc_space_net_defaults(const nasc_space *s, nasc_net_config *cfg);
+
 /* Length of an encoding in this space (floats). */
 NASC_API size_t nasc_space_encoding_len(const nasc_space *s, nasc_encoding kind);
 

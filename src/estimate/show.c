@@ -157,6 +157,10 @@ nasc_status nasc_show(const nasc_arch *a, const nasc_net_config *net, const nasc
     *out = NULL;
     if ((unsigned)fmt >= (unsigned)NASC_SHOW_COUNT)
         return nasc_errorf(err, NASC_ERR_ARG, "show: unknown format %d", (int)fmt);
+    /* Report the network actually built: the space's defaults fill what the caller left 0. */
+    nasc_net_config eff = net ? *net : (nasc_net_config){0};
+    nasc_space_net_defaults(nasc_arch_space(a), &eff);
+    net = &eff;
     nasc_model *m = NULL;
     NASC_TRY(nasc_space_build(a, net, 0, &m, err));
     if (fmt == NASC_SHOW_DOT) {

@@ -479,7 +479,7 @@ static const nasc_model_i ch_model_iface = {
 static nasc_status ch_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 0, 0);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     int tok[CH_LIMIT_LAYERS];
     const int L = ch_decode(a->d, a->n, tok);
     int pools = 0;
@@ -534,6 +534,8 @@ static nasc_status ch_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_chain_vt = {
     .name = "chain",
+    .default_channels = 0,
+    .default_cells = 0,
     .init = ch_init,
     .n_options = ch_n_options,
     .parse = ch_parse,

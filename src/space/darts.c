@@ -413,7 +413,7 @@ static const int da_k[DA_N_OPS] = {1, 3, 3, 1, 3, 5, 3, 5};
 static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 36, 20);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     const int C = cfg.channels, L = cfg.cells;
     if (C % 2)
         return nasc_errorf(err, NASC_ERR_ARG,
@@ -517,6 +517,8 @@ static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_darts_vt = {
     .name = "darts",
+    .default_channels = 36,
+    .default_cells = 20,
     .init = da_init,
     .n_options = da_n_options,
     .parse = da_parse,

@@ -294,7 +294,7 @@ static const nasc_model_i ma_model_iface = {
 static nasc_status ma_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 36, 0);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     const int L = ma_layers(a->space), C = cfg.channels, pd = L / 3;
     const int n_pools = pd > 0 ? 2 : 0;
     if ((cfg.in_h >> n_pools) < 1 || (cfg.in_w >> n_pools) < 1)
@@ -357,6 +357,8 @@ static nasc_status ma_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_macro_vt = {
     .name = "macro",
+    .default_channels = 36,
+    .default_cells = 0,
     .init = ma_init,
     .n_options = ma_n_options,
     .parse = ma_parse,

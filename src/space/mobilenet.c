@@ -224,7 +224,7 @@ static const nasc_model_i mb_model_iface = {
 static nasc_status mb_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 16, 0);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     const int S = a->n / 3, C = cfg.channels;
     if (C < 2)
         return nasc_errorf(err, NASC_ERR_ARG, "mobilenet: channels must be at least 2 (%d)", C);
@@ -285,6 +285,8 @@ static nasc_status mb_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_mobilenet_vt = {
     .name = "mobilenet",
+    .default_channels = 16,
+    .default_cells = 0,
     .init = mb_init,
     .n_options = mb_n_options,
     .parse = mb_parse,

@@ -537,7 +537,7 @@ static const nasc_model_i mo_model_iface = {
 static nasc_status mo_build_m(const nasc_arch *a, const mo_arch *m, const nasc_net_config *in,
                               uint64_t seed, nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 0, 0);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     const int pools = mo_n_pools(m, m->L);
     if ((cfg.in_h >> pools) < 1 || (cfg.in_w >> pools) < 1)
         return nasc_errorf(err, NASC_ERR_SHAPE,
@@ -593,6 +593,8 @@ static nasc_status mo_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_morph_vt = {
     .name = "morph",
+    .default_channels = 0,
+    .default_cells = 0,
     .init = mo_init,
     .n_options = mo_n_options,
     .parse = mo_parse,

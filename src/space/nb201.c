@@ -328,7 +328,7 @@ static const sp_op_kind nb_kind[NB_N_OPS] = {SP_OP_ZERO, SP_OP_IDENTITY, SP_OP_R
 static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
     nasc_net_config cfg = *in;
-    nasc_sp_net_defaults(&cfg, 16, 5);
+    nasc_sp_net_defaults(&cfg, a->space->vt->default_channels, a->space->vt->default_cells);
     const int C = cfg.channels, N = cfg.cells;
     if (cfg.in_h % 4 || cfg.in_w % 4 || cfg.in_h < 4 || cfg.in_w < 4)
         return nasc_errorf(err, NASC_ERR_SHAPE,
@@ -392,6 +392,8 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_nb201_vt = {
     .name = "nb201",
+    .default_channels = 16,
+    .default_cells = 5,
     .init = nb_init,
     .n_options = nb_n_options,
     .parse = nb_parse,

@@ -642,6 +642,10 @@ nasc_status nasc_space_build(const nasc_arch *a, const nasc_net_config *cfg, uin
     return a->space->vt->build(a, c, seed, out, err);
 }
 
+void nasc_space_net_defaults(const nasc_space *s, nasc_net_config *cfg) {
+    nasc_sp_net_defaults(cfg, s->vt->default_channels, s->vt->default_cells);
+}
+
 void nasc_sp_net_defaults(nasc_net_config *c, int channels, int cells) {
     if (!c->in_c)
         c->in_c = 1;

@@ -72,6 +72,7 @@ NASC_INTERNAL uint64_t nasc_sp_hash_final(uint64_t h);
 
 typedef struct sp_vt {
     const char *name;
+    int default_channels, default_cells; /* network defaults (0: not used by the space) */
     /* Resolves the config (defaults), sets s->n_dec, s->size, s->fixed_radix, s->priv. */
     nasc_status (*init)(nasc_space *s, nasc_err *err);
     void (*free_priv)(nasc_space *s);
