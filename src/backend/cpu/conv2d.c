@@ -51,9 +51,12 @@ const char *nasc_cpu_conv_path_name(enum nasc_cpu_conv_path p) {
     case NASC_CPU_CONV_GEMM: return "gemm";
     case NASC_CPU_CONV_DNNL: return "dnnl";
     case NASC_CPU_CONV_REF: return "ref";
+    case NASC_CPU_CONV_DW_DNNL: return "dw+dnnl";
     }
     return "?";
 }
+
+static bool dw_hybrid(const nasc_cpu_conv *c);
 
 enum nasc_cpu_conv_path nasc_cpu_conv_path(const nasc_backend *be, const nasc_tensor *node) {
     const nasc_cpu_ctx *ctx = nasc_cpu_ctx_of(be);
@@ -78,10 +81,20 @@ enum nasc_cpu_conv_path nasc_cpu_conv_path(const nasc_backend *be, const nasc_te
         break;
     }
     if (is_depthwise(&c))
-        return NASC_CPU_CONV_DW;
+        return ctx->dnnl && dw_hybrid(&c) ? NASC_CPU_CONV_DW_DNNL : NASC_CPU_CONV_DW;
     if (is_1x1(&c))
         return NASC_CPU_CONV_1X1;
     return ctx->dnnl ? NASC_CPU_CONV_DNNL : NASC_CPU_CONV_GEMM;
+}
+
+/* The hybrid depthwise path, by measurement (docs/ARCH_LAYOUT.md): with C = K = 16 NHWC is
+ * oneDNN's blocked nChw16c, whose jit kernels beat ours for the undilated forward (3x3: 0.11 vs
+ * 0.21 ms, 5x5 0.26 vs 0.32, N=64 28x28, 1 thread) and the undilated 3x3 weight gradient (0.09 vs
+ * 0.15 ms), while its backward-data (plus the pass that adds its result into dx) and every dilated
+ * or 5x5 weight gradient (a reference kernel: 100-500 ms) lose to ours. */
+static bool dw_hybrid(const nasc_cpu_conv *c) {
+    return c->C == 16 && c->K == 16 && c->dh == 1 && c->dw == 1 && c->KH == c->KW &&
+           (c->KH == 3 || c->KH == 5) && c->sh == c->sw && c->sh <= 2;
 }
 
 /* ---- 1x1 path: plain GEMMs over the pixel rows ---- */
@@ -343,10 +356,25 @@ nasc_status nasc_cpu_conv2d_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
         node->saved = saved;
     }
     switch (path) {
+    case NASC_CPU_CONV_DW_DNNL:
+        if (nasc_cpu_dnnl_jit(be, g, node, 0))
+            return nasc_cpu_dnnl_conv_fwd(be, g, node);
+        if (nasc_graph_status(g) != NASC_OK)
+            return nasc_graph_status(g);
+        return nasc_cpu_dwconv_fwd(be, g, node);
     case NASC_CPU_CONV_DW: return nasc_cpu_dwconv_fwd(be, g, node);
-    case NASC_CPU_CONV_1X1:
+    case NASC_CPU_CONV_1X1: {
+        /* C = K = 16: oneDNN's blocked forward measured 0.125 against our 0.16 ms (N=64 28x28,
+         * 1 thread); the backward stays ours (equal time, and it accumulates in place) */
+        const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
+        if (c.C == 16 && c.K == 16 && nasc_cpu_ctx_of(be)->conv_force == NASC_CPU_CONV_AUTO &&
+            nasc_cpu_dnnl_jit(be, g, node, 0))
+            return nasc_cpu_dnnl_conv_fwd(be, g, node);
+        if (nasc_graph_status(g) != NASC_OK)
+            return nasc_graph_status(g);
         return nasc_cpu_conv1x1_avx512_ok(be, node) ? nasc_cpu_conv1x1_avx512_fwd(be, g, node)
                                                     : conv1x1_fwd(be, node);
+    }
     case NASC_CPU_CONV_DNNL: return nasc_cpu_dnnl_conv_fwd(be, g, node);
     case NASC_CPU_CONV_REF: return nasc_ref_conv2d_fwd(be, g, node);
     default: return conv_gemm(be, g, node, false);
@@ -358,6 +386,18 @@ nasc_status nasc_cpu_conv2d_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
         node->saved ? (enum nasc_cpu_conv_path) * (const int *)node->saved
                     : nasc_cpu_conv_path(be, node);
     switch (path) {
+    case NASC_CPU_CONV_DW_DNNL: {
+        const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
+        const bool dnnl_w = c.KH == 3 && (node->src[1]->grad || (node->src[2] &&
+                                                                 node->src[2]->grad)) &&
+                            nasc_cpu_dnnl_jit(be, g, node, 2);
+        if (nasc_graph_status(g) != NASC_OK)
+            return nasc_graph_status(g);
+        nasc_status st = nasc_cpu_dwconv_bwd_ex(be, g, node, !dnnl_w);
+        if (st == NASC_OK && dnnl_w)
+            st = nasc_cpu_dnnl_conv_bwd_part(be, g, node, false, true);
+        return st;
+    }
     case NASC_CPU_CONV_DW: return nasc_cpu_dwconv_bwd(be, g, node);
     case NASC_CPU_CONV_1X1:
         return nasc_cpu_conv1x1_avx512_ok(be, node) ? nasc_cpu_conv1x1_avx512_bwd(be, g, node)

@@ -51,7 +51,9 @@ enum nasc_cpu_conv_path {
     NASC_CPU_CONV_1X1,      /* own 1x1 stride-1 kernels: a GEMM over pixels, no im2col */
     NASC_CPU_CONV_GEMM,     /* im2col + OpenBLAS sgemm (col2im for bwd-data) */
     NASC_CPU_CONV_DNNL,     /* oneDNN primitives, nhwc activations */
-    NASC_CPU_CONV_REF       /* the reference kernel (naive loops) */
+    NASC_CPU_CONV_REF,      /* the reference kernel (naive loops) */
+    NASC_CPU_CONV_DW_DNNL   /* depthwise with C = K = 16: oneDNN's blocked jit kernels for the
+                               passes where they measured faster, own kernels for the rest */
 };
 
 typedef struct nasc_cpu_dnnl nasc_cpu_dnnl;
@@ -150,6 +152,9 @@ NASC_INTERNAL nasc_cpu_conv nasc_cpu_conv_geom(const nasc_tensor *node);
 NASC_INTERNAL bool nasc_cpu_dw_ok(const nasc_cpu_conv *c);
 NASC_INTERNAL nasc_status nasc_cpu_dwconv_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_cpu_dwconv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
+/* Backward with the weight (and bias) gradient optional (the hybrid path takes it from oneDNN). */
+NASC_INTERNAL nasc_status nasc_cpu_dwconv_bwd_ex(nasc_backend *be, nasc_graph *g,
+                                                 nasc_tensor *node, bool weights);
 
 /* 1x1 AVX-512 kernels, conv1x1.c (ok: usable on this backend). */
 NASC_INTERNAL bool nasc_cpu_conv1x1_avx512_ok(const nasc_backend *be, const nasc_tensor *node);
@@ -165,6 +170,14 @@ NASC_INTERNAL nasc_status nasc_cpu_dnnl_conv_fwd(nasc_backend *be, nasc_graph *g
                                                  nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_cpu_dnnl_conv_bwd(nasc_backend *be, nasc_graph *g,
                                                  nasc_tensor *node);
+/* Backward data and / or weights only. */
+NASC_INTERNAL nasc_status nasc_cpu_dnnl_conv_bwd_part(nasc_backend *be, nasc_graph *g,
+                                                      nasc_tensor *node, bool data, bool weights);
+/* Whether oneDNN runs pass `kind` (0 forward, 1 backward-data, 2 backward-weights) of node with a
+ * jit kernel (creating and caching the primitive); false without oneDNN or for its reference /
+ * gemm fallbacks, which measured 100-1000x slower on dilated depthwise backward. */
+NASC_INTERNAL bool nasc_cpu_dnnl_jit(nasc_backend *be, nasc_graph *g, const nasc_tensor *node,
+                                     int kind);
 
 /* Single-threaded sgemm (row-major, OpenBLAS): C = alpha*op(A)*op(B) + beta*C. */
 NASC_INTERNAL void nasc_cpu_sgemm(bool ta, bool tb, int m, int n, int k, float alpha,

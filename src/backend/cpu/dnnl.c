@@ -42,6 +42,7 @@ typedef struct dnnl_entry {
     dnnl_memory_t m_bias, m_scratch;
     size_t w_prim_bytes, scratch_bytes;
     size_t out_bytes;              /* bwd: diff_src (bwd-data) bytes in scratch */
+    bool jit;                      /* a jit kernel (not oneDNN's reference or gemm fallback) */
 } dnnl_entry;
 
 struct nasc_cpu_dnnl {
@@ -117,8 +118,13 @@ static dnnl_status_t conv_desc(const dnnl_key *k, int kind, bool user_weights,
     dnnl_memory_desc_t src, dst, wei, bias;
     const dnnl_dims_t sd = {k->N, k->C, k->H, k->W}, dd = {k->N, k->K, k->OH, k->OW};
     dnnl_status_t st;
-    if ((st = dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc)) != dnnl_success ||
-        (st = dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc)) != dnnl_success)
+    /* With exactly 16 channels NHWC and oneDNN's blocked nChw16c are the same bytes; the blocked
+     * tag selects oneDNN's faster blocked kernels (depthwise 3x3 forward 0.20 -> 0.13 ms, C=16,
+     * N=64, 28x28, 1 thread) with no reorder. */
+    const dnnl_format_tag_t src_tag = k->C == 16 ? dnnl_nChw16c : dnnl_nhwc;
+    const dnnl_format_tag_t dst_tag = k->K == 16 ? dnnl_nChw16c : dnnl_nhwc;
+    if ((st = dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, src_tag)) != dnnl_success ||
+        (st = dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dst_tag)) != dnnl_success)
         return st;
     if (k->G == 1) {
         const dnnl_dims_t wd = {k->K, k->C, k->KH, k->KW};
@@ -184,6 +190,11 @@ static nasc_status entry_build(nasc_cpu_dnnl *d, nasc_graph *g, const dnnl_key *
         TRY(dnnl_primitive_desc_create(&pd, &bd, attr, d->engine, fwd_pd), "backward pd");
     }
     TRY(dnnl_primitive_create(&e->conv, pd), "primitive create");
+    {
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        e->jit = impl && strncmp(impl, "ref", 3) != 0 && !strstr(impl, "gemm");
+    }
     /* memory objects (handles set per call) */
     const dnnl_query_t q_in = k->kind == DK_BWD_DATA ? dnnl_query_diff_dst_md : dnnl_query_src_md;
     const dnnl_query_t q_out = k->kind == DK_FWD        ? dnnl_query_dst_md
@@ -414,16 +425,31 @@ static nasc_status bwd_weights(nasc_backend *be, nasc_graph *g, nasc_tensor *nod
     return NASC_OK;
 }
 
-nasc_status nasc_cpu_dnnl_conv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+nasc_status nasc_cpu_dnnl_conv_bwd_part(nasc_backend *be, nasc_graph *g, nasc_tensor *node,
+                                        bool data, bool weights) {
     nasc_tensor *x = node->src[0], *w = node->src[1], *b = node->src[2];
     const omp_icv icv = icv_set(be->n_threads);
     nasc_status rc = NASC_OK;
-    if (x->grad)
+    if (data && x->grad)
         rc = bwd_data(be, g, node);
-    if (rc == NASC_OK && (w->grad || (b && b->grad)))
+    if (rc == NASC_OK && weights && (w->grad || (b && b->grad)))
         rc = bwd_weights(be, g, node);
     icv_restore(icv);
     return rc;
+}
+
+nasc_status nasc_cpu_dnnl_conv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    return nasc_cpu_dnnl_conv_bwd_part(be, g, node, true, true);
+}
+
+bool nasc_cpu_dnnl_jit(nasc_backend *be, nasc_graph *g, const nasc_tensor *node, int kind) {
+    nasc_cpu_dnnl *d = nasc_cpu_ctx_of(be)->dnnl;
+    if (!d)
+        return false;
+    const omp_icv icv = icv_set(be->n_threads);
+    const dnnl_entry *e = entry_get(d, g, kind, be->n_threads, node);
+    icv_restore(icv);
+    return e && e->jit;
 }
 
 #else /* !NASC_HAVE_DNNL */
@@ -446,6 +472,21 @@ nasc_status nasc_cpu_dnnl_conv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     (void)be;
     (void)node;
     return nasc_graph_errorf(g, NASC_ERR_UNSUPPORTED, "conv2d: built without oneDNN");
+}
+
+nasc_status nasc_cpu_dnnl_conv_bwd_part(nasc_backend *be, nasc_graph *g, nasc_tensor *node,
+                                        bool data, bool weights) {
+    (void)data;
+    (void)weights;
+    return nasc_cpu_dnnl_conv_bwd(be, g, node);
+}
+
+bool nasc_cpu_dnnl_jit(nasc_backend *be, nasc_graph *g, const nasc_tensor *node, int kind) {
+    (void)be;
+    (void)g;
+    (void)node;
+    (void)kind;
+    return false;
 }
 
 #endif

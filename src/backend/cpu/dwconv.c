@@ -701,13 +701,18 @@ nasc_status nasc_cpu_dwconv_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
 }
 
 nasc_status nasc_cpu_dwconv_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    return nasc_cpu_dwconv_bwd_ex(be, g, node, true);
+}
+
+nasc_status nasc_cpu_dwconv_bwd_ex(nasc_backend *be, nasc_graph *g, nasc_tensor *node,
+                                   bool weights) {
     nasc_tensor *x = node->src[0], *w = node->src[1], *b = node->src[2];
     dw_plan a = {.c = nasc_cpu_conv_geom(node), .avx512 = nasc_cpu_ctx_of(be)->avx512,
                  .x = x->data, .dy = node->grad, .dx = x->grad};
     a.T = a.c.KH * a.c.KW;
     a.Cp = (a.c.C + DW_LANES - 1) / DW_LANES * DW_LANES;
-    a.want_dw = w->grad != NULL;
-    a.want_db = b && b->grad;
+    a.want_dw = weights && w->grad != NULL;
+    a.want_db = weights && b && b->grad;
     plan_init(&a);
     const int nth = nasc_cpu_nth(be, nasc_n(node) * (size_t)a.T, DW_GRAIN * 16);
     const size_t per = (size_t)(a.T + 1) * a.Cp;
