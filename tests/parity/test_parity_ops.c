@@ -157,6 +157,19 @@ static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const pcase *c) {
 static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const pcase *c) {
     return nasc_channel_shuffle(g, in[0], (int)c->f);
 }
+/* In-place ops sit behind an op whose backward does not read its output (here a 1x1 conv, as in
+ * a supernet's ReLU-conv-BN); in[0] x, in[1] 1x1 weights, [in[2], in[3]] running stats. */
+static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+    nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
+    nasc_tensor *h = nasc_conv2d(g, in[0], in[1], NULL, &one);
+    return nasc_batchnorm_inplace(g, h, c->n_in > 2 ? in[2] : NULL, c->n_in > 2 ? in[3] : NULL,
+                                  &bnp);
+}
+static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+    (void)c;
+    nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
+    return nasc_relu_inplace(g, nasc_conv2d(g, in[0], in[1], NULL, &one));
+}
 /* DARTS sep_conv half: relu -> depthwise -> 1x1 -> batch norm (affine off), the hot chain */
 static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const pcase *c) {
     nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
@@ -223,6 +236,10 @@ static const pcase fixed_cases[] = {
     {"sum", b_sum, 1, {{2, 16, 28, 28}}, {0}, 0, .tol = T_EXACT},
     {"mean", b_mean, 1, {{2, 3, 4, 5}}, {0}, 0, .tol = T_EXACT},
     /* supernet ops */
+    {"bn_inplace train C16 28x28", b_bn_inplace, 2, {{2, 16, 28, 28}, {16, 16, 1, 1}}, {0}, 0, .tol = T_CONV},
+    {"bn_inplace train + running C20", b_bn_inplace, 4, {{2, 20, 5, 5}, {20, 20, 1, 1}, {1, 20, 1, 1}, {1, 20, 1, 1}}, {0, 0, 0, INIT_POSITIVE}, 0xC, .tol = T_CONV},
+    {"bn_inplace inference C32", b_bn_inplace, 4, {{2, 32, 7, 7}, {32, 32, 1, 1}, {1, 32, 1, 1}, {1, 32, 1, 1}}, {0, 0, 0, INIT_POSITIVE}, 0xC, .inference = true, .tol = T_CONV},
+    {"relu_inplace after 1x1", b_relu_inplace, 2, {{2, 16, 14, 14}, {16, 16, 1, 1}}, {0}, 0, .tol = T_CONV},
     {"weighted_sum 5 terms (mixed op) C16 28x28", b_wsum, 4, {{2, 3, 1, 1}, {2, 16, 28, 28}, {2, 16, 28, 28}, {2, 16, 28, 28}}, {0}, 0, .tol = T_EXACT},
     {"channel_shuffle G=4 C16", b_shuffle, 1, {{2, 16, 7, 7}}, {0}, 0, .f = 4.0f, .tol = T_EXACT},
     {"channel_shuffle G=3 C12 odd", b_shuffle, 1, {{3, 12, 5, 3}}, {0}, 0, .f = 3.0f, .tol = T_EXACT},
