@@ -1,0 +1,276 @@
+/* test_pareto.c — multi-objective search (pareto.h):
+ *   - objective and constraint lists: parsing, units, canonical text, every kind of error;
+ *   - dominance, non-dominated sorting, crowding distance, the front and the scalarisation on
+ *     hand-made points (NaN is worse than anything);
+ *   - constraints turn a successful trial into a failed one with the reason;
+ *   - a multi-objective search on the NAS-Bench-201 space (accuracy from the table, parameters
+ *     and multiply-adds from the cost model) with nsga2, bo-gp and reinforce returns a Pareto front
+ *     none of whose members is dominated by any evaluated architecture, holding the most accurate
+ *     and the smallest architecture found. */
+#include "test.h"
+
+#include <math.h>
+
+#include "nasc/arena.h"
+#include "nasc/pareto.h"
+#include "nasc/strategy.h"
+
+static void test_parse(void) {
+    nasc_err err = {0};
+    nasc_objectives o;
+    char ob[128], cb[256];
+    CHECK_STATUS(nasc_objectives_parse(NULL, NULL, &o, &err), NASC_OK);
+    CHECK(o.n == 1 && o.kind[0] == NASC_OBJ_ACCURACY && o.n_constraints == 0);
+    CHECK(!nasc_objectives_need_cost(&o));
+    CHECK_STATUS(nasc_objectives_parse("params, acc,flops", "", &o, &err), NASC_OK);
+    CHECK(o.n == 3 && o.kind[0] == NASC_OBJ_ACCURACY && o.kind[1] == NASC_OBJ_PARAMS &&
+          o.kind[2] == NASC_OBJ_FLOPS);
+    nasc_objectives_format(&o, ob, sizeof ob, cb, sizeof cb);
+    CHECK_STR_CONTAINS(ob, "acc,params,flops");
+    CHECK(nasc_objectives_need_cost(&o));
+    CHECK_STATUS(nasc_objectives_parse("accuracy,macs,latency",
+                                       "params<=1.5M, latency<=5ms,"
+                                       "memory<=2MB,acc>=90%,flops<=300M",
+                                       &o, &err),
+                 NASC_OK);
+    CHECK(o.n == 3 && o.kind[1] == NASC_OBJ_FLOPS && o.kind[2] == NASC_OBJ_LATENCY);
+    CHECK(o.n_constraints == 5);
+    CHECK(o.constraint[0].kind == NASC_OBJ_PARAMS && o.constraint[0].bound == 1.5e6);
+    CHECK(o.constraint[1].kind == NASC_OBJ_LATENCY && o.constraint[1].bound == 5.0);
+    CHECK(o.constraint[2].kind == NASC_OBJ_MEMORY && o.constraint[2].bound == 2.0 * 1024 * 1024);
+    CHECK(o.constraint[3].kind == NASC_OBJ_ACCURACY && o.constraint[3].bound == 90.0);
+    CHECK(o.constraint[4].bound == 3e8);
+    nasc_objectives_format(&o, ob, sizeof ob, cb, sizeof cb);
+    CHECK_STR_CONTAINS(cb, "params<=1500000");
+    CHECK_STR_CONTAINS(cb, "acc>=90");
+    /* the canonical text parses back to the same */
+    nasc_objectives o2;
+    CHECK_STATUS(nasc_objectives_parse(ob, cb, &o2, &err), NASC_OK);
+    CHECK(!memcmp(&o, &o2, sizeof o));
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse("acc,size", NULL, &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "objective 'size': unknown");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse("params,params", NULL, &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "listed twice");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse("acc,params,flops,latency,memory", NULL, &o, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "more than 4");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse("acc,,params", NULL, &o, &err), NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "params>=5", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "from above");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "acc<=90", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "from below");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "params<=lots", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "expected a number");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "latency<=5kg", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "unknown unit 'kg'");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "params=5", &o, &err), NASC_ERR_ARG);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "depth<=5", &o, &err), NASC_ERR_ARG);
+}
+
+static void test_tools(void) {
+    /* (acc, params): acc maximised, params minimised */
+    const double P[][2] = {
+        {90, 100},  /* 0: front */
+        {92, 200},  /* 1: front */
+        {89, 150},  /* 2: dominated by 0 */
+        {92, 250},  /* 3: dominated by 1 */
+        {95, 400},  /* 4: front */
+        {90, 100},  /* 5: equal to 0: not dominated (front) */
+        {NAN, NAN}, /* 6: failed (every objective NaN): never on the front, ranked behind */
+        {85, 300},  /* 7: dominated by 0, 1, 2 ... (rank 2) */
+    };
+    const int n = 8;
+    CHECK(nasc_pareto_dominates(P[0], P[2], 2));
+    CHECK(!nasc_pareto_dominates(P[0], P[1], 2) && !nasc_pareto_dominates(P[1], P[0], 2));
+    CHECK(!nasc_pareto_dominates(P[0], P[5], 2)); /* equal: no */
+    CHECK(nasc_pareto_dominates(P[0], P[6], 2));  /* NaN loses */
+    const double part[2] = {NAN, 10};             /* NaN accuracy, tiny: incomparable with 0 */
+    CHECK(!nasc_pareto_dominates(P[0], part, 2) && !nasc_pareto_dominates(part, P[0], 2));
+    int front[8];
+    int nf = nasc_pareto_front(&P[0][0], n, 2, front);
+    CHECK(nf == 4 && front[0] == 0 && front[1] == 1 && front[2] == 4 && front[3] == 5);
+    int rank[8];
+    CHECK(nasc_pareto_sort(&P[0][0], n, 2, rank) >= 3);
+    CHECK(rank[0] == 0 && rank[1] == 0 && rank[4] == 0 && rank[5] == 0);
+    CHECK(rank[2] == 1 && rank[3] == 1);
+    CHECK(rank[7] == 2);
+    CHECK(rank[6] >= 1);
+    /* crowding within the first front (0,1,4,5): the extremes are infinite */
+    int idx[4] = {0, 1, 4, 5};
+    double cd[4];
+    nasc_pareto_crowding(&P[0][0], 2, idx, 4, cd);
+    CHECK(isinf(cd[2]));                 /* 4: best acc, worst params */
+    CHECK(isinf(cd[0]) || isinf(cd[3])); /* one of the equal points is a boundary */
+    CHECK(isfinite(cd[1]) && cd[1] > 0);
+    /* scalarisation: the point best in every objective scores 0, the worst -(1 + 0.05 * 1) */
+    double lo[2] = {85, 100}, hi[2] = {95, 400}, w[2] = {0.5, 0.5};
+    double best[2] = {95, 100}, worst[2] = {85, 400};
+    CHECK_CLOSE(nasc_pareto_scalarize(best, 2, w, lo, hi), 0.0, 0, 1e-12);
+    CHECK_CLOSE(nasc_pareto_scalarize(worst, 2, w, lo, hi), -(0.5 + 0.05), 1e-12, 0);
+    CHECK(nasc_pareto_scalarize(P[6], 2, w, lo, hi) == -INFINITY);
+}
+
+static void test_apply(void) {
+    nasc_err err = {0};
+    nasc_objectives o;
+    CHECK_STATUS(nasc_objectives_parse("acc,params", "params<=1000", &o, &err), NASC_OK);
+    nasc_trial_result r;
+    nasc_trial_result_init(&r);
+    r.status = NASC_TRIAL_OK;
+    r.score = 91.5;
+    nasc_cost c;
+    nasc_cost_unknown(&c);
+    c.params = 800;
+    c.flops = 5e6;
+    CHECK(nasc_objectives_apply(&o, &c, &r));
+    CHECK(r.status == NASC_TRIAL_OK && r.n_objectives == 2 && r.objectives[0] == 91.5 &&
+          r.objectives[1] == 800 && r.cost.flops == 5e6);
+    c.params = 1200;
+    CHECK(!nasc_objectives_apply(&o, &c, &r));
+    CHECK(r.status == NASC_TRIAL_FAILED);
+    CHECK_STR_CONTAINS(r.reason, "constraint params<=1000 violated (1200)");
+}
+
+/* ---- a multi-objective search on NAS-Bench-201 ---- */
+
+typedef struct mo_eval {
+    nasc_evaluator *table; /* with the cost model on */
+    nasc_objectives o;
+} mo_eval;
+
+static nasc_status mo_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
+                               nasc_trial_result *out, nasc_err *err) {
+    mo_eval *m = ev->impl;
+    NASC_TRY(nasc_evaluator_evaluate(m->table, req, out, err));
+    nasc_cost c = out->cost;
+    nasc_objectives_apply(&m->o, &c, out);
+    return NASC_OK;
+}
+
+static void mo_free(void *impl) {
+    mo_eval *m = impl;
+    nasc_evaluator_free(m->table);
+    nasc_free(m);
+}
+
+typedef struct mo_trace {
+    double obj[200][3];
+    int n;
+} mo_trace;
+
+static void mo_record(int64_t k, const nasc_arch *a, const nasc_trial_result *r, void *user) {
+    (void)a;
+    mo_trace *t = user;
+    if (k >= 200)
+        return;
+    for (int j = 0; j < 3; j++)
+        t->obj[k][j] = r->status == NASC_TRIAL_OK && r->n_objectives == 3 ? r->objectives[j] : NAN;
+    t->n = (int)k + 1;
+}
+
+static void test_search(void) {
+    nasc_err err = {0};
+    nasc_space *sp;
+    CHECK_STATUS(nasc_space_new("nb201", NULL, &sp, &err), NASC_OK);
+    mo_eval *m = nasc_calloc(1, sizeof *m);
+    CHECK_STATUS(nasc_objectives_parse("acc,params,flops", NULL, &m->o, &err), NASC_OK);
+    if (nasc_evaluator_tabular_new(sp, "nb201:cifar10", NULL, &m->table, &err) != NASC_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        CHECK(0);
+        return;
+    }
+    /* the NB201 network (C=16, N=5 at 3x32x32) would do too; C=8, N=1 keeps the test fast and
+     * the costs still depend on every op */
+    nasc_evaluator_set_cost(
+        m->table,
+        &(nasc_net_config){
+            .in_c = 3, .in_h = 32, .in_w = 32, .n_classes = 10, .channels = 8, .cells = 1},
+        0);
+    static const nasc_evaluator_i iface = {
+        .kind = "multi-objective", .evaluate = mo_evaluate, .free_impl = mo_free};
+    nasc_evaluator *ev = nasc_evaluator_new(&iface, m, sp);
+    static const char *const strategies[][2] = {
+        {"nsga2", "population=10"}, {"bo-gp", "init=8"}, {"reinforce", "batch=2"}};
+    for (size_t si = 0; si < sizeof strategies / sizeof strategies[0]; si++) {
+        const int budget = 50;
+        nasc_strategy *st;
+        nasc_strategy_config sc = {
+            .seed = 4, .budget = budget, .max_fidelity = 1, .n_objectives = 3};
+        CHECK_STATUS(nasc_strategy_new(strategies[si][0], sp, &sc, strategies[si][1], &st, &err),
+                     NASC_OK);
+        mo_trace *tr = nasc_calloc(1, sizeof *tr);
+        int64_t n, bt;
+        double best;
+        CHECK_STATUS(nasc_strategy_run(st, ev, budget, mo_record, tr, &n, &best, &bt, &err),
+                     NASC_OK);
+        CHECK(tr->n == budget);
+        int front[200];
+        int nf = nasc_pareto_front(&tr->obj[0][0], tr->n, 3, front);
+        /* no front member is dominated by any evaluated architecture (brute force) */
+        int dominated = 0;
+        for (int i = 0; i < nf; i++)
+            for (int k = 0; k < tr->n; k++)
+                dominated += nasc_pareto_dominates(tr->obj[k], tr->obj[front[i]], 3);
+        CHECK_MSG(dominated == 0, "%s: %d dominations of front members", strategies[si][0],
+                  dominated);
+        /* and every evaluated point off the front is dominated by some front member */
+        int lost = 0;
+        for (int k = 0; k < tr->n; k++) {
+            bool on = false, dom = false;
+            for (int i = 0; i < nf; i++) {
+                on |= front[i] == k;
+                dom |= nasc_pareto_dominates(tr->obj[front[i]], tr->obj[k], 3);
+            }
+            if (!on && !isnan(tr->obj[k][0]) && !dom) {
+                /* equal to a front member is fine (not dominated, not on the list twice) */
+                bool equal = false;
+                for (int i = 0; i < nf; i++)
+                    equal |= !memcmp(tr->obj[front[i]], tr->obj[k], sizeof tr->obj[k]);
+                lost += !equal;
+            }
+        }
+        CHECK_MSG(lost == 0, "%s: %d points neither on the front nor dominated", strategies[si][0],
+                  lost);
+        /* the extremes belong to it: the most accurate and the smallest architecture */
+        double amax = -INFINITY, pmin = INFINITY, famax = -INFINITY, fpmin = INFINITY;
+        for (int k = 0; k < tr->n; k++)
+            if (!isnan(tr->obj[k][0])) {
+                amax = fmax(amax, tr->obj[k][0]);
+                pmin = fmin(pmin, tr->obj[k][1]);
+            }
+        for (int i = 0; i < nf; i++) {
+            famax = fmax(famax, tr->obj[front[i]][0]);
+            fpmin = fmin(fpmin, tr->obj[front[i]][1]);
+        }
+        CHECK(nf >= 3 && famax == amax && fpmin == pmin);
+        double famin = INFINITY, fpmax = -INFINITY;
+        for (int i = 0; i < nf; i++) {
+            famin = fmin(famin, tr->obj[front[i]][0]);
+            fpmax = fmax(fpmax, tr->obj[front[i]][1]);
+        }
+        printf("%-10s %d trials: Pareto front of %d, accuracy %.2f..%.2f, params %.0f..%.0f\n",
+               strategies[si][0], tr->n, nf, famin, famax, fpmin, fpmax);
+        nasc_free(tr);
+        nasc_strategy_free(st);
+    }
+    nasc_evaluator_free(ev);
+    nasc_space_free(sp);
+}
+
+int main(void) {
+    test_parse();
+    test_tools();
+    test_apply();
+    test_search();
+    return test_done("test_pareto");
+}
