@@ -70,6 +70,10 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_search(int argc, char **argv); /* cmd_search.c */
+/* One-shot strategies of nasc search (cmd_oneshot.c); given is indexed like nasc_config_keys. */
+struct nasc_experiment_config;
+int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *given,
+                       const char *max_memory);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 
 #endif /* NASC_CLI_H */

@@ -13,6 +13,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/experiment.h"
+#include "nasc/oneshot_search.h"
 
 #define MAX_FLAGS 96
 
@@ -56,7 +57,8 @@ static const char *const about =
     "same decisions (same seed => same trials with any --workers). Flags can also come from\n"
     "a YAML file (--config; same key names, flags override it). See docs/EXPERIMENTS.md.\n"
     "strategies: random, grid, evolution, ga, local, sh, hyperband (options: --strategy-opt\n"
-    "K=V,...; see docs/EXPERIMENTS.md)";
+    "K=V,...; see docs/EXPERIMENTS.md); one-shot (a weight-sharing supernet, no --budget):\n"
+    "darts, darts2, gdas, pc-darts, enas, spos, proxyless (docs/ONESHOT.md)";
 
 static void print_json(const nasc_experiment_config *cfg, const nasc_search_summary *s) {
     cJSON *o = cJSON_CreateObject();
@@ -95,7 +97,7 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
 int cmd_search(int argc, char **argv) {
     int n_keys;
     const nasc_config_key *keys = nasc_config_keys(&n_keys);
-    if (n_keys + 1 > MAX_FLAGS) {
+    if (n_keys + 2 > MAX_FLAGS) {
         cli_error("nasc search: too many configuration keys");
         return CLI_FAIL;
     }
@@ -125,6 +127,11 @@ int cmd_search(int argc, char **argv) {
                             &config_path,
                             "FILE",
                             "experiment file (YAML, same keys); flags override it",
+                            false};
+    const char *max_memory = NULL;
+    flags[n++] = (cli_flag){"max-memory", CLI_STR, &max_memory, "BYTES",
+                            "one-shot strategies: refuse a supernet step predicted to need more "
+                            "(e.g. 4G); the message says what would fit",
                             false};
     int rc = cli_parse("search", argc, argv, 2, flags, n,
                        "nasc search --space SPACE --strategy STRATEGY (--data DATASET | "
@@ -157,11 +164,13 @@ int cmd_search(int argc, char **argv) {
         if ((st = nasc_config_load_db(&cfg, db, NULL, &err)) != NASC_OK)
             return cli_fail(st, &err, true);
     }
-    if (config_path && (st = nasc_config_load_yaml(&cfg, config_path, NULL, &err)) != NASC_OK)
+    bool given[MAX_FLAGS] = {0}; /* keys set by the file or a flag (one-shot defaults differ) */
+    if (config_path && (st = nasc_config_load_yaml(&cfg, config_path, given, &err)) != NASC_OK)
         return cli_fail(st, &err, true);
     for (int i = 0; i < n_keys; i++) {
         if (!flags[i].seen)
             continue;
+        given[i] = true;
         const char *v = keys[i].type == NASC_CFG_BOOL ? "true" : vals[i];
         nasc_err e = {0};
         if (nasc_config_set(&cfg, keys[i].name, v, &e) != NASC_OK) {
@@ -169,6 +178,9 @@ int cmd_search(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
+
+    if (nasc_oneshot_search_handles(&cfg)) /* darts, gdas, ...: a supernet, not trials */
+        return cli_search_oneshot(&cfg, given, max_memory);
 
     nasc_experiment *ex = NULL;
     if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)

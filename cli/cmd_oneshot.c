@@ -1,0 +1,119 @@
+/* cmd_oneshot.c — the one-shot strategies of `nasc search` (darts, darts2, gdas, pc-darts, enas,
+ * spos, proxyless): cmd_search.c hands the parsed configuration over; this file prints the
+ * per-epoch log (losses, genotype, softmax(alpha)) and the progress line on stderr, the result on
+ * stdout, and maps SIGINT / SIGTERM to a clean stop (the checkpoint is kept for --resume). */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+
+#include "nasc/oneshot_search.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct os_cli {
+    cli_progress bar;
+} os_cli;
+
+static void on_log(const char *text, void *user) {
+    os_cli *c = user;
+    cli_progress_end(&c->bar);
+    fputs(text, stderr);
+    fflush(stderr);
+}
+
+static void on_memory(const nasc_supernet_memory *m, void *user) {
+    (void)user;
+    fprintf(stderr,
+            "oneshot: predicted step memory %.0f MB (activations %.0f MB, gradients %.0f MB, "
+            "parameters and optimizer state %.0f MB, workspace %.0f MB)\n",
+            m->total_bytes / 1e6, m->activation_bytes / 1e6, m->grad_bytes / 1e6,
+            m->params_bytes / 1e6, m->scratch_bytes / 1e6);
+}
+
+static bool on_step(const nasc_oneshot_progress *p, void *user) {
+    os_cli *c = user;
+    char line[256], el[32], eta[32];
+    const double left = p->images_per_second > 0 && p->steps > 0
+                            ? (double)(p->steps - p->step) * (p->elapsed_s / (double)p->step)
+                            : -1.0;
+    snprintf(line, sizeof line,
+             "search: epoch %d/%d step %lld/%lld | loss %.4f acc %.2f%% | %.1f img/s | %s "
+             "elapsed, epoch ETA %s",
+             p->epoch + 1, p->epochs, (long long)p->step, (long long)p->steps, (double)p->loss,
+             (double)p->acc, p->images_per_second, cli_fmt_duration(p->elapsed_s, el, sizeof el),
+             left >= 0 ? cli_fmt_duration(left, eta, sizeof eta) : "?");
+    cli_progress_show(&c->bar, line, 2.0, p->step == p->steps);
+    return !stop_requested;
+}
+
+int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
+                       const char *max_memory) {
+    nasc_oneshot_search_opts o = {.given = given, .on_epoch_log = on_log, .on_step = on_step,
+                                  .on_memory = cfg->quiet ? NULL : on_memory};
+    if (max_memory && !nasc_oneshot_parse_bytes(max_memory, &o.max_memory)) {
+        cli_error("nasc search: --max-memory: expected bytes like 4G, 512M or 1000000 (got '%s')",
+                  max_memory);
+        return CLI_USAGE;
+    }
+    os_cli c;
+    cli_progress_init(&c.bar, cfg->quiet);
+    o.user = &c;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    nasc_err err = {0};
+    nasc_oneshot_result r;
+    const nasc_status st = nasc_oneshot_search(cfg, &o, &r, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    cli_progress_end(&c.bar);
+    if (st != NASC_OK) {
+        nasc_oneshot_result_free(&r);
+        return cli_fail(st, &err, true);
+    }
+    if (cfg->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "best_arch", r.arch ? r.arch : "");
+        if (isfinite(r.val_acc))
+            cJSON_AddNumberToObject(j, "best_score", r.val_acc);
+        else
+            cJSON_AddNullToObject(j, "best_score");
+        cJSON_AddNumberToObject(j, "trials", r.epochs_done);
+        cJSON_AddStringToObject(j, "space", cfg->space[0] ? cfg->space : "darts");
+        cJSON_AddStringToObject(j, "strategy", cfg->strategy);
+        cJSON_AddStringToObject(j, "evaluator", "supernet");
+        cJSON_AddNumberToObject(j, "param_free_share", r.param_free_share);
+        cJSON_AddNumberToObject(j, "memory_bytes", (double)r.memory.total_bytes);
+        cJSON_AddBoolToObject(j, "resumed", r.resumed);
+        if (r.stop_reason[0])
+            cJSON_AddStringToObject(j, "stop_reason", r.stop_reason);
+        if (cfg->db[0])
+            cJSON_AddStringToObject(j, "db", cfg->db);
+        else
+            cJSON_AddNullToObject(j, "db");
+        cJSON_AddNumberToObject(j, "seconds", round(r.seconds * 1000.0) / 1000.0);
+        char *txt = cJSON_PrintUnformatted(j);
+        if (txt)
+            printf("%s\n", txt);
+        cJSON_free(txt);
+        cJSON_Delete(j);
+    } else {
+        printf("best: %s\n", r.arch ? r.arch : "-");
+        printf("score: %.4f (supernet validation accuracy after %d epochs; %.0f%% parameter-free "
+               "ops)\n",
+               (double)r.val_acc, r.epochs_done, 100.0 * r.param_free_share);
+    }
+    nasc_oneshot_result_free(&r);
+    return CLI_OK;
+}

@@ -1,0 +1,936 @@
+/* search.c — the one-shot search loop (nasc_oneshot_run): data split, epochs, the per-epoch
+ * record, the collapse report and DARTS+ early stop, the memory check, and checkpoints.
+ *
+ * Data: the training set (optionally a stratified share, --data-fraction) is split stratified
+ * into a training and a validation half (val_fraction, 0.5 as in the DARTS paper). Weight steps
+ * take the training half in a per-epoch shuffled order; each step's architecture step takes the
+ * next batch of the validation half, which cycles through its own shuffled epochs. The epoch's
+ * validation score is the supernet's accuracy on (the first eval_batches of) the validation half.
+ *
+ * Checkpoint (docs/ONESHOT.md, "Checkpoint file"): the stepper's state (weights, BN statistics,
+ * alpha, both optimizers, rng, counters, method state), both loader positions, the epoch's
+ * running sums and every finished epoch's record, written atomically (PATH.tmp, fsync, rename) at
+ * the end of every epoch and every checkpoint_every steps. Every random draw is keyed by the seed
+ * and these counters, so a search resumed from any checkpoint continues exactly as the
+ * uninterrupted one (same thread count): same losses, same alpha, same final architecture. */
+#include "stepper_int.h"
+
+#include "nasc/arena.h"
+#include "nasc/cost.h"
+#include "nasc/data.h"
+#include "nasc/weights.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#define CKPT_MAGIC "NASCOSK" /* 8 bytes with the NUL */
+#define CKPT_VERSION 1u
+#define CKPT_HEADER 32u
+
+/* ---- byte buffer ---- */
+
+void nasc_os_put(os_buf *b, const void *data, size_t n) {
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *p = nasc_realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+void nasc_os_put_u64(os_buf *b, uint64_t v) { nasc_os_put(b, &v, sizeof v); }
+void nasc_os_put_f64(os_buf *b, double v) { nasc_os_put(b, &v, sizeof v); }
+void nasc_os_put_str(os_buf *b, const char *s) {
+    const size_t n = s ? strlen(s) : 0;
+    nasc_os_put_u64(b, n);
+    nasc_os_put(b, s ? s : "", n);
+}
+void nasc_os_get(os_buf *b, void *out, size_t n) {
+    if (b->short_read || b->pos + n > b->len) {
+        b->short_read = true;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, b->p + b->pos, n);
+    b->pos += n;
+}
+uint64_t nasc_os_get_u64(os_buf *b) {
+    uint64_t v;
+    nasc_os_get(b, &v, sizeof v);
+    return v;
+}
+double nasc_os_get_f64(os_buf *b) {
+    double v;
+    nasc_os_get(b, &v, sizeof v);
+    return v;
+}
+char *nasc_os_get_str(os_buf *b) {
+    const uint64_t n = nasc_os_get_u64(b);
+    if (b->short_read || n > b->len - b->pos) {
+        b->short_read = true;
+        return NULL;
+    }
+    char *s = nasc_malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, b->p + b->pos, (size_t)n);
+    s[n] = '\0';
+    b->pos += (size_t)n;
+    return s;
+}
+
+/* ---- config ---- */
+
+void nasc_oneshot_config_default(nasc_oneshot_config *cfg, const char *method) {
+    memset(cfg, 0, sizeof *cfg);
+    if (method && nasc_oneshot_method_parse(method, NULL))
+        snprintf(cfg->method, sizeof cfg->method, "%s", method);
+    snprintf(cfg->space, sizeof cfg->space, "darts");
+    snprintf(cfg->data, sizeof cfg->data, "fashion-mnist");
+    cfg->data_fraction = 1.0;
+    cfg->val_fraction = 0.5;
+    cfg->seed = 1;
+    cfg->epochs = 50;
+    cfg->batch = 64;
+    cfg->lr = 0.025f;
+    cfg->lr_min = 0.001f;
+    cfg->threads = 2;
+    cfg->checkpoint_every = 200;
+}
+
+bool nasc_oneshot_parse_bytes(const char *text, size_t *out) {
+    if (!text || !*text)
+        return false;
+    char *end;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (errno || end == text || !(v > 0.0))
+        return false;
+    double mul = 1.0;
+    if (*end == 'K' || *end == 'k')
+        mul = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1048576.0, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1073741824.0, end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mul > 1e18)
+        return false;
+    *out = (size_t)(v * mul);
+    return true;
+}
+
+typedef struct opt_key {
+    const char *name;
+    char type; /* 'f' float, 'i' int */
+    size_t off;
+    bool in_cfg; /* field of the config (else of the opts) */
+} opt_key;
+
+#define OO(f) offsetof(nasc_oneshot_opts, f)
+#define OC(f) offsetof(nasc_oneshot_config, f)
+static const opt_key opt_keys[] = {
+    {"momentum", 'f', OO(momentum), false},     {"weight-decay", 'f', OO(weight_decay), false},
+    {"clip", 'f', OO(clip), false},             {"arch-lr", 'f', OO(arch_lr), false},
+    {"arch-beta1", 'f', OO(arch_beta1), false}, {"arch-beta2", 'f', OO(arch_beta2), false},
+    {"arch-wd", 'f', OO(arch_wd), false},       {"arch-warmup", 'i', OO(arch_warmup), false},
+    {"tau-max", 'f', OO(tau_max), false},       {"tau-min", 'f', OO(tau_min), false},
+    {"partial", 'i', OO(partial), false},       {"population", 'i', OO(evo_population), false},
+    {"iterations", 'i', OO(evo_iterations), false},
+    {"evo-batches", 'i', OO(evo_val_batches), false},
+    {"samples", 'i', OO(enas_samples), false},  {"entropy", 'f', OO(enas_entropy), false},
+    {"baseline", 'f', OO(enas_baseline), false},
+    {"latency-weight", 'f', OO(latency_weight), false},
+    {"max-skips", 'i', OO(max_skips), false},   {"skip-reg", 'f', OO(skip_reg), false},
+    {"eval-batches", 'i', OC(eval_batches), true},
+    {"checkpoint-every", 'i', OC(checkpoint_every), true},
+};
+
+nasc_status nasc_oneshot_opts_parse(const char *text, nasc_oneshot_config *cfg, nasc_err *err) {
+    if (!text || !*text)
+        return NASC_OK;
+    const char *p = text;
+    while (*p) {
+        const size_t len = strcspn(p, ",");
+        char item[128];
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+        if (!item[0])
+            continue;
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return nasc_errorf(err, NASC_ERR_ARG, "%s: option '%s': expected key=value",
+                               cfg->method, item);
+        *eq = '\0';
+        const char *key = item, *val = eq + 1;
+        if (!strcmp(key, "max-memory")) {
+            if (!nasc_oneshot_parse_bytes(val, &cfg->max_memory))
+                return nasc_errorf(err, NASC_ERR_ARG,
+                                   "%s: option max-memory: expected bytes like 4G, 500M (got '%s')",
+                                   cfg->method, val);
+            continue;
+        }
+        const opt_key *k = NULL;
+        for (size_t i = 0; i < sizeof opt_keys / sizeof opt_keys[0]; i++)
+            if (!strcmp(opt_keys[i].name, key))
+                k = &opt_keys[i];
+        if (!k) {
+            char names[512];
+            size_t o = 0;
+            for (size_t i = 0; i < sizeof opt_keys / sizeof opt_keys[0]; i++)
+                o += (size_t)snprintf(names + o, sizeof names - o, "%s, ", opt_keys[i].name);
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "%s: unknown option '%s' (known: %smax-memory)", cfg->method, key,
+                               names);
+        }
+        char *end;
+        errno = 0;
+        char *base = k->in_cfg ? (char *)cfg : (char *)&cfg->opts;
+        if (k->type == 'f') {
+            const double v = strtod(val, &end);
+            if (errno || end == val || *end || !isfinite(v) || v < 0.0)
+                return nasc_errorf(err, NASC_ERR_ARG,
+                                   "%s: option %s: expected a number >= 0 (got '%s')", cfg->method,
+                                   key, val);
+            *(float *)(base + k->off) = (float)v;
+        } else {
+            const long v = strtol(val, &end, 10);
+            if (errno || end == val || *end || v < 0 || v > 1000000)
+                return nasc_errorf(err, NASC_ERR_ARG,
+                                   "%s: option %s: expected an integer >= 0 (got '%s')",
+                                   cfg->method, key, val);
+            *(int *)(base + k->off) = (int)v;
+        }
+    }
+    return NASC_OK;
+}
+
+/* The keys that must match for a checkpoint to continue this search. */
+static void identity(const nasc_oneshot_config *c, const nasc_oneshot_opts *o, char *buf,
+                     size_t n) {
+    snprintf(buf, n,
+             "method=%s space=%s data=%s fraction=%.17g val=%.17g seed=%llu epochs=%d batch=%d "
+             "lr=%.9g lr_min=%.9g channels=%d cells=%d crop_pad=%d hflip=%d momentum=%.9g "
+             "wd=%.9g clip=%.9g arch_lr=%.9g arch_betas=%.9g,%.9g arch_wd=%.9g warmup=%d "
+             "tau=%.9g,%.9g partial=%d evo=%d,%d,%d enas=%d,%.9g,%.9g latency=%.9g "
+             "max_skips=%d skip_reg=%.9g",
+             c->method, c->space, c->data, c->data_fraction, c->val_fraction,
+             (unsigned long long)c->seed, c->epochs, c->batch, (double)c->lr, (double)c->lr_min,
+             c->channels, c->cells, c->crop_pad, (int)c->hflip, (double)o->momentum,
+             (double)o->weight_decay, (double)o->clip, (double)o->arch_lr, (double)o->arch_beta1,
+             (double)o->arch_beta2, (double)o->arch_wd, o->arch_warmup, (double)o->tau_max,
+             (double)o->tau_min, o->partial, o->evo_population, o->evo_iterations,
+             o->evo_val_batches, o->enas_samples, (double)o->enas_entropy,
+             (double)o->enas_baseline, (double)o->latency_weight, o->max_skips,
+             (double)o->skip_reg);
+}
+
+/* The first space-separated "key=value" token where a and b differ, for messages. */
+static void first_diff(const char *a, const char *b, char *out, size_t n) {
+    for (;;) {
+        size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+        if (la != lb || strncmp(a, b, la) || !a[la] || !b[lb]) {
+            snprintf(out, n, "%.*s in the checkpoint, %.*s now", (int)la, a, (int)lb, b);
+            return;
+        }
+        a += la + 1;
+        b += lb + 1;
+    }
+}
+
+double nasc_oneshot_param_free_share(const nasc_arch *a, int *out_skips) {
+    const char *sp = nasc_space_name(nasc_arch_space(a));
+    int d[64], n = 0;
+    nasc_arch_to_decisions(a, d, &n);
+    int free_ops = 0, ops = 0, skips = 0;
+    if (!strcmp(sp, "darts")) {
+        /* ops of each cell: decisions 2k; none 0, max 1, avg 2, skip 3 */
+        for (int t = 0; t < 2; t++)
+            for (int k = 0; k < 8; k++) {
+                const int op = d[16 * t + 2 * k];
+                ops++;
+                free_ops += op <= 3;
+                skips += t == 0 && op == 3;
+            }
+    } else if (!strcmp(sp, "nb201")) {
+        for (int e = 0; e < n; e++) {
+            ops++;
+            free_ops += d[e] == 0 || d[e] == 1 || d[e] == 4; /* none, skip, avg pool */
+            skips += d[e] == 1;
+        }
+    }
+    if (out_skips)
+        *out_skips = skips;
+    return ops ? (double)free_ops / ops : 0.0;
+}
+
+/* softmax(alpha) per cell type as JSON, 4 decimals: {"normal": [[...], ...], ...} */
+static char *alpha_json(const nasc_supernet *sn) {
+    const int T = nasc_supernet_n_types(sn), E = nasc_supernet_n_edges(sn);
+    const int K = nasc_supernet_n_ops(sn);
+    os_buf b = {0};
+    static const char *const names[2][2] = {{"cell", ""}, {"normal", "reduce"}};
+    float p[NASC_SUPERNET_MAX_EDGES * NASC_SUPERNET_MAX_OPS], ew[NASC_SUPERNET_MAX_EDGES];
+    char tmp[64];
+    nasc_os_put(&b, "{", 1);
+    for (int t = 0; t < T; t++) {
+        nasc_supernet_probs(sn, t, p, ew);
+        snprintf(tmp, sizeof tmp, "%s\"%s\": [", t ? ", " : "", names[T - 1][t]);
+        nasc_os_put(&b, tmp, strlen(tmp));
+        for (int e = 0; e < E; e++) {
+            nasc_os_put(&b, e ? ", [" : "[", e ? 3 : 1);
+            for (int k = 0; k < K; k++) {
+                snprintf(tmp, sizeof tmp, "%s%.4f", k ? ", " : "", (double)p[e * K + k]);
+                nasc_os_put(&b, tmp, strlen(tmp));
+            }
+            nasc_os_put(&b, "]", 1);
+        }
+        nasc_os_put(&b, "]", 1);
+        if (nasc_supernet_beta(sn, t)) {
+            snprintf(tmp, sizeof tmp, ", \"%s_edges\": [", names[T - 1][t]);
+            nasc_os_put(&b, tmp, strlen(tmp));
+            for (int e = 0; e < E; e++) {
+                snprintf(tmp, sizeof tmp, "%s%.4f", e ? ", " : "", (double)ew[e]);
+                nasc_os_put(&b, tmp, strlen(tmp));
+            }
+            nasc_os_put(&b, "]", 1);
+        }
+    }
+    nasc_os_put(&b, "}", 2); /* with the NUL */
+    if (b.oom) {
+        nasc_free(b.p);
+        return NULL;
+    }
+    return (char *)b.p;
+}
+
+/* ---- epoch records (kept for the checkpoint and replayed on resume) ---- */
+
+typedef struct epoch_rec {
+    nasc_oneshot_epoch e; /* arch / alpha_json / stop_reason point into the strings below */
+    char *arch, *alpha, *stop;
+} epoch_rec;
+
+static void rec_free(epoch_rec *r) {
+    nasc_free(r->arch);
+    nasc_free(r->alpha);
+    nasc_free(r->stop);
+}
+
+static void rec_put(os_buf *b, const epoch_rec *r) {
+    const nasc_oneshot_epoch *e = &r->e;
+    nasc_os_put_u64(b, (uint64_t)e->epoch);
+    nasc_os_put_f64(b, e->lr);
+    nasc_os_put_f64(b, e->train_loss);
+    nasc_os_put_f64(b, e->train_acc);
+    nasc_os_put_f64(b, e->val_loss);
+    nasc_os_put_f64(b, e->val_acc);
+    nasc_os_put_f64(b, e->param_free_share);
+    nasc_os_put_u64(b, (uint64_t)e->n_skip_normal);
+    nasc_os_put_f64(b, e->seconds);
+    nasc_os_put_f64(b, e->images_per_second);
+    nasc_os_put_u64(b, e->last);
+    nasc_os_put_str(b, r->arch);
+    nasc_os_put_str(b, r->alpha);
+    nasc_os_put_str(b, r->stop);
+}
+
+static bool rec_get(os_buf *b, epoch_rec *r, int epochs) {
+    memset(r, 0, sizeof *r);
+    nasc_oneshot_epoch *e = &r->e;
+    e->epoch = (int)nasc_os_get_u64(b);
+    e->epochs = epochs;
+    e->lr = (float)nasc_os_get_f64(b);
+    e->train_loss = (float)nasc_os_get_f64(b);
+    e->train_acc = (float)nasc_os_get_f64(b);
+    e->val_loss = (float)nasc_os_get_f64(b);
+    e->val_acc = (float)nasc_os_get_f64(b);
+    e->param_free_share = nasc_os_get_f64(b);
+    e->n_skip_normal = (int)nasc_os_get_u64(b);
+    e->seconds = nasc_os_get_f64(b);
+    e->images_per_second = nasc_os_get_f64(b);
+    e->last = nasc_os_get_u64(b) != 0;
+    r->arch = nasc_os_get_str(b);
+    r->alpha = nasc_os_get_str(b);
+    r->stop = nasc_os_get_str(b);
+    if (r->stop && !r->stop[0]) {
+        nasc_free(r->stop);
+        r->stop = NULL;
+    }
+    e->arch = r->arch;
+    e->alpha_json = r->alpha;
+    e->stop_reason = r->stop;
+    return !b->short_read && r->arch && r->alpha;
+}
+
+/* ---- the run's state ---- */
+
+typedef struct run_state {
+    const nasc_oneshot_config *cfg;
+    nasc_oneshot_opts opts;
+    char ident[2048];
+    nasc_space *space;
+    nasc_dataset *all, *part, *train, *val;
+    nasc_backend *be;
+    nasc_supernet *sn;
+    nasc_oneshot *os;
+    nasc_loader *tl, *vl, *el; /* training, validation (arch steps), evaluation */
+    /* position */
+    int epoch;
+    int64_t step;              /* steps done in this epoch */
+    uint32_t val_epoch;
+    size_t val_batch;
+    double loss_sum, seconds;  /* this epoch so far */
+    int64_t correct, seen;
+    epoch_rec *hist;
+    int n_hist;
+    bool done;                 /* the search finished (all epochs or an early stop) */
+} run_state;
+
+static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
+    os_buf b = {0};
+    nasc_os_put_str(&b, rs->ident);
+    nasc_os_put_u64(&b, (uint64_t)rs->epoch);
+    nasc_os_put_u64(&b, (uint64_t)rs->step);
+    nasc_os_put_u64(&b, rs->val_epoch);
+    nasc_os_put_u64(&b, rs->val_batch);
+    nasc_os_put_f64(&b, rs->loss_sum);
+    nasc_os_put_f64(&b, rs->seconds);
+    nasc_os_put_u64(&b, (uint64_t)rs->correct);
+    nasc_os_put_u64(&b, (uint64_t)rs->seen);
+    nasc_os_put_u64(&b, rs->done);
+    nasc_os_put_u64(&b, (uint64_t)rs->n_hist);
+    for (int i = 0; i < rs->n_hist; i++)
+        rec_put(&b, &rs->hist[i]);
+    nasc_os_save_state(rs->os, &b);
+    if (b.oom) {
+        nasc_free(b.p);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory building the checkpoint",
+                           rs->cfg->checkpoint);
+    }
+    uint8_t hdr[CKPT_HEADER] = {0};
+    memcpy(hdr, CKPT_MAGIC, 8);
+    const uint32_t ver = CKPT_VERSION, hs = CKPT_HEADER;
+    const uint64_t len = b.len;
+    const uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.len);
+    memcpy(hdr + 8, &ver, 4);
+    memcpy(hdr + 12, &hs, 4);
+    memcpy(hdr + 16, &len, 8);
+    memcpy(hdr + 24, &crc, 4);
+    os_buf f = {0};
+    nasc_os_put(&f, hdr, sizeof hdr);
+    nasc_os_put(&f, b.p, b.len);
+    nasc_free(b.p);
+    if (f.oom) {
+        nasc_free(f.p);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory building the checkpoint",
+                           rs->cfg->checkpoint);
+    }
+    nasc_status st = nasc_write_file_atomic(rs->cfg->checkpoint, f.p, f.len, err);
+    nasc_free(f.p);
+    return st;
+}
+
+/* Reads the whole file into *out (nasc_malloc'd). */
+static nasc_status read_file(const char *path, uint8_t **out, size_t *out_len, nasc_err *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
+                              strerror(errno));
+    os_buf b = {0};
+    uint8_t chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        nasc_os_put(&b, chunk, n);
+    const bool bad = ferror(fp);
+    fclose(fp);
+    if (bad || b.oom) {
+        nasc_free(b.p);
+        return bad ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: read error", path)
+                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    *out = b.p;
+    *out_len = b.len;
+    return NASC_OK;
+}
+
+static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
+    const char *path = rs->cfg->checkpoint;
+    uint8_t *p = NULL;
+    size_t n = 0;
+    NASC_TRY(read_file(path, &p, &n, err));
+    nasc_status st = NASC_OK;
+    uint32_t ver, hs, crc;
+    uint64_t len;
+    if (n < CKPT_HEADER || memcmp(p, CKPT_MAGIC, 8)) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 0,
+                            "%s: byte 0: not a nasc one-shot checkpoint (magic)", path);
+        goto done;
+    }
+    memcpy(&ver, p + 8, 4);
+    memcpy(&hs, p + 12, 4);
+    memcpy(&len, p + 16, 8);
+    memcpy(&crc, p + 24, 4);
+    if (ver != CKPT_VERSION || hs != CKPT_HEADER) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 8,
+                            "%s: byte 8: version %u / header %u, expected %u / %u", path, ver, hs,
+                            CKPT_VERSION, CKPT_HEADER);
+        goto done;
+    }
+    if (len != n - CKPT_HEADER) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 16,
+                            "%s: byte 16: payload of %llu bytes, the file holds %zu (truncated?)",
+                            path, (unsigned long long)len, n - CKPT_HEADER);
+        goto done;
+    }
+    if ((uint32_t)crc32(crc32(0L, Z_NULL, 0), p + CKPT_HEADER, (uInt)len) != crc) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 24, "%s: byte 24: checksum mismatch",
+                            path);
+        goto done;
+    }
+    os_buf b = {.p = p + CKPT_HEADER, .len = (size_t)len};
+    char *id = nasc_os_get_str(&b);
+    if (!id || strcmp(id, rs->ident)) {
+        char d[256] = "unreadable identity";
+        if (id)
+            first_diff(id, rs->ident, d, sizeof d);
+        st = nasc_errorf_at(err, NASC_ERR_ARG, path, -1,
+                            "%s: written by a different search configuration (%s)", path, d);
+        nasc_free(id);
+        goto done;
+    }
+    nasc_free(id);
+    rs->epoch = (int)nasc_os_get_u64(&b);
+    rs->step = (int64_t)nasc_os_get_u64(&b);
+    rs->val_epoch = (uint32_t)nasc_os_get_u64(&b);
+    rs->val_batch = (size_t)nasc_os_get_u64(&b);
+    rs->loss_sum = nasc_os_get_f64(&b);
+    rs->seconds = nasc_os_get_f64(&b);
+    rs->correct = (int64_t)nasc_os_get_u64(&b);
+    rs->seen = (int64_t)nasc_os_get_u64(&b);
+    rs->done = nasc_os_get_u64(&b) != 0;
+    const uint64_t nh = nasc_os_get_u64(&b);
+    if (b.short_read || nh > (uint64_t)rs->cfg->epochs) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: corrupt epoch history", path);
+        goto done;
+    }
+    rs->hist = nasc_calloc((size_t)rs->cfg->epochs + 1, sizeof *rs->hist);
+    if (!rs->hist) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (uint64_t i = 0; i < nh; i++) {
+        rs->n_hist++;
+        if (!rec_get(&b, &rs->hist[i], rs->cfg->epochs)) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: corrupt epoch record %llu",
+                                path, (unsigned long long)i);
+            goto done;
+        }
+    }
+    st = nasc_os_load_state(rs->os, &b, path, err);
+    if (st == NASC_OK && (b.short_read || b.pos != b.len))
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: %s", path,
+                            b.short_read ? "truncated state" : "trailing bytes");
+done:
+    nasc_free(p);
+    return st;
+}
+
+/* ---- the memory check ---- */
+
+static void fmt_bytes(double b, char *buf, size_t n) {
+    if (b >= 1e9)
+        snprintf(buf, n, "%.2f GB", b / 1e9);
+    else
+        snprintf(buf, n, "%.0f MB", b / 1e6);
+}
+
+/* Predicted step memory of a supernet like sn's with another cell count or partial channels. */
+static double predict_variant(run_state *rs, int cells, int partial) {
+    nasc_supernet_config c = *nasc_supernet_get_config(rs->sn);
+    c.cells = cells;
+    c.partial = partial;
+    c.edge_norm = partial > 1;
+    nasc_supernet *v = NULL;
+    nasc_err e = {0};
+    double r = -1.0;
+    nasc_supernet_memory m;
+    if (nasc_supernet_new(rs->space, &c, 1, &v, &e) == NASC_OK &&
+        nasc_supernet_memory_predict(v, rs->be, rs->cfg->batch, 1, &m, &e) == NASC_OK)
+        r = (double)m.total_bytes;
+    nasc_supernet_free(v);
+    return r;
+}
+
+static nasc_status check_memory(run_state *rs, const nasc_supernet_memory *m, nasc_err *err) {
+    const double lim = (double)rs->cfg->max_memory;
+    const double extra = rs->os->m == NASC_ONESHOT_DARTS2 ? 2.0 * (double)rs->os->nw * 4 : 0.0;
+    const double total = (double)m->total_bytes + extra;
+    if (lim <= 0.0 || total <= lim)
+        return NASC_OK;
+    char need[32], have[32], act[32], grads[32], params[32], sugg[512] = "";
+    fmt_bytes(total, need, sizeof need);
+    fmt_bytes(lim, have, sizeof have);
+    fmt_bytes((double)m->activation_bytes, act, sizeof act);
+    fmt_bytes((double)m->grad_bytes, grads, sizeof grads);
+    fmt_bytes((double)m->params_bytes + extra, params, sizeof params);
+    size_t o = 0;
+    /* the batch that fits: fixed part + per-image slope */
+    const double fixed = total - (double)m->per_image_bytes * rs->cfg->batch;
+    if (m->per_image_bytes > 0 && lim > fixed) {
+        const long bfit = (long)((lim - fixed) / (double)m->per_image_bytes);
+        if (bfit >= 2)
+            o += (size_t)snprintf(sugg + o, sizeof sugg - o, "--batch %ld or less", bfit);
+    }
+    const nasc_supernet_config *c = nasc_supernet_get_config(rs->sn);
+    const int step = nasc_os_kind(rs->sn) == OS_DARTS ? 3 : 1;
+    for (int cells = c->cells - step; cells >= (nasc_os_kind(rs->sn) == OS_DARTS ? 3 : 1);
+         cells -= step) {
+        const double v = predict_variant(rs, cells, c->partial) + extra;
+        if (v > 0 && v <= lim) {
+            char vb[32];
+            fmt_bytes(v, vb, sizeof vb);
+            o += (size_t)snprintf(sugg + o, sizeof sugg - o, "%s--cells %d (%s)", o ? ", " : "",
+                                  cells, vb);
+            break;
+        }
+    }
+    if (nasc_os_kind(rs->sn) == OS_DARTS && c->partial == 1 && c->channels % 8 == 0 &&
+        o < sizeof sugg - 64) {
+        const double v = predict_variant(rs, c->cells, 4);
+        if (v > 0 && v <= lim) {
+            char vb[32];
+            fmt_bytes(v, vb, sizeof vb);
+            o += (size_t)snprintf(sugg + o, sizeof sugg - o,
+                                  "%spartial channels 1/4 (--strategy pc-darts, %s)",
+                                  o ? ", " : "", vb);
+        }
+    }
+    return nasc_errorf(err, NASC_ERR_NOMEM,
+                       "%s: a search step needs %s (activations %s, gradients %s, parameters and "
+                       "optimizer state %s at batch %d, C=%d, %d cells), over --max-memory %s; "
+                       "what would fit: %s",
+                       rs->cfg->method, need, act, grads, params, rs->cfg->batch, c->channels,
+                       c->cells, have, o ? sugg : "nothing smaller helps (raise the limit)");
+}
+
+/* ---- the loop ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void run_free(run_state *rs) {
+    nasc_loader_free(rs->tl);
+    nasc_loader_free(rs->vl);
+    nasc_loader_free(rs->el);
+    nasc_oneshot_free(rs->os);
+    nasc_supernet_free(rs->sn);
+    nasc_backend_free(rs->be);
+    nasc_dataset_free(rs->train);
+    nasc_dataset_free(rs->val);
+    nasc_dataset_free(rs->part);
+    nasc_dataset_free(rs->all);
+    nasc_space_free(rs->space);
+    for (int i = 0; i < rs->n_hist; i++)
+        rec_free(&rs->hist[i]);
+    nasc_free(rs->hist);
+}
+
+/* The next validation batch for an architecture step (cycling through shuffled epochs). */
+static bool next_val(run_state *rs, nasc_batch *vb) {
+    for (int tries = 0; tries < 2; tries++) {
+        if (nasc_loader_next(rs->vl, vb)) {
+            rs->val_batch++;
+            return true;
+        }
+        rs->val_epoch++;
+        rs->val_batch = 0;
+        nasc_loader_start_epoch(rs->vl, rs->val_epoch);
+    }
+    return false;
+}
+
+/* Validation batches for methods that score candidates (SPOS evolution, ENAS rewards): the
+ * evaluation loader's first batches, in order. */
+static bool eval_batch_at(void *user, int i, nasc_oneshot_batch *out) {
+    run_state *rs = user;
+    nasc_batch b;
+    if (i == 0)
+        nasc_loader_start_epoch(rs->el, 0);
+    if (!nasc_loader_next(rs->el, &b))
+        return false;
+    *out = (nasc_oneshot_batch){.x = b.x, .labels = b.labels, .n = b.n};
+    return true;
+}
+
+static nasc_status evaluate(run_state *rs, float *out_loss, float *out_acc, nasc_err *err) {
+    nasc_loader_start_epoch(rs->el, 0);
+    double loss = 0.0;
+    int64_t correct = 0, seen = 0;
+    nasc_batch b;
+    for (int i = 0; (rs->cfg->eval_batches <= 0 || i < rs->cfg->eval_batches) &&
+                    nasc_loader_next(rs->el, &b);
+         i++) {
+        float l;
+        int c;
+        nasc_oneshot_batch ob = {.x = b.x, .labels = b.labels, .n = b.n};
+        NASC_TRY(nasc_oneshot_eval_batch(rs->os, &ob, &l, &c, err));
+        loss += (double)l * b.n;
+        correct += c;
+        seen += b.n;
+    }
+    *out_loss = seen ? (float)(loss / (double)seen) : NAN;
+    *out_acc = seen ? (float)(100.0 * (double)correct / (double)seen) : NAN;
+    return NASC_OK;
+}
+
+static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_oneshot_result *out,
+                         nasc_err *err) {
+    const nasc_oneshot_config *cfg = rs->cfg;
+    nasc_oneshot_method m;
+    if (!nasc_oneshot_method_parse(cfg->method, &m))
+        return nasc_errorf(err, NASC_ERR_ARG, "oneshot: unknown method '%s' (expected %s)",
+                           cfg->method, nasc_oneshot_method_names());
+    if (cfg->epochs < 1 || cfg->batch < 2 || !(cfg->lr > 0.0f) || cfg->lr_min < 0.0f ||
+        !(cfg->val_fraction > 0.0 && cfg->val_fraction < 1.0) ||
+        !(cfg->data_fraction >= 0.0 && cfg->data_fraction <= 1.0) || cfg->threads < 1 ||
+        cfg->checkpoint_every < 0)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "%s: bad config: need epochs >= 1 (%d), batch >= 2 (%d), lr > 0 (%g), "
+                           "lr_min >= 0, 0 < val_fraction < 1 (%g), 0 <= data_fraction <= 1 "
+                           "(%g), threads >= 1 (%d)",
+                           cfg->method, cfg->epochs, cfg->batch, (double)cfg->lr,
+                           cfg->val_fraction, cfg->data_fraction, cfg->threads);
+    rs->opts = cfg->opts;
+    nasc_oneshot_opts_default(&rs->opts, m, cfg->epochs);
+    identity(cfg, &rs->opts, rs->ident, sizeof rs->ident);
+    NASC_TRY(nasc_space_new(cfg->space, NULL, &rs->space, err));
+    NASC_TRY(nasc_dataset_load(cfg->data, NASC_SPLIT_TRAIN, &rs->all, err));
+    const nasc_dataset *base = rs->all;
+    if (cfg->data_fraction > 0.0 && cfg->data_fraction < 1.0) {
+        NASC_TRY(nasc_dataset_fraction(rs->all, cfg->data_fraction, cfg->seed, &rs->part, err));
+        base = rs->part;
+    }
+    NASC_TRY(nasc_dataset_split(base, cfg->val_fraction, cfg->seed, &rs->train, &rs->val, err));
+    rs->be = nasc_backend_new("cpu", cfg->threads, err);
+    if (!rs->be)
+        return err->code;
+    nasc_supernet_config sc = {.in_c = rs->all->c, .in_h = rs->all->h, .in_w = rs->all->w,
+                               .n_classes = rs->all->n_classes, .channels = cfg->channels,
+                               .cells = cfg->cells};
+    if (m == NASC_ONESHOT_PCDARTS) {
+        sc.partial = rs->opts.partial;
+        sc.edge_norm = true;
+    }
+    NASC_TRY(nasc_supernet_new(rs->space, &sc, cfg->seed, &rs->sn, err));
+    NASC_TRY(nasc_oneshot_new(m, rs->sn, rs->be, &rs->opts, cfg->seed, &rs->os, err));
+    NASC_TRY(nasc_supernet_memory_predict(rs->sn, rs->be, cfg->batch, 1, &out->memory, err));
+    if (hooks && hooks->on_memory)
+        hooks->on_memory(&out->memory, hooks->user);
+    NASC_TRY(check_memory(rs, &out->memory, err));
+    const nasc_loader_config tc = {.batch = cfg->batch, .shuffle = true, .drop_last = true,
+                                   .prefetch = true, .seed = cfg->seed,
+                                   .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip}};
+    nasc_loader_config vc = tc;
+    vc.seed = cfg->seed ^ 0x5eed0f0a11ull;
+    vc.aug = (nasc_augment){0};
+    const nasc_loader_config ec = {.batch = cfg->batch, .shuffle = false, .drop_last = false,
+                                   .prefetch = true, .seed = cfg->seed};
+    NASC_TRY(nasc_loader_new(rs->train, &tc, &rs->tl, err));
+    NASC_TRY(nasc_loader_new(rs->val, &vc, &rs->vl, err));
+    NASC_TRY(nasc_loader_new(rs->val, &ec, &rs->el, err));
+    nasc_os_set_val_source(rs->os, eval_batch_at, rs);
+    return NASC_OK;
+}
+
+nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_hooks *hooks,
+                             nasc_oneshot_result *out, nasc_err *err) {
+    memset(out, 0, sizeof *out);
+    out->resumed_epoch = -1;
+    run_state rs = {.cfg = cfg};
+    const double t_start = now_s();
+    nasc_status st = setup(&rs, hooks, out, err);
+    if (st != NASC_OK)
+        goto done;
+    struct stat sb;
+    if (cfg->resume && cfg->checkpoint[0] && stat(cfg->checkpoint, &sb) == 0) {
+        if ((st = ckpt_read(&rs, err)) != NASC_OK)
+            goto done;
+        out->resumed = true;
+        out->resumed_epoch = rs.epoch;
+        out->resumed_step = rs.step;
+        /* hand the recorded epochs to the caller again (it keeps whichever it lacks) */
+        for (int i = 0; hooks && hooks->on_epoch && i < rs.n_hist; i++) {
+            nasc_oneshot_epoch e = rs.hist[i].e;
+            e.replayed = true;
+            if ((st = hooks->on_epoch(&e, hooks->user, err)) != NASC_OK)
+                goto done;
+        }
+    } else if (!rs.hist) {
+        rs.hist = nasc_calloc((size_t)cfg->epochs + 1, sizeof *rs.hist);
+        if (!rs.hist) {
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
+            goto done;
+        }
+    }
+    nasc_loader_start_epoch_at(rs.vl, rs.val_epoch, rs.val_batch, NULL);
+    int64_t steps_this_run = 0;
+#ifdef NASC_TEST
+    const char *ks = getenv("NASC_TEST_ONESHOT_KILL_STEP");
+    const int64_t kill_step = ks ? atoll(ks) : 0;
+#endif
+    const size_t n_batches = nasc_loader_n_batches(rs.tl);
+    while (!rs.done && rs.epoch < cfg->epochs) {
+        const int ep = rs.epoch;
+        nasc_oneshot_set_epoch(rs.os, ep, cfg->epochs);
+        const float lr = cfg->lr_min + 0.5f * (cfg->lr - cfg->lr_min) *
+                                           (1.0f + cosf((float)M_PI * (float)ep /
+                                                        (float)cfg->epochs));
+        if ((st = nasc_loader_start_epoch_at(rs.tl, (uint32_t)ep, (size_t)rs.step, err)) !=
+            NASC_OK)
+            goto done;
+        nasc_batch tb;
+        while (nasc_loader_next(rs.tl, &tb)) {
+            const double t0 = now_s();
+            nasc_batch vb;
+            const bool have_val = next_val(&rs, &vb);
+            nasc_oneshot_batch t = {.x = tb.x, .labels = tb.labels, .n = tb.n};
+            nasc_oneshot_batch v = {.x = have_val ? vb.x : NULL,
+                                    .labels = have_val ? vb.labels : NULL,
+                                    .n = have_val ? vb.n : 0};
+            nasc_oneshot_step_stats ss;
+            if ((st = nasc_oneshot_step(rs.os, &t, have_val ? &v : NULL, lr, &ss, err)) !=
+                NASC_OK)
+                goto done;
+            rs.step++;
+            rs.loss_sum += (double)ss.train_loss * tb.n;
+            rs.correct += ss.train_correct;
+            rs.seen += tb.n;
+            rs.seconds += now_s() - t0;
+            steps_this_run++;
+            if (hooks && hooks->on_step) {
+                nasc_oneshot_progress p = {
+                    .epoch = ep, .epochs = cfg->epochs, .step = rs.step,
+                    .steps = (int64_t)n_batches, .loss = (float)(rs.loss_sum / (double)rs.seen),
+                    .acc = (float)(100.0 * (double)rs.correct / (double)rs.seen),
+                    .images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0,
+                    .elapsed_s = now_s() - t_start};
+                if (!hooks->on_step(&p, hooks->user)) {
+                    st = nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped at epoch %d step %lld",
+                                     cfg->method, ep, (long long)rs.step);
+                    goto done;
+                }
+            }
+            if (cfg->checkpoint[0] && cfg->checkpoint_every > 0 &&
+                rs.step % cfg->checkpoint_every == 0 && (size_t)rs.step < n_batches &&
+                (st = ckpt_write(&rs, err)) != NASC_OK)
+                goto done;
+#ifdef NASC_TEST
+            /* test hook: die like a SIGKILL'd process right after global step N */
+            if (kill_step > 0 && (int64_t)ep * (int64_t)n_batches + rs.step == kill_step)
+                raise(SIGKILL);
+#endif
+            if (cfg->stop_after_steps > 0 && steps_this_run >= cfg->stop_after_steps) {
+                st = nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped after %d steps (test hook)",
+                                 cfg->method, cfg->stop_after_steps);
+                goto done;
+            }
+        }
+        /* end of epoch: evaluate, derive, record, checkpoint, report */
+        epoch_rec *r = &rs.hist[rs.n_hist];
+        memset(r, 0, sizeof *r);
+        nasc_oneshot_epoch *e = &r->e;
+        e->epoch = ep;
+        e->epochs = cfg->epochs;
+        e->lr = lr;
+        e->train_loss = rs.seen ? (float)(rs.loss_sum / (double)rs.seen) : NAN;
+        e->train_acc = rs.seen ? (float)(100.0 * (double)rs.correct / (double)rs.seen) : NAN;
+        e->seconds = rs.seconds;
+        e->images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0;
+        const bool last = ep + 1 == cfg->epochs;
+        if (last && (st = nasc_os_method_final(rs.os, err)) != NASC_OK)
+            goto done;
+        if ((st = evaluate(&rs, &e->val_loss, &e->val_acc, err)) != NASC_OK)
+            goto done;
+        nasc_arch *a = NULL;
+        if ((st = nasc_oneshot_derive(rs.os, &a, err)) != NASC_OK)
+            goto done;
+        r->arch = nasc_arch_to_string(a);
+        e->param_free_share = nasc_oneshot_param_free_share(a, &e->n_skip_normal);
+        nasc_arch_free(a);
+        const bool has_alpha = rs.os->m != NASC_ONESHOT_SPOS && rs.os->m != NASC_ONESHOT_ENAS;
+        r->alpha = has_alpha ? alpha_json(rs.sn) : nasc_strdup("{}");
+        if (!r->arch || !r->alpha) {
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
+            goto done;
+        }
+        rs.n_hist++;
+        /* DARTS+ (Liang et al. 2019): stop once the normal cell collapses to skip connections */
+        if (rs.opts.max_skips > 0 && e->n_skip_normal >= rs.opts.max_skips && !last) {
+            char why[128];
+            snprintf(why, sizeof why,
+                     "DARTS+ early stop: %d skip connections in the normal cell (limit %d)",
+                     e->n_skip_normal, rs.opts.max_skips);
+            r->stop = nasc_strdup(why);
+            rs.done = true;
+            /* sampling methods pick their final answer now */
+            if ((st = nasc_os_method_final(rs.os, err)) != NASC_OK)
+                goto done;
+        }
+        e->arch = r->arch;
+        e->alpha_json = r->alpha;
+        e->stop_reason = r->stop;
+        e->last = last || rs.done;
+        rs.epoch++;
+        rs.step = 0;
+        rs.loss_sum = rs.seconds = 0.0;
+        rs.correct = rs.seen = 0;
+        if (e->last)
+            rs.done = true;
+        if (cfg->checkpoint[0] && (st = ckpt_write(&rs, err)) != NASC_OK)
+            goto done;
+        if (hooks && hooks->on_epoch && (st = hooks->on_epoch(e, hooks->user, err)) != NASC_OK)
+            goto done;
+    }
+done:
+    out->seconds = now_s() - t_start;
+    out->epochs_done = rs.n_hist;
+    if (rs.n_hist > 0) {
+        const epoch_rec *r = &rs.hist[rs.n_hist - 1];
+        out->arch = nasc_strdup(r->arch);
+        out->val_acc = r->e.val_acc;
+        out->param_free_share = r->e.param_free_share;
+        if (r->stop)
+            snprintf(out->stop_reason, sizeof out->stop_reason, "%s", r->stop);
+    }
+    run_free(&rs);
+    return st;
+}
+
+void nasc_oneshot_result_free(nasc_oneshot_result *r) {
+    if (!r)
+        return;
+    nasc_free(r->arch);
+    r->arch = NULL;
+}

