@@ -68,6 +68,10 @@ typedef struct nasc_supernet_config {
     int partial;          /* PC-DARTS: ops see C/partial channels; 1 = all [1] */
     bool edge_norm;       /* PC-DARTS edge normalisation (betas) [false] */
     bool bn_affine;       /* affine BN in the ops (the search code has none) [false] */
+    bool smooth;          /* analysis only: tanh instead of ReLU and average instead of max
+                           * pooling, so that the loss is smooth in alpha and the weights and
+                           * finite differences of second-order quantities are meaningful
+                           * (tests/grad/test_grad_darts2.c); never used by a search [false] */
 } nasc_supernet_config;
 
 /* New supernet of space ("darts" or "nb201") for cfg, weights initialised from seed as the

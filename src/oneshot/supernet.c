@@ -435,7 +435,16 @@ typedef struct fwd_ctx {
     nasc_graph *g;
     const nasc_supernet_plan *plan;
     bool batch_only; /* BN without running statistics */
+    bool smooth;     /* tanh for ReLU, average for max pooling (config.smooth) */
 } fwd_ctx;
+
+/* The activation: ReLU, or tanh in smooth mode. act_ip runs in place where ReLU may. */
+static nasc_tensor *act(const fwd_ctx *f, nasc_tensor *x) {
+    return f->smooth ? nasc_tanh(f->g, x) : nasc_relu(f->g, x);
+}
+static nasc_tensor *act_ip(const fwd_ctx *f, nasc_tensor *x) {
+    return f->smooth ? nasc_tanh(f->g, x) : nasc_relu_inplace(f->g, x);
+}
 
 static nasc_tensor *bn_fwd(const fwd_ctx *f, const nasc_bn *b, nasc_tensor *x) {
     if (f->batch_only)
@@ -473,7 +482,7 @@ static nasc_tensor *fr_fwd(const fwd_ctx *f, const sn_fr *fr, nasc_tensor *r) {
 static nasc_tensor *sep_fwd(const fwd_ctx *f, const sn_sep *s, nasc_tensor *r) {
     nasc_graph *g = f->g;
     nasc_tensor *h = nasc_conv_forward(g, &s->pw1, nasc_conv_forward(g, &s->dw1, r));
-    h = nasc_relu_inplace(g, bn_fwd(f, &s->bn1, h));
+    h = act_ip(f, bn_fwd(f, &s->bn1, h));
     h = nasc_conv_forward(g, &s->pw2, nasc_conv_forward(g, &s->dw2, h));
     return bn_ip(f, &s->bn2, h);
 }
@@ -498,7 +507,7 @@ typedef struct cell_states {
 
 static nasc_tensor *relu_of(const fwd_ctx *f, cell_states *cs, int j) {
     if (!cs->r[j])
-        cs->r[j] = nasc_relu(f->g, cs->s[j]);
+        cs->r[j] = act(f, cs->s[j]);
     return cs->r[j];
 }
 
@@ -509,7 +518,7 @@ static nasc_tensor *darts_op(const fwd_ctx *f, const sn_edge *e, int k, nasc_ten
     nasc_graph *g = f->g;
     switch (k) {
     case DA_MAX:
-        return bn_ip(f, &e->bn_max, pool3(g, x, true, e->stride));
+        return bn_ip(f, &e->bn_max, pool3(g, x, !f->smooth, e->stride));
     case DA_AVG:
         return bn_ip(f, &e->bn_avg, pool3(g, x, false, e->stride));
     case DA_SKIP:
@@ -527,7 +536,7 @@ static nasc_tensor *darts_op(const fwd_ctx *f, const sn_edge *e, int k, nasc_ten
 
 static nasc_tensor *part_relu_of(const fwd_ctx *f, cell_states *cs, int j) {
     if (!cs->part_r[j])
-        cs->part_r[j] = nasc_relu(f->g, cs->part[j]);
+        cs->part_r[j] = act(f, cs->part[j]);
     return cs->part_r[j];
 }
 
@@ -642,14 +651,14 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
 static nasc_tensor *darts_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tensor *x) {
     nasc_graph *g = f->g;
     /* the stem's output feeds only ReLUs (cell 0's two preprocessings, cell 1's first) */
-    nasc_tensor *stem = nasc_relu_inplace(g, bn_fwd(f, &sn->stem_bn,
+    nasc_tensor *stem = act_ip(f, bn_fwd(f, &sn->stem_bn,
                                                     nasc_conv_forward(g, &sn->stem, x)));
     nasc_tensor *rpp = stem, *rp = stem;
     for (int i = 0; i < sn->n_cells; i++) {
         nasc_tensor *out = darts_cell(sn, f, &sn->cells[i], rpp, rp);
         /* every consumer of a cell's output but the classifier is a ReLU: apply it in place */
         if (i + 1 < sn->n_cells)
-            out = nasc_relu_inplace(g, out);
+            out = act_ip(f, out);
         rpp = rp;
         rp = out;
     }
@@ -719,15 +728,15 @@ static nasc_tensor *nb201_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tens
             return NULL;
         /* rb_a's BN keeps its input (ordinary BN) so that the ReLU can run in place on it */
         nasc_tensor *a = bn_fwd(f, &cell->rb_a.bn,
-                                nasc_conv_forward(g, &cell->rb_a.conv, nasc_relu(g, h)));
-        nasc_tensor *b = rcb_fwd(f, &cell->rb_b, nasc_relu_inplace(g, a));
+                                nasc_conv_forward(g, &cell->rb_a.conv, act(f, h)));
+        nasc_tensor *b = rcb_fwd(f, &cell->rb_b, act_ip(f, a));
         nasc_tensor *s = nasc_conv_forward(
             g, &cell->rb_short,
             nasc_avgpool2d(g, h, &(nasc_pool2d_params){.k = {2, 2}, .stride = {2, 2},
                                                        .count_include_pad = true}));
         h = nasc_add(g, b, s);
     }
-    h = nasc_relu_inplace(g, bn_fwd(f, &sn->last_bn, h));
+    h = act_ip(f, bn_fwd(f, &sn->last_bn, h));
     return nasc_fc_forward(g, &sn->fc, nasc_global_avgpool(g, h));
 }
 
@@ -762,7 +771,8 @@ nasc_tensor *nasc_supernet_forward(nasc_supernet *sn, nasc_graph *g, nasc_tensor
                           nasc_tensor_shape_str(x, xs, sizeof xs), c->in_c, c->in_h, c->in_w);
         return NULL;
     }
-    fwd_ctx f = {.g = g, .plan = plan, .batch_only = plan->bn_batch_stats_only};
+    fwd_ctx f = {.g = g, .plan = plan, .batch_only = plan->bn_batch_stats_only,
+                 .smooth = sn->cfg.smooth};
     return sn->kind == OS_DARTS ? darts_forward(sn, &f, x) : nb201_forward(sn, &f, x);
 }
 
