@@ -346,8 +346,36 @@ static nasc_status conv_gemm(nasc_backend *be, nasc_graph *g, nasc_tensor *node,
 
 /* ---- dispatch ---- */
 
+/* oneDNN always runs on every thread; for small problems (the supernet's batch-1 probes, 7x7
+ * cells) the wake-up costs more than the work, and our kernels drop to one thread by themselves
+ * (nasc_cpu_nth). Measured under load: oneDNN calls on 784 pixels took a median 12 ms. */
+static bool dnnl_worth(const nasc_backend *be, const nasc_tensor *node) {
+    const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
+    const size_t macs = nasc_n(node) * (size_t)c.Cg * (size_t)c.KH * (size_t)c.KW;
+    return nasc_cpu_nth(be, macs, CONV_GRAIN) >= be->n_threads;
+}
+
+/* Whether every pass the node needs runs on a oneDNN jit kernel (checked and cached once per
+ * shape); oneDNN's reference kernels are 100-1000x slower than the GEMM path. */
+static bool dnnl_all_jit(nasc_backend *be, nasc_graph *g, const nasc_tensor *node) {
+    if (!nasc_cpu_dnnl_jit(be, g, node, 0))
+        return false;
+    if (!(node->flags & NASC_TENSOR_REQUIRES_GRAD))
+        return true;
+    return nasc_cpu_dnnl_jit(be, g, node, 1) && nasc_cpu_dnnl_jit(be, g, node, 2);
+}
+
 nasc_status nasc_cpu_conv2d_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
-    const enum nasc_cpu_conv_path path = nasc_cpu_conv_path(be, node);
+    enum nasc_cpu_conv_path path = nasc_cpu_conv_path(be, node);
+    const bool auto_path = nasc_cpu_ctx_of(be)->conv_force == NASC_CPU_CONV_AUTO;
+    if (path == NASC_CPU_CONV_DNNL && auto_path &&
+        (!dnnl_worth(be, node) || !dnnl_all_jit(be, g, node))) {
+        if (nasc_graph_status(g) != NASC_OK)
+            return nasc_graph_status(g);
+        path = NASC_CPU_CONV_GEMM;
+    }
+    if (path == NASC_CPU_CONV_DW_DNNL && !dnnl_worth(be, node))
+        path = NASC_CPU_CONV_DW;
     if (node->flags & NASC_TENSOR_REQUIRES_GRAD) {
         int *saved = nasc_graph_alloc(g, sizeof *saved);
         if (!saved)
@@ -367,7 +395,7 @@ nasc_status nasc_cpu_conv2d_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
         /* C = K = 16: oneDNN's blocked forward measured 0.125 against our 0.16 ms (N=64 28x28,
          * 1 thread); the backward stays ours (equal time, and it accumulates in place) */
         const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
-        if (c.C == 16 && c.K == 16 && nasc_cpu_ctx_of(be)->conv_force == NASC_CPU_CONV_AUTO &&
+        if (c.C == 16 && c.K == 16 && auto_path && dnnl_worth(be, node) &&
             nasc_cpu_dnnl_jit(be, g, node, 0))
             return nasc_cpu_dnnl_conv_fwd(be, g, node);
         if (nasc_graph_status(g) != NASC_OK)

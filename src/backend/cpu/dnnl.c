@@ -121,8 +121,9 @@ static dnnl_status_t conv_desc(const dnnl_key *k, int kind, bool user_weights,
     /* With exactly 16 channels NHWC and oneDNN's blocked nChw16c are the same bytes; the blocked
      * tag selects oneDNN's faster blocked kernels (depthwise 3x3 forward 0.20 -> 0.13 ms, C=16,
      * N=64, 28x28, 1 thread) with no reorder. */
-    const dnnl_format_tag_t src_tag = k->C == 16 ? dnnl_nChw16c : dnnl_nhwc;
-    const dnnl_format_tag_t dst_tag = k->K == 16 ? dnnl_nChw16c : dnnl_nhwc;
+    const bool blk = k->C == 16 && k->K == 16; /* mixed tags send oneDNN to its ref kernel */
+    const dnnl_format_tag_t src_tag = blk ? dnnl_nChw16c : dnnl_nhwc;
+    const dnnl_format_tag_t dst_tag = blk ? dnnl_nChw16c : dnnl_nhwc;
     if ((st = dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, src_tag)) != dnnl_success ||
         (st = dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dst_tag)) != dnnl_success)
         return st;
@@ -279,6 +280,17 @@ static dnnl_status_t exec(nasc_cpu_dnnl *d, dnnl_primitive_t prim, int n,
     return st;
 }
 
+/* Weight reorders are a few KB: run them on the calling thread (ICV 1) instead of waking the
+ * team for them (each wake-up is a scheduler round trip on a loaded machine). */
+static dnnl_status_t exec_serial(nasc_cpu_dnnl *d, dnnl_primitive_t prim, int n,
+                                 const dnnl_exec_arg_t *args) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const dnnl_status_t st = exec(d, prim, n, args);
+    omp_set_num_threads(saved);
+    return st;
+}
+
 typedef struct omp_icv {
     int saved;
 } omp_icv;
@@ -312,7 +324,7 @@ nasc_status nasc_cpu_dnnl_conv_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     if (e->wreorder) {
         dnnl_memory_set_data_handle(e->m_w_prim, ws);
         const dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_w_user}, {DNNL_ARG_TO, e->m_w_prim}};
-        if ((st = exec(d, e->wreorder, 2, ra)) != dnnl_success) {
+        if ((st = exec_serial(d, e->wreorder, 2, ra)) != dnnl_success) {
             rc = dnnl_fail(g, "weights reorder", st);
             goto done;
         }
@@ -355,7 +367,7 @@ static nasc_status bwd_data(nasc_backend *be, nasc_graph *g, nasc_tensor *node) 
     if (e->wreorder) {
         dnnl_memory_set_data_handle(e->m_w_prim, ws);
         const dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_w_user}, {DNNL_ARG_TO, e->m_w_prim}};
-        if ((st = exec(d, e->wreorder, 2, ra)) != dnnl_success)
+        if ((st = exec_serial(d, e->wreorder, 2, ra)) != dnnl_success)
             return dnnl_fail(g, "weights reorder", st);
     }
     float *dsrc = (float *)(ws + wb);
@@ -412,7 +424,7 @@ static nasc_status bwd_weights(nasc_backend *be, nasc_graph *g, nasc_tensor *nod
     if (e->wreorder) {
         dnnl_memory_set_data_handle(e->m_w_user, ws + wpb);
         const dnnl_exec_arg_t ra[] = {{DNNL_ARG_FROM, e->m_w_prim}, {DNNL_ARG_TO, e->m_w_user}};
-        if ((st = exec(d, e->wreorder, 2, ra)) != dnnl_success)
+        if ((st = exec_serial(d, e->wreorder, 2, ra)) != dnnl_success)
             return dnnl_fail(g, "weights reorder", st);
         dw = (const float *)(ws + wpb);
     }
