@@ -101,6 +101,8 @@ typedef struct nasc_oneshot_opts {
     float enas_baseline;  /* baseline decay [0.95] */
     /* proxyless */
     float latency_weight; /* lambda in loss + lambda * E[latency] / reference latency [0.1] */
+    float op_latency[NASC_SUPERNET_MAX_OPS]; /* per-op latency in ms, op order of the space;
+                                              * all 0: measured by the cost model */
     /* collapse remedies (docs/ONESHOT.md) */
     int max_skips;        /* DARTS+ early stop: stop when the derived normal cell has more than
                            * this many skip connections (0 = off) [0] */
@@ -258,7 +260,8 @@ NASC_API nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg,
 
 /* Parses method options "key=value,..." into o (keys: momentum, weight-decay, clip, arch-lr,
  * arch-beta1, arch-beta2, arch-wd, arch-warmup, tau-max, tau-min, partial, population,
- * iterations, evo-batches, samples, entropy, baseline, latency-weight, max-skips, skip-reg) and
+ * iterations, evo-batches, samples, entropy, baseline, latency-weight, latency=ms:ms:...,
+ * max-skips, skip-reg) and
  * the search's own (eval-batches, checkpoint-every, max-memory, e.g. 4G / 500M / bytes) into cfg.
  * ARG naming the bad key or value. NULL or "" changes nothing. */
 NASC_API nasc_status nasc_oneshot_opts_parse(const char *text, nasc_oneshot_config *cfg,

@@ -181,6 +181,21 @@ nasc_status nasc_oneshot_opts_parse(const char *text, nasc_oneshot_config *cfg, 
                                cfg->method, item);
         *eq = '\0';
         const char *key = item, *val = eq + 1;
+        if (!strcmp(key, "latency")) { /* per-op milliseconds, op order of the space */
+            const char *q = val;
+            for (int k = 0; k < NASC_SUPERNET_MAX_OPS && *q; k++) {
+                char *end;
+                const double v = strtod(q, &end);
+                if (end == q || !(v >= 0.0) || (*end && *end != ':'))
+                    return nasc_errorf(err, NASC_ERR_ARG,
+                                       "%s: option latency: expected ms per op as a:b:c... "
+                                       "(got '%s')",
+                                       cfg->method, val);
+                cfg->opts.op_latency[k] = (float)v;
+                q = *end ? end + 1 : end;
+            }
+            continue;
+        }
         if (!strcmp(key, "max-memory")) {
             if (!nasc_oneshot_parse_bytes(val, &cfg->max_memory))
                 return nasc_errorf(err, NASC_ERR_ARG,
@@ -231,7 +246,7 @@ static void identity(const nasc_oneshot_config *c, const nasc_oneshot_opts *o, c
              "lr=%.9g lr_min=%.9g channels=%d cells=%d crop_pad=%d hflip=%d momentum=%.9g "
              "wd=%.9g clip=%.9g arch_lr=%.9g arch_betas=%.9g,%.9g arch_wd=%.9g warmup=%d "
              "tau=%.9g,%.9g partial=%d evo=%d,%d,%d enas=%d,%.9g,%.9g latency=%.9g "
-             "max_skips=%d skip_reg=%.9g",
+             "op_latency=%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g max_skips=%d skip_reg=%.9g",
              c->method, c->space, c->data, c->data_fraction, c->val_fraction,
              (unsigned long long)c->seed, c->epochs, c->batch, (double)c->lr, (double)c->lr_min,
              c->channels, c->cells, c->crop_pad, (int)c->hflip, (double)o->momentum,
@@ -239,7 +254,10 @@ static void identity(const nasc_oneshot_config *c, const nasc_oneshot_opts *o, c
              (double)o->arch_beta2, (double)o->arch_wd, o->arch_warmup, (double)o->tau_max,
              (double)o->tau_min, o->partial, o->evo_population, o->evo_iterations,
              o->evo_val_batches, o->enas_samples, (double)o->enas_entropy,
-             (double)o->enas_baseline, (double)o->latency_weight, o->max_skips,
+             (double)o->enas_baseline, (double)o->latency_weight, (double)o->op_latency[0],
+             (double)o->op_latency[1], (double)o->op_latency[2], (double)o->op_latency[3],
+             (double)o->op_latency[4], (double)o->op_latency[5], (double)o->op_latency[6],
+             (double)o->op_latency[7], o->max_skips,
              (double)o->skip_reg);
 }
 
@@ -869,7 +887,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
         e->seconds = rs.seconds;
         e->images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0;
         const bool last = ep + 1 == cfg->epochs;
-        if (last && (st = nasc_os_method_final(rs.os, err)) != NASC_OK)
+        if ((st = nasc_os_method_epoch_end(rs.os, last, err)) != NASC_OK)
             goto done;
         if ((st = evaluate(&rs, &e->val_loss, &e->val_acc, err)) != NASC_OK)
             goto done;
@@ -895,7 +913,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             r->stop = nasc_strdup(why);
             rs.done = true;
             /* sampling methods pick their final answer now */
-            if ((st = nasc_os_method_final(rs.os, err)) != NASC_OK)
+            if (rs.os->ms && (st = nasc_os_method_epoch_end(rs.os, true, err)) != NASC_OK)
                 goto done;
         }
         e->arch = r->arch;

@@ -74,9 +74,10 @@ NASC_INTERNAL nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **ou
  * false past the end. Set by the search loop; without one, SPOS and ENAS score on the batches
  * their steps receive. */
 NASC_INTERNAL void nasc_os_set_val_source(nasc_oneshot *os, nasc_os_val_fn fn, void *user);
-/* Called once after the last epoch's steps: SPOS runs its evolutionary search, ENAS picks its
- * final sample. No-op for the others. */
-NASC_INTERNAL nasc_status nasc_os_method_final(nasc_oneshot *os, nasc_err *err);
+/* Called after every epoch's steps (last: the final one, or an early stop): ENAS trains its
+ * controller and picks the epoch's architecture, SPOS scores a few paths (last: runs its
+ * evolutionary search). No-op for the others. */
+NASC_INTERNAL nasc_status nasc_os_method_epoch_end(nasc_oneshot *os, bool last, nasc_err *err);
 /* The method state for checkpoints (nothing for the DARTS family). */
 NASC_INTERNAL void nasc_os_method_save(const nasc_oneshot *os, os_buf *b);
 NASC_INTERNAL nasc_status nasc_os_method_load(nasc_oneshot *os, os_buf *b, const char *path,

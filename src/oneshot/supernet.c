@@ -552,6 +552,15 @@ static nasc_tensor *zeros_like(nasc_graph *g, const nasc_tensor *t, int C, int s
     return z;
 }
 
+/* True if any of the n terms is a tensor (all constant: the node is zero; the straight-through
+ * constants of its edges are dropped, as a zero node has no value to carry them). */
+static bool any_tensor(nasc_tensor *const *terms, int n) {
+    for (int i = 0; i < n; i++)
+        if (terms[i])
+            return true;
+    return false;
+}
+
 /* A darts cell. r0, r1: ReLU of the cell inputs (the preprocessing starts with a ReLU). */
 static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const sn_cell *cell,
                                nasc_tensor *r0, nasc_tensor *r1) {
@@ -618,7 +627,10 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
                 }
                 eidx[m++] = e * K + k;
             }
-            nasc_tensor *mixed = nasc_weighted_sum(g, p->weights[t], m, eterms, eidx);
+            nasc_tensor *mixed =
+                any_tensor(eterms, m)
+                    ? nasc_weighted_sum(g, p->weights[t], m, eterms, eidx)
+                    : zeros_like(g, cs.part[j], cell->Cop, ed->stride);
             nasc_tensor *cat[2] = {mixed, cs.bypass[j]};
             if (!mixed || !cs.bypass[j])
                 return NULL;
@@ -636,7 +648,7 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
                 for (int q = 1; q < n_edges; q++)
                     node = nasc_add(g, node, edge_out[q]);
             }
-        } else if (!n) {
+        } else if (!any_tensor(terms, n)) {
             node = zeros_like(g, cs.s[1], cell->C, cell->type ? 2 : 1);
         } else {
             node = nasc_weighted_sum(g, p->weights[t], n, terms, idx);
@@ -704,7 +716,7 @@ static nasc_tensor *nb201_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
             }
         }
         nasc_tensor *node;
-        if (!n)
+        if (!any_tensor(terms, n))
             node = zeros_like(g, x, cell->C, 1);
         else
             node = nasc_weighted_sum(g, p->weights[0], n, terms, idx);

@@ -1,10 +1,12 @@
 /* test_oneshot_search.c — every one-shot method end to end on a small Fashion-MNIST subset
  * (0.4% of the training set: 120 training + 120 validation images, batch 16, a C=4 supernet with
- * 3 cells, 2 epochs, one thread):
+ * 3 cells (C=8 for pc-darts's 1/4 channels; nb201: 1 cell per stage), 2 epochs, one thread):
  *   - the search finishes, records every epoch, and its architecture parses in its space;
  *   - stopped after some steps (mid-epoch, after a mid-epoch checkpoint) and resumed from the
  *     checkpoint, it gives the same per-epoch records and the same final architecture as the
- *     uninterrupted run (bit-identical: same thread count);
+ *     uninterrupted run (bit-identical: same thread count). Here for darts, gdas, enas, spos and
+ *     proxyless (each with its own random state: Gumbel noise, paths, controller, evolution);
+ *     test_oneshot_methods.c (slow) does darts2, pc-darts and the nb201 space;
  *   - a corrupt checkpoint or one of another configuration is refused with a clear error;
  *   - --max-memory below the prediction is refused with a message that says what would fit.
  * The CLI's SIGKILL / resume / trial database path is tests/e2e/test_oneshot_cli.c. */
@@ -35,12 +37,15 @@ static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *e
 }
 
 static void small(nasc_oneshot_config *c, const char *method, const char *space) {
-    nasc_oneshot_config_default(c, method);
+    const bool measured = !strcmp(method, "proxyless-measured");
+    nasc_oneshot_config_default(c, measured ? "proxyless" : method);
     snprintf(c->space, sizeof c->space, "%s", space);
     c->data_fraction = 0.004;
     c->epochs = 2;
     c->batch = 16;
-    c->channels = 4;
+    c->channels = strcmp(method, "pc-darts") ? 4 : 8;
+    if (!strcmp(method, "darts2"))
+        c->data_fraction = 0.003; /* five passes per step */
     c->cells = space[0] == 'n' ? 1 : 3;
     c->threads = 1;
     c->checkpoint_every = 3;
@@ -48,6 +53,11 @@ static void small(nasc_oneshot_config *c, const char *method, const char *space)
     c->opts.evo_iterations = 2;
     c->opts.evo_val_batches = 2;
     c->opts.enas_samples = 3;
+    /* proxyless: a fixed latency table (measured latencies differ run to run, and the test
+     * compares runs bit for bit); the measured path runs in test_oneshot_methods.c */
+    const float lat[8] = {0.0f, 0.1f, 0.1f, 0.02f, 0.5f, 0.8f, 0.3f, 0.5f};
+    if (!measured)
+        memcpy(c->opts.op_latency, lat, sizeof lat);
 }
 
 static nasc_status run(nasc_oneshot_config *c, eplog *l, nasc_oneshot_result *r, nasc_err *err) {
@@ -68,8 +78,8 @@ static void check_arch(const char *space_name, const char *text, const char *wha
     nasc_space_free(sp);
 }
 
-/* One method: plain run, then stop + resume, compared. */
-static void method_case(const char *method, const char *space, const char *dir) {
+/* One method: plain run, then (if resume) stop + resume, compared. */
+static void method_case(const char *method, const char *space, bool resume, const char *dir) {
     nasc_oneshot_config c;
     small(&c, method, space);
     nasc_err err = {0};
@@ -83,6 +93,10 @@ static void method_case(const char *method, const char *space, const char *dir) 
     CHECK_MSG(r.memory.total_bytes > 0, "%s: no memory prediction", method);
     char *want = r.arch ? nasc_strdup(r.arch) : NULL;
     nasc_oneshot_result_free(&r);
+    if (!resume) {
+        nasc_free(want);
+        return;
+    }
 
     /* interrupted after 4 steps (epoch 0, after the step-3 checkpoint), after 5 more (epoch 1,
      * from that checkpoint), then run to the end */
@@ -170,6 +184,17 @@ static void refusals(const char *dir) {
     unlink(c.checkpoint);
 }
 
+#ifndef ONESHOT_CASES /* test_oneshot_methods.c includes this file with its own cases */
+static const struct {
+    const char *method, *space;
+    bool resume;
+} cases[] = {{"darts", "darts", true},      {"gdas", "darts", true},
+             {"enas", "darts", true},       {"spos", "darts", true},
+             {"proxyless", "darts", true},  {"darts2", "darts", false},
+             {"pc-darts", "darts", false},  {"gdas", "nb201", false}};
+#define RUN_REFUSALS 1
+#endif
+
 int main(int argc, char **argv) {
     char dir[] = "/tmp/nasc_oneshot_XXXXXX";
     if (!mkdtemp(dir)) {
@@ -177,11 +202,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     const char *only = argc > 1 ? argv[1] : NULL;
-    static const char *const cases[][2] = {{"darts", "darts"}, {"darts", "nb201"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!only || !strcmp(only, cases[i][0]))
-            method_case(cases[i][0], cases[i][1], dir);
-    if (!only || !strcmp(only, "refusals"))
+        if (!only || !strcmp(only, cases[i].method))
+            method_case(cases[i].method, cases[i].space, cases[i].resume, dir);
+    if (RUN_REFUSALS && (!only || !strcmp(only, "refusals")))
         refusals(dir);
     rmdir(dir);
     return test_done("oneshot_search");
