@@ -574,11 +574,12 @@ done:
 
 /* ---- the memory check ---- */
 
+/* Binary units, as --max-memory's K/M/G suffixes. */
 static void fmt_bytes(double b, char *buf, size_t n) {
-    if (b >= 1e9)
-        snprintf(buf, n, "%.2f GB", b / 1e9);
+    if (b >= 1073741824.0)
+        snprintf(buf, n, "%.2f GiB", b / 1073741824.0);
     else
-        snprintf(buf, n, "%.0f MB", b / 1e6);
+        snprintf(buf, n, "%.0f MiB", b / 1048576.0);
 }
 
 /* Predicted step memory of a supernet like sn's with another cell count or partial channels. */
