@@ -57,10 +57,13 @@ static const char *const about =
     "same decisions (same seed => same trials with any --workers). Flags can also come from\n"
     "a YAML file (--config; same key names, flags override it). See docs/EXPERIMENTS.md.\n"
     "strategies: random, grid, evolution, ga, local, sh, hyperband (options: --strategy-opt\n"
-    "K=V,...; see docs/EXPERIMENTS.md); one-shot (a weight-sharing supernet, no --budget):\n"
-    "darts, darts2, gdas, pc-darts, enas, spos, proxyless (docs/ONESHOT.md)";
+    "K=V,...; see docs/EXPERIMENTS.md); learned and model-based: reinforce, ppo, bo-gp,\n"
+    "bo-rf, bananas, gan, pnas, bohb, nsga2 (docs/STRATEGIES.md; --objective acc,params and\n"
+    "--constraint for multi-objective search); one-shot (a weight-sharing supernet, no\n"
+    "--budget): darts, darts2, gdas, pc-darts, enas, spos, proxyless (docs/ONESHOT.md)";
 
-static void print_json(const nasc_experiment_config *cfg, const nasc_search_summary *s) {
+static void print_json(const nasc_experiment_config *cfg, const nasc_search_summary *s,
+                       nasc_experiment *ex) {
     cJSON *o = cJSON_CreateObject();
     if (s->best_arch)
         cJSON_AddStringToObject(o, "best_arch", s->best_arch);
@@ -87,6 +90,20 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
     else
         cJSON_AddNullToObject(o, "db");
     cJSON_AddNumberToObject(o, "seconds", round(s->seconds * 1000.0) / 1000.0);
+    if (strchr(cfg->objective, ',')) { /* multi-objective: the Pareto front's trial ids */
+        nasc_trial_record *t = NULL;
+        int64_t n = 0;
+        nasc_err e = {0};
+        cJSON *arr = cJSON_AddArrayToObject(o, "pareto");
+        if (nasc_db_trials_load(nasc_experiment_db(ex), &t, &n, &e) == NASC_OK) {
+            int64_t *front = nasc_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+            int64_t nf = front ? nasc_trials_pareto(t, n, front) : 0;
+            for (int64_t i = 0; arr && i < nf; i++)
+                cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)t[front[i]].id));
+            nasc_free(front);
+            nasc_db_trials_free(t, n);
+        }
+    }
     char *txt = cJSON_PrintUnformatted(o);
     if (txt)
         printf("%s\n", txt);
@@ -208,7 +225,7 @@ int cmd_search(int argc, char **argv) {
         nasc_search_summary s;
         nasc_experiment_summary(ex, &s);
         if (cfg.json) {
-            print_json(&cfg, &s);
+            print_json(&cfg, &s, ex);
         } else if (s.best_arch) {
             printf("best: %s\n", s.best_arch);
             printf("score: %.4f (trial %lld; %lld trials, %lld failed)\n", s.best_score,

@@ -9,6 +9,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/db.h"
+#include "nasc/experiment.h"
 
 static void csv_str(const char *s) {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -95,14 +96,17 @@ static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nas
 
 int cmd_trials(int argc, char **argv) {
     const char *db_path = NULL, *format = "table", *status = NULL;
+    bool pareto = false;
     cli_flag flags[] = {
         {"db", CLI_STR, &db_path, "FILE", "experiment database (required)", false},
         {"format", CLI_STR, &format, "FMT", "table (default), csv or json", false},
         {"status", CLI_STR, &status, "S", "only trials in this state: pending, running, ok, failed",
          false},
+        {"pareto", CLI_BOOL, &pareto, NULL,
+         "only the Pareto front (--objective; the best trial for one objective)", false},
     };
     int rc = cli_parse("trials", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
-                       "nasc trials --db FILE [--format table|csv|json] [--status S]",
+                       "nasc trials --db FILE [--format table|csv|json] [--status S] [--pareto]",
                        "Lists the trials of an experiment database (read-only: works while the "
                        "search runs).");
     if (rc == CLI_HELP)
@@ -139,10 +143,26 @@ int cmd_trials(int argc, char **argv) {
         nasc_free(cfg);
         return cli_fail(st, &err, true);
     }
-    if (status) { /* filter in place */
+    bool *keep = NULL;
+    if (pareto) { /* the front, then the same in-place filter as --status */
+        int64_t *front = nasc_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+        keep = nasc_calloc((size_t)(n ? n : 1), sizeof(bool));
+        int64_t nf = front && keep ? nasc_trials_pareto(t, n, front) : -1;
+        for (int64_t i = 0; i < nf; i++)
+            keep[front[i]] = true;
+        nasc_free(front);
+        if (nf < 0) {
+            nasc_free(keep);
+            nasc_db_trials_free(t, n);
+            nasc_free(cfg);
+            cli_error("nasc trials: out of memory");
+            return CLI_FAIL;
+        }
+    }
+    if (status || pareto) { /* filter in place */
         int64_t k = 0;
         for (int64_t i = 0; i < n; i++) {
-            if (t[i].status == want) {
+            if ((!status || t[i].status == want) && (!keep || keep[i])) {
                 nasc_trial_record tmp = t[k];
                 t[k++] = t[i];
                 t[i] = tmp;
@@ -157,6 +177,7 @@ int cmd_trials(int argc, char **argv) {
         }
         n = k;
     }
+    nasc_free(keep);
     rc = CLI_OK;
     if (!strcmp(format, "json")) {
         rc = print_json(db_path, cfg, n_cfg, t, n);
@@ -200,6 +221,12 @@ int cmd_trials(int argc, char **argv) {
                    nasc_trial_status_str(t[i].status), score, fid, secs, t[i].arch);
             if (t[i].reason[0])
                 printf("%6s  %-7s  %9s  %8s  %9s  (%s)\n", "", "", "", "", "", t[i].reason);
+            if (pareto && t[i].result && t[i].result->n_objectives > 1) {
+                printf("%6s  %-7s  %9s  %8s  %9s  (objectives", "", "", "", "", "");
+                for (int j = 0; j < t[i].result->n_objectives; j++)
+                    printf(" %.6g", t[i].result->objectives[j]);
+                printf(")\n");
+            }
         }
     }
     nasc_db_trials_free(t, n);

@@ -75,6 +75,10 @@ typedef struct nasc_experiment_config {
     double drop_path;
     bool median_stop;
     bool cost; /* measure params/FLOPs/memory with tables too (always when training) */
+    /* multi-objective search (pareto.h): "acc,params" and "params<=1e6,latency<=5ms"; "" = the
+     * score alone, no constraint */
+    char objective[64];
+    char constraint[256];
     /* runtime */
     int workers;          /* trials evaluated at once (processes) */
     int threads;          /* kernel threads per trial */
@@ -193,6 +197,12 @@ NASC_API void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *
 NASC_API nasc_db *nasc_experiment_db(nasc_experiment *ex);
 NASC_API const nasc_space *nasc_experiment_space(const nasc_experiment *ex);
 NASC_API const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex);
+
+/* The Pareto front of recorded trials (pareto.h): the finished trials no other finished trial
+ * dominates in their results' objectives (score first, then costs), or in the score alone for
+ * single-objective experiments. Writes their indices into out_idx (room for n), in trial order,
+ * and returns the count; -1 on OOM. */
+NASC_API int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_idx);
 
 /* The seed of trial k of an experiment with seed `seed` (splitmix64 of both). */
 NASC_API uint64_t nasc_trial_seed(uint64_t seed, int64_t k);

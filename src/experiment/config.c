@@ -2,6 +2,8 @@
  * experiment file and the database's config table. */
 #include "experiment_int.h"
 
+#include "nasc/pareto.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -58,6 +60,10 @@ static const nasc_config_key keys[] = {
      "stop training trials by the median stopping rule"},
     {"cost", NASC_CFG_BOOL, OFF(cost), 0, RT, NULL,
      "record params/FLOPs/memory of table trials too (builds each network; input 3x32x32)"},
+    {"objective", NASC_CFG_STR, OFF(objective), SZ(objective), ID, "LIST",
+     "objectives: acc and any of params, flops, latency, memory (e.g. acc,params)"},
+    {"constraint", NASC_CFG_STR, OFF(constraint), SZ(constraint), ID, "LIST",
+     "constraints, e.g. params<=1e6,latency<=5ms (violating trials fail)"},
     {"workers", NASC_CFG_INT, OFF(workers), 0, RT, "N", "trials evaluated at once (processes)"},
     {"threads", NASC_CFG_INT, OFF(threads), 0, RT, "N", "kernel threads per trial"},
     {"trial-timeout", NASC_CFG_DOUBLE, OFF(trial_timeout), 0, RT, "SECONDS",
@@ -258,6 +264,8 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
                            cfg->benchmark[0] ? " (both given)" : "");
     if (cfg->proxy[0] && !cfg->data[0])
         return nasc_errorf(err, NASC_ERR_ARG, "proxy: needs --data DATASET (one batch of it)");
+    nasc_objectives obj;
+    NASC_TRY(nasc_objectives_parse(cfg->objective, cfg->constraint, &obj, err));
     if (cfg->budget < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "budget: must be at least 1 (got %lld)",
                            (long long)cfg->budget);

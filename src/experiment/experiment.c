@@ -12,6 +12,8 @@
  * recorded as pending or running are evaluated (again). */
 #include "experiment_int.h"
 
+#include "nasc/pareto.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -79,12 +81,44 @@ struct nasc_experiment {
     int64_t n_running;    /* trials being evaluated now */
     double t_start, seconds;
     int lock_fd; /* holds flock(LOCK_EX) on the database file: one search per experiment */
+    nasc_objectives obj; /* --objective / --constraint (pareto.h) */
 };
 
 static double mono_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_idx) {
+    int n_obj = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (t[i].result && t[i].result->n_objectives > n_obj)
+            n_obj = t[i].result->n_objectives;
+    if (n > INT32_MAX)
+        return -1;
+    double *v = nasc_malloc(sizeof(double) * (size_t)(n ? n : 1) * (size_t)n_obj);
+    int *idx = nasc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    int64_t m = -1;
+    if (v && idx) {
+        for (int64_t i = 0; i < n; i++) { /* unfinished or failed: NaN, never on the front */
+            bool ok = t[i].status == NASC_TRIAL_OK;
+            for (int j = 0; j < n_obj; j++) {
+                double x = (double)NAN;
+                if (ok && j == 0)
+                    x = t[i].score;
+                else if (ok && t[i].result && j < t[i].result->n_objectives)
+                    x = t[i].result->objectives[j];
+                v[i * n_obj + j] = x;
+            }
+        }
+        m = nasc_pareto_front(v, (int)n, n_obj, idx);
+        for (int64_t i = 0; i < m; i++)
+            out_idx[i] = idx[i];
+    }
+    nasc_free(v);
+    nasc_free(idx);
+    return m;
 }
 
 uint64_t nasc_trial_seed(uint64_t seed, int64_t k) {
@@ -333,12 +367,27 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         goto fail;
     if ((st = nasc_experiment_make_evaluator(&ex->cfg, ex->space, &ex->eval, err)) != NASC_OK)
         goto fail;
+    if ((st = nasc_objectives_parse(ex->cfg.objective, ex->cfg.constraint, &ex->obj, err)))
+        goto fail;
+    if (nasc_objectives_need_cost(&ex->obj)) { /* costs for objectives and constraints */
+        bool lat = false;
+        for (int j = 0; j < ex->obj.n; j++)
+            lat |= ex->obj.kind[j] == NASC_OBJ_LATENCY;
+        for (int j = 0; j < ex->obj.n_constraints; j++)
+            lat |= ex->obj.constraint[j].kind == NASC_OBJ_LATENCY;
+        nasc_net_config net = ex->eval->cost_net;
+        if (!ex->eval->want_cost) /* a table: the NAS-Bench-201 networks, CIFAR inputs */
+            net = (nasc_net_config){.in_c = 3, .in_h = 32, .in_w = 32,
+                                    .n_classes = strstr(ex->cfg.benchmark, "cifar100") ? 100 : 10};
+        nasc_evaluator_set_cost(ex->eval, &net, lat ? 10 : ex->eval->cost_latency_repeats);
+    }
     nasc_strategy_config sc = {
         .seed = ex->cfg.seed,
         .budget = ex->cfg.budget,
         .ask_ahead = ex->cfg.ask_ahead,
         .min_fidelity = 0,
         .max_fidelity = ex->eval->max_fidelity,
+        .n_objectives = ex->obj.n > 1 ? ex->obj.n : 0,
     };
     if ((st = nasc_strategy_new(ex->cfg.strategy, ex->space, &sc, ex->cfg.strategy_opt,
                                 &ex->strategy, err)) != NASC_OK)
@@ -475,14 +524,28 @@ static void evaluate_here(nasc_experiment *ex, int64_t k, nasc_trial_result *r) 
 }
 
 /* Records the result of trial k and keeps it (canonicalised) for telling. */
-static nasc_status finish_trial(nasc_experiment *ex, int64_t k, const nasc_trial_result *r,
+static nasc_status finish_trial(nasc_experiment *ex, int64_t k, const nasc_trial_result *r_in,
                                 nasc_err *err) {
     trial *t = &ex->t[k];
-    NASC_TRY(nasc_db_trial_finish(ex->db, k, r, err));
-    nasc_trial_result *c = nasc_malloc(sizeof *c);
-    if (!c)
+    /* objectives from the score and the measured cost; a violated constraint fails the trial */
+    nasc_trial_result *r = nasc_malloc(sizeof *r);
+    if (!r)
         return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    *r = *r_in;
+    nasc_cost cost = r->cost;
+    nasc_objectives_apply(&ex->obj, &cost, r);
+    nasc_status dst = nasc_db_trial_finish(ex->db, k, r, err);
+    if (dst != NASC_OK) {
+        nasc_free(r);
+        return dst;
+    }
+    nasc_trial_result *c = nasc_malloc(sizeof *c);
+    if (!c) {
+        nasc_free(r);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    }
     nasc_status st = canonical_result(r, t->fidelity, c, err);
+    nasc_free(r);
     if (st != NASC_OK) {
         nasc_free(c);
         return st;
