@@ -30,6 +30,15 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the process (user + system): unlike wall time, barely affected by other
+ * processes on a shared machine (with one thread it is the step's work). */
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 static int iarg(int argc, char **argv, const char *name, int def) {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], name))
@@ -89,23 +98,24 @@ int main(int argc, char **argv) {
         yt[i] = i % 10;
         yv[i] = (i * 7) % 10;
     }
-    double total = 0.0, best = 1e30;
+    double total = 0.0, best = 1e30, cpu_total = 0.0;
     float loss = 0.0f;
     for (int s = 0; s < warm + steps; s++) {
-        const double t0 = now_s();
+        const double t0 = now_s(), c0 = cpu_s();
         nasc_oneshot_batch tb = {.x = xt, .labels = yt, .n = B}, vb = {.x = xv, .labels = yv, .n = B};
         nasc_oneshot_step_stats stats;
         if (nasc_oneshot_step(d, &tb, &vb, 0.025f, &stats, &err)) {
             fprintf(stderr, "bench_supernet: step %d: %s\n", s, err.msg);
             return 1;
         }
-        const double dt = now_s() - t0;
+        const double dt = now_s() - t0, dc = cpu_s() - c0;
         if (s >= warm) {
             total += dt;
+            cpu_total += dc;
             best = dt < best ? dt : best;
         }
         loss = stats.train_loss;
-        fprintf(stderr, "step %d: %.3f s, loss %.4f\n", s, dt, (double)loss);
+        fprintf(stderr, "step %d: %.3f s (cpu %.3f s), loss %.4f\n", s, dt, dc, (double)loss);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -113,10 +123,12 @@ int main(int argc, char **argv) {
     nasc_oneshot_memory(d, &arena_peak, &grad_peak);
     printf("{\"impl\": \"nasc\", \"space\": \"%s\", \"order\": %d, \"batch\": %d, \"channels\": %d, "
            "\"cells\": %d, \"threads\": %d, \"images_per_second\": %.3f, "
-           "\"images_per_second_best\": %.3f, \"peak_rss_mb\": %.1f, "
+           "\"images_per_second_best\": %.3f, \"cpu_seconds_per_step\": %.3f, "
+           "\"peak_rss_mb\": %.1f, "
            "\"predicted_mb\": %.1f, \"arena_mb\": %.1f, \"grad_pool_mb\": %.1f, "
            "\"params\": %zu}\n",
-           space_name, order, B, C, L, T, B * steps / total, B / best, ru.ru_maxrss / 1024.0,
+           space_name, order, B, C, L, T, B * steps / total, B / best, cpu_total / steps,
+           ru.ru_maxrss / 1024.0,
            mem.total_bytes / 1048576.0, arena_peak / 1048576.0, grad_peak / 1048576.0,
            nasc_params_count(nasc_supernet_weights(sn)));
     nasc_oneshot_free(d);

@@ -10,7 +10,9 @@ Supernet: the DARTS search network (C=16, 8 cells, 4 nodes, the 8 DARTS ops, sea
 affine parameters) on 1x28x28 inputs, batch 64, 10 classes. images/s = training images per
 second of whole steps (batch / step time), median over the timed steps; peak memory = peak RSS
 of the process. Each side runs in its own process so that its peak is its own; both use the
-same number of threads. PyTorch runs channels_last (its fastest layout here).
+same number of threads. PyTorch runs channels_last (its fastest layout here). On a shared
+machine wall times swing with other processes' load; the CPU seconds per step (user + system)
+and the best step are steadier, and all three ratios are printed.
 
     /usr/bin/python3 bench/supernet/supernet_step.py [--batch 64] [--threads 2] [--steps 5]
         [--warmup 2] [--nasc build/bench/bench_supernet] [--order 1]
@@ -157,9 +159,9 @@ def torch_side(a):
     xv = torch.randn(a.batch, C, H, W, generator=g).to(memory_format=torch.channels_last)
     yt = torch.arange(a.batch) % a.classes
     yv = (torch.arange(a.batch) * 7) % a.classes
-    times = []
+    times, cpus = [], []
     for s in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         # architecture step (first order), as Architect._backward_step
         aopt.zero_grad()
         lossf(net(xv), yv).backward()
@@ -170,14 +172,17 @@ def torch_side(a):
         loss.backward()
         nn.utils.clip_grad_norm_(net.weights(), 5.0)
         wopt.step()
-        dt = time.perf_counter() - t0
-        print("torch step %d: %.3f s, loss %.4f" % (s, dt, loss.item()), file=sys.stderr)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        print("torch step %d: %.3f s (cpu %.3f s), loss %.4f" % (s, dt, dc, loss.item()),
+              file=sys.stderr)
         if s >= a.warmup:
             times.append(dt)
+            cpus.append(dc)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"impl": "pytorch " + torch.__version__, "batch": a.batch, "threads": a.threads,
                       "images_per_second": a.batch / statistics.median(times),
                       "images_per_second_best": a.batch / min(times),
+                      "cpu_seconds_per_step": sum(cpus) / len(cpus),
                       "peak_rss_mb": rss, "params": sum(p.numel() for p in net.weights())}))
 
 
@@ -212,17 +217,22 @@ def main():
         rows.append(t)
     print("DARTS supernet step (first order), C=%d, %d cells, batch %d, %s input, %d threads" %
           (a.channels, a.cells, a.batch, "x".join(map(str, a.input)), a.threads))
-    print("%-22s %12s %12s %14s %10s" % ("", "images/s", "best img/s", "peak RSS MB", "params"))
+    print("%-22s %10s %11s %13s %13s %10s" % ("", "images/s", "best img/s", "CPU s/step",
+                                               "peak RSS MB", "params"))
     for r in rows:
-        print("%-22s %12.2f %12.2f %14.1f %10d" % (r["impl"], r["images_per_second"],
-                                                  r.get("images_per_second_best", 0.0),
-                                                  r["peak_rss_mb"], r["params"]))
+        print("%-22s %10.2f %11.2f %13.2f %13.1f %10d" % (
+            r["impl"], r["images_per_second"], r.get("images_per_second_best", 0.0),
+            r.get("cpu_seconds_per_step", 0.0), r["peak_rss_mb"], r["params"]))
     if "predicted_mb" in n:
         print("nasc predicted step memory before training: %.1f MB" % n["predicted_mb"])
     if len(rows) == 2:
         t = rows[1]
-        print("ratio nasc/pytorch: speed %.2fx, memory %.2fx  (goal: >= 2x speed, <= 0.5x memory)" %
-              (n["images_per_second"] / t["images_per_second"], n["peak_rss_mb"] / t["peak_rss_mb"]))
+        print("ratio nasc/pytorch: speed %.2fx (best step %.2fx, CPU time %.2fx), memory %.2fx  "
+              "(goal: >= 2x speed, <= 0.5x memory)" %
+              (n["images_per_second"] / t["images_per_second"],
+               n["images_per_second_best"] / t["images_per_second_best"],
+               t["cpu_seconds_per_step"] / n["cpu_seconds_per_step"],
+               n["peak_rss_mb"] / t["peak_rss_mb"]))
 
 
 if __name__ == "__main__":
