@@ -11,6 +11,9 @@
  *     snapshot holds softmax(alpha) for both epochs;
  *   - `nasc train --space darts --arch GENOTYPE` retrains the found cell;
  *   - --max-memory below the prediction exits non-zero saying what would fit. */
+// ctest: labels=slow
+/* slow: nine CLI runs, each loading Fashion-MNIST; the same resume logic runs under the
+ * sanitizers in test_oneshot_search.c */
 #include "test.h"
 
 #include "search_cli.h"
