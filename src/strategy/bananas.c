@@ -46,7 +46,7 @@ static const nasc_strategy_opt bananas_opts[] = {
      .min = 1e-6,
      .max = 10,
      .help = "Adam learning rate"},
-    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "5", "path"),
+    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "5", "path", "0.5"),
 };
 
 static nasc_status bananas_init(nasc_strategy *s, nasc_err *err) {

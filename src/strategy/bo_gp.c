@@ -40,7 +40,7 @@ static const nasc_strategy_opt bo_gp_opts[] = {
      .min = 0,
      .max = 10000,
      .help = "marginal-likelihood ascent steps per fit (0: fixed hyperparameters)"},
-    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "1", "onehot"),
+    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "1", "onehot", "0.3"),
 };
 
 static nasc_status bo_gp_init(nasc_strategy *s, nasc_err *err) {

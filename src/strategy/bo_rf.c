@@ -29,7 +29,7 @@ static const nasc_strategy_opt bo_rf_opts[] = {
      .min = 0,
      .max = 1e6,
      .help = "EI margin (in score units)"},
-    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "1", "onehot"),
+    NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "1", "onehot", "0.7"),
 };
 
 static nasc_status bo_rf_init(nasc_strategy *s, nasc_err *err) {

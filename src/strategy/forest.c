@@ -6,7 +6,8 @@
  * between consecutive distinct values) that most reduces the sum of squared errors wins; a node
  * becomes a leaf below min_samples_split points, at max_depth, when no split leaves
  * min_samples_leaf points on both sides, or when its targets are all equal. A leaf keeps the mean
- * and the (population) variance of its targets.
+ * and the (population) variance of its targets. Features that are 0/1 in a node (the one-hot and
+ * path encodings) have a single split point, found without sorting.
  *
  * Prediction: mu = mean over trees of the leaf means; var = mean over trees of (leaf var + leaf
  * mean^2) - mu^2 (the law of total variance over the mixture of the trees' leaves, as pyrfr).
@@ -146,6 +147,31 @@ static int grow(nasc_forest *f, tree *t, int *idx, int n, int depth) {
         int fe = f->feat[r];
         f->feat[r] = f->feat[j];
         f->feat[j] = fe;
+        /* binary features (one-hot and path encodings): one split point, no sort */
+        bool binary = true;
+        double s0 = 0.0;
+        int n0 = 0;
+        for (int i = 0; i < n && binary; i++) {
+            float xv = f->X[(size_t)idx[i] * (size_t)d + (size_t)fe];
+            binary = xv == 0.0f || xv == 1.0f;
+            if (xv == 0.0f) {
+                s0 += f->y[idx[i]];
+                n0++;
+            }
+        }
+        if (binary) {
+            int n1 = n - n0;
+            if (n0 >= c->min_samples_leaf && n1 >= c->min_samples_leaf && n0 && n1) {
+                double s1 = tot - s0;
+                double gain = s0 * s0 / n0 + s1 * s1 / n1 - tot * tot / n;
+                if (gain > best_gain) {
+                    best_gain = gain;
+                    best_feat = fe;
+                    best_thr = 0.5;
+                }
+            }
+            continue;
+        }
         memcpy(f->tmp, idx, sizeof(int) * (size_t)n);
         sort_col = f->X;
         sort_dim = d;

@@ -256,6 +256,31 @@ void nasc_learn_targets(const learn_base *b, double *y) {
                    : -(double)INFINITY;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void nasc_learn_floor(double *y, int n, double q) {
+    if (!(q > 0.0) || n < 4)
+        return;
+    double *s = nasc_malloc(sizeof(double) * (size_t)n);
+    if (!s)
+        return; /* the targets stay as they are: a weaker model, not an error */
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(y[i]))
+            s[m++] = y[i];
+    if (m >= 4) {
+        qsort(s, (size_t)m, sizeof(double), cmp_double);
+        double f = s[(int)(q * (m - 1))];
+        for (int i = 0; i < n; i++)
+            if (isfinite(y[i]) && y[i] < f)
+                y[i] = f;
+    }
+    nasc_free(s);
+}
+
 void nasc_learn_draw_weights(nasc_strategy *s, learn_base *b) {
     if (!b->n_obj)
         return;

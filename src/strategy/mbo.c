@@ -3,7 +3,8 @@
  * Trials 0 .. init-1 are uniform samples never proposed before. After that, whenever the queue is
  * empty and the results the batch may use are known (learn_int.h), one iteration runs:
  *   1. targets: the score of every told trial (a random scalarisation of the objectives when there
- *      are several; new weights each iteration, ParEGO-style); failed trials are left out;
+ *      are several; new weights each iteration, ParEGO-style); failed trials are left out; with
+ *      `floor` q, targets below the q-quantile are raised to it (nasc_learn_floor);
  *   2. the surrogate (GP, random forest or MLP ensemble) is fitted on the encodings;
  *   3. candidates: all neighbours of the `top` best architectures, `mutations` random 2..max_edits
  *      edit mutations of each of them and `random` uniform samples, none proposed before
@@ -55,6 +56,7 @@ static nasc_status iterate(nasc_strategy *s, mbo *m, nasc_err *err) {
             yok[n_ok++] = y[i];
             best = fmax(best, y[i]);
         }
+    nasc_learn_floor(yok, n_ok, m->c.floor_q);
     if (n_ok < 2) { /* nothing to learn from yet */
         nasc_arch *a;
         for (int k = 0; k < m->c.batch && st == NASC_OK; k++) {

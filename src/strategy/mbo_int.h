@@ -12,14 +12,15 @@ typedef enum mbo_acq { MBO_EI = 0, MBO_UCB, MBO_ITS } mbo_acq;
 typedef struct mbo_config {
     nasc_encoding enc; /* encoding the surrogate sees */
     mbo_acq acq;
-    double xi;     /* EI margin (target units) */
-    double beta;   /* UCB weight of the standard deviation */
-    int n_init;    /* uniform samples before the first fit */
-    int top;       /* best architectures whose neighbourhoods are searched */
-    int n_mut;     /* random multi-edit mutations per top architecture */
-    int max_edits; /* edits of those mutations: 2..max_edits */
-    int n_rand;    /* uniform samples among the candidates */
-    int batch;     /* proposals per fit */
+    double xi;      /* EI margin (target units) */
+    double beta;    /* UCB weight of the standard deviation */
+    int n_init;     /* uniform samples before the first fit */
+    int top;        /* best architectures whose neighbourhoods are searched */
+    int n_mut;      /* random multi-edit mutations per top architecture */
+    int max_edits;  /* edits of those mutations: 2..max_edits */
+    int n_rand;     /* uniform samples among the candidates */
+    int batch;      /* proposals per fit */
+    double floor_q; /* targets below this quantile are raised to it (0: off) */
 } mbo_config;
 
 typedef struct mbo {
@@ -41,47 +42,25 @@ NASC_INTERNAL nasc_status nasc_mbo_load(nasc_strategy *s, const void *buf, size_
 NASC_INTERNAL void nasc_mbo_free(void *impl);
 
 /* Options every model-based strategy declares (in this order, after its own). */
-#define NASC_MBO_COMMON_OPTS(init_def, top_def, mut_def, rand_def, batch_def, enc_def)             \
-    {.name = "init",                                                                               \
-     .type = NASC_OPT_INT,                                                                         \
-     .def = init_def,                                                                              \
-     .min = 1,                                                                                     \
-     .max = 100000,                                                                                \
-     .help = "uniform samples before the first model fit"},                                        \
-        {.name = "top",                                                                            \
-         .type = NASC_OPT_INT,                                                                     \
-         .def = top_def,                                                                           \
-         .min = 1,                                                                                 \
-         .max = 100000,                                                                            \
-         .help = "best architectures whose neighbourhoods give the candidates"},                   \
-        {.name = "mutations",                                                                      \
-         .type = NASC_OPT_INT,                                                                     \
-         .def = mut_def,                                                                           \
-         .min = 0,                                                                                 \
-         .max = 100000,                                                                            \
-         .help = "random 2..max-edits mutations per top architecture"},                            \
-        {.name = "max-edits",                                                                      \
-         .type = NASC_OPT_INT,                                                                     \
-         .def = "3",                                                                               \
-         .min = 2,                                                                                 \
-         .max = 64,                                                                                \
-         .help = "most edits of those mutations"},                                                 \
-        {.name = "random",                                                                         \
-         .type = NASC_OPT_INT,                                                                     \
-         .def = rand_def,                                                                          \
-         .min = 0,                                                                                 \
-         .max = 100000,                                                                            \
-         .help = "uniform samples added to the candidates"},                                       \
-        {.name = "batch",                                                                          \
-         .type = NASC_OPT_INT,                                                                     \
-         .def = batch_def,                                                                         \
-         .min = 1,                                                                                 \
-         .max = 10000,                                                                             \
-         .help = "proposals per model fit"},                                                       \
-    {                                                                                              \
-        .name = "encoding", .type = NASC_OPT_CHOICE, .def = enc_def, .choices = "onehot|path",     \
-        .help = "architecture encoding the model sees"                                             \
-    }
+// clang-format off
+#define NASC_MBO_COMMON_OPTS(init_def, top_def, mut_def, rand_def, batch_def, enc_def, floor_def) \
+    {.name = "init", .type = NASC_OPT_INT, .def = init_def, .min = 1, .max = 100000,            \
+     .help = "uniform samples before the first model fit"},                                     \
+    {.name = "top", .type = NASC_OPT_INT, .def = top_def, .min = 1, .max = 100000,              \
+     .help = "best architectures whose neighbourhoods give the candidates"},                    \
+    {.name = "mutations", .type = NASC_OPT_INT, .def = mut_def, .min = 0, .max = 100000,        \
+     .help = "random 2..max-edits mutations per top architecture"},                             \
+    {.name = "max-edits", .type = NASC_OPT_INT, .def = "3", .min = 2, .max = 64,                \
+     .help = "most edits of those mutations"},                                                  \
+    {.name = "random", .type = NASC_OPT_INT, .def = rand_def, .min = 0, .max = 100000,          \
+     .help = "uniform samples added to the candidates"},                                        \
+    {.name = "batch", .type = NASC_OPT_INT, .def = batch_def, .min = 1, .max = 10000,           \
+     .help = "proposals per model fit"},                                                        \
+    {.name = "encoding", .type = NASC_OPT_CHOICE, .def = enc_def, .choices = "onehot|path",     \
+     .help = "architecture encoding the model sees"},                                           \
+    {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,         \
+     .help = "targets below this quantile of the results are raised to it (0: off)"}
+// clang-format on
 
 /* Reads the common options into c. */
 static inline void nasc_mbo_read_common(const nasc_strategy *s, mbo_config *c) {
@@ -92,6 +71,7 @@ static inline void nasc_mbo_read_common(const nasc_strategy *s, mbo_config *c) {
     c->n_rand = nasc_strategy_opt_int(s, "random");
     c->batch = nasc_strategy_opt_int(s, "batch");
     c->enc = nasc_strategy_opt_choice(s, "encoding") == 1 ? NASC_ENC_PATH : NASC_ENC_ONEHOT;
+    c->floor_q = nasc_strategy_opt_double(s, "floor");
 }
 
 #endif /* NASC_MBO_INT_H */

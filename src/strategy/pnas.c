@@ -34,6 +34,7 @@ typedef struct pnas {
     learn_base b;
     learn_model model;
     int K, expand, B, T;
+    double floor_q;        /* nasc_learn_floor of the surrogate's targets */
     int level;             /* level of the last round proposed (0 before the first) */
     int block[PN_MAX_DEC]; /* level at which decision t is set (1..B) */
     int darts;             /* 1: darts layout, 0: nb201 */
@@ -60,6 +61,12 @@ static const nasc_strategy_opt pnas_opts[] = {
      .def = "mlp",
      .choices = "mlp|rf|gp",
      .help = "predictor ranking the expansions"},
+    {.name = "floor",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0.5",
+     .min = 0,
+     .max = 0.99,
+     .help = "targets below this quantile of the results are raised to it (0: off)"},
 };
 
 /* Sets the filler of decisions above level lv: nb201 'none' everywhere but a skip from node lv to
@@ -80,6 +87,7 @@ static nasc_status pnas_init(nasc_strategy *s, nasc_err *err) {
     NASC_TRY(nasc_learn_init(&p->b, s, err));
     p->K = nasc_strategy_opt_int(s, "beam");
     p->expand = nasc_strategy_opt_int(s, "expand");
+    p->floor_q = nasc_strategy_opt_double(s, "floor");
     p->T = p->b.n_dec;
     const char *sn = nasc_space_name(s->space);
     if (!strcmp(sn, "nb201")) {
@@ -310,6 +318,7 @@ static nasc_status round_(nasc_strategy *s, pnas *p, nasc_err *err) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "pnas: out of memory");
         goto done;
     }
+    nasc_learn_floor(yok, n_ok, p->floor_q);
     if (n_ok >= 2) {
         if ((st = nasc_learn_encode(ok, (size_t)n_ok, NASC_ENC_ONEHOT, p->enc_len, X, err)) ||
             (st = nasc_learn_model_fit(&p->model, X, yok, n_ok, err)) ||

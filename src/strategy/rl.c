@@ -39,6 +39,7 @@ typedef struct rl {
     int batch, epochs;
     float lr;
     double ent, decay, eps, vcoef;
+    double floor_q; /* nasc_learn_floor of the rewards */
     nasc_controller *ctl;
     nasc_optim *opt;
     rl_sample *samp; /* one per asked trial */
@@ -102,7 +103,7 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
 static const nasc_strategy_opt reinforce_opts[] = {
     {.name = "lr",
      .type = NASC_OPT_DOUBLE,
-     .def = "0.05",
+     .def = "0.02",
      .min = 1e-7,
      .max = 10,
      .help = "Adam learning rate of the controller"},
@@ -142,6 +143,12 @@ static const nasc_strategy_opt reinforce_opts[] = {
      .min = 0.01,
      .max = 100,
      .help = "softmax temperature T"},
+    {.name = "floor",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0",
+     .min = 0,
+     .max = 0.99,
+     .help = "rewards below this quantile of the results are raised to it (0: off)"},
 };
 
 static const nasc_strategy_opt ppo_opts[] = {
@@ -199,6 +206,12 @@ static const nasc_strategy_opt ppo_opts[] = {
      .min = 0.01,
      .max = 100,
      .help = "softmax temperature T"},
+    {.name = "floor",
+     .type = NASC_OPT_DOUBLE,
+     .def = "0.5",
+     .min = 0,
+     .max = 0.99,
+     .help = "rewards below this quantile of the results are raised to it (0: off)"},
 };
 
 static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
@@ -215,6 +228,7 @@ static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
     r->lr = (float)nasc_strategy_opt_double(s, "lr");
     r->batch = nasc_strategy_opt_int(s, "batch");
     r->ent = nasc_strategy_opt_double(s, "entropy");
+    r->floor_q = nasc_strategy_opt_double(s, "floor");
     r->epochs = ppo ? nasc_strategy_opt_int(s, "epochs") : 1;
     r->decay = ppo ? 0.0 : nasc_strategy_opt_double(s, "decay");
     r->eps = ppo ? nasc_strategy_opt_double(s, "clip") : 0.0;
@@ -284,6 +298,7 @@ static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
     }
     nasc_learn_targets(b, y);
+    nasc_learn_floor(y, b->n_hist, r->floor_q);
     for (int64_t k = k0; k < k1; k++)
         if (isfinite(y[k]))
             r->r_min = fmin(r->r_min, y[k]);
