@@ -146,6 +146,17 @@ int main(int argc, char **argv) {
         {"local", "mode=best", "local (best improvement)"},
         {"grid", "order=shuffle", "grid (shuffled order)"},
         {"grid", "", "grid (enumeration order)"},
+        /* issue 5: learned and model-based strategies (docs/STRATEGIES.md) */
+        {"reinforce", "", "reinforce (LSTM, baseline)"},
+        {"ppo", "", "ppo (LSTM + value, clip)"},
+        {"bo-gp", "", "bo-gp (GP Matern, EI)"},
+        {"bo-rf", "", "bo-rf (SMAC forest, EI)"},
+        {"bananas", "", "bananas (MLP ens., path, TS)"},
+        {"gan", "", "gan (GA-NAS style)"},
+        {"pnas", "", "pnas (MLP ensemble)"},
+        {"pnas", "surrogate=gp", "pnas (GP surrogate)"},
+        {"bohb", "", "bohb (TPE; one fidelity)"},
+        {"nsga2", "", "nsga2 (one objective)"},
     };
     printf("NAS-Bench-201 table, %d seeds x %d queries: best test accuracy found (mean +- std over "
            "seeds)\n\n",
