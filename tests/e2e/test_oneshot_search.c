@@ -8,6 +8,8 @@
  *     proxyless (each with its own random state: Gumbel noise, paths, controller, evolution);
  *     test_oneshot_methods.c (slow) does darts2, pc-darts and the nb201 space;
  *   - a corrupt checkpoint or one of another configuration is refused with a clear error;
+ *   - collapse remedies: DARTS+ stops at the first epoch whose normal cell reaches the skip
+ *     limit and returns that epoch's genotype; the skip regulariser lowers skip's weight;
  *   - --max-memory below the prediction is refused with a message that says what would fit.
  * The CLI's SIGKILL / resume / trial database path is tests/e2e/test_oneshot_cli.c. */
 #include "test.h"
@@ -22,7 +24,29 @@ typedef struct eplog {
     float val_acc[8];
     char arch[8][1024];
     bool replayed[8];
+    int skips[8];
+    double skip_weight[8]; /* mean softmax weight of skip_connect over the normal cell's edges */
+    char stop[8][128];
 } eplog;
+
+/* Mean of the 4th value (skip_connect) of every row of the "normal" matrix in alpha JSON. */
+static double mean_skip(const char *json) {
+    const char *p = strstr(json, "\"normal\": [");
+    if (!p)
+        return NAN;
+    p = strchr(p, '[') + 1;
+    double sum = 0.0;
+    int rows = 0;
+    while ((p = strchr(p, '[')) && rows < 14) {
+        double v[8];
+        if (sscanf(p, "[%lf, %lf, %lf, %lf", &v[0], &v[1], &v[2], &v[3]) != 4)
+            break;
+        sum += v[3];
+        rows++;
+        p++;
+    }
+    return rows ? sum / rows : NAN;
+}
 
 static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *err) {
     (void)err;
@@ -31,6 +55,9 @@ static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *e
         l->val_acc[l->n] = e->val_acc;
         snprintf(l->arch[l->n], sizeof l->arch[0], "%s", e->arch);
         l->replayed[l->n] = e->replayed;
+        l->skips[l->n] = e->n_skip_normal;
+        l->skip_weight[l->n] = mean_skip(e->alpha_json);
+        snprintf(l->stop[l->n], sizeof l->stop[0], "%s", e->stop_reason ? e->stop_reason : "");
         l->n++;
     }
     return NASC_OK;
@@ -133,6 +160,54 @@ static void method_case(const char *method, const char *space, bool resume, cons
     unlink(c.checkpoint);
 }
 
+/* The collapse remedies: DARTS+ early stop and the skip-weight regulariser. */
+static void remedies(void) {
+    nasc_oneshot_config c;
+    small(&c, "darts", "darts");
+    c.epochs = 3;
+    c.seed = 3;
+    c.opts.arch_lr = 3e-3f; /* alpha moves visibly within 21 steps */
+    nasc_err err = {0};
+    nasc_oneshot_result r;
+    eplog base = {0};
+    CHECK_STATUS(run(&c, &base, &r, &err), NASC_OK);
+    nasc_oneshot_result_free(&r);
+    /* DARTS+: a limit the baseline reaches must stop the search at the first epoch reaching it */
+    int limit = 0, stop_at = -1;
+    for (int e = 0; e < base.n; e++)
+        if (base.skips[e] > limit)
+            limit = base.skips[e];
+    for (int e = 0; e < base.n && limit > 0; e++)
+        if (base.skips[e] >= limit) {
+            stop_at = e;
+            break;
+        }
+    if (stop_at >= 0 && stop_at + 1 < c.epochs) {
+        eplog l = {0};
+        c.opts.max_skips = limit;
+        CHECK_STATUS(run(&c, &l, &r, &err), NASC_OK);
+        CHECK_MSG(r.epochs_done == stop_at + 1 && strstr(r.stop_reason, "DARTS+") &&
+                      !strcmp(r.arch, base.arch[stop_at]),
+                  "DARTS+ with limit %d: %d epochs, reason '%s' (expected a stop after epoch %d)",
+                  limit, r.epochs_done, r.stop_reason, stop_at);
+        CHECK(l.n == stop_at + 1 && strstr(l.stop[stop_at], "skip connections"));
+        nasc_oneshot_result_free(&r);
+        c.opts.max_skips = 0;
+    } else {
+        fprintf(stderr, "note: the baseline reached no skip count before its last epoch\n");
+    }
+    /* the regulariser lowers the skip weight against the same run without it */
+    eplog reg = {0};
+    c.opts.skip_reg = 20.0f;
+    CHECK_STATUS(run(&c, &reg, &r, &err), NASC_OK);
+    nasc_oneshot_result_free(&r);
+    CHECK_MSG(reg.n == 3 && base.n == 3 && reg.skip_weight[2] < base.skip_weight[2] - 1e-3,
+              "skip weight with the regulariser %g, without %g", reg.skip_weight[2],
+              base.skip_weight[2]);
+    fprintf(stderr, "skips without the regulariser %d %d %d, with %d %d %d\n", base.skips[0],
+            base.skips[1], base.skips[2], reg.skips[0], reg.skips[1], reg.skips[2]);
+}
+
 static void refusals(const char *dir) {
     nasc_oneshot_config c;
     small(&c, "darts", "darts");
@@ -215,6 +290,8 @@ int main(int argc, char **argv) {
             method_case(cases[i].method, cases[i].space, cases[i].resume, dir);
     if (RUN_REFUSALS && (!only || !strcmp(only, "refusals")))
         refusals(dir);
+    if (RUN_REFUSALS && (!only || !strcmp(only, "remedies")))
+        remedies();
     rmdir(dir);
     return test_done("oneshot_search");
 }
