@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct command {
     const char *name;
@@ -25,7 +26,22 @@ static void usage(FILE *f) {
     fprintf(f, "\n'nasc <command> --help' describes a command's options.\n");
 }
 
+/* OpenMP threads that wait for work by spinning (libgomp's default) hold their core while another
+ * thread or process needs it: on this project's 2-core machines, with a data-prefetch thread, a
+ * second worker or any other load, a training step ran 1.5-2.5x slower than with sleeping waits,
+ * which cost about 5 % on an idle machine (docs/ARCH.md, "Threads"). libgomp reads its policy once,
+ * when it is loaded, so nasc sets it and starts itself again (same pid, same arguments) unless the
+ * user chose a policy. If the new start fails, nasc simply goes on with the default. */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

@@ -1,5 +1,5 @@
 /* bench_dnnl_blocked.c — oneDNN's depthwise convolution in its own blocked layout (nChw16c), for
- * the layout question in docs/ARCH_LAYOUT.md: would a blocked activation layout let a library
+ * the layout question in docs/ARCH.md (Layout): would a blocked activation layout let a library
  * kernel beat nasc's NHWC kernels? (For C = 16, nChw16c and NHWC are the same bytes.)
  *
  * Times forward, backward-data and backward-weights of a depthwise KxK convolution (stride 1,

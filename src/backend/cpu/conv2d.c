@@ -2,7 +2,7 @@
  *
  * x (N,C,H,W) NHWC, w (K,C/G,KH,KW) stored [K][KH][KW][Cg], b (1,K,1,1), y (N,K,OH,OW); P = pixels.
  *
- * Paths (docs/ARCH_LAYOUT.md has the measurements behind the choice, bench/kernels the commands):
+ * Paths (docs/ARCH.md (Layout) has the measurements behind the choice, bench/kernels the commands):
  *   DW    depthwise (G == C == K): own NHWC kernels (dwconv.c), AVX-512 or portable;
  *   1X1   1x1, stride 1, no padding, G == 1: in NHWC the input already is the GEMM operand
  *         x[N*H*W][C], so y[P][K] = x[P][C] w[K][C]^T with no im2col at all;
@@ -87,7 +87,7 @@ enum nasc_cpu_conv_path nasc_cpu_conv_path(const nasc_backend *be, const nasc_te
     return ctx->dnnl ? NASC_CPU_CONV_DNNL : NASC_CPU_CONV_GEMM;
 }
 
-/* The hybrid depthwise path, by measurement (docs/ARCH_LAYOUT.md): with C = K = 16 NHWC is
+/* The hybrid depthwise path, by measurement (docs/ARCH.md (Layout)): with C = K = 16 NHWC is
  * oneDNN's blocked nChw16c, whose jit kernels beat ours for the undilated forward (3x3: 0.11 vs
  * 0.21 ms, 5x5 0.26 vs 0.32, N=64 28x28, 1 thread) and the undilated 3x3 weight gradient (0.09 vs
  * 0.15 ms), while its backward-data (plus the pass that adds its result into dx) and every dilated

@@ -1,5 +1,5 @@
 /* cpu.c — the CPU backend: its kernel table, thread runner, scratch, ISA detection and the test
- * hooks. Which path each op takes, and the measurements behind it, are in docs/ARCH_LAYOUT.md.
+ * hooks. Which path each op takes, and the measurements behind it, are in docs/ARCH.md (Layout).
  *
  * Every op has an optimised kernel here; an op that ever needs to run on ref again is removed
  * from the table (cpu_supports then says no and backend.c falls back). */

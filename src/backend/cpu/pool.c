@@ -10,7 +10,7 @@
  * pixel with its valid kw range; window cell; channels innermost, 16 per AVX-512 vector (argmax
  * kept as a vector of int32 offsets, updated under the compare mask). With C = 16 a window cell is
  * one load and one max/add, so the per-cell bookkeeping of the first version (offsets recomputed
- * per cell, 9 bounds checks) cost more than the arithmetic: measured 1.7 ms -> see ARCH_LAYOUT.
+ * per cell, 9 bounds checks) cost more than the arithmetic: measured 1.7 ms -> see docs/ARCH.md (Layout).
  * Threads split the (n, oh) output rows in forward. Backward scatters into dx, and windows of
  * neighbouring rows overlap, so it splits by image n instead (windows never cross images); within
  * an image the adds run in ref's order. Global average pooling: per image, C running sums. */
