@@ -12,6 +12,38 @@
 
 #include <math.h>
 
+/* Channel c's mean and 1/sqrt(var+eps): batch statistics (and the running ones updated) when
+ * training, the running statistics otherwise. Shared with the in-place op (mixed.c). */
+void nasc_ref_bn_stats(const nasc_tensor *x, int c, const nasc_bn_params *p, nasc_tensor *rmean,
+                       nasc_tensor *rvar, double *out_mu, double *out_invstd) {
+    const int C = x->ne[1];
+    const size_t M = nasc_n(x) / (size_t)C;
+    double mu, var;
+    if (p->training) {
+        double s = 0.0;
+        for (size_t i = 0; i < M; i++)
+            s += x->data[i * C + c];
+        mu = s / (double)M;
+        double ss = 0.0;
+        for (size_t i = 0; i < M; i++) {
+            double d = x->data[i * C + c] - mu;
+            ss += d * d;
+        }
+        var = ss / (double)M;
+        if (rmean) {
+            const double m = p->momentum;
+            rmean->data[c] = (float)((1.0 - m) * rmean->data[c] + m * mu);
+            rvar->data[c] =
+                (float)((1.0 - m) * rvar->data[c] + m * var * (double)M / (double)(M - 1));
+        }
+    } else {
+        mu = rmean->data[c];
+        var = rvar->data[c];
+    }
+    *out_mu = mu;
+    *out_invstd = 1.0 / sqrt(var + (double)p->eps);
+}
+
 nasc_status nasc_ref_batchnorm_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *node) {
     (void)be;
     const nasc_tensor *x = node->src[0], *gamma = node->src[1], *beta = node->src[2];
@@ -24,29 +56,8 @@ nasc_status nasc_ref_batchnorm_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor
         return nasc_graph_status(gr);
     node->saved = saved;
     for (int c = 0; c < C; c++) {
-        double mu, var;
-        if (p->training) {
-            double s = 0.0;
-            for (size_t i = 0; i < M; i++)
-                s += x->data[i * C + c];
-            mu = s / (double)M;
-            double ss = 0.0;
-            for (size_t i = 0; i < M; i++) {
-                double d = x->data[i * C + c] - mu;
-                ss += d * d;
-            }
-            var = ss / (double)M;
-            if (rmean) {
-                const double m = p->momentum;
-                rmean->data[c] = (float)((1.0 - m) * rmean->data[c] + m * mu);
-                rvar->data[c] =
-                    (float)((1.0 - m) * rvar->data[c] + m * var * (double)M / (double)(M - 1));
-            }
-        } else {
-            mu = rmean->data[c];
-            var = rvar->data[c];
-        }
-        const double invstd = 1.0 / sqrt(var + (double)p->eps);
+        double mu, invstd;
+        nasc_ref_bn_stats(x, c, p, rmean, rvar, &mu, &invstd);
         saved[c] = (float)mu;
         saved[C + c] = (float)invstd;
         const double ga = gamma ? gamma->data[c] : 1.0, bb = beta ? beta->data[c] : 0.0;

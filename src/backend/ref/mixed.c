@@ -95,29 +95,8 @@ nasc_status nasc_ref_bn_inplace_fwd(nasc_backend *be, nasc_graph *gr, nasc_tenso
         return nasc_graph_status(gr);
     node->saved = saved;
     for (int c = 0; c < C; c++) {
-        double mu, var;
-        if (p->training) {
-            double s = 0.0;
-            for (size_t i = 0; i < M; i++)
-                s += x->data[i * C + c];
-            mu = s / (double)M;
-            double ss = 0.0;
-            for (size_t i = 0; i < M; i++) {
-                double d = x->data[i * C + c] - mu;
-                ss += d * d;
-            }
-            var = ss / (double)M;
-            if (rmean) {
-                const double m = p->momentum;
-                rmean->data[c] = (float)((1.0 - m) * rmean->data[c] + m * mu);
-                rvar->data[c] =
-                    (float)((1.0 - m) * rvar->data[c] + m * var * (double)M / (double)(M - 1));
-            }
-        } else {
-            mu = rmean->data[c];
-            var = rvar->data[c];
-        }
-        const double invstd = 1.0 / sqrt(var + (double)p->eps);
+        double mu, invstd;
+        nasc_ref_bn_stats(x, c, p, rmean, rvar, &mu, &invstd);
         saved[c] = (float)mu;
         saved[C + c] = (float)invstd;
         for (size_t i = 0; i < M; i++)

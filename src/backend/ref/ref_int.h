@@ -57,6 +57,11 @@ NASC_INTERNAL nasc_status nasc_ref_channel_shuffle_bwd(nasc_backend *be, nasc_gr
 NASC_INTERNAL nasc_status nasc_ref_bn_inplace_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_INTERNAL nasc_status nasc_ref_bn_inplace_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 
+/* Batch norm's per-channel statistics (batchnorm.c), shared by the in-place op. */
+NASC_INTERNAL void nasc_ref_bn_stats(const nasc_tensor *x, int c, const nasc_bn_params *p,
+                                     nasc_tensor *rmean, nasc_tensor *rvar, double *out_mu,
+                                     double *out_invstd);
+
 /* Dropout mask: element i of the op is kept when this uniform is >= p (shared with cpu/). */
 NASC_INTERNAL float nasc_drop_uniform(const nasc_drop_params *d, uint64_t i);
 
