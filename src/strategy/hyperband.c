@@ -34,24 +34,7 @@ typedef struct hb {
 } hb;
 
 const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS] = {
-    {.name = "eta",
-     .type = NASC_OPT_DOUBLE,
-     .def = "3",
-     .min = 1.5,
-     .max = 100,
-     .help = "keep the best 1/eta of a rung; fidelity grows by eta"},
-    {.name = "min-fidelity",
-     .type = NASC_OPT_DOUBLE,
-     .def = "1",
-     .min = 1e-9,
-     .max = 1e9,
-     .help = "lowest fidelity (epochs) a configuration is evaluated at"},
-    {.name = "max-fidelity",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 1e9,
-     .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"},
+    NASC_HB_OPTS_INIT,
 };
 
 /* Fidelities are epochs for the training evaluator: whole numbers from 1 up. */
