@@ -156,11 +156,21 @@ NASC_API nasc_status nasc_oneshot_step(nasc_oneshot *os, const nasc_oneshot_batc
 NASC_API nasc_status nasc_oneshot_arch_grad(nasc_oneshot *os, const nasc_oneshot_batch *train,
                                             const nasc_oneshot_batch *val, float lr, float *out,
                                             nasc_err *err);
-/* Loss and correct predictions of the supernet on a batch in inference mode (running BN
- * statistics) under the method's current expected architecture (softmax(alpha) for the
- * differentiable methods, the current best path for the sampling ones). */
+/* Loss and correct predictions of the supernet on a batch under the method's current expected
+ * architecture: DARTS / DARTS2 / PC-DARTS the softmax(alpha) supernet in inference mode (running
+ * BN statistics; see nasc_oneshot_recalibrate_bn), the sampling ones their current best path
+ * with batch statistics. */
 NASC_API nasc_status nasc_oneshot_eval_batch(nasc_oneshot *os, const nasc_oneshot_batch *b,
                                              float *out_loss, int *out_correct, nasc_err *err);
+/* DARTS / DARTS2 / PC-DARTS: pass `pass` (0, 1, ...) of a BN recalibration: a forward of b in
+ * training mode that updates every running statistic with momentum 1/(pass+1), so after passes
+ * 0..K-1 they are the plain averages over those K batches at the current weights. The running
+ * averages kept by the weight steps (momentum 0.1) trail the weights and start from mean 0,
+ * var 1, far from the mixed ops' variances (5e-3..5e-2), so inference with them is poor early in a
+ * search (docs/ONESHOT.md, "Evaluation"). Nothing is trained. No-op (OK) for the sampling
+ * methods, which evaluate with batch statistics. */
+NASC_API nasc_status nasc_oneshot_recalibrate_bn(nasc_oneshot *os, const nasc_oneshot_batch *b,
+                                                 int pass, nasc_err *err);
 /* The architecture the method would return now (DARTS rule on alpha; ENAS: the controller's
  * most likely sample; SPOS: the best path scored so far). Caller frees. */
 NASC_API nasc_status nasc_oneshot_derive(nasc_oneshot *os, nasc_arch **out, nasc_err *err);

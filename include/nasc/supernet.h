@@ -121,6 +121,10 @@ typedef struct nasc_supernet_plan {
     uint16_t straight[2][NASC_SUPERNET_MAX_EDGES];
     bool bn_batch_stats_only;     /* BN uses batch statistics and leaves running ones alone
                                    * (scoring sub-networks); else as the graph's mode says */
+    float bn_momentum;            /* > 0 (training mode): every BN updates its running
+                                   * statistics with this momentum instead of its own (0.1);
+                                   * 1/(k+1) on pass k averages them over passes 0..k
+                                   * (recalibration, nasc_oneshot_recalibrate_bn) */
 } nasc_supernet_plan;
 
 /* A plan with weights softmax(alpha) over the K ops of each edge (requires grad when alpha

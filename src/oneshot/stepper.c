@@ -489,6 +489,26 @@ nasc_status nasc_oneshot_eval_batch(nasc_oneshot *os, const nasc_oneshot_batch *
     return st;
 }
 
+nasc_status nasc_oneshot_recalibrate_bn(nasc_oneshot *os, const nasc_oneshot_batch *b, int pass,
+                                        nasc_err *err) {
+    if (os->m != NASC_ONESHOT_DARTS && os->m != NASC_ONESHOT_DARTS2 &&
+        os->m != NASC_ONESHOT_PCDARTS)
+        return NASC_OK;
+    if (!b || !b->x || !b->labels || b->n < 2 || pass < 0)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "%s: BN recalibration needs a batch of 2 or more images and pass >= 0",
+                           method_names[os->m]);
+    nasc_graph *g = os->g;
+    nasc_tensor *x = nasc_os_begin(os, b, true);
+    nasc_graph_set_grad(g, false);
+    nasc_supernet_plan plan;
+    nasc_supernet_plan_softmax(os->sn, g, &plan);
+    plan.bn_momentum = 1.0f / (float)(pass + 1);
+    nasc_supernet_forward(os->sn, g, x, &plan);
+    nasc_graph_set_grad(g, true);
+    return nasc_graph_status(g) != NASC_OK ? nasc_os_graph_error(os, err) : NASC_OK;
+}
+
 nasc_status nasc_os_eval_arch(nasc_oneshot *os, const nasc_arch *a, const nasc_oneshot_batch *b,
                               float *out_loss, int *out_correct, nasc_err *err) {
     nasc_graph *g = os->g;

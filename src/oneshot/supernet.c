@@ -436,6 +436,7 @@ typedef struct fwd_ctx {
     const nasc_supernet_plan *plan;
     bool batch_only; /* BN without running statistics */
     bool smooth;     /* tanh for ReLU, average for max pooling (config.smooth) */
+    float momentum;  /* > 0: overrides every BN's running-statistics momentum */
 } fwd_ctx;
 
 /* The activation: ReLU, or tanh in smooth mode. act_ip runs in place where ReLU may. */
@@ -446,10 +447,19 @@ static nasc_tensor *act_ip(const fwd_ctx *f, nasc_tensor *x) {
     return f->smooth ? nasc_tanh(f->g, x) : nasc_relu_inplace(f->g, x);
 }
 
+/* b's parameters, with the pass's momentum override */
+static nasc_bn_params bn_params(const fwd_ctx *f, const nasc_bn *b) {
+    nasc_bn_params p = b->p;
+    if (f->momentum > 0.0f)
+        p.momentum = f->momentum;
+    return p;
+}
+
 static nasc_tensor *bn_fwd(const fwd_ctx *f, const nasc_bn *b, nasc_tensor *x) {
     if (f->batch_only)
         return nasc_batchnorm(f->g, x, b->gamma, b->beta, NULL, NULL, &b->p);
-    return nasc_bn_forward(f->g, b, x);
+    const nasc_bn_params p = bn_params(f, b);
+    return nasc_batchnorm(f->g, x, b->gamma, b->beta, b->running_mean, b->running_var, &p);
 }
 
 /* BN of x where nothing else reads x (a conv, pool or concat output): in place when it has no
@@ -460,7 +470,8 @@ static nasc_tensor *bn_ip(const fwd_ctx *f, const nasc_bn *b, nasc_tensor *x) {
         return bn_fwd(f, b, x);
     if (f->batch_only)
         return nasc_batchnorm_inplace(f->g, x, NULL, NULL, &b->p);
-    return nasc_batchnorm_inplace(f->g, x, b->running_mean, b->running_var, &b->p);
+    const nasc_bn_params p = bn_params(f, b);
+    return nasc_batchnorm_inplace(f->g, x, b->running_mean, b->running_var, &p);
 }
 
 static nasc_tensor *rcb_fwd(const fwd_ctx *f, const sn_rcb *r, nasc_tensor *relu_x) {
@@ -784,7 +795,7 @@ nasc_tensor *nasc_supernet_forward(nasc_supernet *sn, nasc_graph *g, nasc_tensor
         return NULL;
     }
     fwd_ctx f = {.g = g, .plan = plan, .batch_only = plan->bn_batch_stats_only,
-                 .smooth = sn->cfg.smooth};
+                 .smooth = sn->cfg.smooth, .momentum = plan->bn_momentum};
     return sn->kind == OS_DARTS ? darts_forward(sn, &f, x) : nb201_forward(sn, &f, x);
 }
 
