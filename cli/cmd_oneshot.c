@@ -40,16 +40,14 @@ static void on_memory(const nasc_supernet_memory *m, void *user) {
 
 static bool on_step(const nasc_oneshot_progress *p, void *user) {
     os_cli *c = user;
-    char line[256], el[32], eta[32];
-    const double left = p->images_per_second > 0 && p->steps > 0
-                            ? (double)(p->steps - p->step) * (p->elapsed_s / (double)p->step)
-                            : -1.0;
+    char line[256], el[32], eta[32], total[32];
     snprintf(line, sizeof line,
              "search: epoch %d/%d step %lld/%lld | loss %.4f acc %.2f%% | %.1f img/s | %s "
-             "elapsed, epoch ETA %s",
+             "elapsed, epoch ETA %s, ETA %s",
              p->epoch + 1, p->epochs, (long long)p->step, (long long)p->steps, (double)p->loss,
              (double)p->acc, p->images_per_second, cli_fmt_duration(p->elapsed_s, el, sizeof el),
-             left >= 0 ? cli_fmt_duration(left, eta, sizeof eta) : "?");
+             cli_fmt_duration(p->epoch_eta_s, eta, sizeof eta),
+             cli_fmt_duration(p->eta_s, total, sizeof total));
     cli_progress_show(&c->bar, line, 2.0, p->step == p->steps);
     return !stop_requested;
 }

@@ -233,7 +233,11 @@ typedef struct nasc_oneshot_progress {
     int64_t step, steps;        /* within the epoch */
     float loss, acc;            /* running means over the epoch */
     double images_per_second;
-    double elapsed_s;
+    double elapsed_s;           /* since nasc_oneshot_run started (setup included) */
+    double epoch_eta_s;         /* rest of this epoch's steps at this run's mean step time */
+    double eta_s;               /* rest of the search: its steps at that rate plus one
+                                 * end-of-epoch evaluation per epoch left, each as long as
+                                 * this run's last one (0 before the first) */
 } nasc_oneshot_progress;
 
 typedef struct nasc_oneshot_hooks {

@@ -834,6 +834,9 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
     }
     nasc_loader_start_epoch_at(rs.vl, rs.val_epoch, rs.val_batch, NULL);
     int64_t steps_this_run = 0;
+    /* for the ETAs: wall time of this run's steps (loader waits included) and of its last
+     * end-of-epoch phase (evaluation, derivation, checkpoint) */
+    double run_step_s = 0.0, epoch_end_s = 0.0;
 #ifdef NASC_TEST
     const char *ks = getenv("NASC_TEST_ONESHOT_KILL_STEP");
     const int64_t kill_step = ks ? atoll(ks) : 0;
@@ -849,6 +852,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             NASC_OK)
             goto done;
         nasc_batch tb;
+        double t_mark = now_s(); /* end of the previous step */
         while (nasc_loader_next(rs.tl, &tb)) {
             const double t0 = now_s();
             nasc_batch vb;
@@ -865,15 +869,27 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             rs.loss_sum += (double)ss.train_loss * tb.n;
             rs.correct += ss.train_correct;
             rs.seen += tb.n;
-            rs.seconds += now_s() - t0;
+            const double t1 = now_s();
+            rs.seconds += t1 - t0;
+            run_step_s += t1 - t_mark;
+            t_mark = t1;
             steps_this_run++;
             if (hooks && hooks->on_step) {
+                /* a steady rate: the mean over this run's steps, not the run's elapsed time
+                 * (setup, evaluations, earlier epochs) over this epoch's steps */
+                const double step_s = run_step_s / (double)steps_this_run;
+                const int64_t left_epoch = (int64_t)n_batches - rs.step;
+                const int epochs_left = cfg->epochs - ep - 1;
                 nasc_oneshot_progress p = {
                     .epoch = ep, .epochs = cfg->epochs, .step = rs.step,
                     .steps = (int64_t)n_batches, .loss = (float)(rs.loss_sum / (double)rs.seen),
                     .acc = (float)(100.0 * (double)rs.correct / (double)rs.seen),
                     .images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0,
-                    .elapsed_s = now_s() - t_start};
+                    .elapsed_s = t1 - t_start,
+                    .epoch_eta_s = (double)left_epoch * step_s,
+                    .eta_s = (double)(left_epoch + (int64_t)epochs_left * (int64_t)n_batches) *
+                                 step_s +
+                             (double)(epochs_left + 1) * epoch_end_s};
                 if (!hooks->on_step(&p, hooks->user)) {
                     st = nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped at epoch %d step %lld",
                                      cfg->method, ep, (long long)rs.step);
@@ -896,6 +912,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             }
         }
         /* end of epoch: evaluate, derive, record, checkpoint, report */
+        const double t_end = now_s();
         epoch_rec *r = &rs.hist[rs.n_hist];
         memset(r, 0, sizeof *r);
         nasc_oneshot_epoch *e = &r->e;
@@ -948,6 +965,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             rs.done = true;
         if (cfg->checkpoint[0] && (st = ckpt_write(&rs, err)) != NASC_OK)
             goto done;
+        epoch_end_s = now_s() - t_end;
         if (hooks && hooks->on_epoch && (st = hooks->on_epoch(e, hooks->user, err)) != NASC_OK)
             goto done;
     }
