@@ -551,6 +551,29 @@ static nasc_tensor *part_relu_of(const fwd_ctx *f, cell_states *cs, int j) {
     return cs->part_r[j];
 }
 
+/* The weighted-sum terms of darts edge e (flat index e*K+k) on input x: op k's output where the
+ * plan activates it, NULL (a straight-through constant) where it only passes it straight.
+ * Returns the number of terms, or -1 when an op failed (the graph holds the error). */
+static int edge_terms(const fwd_ctx *f, const sn_edge *ed, int e, int K, uint16_t act,
+                      uint16_t str, nasc_tensor *x,
+                      nasc_tensor *(*relu)(const fwd_ctx *, cell_states *, int), cell_states *cs,
+                      int j, nasc_tensor **terms, int *idx) {
+    int n = 0;
+    for (int k = 1; k < K; k++) {
+        if (act & (1u << k)) {
+            terms[n] = darts_op(f, ed, k, x, relu, cs, j);
+            if (!terms[n])
+                return -1;
+        } else if (str & (1u << k)) {
+            terms[n] = NULL;
+        } else {
+            continue;
+        }
+        idx[n++] = e * K + k;
+    }
+    return n;
+}
+
 /* A node of zeros shaped like t but with C channels and stride s (a node all of whose edges are
  * off; only sub-network plans can produce one). */
 static nasc_tensor *zeros_like(nasc_graph *g, const nasc_tensor *t, int C, int s) {
@@ -597,18 +620,11 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
             if (!cs.s[j])
                 return NULL;
             if (!partial) {
-                for (int k = 1; k < K; k++) {
-                    if (act & (1u << k)) {
-                        terms[n] = darts_op(f, ed, k, cs.s[j], relu_of, &cs, j);
-                        if (!terms[n])
-                            return NULL;
-                    } else if (str & (1u << k)) {
-                        terms[n] = NULL;
-                    } else {
-                        continue;
-                    }
-                    idx[n++] = e * K + k;
-                }
+                const int m = edge_terms(f, ed, e, K, act, str, cs.s[j], relu_of, &cs, j,
+                                         terms + n, idx + n);
+                if (m < 0)
+                    return NULL;
+                n += m;
                 continue;
             }
             /* PC-DARTS: ops on the first C/K channels, the rest bypassed, then shuffled */
@@ -623,21 +639,12 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
                                                     &(nasc_pool2d_params){.k = {2, 2},
                                                                           .stride = {2, 2}});
             }
-            int m = 0;
             nasc_tensor *eterms[NASC_SUPERNET_MAX_OPS];
             int eidx[NASC_SUPERNET_MAX_OPS];
-            for (int k = 1; k < K; k++) {
-                if (act & (1u << k)) {
-                    eterms[m] = darts_op(f, ed, k, cs.part[j], part_relu_of, &cs, j);
-                    if (!eterms[m])
-                        return NULL;
-                } else if (str & (1u << k)) {
-                    eterms[m] = NULL;
-                } else {
-                    continue;
-                }
-                eidx[m++] = e * K + k;
-            }
+            const int m = edge_terms(f, ed, e, K, act, str, cs.part[j], part_relu_of, &cs, j,
+                                     eterms, eidx);
+            if (m < 0)
+                return NULL;
             nasc_tensor *mixed =
                 any_tensor(eterms, m)
                     ? nasc_weighted_sum(g, p->weights[t], m, eterms, eidx)

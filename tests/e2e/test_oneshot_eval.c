@@ -49,35 +49,17 @@ static bool on_step(const nasc_oneshot_progress *p, void *user) {
     return true;
 }
 
-/* Logits of b in training mode (batch statistics, running ones untouched) into out. */
-static bool batch_stats_logits(nasc_supernet *sn, nasc_graph *g, const nasc_batch *b, float *out) {
+/* Logits of b into out: in training mode from batch statistics (running ones untouched), in
+ * inference mode from the running statistics. */
+static bool logits_of(nasc_supernet *sn, nasc_graph *g, const nasc_batch *b, bool training,
+                      float *out) {
     const nasc_supernet_config *c = nasc_supernet_get_config(sn);
     nasc_graph_reset(g);
-    nasc_graph_set_training(g, true);
+    nasc_graph_set_training(g, training);
     nasc_graph_set_grad(g, false);
     nasc_supernet_plan plan;
     nasc_supernet_plan_softmax(sn, g, &plan);
-    plan.bn_batch_stats_only = true;
-    nasc_tensor *lg = nasc_supernet_forward(sn, g, nasc_input(g, b->n, c->in_c, c->in_h, c->in_w,
-                                                              b->x),
-                                            &plan);
-    if (!lg) {
-        fprintf(stderr, "forward: %s\n", nasc_graph_errmsg(g));
-        return false;
-    }
-    memcpy(out, lg->data, (size_t)b->n * 10 * sizeof(float));
-    return true;
-}
-
-/* Logits of b in inference mode (running statistics) into out. */
-static bool running_stats_logits(nasc_supernet *sn, nasc_graph *g, const nasc_batch *b,
-                                 float *out) {
-    const nasc_supernet_config *c = nasc_supernet_get_config(sn);
-    nasc_graph_reset(g);
-    nasc_graph_set_training(g, false);
-    nasc_graph_set_grad(g, false);
-    nasc_supernet_plan plan;
-    nasc_supernet_plan_softmax(sn, g, &plan);
+    plan.bn_batch_stats_only = training;
     nasc_tensor *lg = nasc_supernet_forward(sn, g, nasc_input(g, b->n, c->in_c, c->in_h, c->in_w,
                                                               b->x),
                                             &plan);
@@ -148,7 +130,7 @@ static void recalibration_is_exact(void) {
         } else {
             CHECK_MSG(!same_bufs, "darts: recalibration left the running statistics alone");
             /* inference on the batch the statistics came from = training mode on it */
-            if (batch_stats_logits(sn, g, &b, want) && running_stats_logits(sn, g, &b, got))
+            if (logits_of(sn, g, &b, true, want) && logits_of(sn, g, &b, false, got))
                 CHECK(check_tensor("darts logits after recalibration", got, want,
                                    (size_t)b.n * 10, 1e-3, 2e-3) == 0);
             /* pass 1 averages: momentum 1/2 moves every statistic halfway */
