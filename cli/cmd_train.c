@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct train_ui {
     cli_progress prog;
@@ -50,7 +51,7 @@ int cmd_train(int argc, char **argv) {
     cli_train_opts o;
     cli_train_opts_init(&o);
     cli_net_opts net = {.width = 1.0f};
-    const char *space = NULL, *arch = NULL, *out_path = NULL, *log_steps = NULL;
+    const char *space = NULL, *arch = NULL, *out_path = NULL, *log_steps = NULL, *ckpt = NULL;
     bool json = false, quiet = false;
     cli_flag flags[64];
     int n = 0;
@@ -66,6 +67,8 @@ int cmd_train(int argc, char **argv) {
     flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
                             "evaluate on the test set after every epoch"};
     flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};
+    flags[n++] = (cli_flag){"checkpoint", CLI_STR, &ckpt, "FILE",
+                            "save the training state every epoch; resume from FILE if it exists"};
     flags[n++] = (cli_flag){"log-steps", CLI_STR, &log_steps, "FILE",
                             "write every step's loss to FILE ('-' for stdout)"};
     flags[n++] = (cli_flag){"json", CLI_BOOL, &json, NULL, "print the result as one JSON object"};
@@ -92,6 +95,7 @@ int cmd_train(int argc, char **argv) {
     nasc_model *m = NULL;
     nasc_backend *be = NULL;
     train_ui ui = {0};
+    char *ckpt_meta = NULL;
     nasc_status st = cli_load_data(&o, &train, &test, &err);
     if (st != NASC_OK)
         return cli_fail(st, &err, true);
@@ -107,6 +111,14 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     o.cfg.backend = be;
+    if (ckpt) {
+        if (!(ckpt_meta = cli_model_meta(m, &net))) {
+            rc = cli_fail(NASC_ERR_NOMEM, &err, false);
+            goto done;
+        }
+        o.cfg.checkpoint = ckpt;
+        o.cfg.checkpoint_meta = ckpt_meta;
+    }
     if (log_steps) {
         ui.step_log = strcmp(log_steps, "-") ? fopen(log_steps, "w") : stdout;
         if (!ui.step_log) {
@@ -122,6 +134,8 @@ int cmd_train(int argc, char **argv) {
                 "batch %d, %d threads\n",
                 m->arch ? m->arch : "?", nasc_params_count(m->params), train->name, train->n,
                 test->n, o.cfg.epochs, o.cfg.batch, o.cfg.threads);
+    if (!quiet && ckpt && access(ckpt, F_OK) == 0)
+        fprintf(stderr, "nasc train: resuming from the checkpoint %s\n", ckpt);
     nasc_train_result res;
     st = nasc_train(m, train, test, &o.cfg, on_event, &ui, &res, &err);
     cli_progress_end(&ui.prog);
@@ -156,6 +170,10 @@ int cmd_train(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "train_seconds", res.seconds);
         cJSON_AddNumberToObject(j, "seed", (double)o.cfg.seed);
         cJSON_AddNumberToObject(j, "threads", o.cfg.threads);
+        if (ckpt) {
+            cJSON_AddStringToObject(j, "checkpoint", ckpt);
+            cJSON_AddNumberToObject(j, "resumed_epochs", res.resumed_epochs);
+        }
         if (out_path)
             cJSON_AddStringToObject(j, "model", out_path);
         char *s = cJSON_Print(j);
@@ -172,6 +190,7 @@ int cmd_train(int argc, char **argv) {
     }
     rc = CLI_OK;
 done:
+    nasc_free(ckpt_meta);
     nasc_backend_free(be);
     nasc_model_free(m);
     nasc_dataset_free(train);

@@ -52,6 +52,15 @@ typedef struct nasc_train_config {
     bool eval_each_epoch;   /* evaluate on the eval set after every epoch (else only at the end) */
     double max_seconds;     /* stop after this much training time (0 = no limit) */
     bool prefetch;          /* background batch preparation */
+    /* Crash-safe training: after every completed epoch the whole training state (weights, buffers,
+     * optimizer state, counters) is written atomically to this file, and when the file exists at
+     * the start, training resumes from it and continues exactly as the uninterrupted run would
+     * (same seed and threads: bit for bit). A checkpoint of another configuration is refused
+     * (NASC_ERR_ARG naming the first differing option), one of another model with NASC_ERR_SHAPE.
+     * NULL: off. */
+    const char *checkpoint;
+    const char *checkpoint_meta; /* model metadata JSON object stored with it (NULL: {}), so the
+                                    checkpoint is also a weights file `nasc eval` can read */
 } nasc_train_config;
 
 /* Defaults: 10 epochs, batch 64, SGD lr 0.05 cosine to 0, momentum 0.9 Nesterov, wd 5e-4,
@@ -86,6 +95,7 @@ typedef struct nasc_train_result {
     float eval_loss, eval_acc;   /* on the eval set after the last epoch; NaN if none */
     double seconds;              /* training time, evaluation excluded */
     double images_per_second;    /* training throughput */
+    int resumed_epochs;          /* epochs restored from cfg->checkpoint (0: a fresh start) */
 } nasc_train_result;
 
 /* Trains m on `train` and, if `eval` is given, evaluates on it. out is filled also when training

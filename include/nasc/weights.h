@@ -20,6 +20,7 @@
 #define NASC_WEIGHTS_H
 
 #include "nasc/nn.h"
+#include "nasc/optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,18 @@ NASC_API nasc_status nasc_weights_read_meta(const char *path, char **out_meta, n
 /* Validates the whole file and copies its tensors into m (matched by name; every tensor of m must
  * be in the file with the same shape and vice versa). m is unchanged on any error. */
 NASC_API nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err);
+
+/* A training checkpoint: a weights file (the same format, so nasc_weights_load and `nasc eval` read
+ * it) whose table also holds the optimizer's flat state as the tensor "optim.state" (kind 2) and
+ * whose header holds the optimizer's step count (bytes 36..43). Save is atomic like
+ * nasc_weights_save. Load validates as nasc_weights_load does, and also that the file holds a
+ * state of exactly this optimizer's length (NASC_ERR_SHAPE otherwise); m and o are unchanged on
+ * any error. Progress (epoch, counters) belongs in meta, which the caller reads with
+ * nasc_weights_read_meta. */
+NASC_API nasc_status nasc_checkpoint_save(const char *path, const nasc_model *m, nasc_optim *o,
+                                          const char *meta, nasc_err *err);
+NASC_API nasc_status nasc_checkpoint_load(const char *path, nasc_model *m, nasc_optim *o,
+                                          nasc_err *err);
 
 /* Writes len bytes to path atomically (path.tmp, fsync, rename, fsync of the directory). Shared by
  * every writer of result files. */

@@ -3,9 +3,15 @@
 
 #include "nasc/arena.h"
 #include "nasc/data.h"
+#include "nasc/weights.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static double now_s(void) {
@@ -146,6 +152,152 @@ nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *b
     return st;
 }
 
+/* ---- checkpoints (cfg->checkpoint) ---- */
+
+/* Where training stands after a completed epoch. */
+typedef struct progress {
+    int epochs_done;
+    int64_t gstep, images;
+    double seconds;
+    float train_loss, train_acc, eval_acc, eval_loss;
+} progress;
+
+/* f as the double of its shortest decimal form, so checkpoints show 0.1 rather than
+ * 0.10000000149011612. */
+static double f2d(float f) {
+    char buf[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if (strtof(buf, NULL) == f)
+            return strtod(buf, NULL);
+    }
+    return (double)f;
+}
+
+/* The options a checkpoint must share with the run that continues it. */
+static cJSON *identity_json(const nasc_train_config *c, const nasc_dataset *train) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    static const char *const optim_names[] = {"sgd", "adam", "adamw"};
+    cJSON_AddStringToObject(j, "train_set", train->name);
+    cJSON_AddNumberToObject(j, "train_images", train->n);
+    cJSON_AddNumberToObject(j, "epochs", c->epochs);
+    cJSON_AddNumberToObject(j, "batch", c->batch);
+    cJSON_AddStringToObject(j, "optimizer", optim_names[c->optim % NASC_OPTIM_COUNT]);
+    cJSON_AddNumberToObject(j, "lr", f2d(c->lr));
+    cJSON_AddNumberToObject(j, "lr_min", f2d(c->lr_min));
+    cJSON_AddNumberToObject(j, "warmup_epochs", c->warmup_epochs);
+    cJSON_AddNumberToObject(j, "momentum", f2d(c->momentum));
+    cJSON_AddBoolToObject(j, "nesterov", c->nesterov);
+    cJSON_AddNumberToObject(j, "weight_decay", f2d(c->weight_decay));
+    cJSON_AddNumberToObject(j, "clip", f2d(c->clip_norm));
+    cJSON_AddNumberToObject(j, "label_smoothing", f2d(c->label_smoothing));
+    cJSON_AddNumberToObject(j, "drop_path", f2d(c->drop_path));
+    cJSON_AddNumberToObject(j, "aux_weight", f2d(c->aux_weight));
+    cJSON_AddNumberToObject(j, "crop_pad", c->crop_pad);
+    cJSON_AddBoolToObject(j, "hflip", c->hflip);
+    cJSON_AddNumberToObject(j, "cutout", c->cutout);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    return j;
+}
+
+static nasc_status ckpt_save(const nasc_train_config *c, const nasc_dataset *train,
+                             const nasc_model *m, nasc_optim *o, const progress *p,
+                             nasc_err *err) {
+    cJSON *meta = cJSON_Parse(c->checkpoint_meta ? c->checkpoint_meta : "{}");
+    if (!cJSON_IsObject(meta)) {
+        cJSON_Delete(meta);
+        return nasc_errorf(err, NASC_ERR_ARG, "train: checkpoint_meta is not a JSON object");
+    }
+    cJSON *ts = cJSON_AddObjectToObject(meta, "train_state");
+    cJSON *id = identity_json(c, train);
+    if (ts && id)
+        cJSON_AddItemToObject(ts, "identity", id);
+    else
+        cJSON_Delete(id);
+    cJSON_AddNumberToObject(ts, "epochs_done", p->epochs_done);
+    cJSON_AddNumberToObject(ts, "global_step", (double)p->gstep);
+    cJSON_AddNumberToObject(ts, "images", (double)p->images);
+    cJSON_AddNumberToObject(ts, "seconds", p->seconds);
+    cJSON_AddNumberToObject(ts, "train_loss", p->train_loss);
+    cJSON_AddNumberToObject(ts, "train_acc", p->train_acc);
+    if (!isnan(p->eval_acc)) {
+        cJSON_AddNumberToObject(ts, "eval_acc", p->eval_acc);
+        cJSON_AddNumberToObject(ts, "eval_loss", p->eval_loss);
+    }
+    char *text = cJSON_PrintUnformatted(meta);
+    cJSON_Delete(meta);
+    if (!text || !ts || !id)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "train: %s: out of memory", c->checkpoint);
+    nasc_status st = nasc_checkpoint_save(c->checkpoint, m, o, text, err);
+    cJSON_free(text);
+    return st;
+}
+
+static double num_or_nan(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+}
+
+/* Restores m, o and *p from the checkpoint after checking it was written by this configuration. */
+static nasc_status ckpt_resume(const nasc_train_config *c, const nasc_dataset *train,
+                               nasc_model *m, nasc_optim *o, progress *p, nasc_err *err) {
+    const char *path = c->checkpoint;
+    char *text = NULL;
+    NASC_TRY(nasc_weights_read_meta(path, &text, err));
+    cJSON *meta = cJSON_Parse(text);
+    nasc_free(text);
+    cJSON *id = identity_json(c, train);
+    nasc_status st = NASC_OK;
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(meta, "train_state");
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(ts, "identity");
+    if (!id) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "train: %s: out of memory", path);
+        goto done;
+    }
+    if (!cJSON_IsObject(sid)) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                            "train: %s: not a training checkpoint (no train_state in its "
+                            "metadata; a weights file from --out?)",
+                            path);
+        goto done;
+    }
+    for (const cJSON *it = id->child; it; it = it->next) {
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(sid, it->string);
+        if (was && cJSON_Compare(was, it, true))
+            continue;
+        char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = cJSON_PrintUnformatted(it);
+        st = nasc_errorf_at(err, NASC_ERR_ARG, path, -1,
+                            "train: %s: written by a different training configuration (%s %s in "
+                            "the checkpoint, %s now); use the same options or remove the file",
+                            path, it->string, a ? a : "missing", b ? b : "?");
+        cJSON_free(a);
+        cJSON_free(b);
+        goto done;
+    }
+    p->epochs_done = (int)num_or_nan(ts, "epochs_done");
+    p->gstep = (int64_t)num_or_nan(ts, "global_step");
+    p->images = (int64_t)num_or_nan(ts, "images");
+    p->seconds = num_or_nan(ts, "seconds");
+    p->train_loss = (float)num_or_nan(ts, "train_loss");
+    p->train_acc = (float)num_or_nan(ts, "train_acc");
+    p->eval_acc = (float)num_or_nan(ts, "eval_acc");
+    p->eval_loss = (float)num_or_nan(ts, "eval_loss");
+    if (p->epochs_done < 1 || p->epochs_done > c->epochs || p->gstep < 1 || p->images < 1 ||
+        !(p->seconds >= 0.0)) {
+        st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                            "train: %s: corrupt train_state (epochs_done %d of %d, step %lld)",
+                            path, p->epochs_done, c->epochs, (long long)p->gstep);
+        goto done;
+    }
+    st = nasc_checkpoint_load(path, m, o, err);
+done:
+    cJSON_Delete(id);
+    cJSON_Delete(meta);
+    return st;
+}
+
 nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_dataset *eval,
                        const nasc_train_config *cfg, nasc_train_cb cb, void *user,
                        nasc_train_result *out, nasc_err *err) {
@@ -194,10 +346,37 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                               .lr_min = cfg->lr_min,
                               .warmup_steps = (int64_t)cfg->warmup_epochs * spe,
                               .total_steps = (int64_t)cfg->epochs * spe};
-    const double t0 = now_s();
+    progress done_before = {.eval_acc = NAN, .eval_loss = NAN};
+    struct stat sb;
+    if (cfg->checkpoint && stat(cfg->checkpoint, &sb) == 0) {
+        if ((st = ckpt_resume(cfg, train, m, opt, &done_before, err)) != NASC_OK)
+            goto done;
+        if (done_before.gstep != (int64_t)done_before.epochs_done * spe) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, cfg->checkpoint, -1,
+                                "train: %s: %lld steps for %d epochs of %lld steps (corrupt "
+                                "train_state)",
+                                cfg->checkpoint, (long long)done_before.gstep,
+                                done_before.epochs_done, (long long)spe);
+            goto done;
+        }
+        out->resumed_epochs = out->epochs_done = done_before.epochs_done;
+        out->steps = done_before.gstep;
+        out->seconds = done_before.seconds;
+        out->images_per_second =
+            done_before.seconds > 0 ? (double)done_before.images / done_before.seconds : 0.0;
+        out->train_loss = done_before.train_loss;
+        out->train_acc = done_before.train_acc;
+        out->eval_acc = done_before.eval_acc;
+        out->eval_loss = done_before.eval_loss;
+    } else if (cfg->checkpoint && errno != ENOENT) {
+        st = nasc_errorf_at(err, NASC_ERR_IO, cfg->checkpoint, -1, "train: %s: %s",
+                            cfg->checkpoint, strerror(errno));
+        goto done;
+    }
+    const double t0 = now_s() - done_before.seconds;
     double eval_time = 0.0;
-    int64_t images = 0, gstep = 0;
-    for (int epoch = 0; epoch < cfg->epochs && st == NASC_OK; epoch++) {
+    int64_t images = done_before.images, gstep = done_before.gstep;
+    for (int epoch = done_before.epochs_done; epoch < cfg->epochs && st == NASC_OK; epoch++) {
         nasc_loader_start_epoch(ld, (uint32_t)epoch);
         const nasc_forward_opts fo = {
             .drop_path = cfg->drop_path * (float)epoch / (float)cfg->epochs,
@@ -268,6 +447,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         }
         if (st != NASC_OK)
             break;
+        const bool full_epoch = step == spe;
         out->epochs_done = epoch + 1;
         const bool last = epoch + 1 == cfg->epochs ||
                           (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
@@ -279,6 +459,14 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
             eval_time += now_s() - te;
             out->eval_acc = eacc;
             out->eval_loss = eloss;
+        }
+        if (cfg->checkpoint && full_epoch) {
+            const progress now = {.epochs_done = epoch + 1, .gstep = gstep, .images = images,
+                                  .seconds = out->seconds, .train_loss = out->train_loss,
+                                  .train_acc = out->train_acc, .eval_acc = eacc,
+                                  .eval_loss = eloss};
+            if ((st = ckpt_save(cfg, train, m, opt, &now, err)) != NASC_OK)
+                break;
         }
         if (cb) {
             const nasc_train_event ev = {

@@ -3,6 +3,7 @@
 #include "nasc/weights.h"
 
 #include "nasc/arena.h"
+#include "nasc/optim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,10 @@ enum {
     NAME_BYTES = 32,
     KIND_PARAM = 0,
     KIND_BUFFER = 1,
+    KIND_OPTIM = 2, /* a training checkpoint's optimizer state (one flat tensor) */
 };
+
+#define OPTIM_NAME "optim.state"
 
 static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
@@ -113,14 +117,20 @@ static nasc_tensor *tensor_at(const nasc_params *ps, size_t i, uint32_t *kind) {
     return nasc_params_buffer(ps, (int)(i - nt));
 }
 
-nasc_status nasc_weights_save(const char *path, const nasc_model *m, const char *meta,
-                              nasc_err *err) {
+/* The weights file of m; with extra_len > 0 also the table entry OPTIM_NAME (kind KIND_OPTIM) holding
+ * extra, and steps in header bytes 36..43 (a training checkpoint). */
+static nasc_status save(const char *path, const nasc_model *m, const char *meta,
+                        const float *extra, size_t extra_len, uint64_t steps, nasc_err *err) {
     if (!meta)
         meta = "{}";
+    if (extra_len > (1u << 30))
+        return nasc_errorf(err, NASC_ERR_ARG, "checkpoint: %s: optimizer state too large (%zu)",
+                           path, extra_len);
     const nasc_params *ps = m->params;
-    const size_t n = n_total_tensors(ps), meta_len = strlen(meta);
-    size_t data_bytes = 0;
-    for (size_t i = 0; i < n; i++) {
+    const size_t n_model = n_total_tensors(ps), meta_len = strlen(meta);
+    const size_t n = n_model + (extra_len > 0);
+    size_t data_bytes = extra_len * 4;
+    for (size_t i = 0; i < n_model; i++) {
         uint32_t kind;
         data_bytes += (size_t)nasc_tensor_nelem(tensor_at(ps, i, &kind)) * 4;
     }
@@ -135,18 +145,20 @@ nasc_status nasc_weights_save(const char *path, const nasc_model *m, const char 
     unsigned char *table = b + meta_len, *data = table + n * ENTRY_BYTES;
     uint64_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t kind;
-        const nasc_tensor *t = tensor_at(ps, i, &kind);
+        uint32_t kind = KIND_OPTIM;
+        const nasc_tensor *t = i < n_model ? tensor_at(ps, i, &kind) : NULL;
+        const char *name = t ? t->name : OPTIM_NAME;
+        const float *vals = t ? t->data : extra;
+        const size_t cnt = t ? (size_t)nasc_tensor_nelem(t) : extra_len;
         unsigned char *e = table + i * ENTRY_BYTES;
-        memcpy(e, t->name, strnlen(t->name, NAME_BYTES - 1)); /* zero-padded: buf is calloc ed */
+        memcpy(e, name, strnlen(name, NAME_BYTES - 1)); /* zero-padded: buf is calloc ed */
         put_u32(e + 32, kind);
         for (int d = 0; d < 4; d++)
-            put_u32(e + 36 + 4 * d, (uint32_t)t->ne[d]);
+            put_u32(e + 36 + 4 * d, t ? (uint32_t)t->ne[d] : d == 0 ? (uint32_t)cnt : 1u);
         put_u64(e + 52, off);
-        const size_t cnt = (size_t)nasc_tensor_nelem(t);
         for (size_t j = 0; j < cnt; j++) {
             uint32_t bits;
-            memcpy(&bits, &t->data[j], 4);
+            memcpy(&bits, &vals[j], 4);
             put_u32(data + (off + j) * 4, bits);
         }
         off += cnt;
@@ -158,10 +170,23 @@ nasc_status nasc_weights_save(const char *path, const nasc_model *m, const char 
     put_u32(buf + 20, (uint32_t)meta_len);
     put_u64(buf + 24, (uint64_t)body);
     put_u32(buf + 32, crc(b, body));
+    put_u64(buf + 36, steps);
     put_u32(buf + 60, crc(buf, 60));
     nasc_status st = nasc_write_file_atomic(path, buf, total, err);
     nasc_free(buf);
     return st;
+}
+
+nasc_status nasc_weights_save(const char *path, const nasc_model *m, const char *meta,
+                              nasc_err *err) {
+    return save(path, m, meta, NULL, 0, 0, err);
+}
+
+nasc_status nasc_checkpoint_save(const char *path, const nasc_model *m, nasc_optim *o,
+                                 const char *meta, nasc_err *err) {
+    size_t len = 0;
+    const float *state = nasc_optim_state(o, &len);
+    return save(path, m, meta, state, len, (uint64_t)nasc_optim_steps(o), err);
 }
 
 /* A validated file in memory. */
@@ -271,7 +296,7 @@ static nasc_status parse(const char *path, wfile *w, nasc_err *err) {
                      (long long)eoff, i);
             goto fail;
         }
-        if (get_u32(e + 32) > KIND_BUFFER) {
+        if (get_u32(e + 32) > KIND_OPTIM) {
             st = BAD(eoff + 32, "weights: %s: byte %lld: tensor '%s' has unknown kind %u", path,
                      (long long)(eoff + 32), (const char *)e, get_u32(e + 32));
             goto fail;
@@ -318,17 +343,28 @@ nasc_status nasc_weights_read_meta(const char *path, char **out_meta, nasc_err *
     return NASC_OK;
 }
 
-nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err) {
+/* Loads the model tensors of the file into m and, with o, the optimizer state (a checkpoint's);
+ * nothing is written unless everything checks out. */
+static nasc_status load(const char *path, nasc_model *m, nasc_optim *o, nasc_err *err) {
     wfile w;
     NASC_TRY(parse(path, &w, err));
     const nasc_params *ps = m->params;
     const size_t n = n_total_tensors(ps);
     nasc_status st = NASC_OK;
-    if (w.n != n) {
+    uint32_t n_model = 0;
+    const unsigned char *opt_entry = NULL;
+    for (uint32_t j = 0; j < w.n; j++) {
+        const unsigned char *c = w.table + (size_t)j * ENTRY_BYTES;
+        if (get_u32(c + 32) != KIND_OPTIM)
+            n_model++;
+        else if (!opt_entry && !strcmp((const char *)c, OPTIM_NAME))
+            opt_entry = c;
+    }
+    if (n_model != n) {
         st = nasc_errorf_at(err, NASC_ERR_SHAPE, path, 16,
                             "weights: %s: file holds %u tensors, the model has %zu (a different "
                             "architecture?)",
-                            path, w.n, n);
+                            path, n_model, n);
         goto done;
     }
     /* Check every model tensor against the file before touching any of them. */
@@ -343,7 +379,7 @@ nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err) {
         const unsigned char *e = NULL;
         for (uint32_t j = 0; j < w.n; j++) {
             const unsigned char *c = w.table + (size_t)j * ENTRY_BYTES;
-            if (!strcmp((const char *)c, t->name)) {
+            if (get_u32(c + 32) != KIND_OPTIM && !strcmp((const char *)c, t->name)) {
                 e = c;
                 break;
             }
@@ -367,6 +403,20 @@ nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err) {
         }
         found[i] = e;
     }
+    float *state = NULL;
+    size_t state_len = 0;
+    if (st == NASC_OK && o) {
+        state = nasc_optim_state(o, &state_len);
+        uint64_t have = opt_entry ? 1 : 0;
+        for (int d = 0; opt_entry && d < 4; d++)
+            have *= get_u32(opt_entry + 36 + 4 * d);
+        if (have != state_len)
+            st = nasc_errorf_at(err, NASC_ERR_SHAPE, path,
+                                opt_entry ? (int64_t)(opt_entry - w.buf) + 36 : -1,
+                                "checkpoint: %s: holds %llu optimizer state values, this optimizer "
+                                "has %zu (a different optimizer or momentum setting?)",
+                                path, (unsigned long long)have, state_len);
+    }
     if (st == NASC_OK) {
         for (size_t i = 0; i < n; i++) {
             uint32_t kind;
@@ -378,9 +428,26 @@ nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err) {
                 memcpy(&t->data[j], &bits, 4);
             }
         }
+        if (o && state_len > 0) {
+            const uint64_t off = get_u64(opt_entry + 52);
+            for (size_t j = 0; j < state_len; j++) {
+                const uint32_t bits = get_u32(w.data + (off + j) * 4);
+                memcpy(&state[j], &bits, 4);
+            }
+        }
+        if (o)
+            nasc_optim_set_steps(o, (int64_t)get_u64(w.buf + 36));
     }
     nasc_free(found);
 done:
     nasc_free(w.buf);
     return st;
+}
+
+nasc_status nasc_weights_load(const char *path, nasc_model *m, nasc_err *err) {
+    return load(path, m, NULL, err);
+}
+
+nasc_status nasc_checkpoint_load(const char *path, nasc_model *m, nasc_optim *o, nasc_err *err) {
+    return load(path, m, o, err);
 }

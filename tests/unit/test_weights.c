@@ -1,4 +1,4 @@
-/* test_weights.c — weights file round trip, and rejection of every corruption: each byte flipped,
+/* test_weights.c — weights file and training checkpoint round trips, and rejection of every corruption: each byte flipped,
  * the file truncated at every offset, trailing data, wrong magic/version, a model of a different
  * shape. The model must be unchanged after any failed load. */
 #include "test.h"
@@ -26,6 +26,83 @@ static void spit(const char *path, const unsigned char *b, size_t n) {
     FILE *f = fopen(path, "wb");
     fwrite(b, 1, n, f);
     fclose(f);
+}
+
+/* A training checkpoint holds the optimizer's state and step count besides the weights; it is
+ * also a weights file; loading it into another optimizer, or a corrupt copy, changes nothing. */
+static void checkpoint_round_trip(nasc_model *m, nasc_model *m2, nasc_model *other,
+                                  const char *path, const char *bad) {
+    nasc_err err = {0};
+    nasc_optim *adam = NULL, *adam2 = NULL, *sgd = NULL;
+    const nasc_optim_config ac = {.kind = NASC_OPTIM_ADAM};
+    CHECK_STATUS(nasc_optim_new(m->params, &ac, &adam, &err), NASC_OK);
+    CHECK_STATUS(nasc_optim_new(m2->params, &ac, &adam2, &err), NASC_OK);
+    CHECK_STATUS(nasc_optim_new(m2->params, &(nasc_optim_config){.kind = NASC_OPTIM_SGD,
+                                                               .momentum = 0.9f},
+                                &sgd, &err),
+                 NASC_OK);
+    size_t len = 0, len2 = 0;
+    float *st = nasc_optim_state(adam, &len);
+    CHECK(len == 2 * nasc_params_flat_len(m->params));
+    for (size_t i = 0; i < len; i++)
+        st[i] = (float)i * 0.25f - 3.0f;
+    nasc_optim_set_steps(adam, 1234567);
+    nasc_params_init(m->params, 5);
+    CHECK_STATUS(nasc_checkpoint_save(path, m, adam, "{\"train_state\":{}}", &err), NASC_OK);
+
+    nasc_params_init(m2->params, 77);
+    CHECK_STATUS(nasc_checkpoint_load(path, m2, adam2, &err), NASC_OK);
+    CHECK(memcmp(nasc_params_data(m->params), nasc_params_data(m2->params),
+                 nasc_params_flat_len(m->params) * sizeof(float)) == 0);
+    float *st2 = nasc_optim_state(adam2, &len2);
+    CHECK(len2 == len && memcmp(st, st2, len * sizeof(float)) == 0);
+    CHECK(nasc_optim_steps(adam2) == 1234567);
+
+    /* a checkpoint is a weights file */
+    nasc_params_init(m2->params, 78);
+    CHECK_STATUS(nasc_weights_load(path, m2, &err), NASC_OK);
+    CHECK(memcmp(nasc_params_data(m->params), nasc_params_data(m2->params),
+                 nasc_params_flat_len(m->params) * sizeof(float)) == 0);
+    /* a weights file is not a checkpoint; another optimizer's state does not fit */
+    CHECK_STATUS(nasc_weights_save(bad, m, NULL, &err), NASC_OK);
+    nasc_err e = {0};
+    nasc_params_init(m2->params, 79);
+    const float sentinel = nasc_params_data(m2->params)[0];
+    CHECK_STATUS(nasc_checkpoint_load(bad, m2, adam2, &e), NASC_ERR_SHAPE);
+    CHECK_STR_CONTAINS(e.msg, "optimizer state");
+    nasc_err_clear(&e);
+    CHECK_STATUS(nasc_checkpoint_load(path, m2, sgd, &e), NASC_ERR_SHAPE);
+    CHECK_STR_CONTAINS(e.msg, "optimizer state");
+    CHECK(nasc_params_data(m2->params)[0] == sentinel);
+    CHECK(nasc_optim_steps(sgd) == 0);
+    /* another model: the tensor is named, nothing changes */
+    nasc_optim *adam3 = NULL;
+    CHECK_STATUS(nasc_optim_new(other->params, &ac, &adam3, &err), NASC_OK);
+    nasc_err_clear(&e);
+    CHECK_STATUS(nasc_checkpoint_load(path, other, adam3, &e), NASC_ERR_SHAPE);
+    CHECK_STR_CONTAINS(e.msg, "fc.w");
+    /* every flipped byte of the checkpoint is caught; the optimizer is untouched */
+    size_t n;
+    unsigned char *good = slurp(path, &n), *b = malloc(n);
+    memset(st2, 0, len2 * sizeof(float));
+    nasc_optim_set_steps(adam2, 0);
+    int undetected = 0;
+    for (size_t i = 0; i < n; i += 7) {
+        memcpy(b, good, n);
+        b[i] ^= 0xa5;
+        spit(bad, b, n);
+        nasc_err_clear(&e);
+        if (nasc_checkpoint_load(bad, m2, adam2, &e) != NASC_ERR_FORMAT)
+            undetected++;
+    }
+    CHECK_MSG(undetected == 0, "%d flipped checkpoint bytes not detected", undetected);
+    CHECK(st2[1] == 0.0f && nasc_optim_steps(adam2) == 0);
+    free(b);
+    free(good);
+    nasc_optim_free(adam);
+    nasc_optim_free(adam2);
+    nasc_optim_free(adam3);
+    nasc_optim_free(sgd);
 }
 
 int main(void) {
@@ -115,6 +192,7 @@ int main(void) {
     CHECK_STR_CONTAINS(e.msg, "bad magic");
     free(b);
     free(good);
+    checkpoint_round_trip(m, m2, other, path, bad);
     unlink(bad);
     unlink(path);
     rmdir(dir);
