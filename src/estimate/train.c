@@ -97,16 +97,19 @@ static nasc_status graph_fail(nasc_graph *g, nasc_err *err) {
     return nasc_errorf(err, ge->code != NASC_OK ? ge->code : NASC_ERR_INTERNAL, "%s", ge->msg);
 }
 
+/* Accuracy and loss of m on ds. *gp is the evaluation graph: created here when NULL and left for
+ * the caller to reuse and free (a network's inference graph holds gigabytes; building it afresh
+ * for every evaluation costs millions of page faults). */
 static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be, int batch,
-                            float *out_acc, float *out_loss, nasc_err *err) {
+                            nasc_graph **gp, float *out_acc, float *out_loss, nasc_err *err) {
     nasc_loader *ld = NULL;
     const nasc_loader_config lc = {.batch = batch, .prefetch = true};
     NASC_TRY(nasc_loader_new(ds, &lc, &ld, err));
-    nasc_graph *g = nasc_graph_new(be, 16u << 20, err);
-    if (!g) {
+    if (!*gp && !(*gp = nasc_graph_new(be, 16u << 20, err))) {
         nasc_loader_free(ld);
         return err ? err->code : NASC_ERR_NOMEM;
     }
+    nasc_graph *g = *gp;
     nasc_graph_set_training(g, false);
     nasc_graph_set_grad(g, false);
     nasc_status st = NASC_OK;
@@ -127,7 +130,6 @@ static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend 
         correct += n_correct(logits, b.labels, b.n);
         seen += b.n;
     }
-    nasc_graph_free(g);
     nasc_loader_free(ld);
     if (st == NASC_OK) {
         *out_acc = seen ? (float)(100.0 * (double)correct / (double)seen) : NAN;
@@ -147,7 +149,9 @@ nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *b
         if (!be)
             return err ? err->code : NASC_ERR_ARG;
     }
-    nasc_status st = evaluate(m, ds, be, batch, out_acc, out_loss, err);
+    nasc_graph *g = NULL;
+    nasc_status st = evaluate(m, ds, be, batch, &g, out_acc, out_loss, err);
+    nasc_graph_free(g);
     nasc_backend_free(own);
     return st;
 }
@@ -312,7 +316,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     nasc_status st = NASC_OK;
     nasc_backend *own = NULL, *be = cfg->backend;
     nasc_loader *ld = NULL;
-    nasc_graph *g = NULL;
+    nasc_graph *g = NULL, *eval_g = NULL;
     nasc_optim *opt = NULL;
     if (!be) {
         own = be = nasc_backend_new("cpu", cfg->threads, err);
@@ -454,7 +458,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         float eacc = NAN, eloss = NAN;
         if (eval && (cfg->eval_each_epoch || last)) {
             const double te = now_s();
-            if ((st = evaluate(m, eval, be, cfg->eval_batch, &eacc, &eloss, err)) != NASC_OK)
+            if ((st = evaluate(m, eval, be, cfg->eval_batch, &eval_g, &eacc, &eloss, err)) !=
+                NASC_OK)
                 break;
             eval_time += now_s() - te;
             out->eval_acc = eacc;
@@ -489,6 +494,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     }
 done:
     nasc_optim_free(opt);
+    nasc_graph_free(eval_g);
     nasc_graph_free(g);
     nasc_loader_free(ld);
     nasc_backend_free(own);
