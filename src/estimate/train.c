@@ -99,7 +99,9 @@ static nasc_status graph_fail(nasc_graph *g, nasc_err *err) {
 
 /* Accuracy and loss of m on ds. *gp is the evaluation graph: created here when NULL and left for
  * the caller to reuse and free (a network's inference graph holds gigabytes; building it afresh
- * for every evaluation costs millions of page faults). */
+ * for every evaluation costs millions of page faults). Training passes its own graph, so that a
+ * run's peak memory is the larger of a training step and an evaluation batch, not their sum; the
+ * graph is left in inference mode without gradients. */
 static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be, int batch,
                             nasc_graph **gp, float *out_acc, float *out_loss, nasc_err *err) {
     nasc_loader *ld = NULL;
@@ -316,7 +318,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     nasc_status st = NASC_OK;
     nasc_backend *own = NULL, *be = cfg->backend;
     nasc_loader *ld = NULL;
-    nasc_graph *g = NULL, *eval_g = NULL;
+    nasc_graph *g = NULL;
     nasc_optim *opt = NULL;
     if (!be) {
         own = be = nasc_backend_new("cpu", cfg->threads, err);
@@ -393,6 +395,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         while (nasc_loader_next(ld, &b)) {
             nasc_graph_reset(g);
             nasc_graph_set_training(g, true);
+            nasc_graph_set_grad(g, true);
             nasc_graph_set_rng(g, cfg->seed, (uint64_t)gstep);
             nasc_params_zero_grad(m->params);
             nasc_tensor *x = nasc_input(g, b.n, train->c, train->h, train->w, b.x);
@@ -458,7 +461,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         float eacc = NAN, eloss = NAN;
         if (eval && (cfg->eval_each_epoch || last)) {
             const double te = now_s();
-            if ((st = evaluate(m, eval, be, cfg->eval_batch, &eval_g, &eacc, &eloss, err)) !=
+            if ((st = evaluate(m, eval, be, cfg->eval_batch, &g, &eacc, &eloss, err)) !=
                 NASC_OK)
                 break;
             eval_time += now_s() - te;
@@ -494,7 +497,6 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     }
 done:
     nasc_optim_free(opt);
-    nasc_graph_free(eval_g);
     nasc_graph_free(g);
     nasc_loader_free(ld);
     nasc_backend_free(own);
