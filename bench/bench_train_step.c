@@ -2,14 +2,19 @@
  * data and prints one JSON line: images/s (median of per-step rates after warm-up), peak RSS.
  * The PyTorch side and the comparison are in bench/train_step.py.
  *
- *   bench_train_step [--model baseline] [--batch 64] [--threads 2] [--steps 20] [--warmup 3]
- *                    [--input 1x28x28] [--classes 10] [--backend cpu]
+ *   bench_train_step [--model baseline|darts] [--batch 64] [--threads 2] [--steps 20]
+ *                    [--warmup 3] [--input 1x28x28] [--classes 10] [--backend cpu]
+ *                    [--genotype TEXT] [--channels 16] [--cells 8]
+ *
+ * --model darts builds the DARTS network (NetworkCIFAR, no auxiliary head, no drop-path) of
+ * --genotype (default: DARTS_V2) with --channels C and --cells L.
  */
 #include "nasc/arena.h"
 #include "nasc/backend.h"
 #include "nasc/nn.h"
 #include "nasc/optim.h"
 #include "nasc/rng.h"
+#include "nasc/space.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +28,40 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static const char *const DARTS_V2 =
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
+    "reduce_concat=[2, 3, 4, 5])";
+
+static nasc_status darts_new(const char *genotype, int C, int L, int in_c, int in_h, int in_w,
+                             int classes, nasc_model **out, nasc_err *err) {
+    nasc_space *sp = NULL;
+    nasc_arch *a = NULL;
+    nasc_status st = nasc_space_new("darts", NULL, &sp, err);
+    if (st == NASC_OK)
+        st = nasc_arch_parse(sp, genotype, &a, err);
+    if (st == NASC_OK) {
+        const nasc_net_config nc = {.in_c = in_c, .in_h = in_h, .in_w = in_w,
+                                    .n_classes = classes, .channels = C, .cells = L};
+        st = nasc_space_build(a, &nc, 1, out, err);
+    }
+    nasc_arch_free(a);
+    nasc_space_free(sp);
+    return st;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
-    const char *model = "baseline", *backend = "cpu";
+    const char *model = "baseline", *backend = "cpu", *genotype = DARTS_V2;
     int batch = 64, threads = 2, steps = 20, warmup = 3, C = 1, H = 28, W = 28, classes = 10;
+    int channels = 16, cells = 8;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -39,6 +70,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--classes")) classes = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend")) backend = argv[i + 1];
+        else if (!strcmp(argv[i], "--genotype")) genotype = argv[i + 1];
+        else if (!strcmp(argv[i], "--channels")) channels = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cells")) cells = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--input")) {
             if (sscanf(argv[i + 1], "%dx%dx%d", &C, &H, &W) != 3) {
                 fprintf(stderr, "bad --input\n");
@@ -55,11 +89,14 @@ int main(int argc, char **argv) {
     nasc_status st = NASC_ERR_ARG;
     if (!strcmp(model, "baseline"))
         st = nasc_baseline_new(C, H, W, classes, 1.0f, 1, &m, &err);
+    else if (!strcmp(model, "darts"))
+        st = darts_new(genotype, channels, cells, C, H, W, classes, &m, &err);
     if (!be || st != NASC_OK) {
         fprintf(stderr, "bench: %s\n", err.msg[0] ? err.msg : "unknown model");
         return 1;
     }
     nasc_graph *g = nasc_graph_new(be, 64u << 20, &err);
+    nasc_graph_set_release_grads(g, true); /* as nasc_train does */
     nasc_optim *o = NULL;
     nasc_optim_new(m->params,
                    &(nasc_optim_config){.kind = NASC_OPTIM_SGD, .momentum = 0.9f,

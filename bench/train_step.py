@@ -3,10 +3,14 @@
 in one run. Each side runs in its own process (so peak memory is its own); prints images/s, peak
 RSS and the ratios nasc/PyTorch.
 
-    /usr/bin/python3 bench/train_step.py [--model baseline] [--batch 64] [--threads 2]
+    /usr/bin/python3 bench/train_step.py [--model baseline|darts] [--batch 64] [--threads 2]
         [--steps 20] [--nasc build/bench/bench_train_step]
+        [--genotype TEXT] [--channels 16] [--cells 8]      (--model darts)
 
-PyTorch (Debian's python3-torch) runs in channels_last, its fastest layout on this CPU.
+--model darts: the DARTS network for a genotype (default DARTS_V2; NetworkCIFAR without the
+auxiliary head and drop-path); the PyTorch model is tests/ref/gen_space_params.py's DartsNet, the
+one that checks nasc's parameter and multiply-add counts. PyTorch (Debian's python3-torch) runs
+in channels_last, its fastest layout on this CPU.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
@@ -16,9 +20,16 @@ def torch_side(a):
     import torch.nn as nn
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    C, H, W = a.input
+    if a.model == "darts":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "ref"))
+        import gen_space_params as ref
+        net = ref.DartsNet(a.genotype or ref.DARTS_V2, a.channels, a.cells, a.classes, C,
+                           False, 0).to(memory_format=torch.channels_last)
+        return run_steps(a, torch, nn, net)
     if a.model != "baseline":
         raise SystemExit("torch side: unknown model " + a.model)
-    C, H, W = a.input
     layers, cin = [], C
     for i, c in enumerate([32, 32, 64, 64, 128]):
         layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
@@ -27,6 +38,11 @@ def torch_side(a):
         cin = c
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25), nn.Linear(cin, a.classes)]
     net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+    return run_steps(a, torch, nn, net)
+
+
+def run_steps(a, torch, nn, net):
+    C, H, W = a.input
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(a.batch, C, H, W).to(memory_format=torch.channels_last)
     y = torch.randint(0, a.classes, (a.batch,))
@@ -56,6 +72,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--input", default="1x28x28")
+    p.add_argument("--genotype", default="", help="--model darts: genotype (default DARTS_V2)")
+    p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--cells", type=int, default=8)
     p.add_argument("--nasc", default="build/bench/bench_train_step")
     p.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -65,7 +84,10 @@ def main():
         return
     common = ["--model", a.model, "--batch", str(a.batch), "--threads", str(a.threads),
               "--steps", str(a.steps), "--warmup", str(a.warmup), "--classes", str(a.classes),
-              "--input", "x".join(map(str, a.input))]
+              "--input", "x".join(map(str, a.input)), "--channels", str(a.channels),
+              "--cells", str(a.cells)]
+    if a.genotype:
+        common += ["--genotype", a.genotype]
     env = dict(os.environ, OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "Haswell"))
     n = json.loads(subprocess.run([a.nasc] + common, check=True, capture_output=True, text=True,
                                   env=env).stdout)

@@ -32,7 +32,8 @@ typedef struct nasc_dataset nasc_dataset; /* data.h */
 typedef struct nasc_train_config {
     int epochs;             /* >= 1 */
     int batch;              /* training batch size */
-    int eval_batch;         /* evaluation batch size */
+    int eval_batch;         /* evaluation batch size; 0 (default): the training batch, so that an
+                             * evaluation never needs more memory than a training step */
     nasc_optim_kind optim;  /* SGD, Adam or AdamW */
     float lr, lr_min;       /* cosine from lr to lr_min over all steps */
     int warmup_epochs;      /* linear warm-up (in epochs) before the cosine */

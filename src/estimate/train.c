@@ -24,7 +24,6 @@ void nasc_train_config_default(nasc_train_config *c) {
     memset(c, 0, sizeof *c);
     c->epochs = 10;
     c->batch = 64;
-    c->eval_batch = 256;
     c->optim = NASC_OPTIM_SGD;
     c->lr = 0.05f;
     c->lr_min = 0.0f;
@@ -40,8 +39,9 @@ void nasc_train_config_default(nasc_train_config *c) {
 static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
     if (c->epochs < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "train: epochs must be >= 1 (%d)", c->epochs);
-    if (c->batch < 1 || c->eval_batch < 1)
-        return nasc_errorf(err, NASC_ERR_ARG, "train: batch sizes must be >= 1 (%d, %d)", c->batch,
+    if (c->batch < 1 || c->eval_batch < 0)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: need batch >= 1 and eval_batch >= 0 (%d, %d)", c->batch,
                            c->eval_batch);
     if (!(c->lr > 0.0f) || !(c->lr_min >= 0.0f) || c->lr_min > c->lr)
         return nasc_errorf(err, NASC_ERR_ARG, "train: need lr > 0 and 0 <= lr_min <= lr (%g, %g)",
@@ -339,6 +339,9 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         st = err ? err->code : NASC_ERR_NOMEM;
         goto done;
     }
+    /* a node's gradient goes back to the graph's pool once its backward has run: peak gradient
+     * memory follows the backward frontier instead of holding one buffer per activation */
+    nasc_graph_set_release_grads(g, true);
     const nasc_optim_config oc = {.kind = cfg->optim,
                                   .momentum = cfg->optim == NASC_OPTIM_SGD ? cfg->momentum : 0.0f,
                                   .nesterov = cfg->optim == NASC_OPTIM_SGD && cfg->nesterov,
@@ -461,8 +464,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         float eacc = NAN, eloss = NAN;
         if (eval && (cfg->eval_each_epoch || last)) {
             const double te = now_s();
-            if ((st = evaluate(m, eval, be, cfg->eval_batch, &g, &eacc, &eloss, err)) !=
-                NASC_OK)
+            const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
+            if ((st = evaluate(m, eval, be, eb, &g, &eacc, &eloss, err)) != NASC_OK)
                 break;
             eval_time += now_s() - te;
             out->eval_acc = eacc;

@@ -325,22 +325,29 @@ def line(space, name, shape, classes, C, cells, aux, p, m, text):
     print(text)
 
 
-print("# torch %s; counts of the nb201 / darts networks nasc builds (see the docstring)"
-      % torch.__version__)
-for name, text in NB201_CELLS:
-    for shape, tag in (((3, 32, 32), "c10"), ((1, 28, 28), "fmnist")):
-        net = NB201Net(text, 16, 5, 10, shape[0])
-        line("nb201", name + "_" + tag, shape, 10, 16, 5, 0, params(net), macs(net, shape), text)
+def main():
+    print("# torch %s; counts of the nb201 / darts networks nasc builds (see the docstring)"
+          % torch.__version__)
+    for name, text in NB201_CELLS:
+        for shape, tag in (((3, 32, 32), "c10"), ((1, 28, 28), "fmnist")):
+            net = NB201Net(text, 16, 5, 10, shape[0])
+            line("nb201", name + "_" + tag, shape, 10, 16, 5, 0, params(net), macs(net, shape),
+                 text)
 
-for gname, text in (("darts_v2", DARTS_V2), ("mix", DARTS_MIX)):
-    for shape, C, L, tag in (((3, 32, 32), 36, 20, "c36_l20_c10"),
-                             ((1, 28, 28), 16, 8, "c16_l8_fmnist")):
-        for aux in (0, 1):
-            if gname == "mix" and C == 36 and aux:
-                continue
-            # auxiliary pool stride: 3 on the 8x8 maps of 32x32 inputs (as the DARTS code), H-5 in
-            # general (7x7 maps of 28x28 inputs: 2); the parameter count does not depend on it.
-            h_aux = shape[1] // 4
-            net = DartsNet(text, C, L, 10, shape[0], bool(aux), h_aux - 5)
-            line("darts", "%s_%s%s" % (gname, tag, "_aux" if aux else ""), shape, 10, C, L, aux,
-                 params(net), macs(net, shape), text)
+    for gname, text in (("darts_v2", DARTS_V2), ("mix", DARTS_MIX)):
+        for shape, C, L, tag in (((3, 32, 32), 36, 20, "c36_l20_c10"),
+                                 ((1, 28, 28), 16, 8, "c16_l8_fmnist")):
+            for aux in (0, 1):
+                if gname == "mix" and C == 36 and aux:
+                    continue
+                # auxiliary pool stride: 3 on the 8x8 maps of 32x32 inputs (as the DARTS code),
+                # H-5 in general (7x7 maps of 28x28 inputs: 2); the parameter count does not
+                # depend on it.
+                h_aux = shape[1] // 4
+                net = DartsNet(text, C, L, 10, shape[0], bool(aux), h_aux - 5)
+                line("darts", "%s_%s%s" % (gname, tag, "_aux" if aux else ""), shape, 10, C, L, aux,
+                     params(net), macs(net, shape), text)
+
+
+if __name__ == "__main__":
+    main()
