@@ -13,156 +13,33 @@
 #include "test.h"
 
 #include "nasc/backend.h"
-#include "nasc/ops.h"
-#include "nasc/rng.h"
+#include "op_cases.h"
 
-#define MAX_IN 5
-
-enum init_kind { INIT_UNIFORM = 0, INIT_AWAY_FROM_ZERO, INIT_DISTINCT, INIT_POSITIVE };
-
-typedef struct gcase gcase;
-typedef nasc_tensor *(*build_fn)(nasc_graph *g, nasc_tensor **in, const gcase *c);
-
-struct gcase {
-    const char *name;
-    build_fn build;
-    int n_in;
-    int shape[MAX_IN][4];
-    int init[MAX_IN];
-    unsigned no_grad; /* bit i: input i is not differentiated (running stats, labels) */
-    nasc_conv2d_params conv;
-    nasc_pool2d_params pool;
-    nasc_slice_params slice;
-    float f;        /* scale factor, dropout p, label smoothing, bn momentum */
-    bool inference; /* graph in inference mode */
-    double h, rtol, atol;
-};
-
-static const int32_t ce_labels[] = {3, 0, 4, 1, 2, 4, 0};
-
-static nasc_tensor *b_conv(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_conv2d(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL, &c->conv);
-}
-static nasc_tensor *b_maxpool(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_maxpool2d(g, in[0], &c->pool);
-}
-static nasc_tensor *b_avgpool(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_avgpool2d(g, in[0], &c->pool);
-}
-static nasc_tensor *b_gap(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_global_avgpool(g, in[0]);
-}
-static const nasc_bn_params bnp = {.eps = 1e-5f, .momentum = 0.1f};
-/* inputs: x, gamma, beta */
-static nasc_tensor *b_bn_affine(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_batchnorm(g, in[0], in[1], in[2], NULL, NULL, &bnp);
-}
-/* inputs: x, running_mean, running_var (affine off) */
-static nasc_tensor *b_bn_running(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_batchnorm(g, in[0], NULL, NULL, in[1], in[2], &bnp);
-}
-/* inputs: x, gamma, beta, running_mean, running_var */
-static nasc_tensor *b_bn_full(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_batchnorm(g, in[0], in[1], in[2], in[3], in[4], &bnp);
-}
-static nasc_tensor *b_relu(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_relu(g, in[0]);
-}
-static nasc_tensor *b_sigmoid(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_sigmoid(g, in[0]);
-}
-static nasc_tensor *b_tanh(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_tanh(g, in[0]);
-}
-static nasc_tensor *b_add(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_add(g, in[0], in[1]);
-}
-static nasc_tensor *b_mul(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_mul(g, in[0], in[1]);
-}
-static nasc_tensor *b_square(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_mul(g, in[0], in[0]);
-}
-static nasc_tensor *b_scale(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_scale(g, in[0], c->f);
-}
-static nasc_tensor *b_concat(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_concat(g, c->n_in, in);
-}
-static nasc_tensor *b_slice(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_slice(g, in[0], &c->slice);
-}
-static nasc_tensor *b_linear(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_linear(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL);
-}
-static nasc_tensor *b_dropout(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_dropout(g, in[0], c->f);
-}
-static nasc_tensor *b_drop_path(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_drop_path(g, in[0], c->f);
-}
-static nasc_tensor *b_softmax(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_softmax(g, in[0]);
-}
-static nasc_tensor *b_log_softmax(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_log_softmax(g, in[0]);
-}
-static nasc_tensor *b_ce(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_cross_entropy(g, in[0], ce_labels, c->f);
-}
-static nasc_tensor *b_sum(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_sum(g, in[0]);
-}
-static nasc_tensor *b_mean(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    return nasc_mean(g, in[0]);
-}
-static nasc_tensor *b_reshape(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    (void)c;
-    nasc_tensor *x = in[0];
-    nasc_tensor *r = nasc_reshape(g, x, x->ne[0], x->ne[1] * x->ne[2] * x->ne[3], 1, 1);
-    return nasc_relu(g, r); /* a consumer after the view, so its grad flows through */
-}
+/* Grad-only builders; the shared ones are in op_cases.h. */
 
 /* weighted sum: inputs w (2,4,1,1) read flat, then the terms; indices repeat one term's weight
  * slot and use the last row, as a supernet's alpha rows do. */
-static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     static const int idx[] = {1, 6, 7, 6};
     return nasc_weighted_sum(g, in[0], c->n_in - 1, in + 1, idx);
 }
 /* with a constant term (NULL: straight-through estimators) between two tensors */
-static nasc_tensor *b_wsum_const(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+static nasc_tensor *b_wsum_const(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     (void)c;
     static const int idx[] = {0, 2, 3};
     nasc_tensor *xs[] = {in[1], NULL, in[2]};
     return nasc_weighted_sum(g, in[0], 3, xs, idx);
 }
 /* in-place batch norm (affine off), with running statistics (inputs 1, 2: not differentiated) */
-static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     (void)c;
     return nasc_batchnorm_inplace(g, in[0], in[1], in[2], &bnp);
 }
 /* in-place ReLU on an op's output (scale's backward, like batch norm's, does not read it); the
  * input stays away from the kink (a BN output can land near 0) */
-static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const gcase *c) {
+static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     (void)c;
     return nasc_relu_inplace(g, nasc_scale(g, in[0], 1.5f));
-}
-static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const gcase *c) {
-    return nasc_channel_shuffle(g, in[0], (int)c->f);
 }
 
 #define CONV(s0, s1, p0, p1, d0, d1, gr)                                                           \
@@ -171,7 +48,7 @@ static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const gcase *c) {
     .pool = {.k = {k0, k1}, .stride = {s0, s1}, .pad = {p0, p1}, .count_include_pad = cip }
 #define TOL(hh, r, a) .h = hh, .rtol = r, .atol = a
 
-static const gcase cases[] = {
+static const op_case cases[] = {
     /* conv2d: edge cases of stride, dilation, groups, padding, odd sizes, batch 1 */
     {"conv 3x3 pad1", b_conv, 3, {{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 4, 1, 1}}, {0}, 0,
      CONV(1, 1, 1, 1, 1, 1, 1), TOL(1e-2, 1e-3, 1e-3)},
@@ -204,14 +81,14 @@ static const gcase cases[] = {
      POOL(3, 3, 2, 2, 1, 1, false), TOL(1e-2, 1e-3, 1e-3)},
     {"global avgpool", b_gap, 1, {{3, 4, 3, 5}}, {0}, 0, TOL(1e-2, 1e-3, 1e-3)},
     /* batch norm: training with/without affine, with running stats; inference */
-    {"bn train affine", b_bn_affine, 3, {{4, 3, 3, 3}, {1, 3, 1, 1}, {1, 3, 1, 1}}, {0}, 0,
+    {"bn train affine", b_bn, 3, {{4, 3, 3, 3}, {1, 3, 1, 1}, {1, 3, 1, 1}}, {0}, 0,
      TOL(1e-2, 2e-3, 2e-3)},
-    {"bn train no affine + running", b_bn_running, 3, {{3, 5, 2, 3}, {1, 5, 1, 1}, {1, 5, 1, 1}},
+    {"bn train no affine + running", b_bn, 3, {{3, 5, 2, 3}, {1, 5, 1, 1}, {1, 5, 1, 1}},
      {0, 0, INIT_POSITIVE}, 0x6, TOL(1e-2, 2e-3, 2e-3)},
-    {"bn train affine + running", b_bn_full, 5,
+    {"bn train affine + running", b_bn, 5,
      {{2, 4, 3, 3}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}},
      {0, 0, 0, 0, INIT_POSITIVE}, 0x18, TOL(1e-2, 2e-3, 2e-3)},
-    {"bn inference affine", b_bn_full, 5,
+    {"bn inference affine", b_bn, 5,
      {{2, 4, 3, 3}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}, {1, 4, 1, 1}},
      {0, 0, 0, 0, INIT_POSITIVE}, 0x18, .inference = true, TOL(1e-2, 1e-3, 1e-3)},
     /* element-wise */
@@ -273,43 +150,12 @@ static const gcase cases[] = {
      TOL(1e-2, 1e-3, 1e-3)},
 };
 
-static void fill(float *x, size_t n, int kind, nasc_rng *r) {
-    switch (kind) {
-    case INIT_AWAY_FROM_ZERO:
-        for (size_t i = 0; i < n; i++) {
-            float v = 0.05f + 0.95f * nasc_rng_uniform(r);
-            x[i] = nasc_rng_uniform(r) < 0.5f ? -v : v;
-        }
-        break;
-    case INIT_DISTINCT: { /* a random permutation of values spaced 0.05 apart */
-        uint32_t *perm = malloc(n * sizeof *perm);
-        for (size_t i = 0; i < n; i++)
-            perm[i] = (uint32_t)i;
-        nasc_rng_shuffle_u32(r, perm, n);
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.05f * ((float)perm[i] - (float)n / 2.0f);
-        free(perm);
-        break;
-    }
-    case INIT_POSITIVE:
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.5f + nasc_rng_uniform(r);
-        break;
-    default:
-        for (size_t i = 0; i < n; i++)
-            x[i] = 2.0f * nasc_rng_uniform(r) - 1.0f;
-    }
-}
-
 /* loss = sum(out * R), in double, with a fresh forward on the current input values. */
-static double eval_loss(nasc_graph *g, const gcase *c, float **vals, const float *R) {
+static double eval_loss(nasc_graph *g, const op_case *c, float **vals, const float *R) {
     nasc_graph_reset(g);
     nasc_graph_set_grad(g, false);
     nasc_tensor *in[MAX_IN];
-    for (int i = 0; i < c->n_in; i++)
-        in[i] = nasc_input(g, c->shape[i][0], c->shape[i][1], c->shape[i][2], c->shape[i][3],
-                           vals[i]);
-    nasc_tensor *out = c->build(g, in, c);
+    nasc_tensor *out = op_case_build(g, c, vals, in, false);
     nasc_graph_set_grad(g, true);
     if (!out)
         return NAN;
@@ -319,7 +165,7 @@ static double eval_loss(nasc_graph *g, const gcase *c, float **vals, const float
     return L;
 }
 
-static int run_case(nasc_backend *be, const gcase *c, uint64_t seed) {
+static int run_case(nasc_backend *be, const op_case *c, uint64_t seed) {
     nasc_err err = {0};
     nasc_graph *g = nasc_graph_new(be, 1 << 20, &err);
     nasc_graph_set_training(g, !c->inference);
@@ -329,20 +175,14 @@ static int run_case(nasc_backend *be, const gcase *c, uint64_t seed) {
     float *vals[MAX_IN];
     size_t sizes[MAX_IN];
     for (int i = 0; i < c->n_in; i++) {
-        sizes[i] = (size_t)c->shape[i][0] * c->shape[i][1] * c->shape[i][2] * c->shape[i][3];
+        sizes[i] = numel(c->shape[i]);
         vals[i] = malloc(sizes[i] * sizeof(float));
         fill(vals[i], sizes[i], c->init[i], &r);
     }
     /* analytic */
     nasc_graph_reset(g);
     nasc_tensor *in[MAX_IN];
-    for (int i = 0; i < c->n_in; i++) {
-        in[i] = nasc_input(g, c->shape[i][0], c->shape[i][1], c->shape[i][2], c->shape[i][3],
-                           vals[i]);
-        if (!(c->no_grad & (1u << i)))
-            nasc_tensor_set_requires_grad(in[i], true);
-    }
-    nasc_tensor *out = c->build(g, in, c);
+    nasc_tensor *out = op_case_build(g, c, vals, in, true);
     int fails = 0;
     if (!out) {
         fprintf(stderr, "[%s] %s: build failed: %s\n", nasc_backend_name(be), c->name,
@@ -353,9 +193,7 @@ static int run_case(nasc_backend *be, const gcase *c, uint64_t seed) {
     size_t n_out = (size_t)nasc_tensor_nelem(out);
     float *R = malloc(n_out * sizeof(float));
     fill(R, n_out, INIT_UNIFORM, &r);
-    nasc_tensor *Rt = nasc_input(g, out->ne[0], out->ne[1], out->ne[2], out->ne[3], R);
-    nasc_tensor *loss = nasc_sum(g, nasc_mul(g, out, Rt));
-    nasc_status st = nasc_backward(g, loss);
+    nasc_status st = nasc_backward(g, op_case_loss(g, out, R));
     CHECK_MSG(st == NASC_OK, "[%s] %s: backward: %s", nasc_backend_name(be), c->name,
               nasc_graph_errmsg(g));
     float *analytic[MAX_IN];
@@ -407,24 +245,18 @@ static void random_conv_cases(nasc_backend *be, int count) {
     nasc_rng r;
     nasc_rng_init(&r, 4242, 1);
     for (int t = 0; t < count; t++) {
-        gcase c = {.name = "conv random", .build = b_conv, .n_in = 3, .h = 1e-2, .rtol = 1e-3,
-                   .atol = 1e-3};
+        op_case c = {.name = "conv random", .build = b_conv, .n_in = 3, .h = 1e-2, .rtol = 1e-3,
+                     .atol = 1e-3};
         const int G = 1 + (int)nasc_rng_below(&r, 3);
         const int C = G * (1 + (int)nasc_rng_below(&r, 2)), K = G * (1 + (int)nasc_rng_below(&r, 2));
         const int KH = 1 + (int)nasc_rng_below(&r, 3), KW = 1 + (int)nasc_rng_below(&r, 3);
-        c.conv.stride[0] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.stride[1] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.dil[0] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.dil[1] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.pad[0] = (int)nasc_rng_below(&r, (uint32_t)KH + 1);
-        c.conv.pad[1] = (int)nasc_rng_below(&r, (uint32_t)KW + 1);
+        conv_draw_geometry(&r, &c.conv, KH, KW);
         c.conv.groups = G;
         const int H = 3 + (int)nasc_rng_below(&r, 5), W = 3 + (int)nasc_rng_below(&r, 5);
         const int N = 1 + (int)nasc_rng_below(&r, 2);
         int sh[3][4] = {{N, C, H, W}, {K, C / G, KH, KW}, {1, K, 1, 1}};
         memcpy(c.shape, sh, sizeof sh);
-        if ((H + 2 * c.conv.pad[0]) < c.conv.dil[0] * (KH - 1) + 1 ||
-            (W + 2 * c.conv.pad[1]) < c.conv.dil[1] * (KW - 1) + 1)
+        if (!conv_fits(&c.conv, H, W, KH, KW))
             continue;
         if (run_case(be, &c, 1000 + (uint64_t)t))
             fprintf(stderr, "  random conv %d: N%d C%d H%d W%d K%d G%d k%dx%d s%d,%d p%d,%d d%d,%d\n",

@@ -23,155 +23,38 @@
 
 #include "backend/cpu/cpu_int.h"
 #include "nasc/backend.h"
-#include "nasc/ops.h"
-#include "nasc/rng.h"
+#include "op_cases.h"
 
-#define MAX_IN 5
+/* Parity-only builders; the shared ones are in op_cases.h. */
 
-enum init_kind { INIT_UNIFORM = 0, INIT_DISTINCT, INIT_POSITIVE, INIT_OFFSET };
-
-typedef struct pcase pcase;
-typedef nasc_tensor *(*build_fn)(nasc_graph *g, nasc_tensor **in, const pcase *c);
-
-struct pcase {
-    char name[128];
-    build_fn build;
-    int n_in;
-    int shape[MAX_IN][4];
-    int init[MAX_IN];
-    unsigned no_grad; /* bit i: input i gets no gradient (running stats) */
-    nasc_conv2d_params conv;
-    nasc_pool2d_params pool;
-    nasc_slice_params slice;
-    float f;          /* scale, dropout p, label smoothing */
-    bool inference;
-    double tol;       /* nmse threshold */
-};
-
-static const int32_t ce_labels[] = {3, 0, 4, 1, 2, 4, 0, 9, 7, 5, 8, 6, 1, 2, 3, 0};
-
-static nasc_tensor *b_conv(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_conv2d(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL, &c->conv);
-}
-static nasc_tensor *b_maxpool(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_maxpool2d(g, in[0], &c->pool);
-}
-static nasc_tensor *b_avgpool(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_avgpool2d(g, in[0], &c->pool);
-}
-static nasc_tensor *b_gap(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_global_avgpool(g, in[0]);
-}
-static const nasc_bn_params bnp = {.eps = 1e-5f, .momentum = 0.1f};
-static nasc_tensor *b_bn(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    /* inputs: x [, gamma, beta] [, running_mean, running_var] by n_in: 1, 3 (affine), 5 (both),
-     * or 3 with no_grad bits set (running stats only) */
-    if (c->n_in == 1)
-        return nasc_batchnorm(g, in[0], NULL, NULL, NULL, NULL, &bnp);
-    if (c->n_in == 3 && c->no_grad)
-        return nasc_batchnorm(g, in[0], NULL, NULL, in[1], in[2], &bnp);
-    if (c->n_in == 3)
-        return nasc_batchnorm(g, in[0], in[1], in[2], NULL, NULL, &bnp);
-    return nasc_batchnorm(g, in[0], in[1], in[2], in[3], in[4], &bnp);
-}
-static nasc_tensor *b_relu(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_relu(g, in[0]);
-}
-static nasc_tensor *b_sigmoid(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_sigmoid(g, in[0]);
-}
-static nasc_tensor *b_tanh(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_tanh(g, in[0]);
-}
-static nasc_tensor *b_add(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_add(g, in[0], in[1]);
-}
-static nasc_tensor *b_mul(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_mul(g, in[0], in[1]);
-}
-static nasc_tensor *b_square(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_mul(g, in[0], in[0]);
-}
-static nasc_tensor *b_scale(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_scale(g, in[0], c->f);
-}
-static nasc_tensor *b_concat(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_concat(g, c->n_in, in);
-}
-static nasc_tensor *b_concat_self(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+static nasc_tensor *b_concat_self(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     (void)c;
     nasc_tensor *xs[] = {in[0], in[1], in[0]};
     return nasc_concat(g, 3, xs);
 }
-static nasc_tensor *b_slice(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_slice(g, in[0], &c->slice);
-}
-static nasc_tensor *b_reshape(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    nasc_tensor *x = in[0];
-    return nasc_relu(g, nasc_reshape(g, x, x->ne[0], x->ne[1] * x->ne[2] * x->ne[3], 1, 1));
-}
-static nasc_tensor *b_linear(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_linear(g, in[0], in[1], c->n_in > 2 ? in[2] : NULL);
-}
-static nasc_tensor *b_dropout(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_dropout(g, in[0], c->f);
-}
-static nasc_tensor *b_drop_path(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_drop_path(g, in[0], c->f);
-}
-static nasc_tensor *b_softmax(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_softmax(g, in[0]);
-}
-static nasc_tensor *b_log_softmax(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_log_softmax(g, in[0]);
-}
-static nasc_tensor *b_ce(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_cross_entropy(g, in[0], ce_labels, c->f);
-}
-static nasc_tensor *b_sum(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_sum(g, in[0]);
-}
-static nasc_tensor *b_mean(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    (void)c;
-    return nasc_mean(g, in[0]);
-}
 /* DARTS mixed op: in[0] = softmax(alpha) rows (R, n_ops), in[1..] the op outputs; a NULL term
  * (constant 1) and a repeated input are part of the case */
-static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+static nasc_tensor *b_wsum(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     nasc_tensor *xs[] = {in[1], in[2], NULL, in[3], in[1]};
     const int idx[] = {1, 3, 0, 5, 1};
     (void)c;
     return nasc_weighted_sum(g, in[0], 5, xs, idx);
 }
-static nasc_tensor *b_shuffle(nasc_graph *g, nasc_tensor **in, const pcase *c) {
-    return nasc_channel_shuffle(g, in[0], (int)c->f);
-}
 /* In-place ops sit behind an op whose backward does not read its output (here a 1x1 conv, as in
  * a supernet's ReLU-conv-BN); in[0] x, in[1] 1x1 weights, [in[2], in[3]] running stats. */
-static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+static nasc_tensor *b_bn_inplace(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
     nasc_tensor *h = nasc_conv2d(g, in[0], in[1], NULL, &one);
     return nasc_batchnorm_inplace(g, h, c->n_in > 2 ? in[2] : NULL, c->n_in > 2 ? in[3] : NULL,
                                   &bnp);
 }
-static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+static nasc_tensor *b_relu_inplace(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     (void)c;
     nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
     return nasc_relu_inplace(g, nasc_conv2d(g, in[0], in[1], NULL, &one));
 }
 /* DARTS sep_conv half: relu -> depthwise -> 1x1 -> batch norm (affine off), the hot chain */
-static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const pcase *c) {
+static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const op_case *c) {
     nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
     nasc_tensor *h = nasc_conv2d(g, nasc_relu(g, in[0]), in[1], NULL, &c->conv);
     h = nasc_conv2d(g, h, in[2], NULL, &one);
@@ -183,7 +66,7 @@ static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const pcase *c) {
 #define CONV(s, p, d, gr) .conv = {.stride = {s, s}, .pad = {p, p}, .dil = {d, d}, .groups = gr}
 #define POOL(kk, s, p, cip) .pool = {.k = {kk, kk}, .stride = {s, s}, .pad = {p, p}, .count_include_pad = cip}
 
-static const pcase fixed_cases[] = {
+static const op_case fixed_cases[] = {
     /* pooling (DARTS: 3x3 s1/s2 p1, avg without pad counting; NB201: avg with) */
     {"maxpool 3x3 s1 p1 C16 14x14", b_maxpool, 1, {{2, 16, 14, 14}}, {INIT_DISTINCT}, 0, POOL(3, 1, 1, false), .tol = T_EXACT},
     {"maxpool 3x3 s2 p1 C20 odd", b_maxpool, 1, {{2, 20, 9, 7}}, {INIT_DISTINCT}, 0, POOL(3, 2, 1, false), .tol = T_EXACT},
@@ -264,32 +147,6 @@ static const pcase fixed_cases[] = {
     {"sep_conv chain relu-dw-1x1-bn C32 14x14", b_sepconv, 3, {{2, 32, 14, 14}, {32, 1, 3, 3}, {32, 32, 1, 1}}, {0}, 0, CONV(1, 1, 1, 32), .tol = T_CONV},
 };
 
-static void fill(float *x, size_t n, int kind, nasc_rng *r) {
-    switch (kind) {
-    case INIT_DISTINCT: { /* a permutation of values spaced 0.05 apart: no max-pool ties */
-        uint32_t *perm = malloc(n * sizeof *perm);
-        for (size_t i = 0; i < n; i++)
-            perm[i] = (uint32_t)i;
-        nasc_rng_shuffle_u32(r, perm, n);
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.05f * ((float)perm[i] - (float)n / 2.0f);
-        free(perm);
-        break;
-    }
-    case INIT_POSITIVE:
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.5f + nasc_rng_uniform(r);
-        break;
-    case INIT_OFFSET: /* mean far from 0: tests the shifted batch-norm statistics */
-        for (size_t i = 0; i < n; i++)
-            x[i] = 30.0f + 2.0f * nasc_rng_uniform(r) - 1.0f;
-        break;
-    default:
-        for (size_t i = 0; i < n; i++)
-            x[i] = 2.0f * nasc_rng_uniform(r) - 1.0f;
-    }
-}
-
 /* What one run produces: the output, and per input its gradient and its data after the step. */
 typedef struct result {
     int n_in;
@@ -306,10 +163,8 @@ static void result_free(result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static size_t numel(const int *s) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
-
 /* Runs case c on be with inputs vals and upstream weights R (R is made on the first call). */
-static bool run(nasc_backend *be, const pcase *c, float **vals, float **R, result *res) {
+static bool run(nasc_backend *be, const op_case *c, float **vals, float **R, result *res) {
     nasc_err err = {0};
     nasc_graph *g = nasc_graph_new(be, 1 << 20, &err);
     nasc_graph_set_training(g, !c->inference);
@@ -317,13 +172,7 @@ static bool run(nasc_backend *be, const pcase *c, float **vals, float **R, resul
     nasc_tensor *in[MAX_IN];
     memset(res, 0, sizeof *res);
     res->n_in = c->n_in;
-    for (int i = 0; i < c->n_in; i++) {
-        in[i] = nasc_input(g, c->shape[i][0], c->shape[i][1], c->shape[i][2], c->shape[i][3],
-                           vals[i]);
-        if (!(c->no_grad & (1u << i)))
-            nasc_tensor_set_requires_grad(in[i], true);
-    }
-    nasc_tensor *out = c->build(g, in, c);
+    nasc_tensor *out = op_case_build(g, c, vals, in, true);
     if (!out) {
         fprintf(stderr, "[%s] %s: build failed: %s\n", nasc_backend_name(be), c->name,
                 nasc_graph_errmsg(g));
@@ -337,8 +186,7 @@ static bool run(nasc_backend *be, const pcase *c, float **vals, float **R, resul
         *R = malloc(res->n_out * sizeof(float));
         fill(*R, res->n_out, INIT_UNIFORM, &r);
     }
-    nasc_tensor *Rt = nasc_input(g, out->ne[0], out->ne[1], out->ne[2], out->ne[3], *R);
-    nasc_status st = nasc_backward(g, nasc_sum(g, nasc_mul(g, out, Rt)));
+    nasc_status st = nasc_backward(g, op_case_loss(g, out, *R));
     if (st != NASC_OK) {
         fprintf(stderr, "[%s] %s: backward: %s\n", nasc_backend_name(be), c->name,
                 nasc_graph_errmsg(g));
@@ -411,7 +259,7 @@ static void same_bits(const char *label, const result *a, const result *b) {
 enum { V_AUTO, V_PORTABLE, V_DW, V_1X1, V_GEMM, V_DNNL, V_COUNT };
 static const char *const v_name[] = {"auto", "portable", "dw", "1x1", "gemm", "dnnl"};
 
-static bool variant_applies(int v, const pcase *c, const nasc_backend *be) {
+static bool variant_applies(int v, const op_case *c, const nasc_backend *be) {
     if (v == V_AUTO)
         return true;
     if (v == V_PORTABLE)
@@ -440,7 +288,7 @@ static void set_variant(nasc_backend *be, int v, bool has_avx512) {
     nasc_cpu_set_avx512(be, v == V_PORTABLE ? false : has_avx512);
 }
 
-static void run_case(nasc_backend *const *cpu, int n_cpu, const pcase *c, uint64_t seed) {
+static void run_case(nasc_backend *const *cpu, int n_cpu, const op_case *c, uint64_t seed) {
     nasc_rng r;
     nasc_rng_init(&r, seed, 99);
     float *vals[MAX_IN];
@@ -494,7 +342,7 @@ static void random_conv_cases(nasc_backend *const *cpu, int n_cpu, int count) {
     nasc_rng r;
     nasc_rng_init(&r, 4242, 11);
     for (int t = 0; t < count; t++) {
-        pcase c = {.build = b_conv, .n_in = 2 + (int)nasc_rng_below(&r, 2), .tol = T_CONV};
+        op_case c = {.build = b_conv, .n_in = 2 + (int)nasc_rng_below(&r, 2), .tol = T_CONV};
         const int kind = (int)nasc_rng_below(&r, 3); /* 0 dense, 1 groups 2, 2 depthwise */
         int C = 1 + (int)nasc_rng_below(&r, 40), K;
         int G = 1;
@@ -509,19 +357,13 @@ static void random_conv_cases(nasc_backend *const *cpu, int n_cpu, int count) {
             K = 1 + (int)nasc_rng_below(&r, 24);
         }
         const int KH = 1 + (int)nasc_rng_below(&r, 5), KW = 1 + (int)nasc_rng_below(&r, 5);
-        c.conv.stride[0] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.stride[1] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.dil[0] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.dil[1] = 1 + (int)nasc_rng_below(&r, 2);
-        c.conv.pad[0] = (int)nasc_rng_below(&r, (uint32_t)KH + 1);
-        c.conv.pad[1] = (int)nasc_rng_below(&r, (uint32_t)KW + 1);
+        conv_draw_geometry(&r, &c.conv, KH, KW);
         c.conv.groups = G;
         const int H = 3 + (int)nasc_rng_below(&r, 12), W = 3 + (int)nasc_rng_below(&r, 12);
         const int N = 1 + (int)nasc_rng_below(&r, 3);
         int sh[3][4] = {{N, C, H, W}, {K, C / G, KH, KW}, {1, K, 1, 1}};
         memcpy(c.shape, sh, sizeof sh);
-        if ((H + 2 * c.conv.pad[0]) < c.conv.dil[0] * (KH - 1) + 1 ||
-            (W + 2 * c.conv.pad[1]) < c.conv.dil[1] * (KW - 1) + 1)
+        if (!conv_fits(&c.conv, H, W, KH, KW))
             continue;
         snprintf(c.name, sizeof c.name, "random conv %d: N%d C%d %dx%d K%d G%d k%dx%d s%d,%d p%d,%d d%d,%d%s",
                  t, N, C, H, W, K, G, KH, KW, c.conv.stride[0], c.conv.stride[1], c.conv.pad[0],
