@@ -118,7 +118,7 @@ char *cli_model_meta(const nasc_model *m, const cli_net_opts *net) {
     const int in[3] = {m->in_c, m->in_h, m->in_w};
     cJSON_AddItemToObject(j, "input", cJSON_CreateIntArray(in, 3));
     cJSON_AddNumberToObject(j, "classes", m->n_classes);
-    cJSON_AddNumberToObject(j, "width", net->width);
+    cJSON_AddNumberToObject(j, "width", (double)net->width);
     cJSON_AddNumberToObject(j, "channels", net->channels);
     cJSON_AddNumberToObject(j, "cells", net->cells);
     cJSON_AddBoolToObject(j, "auxiliary", net->auxiliary);
