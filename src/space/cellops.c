@@ -76,6 +76,18 @@ nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix, sp_o
 }
 
 nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, nasc_tensor *x) {
+    nasc_tensor *relu_x = NULL;
+    return nasc_sp_op_forward_shared(g, op, x, &relu_x);
+}
+
+static nasc_tensor *relu_of(nasc_graph *g, nasc_tensor *x, nasc_tensor **relu_x) {
+    if (!*relu_x)
+        *relu_x = nasc_relu(g, x);
+    return *relu_x;
+}
+
+nasc_tensor *nasc_sp_op_forward_shared(nasc_graph *g, const sp_op *op, nasc_tensor *x,
+                                       nasc_tensor **relu_x) {
     if (!x)
         return NULL;
     const int s = op->stride;
@@ -94,23 +106,23 @@ nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, nasc_tensor *x) 
         return nasc_maxpool2d(g, x, &(nasc_pool2d_params){.k = {3, 3}, .stride = {s, s},
                                                           .pad = {1, 1}});
     case SP_OP_RCB: {
-        nasc_tensor *h = nasc_conv_forward(g, &op->conv[0], nasc_relu(g, x));
+        nasc_tensor *h = nasc_conv_forward(g, &op->conv[0], relu_of(g, x, relu_x));
         return nasc_bn_forward(g, &op->bn[0], h);
     }
     case SP_OP_SEP: {
-        nasc_tensor *h = nasc_relu(g, x);
+        nasc_tensor *h = relu_of(g, x, relu_x);
         h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
         h = nasc_relu(g, nasc_bn_forward(g, &op->bn[0], h));
         h = nasc_conv_forward(g, &op->conv[3], nasc_conv_forward(g, &op->conv[2], h));
         return nasc_bn_forward(g, &op->bn[1], h);
     }
     case SP_OP_DIL: {
-        nasc_tensor *h = nasc_relu(g, x);
+        nasc_tensor *h = relu_of(g, x, relu_x);
         h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
         return nasc_bn_forward(g, &op->bn[0], h);
     }
     case SP_OP_FR: {
-        nasc_tensor *r = nasc_relu(g, x);
+        nasc_tensor *r = relu_of(g, x, relu_x);
         if (!r)
             return NULL;
         /* x[:, :, 1:, 1:] with the second 1x1 conv's stride 2 */

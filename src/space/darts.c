@@ -354,17 +354,23 @@ static void da_net_free(void *impl) {
     nasc_free(net);
 }
 
+/* One cell. r0 and r1 hold relu(s0) and relu(s1) once computed (a cell's output is s1 of the next
+ * cell and s0 of the one after: both preprocess it with a ReLU first); within the cell, every
+ * state's ReLU is computed once for all the ops that read it. */
 static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_cell *cell,
-                                    nasc_tensor *s0, nasc_tensor *s1, float drop) {
+                                    nasc_tensor *s0, nasc_tensor *s1, nasc_tensor **r0,
+                                    nasc_tensor **r1, float drop) {
     const int t = cell->reduction ? 1 : 0;
-    nasc_tensor *st[6] = {nasc_sp_op_forward(g, &cell->pre0, s0),
-                          nasc_sp_op_forward(g, &cell->pre1, s1)};
+    nasc_tensor *st[6] = {nasc_sp_op_forward_shared(g, &cell->pre0, s0, r0),
+                          nasc_sp_op_forward_shared(g, &cell->pre1, s1, r1)};
+    nasc_tensor *rst[6] = {NULL};
     for (int node = 0; node < DA_NODES; node++) {
         nasc_tensor *h[2];
         for (int j = 0; j < 2; j++) {
             const int k = 2 * node + j;
             const sp_op *op = &cell->ops[k];
-            h[j] = nasc_sp_op_forward(g, op, st[da_in(net->d, t, k)]);
+            const int in = da_in(net->d, t, k);
+            h[j] = nasc_sp_op_forward_shared(g, op, st[in], &rst[in]);
             if (drop > 0.0f && op->kind != SP_OP_IDENTITY)
                 h[j] = nasc_drop_path(g, h[j], drop);
         }
@@ -373,8 +379,8 @@ static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_c
     return nasc_concat(g, DA_NODES, st + 2);
 }
 
-static nasc_tensor *da_aux_forward(nasc_graph *g, const da_aux *aux, nasc_tensor *x) {
-    nasc_tensor *h = nasc_avgpool2d(g, nasc_relu(g, x),
+static nasc_tensor *da_aux_forward(nasc_graph *g, const da_aux *aux, nasc_tensor *relu_x) {
+    nasc_tensor *h = nasc_avgpool2d(g, relu_x,
                                     &(nasc_pool2d_params){.k = {5, 5},
                                                           .stride = {aux->pool_stride[0],
                                                                      aux->pool_stride[1]},
@@ -390,12 +396,20 @@ static nasc_tensor *da_forward(nasc_model *m, nasc_graph *g, nasc_tensor *x,
     const float drop = nasc_graph_training(g) ? opts->drop_path : 0.0f;
     nasc_tensor *s0 = nasc_bn_forward(g, &net->stem_bn, nasc_conv_forward(g, &net->stem, x));
     nasc_tensor *s1 = s0;
+    nasc_tensor *r0 = NULL, *r1 = NULL; /* relu(s0), relu(s1) once computed */
     for (int i = 0; i < net->n_cells; i++) {
-        nasc_tensor *s2 = da_cell_forward(g, net, &net->cells[i], s0, s1, drop);
+        /* the first cell reads the stem output as both s0 and s1 */
+        nasc_tensor *s2 = da_cell_forward(g, net, &net->cells[i], s0, s1, &r0, i ? &r1 : &r0,
+                                          drop);
         s0 = s1;
+        r0 = i ? r1 : r0;
         s1 = s2;
-        if (i == net->aux_at && net->has_aux && opts->want_aux)
-            m->aux_logits = da_aux_forward(g, &net->aux, s1);
+        r1 = NULL;
+        if (i == net->aux_at && net->has_aux && opts->want_aux) {
+            if (!r1)
+                r1 = nasc_relu(g, s1);
+            m->aux_logits = da_aux_forward(g, &net->aux, r1);
+        }
     }
     return nasc_fc_forward(g, &net->fc, nasc_global_avgpool(g, s1));
 }

@@ -291,13 +291,14 @@ static nasc_tensor *nb_cell_forward(nasc_graph *g, const nb_net *net, const nb_c
         return nasc_add(g, nasc_conv_forward(g, &cell->down, r), b);
     }
     nasc_tensor *node[NB_NODES] = {x};
+    nasc_tensor *relu_node[NB_NODES] = {NULL}; /* each node's ReLU, shared by its convs */
     for (int j = 1; j < NB_NODES; j++) {
         nasc_tensor *sum = NULL;
         for (int i = 0; i < j; i++) {
             const int e = nb_edge(i, j);
             if (net->ops[e] == NB_NONE)
                 continue; /* x * 0 adds nothing, to values or gradients */
-            nasc_tensor *t = nasc_sp_op_forward(g, &cell->edge[e], node[i]);
+            nasc_tensor *t = nasc_sp_op_forward_shared(g, &cell->edge[e], node[i], &relu_node[i]);
             sum = sum ? nasc_add(g, sum, t) : t;
         }
         node[j] = sum ? sum : nasc_scale(g, node[0], 0.0f); /* all inputs 'none': zeros */

@@ -161,6 +161,12 @@ NASC_INTERNAL nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char
                                           sp_op_kind kind, int cin, int cout, int k, int stride,
                                           nasc_err *err);
 NASC_INTERNAL nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, nasc_tensor *x);
+/* As nasc_sp_op_forward, sharing relu(x) between the ops that read one state: the ops that start
+ * with a ReLU (RCB, SEP, DIL, FR) take *relu_x when it is set and otherwise compute it and store
+ * it there. The same values as separate ReLUs; one activation, one backward pass instead of one
+ * per op (the DARTS code computes a ReLU per op). */
+NASC_INTERNAL nasc_tensor *nasc_sp_op_forward_shared(nasc_graph *g, const sp_op *op,
+                                                     nasc_tensor *x, nasc_tensor **relu_x);
 
 /* Short helpers around nn.h for the builders: conv without bias, PyTorch default init. */
 NASC_INTERNAL nasc_status nasc_sp_conv(nasc_conv *c, nasc_params *ps, const char *name, int cin,
