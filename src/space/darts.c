@@ -406,8 +406,7 @@ static nasc_tensor *da_forward(nasc_model *m, nasc_graph *g, nasc_tensor *x,
         s1 = s2;
         r1 = NULL;
         if (i == net->aux_at && net->has_aux && opts->want_aux) {
-            if (!r1)
-                r1 = nasc_relu(g, s1);
+            r1 = nasc_relu(g, s1); /* also the next cells' preprocessing ReLU */
             m->aux_logits = da_aux_forward(g, &net->aux, r1);
         }
     }
