@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef struct train_ui {
@@ -154,6 +155,8 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
     }
+    struct rusage ru;
+    const double peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : (double)NAN;
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
@@ -168,6 +171,7 @@ int cmd_train(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "train_loss", res.train_loss);
         cJSON_AddNumberToObject(j, "images_per_second", res.images_per_second);
         cJSON_AddNumberToObject(j, "train_seconds", res.seconds);
+        cJSON_AddNumberToObject(j, "peak_rss_mb", round(peak_mb * 10.0) / 10.0);
         cJSON_AddNumberToObject(j, "seed", (double)o.cfg.seed);
         cJSON_AddNumberToObject(j, "threads", o.cfg.threads);
         if (ckpt) {
@@ -182,9 +186,11 @@ int cmd_train(int argc, char **argv) {
         cJSON_Delete(j);
     } else {
         char el[32];
-        printf("test accuracy %.2f%% (loss %.4f) after %d epochs on %d images; %.0f images/s, %s\n",
+        printf("test accuracy %.2f%% (loss %.4f) after %d epochs on %d images; %.0f images/s, %s, "
+               "peak memory %.2f GB\n",
                (double)res.eval_acc, (double)res.eval_loss, res.epochs_done, train->n,
-               res.images_per_second, cli_fmt_duration(res.seconds, el, sizeof el));
+               res.images_per_second, cli_fmt_duration(res.seconds, el, sizeof el),
+               peak_mb / 1024.0);
         if (out_path)
             printf("model saved to %s\n", out_path);
     }
