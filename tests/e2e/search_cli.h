@@ -1,6 +1,7 @@
 /* search_cli.h — helpers for the tests that drive `nasc search` / `nasc trials` as a process:
  * run the CLI with arguments (optionally killing it with SIGKILL at a test-hook point or after a
- * delay), read files, load an experiment database's trials. */
+ * delay), read files, load an experiment database's trials, and check that a search killed and
+ * resumed many times ends with the trials of an uninterrupted one. */
 #ifndef NASC_TEST_SEARCH_CLI_H
 #define NASC_TEST_SEARCH_CLI_H
 
@@ -236,6 +237,54 @@ static inline int kill_and_resume(const char *cli, const char *const *args_full,
     }
     CHECK(!"never finished");
     return kills;
+}
+
+/* One kill-and-resume scenario for kill_resume_check. */
+struct resume_case {
+    const char *dir;  /* where the files go: <dir>/<name>-ref.{db,json}, <dir>/<name>.{db,json} */
+    const char *name; /* the scenario: in file names, messages and the printed line */
+    int name_width;   /* printf width of the name in the printed line */
+    int i_db;         /* index of the --db value in args: set to each database, then restored */
+    int budget;       /* trials both databases must hold */
+    unsigned seed;    /* seed of the random kill points and delays */
+    int max_point;    /* kill at a random transaction point below this (0: no hook kills) */
+    double max_delay; /* kill after a random delay below this, in seconds (0: no timed kills) */
+    int min_kills;    /* fewer kills than this fails the scenario */
+};
+
+/* Runs args (a NULL-terminated `search ... --json` command line) uninterrupted on the reference
+ * database, then the same command on the database under test through random kills
+ * (kill_and_resume), and checks that at least min_kills kills happened, that both databases hold
+ * the same budget trials (same_trials), and that both --json outputs give the same best_arch and
+ * best_score. Prints "<name> <kills> kills, <budget> trials identical, best <score>". */
+static inline void kill_resume_check(const char *cli, const char **args,
+                                     const struct resume_case *c) {
+    char ref_db[400], db[400], ref_out[400], out[400];
+    snprintf(ref_db, sizeof ref_db, "%s/%s-ref.db", c->dir, c->name);
+    snprintf(db, sizeof db, "%s/%s.db", c->dir, c->name);
+    snprintf(ref_out, sizeof ref_out, "%s/%s-ref.json", c->dir, c->name);
+    snprintf(out, sizeof out, "%s/%s.json", c->dir, c->name);
+    const char *arg_db = args[c->i_db];
+    args[c->i_db] = ref_db;
+    CHECK(search_run(cli, args, -1, 0, ref_out, NULL) == 0);
+    args[c->i_db] = db; /* the same command on the database under test */
+    unsigned rng = c->seed;
+    int kills = kill_and_resume(cli, args, db, &rng, c->max_point, c->max_delay, out);
+    args[c->i_db] = arg_db;
+    CHECK_MSG(kills >= c->min_kills, "%s: only %d kills happened", c->name, kills);
+    same_trials(ref_db, db, c->budget, c->name);
+    char *ra = search_slurp(ref_out), *rb = search_slurp(out);
+    char a1[512], b1[512], a2[64], b2[64];
+    json_field(ra, "best_arch", a1, sizeof a1);
+    json_field(rb, "best_arch", b1, sizeof b1);
+    json_field(ra, "best_score", a2, sizeof a2);
+    json_field(rb, "best_score", b2, sizeof b2);
+    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", c->name, a1,
+              a2, b1, b2);
+    printf("%-*s %3d kills, %d trials identical, best %s\n", c->name_width, c->name, kills,
+           c->budget, b2);
+    free(ra);
+    free(rb);
 }
 
 #endif

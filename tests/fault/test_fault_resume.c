@@ -13,11 +13,7 @@ static char dir[256];
 
 static void scenario(const char *cli, const char *name, const char *strategy, int workers,
                      const char *extra, int budget, unsigned seed) {
-    char ref_db[400], db[400], ref_out[400], out[400], bud[16], wk[16];
-    snprintf(ref_db, sizeof ref_db, "%s/%s-ref.db", dir, name);
-    snprintf(db, sizeof db, "%s/%s.db", dir, name);
-    snprintf(ref_out, sizeof ref_out, "%s/%s-ref.json", dir, name);
-    snprintf(out, sizeof out, "%s/%s.json", dir, name);
+    char bud[16], wk[16];
     snprintf(bud, sizeof bud, "%d", budget);
     snprintf(wk, sizeof wk, "%d", workers);
     const char *args[32] = {"search",
@@ -36,30 +32,17 @@ static void scenario(const char *cli, const char *name, const char *strategy, in
                             "--json",
                             "--quiet",
                             "--db",
-                            ref_db};
+                            NULL /* set by kill_resume_check */};
     int n = 17;
     char extra_buf[256];
     snprintf(extra_buf, sizeof extra_buf, "%s", extra);
     for (char *t = strtok(extra_buf, " "); t && n < 30; t = strtok(NULL, " "))
         args[n++] = t;
     args[n] = NULL;
-    CHECK(search_run(cli, args, -1, 0, ref_out, NULL) == 0);
-    args[16] = db; /* same command, the database under test */
-    unsigned rng = seed;
-    int kills = kill_and_resume(cli, args, db, &rng, budget, 0, out);
-    CHECK_MSG(kills >= 5, "%s: only %d kills happened", name, kills);
-    same_trials(ref_db, db, budget, name);
-    char *ra = search_slurp(ref_out), *rb = search_slurp(out);
-    char a1[512], b1[512], a2[64], b2[64];
-    json_field(ra, "best_arch", a1, sizeof a1);
-    json_field(rb, "best_arch", b1, sizeof b1);
-    json_field(ra, "best_score", a2, sizeof a2);
-    json_field(rb, "best_score", b2, sizeof b2);
-    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1, a2,
-              b1, b2);
-    printf("%-22s %3d kills, %d trials identical, best %s\n", name, kills, budget, b2);
-    free(ra);
-    free(rb);
+    kill_resume_check(cli, args,
+                      &(struct resume_case){.dir = dir, .name = name, .name_width = 22, .i_db = 16,
+                                            .budget = budget, .seed = seed, .max_point = budget,
+                                            .min_kills = 5});
 }
 
 int main(void) {

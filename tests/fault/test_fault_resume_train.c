@@ -12,13 +12,8 @@ static char dir[256];
 
 static void scenario(const char *cli, const char *name, int workers, int max_point,
                      double max_delay, unsigned seed) {
-    char ref_db[400], db[400], ref_out[400], out[400], wk[16];
-    snprintf(ref_db, sizeof ref_db, "%s/%s-ref.db", dir, name);
-    snprintf(db, sizeof db, "%s/%s.db", dir, name);
-    snprintf(ref_out, sizeof ref_out, "%s/%s-ref.json", dir, name);
-    snprintf(out, sizeof out, "%s/%s.json", dir, name);
+    char wk[16];
     snprintf(wk, sizeof wk, "%d", workers);
-    const int budget = 8;
     const char *args[] = {"search",
                           "--space",
                           "nb201",
@@ -51,26 +46,14 @@ static void scenario(const char *cli, const char *name, int workers, int max_poi
                           "--json",
                           "--quiet",
                           "--db",
-                          ref_db,
+                          NULL /* set by kill_resume_check */,
                           NULL};
     const int i_db = (int)(sizeof args / sizeof args[0]) - 2;
-    CHECK(search_run(cli, args, -1, 0, ref_out, NULL) == 0);
-    args[i_db] = db;
-    unsigned rng = seed;
-    int kills = kill_and_resume(cli, args, db, &rng, max_point, max_delay, out);
-    CHECK_MSG(kills >= 3, "%s: only %d kills happened", name, kills);
-    same_trials(ref_db, db, budget, name);
-    char *ra = search_slurp(ref_out), *rb = search_slurp(out);
-    char a1[512], b1[512], a2[64], b2[64];
-    json_field(ra, "best_arch", a1, sizeof a1);
-    json_field(rb, "best_arch", b1, sizeof b1);
-    json_field(ra, "best_score", a2, sizeof a2);
-    json_field(rb, "best_score", b2, sizeof b2);
-    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1, a2,
-              b1, b2);
-    printf("%-16s %3d kills, %d trials identical, best %s\n", name, kills, budget, b2);
-    free(ra);
-    free(rb);
+    kill_resume_check(cli, args,
+                      &(struct resume_case){.dir = dir, .name = name, .name_width = 16,
+                                            .i_db = i_db, .budget = 8, .seed = seed,
+                                            .max_point = max_point, .max_delay = max_delay,
+                                            .min_kills = 3});
 }
 
 int main(void) {

@@ -14,17 +14,13 @@ static char dir[256];
 
 static void scenario(const char *cli, const char *name, const char *strategy, const char *opts,
                      int workers, const char *extra, int budget, unsigned seed) {
-    char ref_db[400], db[400], ref_out[400], out[400], bud[16], wk[16];
-    snprintf(ref_db, sizeof ref_db, "%s/%s-ref.db", dir, name);
-    snprintf(db, sizeof db, "%s/%s.db", dir, name);
-    snprintf(ref_out, sizeof ref_out, "%s/%s-ref.json", dir, name);
-    snprintf(out, sizeof out, "%s/%s.json", dir, name);
+    char bud[16], wk[16];
     snprintf(bud, sizeof bud, "%d", budget);
     snprintf(wk, sizeof wk, "%d", workers);
     const char *args[40] = {"search",      "--space",       "nb201",    "--strategy", strategy,
                             "--benchmark", "nb201:cifar10", "--budget", bud,          "--seed",
                             "3",           "--workers",     wk,         "--json",     "--quiet",
-                            "--db",        ref_db};
+                            "--db",        NULL /* set by kill_resume_check */};
     int n = 17;
     if (opts && *opts) {
         args[n++] = "--strategy-opt";
@@ -35,23 +31,10 @@ static void scenario(const char *cli, const char *name, const char *strategy, co
     for (char *t = strtok(extra_buf, " "); t && n < 38; t = strtok(NULL, " "))
         args[n++] = t;
     args[n] = NULL;
-    CHECK(search_run(cli, args, -1, 0, ref_out, NULL) == 0);
-    args[16] = db; /* the same command on the database under test */
-    unsigned rng = seed;
-    int kills = kill_and_resume(cli, args, db, &rng, budget, 0, out);
-    CHECK_MSG(kills >= 3, "%s: only %d kills happened", name, kills);
-    same_trials(ref_db, db, budget, name);
-    char *ra = search_slurp(ref_out), *rb = search_slurp(out);
-    char a1[512], b1[512], a2[64], b2[64];
-    json_field(ra, "best_arch", a1, sizeof a1);
-    json_field(rb, "best_arch", b1, sizeof b1);
-    json_field(ra, "best_score", a2, sizeof a2);
-    json_field(rb, "best_score", b2, sizeof b2);
-    CHECK_MSG(a1[0] && !strcmp(a1, b1) && !strcmp(a2, b2), "%s: best %s %s vs %s %s", name, a1, a2,
-              b1, b2);
-    printf("%-20s %3d kills, %d trials identical, best %s\n", name, kills, budget, b2);
-    free(ra);
-    free(rb);
+    kill_resume_check(cli, args,
+                      &(struct resume_case){.dir = dir, .name = name, .name_width = 20, .i_db = 16,
+                                            .budget = budget, .seed = seed, .max_point = budget,
+                                            .min_kills = 3});
 }
 
 int main(void) {
