@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Loss, logits, parameter and input gradients and BN running statistics of whole NAS-Bench-201
-and DARTS networks after one training-mode forward and backward pass, from the PyTorch models of
-tests/ref/gen_space_params.py (written after xautodl and quark0/darts).
+"""Loss, logits, parameter and input gradients and BN running statistics of whole networks of
+every space after one training-mode forward and backward pass: NAS-Bench-201 and DARTS from the
+PyTorch models of tests/ref/gen_space_params.py (written after xautodl and quark0/darts), chain,
+mobilenet, macro and morph from the models below (written after docs/SPACES.md).
 
 Run with Debian's python3-torch:
     /usr/bin/python3 tests/ref/gen_model_grads.py > tests/ref/model_grads.txt
@@ -130,6 +131,189 @@ class DartsAuxNet(ref.DartsNet):
         return self.classifier(self.pool(s1).flatten(1)), aux_logits
 
 
+# ---------------------------------------------------------------- chain, mobilenet, macro, morph
+# Written after docs/SPACES.md; modules are registered in the order nasc registers parameters.
+
+class ChainNet(nn.Module):
+    """convKxK-C (bias, pad K/2), max/avg pool 2x2, fc-U (the first reads the global average),
+    relu / sigmoid / tanh; a linear head (on the global average when no fc came before)."""
+
+    def __init__(self, text, cin, classes):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.gap = []
+        c, flat = cin, False
+        for tok in text.split(","):
+            gap = False
+            if tok.startswith("conv"):
+                k, u = int(tok[4]), int(tok.split("-")[1])
+                m = nn.Conv2d(c, u, k, padding=k // 2, bias=True)
+                c = u
+            elif tok == "maxpool":
+                m = nn.MaxPool2d(2, 2)
+            elif tok == "avgpool":
+                m = nn.AvgPool2d(2, 2)
+            elif tok.startswith("fc"):
+                u = int(tok.split("-")[1])
+                m, gap, flat, c = nn.Linear(c, u), not flat, True, u
+            else:
+                m = {"relu": nn.ReLU(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh()}[tok]
+            self.layers.append(m)
+            self.gap.append(gap)
+        self.head_gap = not flat
+        self.head = nn.Linear(c, classes)
+
+    def forward(self, x):
+        for m, gap in zip(self.layers, self.gap):
+            x = m(x.mean((2, 3)) if gap else x)
+        return self.head(x.mean((2, 3)) if self.head_gap else x)
+
+
+class MBBlock(nn.Module):
+    def __init__(self, cin, cout, e, k, stride):
+        super().__init__()
+        mid = cin * e
+        self.exp = nn.Conv2d(cin, mid, 1, bias=False)
+        self.dw = nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False)
+        self.proj = nn.Conv2d(mid, cout, 1, bias=False)
+        self.bn0, self.bn1, self.bn2 = nn.BatchNorm2d(mid), nn.BatchNorm2d(mid), nn.BatchNorm2d(cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = F.relu(self.bn0(self.exp(x)))
+        y = F.relu(self.bn1(self.dw(y)))
+        y = self.bn2(self.proj(y))
+        return y + x if self.residual else y
+
+
+class MobileNet(nn.Module):
+    """stem conv3x3(C)+BN+ReLU; stage s: width C*{1,1.5,2,4,6,10,20}[s], stride
+    {1,2,2,2,1,2,1}[s] on its first block; head conv1x1 to 4x + BN + ReLU, pool, linear."""
+
+    def __init__(self, text, C, cin, classes):
+        super().__init__()
+        widths_x2, strides = [2, 3, 4, 8, 12, 20, 40], [1, 2, 2, 2, 1, 2, 1]
+        self.stem = nn.Conv2d(cin, C, 3, padding=1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(C)
+        blocks, c = [], C
+        for s, st in enumerate(text.split(",")):
+            e, k, d = int(st[1]), int(st[3]), int(st[5])
+            cout = C * widths_x2[s] // 2
+            for j in range(d):
+                blocks.append(MBBlock(c, cout, e, k, strides[s] if j == 0 else 1))
+                c = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(c, 4 * c, 1, bias=False)
+        self.head_bn = nn.BatchNorm2d(4 * c)
+        self.fc = nn.Linear(4 * c, classes)
+
+    def forward(self, x):
+        h = F.relu(self.stem_bn(self.stem(x)))
+        for b in self.blocks:
+            h = b(h)
+        h = F.relu(self.head_bn(self.head(h)))
+        return self.fc(h.mean((2, 3)))
+
+
+class MacroLayer(nn.Module):
+    def __init__(self, op, C, n_skips):
+        super().__init__()
+        self.op = op
+        self.inp = nn.Conv2d(C, C, 1, bias=False)
+        self.in_bn = nn.BatchNorm2d(C)
+        if op.startswith("conv") or op.startswith("sepconv"):
+            k = int(op[-3])
+            sep = op.startswith("sep")
+            self.conv = nn.Conv2d(C, C, k, padding=k // 2, groups=C if sep else 1, bias=False)
+            if sep:
+                self.pw = nn.Conv2d(C, C, 1, bias=False)
+            self.out_bn = nn.BatchNorm2d(C)
+        if n_skips:
+            self.skip = nn.Conv2d((n_skips + 1) * C, C, 1, bias=False)
+            self.skip_bn = nn.BatchNorm2d(C)
+
+    def branch(self, x):
+        h = F.relu(self.in_bn(self.inp(x)))
+        if self.op.startswith("conv"):
+            return F.relu(self.out_bn(self.conv(h)))
+        if self.op.startswith("sepconv"):
+            return F.relu(self.out_bn(self.pw(self.conv(h))))
+        if self.op == "maxpool":
+            return F.max_pool2d(h, 3, 1, 1)
+        return F.avg_pool2d(h, 3, 1, 1, count_include_pad=False)
+
+
+class MacroNet(nn.Module):
+    """ENAS macro: stem conv3x3+BN; layer i reads node i, skips "+j" are concatenated with the
+    branch output, then ReLU, conv1x1, BN; after layers L/3-1 and 2L/3-1 every node is
+    max-pooled 2x2; global average pool, linear."""
+
+    def __init__(self, text, C, cin, classes):
+        super().__init__()
+        self.stem = nn.Conv2d(cin, C, 3, padding=1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(C)
+        toks = text.split(",")
+        self.skips = [[int(j) for j in t.split("+")[1:]] for t in toks]
+        self.layers = nn.ModuleList(MacroLayer(t.split("+")[0], C, len(sk))
+                                    for t, sk in zip(toks, self.skips))
+        L = len(toks)
+        self.pools = (L // 3 - 1, 2 * (L // 3) - 1)
+        self.fc = nn.Linear(C, classes)
+
+    def forward(self, x):
+        node = [self.stem_bn(self.stem(x))]
+        for i, layer in enumerate(self.layers):
+            y = layer.branch(node[i])
+            if self.skips[i]:
+                y = F.relu(torch.cat([node[j] for j in sorted(self.skips[i])] + [y], 1))
+                y = layer.skip_bn(layer.skip(y))
+            node.append(y)
+            if i in self.pools:
+                node = [F.max_pool2d(n, 2, 2) for n in node]
+        return self.fc(node[-1].mean((2, 3)))
+
+
+class MorphNet(nn.Module):
+    """unit i = relu(BN(convKxK(in)) + sum_j conv1x1_j(out_j)), optional 2x2 max/avg pool after
+    it; global average pool, linear."""
+
+    def __init__(self, text, cin, classes):
+        super().__init__()
+        self.units, self.skip_of, self.pool_after = nn.ModuleList(), [], []
+        outs, c = [], cin
+        for tok in text.split(","):
+            if tok in ("maxpool", "avgpool"):
+                self.pool_after[-1] = tok
+                continue
+            parts = tok.split("+")
+            k, u = int(parts[0][4]), int(parts[0].split("-")[1])
+            skips = [int(j) for j in parts[1:]]
+            unit = nn.Module()
+            unit.conv = nn.Conv2d(c, u, k, padding=k // 2, bias=False)
+            unit.bn = nn.BatchNorm2d(u)
+            unit.skips = nn.ModuleList(nn.Conv2d(outs[j], u, 1, bias=False) for j in skips)
+            self.units.append(unit)
+            self.skip_of.append(skips)
+            self.pool_after.append(None)
+            outs.append(u)
+            c = u
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x):
+        out, h = [], x
+        for unit, skips, pool in zip(self.units, self.skip_of, self.pool_after):
+            pre = unit.bn(unit.conv(h))
+            for conv, j in zip(unit.skips, skips):
+                pre = pre + conv(out[j])
+            out.append(F.relu(pre))
+            h = out[-1]
+            if pool == "maxpool":
+                h = F.max_pool2d(h, 2, 2)
+            elif pool == "avgpool":
+                h = F.avg_pool2d(h, 2, 2)
+        return self.fc(h.mean((2, 3)))
+
+
 def main():
     print("# torch %s; see gen_model_grads.py for the formulas and the format" % torch.__version__)
     torch.manual_seed(0)
@@ -146,6 +330,20 @@ def main():
         else:
             net = ref.DartsNet(text, 4, 4, 3, 2, False, 0)
         run_case("darts", gname, net, text, 2, 24, 3, 4, 4, aux, 8)
+    # the other spaces' networks
+    text = "conv3x3-16,relu,maxpool,conv5x5-32,tanh,avgpool,fc-32,sigmoid"
+    run_case("chain", "every_layer", ChainNet(text, 2, 3), text, 2, 16, 3, 0, 0, 0, 4)
+    text = "conv7x7-16,tanh,maxpool,fc-64,relu,fc-32"
+    run_case("chain", "two_fc", ChainNet(text, 2, 3), text, 2, 16, 3, 0, 0, 0, 4)
+    text = "conv3x3-16,maxpool,relu"
+    run_case("chain", "no_fc", ChainNet(text, 2, 3), text, 2, 16, 3, 0, 0, 0, 4)
+    text = "e6k3d2,e3k5d1,e6k7d2,e3k3d1,e6k5d2"
+    run_case("mobilenet", "mixed", MobileNet(text, 4, 2, 3), text, 2, 16, 3, 4, 0, 0, 4)
+    text = ("conv3x3,sepconv5x5+0,maxpool+0+1,avgpool+2,conv5x5,sepconv3x3+1+4,conv3x3+5,"
+            "maxpool,avgpool+0+3+7,sepconv5x5+8,conv5x5+2+9,sepconv3x3+10")
+    run_case("macro", "every_op", MacroNet(text, 4, 2, 3), text, 2, 8, 3, 4, 0, 0, 4)
+    text = "conv3x3-8,conv5x5-8+0,maxpool,conv1x1-16,conv3x3-16+2,avgpool,conv3x3-8"
+    run_case("morph", "skips_pools", MorphNet(text, 2, 3), text, 2, 16, 3, 0, 0, 0, 4)
 
 
 if __name__ == "__main__":

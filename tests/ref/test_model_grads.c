@@ -3,17 +3,20 @@
  * gradients, input gradient and updated BN running statistics (tests/ref/gen_model_grads.py,
  * values committed in tests/ref/model_grads.txt). Parameters and inputs are formulas of their
  * position (see the script), so both sides build the same network without exchanging weights.
- * Cases: three NAS-Bench-201 cells (convs, pools, skips, 'none'; the residual reduction blocks)
- * and two DARTS genotypes (every op in normal and reduction cells, factorized reduce after a
- * reduction, states read by several ops, the auxiliary head), on the ref backend and on the cpu
- * backend with 2 threads, with the gradient pool on as in nasc_train.
+ * Cases: three NAS-Bench-201 cells (convs, pools, skips, 'none'; the residual reduction blocks),
+ * two DARTS genotypes (every op in normal and reduction cells, factorized reduce after a
+ * reduction, states read by several ops, the auxiliary head), chains (every layer kind, one and
+ * two fc layers, none), a MobileNet-like network (every expansion and kernel, residual and
+ * strided blocks), an ENAS macro network (every op, concatenated skips, the pooled node lists)
+ * and a morphism network (1x1 skip convs, both pools), on the ref backend and on the cpu backend
+ * with 2 threads, with the gradient pool on as in nasc_train.
  * The reference is computed in float64 from the same float32 parameters and inputs. Tolerance
- * per tensor: |nasc - reference| <= 5e-4 * max|reference| + 1e-7 element by element (sampled
- * tensors: the 32 listed elements, and their sum and sum of squares to 1e-3). Batch norm over
- * few values amplifies float32 rounding: PyTorch's own float32 result is off by up to 1.0e-4 of
- * a tensor's scale in these networks (darts mix), nasc's by 0.4e-4 (ref) and 1.7e-4 (cpu); a
- * wrong op, index or layout is off by order 1. Each case prints the share of the tolerance its
- * worst element used. */
+ * per tensor: |nasc - reference| <= 1e-3 * max|reference| + 1e-6 element by element (sampled
+ * tensors: the 32 listed elements, and their sum and sum of squares to 1e-3). Deep float32
+ * chains with batch norm over few values amplify rounding: PyTorch's own float32 result uses up
+ * to 0.26 of this tolerance (macro; 0.16 mobilenet, 0.10 darts), nasc's ref backend 0.14 and its
+ * cpu backend 0.40 (mobilenet's stem gradient); a wrong op, index or layout is off by order 1.
+ * Each case prints the share of the tolerance its worst element used. */
 #include "test.h"
 
 #include "nasc/arena.h"
@@ -25,7 +28,8 @@
 #include <stdlib.h>
 
 enum { MAX_VALS = 256 };
-#define TOL 5e-4
+#define TOL 1e-3
+#define ATOL 1e-6 /* for values that are 0 in exact arithmetic (e.g. a BN bias before a BN) */
 
 typedef struct record {
     char kind[16], name[96];
@@ -82,8 +86,8 @@ static void compare(const char *where, const record *r, const nasc_tensor *t, co
     for (int j = 0; j < n_el && bad < 3; j++) {
         const long i = r->sample ? ((long)j * 7919) % n : j;
         const double got = at_torch(t, data, i), want = r->v[j];
-        worst = fmax(worst, fabs(got - want) / (TOL * scale + 1e-7));
-        if (!(fabs(got - want) <= TOL * scale + 1e-7)) {
+        worst = fmax(worst, fabs(got - want) / (TOL * scale + ATOL));
+        if (!(fabs(got - want) <= TOL * scale + ATOL)) {
             CHECK_MSG(0, "%s: %s %s[%ld]: nasc %.9g, PyTorch %.9g (max |PyTorch| %.3g)", where,
                       r->kind, r->name, i, got, want, scale);
             bad++;
@@ -265,7 +269,7 @@ int main(int argc, char **argv) {
         have = !strncmp(line, "case ", 5);
     }
     fclose(f);
-    CHECK_MSG(n_cases >= 5, "%s: %d cases, expected 5", path, n_cases);
+    CHECK_MSG(n_cases >= 11, "%s: %d cases, expected 11", path, n_cases);
     nasc_backend_free(cpu);
     return test_done("test_model_grads");
 }
