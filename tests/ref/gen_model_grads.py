@@ -27,9 +27,9 @@ place (the DARTS code's in-place ReLU would also rectify the cell output it read
 Format: '# ' comments, then per case a header line
     case SPACE NAME IN_C IN_H IN_W CLASSES C CELLS AUX BATCH
     <architecture text>
-then records 'KIND NAME NUMEL NVALUES [sample]' followed by NVALUES numbers on one line: KIND is loss,
-logits, grad (parameter gradient, in registration order), xgrad (input gradient), rmean / rvar
-(BN running statistics, registration order). A tensor of at most 128 elements is written whole;
+then records 'KIND NAME NUMEL NVALUES [sample]' followed by NVALUES numbers on one line: KIND is
+loss, logits, grad (parameter gradient, in registration order), xgrad (input gradient), rmean /
+rvar (BN running statistics, registration order). A tensor of at most 128 elements is written whole;
 a larger one as a "sample" record: 32 elements at flat positions (j * 7919) mod NUMEL, then its
 sum and sum of squares.
 """
@@ -176,7 +176,8 @@ class MBBlock(nn.Module):
         self.exp = nn.Conv2d(cin, mid, 1, bias=False)
         self.dw = nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False)
         self.proj = nn.Conv2d(mid, cout, 1, bias=False)
-        self.bn0, self.bn1, self.bn2 = nn.BatchNorm2d(mid), nn.BatchNorm2d(mid), nn.BatchNorm2d(cout)
+        self.bn0, self.bn1 = nn.BatchNorm2d(mid), nn.BatchNorm2d(mid)
+        self.bn2 = nn.BatchNorm2d(cout)
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x):
