@@ -35,7 +35,9 @@ typedef struct nasc_backend_i {
     bool (*supports)(const nasc_backend *be, const nasc_tensor *node);
     /* computes node->data from node->src (may save buffers for backward via nasc_graph_alloc) */
     nasc_status (*forward)(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
-    /* adds node's contribution to src[i]->grad for every src whose grad is non-NULL */
+    /* adds node's contribution to src[i]->grad for every src whose grad is non-NULL; a src
+     * flagged NASC_TENSOR_GRAD_FRESH holds garbage: the kernel stores its contribution (and
+     * clears the flag), or calls nasc_backend_zero_fresh_grads(node) first */
     nasc_status (*backward)(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
     /* waits for queued work (no-op on CPU) */
     void (*sync)(nasc_backend *be);
@@ -52,6 +54,10 @@ struct nasc_backend {
     size_t scratch_grows;   /* times it was enlarged (a steady-state step must not enlarge it) */
     bool scratch_frozen;    /* if set, enlarging fails with NASC_ERR_NOMEM */
 };
+
+/* Zero-fills the gradient of every src of node flagged NASC_TENSOR_GRAD_FRESH and clears the
+ * flag: for backward kernels that only add. */
+NASC_API void nasc_backend_zero_fresh_grads(nasc_tensor *node);
 
 /* The reference backend: shared, stateless, single-threaded; never freed. */
 NASC_API nasc_backend *nasc_backend_ref(void);

@@ -68,7 +68,10 @@ enum nasc_tensor_flag {
     NASC_TENSOR_PARAM = 1u << 0,         /* a trainable parameter (leaf, grad preallocated) */
     NASC_TENSOR_REQUIRES_GRAD = 1u << 1, /* backward computes a gradient for it */
     NASC_TENSOR_BUFFER = 1u << 2,        /* a non-trainable saved state (BN running stats) */
-    NASC_TENSOR_VIEW = 1u << 3           /* data belongs to src[0] (reshape) */
+    NASC_TENSOR_VIEW = 1u << 3,          /* data belongs to src[0] (reshape) */
+    NASC_TENSOR_GRAD_FRESH = 1u << 4     /* grad was just taken from the graph's pool and holds
+                                          * garbage: the next backward stores into it instead of
+                                          * adding (see nasc_backend_i.backward) */
 };
 
 /* conv2d: out(N,K,OH,OW) = x(N,C,H,W) * w(K,C/G,KH,KW) + b(K);

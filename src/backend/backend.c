@@ -63,6 +63,16 @@ nasc_status nasc_backend_forward(nasc_backend *be, nasc_graph *g, nasc_tensor *n
     return use->iface->forward(use, g, node);
 }
 
+void nasc_backend_zero_fresh_grads(nasc_tensor *node) {
+    for (int i = 0; i < node->n_src; i++) {
+        nasc_tensor *s = node->src[i];
+        if (s && (s->flags & NASC_TENSOR_GRAD_FRESH)) {
+            memset(s->grad, 0, nasc_n(s) * sizeof(float));
+            s->flags &= ~(uint32_t)NASC_TENSOR_GRAD_FRESH;
+        }
+    }
+}
+
 nasc_status nasc_backend_backward(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     nasc_backend *use = pick(be, node);
     return use->iface->backward(use, g, node);

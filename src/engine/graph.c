@@ -62,9 +62,10 @@ void nasc_graph_grad_bytes(nasc_graph *g, size_t *out_live, size_t *out_peak, bo
         g->grad_peak = g->grad_live;
 }
 
-/* A zeroed gradient buffer of `bytes` from the pool: the smallest free block that fits (blocks
- * of one step's sizes recur every step, so after the first step every request finds one), else a
- * new block unless the step arena is frozen. NULL with the graph error set. */
+/* A gradient buffer of `bytes` from the pool, not zeroed (the caller flags its tensor
+ * NASC_TENSOR_GRAD_FRESH): the smallest free block that fits (blocks of one step's sizes recur
+ * every step, so after the first step every request finds one), else a new block unless the step
+ * arena is frozen. NULL with the graph error set. */
 static float *grad_acquire(nasc_graph *g, size_t bytes) {
     bytes = (bytes + 63) & ~(size_t)63;
     int best = -1;
@@ -107,7 +108,6 @@ static float *grad_acquire(nasc_graph *g, size_t bytes) {
     g->grad_live += b->bytes;
     if (g->grad_live > g->grad_peak)
         g->grad_peak = g->grad_live;
-    memset(b->p, 0, bytes);
     return b->p;
 }
 
@@ -274,10 +274,14 @@ nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss) {
             if (!s || !(s->flags & NASC_TENSOR_REQUIRES_GRAD) || s->grad)
                 continue;
             const size_t bytes = (size_t)nasc_tensor_nelem(s) * sizeof(float);
-            if (g->release_grads && s->op != NASC_OP_NONE)
+            if (g->release_grads && s->op != NASC_OP_NONE) {
+                /* t is s's first consumer in backward order: it stores instead of adding (or
+                 * the backend zero-fills first), so the buffer needs no memset */
                 s->grad = grad_acquire(g, bytes);
-            else
+                s->flags |= NASC_TENSOR_GRAD_FRESH;
+            } else {
                 s->grad = nasc_arena_calloc(g->arena, bytes, &g->err);
+            }
             if (!s->grad)
                 return g->err.code;
         }
@@ -288,6 +292,11 @@ nasc_status nasc_backward(nasc_graph *g, nasc_tensor *loss) {
                                   nasc_status_str(st));
             return st;
         }
+        for (int i = 0; i < t->n_src; i++)
+            if (t->src[i] && (t->src[i]->flags & NASC_TENSOR_GRAD_FRESH))
+                return nasc_graph_errorf(g, NASC_ERR_INTERNAL,
+                                         "%s: backward left input %d's gradient unwritten",
+                                         nasc_op_name(t->op), i);
         /* Every consumer of t ran before it: its gradient is dead. The loss's own one-element
          * gradient came from the arena. */
         if (g->release_grads && t != loss) {

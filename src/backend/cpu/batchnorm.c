@@ -39,6 +39,7 @@ typedef struct bn_args {
     double *priv;        /* nth * 2C doubles */
     const float *k1, *k2, *k3; /* per-channel coefficients of pass 2 */
     bool avx512;
+    bool store;          /* bwd: dx is fresh: store instead of adding */
 } bn_args;
 
 #if NASC_CPU_X86
@@ -141,7 +142,8 @@ DEF_BN_STATS(4)
                     _mm_prefetch((const char *)(a->x + f + 16 * j), _MM_HINT_T0);                 \
                     if (a->dy) {                                                                   \
                         _mm_prefetch((const char *)(a->dy + f + 16 * j), _MM_HINT_T0);            \
-                        _mm_prefetch((const char *)(a->dx + f + 16 * j), _MM_HINT_T0);            \
+                        if (!a->store)                                                             \
+                            _mm_prefetch((const char *)(a->dx + f + 16 * j), _MM_HINT_T0);        \
                     }                                                                              \
                 }                                                                                  \
             }                                                                                      \
@@ -156,7 +158,8 @@ DEF_BN_STATS(4)
                     __m512 v = _mm512_fmadd_ps(k1[j],                                              \
                                                _mm512_maskz_loadu_ps(mk[j], a->dy + o + 16 * j),   \
                                                _mm512_fmadd_ps(k2[j], xm, k3[j]));                 \
-                    v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk[j], dx), v);                        \
+                    if (!a->store)                                                                 \
+                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk[j], dx), v);                    \
                     _mm512_mask_storeu_ps(dx, mk[j], v);                                           \
                 }                                                                                  \
             }                                                                                      \
@@ -249,8 +252,12 @@ static void bn_apply_task(void *arg, int ith, int nth) {
         for (size_t p = p0; p < p1; p++) {
             const float *restrict xp = a->x + p * C, *restrict dp = a->dy + p * C;
             float *restrict dx = a->dx + p * C;
-            for (int c = 0; c < C; c++)
-                dx[c] += k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
+            if (a->store)
+                for (int c = 0; c < C; c++)
+                    dx[c] = k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
+            else
+                for (int c = 0; c < C; c++)
+                    dx[c] += k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
         }
     }
 }
@@ -345,7 +352,9 @@ nasc_status nasc_cpu_batchnorm_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C, *k3 = k2 + C;
     bn_args a = {.x = x->data, .dy = node->grad, .dx = x->grad, .C = C, .M = M,
                  .shift = saved, .priv = priv, .k1 = k1, .k2 = k2, .k3 = k3,
-                 .avx512 = nasc_cpu_ctx_of(be)->avx512};
+                 .avx512 = nasc_cpu_ctx_of(be)->avx512,
+                 .store = x->grad && nasc_cpu_take_fresh(x)};
+    nasc_backend_zero_fresh_grads(node); /* gamma / beta are parameters: never fresh */
     if (need_sums) {
         nasc_cpu_run(nth, bn_stats_task, &a);
         bn_sum_priv(priv, nth, C, sdy, sdyx);

@@ -203,6 +203,7 @@ typedef struct k11_args {
     float *y, *dx;
     double *pw, *pb; /* private [K][C] / [K] doubles per ith, or NULL */
     bool bwd;
+    bool store_dx;   /* dx is fresh: store instead of adding */
 } k11_args;
 
 static void k11_task(void *arg, int ith, int nth) {
@@ -222,7 +223,7 @@ static void k11_task(void *arg, int ith, int nth) {
     for (size_t c0 = p0; c0 < p1; c0 += CHUNK) {
         const size_t c1 = c0 + CHUNK < p1 ? c0 + CHUNK : p1;
         if (a->dx) /* dx[P][C] += dy[P][K] w[K][C]: w is already "transposed" for this GEMM */
-            gemm_rows(a->dy, a->K, a->w, a->C, NULL, a->dx, true, c0, c1);
+            gemm_rows(a->dy, a->K, a->w, a->C, NULL, a->dx, !a->store_dx, c0, c1);
         if (pw)
             wgrad_chunk(a->dy, a->K, a->x, a->C, c0, c1, pw, p1);
         if (pb)
@@ -267,7 +268,8 @@ nasc_status nasc_cpu_conv1x1_avx512_bwd(nasc_backend *be, nasc_graph *g, nasc_te
     nasc_tensor *x = node->src[0], *w = node->src[1], *b = node->src[2];
     const int C = x->ne[1], K = w->ne[0], Cp = (C + L - 1) / L * L;
     k11_args a = {.C = C, .K = K, .P = nasc_n(x) / (size_t)C, .x = x->data, .dy = node->grad,
-                  .dx = x->grad, .bwd = true};
+                  .dx = x->grad, .bwd = true, .store_dx = x->grad && nasc_cpu_take_fresh(x)};
+    nasc_backend_zero_fresh_grads(node); /* the weight / bias gradients are never fresh */
     const int nth = nasc_cpu_nth(be, a.P * (size_t)C * (size_t)K, 1u << 18);
     /* bwd-data reads w as [K][Cp] (padded rows); private buffers for dw and db */
     const size_t wp_b = x->grad ? nasc_cpu_align64((size_t)K * Cp * sizeof(float)) : 0;

@@ -413,6 +413,8 @@ nasc_status nasc_cpu_conv2d_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
     const enum nasc_cpu_conv_path path =
         node->saved ? (enum nasc_cpu_conv_path) * (const int *)node->saved
                     : nasc_cpu_conv_path(be, node);
+    if (path != NASC_CPU_CONV_1X1) /* only the 1x1 AVX-512 kernel stores into a fresh dx */
+        nasc_backend_zero_fresh_grads(node);
     switch (path) {
     case NASC_CPU_CONV_DW_DNNL: {
         const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
@@ -428,8 +430,10 @@ nasc_status nasc_cpu_conv2d_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
     }
     case NASC_CPU_CONV_DW: return nasc_cpu_dwconv_bwd(be, g, node);
     case NASC_CPU_CONV_1X1:
-        return nasc_cpu_conv1x1_avx512_ok(be, node) ? nasc_cpu_conv1x1_avx512_bwd(be, g, node)
-                                                    : conv1x1_bwd(be, g, node);
+        if (nasc_cpu_conv1x1_avx512_ok(be, node))
+            return nasc_cpu_conv1x1_avx512_bwd(be, g, node); /* stores into a fresh dx */
+        nasc_backend_zero_fresh_grads(node);
+        return conv1x1_bwd(be, g, node);
     case NASC_CPU_CONV_DNNL: return nasc_cpu_dnnl_conv_bwd(be, g, node);
     case NASC_CPU_CONV_REF: return nasc_ref_conv2d_bwd(be, g, node);
     default: return conv_gemm(be, g, node, true);

@@ -54,7 +54,25 @@ static nasc_status cpu_forward(nasc_backend *be, nasc_graph *g, nasc_tensor *nod
     return cpu_table[node->op].fwd(be, g, node);
 }
 
+/* Ops whose cpu backward stores into NASC_TENSOR_GRAD_FRESH input gradients (the engine then
+ * skips zero-filling them); every other op's kernels only add. */
+static bool cpu_stores_grads(const nasc_tensor *node) {
+    switch (node->op) {
+    case NASC_OP_RELU:
+    case NASC_OP_SCALE:
+    case NASC_OP_DROP_PATH:
+    case NASC_OP_CONCAT:
+    case NASC_OP_BATCHNORM:
+    case NASC_OP_CONV2D: /* conv2d.c: the 1x1 AVX-512 path stores, the others zero-fill */
+        return true;
+    default:
+        return false;
+    }
+}
+
 static nasc_status cpu_backward(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    if (!cpu_stores_grads(node))
+        nasc_backend_zero_fresh_grads(node);
     return cpu_table[node->op].bwd(be, g, node);
 }
 

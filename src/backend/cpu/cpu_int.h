@@ -94,6 +94,15 @@ NASC_INTERNAL void *nasc_cpu_scratch(nasc_backend *be, nasc_graph *g, size_t byt
 /* Rounds a byte count up to 64 (to carve aligned per-thread slices out of one scratch block). */
 static inline size_t nasc_cpu_align64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
+/* True if t's gradient is NASC_TENSOR_GRAD_FRESH (garbage, to be stored into rather than added
+ * to); clears the flag, so that a second use of t in the same op (x + x) adds. */
+static inline bool nasc_cpu_take_fresh(nasc_tensor *t) {
+    const bool fresh = t && (t->flags & NASC_TENSOR_GRAD_FRESH);
+    if (t)
+        t->flags &= ~(uint32_t)NASC_TENSOR_GRAD_FRESH;
+    return fresh;
+}
+
 /* Test / benchmark hooks: force a conv path (AUTO to undo) and switch AVX-512 kernels off (to test
  * the portable ones on an AVX-512 machine). Return false if the backend is not "cpu" or the path
  * is unavailable in this build (DNNL without oneDNN). */

@@ -33,6 +33,7 @@ typedef struct elt_args {
     float *db;          /* second operand's gradient (same shape) */
     float s;            /* scale */
     const nasc_drop_params *drop;
+    bool store, store_b; /* bwd: y (db) is fresh: store instead of adding */
 } elt_args;
 
 NASC_CPU_CLONES
@@ -49,8 +50,12 @@ static void elt_task(void *arg, int ith, int nth) {
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case ELT_RELU_B:
-        for (size_t i = i0; i < i1; i++)
-            y[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        if (a->store)
+            for (size_t i = i0; i < i1; i++)
+                y[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+        else
+            for (size_t i = i0; i < i1; i++)
+                y[i] += x[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case ELT_SIGMOID_F:
         for (size_t i = i0; i < i1; i++)
@@ -73,8 +78,12 @@ static void elt_task(void *arg, int ith, int nth) {
             y[i] = s * x[i];
         break;
     case ELT_SCALE_B:
-        for (size_t i = i0; i < i1; i++)
-            y[i] += s * dy[i];
+        if (a->store)
+            for (size_t i = i0; i < i1; i++)
+                y[i] = s * dy[i];
+        else
+            for (size_t i = i0; i < i1; i++)
+                y[i] += s * dy[i];
         break;
     case ELT_ADD_F:
         for (size_t i = i0; i < i1; i++)
@@ -84,14 +93,22 @@ static void elt_task(void *arg, int ith, int nth) {
         for (size_t i = i0; i < i1; i++)
             y[i] = x[i] * b[i];
         break;
-    case ELT_ADD_B: /* y = da (may be NULL), db (may be NULL; may alias da) */
-        if (y)
+    case ELT_ADD_B: /* y = da (may be NULL), db (may be NULL; may alias da: then store_b is
+                     * false, so the second pass adds) */
+        if (y && a->store)
+            for (size_t i = i0; i < i1; i++)
+                y[i] = dy[i];
+        else if (y)
             for (size_t i = i0; i < i1; i++)
                 y[i] += dy[i];
         if (a->db) {
             float *db = a->db;
-            for (size_t i = i0; i < i1; i++)
-                db[i] += dy[i];
+            if (a->store_b)
+                for (size_t i = i0; i < i1; i++)
+                    db[i] = dy[i];
+            else
+                for (size_t i = i0; i < i1; i++)
+                    db[i] += dy[i];
         }
         break;
     case ELT_MUL_B: { /* x = a, b = b; y = da, db; a and b (and da, db) may alias: x*x */
@@ -141,7 +158,7 @@ nasc_status nasc_cpu_relu_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node
     if (!node->src[0]->grad)
         return NASC_OK;
     elt_args a = {.kind = ELT_RELU_B, .n = nasc_n(node), .x = node->data, .dy = node->grad,
-                  .y = node->src[0]->grad};
+                  .y = node->src[0]->grad, .store = nasc_cpu_take_fresh(node->src[0])};
     elt_run(be, &a, ELT_GRAIN);
     return NASC_OK;
 }
@@ -195,7 +212,8 @@ nasc_status nasc_cpu_scale_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *nod
     if (!node->src[0]->grad)
         return NASC_OK;
     elt_args a = {.kind = ELT_SCALE_B, .n = nasc_n(node), .dy = node->grad,
-                  .y = node->src[0]->grad, .s = node->params.scalar};
+                  .y = node->src[0]->grad, .s = node->params.scalar,
+                  .store = nasc_cpu_take_fresh(node->src[0])};
     elt_run(be, &a, ELT_GRAIN);
     return NASC_OK;
 }
@@ -320,9 +338,19 @@ static nasc_status binary_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node
     nasc_tensor *a = node->src[0], *b = node->src[1];
     if (!a->grad && !b->grad)
         return NASC_OK;
+    if (!mul && nasc_tensor_same_shape(a, b)) {
+        const bool store_a = a->grad && nasc_cpu_take_fresh(a);
+        const bool store_b = b->grad && nasc_cpu_take_fresh(b); /* false when b is a */
+        elt_args e = {.kind = ELT_ADD_B, .n = nasc_n(node), .x = a->data, .b = b->data,
+                      .dy = node->grad, .y = a->grad, .db = b->grad, .store = store_a,
+                      .store_b = store_b};
+        elt_run(be, &e, ELT_GRAIN);
+        return NASC_OK;
+    }
+    nasc_backend_zero_fresh_grads(node); /* the kernels below only add */
     if (nasc_tensor_same_shape(a, b)) {
-        elt_args e = {.kind = mul ? ELT_MUL_B : ELT_ADD_B, .n = nasc_n(node), .x = a->data,
-                      .b = b->data, .dy = node->grad, .y = a->grad, .db = b->grad};
+        elt_args e = {.kind = ELT_MUL_B, .n = nasc_n(node), .x = a->data, .b = b->data,
+                      .dy = node->grad, .y = a->grad, .db = b->grad};
         elt_run(be, &e, ELT_GRAIN);
         return NASC_OK;
     }
@@ -388,6 +416,7 @@ typedef struct dp_args {
     size_t S;       /* elements per sample */
     size_t n;
     bool bwd;
+    bool store;     /* bwd: y is fresh: store instead of adding */
 } dp_args;
 
 NASC_CPU_CLONES
@@ -399,7 +428,11 @@ static void dp_task(void *arg, int ith, int nth) {
         const size_t s = i0 / a->S, end = (s + 1) * a->S < i1 ? (s + 1) * a->S : i1;
         const float m = a->m[s];
         float *restrict y = a->y;
-        if (a->bwd) {
+        if (a->bwd && a->store) {
+            const float *restrict dy = a->dy;
+            for (size_t i = i0; i < end; i++)
+                y[i] = dy[i] * m;
+        } else if (a->bwd) {
             const float *restrict dy = a->dy;
             for (size_t i = i0; i < end; i++)
                 y[i] += dy[i] * m;
@@ -423,7 +456,8 @@ static nasc_status drop_path(nasc_backend *be, nasc_graph *g, nasc_tensor *node,
         m[n] = nasc_drop_uniform(d, (uint64_t)n) >= d->p ? scale : 0.0f;
     dp_args a = {.x = node->src[0]->data, .dy = node->grad,
                  .y = bwd ? node->src[0]->grad : node->data, .m = m,
-                 .S = nasc_n(node) / (size_t)N, .n = nasc_n(node), .bwd = bwd};
+                 .S = nasc_n(node) / (size_t)N, .n = nasc_n(node), .bwd = bwd,
+                 .store = bwd && nasc_cpu_take_fresh(node->src[0])};
     nasc_cpu_run(nasc_cpu_nth(be, a.n, ELT_GRAIN), dp_task, &a);
     return NASC_OK;
 }

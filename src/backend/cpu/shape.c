@@ -14,6 +14,7 @@ typedef struct cat_args {
     nasc_tensor *node;
     size_t P; /* pixels N*H*W */
     bool bwd;
+    uint64_t store; /* bwd: bit s set: src s's gradient is fresh, store instead of adding */
 } cat_args;
 
 NASC_CPU_CLONES
@@ -30,6 +31,9 @@ static void cat_task(void *arg, int ith, int nth) {
         if (!a->bwd) {
             for (size_t p = p0; p < p1; p++)
                 memcpy(node->data + p * C + c0, x->data + p * Cs, (size_t)Cs * sizeof(float));
+        } else if (x->grad && s < 64 && ((a->store >> s) & 1u)) {
+            for (size_t p = p0; p < p1; p++)
+                memcpy(x->grad + p * Cs, node->grad + p * C + c0, (size_t)Cs * sizeof(float));
         } else if (x->grad) {
             for (size_t p = p0; p < p1; p++) {
                 float *restrict dx = x->grad + p * Cs;
@@ -44,6 +48,19 @@ static void cat_task(void *arg, int ith, int nth) {
 
 static void cat_run(nasc_backend *be, nasc_tensor *node, bool bwd) {
     cat_args a = {.node = node, .P = nasc_n(node) / (size_t)node->ne[1], .bwd = bwd};
+    if (bwd) {
+        /* a src used twice (x, x) stores at its first place and adds at the second: each task
+         * walks the srcs in order over its own pixels. Srcs past 64 are zero-filled and added. */
+        for (int s = 0; s < node->n_src; s++) {
+            nasc_tensor *x = node->src[s];
+            if (!x->grad || !nasc_cpu_take_fresh(x))
+                continue;
+            if (s < 64)
+                a.store |= (uint64_t)1 << s;
+            else
+                memset(x->grad, 0, nasc_n(x) * sizeof(float));
+        }
+    }
     nasc_cpu_run(nasc_cpu_nth(be, nasc_n(node), SHAPE_GRAIN), cat_task, &a);
 }
 

@@ -44,6 +44,7 @@ static nasc_status ref_forward(nasc_backend *be, nasc_graph *g, nasc_tensor *nod
 }
 
 static nasc_status ref_backward(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
+    nasc_backend_zero_fresh_grads(node); /* ref kernels only add */
     return ref_table[node->op].bwd(be, g, node);
 }
 
