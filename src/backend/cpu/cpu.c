@@ -60,6 +60,8 @@ static bool cpu_stores_grads(const nasc_tensor *node) {
     switch (node->op) {
     case NASC_OP_RELU:
     case NASC_OP_SCALE:
+    case NASC_OP_ADD: /* eltwise.c binary_bwd: same-shape add stores, mul and broadcasts zero-fill */
+    case NASC_OP_MUL:
     case NASC_OP_DROP_PATH:
     case NASC_OP_CONCAT:
     case NASC_OP_BATCHNORM:
