@@ -102,6 +102,13 @@ NASC_API nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, i
 NASC_API void nasc_db_trials_free(nasc_trial_record *t, int64_t n);
 NASC_API nasc_status nasc_db_trial_count(nasc_db *db, int64_t *out_n, nasc_err *err);
 
+/* Change groups: the changes made between group_begin and group_end(keep = true) are one
+ * transaction, so a process killed in between leaves none of them (e.g. a trial's result and the
+ * strategy snapshot that counts it). A change that fails inside a group rolls the whole group
+ * back; group_end then reports it when asked to keep. group_end(keep = false) discards. */
+NASC_API nasc_status nasc_db_group_begin(nasc_db *db, nasc_err *err);
+NASC_API nasc_status nasc_db_group_end(nasc_db *db, bool keep, nasc_err *err);
+
 /* Strategy snapshots: the state after n_asked asks and n_told tells. put replaces an older
  * snapshot; get returns the latest (out_buf NULL if none; nasc_free it). */
 NASC_API nasc_status nasc_db_snapshot_put(nasc_db *db, int64_t n_asked, int64_t n_told,

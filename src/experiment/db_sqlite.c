@@ -23,6 +23,7 @@
 struct nasc_db {
     sqlite3 *h;
     char path[1200]; /* the database file (FILE.tmp while it is being created) */
+    int group;       /* nasc_db_group_begin: 0 none, 1 open, 2 rolled back by a failed change */
 };
 
 static const char *const schema_sql =
@@ -97,10 +98,15 @@ static nasc_status exec(nasc_db *db, const char *sql, nasc_err *err) {
 }
 
 static nasc_status begin(nasc_db *db, nasc_err *err) {
+    if (db->group == 1)
+        return NASC_OK; /* part of the open group's transaction */
+    if (db->group == 2)
+        return nasc_errorf_at(err, NASC_ERR_DB, db->path, -1,
+                              "%s: an earlier change of this group failed", db->path);
     return exec(db, "BEGIN IMMEDIATE", err);
 }
 
-static nasc_status commit(nasc_db *db, nasc_err *err) {
+static nasc_status real_commit(nasc_db *db, nasc_err *err) {
     kill_point();
     nasc_status st = exec(db, "COMMIT", err);
     if (st != NASC_OK) {
@@ -111,8 +117,38 @@ static nasc_status commit(nasc_db *db, nasc_err *err) {
     return NASC_OK;
 }
 
+static nasc_status commit(nasc_db *db, nasc_err *err) {
+    return db->group ? NASC_OK : real_commit(db, err);
+}
+
 static void rollback(nasc_db *db) {
     sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    if (db->group)
+        db->group = 2; /* the whole group is gone */
+}
+
+nasc_status nasc_db_group_begin(nasc_db *db, nasc_err *err) {
+    if (db->group)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: a change group is already open", db->path);
+    NASC_TRY(begin(db, err));
+    db->group = 1;
+    return NASC_OK;
+}
+
+nasc_status nasc_db_group_end(nasc_db *db, bool keep, nasc_err *err) {
+    const int g = db->group;
+    db->group = 0;
+    if (g == 0)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: no change group is open", db->path);
+    if (g == 2)
+        return keep ? nasc_errorf_at(err, NASC_ERR_DB, db->path, -1,
+                                     "%s: a change of the group failed; none was kept", db->path)
+                    : NASC_OK;
+    if (!keep) {
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return NASC_OK;
+    }
+    return real_commit(db, err);
 }
 
 static nasc_status prepare(nasc_db *db, const char *sql, sqlite3_stmt **out, nasc_err *err) {

@@ -175,33 +175,8 @@ static void log_epoch(glue *gl, const nasc_oneshot_epoch *e) {
     nasc_free(text);
 }
 
-static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *err) {
-    glue *gl = user;
-    if (e->epoch < NASC_MAX_CURVE)
-        gl->curve[e->epoch] = e->val_acc;
-    if (!e->replayed)
-        log_epoch(gl, e);
-    if (e->epoch < gl->n_trials)
-        return NASC_OK; /* recorded before the interruption */
-    /* history snapshot (alpha per epoch) */
-    cJSON *eps = cJSON_GetObjectItem(gl->history, "epochs");
-    cJSON *rec = cJSON_CreateObject();
-    cJSON *alpha = cJSON_Parse(e->alpha_json);
-    if (!eps || !rec)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
-    cJSON_AddNumberToObject(rec, "epoch", e->epoch);
-    cJSON_AddStringToObject(rec, "arch", e->arch);
-    cJSON_AddItemToObject(rec, "alpha", alpha ? alpha : cJSON_CreateObject());
-    cJSON_AddNumberToObject(rec, "train_loss", e->train_loss);
-    cJSON_AddNumberToObject(rec, "train_acc", e->train_acc);
-    cJSON_AddNumberToObject(rec, "val_loss", e->val_loss);
-    cJSON_AddNumberToObject(rec, "val_acc", e->val_acc);
-    cJSON_AddNumberToObject(rec, "param_free_share", e->param_free_share);
-    cJSON_AddNumberToObject(rec, "skips_normal", e->n_skip_normal);
-    if (e->stop_reason)
-        cJSON_AddStringToObject(rec, "stop_reason", e->stop_reason);
-    cJSON_AddItemToArray(eps, rec);
-    /* the trial */
+/* Records epoch e as trial e->epoch (score: the supernet's validation accuracy). */
+static nasc_status record_trial(glue *gl, const nasc_oneshot_epoch *e, nasc_err *err) {
     nasc_trial_result r;
     nasc_trial_result_init(&r);
     r.status = isfinite(e->val_acc) ? NASC_TRIAL_OK : NASC_TRIAL_FAILED;
@@ -216,7 +191,6 @@ static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *e
         snprintf(r.reason, sizeof r.reason, "supernet validation accuracy is not finite");
     else if (e->stop_reason)
         snprintf(r.reason, sizeof r.reason, "%s", e->stop_reason);
-    nasc_status st;
     nasc_arch *a = NULL;
     nasc_space *sp = NULL;
     uint64_t hash = 0;
@@ -228,16 +202,61 @@ static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *e
     nasc_trial_record t = {.id = e->epoch, .arch = e->arch, .hash = hash, .fidelity = e->epoch + 1,
                            .seed = gl->oc->seed};
     nasc_cost_unknown(&t.cost);
-    if ((st = nasc_db_trial_insert(gl->db, &t, err)) != NASC_OK ||
-        (st = nasc_db_trial_start(gl->db, e->epoch, 0, 1, err)) != NASC_OK ||
-        (st = nasc_db_trial_finish(gl->db, e->epoch, &r, err)) != NASC_OK)
-        return st;
-    gl->n_trials = e->epoch + 1;
+    NASC_TRY(nasc_db_trial_insert(gl->db, &t, err));
+    NASC_TRY(nasc_db_trial_start(gl->db, e->epoch, 0, 1, err));
+    return nasc_db_trial_finish(gl->db, e->epoch, &r, err);
+}
+
+static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *err) {
+    glue *gl = user;
+    if (e->epoch < NASC_MAX_CURVE)
+        gl->curve[e->epoch] = e->val_acc;
+    if (!e->replayed)
+        log_epoch(gl, e);
+    /* history snapshot (alpha per epoch) and the epoch's trial are written in one transaction;
+     * an epoch replayed on resume is already in both */
+    cJSON *eps = cJSON_GetObjectItem(gl->history, "epochs");
+    if (!eps)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
+    if (e->epoch < gl->n_trials && e->epoch < cJSON_GetArraySize(eps))
+        return NASC_OK; /* recorded before the interruption */
+    if (e->epoch >= cJSON_GetArraySize(eps)) {
+        cJSON *rec = cJSON_CreateObject();
+        cJSON *alpha = cJSON_Parse(e->alpha_json);
+        if (!rec) {
+            cJSON_Delete(alpha);
+            return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
+        }
+        cJSON_AddNumberToObject(rec, "epoch", e->epoch);
+        cJSON_AddStringToObject(rec, "arch", e->arch);
+        cJSON_AddItemToObject(rec, "alpha", alpha ? alpha : cJSON_CreateObject());
+        cJSON_AddNumberToObject(rec, "train_loss", e->train_loss);
+        cJSON_AddNumberToObject(rec, "train_acc", e->train_acc);
+        cJSON_AddNumberToObject(rec, "val_loss", e->val_loss);
+        cJSON_AddNumberToObject(rec, "val_acc", e->val_acc);
+        cJSON_AddNumberToObject(rec, "param_free_share", e->param_free_share);
+        cJSON_AddNumberToObject(rec, "skips_normal", e->n_skip_normal);
+        if (e->stop_reason)
+            cJSON_AddStringToObject(rec, "stop_reason", e->stop_reason);
+        cJSON_AddItemToArray(eps, rec);
+    }
     char *js = cJSON_PrintUnformatted(gl->history);
     if (!js)
         return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
-    st = nasc_db_snapshot_put(gl->db, gl->n_trials, gl->n_trials, js, strlen(js), err);
+    nasc_status st = nasc_db_group_begin(gl->db, err);
+    if (st == NASC_OK && e->epoch >= gl->n_trials)
+        st = record_trial(gl, e, err);
+    if (st == NASC_OK)
+        st = nasc_db_snapshot_put(gl->db, e->epoch + 1, e->epoch + 1, js, strlen(js), err);
     cJSON_free(js);
+    if (st == NASC_OK)
+        st = nasc_db_group_end(gl->db, true, err);
+    else {
+        nasc_err ignored = {0};
+        nasc_db_group_end(gl->db, false, &ignored);
+    }
+    if (st == NASC_OK && e->epoch >= gl->n_trials)
+        gl->n_trials = e->epoch + 1;
     return st;
 }
 

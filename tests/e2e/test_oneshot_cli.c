@@ -8,11 +8,14 @@
  *     each time, ends with the same genotype;
  *   - its trial database holds exactly one trial per epoch (ids 0, 1; no loss, no duplicate),
  *     each with an architecture of the darts space and a finite score, and the strategy
- *     snapshot holds softmax(alpha) for both epochs;
+ *     snapshot holds softmax(alpha) for both epochs, once each;
+ *   - the same holds when the search is killed at each database transaction point (just before
+ *     and just after every commit) and resumed: an epoch's trial and its alpha record are one
+ *     transaction (a kill between them once left the snapshot without the epoch);
  *   - `nasc train --space darts --arch GENOTYPE` retrains the found cell;
  *   - --max-memory below the prediction exits non-zero saying what would fit. */
 // ctest: labels=slow
-/* slow: nine CLI runs, each loading Fashion-MNIST; the same resume logic runs under the
+/* slow: about twenty CLI runs, each loading Fashion-MNIST; the same resume logic runs under the
  * sanitizers in test_oneshot_search.c */
 #include "test.h"
 
@@ -32,7 +35,10 @@ static void unquote(char *s) {
     }
 }
 
-static int search(const char *db, bool resume, long kill_step, double kill_after,
+/* The small search on database db (fresh, or --resume), killed by SIGKILL right after global
+ * training step kill_step (> 0), at database transaction point kill_at (>= 0) or after
+ * kill_after seconds (> 0). */
+static int search(const char *db, bool resume, long kill_step, long kill_at, double kill_after,
                   const char *out, const char *err_file) {
     char dbp[128];
     snprintf(dbp, sizeof dbp, "%s/%s", dir, db);
@@ -48,9 +54,61 @@ static int search(const char *db, bool resume, long kill_step, double kill_after
                            "--batch", "16", "--channels", "4", "--cells", "3", "--threads", "1",
                            "--strategy-opt", "checkpoint-every=2", "--db", dbp, "--json", NULL};
     const char *again[] = {"search", "--db", dbp, "--resume", "--threads", "1", "--json", NULL};
-    const int rc = search_run(cli, resume ? again : fresh, -1, kill_after, out, err_file);
+    const int rc = search_run(cli, resume ? again : fresh, kill_at, kill_after, out, err_file);
     unsetenv("NASC_TEST_ONESHOT_KILL_STEP");
     return rc;
+}
+
+/* occurrences of needle in s */
+static int count(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* the trial database after a 2-epoch search: one trial per epoch with a darts architecture, the
+ * last one `want`, and a snapshot holding each epoch's alpha once */
+static void check_db(const char *dbp, const char *want, const char *label) {
+    nasc_trial_record *t = NULL;
+    int64_t n = 0;
+    CHECK(search_load(dbp, &t, &n));
+    CHECK_MSG(n == 2, "%s: %lld trials in the database, expected 2", label, (long long)n);
+    nasc_space *sp = NULL;
+    nasc_err err = {0};
+    nasc_space_new("darts", NULL, &sp, &err);
+    for (int64_t i = 0; t && i < n; i++) {
+        nasc_arch *a = NULL;
+        CHECK_MSG(t[i].id == i && t[i].status == NASC_TRIAL_OK && isfinite(t[i].score) &&
+                      t[i].fidelity == (double)(i + 1),
+                  "%s: trial %lld: id %lld status %d score %g fidelity %g", label, (long long)i,
+                  (long long)t[i].id, (int)t[i].status, t[i].score, t[i].fidelity);
+        CHECK_MSG(nasc_arch_parse(sp, t[i].arch, &a, &err) == NASC_OK, "%s: trial %lld: %s",
+                  label, (long long)i, err.msg);
+        nasc_arch_free(a);
+    }
+    if (t && n == 2)
+        CHECK_MSG(!strcmp(t[1].arch, want), "%s: last trial's genotype is not the result", label);
+    nasc_db_trials_free(t, n);
+    nasc_db *db = NULL;
+    if (nasc_db_open_readonly(dbp, &db, &err) == NASC_OK) {
+        void *buf = NULL;
+        size_t len = 0;
+        int64_t na, nt;
+        CHECK_STATUS(nasc_db_snapshot_get(db, &na, &nt, &buf, &len, &err), NASC_OK);
+        char *snap = buf ? strndup(buf, len) : NULL;
+        CHECK_MSG(snap && count(snap, "{\"epoch\":0,") == 1 && count(snap, "{\"epoch\":1,") == 1 &&
+                      count(snap, "\"epoch\":") == 2 &&
+                      count(snap, "\"alpha\":{\"normal\":[[") == 2,
+                  "%s: the snapshot does not hold each epoch's alpha once: %s", label,
+                  snap ? snap : "(none)");
+        free(snap);
+        nasc_free(buf);
+        nasc_db_close(db);
+    } else {
+        CHECK_MSG(0, "%s: %s", label, err.msg);
+    }
+    nasc_space_free(sp);
 }
 
 int main(void) {
@@ -63,7 +121,7 @@ int main(void) {
     snprintf(errf, sizeof errf, "%s/err.txt", dir);
 
     /* uninterrupted */
-    int rc = search("a.db", false, 0, 0, out, errf);
+    int rc = search("a.db", false, 0, -1, 0, out, errf);
     CHECK_MSG(rc == 0, "uninterrupted search exited %d", rc);
     char *js = search_slurp(out), *log = search_slurp(errf);
     char want[2048] = "";
@@ -78,13 +136,13 @@ int main(void) {
     free(log);
 
     /* killed at global steps 5 (epoch 0) and 10 (epoch 1), resumed, then a timed kill */
-    rc = search("b.db", false, 5, 0, out, errf);
+    rc = search("b.db", false, 5, -1, 0, out, errf);
     CHECK_MSG(rc == 128 + SIGKILL, "first kill: exit %d", rc);
-    rc = search("b.db", true, 10, 0, out, errf);
+    rc = search("b.db", true, 10, -1, 0, out, errf);
     CHECK_MSG(rc == 128 + SIGKILL, "second kill: exit %d", rc);
-    rc = search("b.db", true, 0, 1.5, out, errf); /* may finish first: both are fine */
+    rc = search("b.db", true, 0, -1, 1.5, out, errf); /* may finish first: both are fine */
     CHECK_MSG(rc == 0 || rc == 128 + SIGKILL, "timed kill: exit %d", rc);
-    rc = search("b.db", true, 0, 0, out, errf);
+    rc = search("b.db", true, 0, -1, 0, out, errf);
     CHECK_MSG(rc == 0, "final resume exited %d", rc);
     js = search_slurp(out);
     char got[2048] = "";
@@ -97,43 +155,23 @@ int main(void) {
     /* the trial database: one trial per epoch */
     char dbp[128];
     snprintf(dbp, sizeof dbp, "%s/b.db", dir);
-    nasc_trial_record *t = NULL;
-    int64_t n = 0;
-    CHECK(search_load(dbp, &t, &n));
-    CHECK_MSG(n == 2, "%lld trials in the database, expected 2", (long long)n);
-    nasc_space *sp = NULL;
-    nasc_err err = {0};
-    nasc_space_new("darts", NULL, &sp, &err);
-    for (int64_t i = 0; t && i < n; i++) {
-        nasc_arch *a = NULL;
-        CHECK_MSG(t[i].id == i && t[i].status == NASC_TRIAL_OK && isfinite(t[i].score) &&
-                      t[i].fidelity == (double)(i + 1),
-                  "trial %lld: id %lld status %d score %g fidelity %g", (long long)i,
-                  (long long)t[i].id, (int)t[i].status, t[i].score, t[i].fidelity);
-        CHECK_MSG(nasc_arch_parse(sp, t[i].arch, &a, &err) == NASC_OK, "trial %lld: %s",
-                  (long long)i, err.msg);
-        nasc_arch_free(a);
+    check_db(dbp, want, "timed kills");
+
+    /* SIGKILL at every transaction point of a run (just before and just after each commit),
+     * resumed: every epoch's trial and alpha record is there once; none is lost between them */
+    for (long k = 2; k < 40; k++) {
+        char label[32], name[32];
+        snprintf(label, sizeof label, "kill point %ld", k);
+        snprintf(name, sizeof name, "k%ld.db", k);
+        rc = search(name, false, 0, k, 0, out, errf);
+        if (rc == 0)
+            break; /* past the last commit */
+        CHECK_MSG(rc == 128 + SIGKILL, "%s: exit %d", label, rc);
+        rc = search(name, true, 0, -1, 0, out, errf);
+        CHECK_MSG(rc == 0, "%s: resume exited %d", label, rc);
+        snprintf(dbp, sizeof dbp, "%s/%s", dir, name);
+        check_db(dbp, want, label);
     }
-    if (t && n == 2)
-        CHECK_MSG(!strcmp(t[1].arch, want), "last trial's genotype is not the result");
-    nasc_db_trials_free(t, n);
-    nasc_db *db = NULL;
-    if (nasc_db_open_readonly(dbp, &db, &err) == NASC_OK) {
-        void *buf = NULL;
-        size_t len = 0;
-        int64_t na, nt;
-        CHECK_STATUS(nasc_db_snapshot_get(db, &na, &nt, &buf, &len, &err), NASC_OK);
-        char *snap = buf ? strndup(buf, len) : NULL;
-        CHECK_MSG(snap && strstr(snap, "\"epoch\":0") && strstr(snap, "\"epoch\":1") &&
-                      strstr(snap, "\"alpha\":{\"normal\":[["),
-                  "snapshot lacks the alpha history: %.200s", snap ? snap : "(none)");
-        free(snap);
-        nasc_free(buf);
-        nasc_db_close(db);
-    } else {
-        CHECK_MSG(0, "%s", err.msg);
-    }
-    nasc_space_free(sp);
 
     /* retraining the found cell */
     const char *train[] = {"train", "--space", "darts", "--arch", want, "--data", "fashion-mnist",

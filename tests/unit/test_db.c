@@ -307,6 +307,68 @@ static void test_stale_tmp(void) {
     CHECK_STATUS(nasc_db_check(path, &err), NASC_OK);
 }
 
+/* change groups: kept together, discarded together, and a failed change inside a group
+ * discards the group's earlier changes */
+static void test_groups(void) {
+    char path[512];
+    nasc_db *db = make_db("group.db", path, sizeof path);
+    if (!db)
+        return;
+    nasc_err err = {0};
+    nasc_trial_record t0 = {.id = 0, .arch = "a0"}, t1 = {.id = 1, .arch = "a1"};
+    int64_t n = -1;
+    void *buf = NULL;
+    size_t len = 0;
+    int64_t na = 0, nt = 0;
+    /* discarded */
+    CHECK_STATUS(nasc_db_group_begin(db, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_group_begin(db, &err), NASC_ERR_ARG); /* no nesting */
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_db_trial_insert(db, &t0, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_snapshot_put(db, 1, 1, "s1", 2, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_group_end(db, false, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_trial_count(db, &n, &err), NASC_OK);
+    CHECK(n == 0);
+    CHECK_STATUS(nasc_db_snapshot_get(db, &na, &nt, &buf, &len, &err), NASC_OK);
+    CHECK(buf == NULL);
+    /* a failing change (trial 1 before trial 0) rolls back the insert before it */
+    CHECK_STATUS(nasc_db_group_begin(db, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_snapshot_put(db, 1, 1, "s1", 2, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_trial_finish(db, 5, &(nasc_trial_result){.status = NASC_TRIAL_OK}, &err),
+                 NASC_ERR_DB);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_db_trial_insert(db, &t0, &err), NASC_ERR_DB); /* the group is gone */
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_db_group_end(db, true, &err), NASC_ERR_DB);
+    CHECK(strstr(err.msg, "none was kept") != NULL);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_db_snapshot_get(db, &na, &nt, &buf, &len, &err), NASC_OK);
+    CHECK(buf == NULL);
+    /* kept: visible to another connection only after group_end */
+    CHECK_STATUS(nasc_db_group_begin(db, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_trial_insert(db, &t0, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_trial_insert(db, &t1, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_snapshot_put(db, 2, 2, "s2", 2, &err), NASC_OK);
+    nasc_db *ro = NULL;
+    CHECK_STATUS(nasc_db_open_readonly(path, &ro, &err), NASC_OK);
+    if (ro) {
+        CHECK_STATUS(nasc_db_trial_count(ro, &n, &err), NASC_OK);
+        CHECK(n == 0);
+    }
+    CHECK_STATUS(nasc_db_group_end(db, true, &err), NASC_OK);
+    CHECK_STATUS(nasc_db_group_end(db, true, &err), NASC_ERR_ARG); /* none open */
+    nasc_err_clear(&err);
+    if (ro) {
+        CHECK_STATUS(nasc_db_trial_count(ro, &n, &err), NASC_OK);
+        CHECK(n == 2);
+        CHECK_STATUS(nasc_db_snapshot_get(ro, &na, &nt, &buf, &len, &err), NASC_OK);
+        CHECK(buf && len == 2 && !memcmp(buf, "s2", 2) && na == 2 && nt == 2);
+        nasc_free(buf);
+        nasc_db_close(ro);
+    }
+    nasc_db_close(db);
+}
+
 static void test_metrics_json(void) {
     nasc_trial_result r, back;
     nasc_trial_result_init(&r);
@@ -339,6 +401,7 @@ int main(void) {
     test_lifecycle();
     test_rejects();
     test_stale_tmp();
+    test_groups();
     test_metrics_json();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
