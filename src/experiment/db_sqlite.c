@@ -145,7 +145,7 @@ nasc_status nasc_db_group_end(nasc_db *db, bool keep, nasc_err *err) {
                                      "%s: a change of the group failed; none was kept", db->path)
                     : NASC_OK;
     if (!keep) {
-        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        rollback(db);
         return NASC_OK;
     }
     return real_commit(db, err);

@@ -207,6 +207,29 @@ static nasc_status record_trial(glue *gl, const nasc_oneshot_epoch *e, nasc_err 
     return nasc_db_trial_finish(gl->db, e->epoch, &r, err);
 }
 
+/* Appends epoch e's record (genotype, softmax(alpha), losses, collapse figures) to the history. */
+static nasc_status history_add(cJSON *eps, const nasc_oneshot_epoch *e, nasc_err *err) {
+    cJSON *rec = cJSON_CreateObject();
+    cJSON *alpha = cJSON_Parse(e->alpha_json);
+    if (!rec) {
+        cJSON_Delete(alpha);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
+    }
+    cJSON_AddNumberToObject(rec, "epoch", e->epoch);
+    cJSON_AddStringToObject(rec, "arch", e->arch);
+    cJSON_AddItemToObject(rec, "alpha", alpha ? alpha : cJSON_CreateObject());
+    cJSON_AddNumberToObject(rec, "train_loss", e->train_loss);
+    cJSON_AddNumberToObject(rec, "train_acc", e->train_acc);
+    cJSON_AddNumberToObject(rec, "val_loss", e->val_loss);
+    cJSON_AddNumberToObject(rec, "val_acc", e->val_acc);
+    cJSON_AddNumberToObject(rec, "param_free_share", e->param_free_share);
+    cJSON_AddNumberToObject(rec, "skips_normal", e->n_skip_normal);
+    if (e->stop_reason)
+        cJSON_AddStringToObject(rec, "stop_reason", e->stop_reason);
+    cJSON_AddItemToArray(eps, rec);
+    return NASC_OK;
+}
+
 static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *err) {
     glue *gl = user;
     if (e->epoch < NASC_MAX_CURVE)
@@ -220,26 +243,8 @@ static nasc_status on_epoch(const nasc_oneshot_epoch *e, void *user, nasc_err *e
         return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
     if (e->epoch < gl->n_trials && e->epoch < cJSON_GetArraySize(eps))
         return NASC_OK; /* recorded before the interruption */
-    if (e->epoch >= cJSON_GetArraySize(eps)) {
-        cJSON *rec = cJSON_CreateObject();
-        cJSON *alpha = cJSON_Parse(e->alpha_json);
-        if (!rec) {
-            cJSON_Delete(alpha);
-            return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
-        }
-        cJSON_AddNumberToObject(rec, "epoch", e->epoch);
-        cJSON_AddStringToObject(rec, "arch", e->arch);
-        cJSON_AddItemToObject(rec, "alpha", alpha ? alpha : cJSON_CreateObject());
-        cJSON_AddNumberToObject(rec, "train_loss", e->train_loss);
-        cJSON_AddNumberToObject(rec, "train_acc", e->train_acc);
-        cJSON_AddNumberToObject(rec, "val_loss", e->val_loss);
-        cJSON_AddNumberToObject(rec, "val_acc", e->val_acc);
-        cJSON_AddNumberToObject(rec, "param_free_share", e->param_free_share);
-        cJSON_AddNumberToObject(rec, "skips_normal", e->n_skip_normal);
-        if (e->stop_reason)
-            cJSON_AddStringToObject(rec, "stop_reason", e->stop_reason);
-        cJSON_AddItemToArray(eps, rec);
-    }
+    if (e->epoch >= cJSON_GetArraySize(eps))
+        NASC_TRY(history_add(eps, e, err));
     char *js = cJSON_PrintUnformatted(gl->history);
     if (!js)
         return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");

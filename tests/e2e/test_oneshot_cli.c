@@ -158,7 +158,8 @@ int main(void) {
     check_db(dbp, want, "timed kills");
 
     /* SIGKILL at every transaction point of a run (just before and just after each commit),
-     * resumed: every epoch's trial and alpha record is there once; none is lost between them */
+     * resumed: every epoch's trial and alpha record is there once; none is lost between them.
+     * Points 0 and 1 are the database's creation, before any epoch. */
     for (long k = 2; k < 40; k++) {
         char label[32], name[32];
         snprintf(label, sizeof label, "kill point %ld", k);
