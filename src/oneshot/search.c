@@ -556,12 +556,15 @@ static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
         goto done;
     }
     for (uint64_t i = 0; i < nh; i++) {
-        rs->n_hist++;
+        /* counted only once whole: the result and run_free read every counted record */
         if (!rec_get(&b, &rs->hist[i], rs->cfg->epochs)) {
+            rec_free(&rs->hist[i]);
+            memset(&rs->hist[i], 0, sizeof rs->hist[i]);
             st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: corrupt epoch record %llu",
                                 path, (unsigned long long)i);
             goto done;
         }
+        rs->n_hist++;
     }
     st = nasc_os_load_state(rs->os, &b, path, err);
     if (st == NASC_OK && (b.short_read || b.pos != b.len))
