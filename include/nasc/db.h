@@ -15,7 +15,8 @@
  * and renamed into place once its schema and configuration are committed, so no half-created
  * experiment file can exist.
  *
- * Only one process writes: the search loop. Workers send results back over pipes.
+ * Only one process writes: the search loop, which holds the file's writer lock (flock) for as
+ * long as its handle is open. Workers send results back over pipes. Readers take no lock.
  *
  *     nasc_db *db;
  *     nasc_kv cfg[] = {{"space", "nb201"}, {"strategy", "random"}};
@@ -66,13 +67,26 @@ typedef struct nasc_trial_record {
     nasc_trial_result *result; /* loaded only: the full result rebuilt from the row (ok/failed) */
 } nasc_trial_record;
 
-/* Creates path (must not exist; a stale path.tmp is replaced) holding cfg. IO if it exists or
- * cannot be written. */
+/* Creates path (must not exist; a stale path.tmp is replaced) holding cfg, and opens it as the
+ * experiment's writer (see nasc_db_open). IO if path exists or cannot be written; DB ("another
+ * nasc search is running on this experiment") if another process is creating it. A creation
+ * killed at any moment leaves no path, or a complete one. */
 NASC_API nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc_db **out,
                                     nasc_err *err);
-/* Opens an existing experiment database read-write after checking it (see above). */
+/* Opens an existing experiment database read-write after checking it (see above) as the
+ * experiment's only writer: it holds flock(LOCK_EX) on the file until nasc_db_close, and fails
+ * with NASC_ERR_DB "another nasc search is running on this experiment" while another process
+ * holds it. A transaction left hot in path-journal by a killed older nasc is rolled back. */
 NASC_API nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err);
-/* Opens an existing experiment database read-only (nasc trials): the file is never written. */
+/* Opens an existing experiment database for reading (nasc trials, reports), after the checks
+ * nasc_db_open makes. It never writes the file or anything beside it (no -wal / -shm appear),
+ * never takes a lock a writer waits for, works on a read-only file system, and may be open
+ * while a search writes:
+ *   - while a search has it open, or after one was killed (path-shm exists), through SQLite's
+ *     read-only connection: each read sees the latest commit;
+ *   - otherwise on a copy of the file in memory taken while the file did not change: the handle
+ *     sees the database as it was at open (memory: the file's size).
+ * Writes through the handle fail. */
 NASC_API nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err);
 /* An experiment database in memory (for searches without --db). */
 NASC_API nasc_status nasc_db_open_memory(const nasc_kv *cfg, int n_cfg, nasc_db **out,
@@ -80,6 +94,9 @@ NASC_API nasc_status nasc_db_open_memory(const nasc_kv *cfg, int n_cfg, nasc_db 
 /* Checks path read-only, as nasc_db_open does, without keeping it open. */
 NASC_API nasc_status nasc_db_check(const char *path, nasc_err *err);
 NASC_API void nasc_db_close(nasc_db *db);
+/* In a process forked while db was open: closes the child's copy of the writer lock, so the
+ * lock is the parent's alone. The child must not use db afterwards (not even close it). */
+NASC_API void nasc_db_after_fork(nasc_db *db);
 NASC_API const char *nasc_db_path(const nasc_db *db);
 
 /* The stored configuration: *out is a nasc_malloc'd array of *out_n pairs (strings inside the same

@@ -4,7 +4,8 @@
  * the 100-byte header ourselves, then a read-only quick_check and a schema probe) before it is
  * opened for writing, so a foreign or damaged file is never modified. A new database is written
  * as FILE.tmp and renamed into place after its schema and configuration committed. Every change
- * is one transaction. */
+ * is one transaction. One writer per file (flock); readers never write beside the file and never
+ * wait for the writer (see "readers" below). */
 #include "experiment_int.h"
 
 #include <cjson/cJSON.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@ struct nasc_db {
     sqlite3 *h;
     char path[1200]; /* the database file (FILE.tmp while it is being created) */
     int group;       /* nasc_db_group_begin: 0 none, 1 open, 2 rolled back by a failed change */
+    int lock_fd;     /* a writer's flock(LOCK_EX) on the file, held until close; -1 none */
 };
 
 static const char *const schema_sql =
@@ -173,37 +176,82 @@ static const char *col_text(sqlite3_stmt *s, int i) {
     return t ? (const char *)t : "";
 }
 
-/* ---- checking an existing file ---- */
+/* ---- reading a file as SQLite does ----
+ * Bytes of a database file are read through SQLite's default VFS, not open()/close(): closing a
+ * descriptor drops every POSIX lock this process holds on the file, and SQLite's VFS defers that
+ * close while a connection of this process holds locks on it. */
+
+/* Reads up to cap bytes from the start of path into buf (*out_n: bytes read). */
+static int vfs_read(const char *path, void *buf, sqlite3_int64 cap, sqlite3_int64 *out_n) {
+    sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+    *out_n = 0;
+    if (!vfs)
+        return SQLITE_ERROR;
+    /* the VFS expects a file name followed by (empty) URI parameters: two more NULs */
+    const size_t pl = strlen(path);
+    char *name = sqlite3_malloc64(pl + 4);
+    sqlite3_file *f = sqlite3_malloc(vfs->szOsFile);
+    if (!name || !f) {
+        sqlite3_free(name);
+        sqlite3_free(f);
+        return SQLITE_NOMEM;
+    }
+    memcpy(name, path, pl);
+    memset(name + pl, 0, 4);
+    memset(f, 0, (size_t)vfs->szOsFile);
+    int flags = 0;
+    int rc = vfs->xOpen(vfs, name, f, SQLITE_OPEN_READONLY | SQLITE_OPEN_MAIN_DB, &flags);
+    if (rc == SQLITE_OK) {
+        sqlite3_int64 size = 0;
+        rc = f->pMethods->xFileSize(f, &size);
+        const sqlite3_int64 n = size < cap ? size : cap;
+        if (rc == SQLITE_OK && n > 0)
+            rc = f->pMethods->xRead(f, buf, (int)n, 0);
+        if (rc == SQLITE_OK)
+            *out_n = n;
+    }
+    if (f->pMethods)
+        f->pMethods->xClose(f);
+    sqlite3_free(f);
+    sqlite3_free(name);
+    return rc;
+}
 
 static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* A regular file, or an IO error that names it (a FIFO would block an open, a directory is no
+ * database). */
+static nasc_status check_regular(const char *path, struct stat *sb, nasc_err *err) {
+    if (stat(path, sb) != 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
+                              strerror(errno));
+    if (!S_ISREG(sb->st_mode))
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: not a regular file (%s)", path,
+                              S_ISDIR(sb->st_mode) ? "a directory" : "a device, FIFO or socket");
+    return NASC_OK;
+}
+
 /* Looks at the file's first 100 bytes without SQLite: magic, application_id, user_version. */
 static nasc_status check_header(const char *path, nasc_err *err) {
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
-                              strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: not a regular file", path);
+    NASC_TRY(check_regular(path, &sb, err));
     if (sb.st_size == 0)
         return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 0,
                               "%s: empty file, not a nasc experiment database", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
-                              strerror(errno));
     unsigned char h[100];
-    ssize_t n = read(fd, h, sizeof h);
-    close(fd);
+    sqlite3_int64 n = 0;
+    if (vfs_read(path, h, sizeof h, &n) != SQLITE_OK)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot read: %s", path,
+                              strerror(errno));
     if (n < 16 || memcmp(h, "SQLite format 3", 16) != 0)
         return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 0,
                               "%s: byte 0: not a nasc experiment database (no SQLite header)",
                               path);
     if (n < 100)
         return nasc_errorf_at(err, NASC_ERR_FORMAT, path, n,
-                              "%s: byte %zd: truncated SQLite header", path, n);
+                              "%s: byte %lld: truncated SQLite header", path, (long long)n);
     uint32_t app = be32(h + 68), version = be32(h + 60);
     if (app != NASC_DB_APPLICATION_ID)
         return nasc_errorf_at(err, NASC_ERR_FORMAT, path, 68,
@@ -218,29 +266,146 @@ static nasc_status check_header(const char *path, nasc_err *err) {
     return NASC_OK;
 }
 
-/* Read-only checks through SQLite: integrity and schema. Read-only connections never write the
- * main file (no checkpoint, no recovery into it). */
-static nasc_status check_readonly(const char *path, nasc_err *err) {
-    nasc_db tmp = {0};
-    snprintf(tmp.path, sizeof tmp.path, "%s", path);
-    if (sqlite3_open_v2(path, &tmp.h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        nasc_status st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: cannot open: %s", path,
-                                        tmp.h ? sqlite3_errmsg(tmp.h) : "out of memory");
-        sqlite3_close(tmp.h);
-        return st;
+/* Size of path+suffix, or -1 if it does not exist. */
+static long long side_file_size(const char *path, const char *suffix) {
+    char p[1300];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* A hot rollback journal beside path: FILE-journal starting with the journal magic (SQLite
+ * zeroes the header of a journal it has finished with, and a journal killed before its header
+ * was written is not hot either). */
+static bool journal_is_hot(const char *path) {
+    static const unsigned char magic[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
+    char p[1300];
+    snprintf(p, sizeof p, "%s-journal", path);
+    const int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* no SQLite lock is on it */
+    if (fd < 0)
+        return false;
+    unsigned char h[8];
+    const bool hot = read(fd, h, sizeof h) == (ssize_t)sizeof h && !memcmp(h, magic, sizeof h);
+    close(fd);
+    return hot;
+}
+
+static void side_file_unlink(const char *path, const char *suffix) {
+    char p[1300];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    unlink(p);
+}
+
+/* ---- readers ----
+ * A reader never writes next to the database and never waits for a writer:
+ *   - if FILE-shm exists (a search runs, or was killed: a WAL connection keeps FILE-wal and
+ *     FILE-shm while it is open) or FILE-wal holds frames, SQLite's read-only connection reads
+ *     the log through the shared-memory index, taking no lock a writer waits for, and each read
+ *     sees the latest commit;
+ *   - otherwise every committed change is in FILE itself and nobody has it open, and the reader
+ *     works on a copy of it in memory (sqlite3_deserialize). A read-only SQLite connection
+ *     would create FILE-wal and FILE-shm (and fail where it cannot, on a read-only mount) and
+ *     leave them behind.
+ * The copy is taken between two stat()s that must agree (inode, size, change times): a search
+ * that starts meanwhile writes its log first and changes FILE only at a checkpoint, which the
+ * second stat sees; the copy is then taken again. */
+
+static bool same_file_state(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static nasc_status open_snapshot(nasc_db *db, nasc_err *err) {
+    const char *path = db->path;
+    unsigned char *buf = NULL;
+    sqlite3_int64 n = 0;
+    for (int attempt = 0;; attempt++) {
+        struct stat a, b;
+        NASC_TRY(check_regular(path, &a, err));
+        if (a.st_size < 100)
+            return nasc_errorf_at(err, NASC_ERR_FORMAT, path, a.st_size,
+                                  "%s: byte %lld: truncated SQLite header", path,
+                                  (long long)a.st_size);
+        buf = sqlite3_malloc64((sqlite3_uint64)a.st_size);
+        if (!buf)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory reading %lld bytes", path,
+                               (long long)a.st_size);
+        if (vfs_read(path, buf, a.st_size, &n) != SQLITE_OK) {
+            sqlite3_free(buf);
+            return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot read: %s", path,
+                                  strerror(errno));
+        }
+        if (stat(path, &b) == 0 && same_file_state(&a, &b) && n == a.st_size)
+            break;
+        sqlite3_free(buf);
+        buf = NULL;
+        if (attempt == 20)
+            return nasc_errorf_at(err, NASC_ERR_DB, path, -1,
+                                  "%s: the file kept changing while it was read", path);
+        usleep(1000u * (unsigned)(attempt + 1));
     }
-    sqlite3_busy_timeout(tmp.h, 5000);
+    /* header bytes 18/19 select the journal (2 = WAL); an in-memory database has none */
+    if (buf[18] == 2 && buf[19] == 2)
+        buf[18] = buf[19] = 1;
+    if (sqlite3_open_v2(":memory:", &db->h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_free(buf);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (sqlite3_deserialize(db->h, "main", buf, n, n,
+                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+        SQLITE_OK)
+        return db_fail(db, err, "cannot read"); /* buf is freed by SQLite even on failure */
+    return NASC_OK;
+}
+
+/* Opens db->path for reading into db->h (see "readers" above). */
+static nasc_status open_reader(nasc_db *db, nasc_err *err) {
+    const char *path = db->path;
+    if (journal_is_hot(path))
+        return nasc_errorf_at(err, NASC_ERR_DB, path, -1,
+                              "%s: holds an interrupted transaction (%s-journal); a search on it "
+                              "(nasc search --db %s --resume) rolls it back",
+                              path, path, path);
+    const long long wal = side_file_size(path, "-wal"), shm = side_file_size(path, "-shm");
+    if (wal <= 0 && shm < 0) /* no log with frames, no writer (a writer keeps both files) */
+        return open_snapshot(db, err);
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        if (!db->h)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        return db_fail(db, err, "cannot open");
+    }
+    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_stmt *s = NULL; /* the first read opens the log: say why it cannot */
+    const int rc = sqlite3_prepare_v2(db->h, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+    const int rc2 = rc == SQLITE_OK ? sqlite3_step(s) : rc;
+    sqlite3_finalize(s);
+    if (rc2 != SQLITE_ROW &&
+        (sqlite3_errcode(db->h) == SQLITE_CANTOPEN || sqlite3_errcode(db->h) == SQLITE_READONLY))
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1,
+                              "%s: cannot read its write-ahead log %s-wal (%s); on a read-only "
+                              "file system it needs %s-shm beside it: copy the database and both "
+                              "files to a writable directory",
+                              path, path, sqlite3_errmsg(db->h), path);
+    if (rc2 != SQLITE_ROW)
+        return db_fail(db, err, "cannot read");
+    return NASC_OK;
+}
+
+/* Integrity and schema of the database open in db->h. */
+static nasc_status verify(nasc_db *db, nasc_err *err) {
+    const char *path = db->path;
     nasc_status st = NASC_OK;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(tmp.h, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(db->h, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
         sqlite3_step(s) != SQLITE_ROW) {
-        int code = sqlite3_errcode(tmp.h);
+        int code = sqlite3_errcode(db->h);
         st = nasc_errorf_at(err,
                             code == SQLITE_BUSY || code == SQLITE_LOCKED ? NASC_ERR_DB
                             : code == SQLITE_NOMEM                       ? NASC_ERR_NOMEM
                                                                          : NASC_ERR_FORMAT,
                             path, -1, "%s: damaged or unreadable database: %s", path,
-                            sqlite3_errmsg(tmp.h));
+                            sqlite3_errmsg(db->h));
         goto done;
     }
     if (strcmp(col_text(s, 0), "ok")) {
@@ -250,10 +415,10 @@ static nasc_status check_readonly(const char *path, nasc_err *err) {
     }
     for (size_t i = 0; i < sizeof probe_sql / sizeof probe_sql[0]; i++) {
         sqlite3_stmt *p = NULL;
-        if (sqlite3_prepare_v2(tmp.h, probe_sql[i], -1, &p, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(db->h, probe_sql[i], -1, &p, NULL) != SQLITE_OK) {
             st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                                 "%s: not a nasc experiment database (%s)", path,
-                                sqlite3_errmsg(tmp.h));
+                                sqlite3_errmsg(db->h));
             sqlite3_finalize(p);
             goto done;
         }
@@ -261,14 +426,50 @@ static nasc_status check_readonly(const char *path, nasc_err *err) {
     }
 done:
     sqlite3_finalize(s);
-    sqlite3_close(tmp.h);
     return st;
 }
 
-nasc_status nasc_db_check(const char *path, nasc_err *err) {
-    NASC_TRY(check_header(path, err));
-    return check_readonly(path, err);
+static nasc_db *db_alloc(const char *path) {
+    nasc_db_fault_install();
+    nasc_db *db = nasc_calloc(1, sizeof *db);
+    if (db) {
+        snprintf(db->path, sizeof db->path, "%s", path);
+        db->lock_fd = -1;
+    }
+    return db;
 }
+
+/* Opens db (path set) as a checked reader. */
+static nasc_status open_checked_reader(nasc_db *db, nasc_err *err) {
+    NASC_TRY(check_header(db->path, err));
+    NASC_TRY(open_reader(db, err));
+    return verify(db, err);
+}
+
+nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err) {
+    *out = NULL;
+    nasc_db *db = db_alloc(path);
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    nasc_status st = open_checked_reader(db, err);
+    if (st != NASC_OK) {
+        nasc_db_close(db);
+        return st;
+    }
+    *out = db;
+    return NASC_OK;
+}
+
+nasc_status nasc_db_check(const char *path, nasc_err *err) {
+    nasc_db_fault_install();
+    nasc_db db = {.lock_fd = -1};
+    snprintf(db.path, sizeof db.path, "%s", path);
+    nasc_status st = open_checked_reader(&db, err);
+    sqlite3_close(db.h);
+    return st;
+}
+
+/* ---- the writer ---- */
 
 static nasc_status configure(nasc_db *db, bool wal, nasc_err *err) {
     sqlite3_busy_timeout(db->h, 10000);
@@ -283,47 +484,70 @@ static nasc_status configure(nasc_db *db, bool wal, nasc_err *err) {
     return exec(db, "PRAGMA foreign_keys=ON", err);
 }
 
-static nasc_db *db_alloc(const char *path) {
-    nasc_db *db = nasc_calloc(1, sizeof *db);
-    if (db)
-        snprintf(db->path, sizeof db->path, "%s", path);
-    return db;
+/* Takes the experiment's writer lock: flock(LOCK_EX) on fd for as long as db lives. flock, not
+ * SQLite's locks: it is held for the whole run and the kernel drops it when the process dies, so
+ * a killed search never leaves it behind. */
+static nasc_status take_lock(nasc_db *db, int fd, const char *path, nasc_err *err) {
+    db->lock_fd = fd;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return nasc_errorf_at(err, NASC_ERR_DB, path, -1,
+                              "%s: another nasc search is running on this experiment", path);
+    return NASC_OK;
+}
+
+/* Opens db->path read-write (the lock is held), in WAL mode. */
+static nasc_status open_writer(nasc_db *db, nasc_err *err) {
+    if (sqlite3_open_v2(db->path, &db->h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        return db->h ? db_fail(db, err, "cannot open")
+                     : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    return configure(db, true, err);
+}
+
+/* A hot rollback journal beside FILE: a transaction that did not finish (an older nasc could
+ * leave one when killed while switching a new database to WAL). A read-write connection rolls it
+ * back on its first read; the header was checked, so the file is a nasc database. */
+static nasc_status roll_back_journal(nasc_db *db, nasc_err *err) {
+    if (!journal_is_hot(db->path))
+        return NASC_OK;
+    nasc_status st = NASC_OK;
+    if (sqlite3_open_v2(db->path, &db->h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        st = db->h ? db_fail(db, err, "cannot open")
+                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    else
+        st = exec(db, "SELECT count(*) FROM sqlite_master", err);
+    sqlite3_close(db->h);
+    db->h = NULL;
+    return st;
 }
 
 nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err) {
     *out = NULL;
-    NASC_TRY(nasc_db_check(path, err));
+    NASC_TRY(check_header(path, err));
     nasc_db *db = db_alloc(path);
     if (!db)
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        nasc_status st = db->h ? db_fail(db, err, "cannot open")
-                               : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-        nasc_db_close(db);
-        return st;
+    nasc_status st = NASC_OK;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
+                            strerror(errno));
+    if (st == NASC_OK)
+        st = take_lock(db, fd, path, err);
+    if (st == NASC_OK)
+        st = roll_back_journal(db, err);
+    if (st == NASC_OK) { /* checked as a reader first: a damaged file is never written */
+        st = open_reader(db, err);
+        if (st == NASC_OK)
+            st = verify(db, err);
+        sqlite3_close(db->h);
+        db->h = NULL;
     }
-    nasc_status st = configure(db, true, err);
+    if (st == NASC_OK)
+        st = open_writer(db, err);
     if (st != NASC_OK) {
         nasc_db_close(db);
         return st;
     }
-    *out = db;
-    return NASC_OK;
-}
-
-nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err) {
-    *out = NULL;
-    NASC_TRY(nasc_db_check(path, err));
-    nasc_db *db = db_alloc(path);
-    if (!db)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        nasc_status st = db->h ? db_fail(db, err, "cannot open")
-                               : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-        nasc_db_close(db);
-        return st;
-    }
-    sqlite3_busy_timeout(db->h, 10000);
     *out = db;
     return NASC_OK;
 }
@@ -370,42 +594,22 @@ static nasc_status write_schema(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc
     return commit(db, err);
 }
 
-nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc_db **out,
-                           nasc_err *err) {
-    *out = NULL;
+/* rename(from, to) unless `to` exists (EEXIST then). */
+static int rename_noreplace(const char *from, const char *to) {
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* a file system without RENAME_NOREPLACE: only creators holding FILE.tmp's lock rename */
     struct stat sb;
-    if (stat(path, &sb) == 0)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: already exists", path);
-    char tmp[1100], journal[1120];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snprintf(journal, sizeof journal, "%s-journal", tmp);
-    unlink(tmp); /* a leftover of a creation that was killed */
-    unlink(journal);
-    nasc_db *db = db_alloc(tmp);
-    if (!db)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-    nasc_status st = NASC_OK;
-    if (sqlite3_open_v2(tmp, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        st = db->h ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot create: %s", path,
-                                    sqlite3_errmsg(db->h))
-                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
+    if (stat(to, &sb) == 0) {
+        errno = EEXIST;
+        return -1;
     }
-    if ((st = configure(db, false, err)) != NASC_OK ||
-        (st = write_schema(db, cfg, n_cfg, err)) != NASC_OK)
-        goto fail;
-    sqlite3_close(db->h);
-    db->h = NULL;
-    nasc_free(db);
-    db = NULL;
-    if (rename(tmp, path) != 0) {
-        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot rename %s into place: %s", path,
-                            tmp, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    /* make the rename durable */
+    return rename(from, to);
+}
+
+static void fsync_dir_of(const char *path) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -418,11 +622,106 @@ nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc
         fsync(dfd);
         close(dfd);
     }
-    return nasc_db_open(path, out, err);
+}
+
+/* Creation: FILE.tmp is opened and locked first (flock, the writer lock; a second creator gets
+ * "another nasc search is running"), emptied with its side files (leftovers of a killed
+ * creation), then written by SQLite: schema, ids and configuration in one transaction, switched
+ * to WAL, closed. Only then is it renamed to FILE (never over an existing FILE) and the
+ * directory fsynced. The lock moves with the inode, so the creator holds FILE's lock from the
+ * moment FILE exists. A creation killed at any point leaves at most FILE.tmp and its journal,
+ * which the next creation replaces. */
+nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc_db **out,
+                           nasc_err *err) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: already exists", path);
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    nasc_db *db = db_alloc(tmp);
+    if (!db)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    nasc_status st = NASC_OK;
+    sqlite3_stmt *s = NULL;
+    bool wal = false;
+    const int fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0) {
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot create %s: %s", path, tmp,
+                            strerror(errno));
+        goto fail_unlocked;
+    }
+    if ((st = take_lock(db, fd, path, err)) != NASC_OK)
+        goto fail_unlocked;     /* another creator's FILE.tmp: not ours to remove */
+    if (stat(path, &sb) == 0) { /* created meanwhile by a creator that held the lock */
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: already exists", path);
+        goto fail;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_size && ftruncate(fd, 0) != 0)) {
+        st = nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot reset %s", path, tmp);
+        goto fail;
+    }
+    side_file_unlink(tmp, "-journal");
+    side_file_unlink(tmp, "-wal");
+    side_file_unlink(tmp, "-shm");
+    if (sqlite3_open_v2(tmp, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        st = db->h ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot create: %s", path,
+                                    sqlite3_errmsg(db->h))
+                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    if ((st = configure(db, false, err)) != NASC_OK ||
+        (st = write_schema(db, cfg, n_cfg, err)) != NASC_OK)
+        goto fail;
+    /* WAL before FILE exists: switching later writes FILE under a rollback journal, and a kill
+     * then leaves a hot journal that read-only connections cannot roll back */
+    if ((st = prepare(db, "PRAGMA journal_mode=WAL", &s, err)) != NASC_OK)
+        goto fail;
+    wal = sqlite3_step(s) == SQLITE_ROW && !strcmp(col_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    if (!wal) {
+        st = db_fail(db, err, "cannot switch to WAL mode");
+        goto fail;
+    }
+    if (sqlite3_close(db->h) != SQLITE_OK) {
+        st = db_fail(db, err, "cannot close");
+        goto fail;
+    }
+    db->h = NULL;
+    unsigned char hdr[100];
+    sqlite3_int64 n_hdr = 0;
+    if (vfs_read(tmp, hdr, sizeof hdr, &n_hdr) != SQLITE_OK || n_hdr != 100 || hdr[18] != 2 ||
+        hdr[19] != 2 || side_file_size(tmp, "-wal") >= 0 || side_file_size(tmp, "-journal") >= 0 ||
+        fsync(fd) != 0) {
+        st = nasc_errorf_at(err, NASC_ERR_DB, path, -1, "%s: %s was not written completely", path,
+                            tmp);
+        goto fail;
+    }
+    if (rename_noreplace(tmp, path) != 0) {
+        st = errno == EEXIST
+                 ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: already exists", path)
+                 : nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot rename %s: %s", path, tmp,
+                                  strerror(errno));
+        goto fail;
+    }
+    fsync_dir_of(path);
+    snprintf(db->path, sizeof db->path, "%s", path); /* fd, and its lock, now are FILE's */
+    if ((st = open_writer(db, err)) != NASC_OK) {
+        nasc_db_close(db);
+        return st;
+    }
+    *out = db;
+    return NASC_OK;
 fail:
+    sqlite3_close(db->h);
+    db->h = NULL;
+    unlink(tmp); /* still ours: we hold its lock */
+    side_file_unlink(tmp, "-journal");
+    side_file_unlink(tmp, "-wal");
+    side_file_unlink(tmp, "-shm");
+fail_unlocked:
     nasc_db_close(db);
-    unlink(tmp);
-    unlink(journal);
     return st;
 }
 
@@ -451,7 +750,16 @@ void nasc_db_close(nasc_db *db) {
     if (!db)
         return;
     sqlite3_close(db->h);
+    if (db->lock_fd >= 0) /* after SQLite's own descriptors: closing it drops POSIX locks */
+        close(db->lock_fd);
     nasc_free(db);
+}
+
+void nasc_db_after_fork(nasc_db *db) {
+    if (db && db->lock_fd >= 0) {
+        close(db->lock_fd); /* the child's copy; the parent keeps the lock */
+        db->lock_fd = -1;
+    }
 }
 
 const char *nasc_db_path(const nasc_db *db) {

@@ -80,7 +80,6 @@ struct nasc_experiment {
     int64_t n_done, n_ok; /* finished trials (recorded ones included), of which ok */
     int64_t n_running;    /* trials being evaluated now */
     double t_start, seconds;
-    int lock_fd; /* holds flock(LOCK_EX) on the database file: one search per experiment */
     nasc_objectives obj; /* --objective / --constraint (pareto.h) */
 };
 
@@ -186,24 +185,7 @@ void nasc_experiment_free(nasc_experiment *ex) {
     nasc_evaluator_free(ex->eval);
     nasc_space_free(ex->space);
     nasc_db_close(ex->db);
-    if (ex->lock_fd >= 0)
-        close(ex->lock_fd);
     nasc_free(ex);
-}
-
-/* One search per experiment file at a time: a second `nasc search` on it would record trials
- * twice. flock, not SQLite's locks: it is held for the whole run and released by the kernel when
- * the process dies, so a killed search never leaves it behind. */
-static nasc_status lock_db(nasc_experiment *ex, nasc_err *err) {
-    ex->lock_fd = open(ex->cfg.db, O_RDONLY | O_CLOEXEC);
-    if (ex->lock_fd < 0)
-        return nasc_errorf_at(err, NASC_ERR_IO, ex->cfg.db, -1, "%s: cannot open: %s",
-                              ex->cfg.db, strerror(errno));
-    if (flock(ex->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        return nasc_errorf_at(err, NASC_ERR_DB, ex->cfg.db, -1,
-                              "%s: another nasc search is running on this experiment",
-                              ex->cfg.db);
-    return NASC_OK;
 }
 
 /* Compares the identity keys of cfg with the stored configuration. */
@@ -318,7 +300,9 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
     ex->cfg = *cfg_in;
     ex->best = -1;
-    ex->lock_fd = -1;
+    nasc_kv *kv = NULL; /* the configuration as stored */
+    int n_kv = 0;
+    bool existing = false; /* continuing a database that exists */
     nasc_status st = nasc_config_validate(&ex->cfg, err);
     char canon[256];
     if (st == NASC_OK)
@@ -328,30 +312,32 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         goto fail;
     snprintf(ex->cfg.strategy_opt, sizeof ex->cfg.strategy_opt, "%s", canon);
 
-    /* the database first: a bad file is reported before anything is loaded */
-    nasc_kv *kv = NULL;
-    int n_kv = 0;
+    /* the database first: a bad file is reported before anything is loaded. An existing
+     * experiment is only read until every check passed (a refusal changes nothing); its
+     * runtime keys are stored at the end. */
     if ((st = nasc_config_to_kv(&ex->cfg, &kv, &n_kv, err)) != NASC_OK)
         goto fail;
     if (!ex->cfg.db[0]) {
         st = nasc_db_open_memory(kv, n_kv, &ex->db, err);
     } else if (access(ex->cfg.db, F_OK) == 0) {
-        st = nasc_db_open(ex->cfg.db, &ex->db, err);
-        if (st == NASC_OK)
-            st = lock_db(ex, err);
-        if (st == NASC_OK)
-            st = check_same_config(ex, err);
-        if (st == NASC_OK) /* runtime keys (budget, workers, ...) take the new values */
-            st = nasc_db_config_put(ex->db, kv, n_kv, err);
+        existing = true;
     } else if (ex->cfg.resume) {
         st = nasc_errorf_at(err, NASC_ERR_IO, ex->cfg.db, -1,
                             "%s: no such experiment database (nothing to resume)", ex->cfg.db);
     } else {
         st = nasc_db_create(ex->cfg.db, kv, n_kv, &ex->db, err);
-        if (st == NASC_OK)
-            st = lock_db(ex, err);
+        if (st == NASC_ERR_IO && access(ex->cfg.db, F_OK) == 0) {
+            /* another search created it meanwhile: continue it as if it had existed */
+            nasc_err_clear(err);
+            st = NASC_OK;
+            existing = true;
+        }
     }
-    nasc_free(kv);
+    if (st == NASC_OK && existing) {
+        st = nasc_db_open(ex->cfg.db, &ex->db, err);
+        if (st == NASC_OK)
+            st = check_same_config(ex, err);
+    }
     if (st != NASC_OK)
         goto fail;
     if ((st = nasc_db_trials_load(ex->db, &ex->rec, &ex->n_rec, err)) != NASC_OK)
@@ -421,9 +407,14 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         }
     }
     ex->n_t = 0; /* trials become "asked" again as the replay reproduces them */
+    /* every check passed: runtime keys (budget, workers, ...) take the new values */
+    if (existing && (st = nasc_db_config_put(ex->db, kv, n_kv, err)) != NASC_OK)
+        goto fail;
+    nasc_free(kv);
     *out = ex;
     return NASC_OK;
 fail:
+    nasc_free(kv);
     nasc_experiment_free(ex);
     return st;
 }
@@ -593,8 +584,7 @@ static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err 
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_DFL);
         close(fds[0]);
-        if (ex->lock_fd >= 0) /* the lock is the search's, not the worker's */
-            close(ex->lock_fd);
+        nasc_db_after_fork(ex->db); /* the experiment's lock is the search's, not the worker's */
 #ifdef NASC_TEST
         /* test hooks: this trial's worker crashes (abort) or, on its first attempt, is killed */
         const char *hook = getenv("NASC_TEST_CRASH_TRIAL");

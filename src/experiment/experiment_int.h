@@ -21,4 +21,12 @@ NASC_INTERNAL nasc_status nasc_experiment_make_evaluator(const nasc_experiment_c
 NASC_INTERNAL nasc_status nasc_config_to_kv(const nasc_experiment_config *cfg, nasc_kv **out,
                                             int *out_n, nasc_err *err);
 
+/* Test builds: installs the storage-fault VFS of db_fault.c if NASC_TEST_DB_FAULT asks for it
+ * (once per process; every database open calls it). */
+#ifdef NASC_TEST
+NASC_INTERNAL void nasc_db_fault_install(void);
+#else
+static inline void nasc_db_fault_install(void) {}
+#endif
+
 #endif /* NASC_EXPERIMENT_INT_H */
