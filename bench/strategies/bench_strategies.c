@@ -44,14 +44,15 @@ static int run_row(const nasc_space *sp, nasc_evaluator *ev, const char *name, c
             fprintf(stderr, "bench_strategies: %s\n", err.msg);
             return 1;
         }
-        int64_t n, bt;
-        double best;
-        if (nasc_strategy_run(st, ev, queries, NULL, NULL, &n, &best, &bt, &err) != NASC_OK) {
+        nasc_run_summary rs;
+        if (nasc_strategy_run(st, ev, &(nasc_run_config){.budget = queries}, &rs, &err) !=
+            NASC_OK) {
             fprintf(stderr, "bench_strategies: %s: %s\n", name, err.msg);
             nasc_strategy_free(st);
             return 1;
         }
         nasc_strategy_free(st);
+        double best = rs.best_score;
         s1 += best;
         s2 += best * best;
     }

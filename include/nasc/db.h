@@ -2,7 +2,8 @@
  * db.h — the trial database: one SQLite file per experiment (WAL mode).
  *
  * It holds the experiment's configuration (key/value text), every trial (architecture text and
- * hash, fidelity, status, reason, score, metrics as JSON, cost, seed, worker, attempts, timings)
+ * hash, fidelity, status, reason, score, metrics as JSON, cost, seed, worker, attempts, timings,
+ * the test score reported and the simulated training time)
  * and optional strategy snapshots. Every change is one transaction: a trial is inserted as
  * "pending" when the strategy proposes it, marked "running" when a worker takes it, and finished
  * ("ok" / "failed") when its result arrives. A process killed at any moment leaves a consistent
@@ -62,7 +63,10 @@ typedef struct nasc_trial_record {
     int worker;    /* worker slot that ran it last (0 = in process, -1 = none yet) */
     int attempts;  /* times it was started */
     double created_at, started_at, ended_at; /* Unix seconds; NaN if not yet */
-    double seconds;            /* evaluation time reported by the evaluator (NaN if none) */
+    double seconds;     /* evaluation time reported by the evaluator (NaN if none) */
+    double test_score;  /* the evaluator's report value (a table's test accuracy); NaN if none */
+    double sim_seconds; /* simulated training time (tables with a training-time column); NaN if
+                           none. Databases written before these two columns existed read NaN */
     nasc_trial_result *result; /* loaded only: the full result rebuilt from the row (ok/failed) */
 } nasc_trial_record;
 
@@ -70,7 +74,8 @@ typedef struct nasc_trial_record {
  * cannot be written. */
 NASC_API nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_cfg, nasc_db **out,
                                     nasc_err *err);
-/* Opens an existing experiment database read-write after checking it (see above). */
+/* Opens an existing experiment database read-write after checking it (see above). A file from
+ * before the test_score and sim_seconds columns gains them (NULL in its rows). */
 NASC_API nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err);
 /* Opens an existing experiment database read-only (nasc trials): the file is never written. */
 NASC_API nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err);
