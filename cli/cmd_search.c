@@ -270,8 +270,11 @@ int cmd_search(int argc, char **argv) {
                 snprintf(what, sizeof what, " (validation; test %.4f)", s.best_test);
             if (s.has_sim_time)
                 snprintf(sim, sizeof sim, "; %.1f h of simulated training", s.sim_seconds / 3600.0);
-            printf("score: %.4f%s (trial %lld; %lld trials, %lld failed%s)\n", s.best_score, what,
-                   (long long)s.best_trial, (long long)s.trials, (long long)s.n_failed, sim);
+            printf(fabs(s.best_score) < 1e6
+                       ? "score: %.4f%s (trial %lld; %lld trials, %lld failed%s)\n"
+                       : "score: %.6g%s (trial %lld; %lld trials, %lld failed%s)\n",
+                   s.best_score, what, (long long)s.best_trial, (long long)s.trials,
+                   (long long)s.n_failed, sim);
         }
         if (s.exhausted && !cfg.quiet)
             fprintf(stderr, "nasc: note: strategy %s ran out of proposals after %lld trials\n",

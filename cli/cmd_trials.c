@@ -233,7 +233,8 @@ int cmd_trials(int argc, char **argv) {
         for (int64_t i = 0; i < n; i++) {
             char score[32] = "-", test[32] = "-", fid[32] = "-", secs[32] = "-", sim[32] = "-";
             if (isfinite(t[i].score))
-                snprintf(score, sizeof score, "%.4f", t[i].score);
+                snprintf(score, sizeof score, fabs(t[i].score) < 1e6 ? "%.4f" : "%.4g",
+                         t[i].score); /* proxies reach 1e49 */
             if (isfinite(t[i].test_score))
                 snprintf(test, sizeof test, "%.4f", t[i].test_score);
             if (isfinite(t[i].sim_seconds))
