@@ -28,30 +28,45 @@ static void on_signal(int sig) {
 typedef struct progress_ctx {
     cli_progress bar;
     int64_t budget;
+    bool oracle;
 } progress_ctx;
 
 static void on_progress(const nasc_search_progress *p, void *user) {
     progress_ctx *c = user;
-    char line[256], el[32], eta[32];
+    char line[320], el[32], eta[32];
     double rate = p->elapsed_s > 0 && p->done_this_run > 0 ? p->done_this_run / p->elapsed_s : 0;
-    double left = rate > 0 ? (double)(p->budget - p->done) / rate : -1;
-    char best[48];
+    double left = rate > 0 && p->budget > 0 ? (double)(p->budget - p->done) / rate : -1;
+    char best[96];
     if (isnan(p->best_score))
         snprintf(best, sizeof best, "-");
+    else if (c->oracle)
+        snprintf(best, sizeof best, "%.2f (ORACLE: test accuracy searched on)", p->best_score);
+    else if (!isnan(p->best_test))
+        snprintf(best, sizeof best, "%.2f (test %.2f)", p->best_score, p->best_test);
     else
         snprintf(best, sizeof best, "%.2f", p->best_score);
+    char count[64];
+    if (p->budget > 0)
+        snprintf(count, sizeof count, "%lld/%lld", (long long)p->done, (long long)p->budget);
+    else
+        snprintf(count, sizeof count, "%lld", (long long)p->done);
+    char simtxt[96] = "";
+    if (p->time_budget > 0)
+        snprintf(simtxt, sizeof simtxt, " | simulated training %.1f/%.1f h",
+                 p->sim_seconds / 3600.0, p->time_budget / 3600.0);
     snprintf(line, sizeof line,
-             "search: %lld/%lld trials (%lld failed, %lld running) | best %s | %s elapsed, "
-             "ETA %s",
-             (long long)p->done, (long long)p->budget, (long long)p->n_failed,
-             (long long)p->running, best, cli_fmt_duration(p->elapsed_s, el, sizeof el),
+             "search: %s trials (%lld failed, %lld running) | best %s%s | %s elapsed, ETA %s",
+             count, (long long)p->n_failed, (long long)p->running, best, simtxt,
+             cli_fmt_duration(p->elapsed_s, el, sizeof el),
              left >= 0 ? cli_fmt_duration(left, eta, sizeof eta) : "?");
-    cli_progress_show(&c->bar, line, 2.0, p->done >= p->budget);
+    bool done = p->budget > 0 ? p->done >= p->budget : p->sim_seconds >= p->time_budget;
+    cli_progress_show(&c->bar, line, 2.0, done);
 }
 
 static const char *const about =
     "Searches SPACE with STRATEGY. Each trial is an architecture scored by a table\n"
-    "(--benchmark nb201:cifar10|nb201:cifar100|table:FILE.csv:COLUMN) or by training it on\n"
+    "(--benchmark nb201:cifar10|nb201:cifar100: validation accuracy searched on, test accuracy\n"
+    "of the best reported; table:FILE.csv:SEARCH_COLUMN[:REPORT_COLUMN]) or by training it on\n"
     "--data (validation accuracy on a held-out part of the training set). Every trial is\n"
     "recorded in --db; a search killed at any moment continues with --resume and makes the\n"
     "same decisions (same seed => same trials with any --workers). Flags can also come from\n"
@@ -73,6 +88,17 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
         cJSON_AddNumberToObject(o, "best_score", s->best_score);
     else
         cJSON_AddNullToObject(o, "best_score");
+    /* what the search selected on (validation accuracy) and what is reported (test accuracy of
+     * that architecture); an oracle search selected on test: best_valid is null then */
+    if (isfinite(s->best_score) && !cfg->oracle)
+        cJSON_AddNumberToObject(o, "best_valid", s->best_score);
+    else
+        cJSON_AddNullToObject(o, "best_valid");
+    if (isfinite(s->best_test))
+        cJSON_AddNumberToObject(o, "best_test", s->best_test);
+    else
+        cJSON_AddNullToObject(o, "best_test");
+    cJSON_AddBoolToObject(o, "oracle", cfg->oracle);
     cJSON_AddNumberToObject(o, "best_trial", (double)s->best_trial);
     cJSON_AddNumberToObject(o, "trials", (double)s->trials);
     cJSON_AddNumberToObject(o, "ok", (double)s->n_ok);
@@ -90,6 +116,12 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
     else
         cJSON_AddNullToObject(o, "db");
     cJSON_AddNumberToObject(o, "seconds", round(s->seconds * 1000.0) / 1000.0);
+    if (s->has_sim_time)
+        cJSON_AddNumberToObject(o, "sim_seconds", round(s->sim_seconds * 1000.0) / 1000.0);
+    else
+        cJSON_AddNullToObject(o, "sim_seconds");
+    if (cfg->time_budget > 0)
+        cJSON_AddNumberToObject(o, "time_budget", cfg->time_budget);
     if (strchr(cfg->objective, ',')) { /* multi-objective: the Pareto front's trial ids */
         nasc_trial_record *t = NULL;
         int64_t n = 0;
@@ -146,7 +178,10 @@ int cmd_search(int argc, char **argv) {
                             "experiment file (YAML, same keys); flags override it",
                             false};
     const char *max_memory = NULL;
-    flags[n++] = (cli_flag){"max-memory", CLI_STR, &max_memory, "BYTES",
+    flags[n++] = (cli_flag){"max-memory",
+                            CLI_STR,
+                            &max_memory,
+                            "BYTES",
                             "one-shot strategies: refuse a supernet step predicted to need more "
                             "(e.g. 4G); the message says what would fit",
                             false};
@@ -203,7 +238,7 @@ int cmd_search(int argc, char **argv) {
     if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)
         return cli_fail(st, &err, true);
 
-    progress_ctx pc = {.budget = cfg.budget};
+    progress_ctx pc = {.budget = cfg.budget, .oracle = cfg.oracle};
     cli_progress_init(&pc.bar, cfg.quiet);
     running = ex;
     struct sigaction sa, old_int, old_term;
@@ -228,8 +263,18 @@ int cmd_search(int argc, char **argv) {
             print_json(&cfg, &s, ex);
         } else if (s.best_arch) {
             printf("best: %s\n", s.best_arch);
-            printf("score: %.4f (trial %lld; %lld trials, %lld failed)\n", s.best_score,
-                   (long long)s.best_trial, (long long)s.trials, (long long)s.n_failed);
+            char what[96] = "", sim[64] = "";
+            if (cfg.oracle)
+                snprintf(what, sizeof what, " (ORACLE: searched on test accuracy)");
+            else if (isfinite(s.best_test))
+                snprintf(what, sizeof what, " (validation; test %.4f)", s.best_test);
+            if (s.has_sim_time)
+                snprintf(sim, sizeof sim, "; %.1f h of simulated training", s.sim_seconds / 3600.0);
+            printf(fabs(s.best_score) < 1e6
+                       ? "score: %.4f%s (trial %lld; %lld trials, %lld failed%s)\n"
+                       : "score: %.6g%s (trial %lld; %lld trials, %lld failed%s)\n",
+                   s.best_score, what, (long long)s.best_trial, (long long)s.trials,
+                   (long long)s.n_failed, sim);
         }
         if (s.exhausted && !cfg.quiet)
             fprintf(stderr, "nasc: note: strategy %s ran out of proposals after %lld trials\n",

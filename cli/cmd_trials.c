@@ -49,9 +49,10 @@ static void add_num(cJSON *o, const char *k, double v) {
 }
 
 static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nasc_trial_record *t,
-                      int64_t n) {
+                      int64_t n, bool oracle) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "db", path);
+    cJSON_AddBoolToObject(root, "oracle", oracle); /* scores are test accuracy searched on */
     cJSON *c = cJSON_AddObjectToObject(root, "config");
     for (int i = 0; i < n_cfg; i++)
         cJSON_AddStringToObject(c, cfg[i].key, cfg[i].value);
@@ -61,6 +62,8 @@ static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nas
         cJSON_AddNumberToObject(o, "id", (double)t[i].id);
         cJSON_AddStringToObject(o, "status", nasc_trial_status_str(t[i].status));
         add_num(o, "score", t[i].score);
+        add_num(o, "test_score", t[i].test_score);
+        add_num(o, "sim_seconds", t[i].sim_seconds);
         cJSON_AddStringToObject(o, "arch", t[i].arch);
         char hash[17];
         snprintf(hash, sizeof hash, "%016llx", (unsigned long long)t[i].hash);
@@ -178,21 +181,40 @@ int cmd_trials(int argc, char **argv) {
         n = k;
     }
     nasc_free(keep);
+    /* an oracle search (nb201 tables searched on test accuracy, --oracle, or a database from
+     * before validation accuracy was searched on) says so in every format */
+    bool oracle = false, nb201 = false, has_oracle_key = false;
+    for (int i = 0; i < n_cfg; i++) {
+        if (!strcmp(cfg[i].key, "oracle")) {
+            has_oracle_key = true;
+            oracle = !strcmp(cfg[i].value, "true");
+        }
+        if (!strcmp(cfg[i].key, "benchmark") && !strncmp(cfg[i].value, "nb201:", 6))
+            nb201 = true;
+    }
+    if (!has_oracle_key && nb201)
+        oracle = true;
+    const char *score_name = oracle ? "score_ORACLE_test" : "score";
     rc = CLI_OK;
     if (!strcmp(format, "json")) {
-        rc = print_json(db_path, cfg, n_cfg, t, n);
+        rc = print_json(db_path, cfg, n_cfg, t, n, oracle);
     } else if (!strcmp(format, "csv")) {
-        printf("id,status,score,fidelity,reached,seconds,params,flops,worker,attempts,arch,"
-               "reason\n");
+        printf("id,status,%s,test,fidelity,reached,seconds,sim_seconds,params,flops,worker,"
+               "attempts,arch,reason\n",
+               score_name);
         for (int64_t i = 0; i < n; i++) {
             printf("%lld,%s,", (long long)t[i].id, nasc_trial_status_str(t[i].status));
             csv_exact(t[i].score);
+            putchar(',');
+            csv_exact(t[i].test_score);
             putchar(',');
             csv_num(t[i].fidelity, "%g");
             putchar(',');
             csv_num(t[i].result ? t[i].result->fidelity : (double)NAN, "%g");
             putchar(',');
             csv_num(t[i].seconds, "%.3f");
+            putchar(',');
+            csv_num(t[i].sim_seconds, "%.1f");
             putchar(',');
             csv_num(t[i].cost.params, "%.0f");
             putchar(',');
@@ -204,12 +226,19 @@ int cmd_trials(int argc, char **argv) {
             putchar('\n');
         }
     } else {
-        printf("%6s  %-7s  %9s  %8s  %9s  %s\n", "id", "status", "score", "fidelity", "seconds",
-               "arch / reason");
+        if (oracle)
+            printf("ORACLE: the scores are test accuracy, and the search selected on them\n");
+        printf("%6s  %-7s  %9s  %9s  %8s  %9s  %10s  %s\n", "id", "status", "score", "test",
+               "fidelity", "seconds", "sim_s", "arch / reason");
         for (int64_t i = 0; i < n; i++) {
-            char score[32] = "-", fid[32] = "-", secs[32] = "-";
+            char score[32] = "-", test[32] = "-", fid[32] = "-", secs[32] = "-", sim[32] = "-";
             if (isfinite(t[i].score))
-                snprintf(score, sizeof score, "%.4f", t[i].score);
+                snprintf(score, sizeof score, fabs(t[i].score) < 1e6 ? "%.4f" : "%.4g",
+                         t[i].score); /* proxies reach 1e49 */
+            if (isfinite(t[i].test_score))
+                snprintf(test, sizeof test, "%.4f", t[i].test_score);
+            if (isfinite(t[i].sim_seconds))
+                snprintf(sim, sizeof sim, "%.1f", t[i].sim_seconds);
             /* the fidelity reached (epochs trained) where known, else the one asked */
             double f = t[i].result && isfinite(t[i].result->fidelity) ? t[i].result->fidelity
                                                                       : t[i].fidelity;
@@ -217,12 +246,14 @@ int cmd_trials(int argc, char **argv) {
                 snprintf(fid, sizeof fid, "%g", f);
             if (isfinite(t[i].seconds))
                 snprintf(secs, sizeof secs, "%.2f", t[i].seconds);
-            printf("%6lld  %-7s  %9s  %8s  %9s  %s\n", (long long)t[i].id,
-                   nasc_trial_status_str(t[i].status), score, fid, secs, t[i].arch);
+            printf("%6lld  %-7s  %9s  %9s  %8s  %9s  %10s  %s\n", (long long)t[i].id,
+                   nasc_trial_status_str(t[i].status), score, test, fid, secs, sim, t[i].arch);
             if (t[i].reason[0])
-                printf("%6s  %-7s  %9s  %8s  %9s  (%s)\n", "", "", "", "", "", t[i].reason);
+                printf("%6s  %-7s  %9s  %9s  %8s  %9s  %10s  (%s)\n", "", "", "", "", "", "", "",
+                       t[i].reason);
             if (pareto && t[i].result && t[i].result->n_objectives > 1) {
-                printf("%6s  %-7s  %9s  %8s  %9s  (objectives", "", "", "", "", "");
+                printf("%6s  %-7s  %9s  %9s  %8s  %9s  %10s  (objectives", "", "", "", "", "", "",
+                       "");
                 for (int j = 0; j < t[i].result->n_objectives; j++)
                     printf(" %.6g", t[i].result->objectives[j]);
                 printf(")\n");

@@ -2,7 +2,8 @@
  * db.h — the trial database: one SQLite file per experiment (WAL mode).
  *
  * It holds the experiment's configuration (key/value text), every trial (architecture text and
- * hash, fidelity, status, reason, score, metrics as JSON, cost, seed, worker, attempts, timings)
+ * hash, fidelity, status, reason, score, metrics as JSON, cost, seed, worker, attempts, timings,
+ * the test score reported and the simulated training time)
  * and optional strategy snapshots. Every change is one transaction: a trial is inserted as
  * "pending" when the strategy proposes it, marked "running" when a worker takes it, and finished
  * ("ok" / "failed") when its result arrives. A process killed at any moment leaves a consistent
@@ -63,7 +64,10 @@ typedef struct nasc_trial_record {
     int worker;    /* worker slot that ran it last (0 = in process, -1 = none yet) */
     int attempts;  /* times it was started */
     double created_at, started_at, ended_at; /* Unix seconds; NaN if not yet */
-    double seconds;            /* evaluation time reported by the evaluator (NaN if none) */
+    double seconds;     /* evaluation time reported by the evaluator (NaN if none) */
+    double test_score;  /* the evaluator's report value (a table's test accuracy); NaN if none */
+    double sim_seconds; /* simulated training time (tables with a training-time column); NaN if
+                           none. Databases written before these two columns existed read NaN */
     nasc_trial_result *result; /* loaded only: the full result rebuilt from the row (ok/failed) */
 } nasc_trial_record;
 
@@ -76,7 +80,8 @@ NASC_API nasc_status nasc_db_create(const char *path, const nasc_kv *cfg, int n_
 /* Opens an existing experiment database read-write after checking it (see above) as the
  * experiment's only writer: it holds flock(LOCK_EX) on the file until nasc_db_close, and fails
  * with NASC_ERR_DB "another nasc search is running on this experiment" while another process
- * holds it. A transaction left hot in path-journal by a killed older nasc is rolled back. */
+ * holds it. A transaction left hot in path-journal by a killed older nasc is rolled back. A file
+ * from before the test_score and sim_seconds columns gains them (NULL in its rows). */
 NASC_API nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err);
 /* Opens an existing experiment database for reading (nasc trials, reports), after the checks
  * nasc_db_open makes. It never writes the file or anything beside it (no -wal / -shm appear),

@@ -7,8 +7,12 @@
  * FLOPs, latency), the learning curve and, for a trial that did not work out, the reason. Kinds:
  *
  *   tabular   a lookup in a table keyed by the architecture: the NAS-Bench-201 table
- *             ("nb201:cifar10", "nb201:cifar100") or a user table ("table:FILE.csv:COLUMN").
- *             Cheap and safe, so the search loop calls it in its own process.
+ *             ("nb201:cifar10", "nb201:cifar100") or a user table
+ *             ("table:FILE.csv:SEARCH[:REPORT]"). The score is the search column (validation
+ *             accuracy); the report column (test accuracy) goes to result.test_score, which the
+ *             search loop never tells a strategy. Two fidelities (12 and 200 epochs) and a
+ *             simulated training time per query where the table has them. Cheap and safe, so
+ *             the search loop calls it in its own process.
  *   train     trains the network from scratch with low-fidelity knobs (epochs, data fraction,
  *             channels, cells) and scores it on a validation split of the training set; the test
  *             set is never used for selection. The median stopping rule can end a trial early.
@@ -29,7 +33,8 @@
  *     nasc_eval_request rq = {.trial = 0, .arch = a, .seed = 1};
  *     nasc_trial_result r;
  *     nasc_evaluator_evaluate(ev, &rq, &r, &err);
- *     if (r.status == NASC_TRIAL_OK) printf("%.2f%%\n", r.score);
+ *     if (r.status == NASC_TRIAL_OK)    // validation accuracy searched on, test accuracy reported
+ *         printf("%.2f%% (test %.2f%%)\n", r.score, r.test_score);
  *     nasc_evaluator_free(ev);
  */
 #ifndef NASC_ESTIMATE_H
@@ -58,6 +63,8 @@ NASC_API bool nasc_trial_status_parse(const char *s, nasc_trial_status *out);
 
 #define NASC_MAX_OBJECTIVES 4 /* multi-objective search (accuracy, params, FLOPs, latency) */
 #define NASC_MAX_CURVE 256    /* learning-curve points kept per trial (one per epoch) */
+#define NASC_MAX_COLUMNS 12   /* table columns one trial reports for objectives and constraints */
+#define NASC_MAX_FIDELITIES 4 /* discrete fidelities an evaluator offers */
 
 /* What an architecture costs; NaN where unknown. */
 typedef struct nasc_cost {
@@ -81,12 +88,20 @@ typedef struct nasc_trial_result {
     bool stopped_early; /* ended by the median stopping rule (status OK, partial score) */
     int n_curve;        /* validation accuracy after each epoch: curve[0..n_curve) */
     float curve[NASC_MAX_CURVE];
-    double train_loss; /* last training loss (NaN if none) */
-    double seconds;    /* evaluation wall time */
-    char reason[256];  /* why it failed or stopped early; "" otherwise */
+    double train_loss;  /* last training loss (NaN if none) */
+    double seconds;     /* evaluation wall time */
+    double test_score;  /* the evaluator's report value (a table's test accuracy) at the fidelity
+                           reached; NaN if it has none. Strategies are never told it
+                           (nasc_strategy_tell clears it): search on validation, report test */
+    double sim_seconds; /* simulated training time of this evaluation: the table's training time
+                           scaled by fidelity / full fidelity; NaN if unknown */
+    int n_columns;      /* values of the table columns the search asked for (objectives, */
+    double columns[NASC_MAX_COLUMNS]; /* constraints: nasc_table_eval_config.columns), in order */
+    char reason[256];                 /* why it failed or stopped early; "" otherwise */
 } nasc_trial_result;
 
-/* A cleared result: status FAILED, score NaN, cost unknown, empty curve and reason. */
+/* A cleared result: status FAILED, score, test score and simulated time NaN, cost unknown, empty
+ * curve and reason. */
 NASC_API void nasc_trial_result_init(nasc_trial_result *r);
 /* Marks r failed with a printf-formatted reason (score NaN). */
 NASC_API void nasc_trial_result_fail(nasc_trial_result *r, const char *fmt, ...) NASC_PRINTF(2, 3);
@@ -132,8 +147,12 @@ struct nasc_evaluator {
     const nasc_space *space; /* not owned */
     bool in_process;         /* cheap and cannot crash: the search loop calls it directly
                                 instead of forking a worker */
-    double max_fidelity;     /* full fidelity (epochs for training; 1 for tables and proxies) */
-    char desc[128];          /* e.g. "nb201:cifar10 (15625 rows)" */
+    double max_fidelity;     /* full fidelity (epochs: training, tables; 1 for proxies) */
+    int n_fidelities;        /* the fidelities it can evaluate, if only a few (tables: 12, 200), */
+    double fidelities[NASC_MAX_FIDELITIES]; /* ascending; 0 = any (training) */
+    bool has_test;                          /* results carry test_score */
+    bool has_sim_time;                      /* results carry sim_seconds */
+    char desc[128];                         /* e.g. "nb201:cifar10 (15625 rows)" */
     /* Cost of every successful trial (params, multiply-adds, activation memory and, if
      * cost_latency_repeats > 0, forward latency), measured by the cost model (cost.h) on the
      * network built for cost_net. Training and proxy evaluators turn it on; tables only when
@@ -166,43 +185,89 @@ NASC_API nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval
 typedef struct nasc_table nasc_table;
 
 /* Loads a CSV whose first column is an architecture text in space s, with a header row naming the
- * columns, and keeps `column` (by name) in a hash map keyed by the architecture (its decision
- * sequence: each row is parsed by the space, so any parseable form works). Empty, "nan"
- * or "NA" cells are kept as missing. Errors (FORMAT / IO) name the file and line: unknown column,
- * a bad number, an unparseable architecture, a duplicate row. */
+ * columns, and keeps the named columns (in the order asked; a name may repeat) in a hash map
+ * keyed by the architecture (its decision sequence: each row is parsed by the space, so any
+ * parseable form works). A name matches a header field exactly, or else the one field that is the
+ * name plus a unit suffix without '_' ("latency_raspi4" finds "latency_raspi4_ms"). Empty, "nan"
+ * or "NA" cells are kept as missing. Errors (FORMAT / IO) name the file, the line and the column:
+ * an unknown column, a row without the column, a value that is not a number, an architecture the
+ * space does not parse, a duplicate row. */
+NASC_API nasc_status nasc_table_load_columns(const nasc_space *s, const char *path,
+                                             const char *const *columns, int n_columns,
+                                             nasc_table **out, nasc_err *err);
+/* The same for one column. */
 NASC_API nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *column,
                                      nasc_table **out, nasc_err *err);
 NASC_API void nasc_table_free(nasc_table *t);
-/* Number of rows; the value of row i (NaN if missing) and its text as written in the file (owned
- * by t). */
+/* Number of rows and of columns kept; a column's header name (owned by t), or NULL; the index of
+ * the kept column with that header name, or -1. */
 NASC_API size_t nasc_table_size(const nasc_table *t);
+NASC_API int nasc_table_n_columns(const nasc_table *t);
+NASC_API const char *nasc_table_column(const nasc_table *t, int c);
+NASC_API int nasc_table_column_index(const nasc_table *t, const char *name);
+/* Value of row i in column c (NaN if missing or out of range); of column 0; row i's architecture
+ * text as written in the file (owned by t). */
+NASC_API double nasc_table_get(const nasc_table *t, size_t i, int c);
 NASC_API double nasc_table_value(const nasc_table *t, size_t i);
 NASC_API const char *nasc_table_arch(const nasc_table *t, size_t i);
-/* Looks a up: true and *out_value (possibly NaN = missing) if a is in the table. */
+/* Row of architecture a, or -1 if a is not in the table. */
+NASC_API int64_t nasc_table_find(const nasc_table *t, const nasc_arch *a);
+/* Looks a up in column 0: true and *out_value (possibly NaN = missing) if a is in the table. */
 NASC_API bool nasc_table_lookup(const nasc_table *t, const nasc_arch *a, double *out_value);
 /* The same for an architecture text in the table's space (false if it does not parse). */
 NASC_API bool nasc_table_lookup_text(const nasc_table *t, const char *text, double *out_value);
 
-/* Expected best value among n uniform draws with replacement from the table's present values
- * (what random search with n queries averages), and its standard deviation. */
+/* What random search with n queries averages, exactly: over n uniform draws with replacement from
+ * the rows with a value in column search_col, the expected value in report_col of the draw that
+ * is best in search_col (ties: the first drawn, i.e. equal values are equally likely), and its
+ * standard deviation. expected_max is expected_best(t, n, 0, 0). */
+NASC_API void nasc_table_expected_best(const nasc_table *t, int n, int search_col, int report_col,
+                                       double *out_mean, double *out_std);
 NASC_API void nasc_table_expected_max(const nasc_table *t, int n, double *out_mean,
                                       double *out_std);
 
-/* Path of the NAS-Bench-201 CSV: $NASC_NB201_CSV, else $NASC_DATA_DIR/nb201_cifar.csv, else
- * data/nb201_cifar.csv next to the running executable's parent directory (a build directory in
- * the source tree, or PREFIX/share/nasc), else ./data/nb201_cifar.csv. Writes the first that
- * exists into buf; NASC_ERR_IO naming the places looked at if none does. */
+/* Path of the NAS-Bench-201 CSV: $NASC_NB201_CSV, else $NASC_DATA_DIR/nb201.csv, else
+ * data/nb201.csv next to the running executable's parent directory (a build directory in the
+ * source tree, or PREFIX/share/nasc), else ./data/nb201.csv. Writes the first that exists into
+ * buf; NASC_ERR_IO naming the places looked at if none does. */
 NASC_API nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err);
 
-/* Tabular evaluator for spec "nb201:cifar10", "nb201:cifar100" (the NAS-Bench-201 table, path
- * found with nasc_nb201_csv_find unless csv_path is given) or "table:FILE.csv:COLUMN". The space
- * must be nb201 for the nb201 tables. Errors: ARG (bad spec, named), IO / FORMAT (from the table).
- */
+/* A tabular evaluator. The NAS-Bench-201 tables ("nb201:cifar10", "nb201:cifar100") search on
+ * the validation accuracy after 200 epochs (12 at the low fidelity) and report the test accuracy;
+ * the training time is the cost. `oracle` searches on the test columns instead (what papers call
+ * an oracle; labelled wherever nasc prints it). A user table names its columns. */
+typedef struct nasc_table_eval_config {
+    const char *spec;     /* "nb201:cifar10", "nb201:cifar100", "table:FILE.csv:SEARCH[:REPORT]" */
+    const char *csv_path; /* nb201: the CSV (NULL: nasc_nb201_csv_find) */
+    bool oracle;          /* nb201: search on test accuracy */
+    const char *low;      /* user tables: "COLUMN[:REPORT]" at the low fidelity, or NULL/"" */
+    const char *cost;     /* user tables: training seconds at full fidelity, or NULL/"" */
+    double low_epochs;    /* the low and the full fidelity in epochs (0: 12 and 200) */
+    double full_epochs;
+    const char *const *columns; /* more columns each result carries in result.columns */
+    int n_columns;              /* (objectives and constraints), at most NASC_MAX_COLUMNS */
+} nasc_table_eval_config;
+
+/* Builds the evaluator c describes. Requests at fidelity f (0 = full) use the smallest fidelity
+ * the table has that is >= f (the full one if none); result.fidelity says which, sim_seconds is
+ * the training time times fidelity / full. Trials of architectures missing from the table, or
+ * with no value, fail. Errors: ARG (bad spec or options, named), IO / FORMAT (from the table; a
+ * training time <= 0 is a FORMAT error naming its line and column). */
+NASC_API nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_config *c,
+                                              nasc_evaluator **out, nasc_err *err);
+/* Shorthand: spec and csv_path only (no oracle, default fidelities, no extra columns). */
 NASC_API nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec,
                                                 const char *csv_path, nasc_evaluator **out,
                                                 nasc_err *err);
-/* The table behind a tabular evaluator (NULL for other kinds). */
+/* The table behind a tabular evaluator (NULL for other kinds): column 0 is the search column,
+ * then the report column if there is one (find others with nasc_table_column_index). */
 NASC_API const nasc_table *nasc_evaluator_table(const nasc_evaluator *ev);
+
+/* Whether trial a ranks above trial b when choosing a search's best: a higher fidelity reached,
+ * then a higher score (Hyperband's low-fidelity scores never beat full-fidelity ones). NaN
+ * scores never rank above anything. */
+NASC_API bool nasc_trial_better(double fidelity_a, double score_a, double fidelity_b,
+                                double score_b);
 
 /* ---- training and proxies ---- */
 

@@ -50,11 +50,16 @@ typedef struct nasc_experiment_config {
     char strategy[32];      /* strategy name (strategy.h) */
     char strategy_opt[256]; /* "key=value,..." strategy options */
     char benchmark[512];    /* tabular evaluator spec ("nb201:cifar10", "table:F.csv:COL"), or "" */
+    bool oracle;            /* nb201 tables: search on the test accuracy (labelled everywhere) */
+    char table_low[128];    /* user tables: "COLUMN[:REPORT]" at the low fidelity, or "" */
+    char table_cost[128];   /* user tables: training seconds at full fidelity, or "" */
+    char table_epochs[32];  /* user tables: "LOW,FULL" fidelities in epochs ("" = 12,200) */
     char data[512];         /* dataset spec (data.h) for the training / proxy evaluator, or "" */
     char proxy[32];         /* zero-cost proxy name: score by the proxy instead of training */
     uint64_t seed;
-    int64_t budget; /* trials to run, >= 1 (failed trials count) */
-    int ask_ahead;  /* see strategy.h; independent of workers */
+    int64_t budget; /* trials to run, >= 1 (failed trials count); 0 with a time budget: no limit */
+    double time_budget; /* simulated training seconds (tables with a training time); 0 = none */
+    int ask_ahead;      /* see strategy.h; independent of workers */
     /* training evaluator (the flags of `nasc train`, same names and defaults) */
     int epochs;
     double data_fraction;
@@ -157,8 +162,11 @@ typedef struct nasc_search_progress {
     int64_t done_this_run; /* trials finished by this process (for rates and ETA) */
     int64_t last_trial;    /* id of the trial that just finished */
     double best_score;     /* NaN if none yet */
+    double best_test;      /* the best trial's test score (tables), NaN if none */
     const char *best_arch; /* NULL if none yet; valid during the callback */
     double elapsed_s;      /* since nasc_experiment_run started */
+    double sim_seconds;    /* simulated training time of the finished trials (tables) */
+    double time_budget;    /* the configured time budget, 0 if none */
 } nasc_search_progress;
 
 typedef void (*nasc_search_cb)(const nasc_search_progress *p, void *user);
@@ -166,9 +174,12 @@ typedef void (*nasc_search_cb)(const nasc_search_progress *p, void *user);
 typedef struct nasc_search_summary {
     int64_t trials; /* finished trials */
     int64_t n_ok, n_failed;
-    int64_t best_trial; /* -1 if no trial succeeded */
-    double best_score;  /* NaN if none */
+    int64_t best_trial; /* -1 if no trial succeeded (best: highest fidelity, then score) */
+    double best_score;  /* what the search selected on (validation accuracy); NaN if none */
+    double best_test;   /* the best trial's test score (what a table reports), NaN if none */
     double best_fidelity;
+    double sim_seconds;    /* simulated training time of all finished trials (tables), else 0 */
+    bool has_sim_time;     /* the evaluator simulates training time (sim_seconds means something) */
     const char *best_arch; /* owned by the experiment; NULL if none */
     bool exhausted;        /* the strategy ran out of proposals before the budget */
     double seconds;        /* wall time of nasc_experiment_run */
@@ -183,9 +194,11 @@ NASC_API nasc_status nasc_experiment_open(const nasc_experiment_config *cfg, nas
                                           nasc_err *err);
 NASC_API void nasc_experiment_free(nasc_experiment *ex);
 
-/* Runs the search until the budget is spent or the strategy is exhausted, calling cb (may be
- * NULL) after every finished trial. Replays the trials already recorded first. A proposal that
- * differs from the recorded one while replaying: NASC_ERR_DB naming the trial and both texts.
+/* Runs the search until the budget (trials, or simulated time: no trial is asked once the
+ * finished trials' simulated time reaches cfg->time_budget, and with a time budget each trial is
+ * asked only after the earlier ones finished) is spent or the strategy is exhausted, calling cb
+ * (may be NULL) after every finished trial. Replays the trials already recorded first. A proposal
+ * that differs from the recorded one while replaying: NASC_ERR_DB naming the trial and both texts.
  * Stopped by nasc_experiment_stop: NASC_ERR_ABORTED (running trials stay "running" and are re-run
  * on resume). */
 NASC_API nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user,

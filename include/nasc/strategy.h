@@ -58,8 +58,10 @@ typedef struct nasc_strategy_config {
     int64_t budget;      /* trials the experiment will run (strategies may plan with it) */
     int ask_ahead;       /* trials that may be proposed ahead of the results (>= 0) */
     double min_fidelity; /* lowest fidelity worth evaluating (multi-fidelity strategies) */
-    double max_fidelity; /* the evaluator's full fidelity (epochs; 1 for tables) */
-    int n_objectives;    /* 0/1: single objective (score); >1: result.objectives */
+    double max_fidelity; /* the evaluator's full fidelity (epochs: training and tables) */
+    int n_fidelities;    /* the evaluator's discrete fidelities, ascending (tables: 12, 200); */
+    double fidelities[NASC_MAX_FIDELITIES]; /* 0 = any fidelity (training) */
+    int n_objectives; /* 0/1: single objective (score); >1: result.objectives */
 } nasc_strategy_config;
 
 /* One proposal. arch is owned by the caller after ask (free with nasc_arch_free). */
@@ -136,7 +138,8 @@ NASC_API nasc_status nasc_strategy_opts_canonical(const char *name, const char *
                                                   size_t n, nasc_err *err);
 
 NASC_API nasc_status nasc_strategy_ask(nasc_strategy *st, nasc_proposal *out, nasc_err *err);
-/* trial must equal st->n_told (results are told in order): ARG otherwise. */
+/* trial must equal st->n_told (results are told in order): ARG otherwise. The strategy sees r
+ * without its test_score (NaN): a search never selects on the value it reports. */
 NASC_API nasc_status nasc_strategy_tell(nasc_strategy *st, int64_t trial, const nasc_arch *arch,
                                         double fidelity, const nasc_trial_result *r, nasc_err *err);
 /* Whether the strategy implements save/load; and the calls (UNSUPPORTED if it does not). The
@@ -153,17 +156,34 @@ NASC_API double nasc_strategy_opt_double(const nasc_strategy *st, const char *na
 /* CHOICE options: the index of the chosen value in the "a|b|c" list. */
 NASC_API int nasc_strategy_opt_choice(const nasc_strategy *st, const char *name);
 
-/* Runs st against ev in this process for up to `budget` trials, with exactly the call sequence of
- * the search loop (experiment.h): ask; on "wait" tell the next result in order; results are told
- * lazily. So it proposes the same trials as `nasc search` with the same seed, without a database:
- * for benchmarks and tests. Stops early if the strategy is exhausted. Writes the number of trials
- * run, the best score (NaN if none succeeded) and its trial index (-1). on_trial (may be NULL) sees
- * every trial as it is evaluated. */
+/* Runs st against ev in this process, with exactly the call sequence of the search loop
+ * (experiment.h): ask; on "wait" tell the next result in order; results are told lazily. So it
+ * proposes the same trials as `nasc search` with the same seed, without a database: for benchmarks
+ * and tests. Strategies never plan with the budget, so the first k trials of a run are those of a
+ * run with budget k. */
 typedef void (*nasc_trial_fn)(int64_t trial, const nasc_arch *arch, const nasc_trial_result *r,
                               void *user);
-NASC_API nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev, int64_t budget,
-                                       nasc_trial_fn on_trial, void *user, int64_t *out_n,
-                                       double *out_best, int64_t *out_best_trial, nasc_err *err);
+typedef struct nasc_run_config {
+    int64_t budget;         /* trials at most */
+    double time_budget;     /* > 0: no trial starts once the simulated training time of the
+                               trials run (result.sim_seconds) reaches it (the last one may end
+                               past it, as in the NAS-Bench-201 paper) */
+    nasc_trial_fn on_trial; /* sees every trial as it is evaluated (may be NULL) */
+    void *user;
+} nasc_run_config;
+typedef struct nasc_run_summary {
+    int64_t n;            /* trials run (fewer than the budget if the strategy was exhausted or
+                             the time budget spent) */
+    int64_t best_trial;   /* the best by nasc_trial_better (highest fidelity, then score); -1 if
+                             none succeeded */
+    double best_score;    /* its score (what the search saw: validation accuracy), NaN if none */
+    double best_test;     /* its test_score (what is reported), NaN if none */
+    double best_fidelity; /* the fidelity it reached */
+    double sim_seconds;   /* simulated training time of all trials run */
+} nasc_run_summary;
+NASC_API nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev,
+                                       const nasc_run_config *rc, nasc_run_summary *out,
+                                       nasc_err *err);
 
 /* The fitness a strategy should rank a told result by: the score if OK, -inf if failed (so a
  * failed trial is never selected as a parent and never the best). */

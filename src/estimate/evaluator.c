@@ -42,6 +42,8 @@ void nasc_trial_result_init(nasc_trial_result *r) {
     r->fidelity = (double)NAN;
     r->train_loss = (double)NAN;
     r->seconds = (double)NAN;
+    r->test_score = (double)NAN;
+    r->sim_seconds = (double)NAN;
 }
 
 void nasc_trial_result_fail(nasc_trial_result *r, const char *fmt, ...) {

@@ -5,6 +5,14 @@
  *   synflow    params replaced by |params|, BN in inference mode (at initialisation its running
  *              statistics make it the identity: the paper's "no BN" variant), input all ones
  *              (1,C,H,W), R = sum(logits); score = sum over conv/linear weights of |w * dR/dw|.
+ *              R is a product of |weights| along every path, so it overflows float32 in deep
+ *              networks (an NB201 cell network at C=16, N=5 reaches 1e38). NASLib computes it in
+ *              double; the engine is float32, so instead, when float32 overflows, the input is
+ *              scaled by s = 2^-k and the output gradient by t = 2^-k: every activation is
+ *              then s times and every gradient t times (the network is positively homogeneous in
+ *              its input and its biases' paths add nothing to weight gradients), so
+ *              sum |w * grad| = s t score exactly up to float rounding, and the score is
+ *              recovered in double (ldexp). k = 0, 32, 64, 96, 120 are tried in turn.
  *   snip       training mode, cross entropy L on the batch; score = sum |w * dL/dw|.
  *   grad_norm  the same gradients; score = sum over weight tensors of ||dL/dw||_2.
  *   jacob_cov  J = d sum(logits) / d x, one row per image; C = corrcoef(J) (N x N) with
@@ -21,6 +29,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_SYNFLOW, P_SNIP, P_GRAD_NORM, P_JACOB_COV, P_NASWOT, P_COUNT };
@@ -187,6 +196,34 @@ done:
     return score;
 }
 
+/* Over the conv and linear weights: sum |w * dL/dw| (synflow, snip) or the sum of the per-tensor
+ * gradient norms (grad_norm), in double; NaN or inf if a gradient is not finite. */
+static double weight_sum(const nasc_model *m, int kind) {
+    double score = 0.0;
+    for (int i = 0; i < nasc_params_n_tensors(m->params); i++) {
+        const nasc_tensor *t = nasc_params_tensor(m->params, i);
+        if (!is_weight(t))
+            continue;
+        double s = 0.0;
+        int64_t ne = nasc_tensor_nelem(t);
+        for (int64_t e = 0; e < ne; e++)
+            s += kind == P_GRAD_NORM ? (double)t->grad[e] * (double)t->grad[e]
+                                     : fabs((double)t->data[e] * (double)t->grad[e]);
+        score += kind == P_GRAD_NORM ? sqrt(s) : s;
+    }
+    return score;
+}
+
+/* A graph that could not be built or differentiated: out of memory is the evaluator's failure;
+ * anything else (a network that does not fit the input) is the trial's. */
+static nasc_status graph_failed(const proxy_eval *pe, nasc_graph *g, nasc_trial_result *out,
+                                nasc_err *err) {
+    if (nasc_graph_status(g) == NASC_ERR_NOMEM)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s", nasc_graph_errmsg(g));
+    nasc_trial_result_fail(out, "%s: %s", proxy_names[pe->kind], nasc_graph_errmsg(g));
+    return NASC_OK;
+}
+
 static nasc_status proxy_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
                                   nasc_trial_result *out, nasc_err *err) {
     proxy_eval *pe = ev->impl;
@@ -227,12 +264,45 @@ static nasc_status proxy_evaluate(nasc_evaluator *ev, const nasc_eval_request *r
             st = nasc_errorf(err, NASC_ERR_NOMEM, "synflow: out of memory");
             goto done;
         }
-        for (size_t i = 0; i < img; i++)
-            ones[i] = 1.0f;
         nasc_graph_set_training(g, false);
-        x = nasc_input(g, 1, pe->c, pe->h, pe->w, ones);
-        logits = nasc_model_forward(m, g, x, NULL);
-        loss = nasc_sum(g, logits);
+        static const int scale_exp[] = {0, 32, 64, 96, 120};
+        size_t a0 = 0;
+#ifdef NASC_TEST
+        /* test hook: start at a larger exponent, to check that the scaled score is the same */
+        const char *hook = getenv("NASC_TEST_SYNFLOW_MIN_EXP");
+        while (hook && a0 + 1 < sizeof scale_exp / sizeof scale_exp[0] &&
+               scale_exp[a0] < atoi(hook))
+            a0++;
+#endif
+        for (size_t a = a0; a < sizeof scale_exp / sizeof scale_exp[0]; a++) {
+            const int k = scale_exp[a];
+            const float sc = ldexpf(1.0f, -k); /* exact: a power of two */
+            nasc_graph_reset(g);
+            nasc_params_zero_grad(m->params);
+            for (size_t i = 0; i < img; i++)
+                ones[i] = sc;
+            x = nasc_input(g, 1, pe->c, pe->h, pe->w, ones);
+            logits = nasc_model_forward(m, g, x, NULL);
+            loss = nasc_scale(g, nasc_sum(g, logits), sc);
+            if (!loss || nasc_backward(g, loss) != NASC_OK) {
+                st = graph_failed(pe, g, out, err);
+                goto done;
+            }
+            if (!isfinite(loss->data[0]))
+                continue; /* the forward pass overflowed */
+            double sum = weight_sum(m, P_SYNFLOW);
+            if (isfinite(sum)) { /* else a gradient overflowed */
+                /* scaled yet zero: the network's range exceeds float32 both ways */
+                score = sum == 0.0 && k > 0 ? (double)NAN : ldexp(sum, 2 * k);
+                break;
+            }
+        }
+        if (!isfinite(score)) {
+            nasc_trial_result_fail(out, "synflow: beyond float32 even with the input and the "
+                                        "output gradient rescaled (overflow, or underflow "
+                                        "after scaling)");
+            goto done;
+        }
     } else {
         nasc_graph_set_training(g, true);
         x = nasc_input(g, pe->n, pe->c, pe->h, pe->w, pe->x);
@@ -243,43 +313,55 @@ static nasc_status proxy_evaluate(nasc_evaluator *ev, const nasc_eval_request *r
                    ? nasc_sum(g, logits)
                    : nasc_cross_entropy(g, logits, pe->labels, 0.0f);
     }
-    if (!loss || nasc_backward(g, loss) != NASC_OK) {
-        /* a network that does not fit the input is the architecture's failure, not ours */
-        if (nasc_graph_status(g) == NASC_ERR_NOMEM) {
-            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s", nasc_graph_errmsg(g));
-            goto done;
-        }
-        nasc_trial_result_fail(out, "%s: %s", proxy_names[pe->kind], nasc_graph_errmsg(g));
+    if (pe->kind != P_SYNFLOW && (!loss || nasc_backward(g, loss) != NASC_OK)) {
+        st = graph_failed(pe, g, out, err);
         goto done;
     }
+    /* every failure to produce a finite score says why (float32 overflow, NaN) */
     switch (pe->kind) {
     case P_SYNFLOW:
+        break; /* computed above */
     case P_SNIP:
-    case P_GRAD_NORM: {
-        score = 0.0;
-        for (int i = 0; i < nasc_params_n_tensors(m->params); i++) {
-            const nasc_tensor *t = nasc_params_tensor(m->params, i);
-            if (!is_weight(t))
-                continue;
-            double s = 0.0;
-            int64_t ne = nasc_tensor_nelem(t);
-            for (int64_t e = 0; e < ne; e++)
-                s += pe->kind == P_GRAD_NORM ? (double)t->grad[e] * (double)t->grad[e]
-                                             : fabs((double)t->data[e] * (double)t->grad[e]);
-            score += pe->kind == P_GRAD_NORM ? sqrt(s) : s;
+    case P_GRAD_NORM:
+        score = weight_sum(m, pe->kind);
+        if (!isfinite(score)) {
+            nasc_trial_result_fail(out, "%s: gradients not finite (float32 overflow or NaN)",
+                                   proxy_names[pe->kind]);
+            goto done;
+        }
+        break;
+    case P_JACOB_COV: {
+        size_t d = (size_t)pe->c * pe->h * pe->w;
+        bool finite = x->grad != NULL;
+        for (size_t i = 0; finite && i < (size_t)pe->n * d; i++)
+            finite = isfinite(x->grad[i]);
+        if (!finite) {
+            nasc_trial_result_fail(out, "jacob_cov: input gradients not finite (float32 overflow "
+                                        "or NaN)");
+            goto done;
+        }
+        score = jacob_cov_score(x->grad, pe->n, d);
+        if (!isfinite(score)) {
+            nasc_trial_result_fail(out, "jacob_cov: correlation undefined (a constant Jacobian "
+                                        "row: no gradient reaches the input)");
+            goto done;
         }
         break;
     }
-    case P_JACOB_COV:
-        score =
-            x->grad ? jacob_cov_score(x->grad, pe->n, (size_t)pe->c * pe->h * pe->w) : (double)NAN;
-        break;
     case P_NASWOT:
         score = naswot_score(g, pe->n);
+        if (!isfinite(score)) {
+            nasc_trial_result_fail(out, "naswot: %s",
+                                   isnan(score) ? "no ReLU output to code"
+                                                : "the kernel matrix is "
+                                                  "singular (log|det K| = "
+                                                  "-inf)");
+            goto done;
+        }
         break;
     }
     out->status = NASC_TRIAL_OK;
-    out->score = score; /* NaN / inf become a failed trial in nasc_evaluator_evaluate */
+    out->score = score;
 done:
     nasc_free(ones);
     nasc_graph_free(g);

@@ -20,11 +20,15 @@ struct nasc_table {
     size_t n;                /* rows */
     int n_dec;               /* decisions per row (the space's maximum) */
     int *dec;                /* row i's decisions: dec[i*n_dec ..], unused tail = -1 */
-    double *value;           /* value of row i (NaN = missing) */
+    int n_cols;              /* columns kept */
+    double *value;           /* value[i*n_cols + c] (NaN = missing) */
+    char **col_name;         /* header name of kept column c (owned, one block) */
+    int *line;               /* file line of row i (for messages about its values) */
     char **text;             /* row i's architecture text as written in the file (in text_pool) */
     char *text_pool;
-    size_t cap;    /* hash slots (power of two) */
-    int64_t *slot; /* row index + 1, 0 = empty */
+    char path[256]; /* the file, for messages */
+    size_t cap;     /* hash slots (power of two) */
+    int64_t *slot;  /* row index + 1, 0 = empty */
 };
 
 /* Rows are keyed by decision sequence: every architecture has exactly one (space.h), so this is
@@ -44,6 +48,8 @@ void nasc_table_free(nasc_table *t) {
     nasc_free(t->dec);
     nasc_free(t->text);
     nasc_free(t->value);
+    nasc_free(t->col_name);
+    nasc_free(t->line);
     nasc_free(t->text_pool);
     nasc_free(t->slot);
     nasc_free(t);
@@ -52,8 +58,24 @@ void nasc_table_free(nasc_table *t) {
 size_t nasc_table_size(const nasc_table *t) {
     return t->n;
 }
+int nasc_table_n_columns(const nasc_table *t) {
+    return t->n_cols;
+}
+const char *nasc_table_column(const nasc_table *t, int c) {
+    return c >= 0 && c < t->n_cols ? t->col_name[c] : NULL;
+}
+int nasc_table_column_index(const nasc_table *t, const char *name) {
+    for (int c = 0; c < t->n_cols; c++)
+        if (!strcmp(t->col_name[c], name))
+            return c;
+    return -1;
+}
+double nasc_table_get(const nasc_table *t, size_t i, int c) {
+    return i < t->n && c >= 0 && c < t->n_cols ? t->value[i * (size_t)t->n_cols + (size_t)c]
+                                               : (double)NAN;
+}
 double nasc_table_value(const nasc_table *t, size_t i) {
-    return i < t->n ? t->value[i] : (double)NAN;
+    return nasc_table_get(t, i, 0);
 }
 const char *nasc_table_arch(const nasc_table *t, size_t i) {
     return i < t->n ? t->text[i] : NULL;
@@ -80,17 +102,22 @@ static void arch_key(const nasc_table *t, const nasc_arch *a, int *d) {
         d[i] = -1;
 }
 
-bool nasc_table_lookup(const nasc_table *t, const nasc_arch *a, double *out_value) {
+int64_t nasc_table_find(const nasc_table *t, const nasc_arch *a) {
     int stack[64], *d = t->n_dec <= 64 ? stack : nasc_malloc(sizeof(int) * (size_t)t->n_dec);
     if (!d)
-        return false;
+        return -1;
     arch_key(t, a, d);
     int64_t r = table_find(t, d);
     if (d != stack)
         nasc_free(d);
+    return r;
+}
+
+bool nasc_table_lookup(const nasc_table *t, const nasc_arch *a, double *out_value) {
+    int64_t r = nasc_table_find(t, a);
     if (r < 0)
         return false;
-    *out_value = t->value[r];
+    *out_value = nasc_table_get(t, (size_t)r, 0);
     return true;
 }
 
@@ -103,35 +130,53 @@ bool nasc_table_lookup_text(const nasc_table *t, const char *text, double *out_v
     return ok;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
+typedef struct search_report {
+    double s, r;
+} search_report;
+
+static int cmp_search(const void *a, const void *b) {
+    double x = ((const search_report *)a)->s, y = ((const search_report *)b)->s;
     return (x > y) - (x < y);
 }
 
-/* E[max of n draws] = sum_i v_(i) * ((i/m)^n - ((i-1)/m)^n) over the sorted values v_(1..m). */
-void nasc_table_expected_max(const nasc_table *t, int n, double *out_mean, double *out_std) {
+/* Over the m rows sorted by search value v_(1) <= ... <= v_(m), the best of n draws is row i with
+ * probability (i/m)^n - ((i-1)/m)^n. Rows with equal search values share their total probability
+ * equally (each is as likely to be the first of them drawn). */
+void nasc_table_expected_best(const nasc_table *t, int n, int search_col, int report_col,
+                              double *out_mean, double *out_std) {
     *out_mean = *out_std = (double)NAN;
-    double *v = nasc_malloc(sizeof(double) * (t->n ? t->n : 1));
+    search_report *v = nasc_malloc(sizeof *v * (t->n ? t->n : 1));
     if (!v)
         return;
     size_t m = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (isfinite(t->value[i]))
-            v[m++] = t->value[i];
+    for (size_t i = 0; i < t->n; i++) {
+        double s = nasc_table_get(t, i, search_col), r = nasc_table_get(t, i, report_col);
+        if (isfinite(s))
+            v[m++] = (search_report){s, r};
+    }
     if (m && n > 0) {
-        qsort(v, m, sizeof *v, cmp_double);
-        double e1 = 0.0, e2 = 0.0, prev = 0.0;
-        for (size_t i = 1; i <= m; i++) {
-            double c = pow((double)i / (double)m, n);
-            double p = c - prev;
-            prev = c;
-            e1 += p * v[i - 1];
-            e2 += p * v[i - 1] * v[i - 1];
+        qsort(v, m, sizeof *v, cmp_search);
+        double e1 = 0.0, e2 = 0.0;
+        for (size_t i = 0; i < m;) {
+            size_t j = i;
+            while (j < m && v[j].s == v[i].s)
+                j++;
+            /* rows i..j-1 (0-based) tie: P(best is among them) = (j/m)^n - (i/m)^n */
+            double p = pow((double)j / (double)m, n) - pow((double)i / (double)m, n);
+            for (size_t k = i; k < j; k++) {
+                e1 += p / (double)(j - i) * v[k].r;
+                e2 += p / (double)(j - i) * v[k].r * v[k].r;
+            }
+            i = j;
         }
         *out_mean = e1;
         *out_std = sqrt(fmax(0.0, e2 - e1 * e1));
     }
     nasc_free(v);
+}
+
+void nasc_table_expected_max(const nasc_table *t, int n, double *out_mean, double *out_std) {
+    nasc_table_expected_best(t, n, 0, 0, out_mean, out_std);
 }
 
 /* ---- CSV ---- */
@@ -243,16 +288,68 @@ static bool parse_value(const char *s, double *out) {
     return true;
 }
 
+/* Index of the header field that column name `want` means: an exact match, else the one field
+ * that is want + "_" + a suffix without '_' (a unit: "latency_raspi4" -> "latency_raspi4_ms").
+ * -1 if none, -2 if several fields fit the second rule. Field 0 (the architecture) never
+ * matches. */
+static int header_match(char *const *fields, int n, const char *want) {
+    for (int c = 1; c < n; c++)
+        if (!strcmp(fields[c], want))
+            return c;
+    int found = -1;
+    size_t wl = strlen(want);
+    for (int c = 1; c < n; c++)
+        if (!strncmp(fields[c], want, wl) && fields[c][wl] == '_' && fields[c][wl + 1] &&
+            !strchr(fields[c] + wl + 1, '_'))
+            found = found == -1 ? c : -2;
+    return found;
+}
+
+/* Splits the header line into fields (pointers into one nasc_malloc'd block holding the copies
+ * and the pointer array); NULL on OOM. */
+static char **header_fields(const char *line, int *out_n, char *field, size_t field_n) {
+    const char *p = line;
+    bool truncated;
+    int n = 0;
+    while (csv_field(&p, field, field_n, &truncated))
+        n++;
+    size_t bytes = sizeof(char *) * (size_t)(n ? n : 1) + strlen(line) + (size_t)n + 1;
+    char **f = nasc_malloc(bytes);
+    if (!f)
+        return NULL;
+    char *pool = (char *)(f + (n ? n : 1));
+    p = line;
+    for (int i = 0; i < n; i++) {
+        csv_field(&p, field, field_n, &truncated);
+        size_t l = strlen(field) + 1;
+        memcpy(pool, field, l);
+        f[i] = pool;
+        pool += l;
+    }
+    *out_n = n;
+    return f;
+}
+
 nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *column,
                             nasc_table **out, nasc_err *err) {
+    return nasc_table_load_columns(s, path, &column, 1, out, err);
+}
+
+nasc_status nasc_table_load_columns(const nasc_space *s, const char *path,
+                                    const char *const *columns, int n_columns, nasc_table **out,
+                                    nasc_err *err) {
     *out = NULL;
+    if (n_columns < 1)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: no column asked for", path);
     size_t len = 0;
     char *buf = read_file(path, &len, err);
     if (!buf)
         return err ? err->code : NASC_ERR_IO;
     nasc_status st = NASC_OK;
-    int *row_line = NULL;
     size_t *offs = NULL;
+    char **hdr = NULL;
+    int n_hdr = 0;
+    int *col_of = nasc_malloc(sizeof(int) * (size_t)n_columns); /* header field of column c */
     nasc_table *t = nasc_calloc(1, sizeof *t);
     char *field = nasc_malloc(8192);
     size_t n_lines = 1;
@@ -261,20 +358,23 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
     int n_dec = nasc_space_n_decisions(s);
     if (t) {
         t->space = s;
+        snprintf(t->path, sizeof t->path, "%s", path);
         t->n_dec = n_dec > 0 ? n_dec : 1;
+        t->n_cols = n_columns;
         t->dec = nasc_malloc(sizeof(int) * (size_t)t->n_dec * n_lines);
         t->text = nasc_calloc(n_lines, sizeof(char *));
-        t->value = nasc_calloc(n_lines, sizeof(double));
+        t->value = nasc_malloc(sizeof(double) * (size_t)n_columns * n_lines);
+        t->line = nasc_malloc(sizeof(int) * n_lines);
         t->text_pool = nasc_malloc(len + 1);
     }
     offs = nasc_malloc(sizeof(size_t) * n_lines);
-    row_line = nasc_malloc(sizeof(int) * n_lines);
-    if (!t || !field || !t->dec || !t->text || !t->value || !t->text_pool || !offs || !row_line) {
+    if (!t || !field || !col_of || !t->dec || !t->text || !t->value || !t->line || !t->text_pool ||
+        !offs) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     size_t pool_len = 0;
-    int col = -1, line_no = 0;
+    int line_no = 0;
     bool truncated;
     char *line = buf;
     while (line && *line) {
@@ -291,19 +391,38 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
             continue;
         }
         const char *p = line;
-        if (col < 0) { /* header */
-            int c = 0;
-            while (csv_field(&p, field, 8192, &truncated)) {
-                if (c > 0 && !strcmp(field, column))
-                    col = c;
-                c++;
-            }
-            if (col < 0) {
-                st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
-                                    "%s: line %d: no column '%s' in the header (columns: %s)", path,
-                                    line_no, column, line);
-                set_line(err, line_no);
+        if (!hdr) { /* header: find every column asked for */
+            if (!(hdr = header_fields(line, &n_hdr, field, 8192))) {
+                st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
                 goto done;
+            }
+            size_t name_bytes = 0;
+            for (int c = 0; c < n_columns; c++) {
+                col_of[c] = header_match(hdr, n_hdr, columns[c]);
+                if (col_of[c] < 0) {
+                    st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                                        col_of[c] == -1
+                                            ? "%s: line %d: no column '%s' in the header "
+                                              "(columns: %s)"
+                                            : "%s: line %d: column '%s' is ambiguous (columns: "
+                                              "%s)",
+                                        path, line_no, columns[c], line);
+                    set_line(err, line_no);
+                    goto done;
+                }
+                name_bytes += strlen(hdr[col_of[c]]) + 1;
+            }
+            t->col_name = nasc_malloc(sizeof(char *) * (size_t)n_columns + name_bytes);
+            if (!t->col_name) {
+                st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            char *np = (char *)(t->col_name + n_columns);
+            for (int c = 0; c < n_columns; c++) {
+                size_t l = strlen(hdr[col_of[c]]) + 1;
+                memcpy(np, hdr[col_of[c]], l);
+                t->col_name[c] = np;
+                np += l;
             }
             line = next;
             continue;
@@ -313,8 +432,9 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
         nasc_err aerr = {0};
         if (truncated || nasc_arch_parse(s, field, &a, &aerr) != NASC_OK) {
             st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
-                                "%s: line %d: not an architecture of space %s: %s", path, line_no,
-                                nasc_space_name(s), truncated ? "text too long" : aerr.msg);
+                                "%s: line %d: column '%s': not an architecture of space %s: %s",
+                                path, line_no, hdr[0], nasc_space_name(s),
+                                truncated ? "text too long" : aerr.msg);
             set_line(err, line_no);
             goto done;
         }
@@ -324,30 +444,42 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
         memcpy(t->text_pool + pool_len, field, fl);
         offs[t->n] = pool_len;
         pool_len += fl;
-        int c = 1;
-        bool found = false;
-        while (csv_field(&p, field, 8192, &truncated)) {
-            if (c == col) {
-                found = true;
-                break;
+        double *row = t->value + t->n * (size_t)n_columns;
+        for (int c = 0; c < n_columns; c++)
+            row[c] = (double)NAN;
+        int f = 1, n_found = 0;
+        while (n_found < n_columns && csv_field(&p, field, 8192, &truncated)) {
+            for (int c = 0; c < n_columns; c++) {
+                if (col_of[c] != f)
+                    continue;
+                n_found++;
+                if (!parse_value(field, &row[c])) {
+                    st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                                        "%s: line %d: column '%s': not a number ('%s')", path,
+                                        line_no, hdr[f], field);
+                    set_line(err, line_no);
+                    goto done;
+                }
             }
-            c++;
+            f++;
         }
-        double v = NAN;
-        if (!found || !parse_value(field, &v)) {
-            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
-                                found ? "%s: line %d: column '%s': not a number ('%s')"
-                                      : "%s: line %d: column '%s': missing%s",
-                                path, line_no, column, found ? field : "");
+        if (n_found < n_columns) {
+            for (int c = 0; c < n_columns; c++)
+                if (col_of[c] >= f) {
+                    st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                                        "%s: line %d: column '%s': missing (the row has %d "
+                                        "fields)",
+                                        path, line_no, hdr[col_of[c]], f);
+                    break;
+                }
             set_line(err, line_no);
             goto done;
         }
-        t->value[t->n] = v;
-        row_line[t->n] = line_no; /* to name duplicates */
+        t->line[t->n] = line_no;
         t->n++;
         line = next;
     }
-    if (col < 0) {
+    if (!hdr) {
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: empty file (no header)", path);
         goto done;
     }
@@ -374,15 +506,16 @@ nasc_status nasc_table_load(const nasc_space *s, const char *path, const char *c
             if (!memcmp(t->dec + (size_t)o * (size_t)t->n_dec, d, sizeof(int) * (size_t)t->n_dec)) {
                 st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                                     "%s: line %d: duplicate architecture (first on line %d): %s",
-                                    path, row_line[r], row_line[o], t->text[r]);
-                set_line(err, row_line[r]);
+                                    path, t->line[r], t->line[o], t->text[r]);
+                set_line(err, t->line[r]);
                 break;
             }
         }
     }
 done:
     nasc_free(offs);
-    nasc_free(row_line);
+    nasc_free(hdr);
+    nasc_free(col_of);
     nasc_free(field);
     nasc_free(buf);
     if (st != NASC_OK) {
@@ -411,7 +544,7 @@ nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err) {
     }
     env = getenv("NASC_DATA_DIR");
     if (env && *env) {
-        snprintf(buf, n, "%s/nb201_cifar.csv", env);
+        snprintf(buf, n, "%s/nb201.csv", env);
         if (file_exists(buf))
             return NASC_OK;
         snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s ", buf);
@@ -423,9 +556,8 @@ nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0'; /* exe's directory */
-            static const char *const rel[] = {"/../data/nb201_cifar.csv",
-                                              "/../../data/nb201_cifar.csv",
-                                              "/../share/nasc/nb201_cifar.csv"};
+            static const char *const rel[] = {"/../data/nb201.csv", "/../../data/nb201.csv",
+                                              "/../share/nasc/nb201.csv"};
             for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
                 snprintf(buf, n, "%s%s", exe, rel[i]);
                 if (file_exists(buf))
@@ -434,40 +566,70 @@ nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err) {
             }
         }
     }
-    snprintf(buf, n, "data/nb201_cifar.csv");
+    snprintf(buf, n, "data/nb201.csv");
     if (file_exists(buf))
         return NASC_OK;
     snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s", buf);
     return nasc_errorf(err, NASC_ERR_IO,
-                       "nb201: cannot find nb201_cifar.csv (set NASC_NB201_CSV or NASC_DATA_DIR; "
+                       "nb201: cannot find nb201.csv (set NASC_NB201_CSV or NASC_DATA_DIR; "
                        "looked at: %s)",
                        tried);
 }
 
 /* ---- the tabular evaluator ---- */
 
+/* Columns of the evaluator's table, in this order (absent ones are -1 and take no column). */
 typedef struct tabular {
     nasc_table *table;
+    int c_search, c_report;  /* at the full fidelity */
+    int c_low, c_low_report; /* at the low fidelity */
+    int c_cost;              /* training seconds at the full fidelity */
+    int c_extra, n_extra;    /* result.columns */
+    double low_epochs, full_epochs;
     char name[256];
 } tabular;
+
+bool nasc_trial_better(double fidelity_a, double score_a, double fidelity_b, double score_b) {
+    if (isnan(score_a))
+        return false;
+    if (isnan(score_b))
+        return true;
+    return fidelity_a > fidelity_b || (fidelity_a == fidelity_b && score_a > score_b);
+}
 
 static nasc_status tabular_evaluate(nasc_evaluator *ev, const nasc_eval_request *req,
                                     nasc_trial_result *out, nasc_err *err) {
     (void)err;
     tabular *tb = ev->impl;
-    double v;
-    if (!nasc_table_lookup(tb->table, req->arch, &v)) {
+    /* the smallest fidelity the table has that is >= the one asked (0 = full) */
+    bool low = tb->c_low >= 0 && req->fidelity > 0 && req->fidelity <= tb->low_epochs;
+    double fid = low ? tb->low_epochs : tb->full_epochs;
+    out->fidelity = fid;
+    int64_t r = nasc_table_find(tb->table, req->arch);
+    if (r < 0) {
         char *text = nasc_arch_to_string(req->arch);
         nasc_trial_result_fail(out, "%s: architecture not in the table: %s", tb->name,
                                text ? text : "?");
         nasc_free(text);
-    } else if (isnan(v)) {
-        nasc_trial_result_fail(out, "%s: no value for this architecture", tb->name);
-    } else {
-        out->status = NASC_TRIAL_OK;
-        out->score = v;
+        return NASC_OK;
     }
-    out->fidelity = req->fidelity > 0 ? req->fidelity : ev->max_fidelity;
+    const nasc_table *t = tb->table;
+    size_t row = (size_t)r;
+    if (tb->c_cost >= 0) /* the training happened whatever its result */
+        out->sim_seconds = nasc_table_get(t, row, tb->c_cost) * fid / tb->full_epochs;
+    for (int j = 0; j < tb->n_extra; j++)
+        out->columns[j] = nasc_table_get(t, row, tb->c_extra + j);
+    out->n_columns = tb->n_extra;
+    int c_score = low ? tb->c_low : tb->c_search, c_test = low ? tb->c_low_report : tb->c_report;
+    double v = nasc_table_get(t, row, c_score);
+    if (isnan(v)) {
+        nasc_trial_result_fail(out, "%s: no value for this architecture (column %s, line %d)",
+                               tb->name, nasc_table_column(t, c_score), t->line[row]);
+        return NASC_OK;
+    }
+    out->status = NASC_TRIAL_OK;
+    out->score = v;
+    out->test_score = nasc_table_get(t, row, c_test);
     return NASC_OK;
 }
 
@@ -489,10 +651,33 @@ const nasc_table *nasc_evaluator_table(const nasc_evaluator *ev) {
     return ev && ev->iface == &tabular_iface ? ((const tabular *)ev->impl)->table : NULL;
 }
 
-nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec, const char *csv_path,
-                                       nasc_evaluator **out, nasc_err *err) {
+/* "NAME" or "NAME:REPORT" into two buffers (report "" if absent). */
+static nasc_status split_pair(const char *what, const char *v, char *a, char *b, size_t n,
+                              nasc_err *err) {
+    const char *colon = strchr(v, ':');
+    size_t la = colon ? (size_t)(colon - v) : strlen(v);
+    if (!la || la >= n ||
+        (colon && (!colon[1] || strlen(colon + 1) >= n || strchr(colon + 1, ':'))))
+        return nasc_errorf(err, NASC_ERR_ARG, "%s '%s': expected COLUMN or COLUMN:REPORT_COLUMN",
+                           what, v);
+    snprintf(a, n, "%.*s", (int)la, v);
+    snprintf(b, n, "%s", colon ? colon + 1 : "");
+    return NASC_OK;
+}
+
+nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_config *c,
+                                     nasc_evaluator **out, nasc_err *err) {
     *out = NULL;
-    char path[1024], column[256];
+    enum { NAME = 128 };
+    char path[1024], search[NAME], report[NAME] = "", low[NAME] = "", low_report[NAME] = "",
+                                   cost[NAME] = "";
+    const char *spec = c->spec ? c->spec : "";
+    bool has_low = c->low && *c->low, has_cost = c->cost && *c->cost;
+    if (c->n_columns < 0 || c->n_columns > NASC_MAX_COLUMNS)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "benchmark '%s': at most %d table columns as "
+                           "objectives and constraints (got %d)",
+                           spec, NASC_MAX_COLUMNS, c->n_columns);
     if (!strncmp(spec, "nb201:", 6)) {
         const char *ds = spec + 6;
         if (strcmp(ds, "cifar10") && strcmp(ds, "cifar100"))
@@ -503,42 +688,139 @@ nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec, co
         if (strcmp(nasc_space_name(s), "nb201"))
             return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s' needs --space nb201 (got %s)",
                                spec, nasc_space_name(s));
-        snprintf(column, sizeof column, "%s_test_acc", ds);
-        if (csv_path)
-            snprintf(path, sizeof path, "%s", csv_path);
+        if (has_low || has_cost)
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "benchmark '%s': %s is for user tables (the nb201 tables have "
+                               "their own columns)",
+                               spec, has_low ? "table-low" : "table-cost");
+        const char *sc = c->oracle ? "test" : "valid";
+        snprintf(search, sizeof search, "%s_%s", ds, sc);
+        snprintf(report, sizeof report, "%s_test", ds);
+        snprintf(low, sizeof low, "%s_%s_12ep", ds, sc);
+        snprintf(low_report, sizeof low_report, "%s_test_12ep", ds);
+        snprintf(cost, sizeof cost, "%s_train_seconds", ds);
+        if (c->csv_path)
+            snprintf(path, sizeof path, "%s", c->csv_path);
         else
             NASC_TRY(nasc_nb201_csv_find(path, sizeof path, err));
     } else if (!strncmp(spec, "table:", 6)) {
-        const char *rest = spec + 6, *colon = strrchr(rest, ':');
-        if (!colon || colon == rest || !colon[1])
-            return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s': expected table:FILE.csv:COLUMN",
+        if (c->oracle)
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "benchmark '%s': oracle is for the nb201 tables (a user table "
+                               "names the column it searches on)",
                                spec);
-        if ((size_t)(colon - rest) >= sizeof path || strlen(colon + 1) >= sizeof column)
-            return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s': name too long", spec);
-        snprintf(path, sizeof path, "%.*s", (int)(colon - rest), rest);
-        snprintf(column, sizeof column, "%s", colon + 1);
+        /* FILE:SEARCH or FILE:SEARCH:REPORT; a path may hold ':' itself, so the two-column form
+         * is taken when the part before the last two names is a file */
+        const char *rest = spec + 6, *last = strrchr(rest, ':');
+        if (!last || last == rest || !last[1])
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "benchmark '%s': expected table:FILE.csv:SEARCH_COLUMN"
+                               "[:REPORT_COLUMN]",
+                               spec);
+        const char *prev = last;
+        while (prev > rest && prev[-1] != ':')
+            prev--;
+        prev = prev > rest ? prev - 1 : NULL; /* the colon before the last name */
+        size_t pl = (size_t)(last - rest);
+        if (prev && prev > rest) {
+            snprintf(path, sizeof path, "%.*s", (int)(prev - rest), rest);
+            if (file_exists(path) && last > prev + 1)
+                pl = (size_t)(prev - rest);
+        }
+        if (pl >= sizeof path)
+            return nasc_errorf(err, NASC_ERR_ARG, "benchmark '%s': path too long", spec);
+        snprintf(path, sizeof path, "%.*s", (int)pl, rest);
+        NASC_TRY(split_pair("benchmark", rest + pl + 1, search, report, NAME, err));
+        if (has_low)
+            NASC_TRY(split_pair("table-low", c->low, low, low_report, NAME, err));
+        if (has_cost) {
+            if (strlen(c->cost) >= NAME || strchr(c->cost, ':'))
+                return nasc_errorf(err, NASC_ERR_ARG, "table-cost '%s': expected a column name",
+                                   c->cost);
+            snprintf(cost, sizeof cost, "%s", c->cost);
+        }
     } else {
         return nasc_errorf(err, NASC_ERR_ARG,
                            "benchmark '%s': expected nb201:cifar10, nb201:cifar100 or "
-                           "table:FILE.csv:COLUMN",
+                           "table:FILE.csv:SEARCH_COLUMN[:REPORT_COLUMN]",
                            spec);
     }
+    double low_ep = c->low_epochs > 0 ? c->low_epochs : 12.0;
+    double full_ep = c->full_epochs > 0 ? c->full_epochs : 200.0;
+    if (low[0] && !(low_ep < full_ep))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "benchmark '%s': the low fidelity (%g epochs) must be below the full "
+                           "one (%g)",
+                           spec, low_ep, full_ep);
+    /* the columns to load, in the order of struct tabular */
+    const char *names[5 + NASC_MAX_COLUMNS];
+    int n = 0;
     tabular *tb = nasc_calloc(1, sizeof *tb);
     if (!tb)
         return nasc_errorf(err, NASC_ERR_NOMEM, "tabular: out of memory");
+#define ADD(field, name) tb->field = (name)[0] ? (names[n] = (name), n++) : -1
+    ADD(c_search, search);
+    ADD(c_report, report);
+    ADD(c_low, low);
+    ADD(c_low_report, low_report);
+    ADD(c_cost, cost);
+#undef ADD
+    tb->c_extra = n;
+    tb->n_extra = c->n_columns;
+    for (int j = 0; j < c->n_columns; j++)
+        names[n++] = c->columns[j];
+    tb->low_epochs = low_ep;
+    tb->full_epochs = full_ep;
     snprintf(tb->name, sizeof tb->name, "%s", spec);
-    nasc_status st = nasc_table_load(s, path, column, &tb->table, err);
+    nasc_status st = nasc_table_load_columns(s, path, names, n, &tb->table, err);
     if (st != NASC_OK) {
         nasc_free(tb);
         return st;
     }
-    size_t rows = nasc_table_size(tb->table);
+    const nasc_table *t = tb->table;
+    /* a strategy must never be handed the report column through an objective */
+    for (int j = 0; j < tb->n_extra && tb->c_report >= 0 && !c->oracle; j++)
+        if (!strcmp(nasc_table_column(t, tb->c_extra + j), nasc_table_column(t, tb->c_report)) ||
+            (tb->c_low_report >= 0 && !strcmp(nasc_table_column(t, tb->c_extra + j),
+                                              nasc_table_column(t, tb->c_low_report)))) {
+            st = nasc_errorf(err, NASC_ERR_ARG,
+                             "benchmark '%s': column '%s' is the one reported, not one to search "
+                             "on (objectives and constraints see only search columns)",
+                             spec, nasc_table_column(t, tb->c_extra + j));
+            tabular_free(tb);
+            return st;
+        }
+    for (size_t i = 0; i < t->n && tb->c_cost >= 0; i++) {
+        double v = nasc_table_get(t, i, tb->c_cost);
+        if (!(v > 0) || !isfinite(v)) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
+                                "%s: line %d: column '%s': a training time must be a number > 0 "
+                                "(got %g)",
+                                path, t->line[i], nasc_table_column(t, tb->c_cost), v);
+            set_line(err, t->line[i]);
+            tabular_free(tb);
+            return st;
+        }
+    }
+    size_t rows = nasc_table_size(t);
     nasc_evaluator *ev = nasc_evaluator_new(&tabular_iface, tb, s);
     if (!ev)
         return nasc_errorf(err, NASC_ERR_NOMEM, "tabular: out of memory");
     ev->in_process = true;
-    ev->max_fidelity = 1.0;
-    snprintf(ev->desc, sizeof ev->desc, "%.100s (%zu rows)", spec, rows);
+    ev->max_fidelity = full_ep;
+    if (tb->c_low >= 0)
+        ev->fidelities[ev->n_fidelities++] = low_ep;
+    ev->fidelities[ev->n_fidelities++] = full_ep;
+    ev->has_test = tb->c_report >= 0;
+    ev->has_sim_time = tb->c_cost >= 0;
+    snprintf(ev->desc, sizeof ev->desc, "%.80s%s (%zu rows)", spec, c->oracle ? " ORACLE" : "",
+             rows);
     *out = ev;
     return NASC_OK;
+}
+
+nasc_status nasc_evaluator_tabular_new(const nasc_space *s, const char *spec, const char *csv_path,
+                                       nasc_evaluator **out, nasc_err *err) {
+    const nasc_table_eval_config c = {.spec = spec, .csv_path = csv_path};
+    return nasc_evaluator_table_new(s, &c, out, err);
 }

@@ -26,13 +26,25 @@ static const nasc_config_key keys[] = {
     {"strategy-opt", NASC_CFG_STR, OFF(strategy_opt), SZ(strategy_opt), ID, "K=V,...",
      "strategy options, e.g. population=20,sample=5"},
     {"benchmark", NASC_CFG_STR, OFF(benchmark), SZ(benchmark), ID, "SPEC",
-     "tabular evaluator: nb201:cifar10, nb201:cifar100 or table:FILE.csv:COLUMN"},
+     "tabular evaluator: nb201:cifar10, nb201:cifar100 (search on validation, report test) or "
+     "table:FILE.csv:SEARCH_COLUMN[:REPORT_COLUMN]"},
+    {"oracle", NASC_CFG_BOOL, OFF(oracle), 0, ID, NULL,
+     "nb201 tables: search on the TEST accuracy (an oracle; labelled as such in every output)"},
+    {"table-low", NASC_CFG_STR, OFF(table_low), SZ(table_low), ID, "COL[:REPORT]",
+     "user tables: the search (and report) column after the low fidelity's epochs"},
+    {"table-cost", NASC_CFG_STR, OFF(table_cost), SZ(table_cost), ID, "COL",
+     "user tables: training seconds at full fidelity (simulated time per query)"},
+    {"table-epochs", NASC_CFG_STR, OFF(table_epochs), SZ(table_epochs), ID, "LOW,FULL",
+     "user tables: the two fidelities in epochs (default 12,200)"},
     {"data", NASC_CFG_STR, OFF(data), SZ(data), ID, "DATASET",
      "train on this dataset (fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR, ...)"},
     {"proxy", NASC_CFG_STR, OFF(proxy), SZ(proxy), ID, "NAME",
      "zero-cost proxy instead of training: synflow, snip, grad_norm, jacob_cov, naswot"},
     {"seed", NASC_CFG_U64, OFF(seed), 0, ID, "S", "experiment seed"},
     {"budget", NASC_CFG_I64, OFF(budget), 0, RT, "N", "number of trials (failed ones count)"},
+    {"time-budget", NASC_CFG_DOUBLE, OFF(time_budget), 0, RT, "SECONDS",
+     "stop once the simulated training time of the trials reaches it (tables; --budget then "
+     "optional)"},
     {"ask-ahead", NASC_CFG_INT, OFF(ask_ahead), 0, ID, "K",
      "trials an adaptive strategy may propose ahead of the results (not tied to --workers)"},
     {"epochs", NASC_CFG_INT, OFF(epochs), 0, ID, "N", "training epochs per trial (full fidelity)"},
@@ -70,8 +82,7 @@ static const nasc_config_key keys[] = {
      "fail a trial that runs longer (0 = no limit)"},
     {"snapshot-every", NASC_CFG_INT, OFF(snapshot_every), 0, RT, "N",
      "results between strategy snapshots"},
-    {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE",
-     "trial database (created, or continued)"},
+    {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE", "trial database (created, or continued)"},
     {"resume", NASC_CFG_BOOL, OFF(resume), 0, NASC_CFG_NO_FILE, NULL,
      "continue the experiment in --db (its configuration is taken from it)"},
     {"json", NASC_CFG_BOOL, OFF(json), 0, 0, NULL, "print one JSON object on stdout"},
@@ -247,6 +258,36 @@ nasc_status nasc_config_to_kv(const nasc_experiment_config *cfg, nasc_kv **out, 
     return NASC_OK;
 }
 
+nasc_status nasc_config_table_epochs(const nasc_experiment_config *cfg, double *out_low,
+                                     double *out_full, nasc_err *err) {
+    *out_low = 12.0;
+    *out_full = 200.0;
+    if (!cfg->table_epochs[0])
+        return NASC_OK;
+    char *end;
+    errno = 0;
+    double a = strtod(cfg->table_epochs, &end);
+    double b = *end == ',' ? strtod(end + 1, &end) : (double)NAN;
+    if (errno || *end || !(a > 0) || !(b > a) || !isfinite(b))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "table-epochs: expected LOW,FULL with 0 < LOW < FULL (got '%s')",
+                           cfg->table_epochs);
+    *out_low = a;
+    *out_full = b;
+    return NASC_OK;
+}
+
+void nasc_config_legacy_value(const nasc_kv *stored, int n, const nasc_config_key *k, char *buf,
+                              size_t bn) {
+    nasc_experiment_config def;
+    nasc_config_default(&def);
+    nasc_config_get(&def, k, buf, bn);
+    if (!strcmp(k->name, "oracle")) /* nb201 tables were searched on test accuracy until then */
+        for (int i = 0; i < n; i++)
+            if (!strcmp(stored[i].key, "benchmark") && !strncmp(stored[i].value, "nb201:", 6))
+                snprintf(buf, bn, "true");
+}
+
 nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *err) {
     if (!cfg->space[0])
         return nasc_errorf(err, NASC_ERR_ARG, "space: required (--space SPACE; spaces: %s)",
@@ -266,9 +307,28 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
         return nasc_errorf(err, NASC_ERR_ARG, "proxy: needs --data DATASET (one batch of it)");
     nasc_objectives obj;
     NASC_TRY(nasc_objectives_parse(cfg->objective, cfg->constraint, &obj, err));
-    if (cfg->budget < 1)
+    if (!(cfg->time_budget >= 0))
+        return nasc_errorf(err, NASC_ERR_ARG, "time-budget: must be >= 0 (got %g)",
+                           cfg->time_budget);
+    if (cfg->time_budget > 0 && !cfg->benchmark[0])
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "time-budget: counts simulated training time, which only benchmark "
+                           "tables have (--benchmark)");
+    if (cfg->budget < 1 && !(cfg->time_budget > 0 && cfg->budget == 0))
         return nasc_errorf(err, NASC_ERR_ARG, "budget: must be at least 1 (got %lld)",
                            (long long)cfg->budget);
+    if (cfg->oracle && strncmp(cfg->benchmark, "nb201:", 6))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "oracle: only for the nb201 tables (--benchmark nb201:DATASET; a user "
+                           "table names the column it searches on)");
+    if ((cfg->table_low[0] || cfg->table_cost[0] || cfg->table_epochs[0]) &&
+        strncmp(cfg->benchmark, "table:", 6))
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: only for user tables (--benchmark table:...)",
+                           cfg->table_low[0]    ? "table-low"
+                           : cfg->table_cost[0] ? "table-cost"
+                                                : "table-epochs");
+    double low_ep, full_ep;
+    NASC_TRY(nasc_config_table_epochs(cfg, &low_ep, &full_ep, err));
     if (cfg->workers < 1 || cfg->workers > 256)
         return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, 256] (got %d)",
                            cfg->workers);
@@ -524,6 +584,21 @@ nasc_status nasc_config_load_db(nasc_experiment_config *cfg, const char *path, b
     nasc_kv *kv = NULL;
     int n = 0;
     nasc_status st = nasc_db_config_get(db, &kv, &n, err);
+    /* identity keys the database predates take the value they had then */
+    for (int i = 0; st == NASC_OK && i < N_KEYS; i++) {
+        if (!(keys[i].flags & NASC_CFG_IDENTITY))
+            continue;
+        bool stored = false;
+        for (int j = 0; j < n; j++)
+            stored |= !strcmp(kv[j].key, keys[i].name);
+        if (stored)
+            continue;
+        char v[600];
+        nasc_config_legacy_value(kv, n, &keys[i], v, sizeof v);
+        nasc_err e = {0};
+        if (set_key(cfg, &keys[i], v, &e) != NASC_OK)
+            st = nasc_errorf(err, NASC_ERR_INTERNAL, "%s: %s", path, e.msg);
+    }
     for (int i = 0; st == NASC_OK && i < n; i++) {
         const nasc_config_key *k = nasc_config_key_find(kv[i].key);
         if (!k || !(k->flags & NASC_CFG_STORED)) {

@@ -24,9 +24,10 @@
 
 struct nasc_db {
     sqlite3 *h;
-    char path[1200]; /* the database file (FILE.tmp while it is being created) */
-    int group;       /* nasc_db_group_begin: 0 none, 1 open, 2 rolled back by a failed change */
-    int lock_fd;     /* a writer's flock(LOCK_EX) on the file, held until close; -1 none */
+    bool has_v2_cols; /* trials has test_score and sim_seconds (files before them lack both) */
+    char path[1200];  /* the database file (FILE.tmp while it is being created) */
+    int group;        /* nasc_db_group_begin: 0 none, 1 open, 2 rolled back by a failed change */
+    int lock_fd;      /* a writer's flock(LOCK_EX) on the file, held until close; -1 none */
 };
 
 static const char *const schema_sql =
@@ -45,13 +46,16 @@ static const char *const schema_sql =
     " seed INTEGER NOT NULL,"
     " worker INTEGER NOT NULL DEFAULT -1,"
     " attempts INTEGER NOT NULL DEFAULT 0,"
-    " created_at REAL NOT NULL, started_at REAL, ended_at REAL, seconds REAL);"
+    " created_at REAL NOT NULL, started_at REAL, ended_at REAL, seconds REAL,"
+    " test_score REAL, sim_seconds REAL);"
     "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), n_asked INTEGER NOT NULL,"
     " n_told INTEGER NOT NULL, state BLOB NOT NULL, created_at REAL NOT NULL);"
     "CREATE TABLE artifact (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL)"
     " WITHOUT ROWID;";
 
-/* Every column the code reads, to reject a database whose tables lack them. */
+/* Every column the code reads, to reject a database whose tables lack them. (test_score and
+ * sim_seconds came later: a file without them is read with both NULL, and gains them when it is
+ * opened for writing; see add_columns.) */
 static const char *const probe_sql[] = {
     "SELECT key, value FROM config LIMIT 0",
     "SELECT key, value FROM info LIMIT 0",
@@ -439,6 +443,8 @@ static nasc_db *db_alloc(const char *path) {
     return db;
 }
 
+static nasc_status find_columns(nasc_db *db, bool add, nasc_err *err);
+
 /* Opens db (path set) as a checked reader. */
 static nasc_status open_checked_reader(nasc_db *db, nasc_err *err) {
     NASC_TRY(check_header(db->path, err));
@@ -452,6 +458,8 @@ nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err
     if (!db)
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
     nasc_status st = open_checked_reader(db, err);
+    if (st == NASC_OK)
+        st = find_columns(db, false, err); /* read-only: an older file stays as it is */
     if (st != NASC_OK) {
         nasc_db_close(db);
         return st;
@@ -520,6 +528,48 @@ static nasc_status roll_back_journal(nasc_db *db, nasc_err *err) {
     return st;
 }
 
+/* Columns added to the trials table after version 1 was first written: (name, type). */
+static const char *const added_cols[][2] = {{"test_score", "REAL"}, {"sim_seconds", "REAL"}};
+
+/* Sets db->has_v2_cols from the trials table's columns; with `add`, first adds the missing ones
+ * (ALTER TABLE, one transaction: NULL in every existing row). */
+static nasc_status find_columns(nasc_db *db, bool add, nasc_err *err) {
+    enum { N = sizeof added_cols / sizeof added_cols[0] };
+    bool have[N] = {false};
+    sqlite3_stmt *s = NULL;
+    NASC_TRY(prepare(db, "PRAGMA table_info(trials)", &s, err));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        for (int i = 0; i < N; i++)
+            have[i] |= !strcmp(col_text(s, 1), added_cols[i][0]);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(db, err, "cannot read the trials table's columns");
+    bool all = true;
+    for (int i = 0; i < N; i++)
+        all &= have[i];
+    if (!all && add) {
+        NASC_TRY(begin(db, err));
+        nasc_status st = NASC_OK;
+        for (int i = 0; i < N && st == NASC_OK; i++) {
+            if (have[i])
+                continue;
+            char sql[128];
+            snprintf(sql, sizeof sql, "ALTER TABLE trials ADD COLUMN %s %s", added_cols[i][0],
+                     added_cols[i][1]);
+            st = exec(db, sql, err);
+        }
+        if (st != NASC_OK) {
+            rollback(db);
+            return st;
+        }
+        NASC_TRY(commit(db, err));
+        all = true;
+    }
+    db->has_v2_cols = all;
+    return NASC_OK;
+}
+
 nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err) {
     *out = NULL;
     NASC_TRY(check_header(path, err));
@@ -544,6 +594,8 @@ nasc_status nasc_db_open(const char *path, nasc_db **out, nasc_err *err) {
     }
     if (st == NASC_OK)
         st = open_writer(db, err);
+    if (st == NASC_OK)
+        st = find_columns(db, true, err);
     if (st != NASC_OK) {
         nasc_db_close(db);
         return st;
@@ -591,6 +643,7 @@ static nasc_status write_schema(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc
         rollback(db);
         return st;
     }
+    db->has_v2_cols = true;
     return commit(db, err);
 }
 
@@ -920,6 +973,8 @@ static void bind_finish(sqlite3_stmt *s, const void *ctx) {
     sqlite3_bind_double(s, 9, wall_now());
     bind_double(s, 10, r->seconds);
     sqlite3_bind_int64(s, 11, c->id);
+    bind_double(s, 12, r->test_score);
+    bind_double(s, 13, r->sim_seconds);
 }
 
 nasc_status nasc_db_trial_finish(nasc_db *db, int64_t id, const nasc_trial_result *r,
@@ -928,10 +983,11 @@ nasc_status nasc_db_trial_finish(nasc_db *db, int64_t id, const nasc_trial_resul
     if (!metrics)
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
     finish_ctx c = {id, r, metrics};
+    /* ?12, ?13: the columns a database opened read-write always has (find_columns) */
     nasc_status st = run1(db,
-                          "UPDATE trials SET status=?, reason=?, score=?, metrics=?, params=?,"
-                          " flops=?, latency_ms=?, memory_bytes=?, ended_at=?, seconds=?"
-                          " WHERE id=?",
+                          "UPDATE trials SET status=?1, reason=?2, score=?3, metrics=?4,"
+                          " params=?5, flops=?6, latency_ms=?7, memory_bytes=?8, ended_at=?9,"
+                          " seconds=?10, test_score=?12, sim_seconds=?13 WHERE id=?11",
                           bind_finish, &c, "cannot record a trial result", 1, err);
     nasc_free(metrics);
     return st;
@@ -971,11 +1027,17 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
     if (!t)
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
     sqlite3_stmt *s = NULL;
-    nasc_status st = prepare(db,
-                             "SELECT id, arch, hash, fidelity, status, reason, score, metrics,"
-                             " params, flops, latency_ms, memory_bytes, seed, worker, attempts,"
-                             " created_at, started_at, ended_at, seconds FROM trials ORDER BY id",
-                             &s, err);
+    nasc_status st =
+        prepare(db,
+                db->has_v2_cols ? "SELECT id, arch, hash, fidelity, status, reason, score,"
+                                  " metrics, params, flops, latency_ms, memory_bytes, seed,"
+                                  " worker, attempts, created_at, started_at, ended_at, seconds,"
+                                  " test_score, sim_seconds FROM trials ORDER BY id"
+                                : "SELECT id, arch, hash, fidelity, status, reason, score,"
+                                  " metrics, params, flops, latency_ms, memory_bytes, seed,"
+                                  " worker, attempts, created_at, started_at, ended_at, seconds,"
+                                  " NULL, NULL FROM trials ORDER BY id",
+                &s, err);
     int64_t i = 0;
     int rc = SQLITE_DONE;
     while (st == NASC_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1010,6 +1072,8 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
         r->started_at = col_double(s, 16);
         r->ended_at = col_double(s, 17);
         r->seconds = col_double(s, 18);
+        r->test_score = col_double(s, 19);
+        r->sim_seconds = col_double(s, 20);
         if (!r->arch || !r->reason || !r->metrics) {
             st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
             break;

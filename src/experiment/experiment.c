@@ -43,6 +43,7 @@ typedef struct trial {
     /* once done: */
     nasc_trial_status status;
     double score, reached_fidelity;
+    double test_score, sim_seconds; /* NaN if unknown */
     bool stopped_early;
     nasc_trial_result *result; /* kept until told */
     float *curve;              /* copy of the learning curve (median rule); NULL if none */
@@ -79,6 +80,8 @@ struct nasc_experiment {
     int64_t best;         /* best trial index, -1 if none */
     int64_t n_done, n_ok; /* finished trials (recorded ones included), of which ok */
     int64_t n_running;    /* trials being evaluated now */
+    int64_t max_trials;   /* the budget (no limit with a time budget and no --budget) */
+    double sim_seconds;   /* simulated training time of the finished trials */
     double t_start, seconds;
     nasc_objectives obj; /* --objective / --constraint (pareto.h) */
 };
@@ -136,6 +139,8 @@ void nasc_experiment_row_result(const nasc_trial_record *row, nasc_trial_result 
     r->cost = row->cost;
     r->seconds = row->seconds;
     r->fidelity = row->fidelity;
+    r->test_score = row->test_score;
+    r->sim_seconds = row->sim_seconds;
 }
 
 /* The result exactly as a replay will rebuild it from the database. */
@@ -149,6 +154,8 @@ static nasc_status canonical_result(const nasc_trial_result *in, double asked_fi
     row.cost = in->cost;
     row.seconds = isfinite(in->seconds) ? in->seconds : (double)NAN;
     row.fidelity = asked_fidelity;
+    row.test_score = isfinite(in->test_score) ? in->test_score : (double)NAN;
+    row.sim_seconds = isfinite(in->sim_seconds) ? in->sim_seconds : (double)NAN;
     nasc_experiment_row_result(&row, out);
     char *json = nasc_trial_metrics_json(in);
     if (!json)
@@ -207,6 +214,11 @@ static nasc_status check_same_config(nasc_experiment *ex, nasc_err *err) {
         for (int j = 0; j < n_stored; j++)
             if (!strcmp(stored[j].key, keys[i].name))
                 theirs = stored[j].value;
+        char legacy[600];
+        if (!theirs) { /* a key newer than the database: the value it had then */
+            nasc_config_legacy_value(stored, n_stored, &keys[i], legacy, sizeof legacy);
+            theirs = legacy;
+        }
         if (theirs && !strcmp(theirs, mine))
             continue;
         n_diff++;
@@ -230,7 +242,17 @@ static nasc_status check_same_config(nasc_experiment *ex, nasc_err *err) {
 nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, const nasc_space *s,
                                            nasc_evaluator **out, nasc_err *err) {
     if (cfg->benchmark[0]) {
-        NASC_TRY(nasc_evaluator_tabular_new(s, cfg->benchmark, NULL, out, err));
+        nasc_objectives obj;
+        NASC_TRY(nasc_objectives_parse(cfg->objective, cfg->constraint, &obj, err));
+        const char *cols[NASC_MAX_COLUMNS];
+        nasc_table_eval_config tc = {.spec = cfg->benchmark,
+                                     .oracle = cfg->oracle,
+                                     .low = cfg->table_low,
+                                     .cost = cfg->table_cost,
+                                     .columns = cols,
+                                     .n_columns = nasc_objectives_columns(&obj, cols)};
+        NASC_TRY(nasc_config_table_epochs(cfg, &tc.low_epochs, &tc.full_epochs, err));
+        NASC_TRY(nasc_evaluator_table_new(s, &tc, out, err));
         if (cfg->cost) /* the NAS-Bench-201 networks: CIFAR inputs */
             nasc_evaluator_set_cost(
                 *out,
@@ -243,6 +265,16 @@ nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, co
     }
     nasc_train_eval_config tc;
     nasc_train_eval_config_default(&tc);
+    nasc_objectives obj;
+    NASC_TRY(nasc_objectives_parse(cfg->objective, cfg->constraint, &obj, err));
+    if (obj.n_columns > 0) {
+        const char *cols[NASC_MAX_COLUMNS];
+        nasc_objectives_columns(&obj, cols);
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "objective / constraint '%s': not a built-in quantity (acc, params, "
+                           "flops, latency, memory), and only a benchmark table has columns",
+                           cols[0]);
+    }
     tc.data = cfg->data;
     tc.data_fraction = cfg->data_fraction;
     tc.val_fraction = cfg->val_fraction;
@@ -342,7 +374,8 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         goto fail;
     if ((st = nasc_db_trials_load(ex->db, &ex->rec, &ex->n_rec, err)) != NASC_OK)
         goto fail;
-    if (ex->n_rec > ex->cfg.budget) {
+    ex->max_trials = ex->cfg.budget > 0 ? ex->cfg.budget : INT64_MAX;
+    if (ex->n_rec > ex->max_trials) {
         st = nasc_errorf(err, NASC_ERR_ARG,
                          "budget: %lld is less than the %lld trials already in %s",
                          (long long)ex->cfg.budget, (long long)ex->n_rec, ex->cfg.db);
@@ -353,6 +386,13 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         goto fail;
     if ((st = nasc_experiment_make_evaluator(&ex->cfg, ex->space, &ex->eval, err)) != NASC_OK)
         goto fail;
+    if (ex->cfg.time_budget > 0 && !ex->eval->has_sim_time) {
+        st = nasc_errorf(err, NASC_ERR_ARG,
+                         "time-budget: %s has no training time to simulate (a user table needs "
+                         "--table-cost COLUMN)",
+                         ex->cfg.benchmark);
+        goto fail;
+    }
     if ((st = nasc_objectives_parse(ex->cfg.objective, ex->cfg.constraint, &ex->obj, err)))
         goto fail;
     if (nasc_objectives_need_cost(&ex->obj)) { /* costs for objectives and constraints */
@@ -363,7 +403,9 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
             lat |= ex->obj.constraint[j].kind == NASC_OBJ_LATENCY;
         nasc_net_config net = ex->eval->cost_net;
         if (!ex->eval->want_cost) /* a table: the NAS-Bench-201 networks, CIFAR inputs */
-            net = (nasc_net_config){.in_c = 3, .in_h = 32, .in_w = 32,
+            net = (nasc_net_config){.in_c = 3,
+                                    .in_h = 32,
+                                    .in_w = 32,
                                     .n_classes = strstr(ex->cfg.benchmark, "cifar100") ? 100 : 10};
         nasc_evaluator_set_cost(ex->eval, &net, lat ? 10 : ex->eval->cost_latency_repeats);
     }
@@ -371,10 +413,12 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         .seed = ex->cfg.seed,
         .budget = ex->cfg.budget,
         .ask_ahead = ex->cfg.ask_ahead,
-        .min_fidelity = 0,
+        .min_fidelity = ex->eval->n_fidelities > 0 ? ex->eval->fidelities[0] : 0,
         .max_fidelity = ex->eval->max_fidelity,
+        .n_fidelities = ex->eval->n_fidelities,
         .n_objectives = ex->obj.n > 1 ? ex->obj.n : 0,
     };
+    memcpy(sc.fidelities, ex->eval->fidelities, sizeof sc.fidelities);
     if ((st = nasc_strategy_new(ex->cfg.strategy, ex->space, &sc, ex->cfg.strategy_opt,
                                 &ex->strategy, err)) != NASC_OK)
         goto fail;
@@ -434,6 +478,10 @@ static void note_done(nasc_experiment *ex, int64_t k) {
     t->score = r->score;
     t->reached_fidelity = isfinite(r->fidelity) ? r->fidelity : t->fidelity;
     t->stopped_early = r->stopped_early;
+    t->test_score = r->test_score;
+    t->sim_seconds = r->sim_seconds;
+    if (isfinite(r->sim_seconds))
+        ex->sim_seconds += r->sim_seconds;
     if (r->n_curve > 0 && !t->curve &&
         (t->curve = nasc_malloc(sizeof(float) * (size_t)r->n_curve))) {
         memcpy(t->curve, r->curve, sizeof(float) * (size_t)r->n_curve);
@@ -445,10 +493,9 @@ static void note_done(nasc_experiment *ex, int64_t k) {
             ex->best = k;
         else {
             const trial *b = &ex->t[ex->best];
-            bool better = t->reached_fidelity > b->reached_fidelity ||
-                          (t->reached_fidelity == b->reached_fidelity &&
-                           (t->score > b->score || (t->score == b->score && k < ex->best)));
-            if (better)
+            bool tie = t->reached_fidelity == b->reached_fidelity && t->score == b->score;
+            if (nasc_trial_better(t->reached_fidelity, t->score, b->reached_fidelity, b->score) ||
+                (tie && k < ex->best))
                 ex->best = k;
         }
     }
@@ -471,9 +518,12 @@ static void report(nasc_experiment *ex, int64_t k, nasc_search_cb cb, void *user
     nasc_search_progress p = {0};
     p.done = count_done(ex, &p.n_ok, &p.n_failed, &p.running);
     p.budget = ex->cfg.budget;
+    p.time_budget = ex->cfg.time_budget;
+    p.sim_seconds = ex->sim_seconds;
     p.done_this_run = ex->done_this_run;
     p.last_trial = k;
     p.best_score = ex->best >= 0 ? ex->t[ex->best].score : (double)NAN;
+    p.best_test = ex->best >= 0 ? ex->t[ex->best].test_score : (double)NAN;
     p.best_arch = ex->best >= 0 ? ex->t[ex->best].text : NULL;
     p.elapsed_s = mono_now() - ex->t_start;
     cb(&p, user);
@@ -916,7 +966,15 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         }
         /* ask while a worker would be free for the proposal */
         bool can_take = ex->n_slots == 0 || free_slot(ex) >= 0;
-        if (can_take && !any_queued(ex) && ex->n_t < ex->cfg.budget && !ex->exhausted) {
+        /* a time budget: the next trial is asked once every earlier one has finished (so the
+         * time spent, and the decision, do not depend on timing) and only while time is left */
+        while (ex->first_unfinished < ex->n_t && ex->t[ex->first_unfinished].state == T_DONE)
+            ex->first_unfinished++;
+        bool timed = ex->cfg.time_budget > 0;
+        bool time_spent = timed && ex->sim_seconds >= ex->cfg.time_budget;
+        bool time_known = !timed || ex->first_unfinished >= ex->n_t;
+        if (can_take && !any_queued(ex) && ex->n_t < ex->max_trials && !ex->exhausted &&
+            time_known && !time_spent) {
             nasc_proposal p;
             if ((st = nasc_strategy_ask(ex->strategy, &p, err)) != NASC_OK)
                 goto out;
@@ -940,7 +998,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         if (progress)
             continue;
         /* done? */
-        bool all_asked = ex->n_t >= ex->cfg.budget || ex->exhausted;
+        bool all_asked = ex->n_t >= ex->max_trials || ex->exhausted ||
+                         (timed && ex->sim_seconds >= ex->cfg.time_budget);
         while (ex->first_unfinished < ex->n_t && ex->t[ex->first_unfinished].state == T_DONE)
             ex->first_unfinished++;
         if (all_asked && ex->first_unfinished >= ex->n_t) {
@@ -985,6 +1044,9 @@ void nasc_experiment_summary(nasc_experiment *ex, nasc_search_summary *out) {
     out->best_score = ex->best >= 0 ? ex->t[ex->best].score : (double)NAN;
     out->best_fidelity = ex->best >= 0 ? ex->t[ex->best].reached_fidelity : (double)NAN;
     out->best_arch = ex->best >= 0 ? ex->t[ex->best].text : NULL;
+    out->best_test = ex->best >= 0 ? ex->t[ex->best].test_score : (double)NAN;
+    out->sim_seconds = ex->sim_seconds;
+    out->has_sim_time = ex->eval->has_sim_time;
     out->exhausted = ex->exhausted;
     out->seconds = ex->seconds;
 }

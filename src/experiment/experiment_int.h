@@ -28,5 +28,16 @@ NASC_INTERNAL void nasc_db_fault_install(void);
 #else
 static inline void nasc_db_fault_install(void) {}
 #endif
+/* The two fidelities of a user table from cfg->table_epochs (12 and 200 if empty); ARG naming
+ * the key if malformed. */
+NASC_INTERNAL nasc_status nasc_config_table_epochs(const nasc_experiment_config *cfg,
+                                                   double *out_low, double *out_full,
+                                                   nasc_err *err);
+
+/* The value identity key k had in experiments whose stored configuration (stored[0..n)) predates
+ * it: its default, except "oracle", which is "true" for the nb201 tables (searched on test
+ * accuracy before the key existed). Text into buf. */
+NASC_INTERNAL void nasc_config_legacy_value(const nasc_kv *stored, int n, const nasc_config_key *k,
+                                            char *buf, size_t bn);
 
 #endif /* NASC_EXPERIMENT_INT_H */

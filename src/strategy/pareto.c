@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const obj_names[NASC_OBJ_COUNT] = {"acc", "params", "flops", "latency",
-                                                      "memory"};
+static const char *const obj_names[NASC_OBJ_COUNT] = {"acc",     "params", "flops",
+                                                      "latency", "memory", "column"};
 
 const char *nasc_objective_name(nasc_objective_kind k) {
     return (unsigned)k < NASC_OBJ_COUNT ? obj_names[k] : "?";
@@ -26,14 +26,20 @@ static int obj_lookup(const char *w, size_t n) {
     static const struct {
         const char *name;
         nasc_objective_kind k;
-    } alias[] = {{"acc", NASC_OBJ_ACCURACY},  {"accuracy", NASC_OBJ_ACCURACY},
-                 {"params", NASC_OBJ_PARAMS}, {"flops", NASC_OBJ_FLOPS},
-                 {"macs", NASC_OBJ_FLOPS},    {"latency", NASC_OBJ_LATENCY},
-                 {"memory", NASC_OBJ_MEMORY}};
+    } alias[] = {
+        {"acc", NASC_OBJ_ACCURACY},   {"accuracy", NASC_OBJ_ACCURACY}, {"valid", NASC_OBJ_ACCURACY},
+        {"score", NASC_OBJ_ACCURACY}, {"params", NASC_OBJ_PARAMS},     {"flops", NASC_OBJ_FLOPS},
+        {"macs", NASC_OBJ_FLOPS},     {"latency", NASC_OBJ_LATENCY},   {"memory", NASC_OBJ_MEMORY}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strlen(alias[i].name) == n && !strncmp(alias[i].name, w, n))
             return (int)alias[i].k;
-    return -1;
+    /* any other name is a table column, if it can be one */
+    if (!n || n >= NASC_COLUMN_NAME)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)w[i]) && w[i] != '_' && w[i] != '-' && w[i] != '.')
+            return -1;
+    return (int)NASC_OBJ_COLUMN;
 }
 
 /* Trims blanks of [p, p+n) in place: adjusts *p and returns the new length. */
@@ -87,6 +93,8 @@ static nasc_status parse_bound(nasc_objective_kind k, const char *item, const ch
             ok = false;
     } else if (k == NASC_OBJ_ACCURACY) {
         ok = !strcmp(u, "%");
+    } else if (k == NASC_OBJ_COLUMN) {
+        ok = false; /* a column's unit is the table's */
     } else {
         if (!strcmp(u, "k") || !strcmp(u, "K"))
             mult = 1e3;
@@ -127,18 +135,23 @@ nasc_status nasc_objectives_parse(const char *objectives, const char *constraint
         int k = obj_lookup(w, wl);
         if (k < 0)
             return nasc_errorf(err, NASC_ERR_ARG,
-                               "objective '%.*s': unknown (expected acc, params, flops, latency "
-                               "or memory)",
+                               "objective '%.*s': unknown (expected acc, params, flops, latency, "
+                               "memory or the name of a benchmark table's column)",
                                (int)wl, w);
-        if (used[k])
-            return nasc_errorf(err, NASC_ERR_ARG, "objective '%s' listed twice",
-                               nasc_objective_name((nasc_objective_kind)k));
+        bool twice = k != NASC_OBJ_COLUMN && used[k];
+        for (int j = 1; j < out->n && k == NASC_OBJ_COLUMN; j++)
+            twice |= out->kind[j] == NASC_OBJ_COLUMN && strlen(out->column[j]) == wl &&
+                     !strncmp(out->column[j], w, wl);
+        if (twice)
+            return nasc_errorf(err, NASC_ERR_ARG, "objective '%.*s' listed twice", (int)wl, w);
         used[k] = true;
         if (k == NASC_OBJ_ACCURACY)
             continue; /* always objective 0 */
         if (out->n == NASC_MAX_OBJECTIVES)
             return nasc_errorf(err, NASC_ERR_ARG, "objective: more than %d objectives",
                                NASC_MAX_OBJECTIVES);
+        if (k == NASC_OBJ_COLUMN)
+            snprintf(out->column[out->n], NASC_COLUMN_NAME, "%.*s", (int)wl, w);
         out->kind[out->n++] = (nasc_objective_kind)k;
     }
     p = constraints ? constraints : "";
@@ -162,10 +175,11 @@ nasc_status nasc_objectives_parse(const char *objectives, const char *constraint
         if (k < 0)
             return nasc_errorf(err, NASC_ERR_ARG,
                                "constraint '%s': unknown quantity '%.*s' (expected acc, params, "
-                               "flops, latency or memory)",
+                               "flops, latency, memory or the name of a benchmark table's "
+                               "column)",
                                item, (int)nl, name);
         bool upper = op[0] == '<';
-        if (upper == (k == NASC_OBJ_ACCURACY))
+        if (k != NASC_OBJ_COLUMN && upper == (k == NASC_OBJ_ACCURACY))
             return nasc_errorf(err, NASC_ERR_ARG, "constraint '%s': %s can only be bounded %s",
                                item, nasc_objective_name((nasc_objective_kind)k),
                                k == NASC_OBJ_ACCURACY ? "from below (acc>=...)"
@@ -177,11 +191,54 @@ nasc_status nasc_objectives_parse(const char *objectives, const char *constraint
         size_t vl = trim(&v, strlen(v));
         double bound = 0.0;
         NASC_TRY(parse_bound((nasc_objective_kind)k, item, v, vl, &bound, err));
-        out->constraint[out->n_constraints].kind = (nasc_objective_kind)k;
-        out->constraint[out->n_constraints].bound = bound;
-        out->n_constraints++;
+        nasc_constraint *c = &out->constraint[out->n_constraints++];
+        c->kind = (nasc_objective_kind)k;
+        c->bound = bound;
+        c->at_least = !upper;
+        if (k == NASC_OBJ_COLUMN)
+            snprintf(c->column, sizeof c->column, "%.*s", (int)nl, name);
+    }
+    /* the distinct columns, objectives first */
+    const char *names[NASC_MAX_OBJECTIVES + NASC_MAX_CONSTRAINTS];
+    out->n_columns = 0;
+    for (int j = 0; j < out->n + out->n_constraints; j++) {
+        bool is_obj = j < out->n;
+        nasc_constraint *c = is_obj ? NULL : &out->constraint[j - out->n];
+        if ((is_obj ? out->kind[j] : c->kind) != NASC_OBJ_COLUMN)
+            continue;
+        const char *nm = is_obj ? out->column[j] : c->column;
+        int idx = -1;
+        for (int i = 0; i < out->n_columns && idx < 0; i++)
+            if (!strcmp(names[i], nm))
+                idx = i;
+        if (idx < 0) {
+            if (out->n_columns == NASC_MAX_COLUMNS)
+                return nasc_errorf(err, NASC_ERR_ARG,
+                                   "objective / constraint: more than %d table columns",
+                                   NASC_MAX_COLUMNS);
+            idx = out->n_columns;
+            names[out->n_columns++] = nm;
+        }
+        if (is_obj)
+            out->col[j] = idx;
+        else
+            c->col = idx;
     }
     return NASC_OK;
+}
+
+int nasc_objectives_columns(const nasc_objectives *o, const char **out_names) {
+    int n = 0;
+    for (int j = 0; j < o->n + o->n_constraints; j++) {
+        bool is_obj = j < o->n;
+        const nasc_constraint *c = is_obj ? NULL : &o->constraint[j - o->n];
+        if ((is_obj ? o->kind[j] : c->kind) != NASC_OBJ_COLUMN)
+            continue;
+        int idx = is_obj ? o->col[j] : c->col;
+        if (idx == n && n < NASC_MAX_COLUMNS) /* first use: indices are given in this order */
+            out_names[n++] = is_obj ? o->column[j] : c->column;
+    }
+    return n;
 }
 
 void nasc_objectives_format(const nasc_objectives *o, char *obj_buf, size_t obj_n, char *con_buf,
@@ -191,15 +248,16 @@ void nasc_objectives_format(const nasc_objectives *o, char *obj_buf, size_t obj_
         obj_buf[0] = '\0';
     for (int j = 0; j < o->n && k < obj_n; j++)
         k += (size_t)snprintf(obj_buf + k, obj_n - k, "%s%s", j ? "," : "",
-                              nasc_objective_name(o->kind[j]));
+                              o->kind[j] == NASC_OBJ_COLUMN ? o->column[j]
+                                                            : nasc_objective_name(o->kind[j]));
     k = 0;
     if (con_n)
         con_buf[0] = '\0';
     for (int j = 0; j < o->n_constraints && k < con_n; j++) {
         const nasc_constraint *c = &o->constraint[j];
         k += (size_t)snprintf(con_buf + k, con_n - k, "%s%s%s%.17g", j ? "," : "",
-                              nasc_objective_name(c->kind),
-                              c->kind == NASC_OBJ_ACCURACY ? ">=" : "<=", c->bound);
+                              c->kind == NASC_OBJ_COLUMN ? c->column : nasc_objective_name(c->kind),
+                              c->at_least ? ">=" : "<=", c->bound);
     }
 }
 
@@ -214,7 +272,7 @@ static bool uses(const nasc_objectives *o, nasc_objective_kind k) {
 }
 
 bool nasc_objectives_need_cost(const nasc_objectives *o) {
-    for (int k = NASC_OBJ_PARAMS; k < NASC_OBJ_COUNT; k++)
+    for (int k = NASC_OBJ_PARAMS; k <= NASC_OBJ_MEMORY; k++)
         if (uses(o, (nasc_objective_kind)k))
             return true;
     return false;
@@ -258,6 +316,17 @@ double nasc_objective_value(nasc_objective_kind k, const nasc_trial_result *r) {
     }
 }
 
+static double column_value(int col, const nasc_trial_result *r) {
+    return col >= 0 && col < r->n_columns && col < NASC_MAX_COLUMNS ? r->columns[col] : (double)NAN;
+}
+
+double nasc_objectives_value(const nasc_objectives *o, int j, const nasc_trial_result *r) {
+    if (j < 0 || j >= o->n)
+        return (double)NAN;
+    return o->kind[j] == NASC_OBJ_COLUMN ? column_value(o->col[j], r)
+                                         : nasc_objective_value(o->kind[j], r);
+}
+
 bool nasc_objectives_apply(const nasc_objectives *o, const nasc_cost *c, nasc_trial_result *r) {
     if (isfinite(c->params))
         r->cost.params = c->params;
@@ -270,22 +339,24 @@ bool nasc_objectives_apply(const nasc_objectives *o, const nasc_cost *c, nasc_tr
     bool feasible = true;
     for (int j = 0; j < o->n_constraints && feasible; j++) {
         const nasc_constraint *cn = &o->constraint[j];
-        double v = nasc_objective_value(cn->kind, r);
+        double v = cn->kind == NASC_OBJ_COLUMN ? column_value(cn->col, r)
+                                               : nasc_objective_value(cn->kind, r);
         if (cn->kind == NASC_OBJ_ACCURACY && r->status != NASC_TRIAL_OK)
             continue; /* already failed for its own reason */
-        bool holds = cn->kind == NASC_OBJ_ACCURACY ? v >= cn->bound : v <= cn->bound;
+        bool holds = cn->at_least ? v >= cn->bound : v <= cn->bound;
         if (!holds) {
             feasible = false;
             if (r->status == NASC_TRIAL_OK)
                 nasc_trial_result_fail(r, "constraint %s%s%g violated (%g)",
-                                       nasc_objective_name(cn->kind),
-                                       cn->kind == NASC_OBJ_ACCURACY ? ">=" : "<=", cn->bound, v);
+                                       cn->kind == NASC_OBJ_COLUMN ? cn->column
+                                                                   : nasc_objective_name(cn->kind),
+                                       cn->at_least ? ">=" : "<=", cn->bound, v);
         }
     }
     if (o->n > 1) {
         r->n_objectives = o->n;
         for (int j = 0; j < o->n; j++)
-            r->objectives[j] = nasc_objective_value(o->kind[j], r);
+            r->objectives[j] = nasc_objectives_value(o, j, r);
     }
     return feasible;
 }
@@ -434,6 +505,39 @@ int nasc_pareto_front(const double *obj, int n, int n_obj, int *out_idx) {
             out_idx[k++] = p;
     }
     return k;
+}
+
+static int cmp_cost(const void *a, const void *b) {
+    const double *x = a, *y = b;
+    if (x[1] != y[1])
+        return x[1] < y[1] ? -1 : 1;
+    return (x[0] < y[0]) - (x[0] > y[0]); /* equal cost: higher accuracy first */
+}
+
+double nasc_pareto_hypervolume2(const double *obj, int n, const double *ref) {
+    double *p = nasc_malloc(sizeof(double) * 2 * (size_t)(n > 0 ? n : 1));
+    if (!p)
+        return (double)NAN;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        double a = obj[2 * i], c = obj[2 * i + 1];
+        if (a > ref[0] && c < ref[1]) { /* NaN fails both tests */
+            p[2 * m] = a;
+            p[2 * m + 1] = c;
+            m++;
+        }
+    }
+    qsort(p, (size_t)m, 2 * sizeof(double), cmp_cost);
+    /* sweep by cost: each point adds the strip from its cost to the next larger cost, up to the
+     * best accuracy reached so far */
+    double hv = 0.0, best = ref[0];
+    for (int i = 0; i < m; i++) {
+        best = fmax(best, p[2 * i]);
+        double next = i + 1 < m ? p[2 * (i + 1) + 1] : ref[1];
+        hv += (best - ref[0]) * (next - p[2 * i + 1]);
+    }
+    nasc_free(p);
+    return hv;
 }
 
 double nasc_pareto_scalarize(const double *v, int n_obj, const double *w, const double *lo,

@@ -12,16 +12,11 @@
 
 #define MAX_EXTRA 32
 static const nasc_strategy_i *const builtin[] = {
-    &nasc_strategy_random_i, &nasc_strategy_grid_i, &nasc_strategy_evolution_i, &nasc_strategy_ga_i,
-    &nasc_strategy_local_i,  &nasc_strategy_sh_i,   &nasc_strategy_hyperband_i,
-    &nasc_strategy_reinforce_i,
-    &nasc_strategy_ppo_i,
-    &nasc_strategy_bo_gp_i,
-    &nasc_strategy_bo_rf_i,
-    &nasc_strategy_bananas_i,
-    &nasc_strategy_gan_i,
-    &nasc_strategy_pnas_i,
-    &nasc_strategy_bohb_i,
+    &nasc_strategy_random_i,    &nasc_strategy_grid_i,      &nasc_strategy_evolution_i,
+    &nasc_strategy_ga_i,        &nasc_strategy_local_i,     &nasc_strategy_sh_i,
+    &nasc_strategy_hyperband_i, &nasc_strategy_reinforce_i, &nasc_strategy_ppo_i,
+    &nasc_strategy_bo_gp_i,     &nasc_strategy_bo_rf_i,     &nasc_strategy_bananas_i,
+    &nasc_strategy_gan_i,       &nasc_strategy_pnas_i,      &nasc_strategy_bohb_i,
     &nasc_strategy_nsga2_i,
 };
 #define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
@@ -329,7 +324,15 @@ nasc_status nasc_strategy_tell(nasc_strategy *st, int64_t trial, const nasc_arch
                            "strategy %s: told trial %lld, expected trial %lld (results are told "
                            "in order, after they were asked)",
                            st->iface->name, (long long)trial, (long long)st->n_told);
-    NASC_TRY(st->iface->tell(st, trial, arch, fidelity, r, err));
+    /* search on validation, report test: the report value never reaches a strategy */
+    nasc_trial_result *seen = nasc_malloc(sizeof *seen);
+    if (!seen)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", st->iface->name);
+    *seen = *r;
+    seen->test_score = (double)NAN;
+    nasc_status rc = st->iface->tell(st, trial, arch, fidelity, seen, err);
+    nasc_free(seen);
+    NASC_TRY(rc);
     st->n_told++;
     return NASC_OK;
 }
@@ -521,52 +524,55 @@ nasc_arch *nasc_sread_arch(nasc_sreader *r, const nasc_space *s) {
 
 /* ---- in-process runs ---- */
 
-nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev, int64_t budget,
-                              nasc_trial_fn on_trial, void *user, int64_t *out_n, double *out_best,
-                              int64_t *out_best_trial, nasc_err *err) {
-    *out_n = 0;
-    *out_best = NAN;
-    *out_best_trial = -1;
+nasc_status nasc_strategy_run(nasc_strategy *st, nasc_evaluator *ev, const nasc_run_config *rc,
+                              nasc_run_summary *out, nasc_err *err) {
+    const int64_t budget = rc->budget;
+    memset(out, 0, sizeof *out);
+    out->best_trial = -1;
+    out->best_score = out->best_test = out->best_fidelity = (double)NAN;
     if (budget <= 0)
         return NASC_OK;
     nasc_arch **archs = nasc_calloc((size_t)budget, sizeof *archs);
     nasc_trial_result *res = nasc_malloc(sizeof *res * (size_t)budget);
     double *fid = nasc_malloc(sizeof *fid * (size_t)budget);
-    nasc_status rc = NASC_OK;
+    nasc_status st_rc = NASC_OK;
     if (!archs || !res || !fid) {
-        rc = nasc_errorf(err, NASC_ERR_NOMEM, "strategy run: out of memory");
+        st_rc = nasc_errorf(err, NASC_ERR_NOMEM, "strategy run: out of memory");
         goto done;
     }
     int64_t n = 0;
-    double best = -INFINITY;
-    while (n < budget) {
+    while (n < budget && !(rc->time_budget > 0 && out->sim_seconds >= rc->time_budget)) {
         nasc_proposal p;
-        if ((rc = nasc_strategy_ask(st, &p, err)) != NASC_OK)
+        if ((st_rc = nasc_strategy_ask(st, &p, err)) != NASC_OK)
             goto done;
         if (p.arch) {
             archs[n] = p.arch;
             fid[n] = p.fidelity;
             nasc_eval_request rq = {
                 .trial = n, .arch = p.arch, .fidelity = p.fidelity, .seed = (uint64_t)n};
-            nasc_evaluator_evaluate(ev, &rq, &res[n], NULL); /* failures are in res[n] */
-            if (on_trial)
-                on_trial(n, p.arch, &res[n], user);
-            double f = nasc_result_fitness(&res[n]);
-            if (f > best) {
-                best = f;
-                *out_best = f;
-                *out_best_trial = n;
+            nasc_trial_result *r = &res[n];
+            nasc_evaluator_evaluate(ev, &rq, r, NULL); /* failures are in r */
+            if (rc->on_trial)
+                rc->on_trial(n, p.arch, r, rc->user);
+            if (isfinite(r->sim_seconds))
+                out->sim_seconds += r->sim_seconds;
+            double f = r->status == NASC_TRIAL_OK ? r->score : (double)NAN;
+            if (nasc_trial_better(r->fidelity, f, out->best_fidelity, out->best_score)) {
+                out->best_trial = n;
+                out->best_score = f;
+                out->best_test = r->test_score;
+                out->best_fidelity = r->fidelity;
             }
             n++;
+            out->n = n;
             continue;
         }
         int64_t k = st->n_told;
         if (k >= st->n_asked)
             break; /* exhausted */
-        if ((rc = nasc_strategy_tell(st, k, archs[k], fid[k], &res[k], err)) != NASC_OK)
+        if ((st_rc = nasc_strategy_tell(st, k, archs[k], fid[k], &res[k], err)) != NASC_OK)
             goto done;
     }
-    *out_n = n;
 done:
     if (archs)
         for (int64_t i = 0; i < budget; i++)
@@ -574,5 +580,5 @@ done:
     nasc_free(archs);
     nasc_free(res);
     nasc_free(fid);
-    return rc;
+    return st_rc;
 }

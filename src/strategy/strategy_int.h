@@ -39,26 +39,30 @@ typedef struct nasc_hb_sampler {
 } nasc_hb_sampler;
 
 #define NASC_HB_N_OPTS 3
+// clang-format off
 /* Hyperband's options, as initializers, for the option tables that start with them. */
 #define NASC_HB_OPTS_INIT                                                                          \
     {.name = "eta",                                                                                \
      .type = NASC_OPT_DOUBLE,                                                                      \
-     .def = "3",                                                                                   \
-     .min = 1.5,                                                                                   \
+     .def = "0",                                                                                   \
+     .min = 0,                                                                                     \
      .max = 100,                                                                                   \
-     .help = "keep the best 1/eta of a rung; fidelity grows by eta"},                              \
+     .help = "keep the best 1/eta of a rung; fidelity grows by eta (0: 3, or the ratio of the "    \
+             "evaluator's fidelities)"},                                                           \
         {.name = "min-fidelity",                                                                   \
          .type = NASC_OPT_DOUBLE,                                                                  \
-         .def = "1",                                                                               \
-         .min = 1e-9,                                                                              \
+         .def = "0",                                                                               \
+         .min = 0,                                                                                 \
          .max = 1e9,                                                                               \
-         .help = "lowest fidelity (epochs) a configuration is evaluated at"},                      \
+         .help = "lowest fidelity (epochs) a configuration is evaluated at (0: the evaluator's "   \
+                 "lowest, else 1)"},                                                               \
         {.name = "max-fidelity",                                                                   \
          .type = NASC_OPT_DOUBLE,                                                                  \
          .def = "0",                                                                               \
          .min = 0,                                                                                 \
          .max = 1e9,                                                                               \
          .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"}
+// clang-format on
 extern NASC_INTERNAL const nasc_strategy_opt
     nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity */
 NASC_INTERNAL nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband,

@@ -132,7 +132,7 @@ int main(void) {
                       "search --space nb201 --strategy random --benchmark nb201:cifar10 --budget 3 "
                       "--objective acc,size") == 2);
     char *e = search_slurp(err);
-    CHECK_STR_CONTAINS(e, "objective 'size': unknown");
+    CHECK_STR_CONTAINS(e, "no column 'size' in the header");
     free(e);
     CHECK(search_runf(cli, NULL, err,
                       "search --space nb201 --strategy random --benchmark nb201:cifar10 --budget 3 "

@@ -221,7 +221,7 @@ int main(void) {
     }
     /* fixtures: a small table (the first 200 NB201 rows), a YAML file, an existing database */
     snprintf(table_csv, sizeof table_csv, "%s/small.csv", dir);
-    FILE *in = fopen(NASC_SOURCE_DIR "/data/nb201_cifar.csv", "r"), *out = fopen(table_csv, "w");
+    FILE *in = fopen(NASC_SOURCE_DIR "/data/nb201.csv", "r"), *out = fopen(table_csv, "w");
     char line[512];
     fprintf(out, "arch,acc\n");
     for (int i = 0; i < 201 && fgets(line, sizeof line, in); i++) {

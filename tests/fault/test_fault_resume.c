@@ -40,8 +40,13 @@ static void scenario(const char *cli, const char *name, const char *strategy, in
         args[n++] = t;
     args[n] = NULL;
     kill_resume_check(cli, args,
-                      &(struct resume_case){.dir = dir, .name = name, .name_width = 22, .i_db = 16,
-                                            .budget = budget, .seed = seed, .max_point = budget,
+                      &(struct resume_case){.dir = dir,
+                                            .name = name,
+                                            .name_width = 22,
+                                            .i_db = 16,
+                                            .budget = budget,
+                                            .seed = seed,
+                                            .max_point = budget,
                                             .min_kills = 5});
 }
 
@@ -58,7 +63,7 @@ int main(void) {
     scenario(cli, "ga-w2", "ga", 2, "", 30, 4);
     scenario(cli, "local-w1", "local", 1, "--strategy-opt mode=best", 40, 5);
     scenario(cli, "random-w2", "random", 2, "", 24, 6);
-    scenario(cli, "hyperband-w2", "hyperband", 2, "--strategy-opt max-fidelity=9", 30, 7);
+    scenario(cli, "hyperband-w2", "hyperband", 2, "--strategy-opt eta=3", 30, 7);
     if (!test_failures) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -48,8 +48,36 @@ static void test_parse(void) {
     CHECK_STATUS(nasc_objectives_parse(ob, cb, &o2, &err), NASC_OK);
     CHECK(!memcmp(&o, &o2, sizeof o));
     nasc_err_clear(&err);
-    CHECK_STATUS(nasc_objectives_parse("acc,size", NULL, &o, &err), NASC_ERR_ARG);
-    CHECK_STR_CONTAINS(err.msg, "objective 'size': unknown");
+    CHECK_STATUS(nasc_objectives_parse("acc,si ze", NULL, &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "objective 'si ze': unknown");
+    nasc_err_clear(&err);
+    /* any other name is a table column: a cost, bounded either way, listed once per name */
+    CHECK_STATUS(nasc_objectives_parse("valid,latency_raspi4",
+                                       "latency_pixel3<=5,params_mb>=0.1,latency_raspi4<=40", &o,
+                                       &err),
+                 NASC_OK);
+    CHECK(o.n == 2 && o.kind[0] == NASC_OBJ_ACCURACY && o.kind[1] == NASC_OBJ_COLUMN &&
+          !strcmp(o.column[1], "latency_raspi4") && o.col[1] == 0);
+    CHECK(o.n_constraints == 3 && o.constraint[0].kind == NASC_OBJ_COLUMN &&
+          o.constraint[0].col == 1 && !o.constraint[0].at_least && o.constraint[0].bound == 5 &&
+          o.constraint[1].at_least && o.constraint[1].col == 2 && o.constraint[2].col == 0);
+    CHECK(!nasc_objectives_need_cost(&o));
+    const char *cols[NASC_MAX_COLUMNS];
+    CHECK(nasc_objectives_columns(&o, cols) == 3 && o.n_columns == 3 &&
+          !strcmp(cols[0], "latency_raspi4") && !strcmp(cols[1], "latency_pixel3") &&
+          !strcmp(cols[2], "params_mb"));
+    nasc_objectives_format(&o, ob, sizeof ob, cb, sizeof cb);
+    CHECK_MSG(!strcmp(ob, "acc,latency_raspi4") &&
+                  !strcmp(cb, "latency_pixel3<=5,params_mb>=0.10000000000000001,"
+                              "latency_raspi4<=40"),
+              "'%s' / '%s'", ob, cb);
+    CHECK_STATUS(nasc_objectives_parse(ob, cb, &o2, &err), NASC_OK);
+    CHECK(!memcmp(&o, &o2, sizeof o));
+    CHECK_STATUS(nasc_objectives_parse("acc,lat_a,lat_a", NULL, &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "'lat_a' listed twice");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "latency_pixel3<=5ms", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "unknown unit 'ms'");
     nasc_err_clear(&err);
     CHECK_STATUS(nasc_objectives_parse("params,params", NULL, &o, &err), NASC_ERR_ARG);
     CHECK_STR_CONTAINS(err.msg, "listed twice");
@@ -74,7 +102,8 @@ static void test_parse(void) {
     nasc_err_clear(&err);
     CHECK_STATUS(nasc_objectives_parse(NULL, "params=5", &o, &err), NASC_ERR_ARG);
     nasc_err_clear(&err);
-    CHECK_STATUS(nasc_objectives_parse(NULL, "depth<=5", &o, &err), NASC_ERR_ARG);
+    CHECK_STATUS(nasc_objectives_parse(NULL, "de pth<=5", &o, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "unknown quantity 'de pth'");
 }
 
 static void test_tools(void) {
@@ -118,6 +147,14 @@ static void test_tools(void) {
     CHECK_CLOSE(nasc_pareto_scalarize(best, 2, w, lo, hi), 0.0, 0, 1e-12);
     CHECK_CLOSE(nasc_pareto_scalarize(worst, 2, w, lo, hi), -(0.5 + 0.05), 1e-12, 0);
     CHECK(nasc_pareto_scalarize(P[6], 2, w, lo, hi) == -INFINITY);
+    /* hypervolume against ref (80, 500): front 0 (90,100), 1 (92,200), 4 (95,400) covers
+     * [100,200) x 10 + [200,400) x 12 + [400,500) x 15 = 1000 + 2400 + 1500; dominated points,
+     * duplicates and NaN add nothing, nor do points outside the reference box */
+    const double ref[2] = {80, 500};
+    CHECK_CLOSE(nasc_pareto_hypervolume2(&P[0][0], n, ref), 4900.0, 1e-12, 0);
+    const double outside[][2] = {{95, 100}, {70, 50}, {99, 600}};
+    CHECK_CLOSE(nasc_pareto_hypervolume2(&outside[0][0], 3, ref), 15.0 * 400, 1e-12, 0);
+    CHECK(nasc_pareto_hypervolume2(&outside[1][0], 2, ref) == 0.0);
 }
 
 static void test_apply(void) {
@@ -139,6 +176,23 @@ static void test_apply(void) {
     CHECK(!nasc_objectives_apply(&o, &c, &r));
     CHECK(r.status == NASC_TRIAL_FAILED);
     CHECK_STR_CONTAINS(r.reason, "constraint params<=1000 violated (1200)");
+    /* table columns come from r.columns, in nasc_objectives_columns' order */
+    CHECK_STATUS(nasc_objectives_parse("acc,latency_raspi4", "latency_pixel3<=5", &o, &err),
+                 NASC_OK);
+    nasc_trial_result_init(&r);
+    r.status = NASC_TRIAL_OK;
+    r.score = 90;
+    r.n_columns = 2;
+    r.columns[0] = 30.5; /* latency_raspi4 */
+    r.columns[1] = 4.0;  /* latency_pixel3 */
+    nasc_cost_unknown(&c);
+    CHECK(nasc_objectives_apply(&o, &c, &r));
+    CHECK(r.status == NASC_TRIAL_OK && r.n_objectives == 2 && r.objectives[1] == 30.5);
+    CHECK(nasc_objectives_value(&o, 1, &r) == 30.5 &&
+          isnan(nasc_objective_value(NASC_OBJ_COLUMN, &r)));
+    r.columns[1] = 6.0;
+    CHECK(!nasc_objectives_apply(&o, &c, &r));
+    CHECK_STR_CONTAINS(r.reason, "constraint latency_pixel3<=5 violated (6)");
 }
 
 /* ---- a multi-objective search on NAS-Bench-201 ---- */
@@ -209,10 +263,9 @@ static void test_search(void) {
         CHECK_STATUS(nasc_strategy_new(strategies[si][0], sp, &sc, strategies[si][1], &st, &err),
                      NASC_OK);
         mo_trace *tr = nasc_calloc(1, sizeof *tr);
-        int64_t n, bt;
-        double best;
-        CHECK_STATUS(nasc_strategy_run(st, ev, budget, mo_record, tr, &n, &best, &bt, &err),
-                     NASC_OK);
+        nasc_run_summary rs;
+        const nasc_run_config rc = {.budget = budget, .on_trial = mo_record, .user = tr};
+        CHECK_STATUS(nasc_strategy_run(st, ev, &rc, &rs, &err), NASC_OK);
         CHECK(tr->n == budget);
         int front[200];
         int nf = nasc_pareto_front(&tr->obj[0][0], tr->n, 3, front);

@@ -1,7 +1,8 @@
 /* test_strategy.c — the ask/tell strategies: options, determinism, the "wait" contract,
  * exhaustion, snapshots, failed trials, every space, and the NAS-Bench-201 benchmark numbers
- * (random search matches the table's exact expectation; evolution, GA and local search beat it
- * and evolution reaches 94.1 on CIFAR-10), with tolerances from the standard error. */
+ * (searched on validation accuracy, the test accuracy of the best reported: random search matches
+ * the table's exact expectation; evolution, GA and local search beat it and evolution reaches
+ * 94.1 on CIFAR-10), with tolerances from the standard error. */
 #include "test.h"
 
 #include <math.h>
@@ -67,13 +68,12 @@ static double run(const char *name, const char *opts, const nasc_space *sp, nasc
     nasc_strategy *st = make(name, sp, seed, budget, opts);
     if (!st)
         return NAN;
-    int64_t n = 0, bt = -1;
-    double best = NAN;
+    nasc_run_summary rs = {.best_score = NAN};
     nasc_err err = {0};
-    CHECK_STATUS(nasc_strategy_run(st, ev, budget, tr ? on_trial : NULL, tr, &n, &best, &bt, &err),
-                 NASC_OK);
+    const nasc_run_config rc = {.budget = budget, .on_trial = tr ? on_trial : NULL, .user = tr};
+    CHECK_STATUS(nasc_strategy_run(st, ev, &rc, &rs, &err), NASC_OK);
     nasc_strategy_free(st);
-    return best;
+    return rs.best_score;
 }
 
 static void test_options(void) {
@@ -200,10 +200,11 @@ static void test_grid(void) {
     nasc_strategy *st = make("grid", nb201, 1, 20000, NULL);
     if (!st || !ev)
         return;
-    int64_t n = 0, bt;
-    double best;
+    nasc_run_summary rs = {0};
     nasc_err err = {0};
-    CHECK_STATUS(nasc_strategy_run(st, ev, 20000, NULL, NULL, &n, &best, &bt, &err), NASC_OK);
+    CHECK_STATUS(nasc_strategy_run(st, ev, &(nasc_run_config){.budget = 20000}, &rs, &err),
+                 NASC_OK);
+    int64_t n = rs.n;
     CHECK_MSG(n == 15625, "grid ran %lld trials on a 15625-architecture space", (long long)n);
     nasc_strategy_free(st);
     nasc_evaluator_free(ev);
@@ -362,10 +363,12 @@ static void test_hyperband(void) {
     nasc_err err = {0};
     CHECK_STATUS(nasc_strategy_new("hyperband", nb201, &sc, NULL, &st, &err), NASC_OK);
     hb_trace t = {0};
-    int64_t n, bt;
-    double best;
+    nasc_run_summary rs;
     if (st)
-        CHECK_STATUS(nasc_strategy_run(st, ev, 69, on_hb, &t, &n, &best, &bt, &err), NASC_OK);
+        CHECK_STATUS(
+            nasc_strategy_run(
+                st, ev, &(nasc_run_config){.budget = 69, .on_trial = on_hb, .user = &t}, &rs, &err),
+            NASC_OK);
     nasc_strategy_free(st);
     /* bracket s=3: 27 @1, 9 @3, 3 @9, 1 @27; s=2: 12 @3, 4 @9, 1 @27; s=1: 6 @9, 2 @27;
      * s=0: 4 @27 */
@@ -397,7 +400,10 @@ static void test_hyperband(void) {
     CHECK_STATUS(nasc_strategy_new("sh", nb201, &sc, "eta=3,min-fidelity=3", &st, &err), NASC_OK);
     memset(&t, 0, sizeof t);
     if (st)
-        CHECK_STATUS(nasc_strategy_run(st, ev, 26, on_hb, &t, &n, &best, &bt, &err), NASC_OK);
+        CHECK_STATUS(
+            nasc_strategy_run(
+                st, ev, &(nasc_run_config){.budget = 26, .on_trial = on_hb, .user = &t}, &rs, &err),
+            NASC_OK);
     nasc_strategy_free(st);
     static const int sh[][2] = {{9, 3}, {3, 9}, {1, 27}, {9, 3}, {3, 9}, {1, 27}};
     k = bad = 0;
@@ -409,13 +415,20 @@ static void test_hyperband(void) {
     nasc_evaluator_free(ev);
 }
 
-/* The benchmark: S seeds x 100 queries on the CIFAR-10 table. */
+/* The benchmark: S seeds x 100 queries on the CIFAR-10 table, searched on validation accuracy;
+ * the test accuracy of the best-on-validation architecture is what is compared. */
 static void bench_row(const char *name, const char *opts, int seeds, double *mean, double *se) {
     double s1 = 0, s2 = 0;
     for (int seed = 1; seed <= seeds; seed++) {
-        double b = run(name, opts, nb201, c10, (uint64_t)seed, 100, NULL);
-        s1 += b;
-        s2 += b * b;
+        nasc_strategy *st = make(name, nb201, (uint64_t)seed, 100, opts);
+        nasc_run_summary rs = {.best_test = NAN};
+        nasc_err err = {0};
+        if (st)
+            CHECK_STATUS(nasc_strategy_run(st, c10, &(nasc_run_config){.budget = 100}, &rs, &err),
+                         NASC_OK);
+        nasc_strategy_free(st);
+        s1 += rs.best_test;
+        s2 += rs.best_test * rs.best_test;
     }
     *mean = s1 / seeds;
     double var = (s2 - s1 * s1 / seeds) / (seeds - 1);
@@ -424,9 +437,11 @@ static void bench_row(const char *name, const char *opts, int seeds, double *mea
 
 static void test_benchmark(void) {
     const int seeds = 100;
+    const nasc_table *t = nasc_evaluator_table(c10);
     double exact, exact_sd;
-    nasc_table_expected_max(nasc_evaluator_table(c10), 100, &exact, &exact_sd);
-    CHECK_CLOSE(exact, 93.85, 0, 0.01); /* the number, straight from the table */
+    /* column 0 is the validation accuracy searched on, column 1 the test accuracy reported */
+    nasc_table_expected_best(t, 100, 0, 1, &exact, &exact_sd);
+    CHECK_CLOSE(exact, 93.79, 0, 0.02); /* the reference (200 seeds), from the table */
     double m_rand, se_rand;
     bench_row("random", "", seeds, &m_rand, &se_rand);
     /* the sample mean of `seeds` runs is within 4 standard errors of the exact expectation */
@@ -440,7 +455,7 @@ static void test_benchmark(void) {
         double se_diff = sqrt(se * se + se_rand * se_rand);
         CHECK_MSG(m - m_rand > 3 * se_diff, "%s %.3f is not clearly better than random %.3f",
                   names[i], m, m_rand);
-        if (!strcmp(names[i], "evolution"))
+        if (!strcmp(names[i], "evolution")) /* the reference: 94.13 for P=10, S=3 */
             CHECK_MSG(m >= 94.1, "evolution averages %.3f < 94.1 (SE %.3f)", m, se);
         printf("%-10s %.3f +- %.3f (SE)\n", names[i], m, se);
     }
@@ -450,8 +465,8 @@ static void test_benchmark(void) {
 int main(void) {
     nasc_err err = {0};
     if (nasc_space_new("nb201", NULL, &nb201, &err) != NASC_OK ||
-        nasc_evaluator_tabular_new(nb201, "nb201:cifar10", NASC_SOURCE_DIR "/data/nb201_cifar.csv",
-                                   &c10, &err) != NASC_OK) {
+        nasc_evaluator_tabular_new(nb201, "nb201:cifar10", NASC_SOURCE_DIR "/data/nb201.csv", &c10,
+                                   &err) != NASC_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }

@@ -117,12 +117,11 @@ static void trace_free(trace *t) {
 
 static int run(nasc_strategy *st, nasc_evaluator *ev, int budget, trace *tr) {
     nasc_err err = {0};
-    int64_t n = 0, bt = -1;
-    double best = NAN;
-    nasc_status s =
-        nasc_strategy_run(st, ev, budget, tr ? on_trial : NULL, tr, &n, &best, &bt, &err);
+    nasc_run_summary rs = {0};
+    const nasc_run_config rc = {.budget = budget, .on_trial = tr ? on_trial : NULL, .user = tr};
+    nasc_status s = nasc_strategy_run(st, ev, &rc, &rs, &err);
     CHECK_MSG(s == NASC_OK, "%s: %s", nasc_strategy_name(st), err.msg);
-    return (int)n;
+    return (int)rs.n;
 }
 
 /* Like nasc_strategy_run, but for a strategy that may already have trials (a restored one):
