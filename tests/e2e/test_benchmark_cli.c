@@ -1,8 +1,8 @@
 /* test_benchmark_cli.c — `nasc search` / `nasc trials` on the NAS-Bench-201 table under the
  * benchmark protocol, end to end:
  *   - the result line, --json and nasc trials (its best line and JSON) report the validation
- *     accuracy searched on and the test accuracy of that architecture (the table's values for the
- * printed cell), and the simulated time;
+ *     accuracy searched on and the test accuracy of that architecture (the table's values for
+ *     the printed cell), and the simulated time;
  *   - --oracle is labelled in the result line, the progress line, --json and nasc trials (table
  *     and CSV);
  *   - --time-budget ends the search at the simulated time, Hyperband runs on the 12/200 rungs;
