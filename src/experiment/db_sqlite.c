@@ -1256,6 +1256,18 @@ char *nasc_trial_metrics_json(const nasc_trial_result *r) {
             cJSON_AddItemToArray(a, isfinite(r->curve[i]) ? cJSON_CreateNumber(r->curve[i])
                                                           : cJSON_CreateNull());
     }
+    if (r->n_train_curve > 0) { /* per-epoch training values (absent from older databases) */
+        cJSON *l = cJSON_AddArrayToObject(o, "train_loss_curve");
+        cJSON *a = cJSON_AddArrayToObject(o, "train_acc_curve");
+        for (int i = 0; l && a && i < r->n_train_curve && i < NASC_MAX_CURVE; i++) {
+            cJSON_AddItemToArray(l, isfinite(r->train_loss_curve[i])
+                                        ? cJSON_CreateNumber(r->train_loss_curve[i])
+                                        : cJSON_CreateNull());
+            cJSON_AddItemToArray(a, isfinite(r->train_acc_curve[i])
+                                        ? cJSON_CreateNumber(r->train_acc_curve[i])
+                                        : cJSON_CreateNull());
+        }
+    }
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!txt)
@@ -1294,6 +1306,17 @@ nasc_status nasc_trial_metrics_parse(const char *json, nasc_trial_result *r, nas
                 r->curve[n++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
         }
         r->n_curve = n;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "train_loss_curve");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "train_acc_curve");
+    if (cJSON_IsArray(l) && cJSON_IsArray(a)) {
+        int n = 0;
+        for (const cJSON *x = l->child, *y = a->child; x && y && n < NASC_MAX_CURVE;
+             x = x->next, y = y->next, n++) {
+            r->train_loss_curve[n] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
+            r->train_acc_curve[n] = cJSON_IsNumber(y) ? (float)y->valuedouble : NAN;
+        }
+        r->n_train_curve = n;
     }
     cJSON_Delete(o);
     return NASC_OK;
