@@ -371,7 +371,7 @@ typedef enum { HX_TRIAL, HX_WALL, HX_SIM } hx_kind;
 static void history_plot(FILE *f, const nasc_rv *v, hx_kind kind, int *counter, double *x,
                          double *y, double *bx, double *by) {
     double scale = 1;
-    const char *xlabel = "trial number";
+    const char *xlabel = "trial number (0-based id)";
     double span = 0;
     if (kind == HX_WALL) {
         span = v->t1 - v->t0;
