@@ -87,9 +87,11 @@ static void heat_map(FILE *f, const cell_info *ci, const cJSON *rows, const char
     const double w = ml + cw * K + 4, h = mt + ch * E + mb;
     if (counter)
         ++*counter;
-    fprintf(f, "<figure class=\"plot heat\" id=\"%s\"><svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-               "height=\"%.0f\" role=\"img\" aria-labelledby=\"%s-t %s-d\"><title id=\"%s-t\">",
-            id, w, h, w, h, id, id, id);
+    /* small multiples are "mini": no axes of their own, the group's caption names them */
+    fprintf(f, "<figure class=\"%s heat\" id=\"%s\"><svg viewBox=\"0 0 %.0f %.0f\" "
+               "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-labelledby=\"%s-t %s-d\">"
+               "<title id=\"%s-t\">",
+            full ? "plot" : "mini", id, w, h, w, h, id, id, id);
     nasc_rp_esc(f, title);
     fprintf(f, "</title><desc id=\"%s-d\">softmax(alpha): one row per edge (%d), one column per "
                "operation (%d); darker is a larger weight.",
