@@ -74,17 +74,16 @@ typedef struct nasc_report_info {
 /* Writes the report of db (opened by the caller, read-only is enough; db_path is the file name
  * shown and used to tell whether a search runs on it) to f. FILE errors: IO. db errors: as
  * db.h. out_info may be NULL. */
-NASC_API nasc_status nasc_report_write(nasc_db *db, const char *db_path,
-                                       const nasc_report_opts *o, FILE *f,
-                                       nasc_report_info *out_info, nasc_err *err);
+NASC_API nasc_status nasc_report_write(nasc_db *db, const char *db_path, const nasc_report_opts *o,
+                                       FILE *f, nasc_report_info *out_info, nasc_err *err);
 
 /* Opens db_path read-only, writes its report to out_path.tmp, flushes and fsyncs it and renames
  * it to out_path, so out_path is always a whole report (the previous one until the rename).
  * Errors: the database's (FORMAT for a file that is not a nasc experiment, naming it), IO naming
  * out_path; out_path is then left as it was and no .tmp remains. */
 NASC_API nasc_status nasc_report_write_file(const char *db_path, const char *out_path,
-                                            const nasc_report_opts *o,
-                                            nasc_report_info *out_info, nasc_err *err);
+                                            const nasc_report_opts *o, nasc_report_info *out_info,
+                                            nasc_err *err);
 
 #ifdef __cplusplus
 }

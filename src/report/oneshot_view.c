@@ -88,13 +88,15 @@ static void heat_map(FILE *f, const cell_info *ci, const cJSON *rows, const char
     if (counter)
         ++*counter;
     /* small multiples are "mini": no axes of their own, the group's caption names them */
-    fprintf(f, "<figure class=\"%s heat\" id=\"%s\"><svg viewBox=\"0 0 %.0f %.0f\" "
-               "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-labelledby=\"%s-t %s-d\">"
-               "<title id=\"%s-t\">",
+    fprintf(f,
+            "<figure class=\"%s heat\" id=\"%s\"><svg viewBox=\"0 0 %.0f %.0f\" "
+            "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-labelledby=\"%s-t %s-d\">"
+            "<title id=\"%s-t\">",
             full ? "plot" : "mini", id, w, h, w, h, id, id, id);
     nasc_rp_esc(f, title);
-    fprintf(f, "</title><desc id=\"%s-d\">softmax(alpha): one row per edge (%d), one column per "
-               "operation (%d); darker is a larger weight.",
+    fprintf(f,
+            "</title><desc id=\"%s-d\">softmax(alpha): one row per edge (%d), one column per "
+            "operation (%d); darker is a larger weight.",
             id, E, K);
     /* the text alternative names each edge's strongest op */
     int e = 0;
@@ -127,8 +129,9 @@ static void heat_map(FILE *f, const cell_info *ci, const cJSON *rows, const char
             const double px = ml + cw * k, py = mt + ch * e;
             /* shade relative to the map's range: softmax(alpha) starts near uniform (1/K) */
             const double u = hi > lo ? fmin(1.0, fmax(0.0, (p - lo) / (hi - lo))) : 0.5;
-            fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
-                       "style=\"fill:var(--c1);fill-opacity:%.3f\"/>",
+            fprintf(f,
+                    "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
+                    "style=\"fill:var(--c1);fill-opacity:%.3f\"/>",
                     px, py, cw - 1, ch - 1, 0.06 + 0.94 * u);
             if (full)
                 fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\"%s>%.2f</text>",
@@ -153,12 +156,14 @@ static void heat_map(FILE *f, const cell_info *ci, const cJSON *rows, const char
                     ml + cw * k + cw / 2, mt - 6, on,
                     ci->known && k < ci->n_ops && ci->param_free[k] ? " \xE2\x80\xA0" : "");
         }
-        fprintf(f, "<text class=\"xlabel\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">operation "
-                   "(\xE2\x80\xA0 parameter-free)</text></g>",
+        fprintf(f,
+                "<text class=\"xlabel\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">operation "
+                "(\xE2\x80\xA0 parameter-free)</text></g>",
                 ml + cw * K / 2, h - 6);
-        fprintf(f, "<g class=\"axis axis-y\"><text class=\"ylabel\" transform=\"translate(12 "
-                   "%.0f) rotate(-90)\" text-anchor=\"middle\">edge (from\xE2\x86\x92to node)"
-                   "</text></g>",
+        fprintf(f,
+                "<g class=\"axis axis-y\"><text class=\"ylabel\" transform=\"translate(12 "
+                "%.0f) rotate(-90)\" text-anchor=\"middle\">edge (from\xE2\x86\x92to node)"
+                "</text></g>",
                 mt + ch * E / 2);
     }
     fprintf(f, "</svg>");
@@ -205,6 +210,7 @@ static void epoch_plot(FILE *f, const cJSON *eps, int n, const char *id, const c
             ys[q++] = all[s * NASC_MAX_CURVE + i];
     nasc_rp_axis ax, ay;
     nasc_rp_axis_fit(&ax, x, m, false, "epoch (completed epochs)");
+    ax.integer = true;
     nasc_rp_axis_fit(&ay, ys, q, false, ylabel);
     char alt[512], a[32];
     snprintf(alt, sizeof alt, "%s over %d epochs; last epoch: %s %s.", title, m, names[0],
@@ -249,8 +255,9 @@ void nasc_rv_write_oneshot(FILE *f, const nasc_rv *v, int *counter) {
     for (int t = 0; t < 3; t++) {
         if (!alpha_of(last, types[t]))
             continue;
-        fprintf(f, "<div class=\"multiples\" id=\"alpha-multiples-%s\" role=\"group\" "
-                   "aria-label=\"softmax(alpha) of the %s cell after each epoch\">\n",
+        fprintf(f,
+                "<div class=\"multiples\" id=\"alpha-multiples-%s\" role=\"group\" "
+                "aria-label=\"softmax(alpha) of the %s cell after each epoch\">\n",
                 types[t], types[t]);
         const cJSON *ep;
         double lo = INFINITY, hi = -INFINITY; /* one scale for all epochs */
@@ -269,8 +276,9 @@ void nasc_rv_write_oneshot(FILE *f, const nasc_rv *v, int *counter) {
             }
             k++;
         }
-        fprintf(f, "</div><p class=\"muted\">%s cell, epochs 1 to %d (rows: edges, columns: "
-                   "operations, as above); one shade scale for all epochs, %.3f to %.3f.</p>\n",
+        fprintf(f,
+                "</div><p class=\"muted\">%s cell, epochs 1 to %d (rows: edges, columns: "
+                "operations, as above); one shade scale for all epochs, %.3f to %.3f.</p>\n",
                 types[t], k, lo, hi);
     }
     fprintf(f, "<h3>Per epoch</h3>\n");
@@ -291,8 +299,9 @@ void nasc_rv_write_oneshot(FILE *f, const nasc_rv *v, int *counter) {
         const cJSON *arch = cJSON_GetObjectItemCaseSensitive(ep, "arch");
         const char *a = cJSON_IsString(arch) ? arch->valuestring : "";
         const bool changed = prev && strcmp(prev, a);
-        fprintf(f, "<tr><td class=\"n\">%.0f</td><td class=\"n\">%.2f</td><td class=\"n\">%.2f"
-                   "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"arch\">%s",
+        fprintf(f,
+                "<tr><td class=\"n\">%.0f</td><td class=\"n\">%.2f</td><td class=\"n\">%.2f"
+                "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"arch\">%s",
                 num(ep, "epoch") + 1, num(ep, "train_acc"), num(ep, "val_acc"),
                 100 * num(ep, "param_free_share"), num(ep, "skips_normal"), changed ? "<b>" : "");
         nasc_rp_esc(f, a);

@@ -10,12 +10,23 @@
 void nasc_rp_esc(FILE *f, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -26,12 +37,12 @@ const char *nasc_rp_num(double v, char *buf, size_t n) {
         return buf;
     }
     const double a = fabs(v);
-    if (a >= 1e10)
-        snprintf(buf, n, "%.3gG", v / 1e9);
-    else if (a >= 1e7)
-        snprintf(buf, n, "%.3gM", v / 1e6);
+    if (a >= 1e9)
+        snprintf(buf, n, "%.4gG", v / 1e9);
+    else if (a >= 1e6)
+        snprintf(buf, n, "%.4gM", v / 1e6);
     else if (a >= 1e4)
-        snprintf(buf, n, "%.3gk", v / 1e3);
+        snprintf(buf, n, "%.4gk", v / 1e3);
     else
         snprintf(buf, n, "%.4g", v);
     return buf;
@@ -52,6 +63,7 @@ void nasc_rp_axis_fit(nasc_rp_axis *a, const double *v, long n, bool log, const 
         hi = fmax(hi, v[i]);
     }
     a->log = log;
+    a->integer = false;
     a->label = label;
     if (!(lo <= hi)) { /* nothing to show */
         lo = log ? 1 : 0;
@@ -109,7 +121,9 @@ static int ticks(const nasc_rp_axis *a, double *t) {
     }
     const double span = a->hi - a->lo, raw = span / 5;
     const double mag = pow(10, floor(log10(raw))), f = raw / mag;
-    const double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+    if (a->integer && step < 1) /* epochs, trial ids */
+        step = 1;
     for (double v = ceil(a->lo / step) * step; v <= a->hi + 1e-9 * span && n < 12; v += step)
         t[n++] = fabs(v) < 1e-9 * span ? 0.0 : v;
     return n;
@@ -130,30 +144,40 @@ double nasc_rp_py(const nasc_rp_plot *p, double y) {
 void nasc_rp_plot_begin(nasc_rp_plot *p, FILE *f, double w, double h, const char *id,
                         const char *title, const char *alt, nasc_rp_axis x, nasc_rp_axis y,
                         int *counter) {
-    *p = (nasc_rp_plot){.f = f, .w = w, .h = h, .ml = 62, .mr = 14, .mt = 26, .mb = 46,
-                        .x = x, .y = y, .counter = counter};
+    *p = (nasc_rp_plot){.f = f,
+                        .w = w,
+                        .h = h,
+                        .ml = 62,
+                        .mr = 14,
+                        .mt = 26,
+                        .mb = 46,
+                        .x = x,
+                        .y = y,
+                        .counter = counter};
     if (counter)
         ++*counter;
     fprintf(f, "<figure class=\"plot\" id=\"");
     nasc_rp_esc(f, id);
-    fprintf(f, "\"><svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
-               "aria-labelledby=\"%s-t %s-d\"><title id=\"%s-t\">",
+    fprintf(f,
+            "\"><svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+            "aria-labelledby=\"%s-t %s-d\"><title id=\"%s-t\">",
             w, h, w, h, id, id, id);
     nasc_rp_esc(f, title);
     fprintf(f, "</title><desc id=\"%s-d\">", id);
     nasc_rp_esc(f, alt);
     fprintf(f, "</desc>\n");
     const double x0 = p->ml, x1 = w - p->mr, y0 = p->mt, y1 = h - p->mb;
-    fprintf(f, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
-            x0, y0, x1 - x0, y1 - y0);
+    fprintf(f, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n", x0,
+            y0, x1 - x0, y1 - y0);
     double t[12];
     char buf[32];
     int n = ticks(&p->x, t);
     fprintf(f, "<g class=\"axis axis-x\">");
     for (int i = 0; i < n; i++) {
         const double px = nasc_rp_px(p, t[i]);
-        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+        fprintf(f,
+                "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
                 px, px, y0, y1 + 4, px, y1 + 16, nasc_rp_num(t[i], buf, sizeof buf));
     }
     fprintf(f, "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
@@ -163,12 +187,14 @@ void nasc_rp_plot_begin(nasc_rp_plot *p, FILE *f, double w, double h, const char
     n = ticks(&p->y, t);
     for (int i = 0; i < n; i++) {
         const double py = nasc_rp_py(p, t[i]);
-        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+        fprintf(f,
+                "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
                 x0 - 4, x1, py, py, x0 - 6, py + 4, nasc_rp_num(t[i], buf, sizeof buf));
     }
-    fprintf(f, "<text class=\"ylabel\" transform=\"translate(14 %.1f) rotate(-90)\" "
-               "text-anchor=\"middle\">",
+    fprintf(f,
+            "<text class=\"ylabel\" transform=\"translate(14 %.1f) rotate(-90)\" "
+            "text-anchor=\"middle\">",
             (y0 + y1) / 2);
     nasc_rp_esc(f, p->y.label);
     fprintf(f, "</text></g>\n");
@@ -237,13 +263,15 @@ void nasc_rp_rule(nasc_rp_plot *p, double v, bool vertical, const char *label) {
     FILE *f = p->f;
     if (vertical) {
         const double px = nasc_rp_px(p, v);
-        fprintf(f, "<line class=\"rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-                   "<text class=\"rule-label\" x=\"%.1f\" y=\"%.1f\">",
+        fprintf(f,
+                "<line class=\"rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                "<text class=\"rule-label\" x=\"%.1f\" y=\"%.1f\">",
                 px, px, p->mt, p->h - p->mb, px + 3, p->mt + 12);
     } else {
         const double py = nasc_rp_py(p, v);
-        fprintf(f, "<line class=\"rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-                   "<text class=\"rule-label\" x=\"%.1f\" y=\"%.1f\">",
+        fprintf(f,
+                "<line class=\"rule\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                "<text class=\"rule-label\" x=\"%.1f\" y=\"%.1f\">",
                 p->ml, p->w - p->mr, py, py, p->ml + 4, py - 4);
     }
     nasc_rp_esc(f, label);

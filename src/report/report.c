@@ -61,8 +61,9 @@ static int writer_active(const char *path) {
         unsigned long long ino;
         if (sscanf(line, "%*[^:]: %15s %*s %*s %*d %63s", kind, dev) != 2 || strcmp(kind, "FLOCK"))
             continue;
-        if (sscanf(dev, "%x:%x:%llu", &maj, &min, &ino) == 3 && ino == (unsigned long long)st.st_ino &&
-            maj == major(st.st_dev) && min == minor(st.st_dev))
+        if (sscanf(dev, "%x:%x:%llu", &maj, &min, &ino) == 3 &&
+            ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
+            min == minor(st.st_dev))
             found = 1;
     }
     fclose(f);
@@ -111,9 +112,14 @@ static nasc_status view_load(nasc_db *db, const char *path, nasc_rv *v, nasc_err
     for (int64_t i = 0; i < v->n; i++) {
         const nasc_trial_record *t = &v->t[i];
         switch (t->status) {
-        case NASC_TRIAL_OK: v->n_ok++; break;
-        case NASC_TRIAL_FAILED: v->n_failed++; break;
-        default: v->n_open++;
+        case NASC_TRIAL_OK:
+            v->n_ok++;
+            break;
+        case NASC_TRIAL_FAILED:
+            v->n_failed++;
+            break;
+        default:
+            v->n_open++;
         }
         if (isfinite(t->created_at))
             v->t0 = fmin(v->t0, t->created_at);
@@ -124,8 +130,8 @@ static nasc_status view_load(nasc_db *db, const char *path, nasc_rv *v, nasc_err
         if (isfinite(t->test_score))
             v->has_test = true;
         if (t->status == NASC_TRIAL_OK &&
-            (v->best < 0 || nasc_trial_better(reached(t), t->score, reached(&v->t[v->best]),
-                                              v->t[v->best].score)))
+            (v->best < 0 ||
+             nasc_trial_better(reached(t), t->score, reached(&v->t[v->best]), v->t[v->best].score)))
             v->best = i;
     }
     v->rank = nasc_malloc(sizeof(int64_t) * (size_t)(v->n_ok ? v->n_ok : 1));
@@ -138,8 +144,8 @@ static nasc_status view_load(nasc_db *db, const char *path, nasc_rv *v, nasc_err
     const char *strategy = nasc_rv_cfg(v, "strategy");
     v->oneshot = nasc_oneshot_method_parse(strategy, NULL);
     const char *oracle = nasc_rv_cfg(v, "oracle");
-    v->oracle = !strcmp(oracle, "true") ||
-                (!*oracle && !strncmp(nasc_rv_cfg(v, "benchmark"), "nb201:", 6));
+    v->oracle =
+        !strcmp(oracle, "true") || (!*oracle && !strncmp(nasc_rv_cfg(v, "benchmark"), "nb201:", 6));
     score_label(v);
     /* objectives and constraints, as the search parsed them */
     nasc_err oerr = {0};
@@ -168,8 +174,9 @@ static nasc_status view_load(nasc_db *db, const char *path, nasc_rv *v, nasc_err
         v->state = NASC_REPORT_RUNNING;
     else if (v->n == 0)
         v->state = NASC_REPORT_EMPTY;
-    else if (v->n_open == 0 && ((budget > 0 && done >= budget) ||
-                                (time_budget > 0 && v->sim_total >= time_budget) || stopped_by_rule))
+    else if (v->n_open == 0 &&
+             ((budget > 0 && done >= budget) || (time_budget > 0 && v->sim_total >= time_budget) ||
+              stopped_by_rule))
         v->state = NASC_REPORT_FINISHED;
     else
         v->state = NASC_REPORT_INTERRUPTED;
@@ -259,7 +266,8 @@ static void evaluator_text(const nasc_rv *v, char *buf, size_t n) {
     if (v->oneshot)
         snprintf(buf, n, "one-shot supernet (%s) trained on %s", nasc_rv_cfg(v, "strategy"), data);
     else if (*bm)
-        snprintf(buf, n, "benchmark table %s%s", bm, v->oracle ? " (ORACLE: searched on test)" : "");
+        snprintf(buf, n, "benchmark table %s%s", bm,
+                 v->oracle ? " (ORACLE: searched on test)" : "");
     else if (*proxy)
         snprintf(buf, n, "zero-cost proxy %s on %s", proxy, data);
     else if (*data)
@@ -321,12 +329,14 @@ static void write_header(FILE *f, const nasc_rv *v) {
     if (v->best >= 0) {
         const nasc_trial_record *t = &v->t[v->best];
         int k = snprintf(buf, sizeof buf, "trial %lld: %s %s", (long long)t->id,
-                         v->oracle ? "test (ORACLE)" : v->oneshot ? "supernet validation" :
-                         *nasc_rv_cfg(v, "proxy") ? "proxy score" : "validation",
+                         v->oracle                  ? "test (ORACLE)"
+                         : v->oneshot               ? "supernet validation"
+                         : *nasc_rv_cfg(v, "proxy") ? "proxy score"
+                                                    : "validation",
                          nasc_rp_num(t->score, a, sizeof a));
         if (isfinite(t->test_score) && k > 0 && (size_t)k < sizeof buf)
-            snprintf(buf + k, sizeof buf - (size_t)k, ", test %s", nasc_rp_num(t->test_score, b,
-                                                                                   sizeof b));
+            snprintf(buf + k, sizeof buf - (size_t)k, ", test %s",
+                     nasc_rp_num(t->test_score, b, sizeof b));
         kv_row(f, "best", buf);
         fprintf(f, "<tr><th>best architecture</th><td class=\"arch\">");
         nasc_rp_esc(f, t->arch);
@@ -376,7 +386,7 @@ static void history_plot(FILE *f, const nasc_rv *v, hx_kind kind, int *counter, 
     if (kind == HX_WALL) {
         span = v->t1 - v->t0;
         scale = span < 600 ? 1 : span < 36000 ? 60 : 3600;
-        xlabel = scale == 1 ? "wall time since the first trial (s)"
+        xlabel = scale == 1    ? "wall time since the first trial (s)"
                  : scale == 60 ? "wall time since the first trial (min)"
                                : "wall time since the first trial (h)";
     } else if (kind == HX_SIM) {
@@ -396,21 +406,24 @@ static void history_plot(FILE *f, const nasc_rv *v, hx_kind kind, int *counter, 
                                  : sim / scale;
         y[i] = t->status == NASC_TRIAL_OK ? t->score : (double)NAN;
         if (t->status == NASC_TRIAL_OK &&
-            (best < 0 || nasc_trial_better(reached(t), t->score, reached(&v->t[best]),
-                                           v->t[best].score)))
+            (best < 0 ||
+             nasc_trial_better(reached(t), t->score, reached(&v->t[best]), v->t[best].score)))
             best = i;
         bx[i] = x[i];
         by[i] = best >= 0 ? v->t[best].score : (double)NAN;
     }
     nasc_rp_axis ax, ay;
     nasc_rp_axis_fit(&ax, x, (long)v->n, false, xlabel);
+    ax.integer = kind == HX_TRIAL;
     nasc_rp_axis_fit(&ay, y, (long)v->n, false, v->score_label);
-    const char *id = kind == HX_TRIAL ? "history-trial" : kind == HX_WALL ? "history-time"
-                                                                          : "history-sim";
+    const char *id = kind == HX_TRIAL  ? "history-trial"
+                     : kind == HX_WALL ? "history-time"
+                                       : "history-sim";
     char title[160], alt[512], a[32];
     snprintf(title, sizeof title, "Score against %s",
-             kind == HX_TRIAL ? "trial number" : kind == HX_WALL ? "wall time"
-                                                                 : "simulated training time");
+             kind == HX_TRIAL  ? "trial number"
+             : kind == HX_WALL ? "wall time"
+                               : "simulated training time");
     snprintf(alt, sizeof alt,
              "%lld finished trials (%lld failed, marked by crosses at the bottom); best %s reached "
              "%s.",
@@ -424,8 +437,9 @@ static void history_plot(FILE *f, const nasc_rv *v, hx_kind kind, int *counter, 
         double *yc = nasc_malloc(sizeof(double) * (size_t)(v->n ? v->n : 1));
         for (int c = 0; yc && c < nf; c++) {
             for (int64_t i = 0; i < v->n; i++)
-                yc[i] = v->t[i].status == NASC_TRIAL_OK && reached(&v->t[i]) == fid[c] ? y[i]
-                                                                                        : (double)NAN;
+                yc[i] = v->t[i].status == NASC_TRIAL_OK && reached(&v->t[i]) == fid[c]
+                            ? y[i]
+                            : (double)NAN;
             char cls[16];
             snprintf(cls, sizeof cls, "dot f%d", c);
             nasc_rp_dots(&p, x, yc, (long)v->n, cls);
@@ -465,7 +479,8 @@ static void history_plot(FILE *f, const nasc_rv *v, hx_kind kind, int *counter, 
     snprintf(cap, sizeof cap, "%s%s", kind != HX_WALL ? "Line: best so far" : "",
              kind != HX_WALL && nf > 1
                  ? " (highest fidelity reached first, then score, as the search ranks them)."
-             : kind != HX_WALL ? "." : "Trials placed at the time they finished.");
+             : kind != HX_WALL ? "."
+                               : "Trials placed at the time they finished.");
     nasc_rp_plot_end(&p, cap);
 }
 
@@ -564,9 +579,10 @@ static void write_top(FILE *f, const nasc_rv *v, int top) {
                "then score. Parameters count trainable weights; multiply-adds are one forward "
                "pass at batch 1; latency is the forward time at batch 1 measured when the trial "
                "ran.</p>\n");
-    fprintf(f, "<table id=\"top-trials\"><thead><tr><th>#</th><th>trial</th><th>score</th>%s"
-               "<th>fidelity</th><th>params</th><th>multiply-adds</th><th>latency (ms)</th>"
-               "<th>architecture</th><th>cell drawing</th></tr></thead><tbody>\n",
+    fprintf(f,
+            "<table id=\"top-trials\"><thead><tr><th>#</th><th>trial</th><th>score</th>%s"
+            "<th>fidelity</th><th>params</th><th>multiply-adds</th><th>latency (ms)</th>"
+            "<th>architecture</th><th>cell drawing</th></tr></thead><tbody>\n",
             v->has_test ? "<th>test</th>" : "");
     for (int64_t k = 0; k < n; k++) {
         const nasc_trial_record *t = &v->t[v->rank[k]];
@@ -591,8 +607,8 @@ static void write_top(FILE *f, const nasc_rv *v, int top) {
 
 /* ---- page ---- */
 
-nasc_status nasc_report_write(nasc_db *db, const char *db_path, const nasc_report_opts *o,
-                              FILE *f, nasc_report_info *out_info, nasc_err *err) {
+nasc_status nasc_report_write(nasc_db *db, const char *db_path, const nasc_report_opts *o, FILE *f,
+                              nasc_report_info *out_info, nasc_err *err) {
     nasc_report_opts def;
     if (!o) {
         nasc_report_opts_default(&def);
@@ -648,8 +664,11 @@ nasc_status nasc_report_write(nasc_db *db, const char *db_path, const nasc_repor
     }
     fprintf(f, "</body></html>\n");
     if (out_info)
-        *out_info = (nasc_report_info){.state = v.state, .n_trials = v.n, .n_ok = v.n_ok,
-                                       .n_failed = v.n_failed, .n_plots = n_plots};
+        *out_info = (nasc_report_info){.state = v.state,
+                                       .n_trials = v.n,
+                                       .n_ok = v.n_ok,
+                                       .n_failed = v.n_failed,
+                                       .n_plots = n_plots};
     view_free(&v);
     if (fflush(f) != 0 || ferror(f))
         return nasc_errorf(err, NASC_ERR_IO, "report: write failed: %s", strerror(errno));

@@ -10,10 +10,10 @@
 typedef struct cJSON cJSON;
 
 typedef struct nasc_rv {
-    const char *path;               /* database file */
-    nasc_kv *cfg;                   /* stored configuration (owned) */
+    const char *path; /* database file */
+    nasc_kv *cfg;     /* stored configuration (owned) */
     int n_cfg;
-    nasc_trial_record *t;           /* every trial, in id order (owned) */
+    nasc_trial_record *t; /* every trial, in id order (owned) */
     int64_t n;
     int64_t n_ok, n_failed, n_open; /* open: pending or running */
     int64_t best;                   /* index of the best trial (nasc_trial_better), -1 if none */
@@ -22,12 +22,12 @@ typedef struct nasc_rv {
     double sim_total;               /* simulated training seconds of all trials */
     bool has_sim, has_test;         /* some trial has sim_seconds / test_score */
     bool oneshot, oracle;
-    bool has_obj;                   /* obj parsed from the configuration */
+    bool has_obj; /* obj parsed from the configuration */
     nasc_objectives obj;
-    char score_label[96];           /* the score's axis label, with its unit */
-    cJSON *history;                 /* one-shot: {"method", "epochs": [...]}, or NULL (owned) */
+    char score_label[96]; /* the score's axis label, with its unit */
+    cJSON *history;       /* one-shot: {"method", "epochs": [...]}, or NULL (owned) */
     nasc_report_state state;
-    bool lock_unknown;              /* whether a search runs could not be told */
+    bool lock_unknown; /* whether a search runs could not be told */
 } nasc_rv;
 
 /* The configuration value of key ("" if absent). */

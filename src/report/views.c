@@ -14,11 +14,21 @@
 static void obj_label(const nasc_rv *v, int j, char *buf, size_t n) {
     const nasc_objectives *o = &v->obj;
     switch (o->kind[j]) {
-    case NASC_OBJ_ACCURACY: snprintf(buf, n, "%s", v->score_label); break;
-    case NASC_OBJ_PARAMS: snprintf(buf, n, "parameters (count)"); break;
-    case NASC_OBJ_FLOPS: snprintf(buf, n, "multiply-adds per image (count)"); break;
-    case NASC_OBJ_LATENCY: snprintf(buf, n, "latency at batch 1 (ms)"); break;
-    case NASC_OBJ_MEMORY: snprintf(buf, n, "activation memory at batch 1 (bytes)"); break;
+    case NASC_OBJ_ACCURACY:
+        snprintf(buf, n, "%s", v->score_label);
+        break;
+    case NASC_OBJ_PARAMS:
+        snprintf(buf, n, "parameters (count)");
+        break;
+    case NASC_OBJ_FLOPS:
+        snprintf(buf, n, "multiply-adds per image (count)");
+        break;
+    case NASC_OBJ_LATENCY:
+        snprintf(buf, n, "latency at batch 1 (ms)");
+        break;
+    case NASC_OBJ_MEMORY:
+        snprintf(buf, n, "activation memory at batch 1 (bytes)");
+        break;
     default:
         snprintf(buf, n, "%s (table column%s)", o->column[j],
                  strstr(o->column[j], "latency") ? ", ms" : ", its unit");
@@ -64,8 +74,8 @@ static int cmp_x(const void *a, const void *b, void *ctx) {
 }
 
 /* Pareto plot of objective i (y) against objective j (x), over the m points xs/ys. */
-static void pair_plot(FILE *f, const nasc_rv *v, int i, int j, const double *ys,
-                      const double *xs, long m, int *counter) {
+static void pair_plot(FILE *f, const nasc_rv *v, int i, int j, const double *ys, const double *xs,
+                      long m, int *counter) {
     char xl[96], yl[96], id[32], title[256], alt[512];
     obj_label(v, j, xl, sizeof xl);
     obj_label(v, i, yl, sizeof yl);
@@ -112,8 +122,9 @@ static void pair_plot(FILE *f, const nasc_rv *v, int i, int j, const double *ys,
     nasc_rp_legend(&p, 0, "dot", false, "trial");
     nasc_rp_legend(&p, 1, "dot front", false, "on the front");
     char cap[128];
-    snprintf(cap, sizeof cap, "%s is better %s.", i == 0 ? "Up and to the left" :
-             "Down and to the left", ax.log ? "; log scale on x" : "");
+    snprintf(cap, sizeof cap, "%s is better %s.",
+             i == 0 ? "Up and to the left" : "Down and to the left",
+             ax.log ? "; log scale on x" : "");
     nasc_rp_plot_end(&p, cap);
 done:
     nasc_free(pt);
@@ -145,12 +156,13 @@ static void parallel_plot(FILE *f, const nasc_rv *v, const double *vals, long m,
     }
     if (counter)
         ++*counter;
-    fprintf(f, "<figure class=\"plot\" id=\"parallel\"><svg viewBox=\"0 0 %.0f %.0f\" "
-               "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-labelledby=\"parallel-t "
-               "parallel-d\"><title id=\"parallel-t\">Parallel coordinates of the objectives"
-               "</title><desc id=\"parallel-d\">Each line is one of %ld successful trials, "
-               "crossing one vertical axis per objective at its value; the %d trials on the "
-               "Pareto front of all objectives are highlighted.</desc>\n",
+    fprintf(f,
+            "<figure class=\"plot\" id=\"parallel\"><svg viewBox=\"0 0 %.0f %.0f\" "
+            "width=\"%.0f\" height=\"%.0f\" role=\"img\" aria-labelledby=\"parallel-t "
+            "parallel-d\"><title id=\"parallel-t\">Parallel coordinates of the objectives"
+            "</title><desc id=\"parallel-d\">Each line is one of %ld successful trials, "
+            "crossing one vertical axis per objective at its value; the %d trials on the "
+            "Pareto front of all objectives are highlighted.</desc>\n",
             w, h, w, h, m, nf);
     for (int pass = 0; pass < 2; pass++) {
         fprintf(f, "<path class=\"pc%s\" d=\"", pass ? " front" : "");
@@ -172,8 +184,9 @@ static void parallel_plot(FILE *f, const nasc_rv *v, const double *vals, long m,
     char a[32];
     for (int j = 0; j < n_obj; j++) {
         const double x = 60.0 + 180.0 * j;
-        fprintf(f, "<g class=\"axis\"><line class=\"pcaxis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
-                   "y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+        fprintf(f,
+                "<g class=\"axis\"><line class=\"pcaxis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+                "y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
                 x, x, top, bot, x, top - 6, nasc_rp_num(ax[j].hi, a, sizeof a));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", x, bot + 14,
                 nasc_rp_num(ax[j].lo, a, sizeof a));
@@ -209,8 +222,9 @@ void nasc_rv_write_objectives(FILE *f, const nasc_rv *v, int *counter) {
             vals[m * n_obj + j] = obj_value(v, &v->t[i], j);
         m++;
     }
-    fprintf(f, "<section id=\"objectives\"><h2>Objectives</h2>\n<p class=\"muted\">Objectives: "
-               "%s",
+    fprintf(f,
+            "<section id=\"objectives\"><h2>Objectives</h2>\n<p class=\"muted\">Objectives: "
+            "%s",
             nasc_rv_cfg(v, "objective"));
     if (*nasc_rv_cfg(v, "constraint")) {
         fprintf(f, "; constraints (dashed lines): ");
@@ -244,9 +258,15 @@ static int series(const nasc_trial_record *t, series_kind s, const float **out) 
     if (!r)
         return 0;
     switch (s) {
-    case SER_VAL_ACC: *out = r->curve; return r->n_curve;
-    case SER_TRAIN_LOSS: *out = r->train_loss_curve; return r->n_train_curve;
-    default: *out = r->train_acc_curve; return r->n_train_curve;
+    case SER_VAL_ACC:
+        *out = r->curve;
+        return r->n_curve;
+    case SER_TRAIN_LOSS:
+        *out = r->train_loss_curve;
+        return r->n_train_curve;
+    default:
+        *out = r->train_acc_curve;
+        return r->n_train_curve;
     }
 }
 
@@ -273,7 +293,8 @@ static bool series_plot(FILE *f, const nasc_rv *v, series_kind s, int *counter) 
                                        "training accuracy (%)"};
     static const char *const what[] = {"Validation accuracy per epoch", "Training loss per epoch",
                                        "Training accuracy per epoch"};
-    nasc_rp_axis ax = {.lo = 0.8, .hi = max_ep + 0.2, .label = "epoch (completed epochs)"};
+    nasc_rp_axis ax = {
+        .lo = 0.8, .hi = max_ep + 0.2, .integer = true, .label = "epoch (completed epochs)"};
     double yr[2] = {lo, hi};
     nasc_rp_axis ay;
     nasc_rp_axis_fit(&ay, yr, 2, false, ylab[s]);
@@ -310,7 +331,8 @@ void nasc_rv_write_curves(FILE *f, const nasc_rv *v, int *counter) {
         return;
     bool any = false;
     for (int64_t i = 0; i < v->n && !any; i++)
-        any = v->t[i].result && (v->t[i].result->n_curve >= 2 || v->t[i].result->n_train_curve >= 2);
+        any =
+            v->t[i].result && (v->t[i].result->n_curve >= 2 || v->t[i].result->n_train_curve >= 2);
     if (!any)
         return;
     fprintf(f, "<section id=\"curves\"><h2>Learning curves (intermediate values)</h2>\n");

@@ -52,8 +52,8 @@ static inline int report_check_figures(const char *html, const char *label) {
         char txt[256];
         if (d && d < end) {
             report_text_after(d, txt, sizeof txt);
-            CHECK_MSG(strlen(txt) > 20, "%s: plot '%s': text alternative '%s' too short", label,
-                      id, txt);
+            CHECK_MSG(strlen(txt) > 20, "%s: plot '%s': text alternative '%s' too short", label, id,
+                      txt);
         }
         const bool parallel = !strcmp(id, "parallel");
         const char *axes[2] = {"class=\"xlabel\"", "class=\"ylabel\""};
@@ -63,8 +63,10 @@ static inline int report_check_figures(const char *html, const char *label) {
             if (!x || x >= end)
                 continue;
             report_text_after(x, txt, sizeof txt);
-            CHECK_MSG(strchr(txt, '(') && strchr(txt, ')'), "%s: plot '%s': axis label '%s' has "
-                      "no unit", label, id, txt);
+            CHECK_MSG(strchr(txt, '(') && strchr(txt, ')'),
+                      "%s: plot '%s': axis label '%s' has "
+                      "no unit",
+                      label, id, txt);
         }
         CHECK_MSG(strstr(p, "</svg>") && strstr(p, "</svg>") < end, "%s: plot '%s': no </svg>",
                   label, id);
@@ -83,8 +85,8 @@ static inline void report_check_ids(const char *html, const char *const *ids, co
 
 /* Renders html_path in headless Chromium: exit 0, the DOM it built holds ids and as many plots
  * as the file, and no console message. Returns false when there is no chromium (skipped). */
-static inline bool report_chromium(const char *dir, const char *html_path,
-                                   const char *const *ids, const char *label) {
+static inline bool report_chromium(const char *dir, const char *html_path, const char *const *ids,
+                                   const char *label) {
     static const char *const bins[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser",
                                        "/usr/bin/google-chrome"};
     const char *bin = NULL;
@@ -92,8 +94,10 @@ static inline bool report_chromium(const char *dir, const char *html_path,
         if (!access(bins[i], X_OK))
             bin = bins[i];
     if (!bin) {
-        fprintf(stderr, "note: no chromium (apt install chromium): rendering check of %s "
-                        "skipped\n", label);
+        fprintf(stderr,
+                "note: no chromium (apt install chromium): rendering check of %s "
+                "skipped\n",
+                label);
         return false;
     }
     char url[600], prof[400], dom[400], log[400];
@@ -101,8 +105,16 @@ static inline bool report_chromium(const char *dir, const char *html_path,
     snprintf(prof, sizeof prof, "--user-data-dir=%s/chromium-profile", dir);
     snprintf(dom, sizeof dom, "%s/%s.dom", dir, label);
     snprintf(log, sizeof log, "%s/%s.chromium.log", dir, label);
-    const char *args[] = {"--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                          prof, "--enable-logging=stderr", "--v=0", "--dump-dom", url, NULL};
+    const char *args[] = {"--headless",
+                          "--disable-gpu",
+                          "--no-sandbox",
+                          "--no-first-run",
+                          prof,
+                          "--enable-logging=stderr",
+                          "--v=0",
+                          "--dump-dom",
+                          url,
+                          NULL};
     const int rc = search_run(bin, args, -1, 120, dom, log);
     CHECK_MSG(rc == 0, "%s: chromium exited %d (see %s)", label, rc, log);
     char *d = search_slurp(dom), *l = search_slurp(log), *h = search_slurp(html_path);
@@ -113,8 +125,8 @@ static inline bool report_chromium(const char *dir, const char *html_path,
         in_file += !strncmp(p, "<figure class=\"plot", 19);
     for (const char *p = strstr(d, "<figure class=\"plot"); p; p = strstr(p + 1, "<figure"))
         in_dom += !strncmp(p, "<figure class=\"plot", 19);
-    CHECK_MSG(in_file == in_dom, "%s: %d plots in the file, %d in Chromium's DOM", label,
-              in_file, in_dom);
+    CHECK_MSG(in_file == in_dom, "%s: %d plots in the file, %d in Chromium's DOM", label, in_file,
+              in_dom);
     /* console messages are logged as "[...:INFO:CONSOLE:line] \"text\", source: ..." */
     CHECK_MSG(strstr(l, ":CONSOLE") == NULL, "%s: console message in Chromium: %s", label,
               strstr(l, ":CONSOLE"));

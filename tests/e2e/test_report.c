@@ -67,8 +67,8 @@ static void test_evolution(void) {
                       "--budget 60 --seed 3 --db %s --quiet",
                       db) == 0);
     char *h = report(db, "evo", NULL);
-    static const char *const ids[] = {"experiment", "history", "history-trial", "history-time",
-                                      "history-sim", "top", "top-trials", NULL};
+    static const char *const ids[] = {"experiment",  "history", "history-trial", "history-time",
+                                      "history-sim", "top",     "top-trials",    NULL};
     report_check_ids(h, ids, "evo");
     CHECK_MSG(report_check_figures(h, "evo") == 3, "evo: expected 3 plots");
     CHECK_HAS(h, "state-finished", "evolution");
@@ -105,15 +105,15 @@ static void test_nsga2(void) {
                       "--constraint params<=700k --seed 2 --db %s --quiet",
                       db) == 0);
     char *h = report(db, "mo", NULL);
-    static const char *const ids[] = {"objectives", "pareto-0-1", "pareto-0-2", "pareto-1-2",
+    static const char *const ids[] = {"objectives", "pareto-0-1", "pareto-0-2",    "pareto-1-2",
                                       "parallel",   "failures",   "failed-trials", NULL};
     report_check_ids(h, ids, "mo");
     CHECK_MSG(report_check_figures(h, "mo") == 3 + 4, "mo: expected 3 history + 4 objective "
-              "plots");
+                                                      "plots");
     CHECK_HAS(h, "parameters (count)", "nsga2");
     CHECK_HAS(h, "multiply-adds per image (count)", "nsga2");
     CHECK_HAS(h, "constraint params&lt;=700000 violated", "nsga2"); /* a failure reason */
-    CHECK_HAS(h, "class=\"rule\"", "nsga2");                          /* the constraint drawn */
+    CHECK_HAS(h, "class=\"rule\"", "nsga2");                        /* the constraint drawn */
     CHECK_HAS(h, "class=\"dot front\"", "nsga2");
     free(h);
     render("mo", ids);
@@ -122,8 +122,9 @@ static void test_nsga2(void) {
 static void test_interrupted(void) {
     char db[400];
     path(db, sizeof db, "int.db");
-    const char *args[] = {"search", "--space", "nb201", "--strategy", "random", "--benchmark",
-                          "nb201:cifar10", "--budget", "50", "--db", db, "--quiet", NULL};
+    const char *args[] = {
+        "search",   "--space", "nb201", "--strategy", "random",  "--benchmark", "nb201:cifar10",
+        "--budget", "50",      "--db",  db,           "--quiet", NULL};
     const int rc = search_run(cli, args, 40, 0, NULL, NULL); /* SIGKILL at commit 40 */
     CHECK_MSG(rc == 128 + SIGKILL, "the search was not killed (exit %d)", rc);
     char *h = report(db, "int", NULL);

@@ -33,11 +33,37 @@ static void test_training(void) {
     fflush(NULL);
     const pid_t pid = fork();
     if (pid == 0) {
-        const char *args[] = {cli, "search", "--space", "nb201", "--data", "fashion-mnist",
-                              "--data-fraction", "0.01", "--channels", "4", "--cells", "1",
-                              "--batch", "32", "--threads", "1", "--strategy", "hyperband",
-                              "--strategy-opt", "eta=2", "--epochs", "4", "--budget", "11",
-                              "--workers", "2", "--median-stop", "--db", db, "--quiet", NULL};
+        const char *args[] = {cli,
+                              "search",
+                              "--space",
+                              "nb201",
+                              "--data",
+                              "fashion-mnist",
+                              "--data-fraction",
+                              "0.01",
+                              "--channels",
+                              "4",
+                              "--cells",
+                              "1",
+                              "--batch",
+                              "32",
+                              "--threads",
+                              "1",
+                              "--strategy",
+                              "hyperband",
+                              "--strategy-opt",
+                              "eta=2",
+                              "--epochs",
+                              "4",
+                              "--budget",
+                              "11",
+                              "--workers",
+                              "2",
+                              "--median-stop",
+                              "--db",
+                              db,
+                              "--quiet",
+                              NULL};
         int nul = open("/dev/null", O_WRONLY);
         dup2(nul, 1);
         dup2(nul, 2);
@@ -66,19 +92,20 @@ static void test_training(void) {
     for (const char *p = strstr(e, ": running,"); p; p = strstr(p + 1, ": running,"))
         lines_running++;
     CHECK_MSG(was_running || lines_running > 0, "no report saw the search running:\n%s", e);
-    CHECK_MSG(strstr(e, ": finished,") != NULL, "--watch did not end with the finished search:"
-              "\n%s", e);
+    CHECK_MSG(strstr(e, ": finished,") != NULL,
+              "--watch did not end with the finished search:"
+              "\n%s",
+              e);
     free(e);
     char wal[420], shm[420];
     snprintf(wal, sizeof wal, "%s-wal", db);
     snprintf(shm, sizeof shm, "%s-shm", db);
     CHECK_MSG(!search_exists(wal) && !search_exists(shm), "-wal / -shm left after the search and "
-              "its reports");
+                                                          "its reports");
     h = search_slurp(html);
-    static const char *const ids[] = {"history-trial", "history-time", "failures",
-                                      "failed-trials", "top-trials", "curves",
-                                      "curve-val-acc", "curve-train-loss", "curve-train-acc",
-                                      NULL};
+    static const char *const ids[] = {
+        "history-trial", "history-time",  "failures",         "failed-trials",   "top-trials",
+        "curves",        "curve-val-acc", "curve-train-loss", "curve-train-acc", NULL};
     report_check_ids(h, ids, "hb");
     CHECK_MSG(report_check_figures(h, "hb") == 5, "hb: expected 5 plots");
     CHECK_HAS(h, "state-finished", "hb");
@@ -104,10 +131,16 @@ static void test_darts(void) {
     CHECK(report_run(cli, db, html, NULL, NULL) == 0);
     CHECK(search_file_sum(db, &n1) == h0 && n0 == n1);
     char *h = search_slurp(html);
-    static const char *const ids[] = {"oneshot", "alpha-normal", "alpha-reduce",
-                                      "alpha-multiples-normal", "alpha-multiples-reduce",
-                                      "oneshot-accuracy", "oneshot-param-free", "genotypes",
-                                      "history-trial", NULL};
+    static const char *const ids[] = {"oneshot",
+                                      "alpha-normal",
+                                      "alpha-reduce",
+                                      "alpha-multiples-normal",
+                                      "alpha-multiples-reduce",
+                                      "oneshot-accuracy",
+                                      "oneshot-param-free",
+                                      "genotypes",
+                                      "history-trial",
+                                      NULL};
     report_check_ids(h, ids, "darts");
     report_check_figures(h, "darts");
     CHECK_HAS(h, "sep_conv_3x3", "darts"); /* op names from the supernet */
