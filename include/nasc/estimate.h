@@ -88,6 +88,10 @@ typedef struct nasc_trial_result {
     bool stopped_early; /* ended by the median stopping rule (status OK, partial score) */
     int n_curve;        /* validation accuracy after each epoch: curve[0..n_curve) */
     float curve[NASC_MAX_CURVE];
+    int n_train_curve;  /* training loss and accuracy (%) over each epoch (running means of its
+                           steps): train_*_curve[0..n_train_curve); training evaluator only */
+    float train_loss_curve[NASC_MAX_CURVE];
+    float train_acc_curve[NASC_MAX_CURVE];
     double train_loss;  /* last training loss (NaN if none) */
     double seconds;     /* evaluation wall time */
     double test_score;  /* the evaluator's report value (a table's test accuracy) at the fidelity
