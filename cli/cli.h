@@ -75,5 +75,6 @@ struct nasc_experiment_config;
 int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *given,
                        const char *max_memory);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
+int cmd_predict(int argc, char **argv); /* cmd_predict.c */
 
 #endif /* NASC_CLI_H */

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"show", cmd_show, "an architecture's structure, cost and Graphviz drawing"},
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
+    {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
 };
 
 static void usage(FILE *f) {

@@ -201,3 +201,49 @@ done:
     nasc_free(meta);
     return st;
 }
+
+nasc_status cli_model_norm(const char *model_path, const char *spec, nasc_export_norm *out,
+                           nasc_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!spec) {
+        /* a model that records its normalisation: {"normalize": {"mean": [..], "std": [..]}} */
+        char *meta = NULL;
+        NASC_TRY(nasc_weights_read_meta(model_path, &meta, err));
+        cJSON *j = cJSON_Parse(meta);
+        nasc_free(meta);
+        const cJSON *nz = j ? cJSON_GetObjectItem(j, "normalize") : NULL;
+        const cJSON *mean = nz ? cJSON_GetObjectItem(nz, "mean") : NULL;
+        const cJSON *std = nz ? cJSON_GetObjectItem(nz, "std") : NULL;
+        const int c = cJSON_GetArraySize(mean);
+        bool ok = nz && cJSON_IsArray(mean) && cJSON_IsArray(std) && c >= 1 && c <= 3 &&
+                  cJSON_GetArraySize(std) == c;
+        for (int i = 0; ok && i < c; i++) {
+            const cJSON *a = cJSON_GetArrayItem(mean, i), *b = cJSON_GetArrayItem(std, i);
+            ok = cJSON_IsNumber(a) && cJSON_IsNumber(b);
+            if (ok) {
+                out->mean[i] = (float)a->valuedouble;
+                out->std[i] = (float)b->valuedouble;
+            }
+        }
+        cJSON_Delete(j);
+        if (ok) {
+            out->c = c;
+            return NASC_OK;
+        }
+        if (nz)
+            return nasc_errorf_at(err, NASC_ERR_FORMAT, model_path, 64,
+                                  "model %s: byte 64: metadata \"normalize\" is not "
+                                  "{\"mean\": [..], \"std\": [..]} with 1 to 3 channels",
+                                  model_path);
+        spec = "fashion-mnist";
+    }
+    nasc_dataset *ds = NULL;
+    NASC_TRY(nasc_dataset_load(spec, NASC_SPLIT_TEST, &ds, err));
+    out->c = ds->c;
+    for (int i = 0; i < ds->c; i++) {
+        out->mean[i] = ds->mean[i];
+        out->std[i] = ds->std[i];
+    }
+    nasc_dataset_free(ds);
+    return NASC_OK;
+}

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include "nasc/data.h"
+#include "nasc/export.h"
 #include "nasc/space.h"
 #include "nasc/train.h"
 #include "nasc/weights.h"
@@ -43,5 +44,11 @@ nasc_status cli_model_build(const char *space, const char *arch, const cli_net_o
 char *cli_model_meta(const nasc_model *m, const cli_net_opts *net);
 /* Rebuilds the model described by a weights file and loads its weights. */
 nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err);
+
+/* The dataset normalisation of a saved model, for exports and --image: the mean/std of dataset
+ * `spec` when given (its test split is loaded), else the model's metadata "normalize" when it has
+ * one, else Fashion-MNIST's. */
+nasc_status cli_model_norm(const char *model_path, const char *spec, nasc_export_norm *out,
+                           nasc_err *err);
 
 #endif /* NASC_CLI_TRAIN_OPTS_H */

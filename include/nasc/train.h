@@ -112,6 +112,14 @@ NASC_API nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_b
                                    int threads, int batch, float *out_acc, float *out_loss,
                                    nasc_err *err);
 
+/* The logits of m on every image of ds, in dataset order, computed exactly as nasc_evaluate
+ * computes them (same loader, normalisation and batches): out_logits receives ds->n x
+ * m->n_classes floats (caller-owned). out_acc (may be NULL) gets the accuracy against ds's
+ * labels. Errors as nasc_evaluate. */
+NASC_API nasc_status nasc_predict(nasc_model *m, const nasc_dataset *ds, nasc_backend *be,
+                                  int threads, int batch, float *out_logits, float *out_acc,
+                                  nasc_err *err);
+
 #ifdef __cplusplus
 }
 #endif
