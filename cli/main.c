@@ -25,7 +25,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: nasc <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'nasc <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'nasc <command> --help' describes a command's options; 'nasc --version' (-V) "
+               "prints the version.\n");
 }
 
 /* OpenMP threads that wait for work by spinning (libgomp's default) hold their core while another
@@ -52,7 +53,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return CLI_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("nasc %s\n", NASC_VERSION_STRING);
         return CLI_OK;
     }

@@ -5,6 +5,7 @@
 #include "nasc/arena.h"
 #include "nasc/estimate.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -549,6 +550,32 @@ nasc_status nasc_nb201_csv_find(char *buf, size_t n, nasc_err *err) {
             return NASC_OK;
         snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s ", buf);
     }
+#ifdef NASC_INSTALL_DATADIR
+    /* An installed copy: the data directory fixed by CMake's install prefix at configure time. */
+    snprintf(buf, n, "%s/nb201.csv", NASC_INSTALL_DATADIR);
+    if (file_exists(buf))
+        return NASC_OK;
+    snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s ", buf);
+#endif
+#ifdef NASC_LIBDIR_TO_DATADIR
+    /* An installed copy moved or installed with `cmake --install --prefix P`: the data directory
+     * beside the library that holds this code (libnasc.so; the executable itself when libnasc.a
+     * was linked in). */
+    Dl_info info;
+    if (dladdr((void *)nasc_nb201_csv_find, &info) && info.dli_fname) {
+        char lib[PATH_MAX];
+        if (realpath(info.dli_fname, lib)) {
+            char *slash = strrchr(lib, '/');
+            if (slash) {
+                *slash = '\0';
+                snprintf(buf, n, "%s/%s/nb201.csv", lib, NASC_LIBDIR_TO_DATADIR);
+                if (file_exists(buf))
+                    return NASC_OK;
+                snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s ", buf);
+            }
+        }
+    }
+#endif
     char exe[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (k > 0) {
