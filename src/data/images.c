@@ -796,6 +796,9 @@ nasc_status nasc_data_images_load(const char *spec, nasc_split split, nasc_datas
         h = fnv_opts(h, &o);
         snprintf(cpath, sizeof cpath, "%s/images-%016llx.cache", cdir, (unsigned long long)h);
         nasc_status st = cache_read(cpath, &s, &o, split, out, err);
+        if (st == NASC_OK)
+            nasc_log(NASC_LOG_DEBUG, "%s: %s: %d images from the cache %s", WHAT, dir,
+                     (*out)->n, cpath);
         if (st == NASC_OK || st == NASC_ERR_NOMEM) {
             scan_free(&s);
             return st;
@@ -804,6 +807,8 @@ nasc_status nasc_data_images_load(const char *spec, nasc_split split, nasc_datas
     nasc_dataset *tr = NULL, *te = NULL;
     nasc_status st = decode_all(&s, &o, &tr, &te, err);
     if (st == NASC_OK) {
+        nasc_log(NASC_LOG_DEBUG, "%s: %s: decoded %d + %d images (cache %s)", WHAT, dir, tr->n,
+                 te->n, cached ? cpath : "off");
         if (cached)
             cache_write(cpath, &s, tr, te);
         if (split == NASC_SPLIT_TRAIN) {
