@@ -65,6 +65,8 @@ int cmd_train(int argc, char **argv) {
     flags[n++] = (cli_flag){"auxiliary", CLI_BOOL, &net.auxiliary, NULL, "darts: auxiliary head"};
     flags[n++] = (cli_flag){"width", CLI_FLOAT, &net.width, "X", "baseline CNN width multiplier (default 1)"};
     n = cli_train_flags_add(flags, n, &o);
+    if ((n = cli_train_recipe_add(flags, n, argc, argv, 2, &o, &net, "train")) < 0)
+        return CLI_USAGE;
     flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
                             "evaluate on the test set after every epoch"};
     flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};

@@ -120,6 +120,32 @@ int cli_train_opts_finish(cli_train_opts *o, const char *cmd) {
     return CLI_OK;
 }
 
+int cli_train_recipe_add(cli_flag *f, int n, int argc, char **argv, int first, cli_train_opts *o,
+                         cli_net_opts *net, const char *cmd) {
+    static char help[160];
+    snprintf(help, sizeof help,
+             "a benchmark's training schedule and network size (%s); later flags override it",
+             nasc_train_recipe_names());
+    f[n++] = (cli_flag){"recipe", CLI_STR, &o->recipe, "NAME", help};
+    for (int i = first; i < argc; i++) {
+        const char *name = NULL;
+        if (!strcmp(argv[i], "--recipe") && i + 1 < argc)
+            name = argv[i + 1];
+        else if (!strncmp(argv[i], "--recipe=", 9))
+            name = argv[i] + 9;
+        if (!name)
+            continue;
+        nasc_err err = {0};
+        if (nasc_train_recipe_apply(name, &o->cfg, &net->channels, &net->cells, &err) != NASC_OK) {
+            cli_error("nasc %s: --recipe: %s", cmd, err.msg);
+            return -1;
+        }
+        o->optimizer = "sgd";
+        o->no_nesterov = false;
+    }
+    return n;
+}
+
 void cli_train_opts_deinit(cli_train_opts *o) {
     nasc_free(o->data_spec);
     o->data_spec = NULL;

@@ -19,6 +19,7 @@ typedef struct cli_train_opts {
     const char *input;     /* --input CxHxW (images:DIR) */
     double test_fraction;  /* --test-fraction (images:DIR without train/ and test/; 0: default) */
     bool skip_bad;         /* --skip-bad (images:DIR) */
+    const char *recipe;    /* --recipe (applied before parsing by cli_train_recipe_add) */
     char *data_spec;       /* --data with the image options folded in (nasc_malloc'd) or NULL */
 } cli_train_opts;
 
@@ -38,6 +39,11 @@ int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o);
  * --test-fraction and --skip-bad into the images:DIR spec (o->data then points at o->data_spec).
  * CLI_OK or CLI_USAGE (printed). */
 int cli_train_opts_finish(cli_train_opts *o, const char *cmd);
+/* Applies --recipe NAME (found anywhere in argv[first..]) to o and net before the flags are
+ * parsed, so explicit flags override it. Adds the --recipe flag to f[n..] and returns the new
+ * count, or -1 after printing the error for an unknown recipe. */
+int cli_train_recipe_add(cli_flag *f, int n, int argc, char **argv, int first, cli_train_opts *o,
+                         cli_net_opts *net, const char *cmd);
 /* Frees what cli_train_opts_finish allocated. */
 void cli_train_opts_deinit(cli_train_opts *o);
 /* data ("images:DIR[?...]") with opts appended ('?' or '&' joined), nasc_malloc'd. */

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "e2e/search_cli.h"
+#include "nasc/train.h"
 
 #define FIX NASC_SOURCE_DIR "/tests/data/images"
 #define ARCH "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"
@@ -75,6 +76,31 @@ int main(void) {
     free(o6);
     rc = search_runf(cli, out, err, "train --data fashion-mnist --skip-bad --epochs 1");
     CHECK_MSG(rc == 2, "--skip-bad without images: exit %d", rc);
+
+    /* --recipe nb201-12: NAS-Bench-201's schedule and network; the parameter count equals the
+     * benchmark's params_mb for this cell (data/nb201.csv: 0.587386), explicit flags override */
+    rc = search_runf(cli, out, err,
+                     "train --recipe nb201-12 --data images:" FIX "/cifar --space nb201 --arch " ARCH
+                     " --epochs 1 --threads 1 --json");
+    char *o8 = search_slurp(out), *e8 = search_slurp(err);
+    CHECK_MSG(rc == 0, "recipe: exit %d: %s", rc, e8);
+    CHECK_STR_CONTAINS(o8, "\"params\":\t587386,");
+    CHECK_STR_CONTAINS(e8, "1 epochs, batch 256");
+    free(o8);
+    free(e8);
+    rc = search_runf(cli, out, err, "train --recipe nb201-13");
+    CHECK_MSG(rc == 2, "unknown recipe: exit %d", rc);
+    nasc_train_config c;
+    nasc_train_config_default(&c);
+    int ch = 0, cells = 0;
+    nasc_err e = {0};
+    CHECK_STATUS(nasc_train_recipe_apply("nb201-200", &c, &ch, &cells, &e), NASC_OK);
+    CHECK(c.epochs == 200 && c.batch == 256 && c.optim == NASC_OPTIM_SGD && c.lr == 0.1f &&
+          c.lr_min == 0.0f && c.momentum == 0.9f && c.nesterov && c.weight_decay == 5e-4f &&
+          c.clip_norm == 0.0f && c.crop_pad == 4 && c.hflip && c.cutout == 0 &&
+          c.label_smoothing == 0.0f && c.warmup_epochs == 0 && ch == 16 && cells == 5);
+    CHECK_STATUS(nasc_train_recipe_apply("nb201", &c, NULL, NULL, &e), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(e.msg, "nb201-12, nb201-200");
 
     /* search: two trained trials of the nb201 space on the folder (options in the spec) */
     rc = search_runf(cli, out, err,
