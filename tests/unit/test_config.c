@@ -82,6 +82,11 @@ static void test_validate(void) {
         {"space", "", "space: required"},
         {"benchmark", "", "exactly one evaluator"},
         {"momentum", "1.5", "momentum in [0, 1)"},
+        /* nasc/limits.h (issue 22, defects 4 and 5) */
+        {"channels", "1000000000", "channels: must be in [0, 4096] (got 1000000000)"},
+        {"cells", "1000000", "cells: must be in [0, 256] (got 1000000)"},
+        {"batch", "1000000", "batch: must be in [1, 65536] (got 1000000)"},
+        {"threads", "1000000", "threads: must be in [1, 256] (got 1000000)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nasc_config_default(&c);
