@@ -2,7 +2,10 @@
  * refused with exit 2 and a message naming the value and the bound, before anything is allocated
  * (issue 22, defects 4 and 5: signed overflow from --channels 1e9, --width 1e30 training a
  * 75-parameter network, metadata width <= 0 becoming 1, classes 1e9 exiting 1, --cells 1000000
- * running for minutes, --threads 1000000 accepted; defect 9: input [0,0,0] evaluated). */
+ * running for minutes, --threads 1000000 accepted), and the smaller input defects of 9: input
+ * [0,0,0] evaluated, messages cut at 511 bytes, --max-memory nan accepted, a FIFO as --model or
+ * --config blocking, a directory as --config reported as a YAML error, a trial database with a
+ * finished trial without score or with a text score read as 0. */
 #include "test.h"
 
 #include "search_cli.h"
@@ -11,6 +14,7 @@
 #include "nasc/nn.h"
 #include "nasc/weights.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +66,75 @@ static const char *model_with_meta(const char *name, const char *meta) {
 static void eval_meta(const char *name, const char *meta, const char *want_msg) {
     const char *path = model_with_meta(name, meta);
     expect(2, want_msg, (const char *[]){"eval", "--model", path, NULL});
+}
+
+/* Sets one cell of trial 0 in db with an SQL statement. */
+static void damage(const char *db, const char *sql) {
+    sqlite3 *h = NULL;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    char *msg = NULL;
+    CHECK_MSG(sqlite3_exec(h, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql,
+              msg ? msg : "");
+    sqlite3_free(msg);
+    sqlite3_close(h);
+}
+
+static void test_defect9(void) {
+    char path[2400], fifo[200], db[200], copy[200];
+
+    /* a message longer than nasc_err.msg keeps its end, where the actual error is */
+    char long_dir[1600];
+    memset(long_dir, 'd', sizeof long_dir - 1);
+    long_dir[sizeof long_dir - 1] = 0;
+    nasc_err e = {0};
+    nasc_errorf(&e, NASC_ERR_IO, "data: /%s/train.gz: file not found", long_dir);
+    CHECK(strlen(e.msg) == sizeof e.msg - 1);
+    CHECK_STR_CONTAINS(e.msg, "data: /ddd");
+    CHECK_STR_CONTAINS(e.msg, " ... ");
+    CHECK_MSG(!strcmp(e.msg + strlen(e.msg) - 27, "dd/train.gz: file not found"), "tail: %s",
+              e.msg + strlen(e.msg) - 40);
+    snprintf(path, sizeof path, "fashion-mnist:/tmp/%s/x", long_dir);
+    expect(2, "/x/train-labels-idx1-ubyte.gz: file not found",
+           (const char *[]){"train", "--data", path, "--epochs", "1", NULL});
+
+    /* --max-memory: nan refused everywhere, and the flag refused where nothing reads it */
+    expect(2, "--max-memory: expected bytes",
+           (const char *[]){"search", "--space", "nb201", "--benchmark", "nb201:cifar10",
+                            "--strategy", "darts", "--budget", "3", "--max-memory", "nan", NULL});
+    expect(2, "--max-memory: only for the one-shot strategies",
+           (const char *[]){"search", "--space", "nb201", "--benchmark", "nb201:cifar10",
+                            "--strategy", "random", "--budget", "3", "--max-memory", "nan", NULL});
+
+    /* a FIFO as --model or --config is refused at once (it used to block forever: the 60-second
+     * kill in expect() turns a hang into a failed check); a directory as --config says so */
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    expect(2, "not a regular file", (const char *[]){"eval", "--model", fifo, NULL});
+    expect(2, "not a regular file",
+           (const char *[]){"search", "--config", fifo, "--budget", "3", NULL});
+    expect(2, "is a directory, not a file",
+           (const char *[]){"search", "--config", dir, "--budget", "3", NULL});
+
+    /* the trial database: a finished trial without a score, a score stored as text */
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    expect(0, NULL,
+           (const char *[]){"search", "--space", "nb201", "--benchmark", "nb201:cifar10",
+                            "--strategy", "random", "--budget", "3", "--quiet", "--db", db,
+                            NULL});
+    expect(0, NULL, (const char *[]){"trials", "--db", db, NULL});
+    snprintf(copy, sizeof copy, "%s/null.db", dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp %s %s", db, copy);
+    CHECK(system(cmd) == 0);
+    damage(copy, "UPDATE trials SET score = NULL WHERE id = 0");
+    expect(2, "trial 0: status ok without a score",
+           (const char *[]){"trials", "--db", copy, NULL});
+    snprintf(copy, sizeof copy, "%s/text.db", dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s", db, copy);
+    CHECK(system(cmd) == 0);
+    damage(copy, "UPDATE trials SET score = 'high' WHERE id = 0");
+    expect(2, "trial 0: column score holds text, not a number",
+           (const char *[]){"trials", "--db", copy, NULL});
 }
 
 int main(void) {
@@ -137,6 +210,7 @@ int main(void) {
                            "\"baseline\",\"input\":[1,28.5,28],\"classes\":10,\"width\":1}",
                            "metadata input H must be a whole number in [1, 4096]");
 
+    test_defect9();
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
