@@ -1,6 +1,8 @@
 /* cmd_eval.c — `nasc eval`: accuracy of a saved model on a dataset's test split. */
 #include "train_opts.h"
 
+#include "nasc/limits.h"
+
 #include <cjson/cJSON.h>
 #include "nasc/arena.h"
 
@@ -41,10 +43,9 @@ int cmd_eval(int argc, char **argv) {
         cli_error("nasc eval: --split: expected test or train, got '%s'", split);
         return CLI_USAGE;
     }
-    if (batch < 1 || threads < 1) {
-        cli_error("nasc eval: --batch and --threads must be >= 1");
+    if (cli_check_int("eval", "batch", batch, 1, NASC_MAX_BATCH) != CLI_OK ||
+        cli_check_int("eval", "threads", threads, 1, NASC_MAX_THREADS) != CLI_OK)
         return CLI_USAGE;
-    }
     nasc_err err = {0};
     nasc_model *m = NULL;
     nasc_dataset *ds = NULL;

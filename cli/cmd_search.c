@@ -233,6 +233,12 @@ int cmd_search(int argc, char **argv) {
 
     if (nasc_oneshot_search_handles(&cfg)) /* darts, gdas, ...: a supernet, not trials */
         return cli_search_oneshot(&cfg, given, max_memory);
+    if (max_memory) { /* a flag the strategy would ignore is refused, not dropped */
+        cli_error("nasc search: --max-memory: only for the one-shot strategies (strategy '%s' "
+                  "builds no supernet)",
+                  cfg.strategy);
+        return CLI_USAGE;
+    }
 
     nasc_experiment *ex = NULL;
     if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)

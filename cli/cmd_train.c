@@ -2,6 +2,7 @@
 #include "train_opts.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -90,8 +91,14 @@ int cmd_train(int argc, char **argv) {
     }
     if (net.auxiliary && !o.cfg.aux_weight)
         o.cfg.aux_weight = 0.4f; /* the DARTS code's auxiliary_weight */
-    if (!(net.width > 0.0f) || net.channels < 0 || net.cells < 0) {
-        cli_error("nasc train: --width must be > 0, --channels and --cells >= 0");
+    if (!(net.width > 0.0f && (double)net.width <= NASC_MAX_WIDTH)) {
+        cli_error("nasc train: --width: must be in (0, %g] (got %g)", NASC_MAX_WIDTH,
+                  (double)net.width);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    if (cli_check_int("train", "channels", net.channels, 0, NASC_MAX_CHANNELS) != CLI_OK ||
+        cli_check_int("train", "cells", net.cells, 0, NASC_MAX_CELLS) != CLI_OK) {
         cli_train_opts_deinit(&o);
         return CLI_USAGE;
     }

@@ -3,8 +3,10 @@
 #include "train_opts.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 
 void cli_train_opts_init(cli_train_opts *o) {
@@ -101,18 +103,14 @@ int cli_train_opts_finish(cli_train_opts *o, const char *cmd) {
         }
         o->data = o->data_spec;
     }
-    if (c->threads < 1 || c->threads > 256) {
-        cli_error("nasc %s: --threads must be in [1, 256] (got %d)", cmd, c->threads);
+    if (cli_check_int(cmd, "threads", c->threads, 1, NASC_MAX_THREADS) != CLI_OK)
         return CLI_USAGE;
-    }
     if (c->epochs < 1) {
         cli_error("nasc %s: --epochs must be >= 1 (got %d)", cmd, c->epochs);
         return CLI_USAGE;
     }
-    if (c->batch < 1) {
-        cli_error("nasc %s: --batch must be >= 1 (got %d)", cmd, c->batch);
+    if (cli_check_int(cmd, "batch", c->batch, 1, NASC_MAX_BATCH) != CLI_OK)
         return CLI_USAGE;
-    }
     if (strcmp(o->backend, "cpu") && strcmp(o->backend, "ref")) {
         cli_error("nasc %s: --backend: expected cpu or ref, got '%s'", cmd, o->backend);
         return CLI_USAGE;
@@ -215,7 +213,7 @@ nasc_status cli_model_build(const char *space, const char *arch, const cli_net_o
                                "--arch '%s' needs --space (nb201, darts, chain, mobilenet, macro, "
                                "morph); without --space only the baseline CNN is built",
                                arch);
-        return nasc_baseline_new(in_c, in_h, in_w, classes, net->width > 0 ? net->width : 1.0f,
+        return nasc_baseline_new(in_c, in_h, in_w, classes, net->width,
                                  seed, out, err);
     }
     if (!arch)
@@ -268,19 +266,47 @@ nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *er
                             "model %s: byte 64: metadata is not a nasc model description", path);
         goto done;
     }
-    cli_net_opts net = {0};
+    /* Every size is a whole number within limits.h, checked before anything is built (a
+     * missing width is the baseline's 1; a present one must be in (0, NASC_MAX_WIDTH]). */
+    cli_net_opts net = {.width = 1.0f};
+    int sizes[6] = {0}; /* input C, H, W, classes, channels, cells */
+    const cJSON *items[6] = {cJSON_GetArrayItem(in, 0), cJSON_GetArrayItem(in, 1),
+                             cJSON_GetArrayItem(in, 2), cls, cJSON_GetObjectItem(j, "channels"),
+                             cJSON_GetObjectItem(j, "cells")};
+    static const char *const names[6] = {"input C", "input H", "input W", "classes", "channels",
+                                         "cells"};
+    static const int lo[6] = {1, 1, 1, 2, 0, 0};
+    static const int hi[6] = {NASC_MAX_INPUT_CHANNELS, NASC_MAX_INPUT_SIDE, NASC_MAX_INPUT_SIDE,
+                              NASC_MAX_CLASSES, NASC_MAX_CHANNELS, NASC_MAX_CELLS};
+    for (int i = 0; i < 6; i++) {
+        if (!items[i] && i >= 4)
+            continue; /* channels, cells: optional (the space's default) */
+        const double d = cJSON_IsNumber(items[i]) ? items[i]->valuedouble : -1.0;
+        if (!(d >= lo[i] && d <= hi[i] && d == floor(d))) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 64,
+                                "model %s: byte 64: metadata %s must be a whole number in [%d, %d]",
+                                path, names[i], lo[i], hi[i]);
+            goto done;
+        }
+        sizes[i] = (int)d;
+    }
+    net.channels = sizes[4];
+    net.cells = sizes[5];
     const cJSON *v;
-    if ((v = cJSON_GetObjectItem(j, "width")) && cJSON_IsNumber(v))
-        net.width = (float)v->valuedouble;
-    if ((v = cJSON_GetObjectItem(j, "channels")) && cJSON_IsNumber(v))
-        net.channels = v->valueint;
-    if ((v = cJSON_GetObjectItem(j, "cells")) && cJSON_IsNumber(v))
-        net.cells = v->valueint;
+    if ((v = cJSON_GetObjectItem(j, "width"))) {
+        const double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+        if (!(d > 0 && d <= NASC_MAX_WIDTH)) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 64,
+                                "model %s: byte 64: metadata width must be a number in (0, %g]",
+                                path, NASC_MAX_WIDTH);
+            goto done;
+        }
+        net.width = (float)d;
+    }
     if ((v = cJSON_GetObjectItem(j, "auxiliary")) && cJSON_IsBool(v))
         net.auxiliary = cJSON_IsTrue(v);
-    st = cli_model_build(sp->valuestring, ar->valuestring, &net,
-                         cJSON_GetArrayItem(in, 0)->valueint, cJSON_GetArrayItem(in, 1)->valueint,
-                         cJSON_GetArrayItem(in, 2)->valueint, cls->valueint, 0, out, err);
+    st = cli_model_build(sp->valuestring, ar->valuestring, &net, sizes[0], sizes[1], sizes[2],
+                         sizes[3], 0, out, err);
     if (st == NASC_OK) {
         st = nasc_weights_load(path, *out, err);
         if (st != NASC_OK) {

@@ -1061,6 +1061,24 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                                 (long long)i, (long long)sqlite3_column_int64(s, 0));
             break;
         }
+        /* a damaged row: a number column holding text (which SQLite would read as 0), or a
+         * finished trial without its score */
+        static const int num_col[] = {3, 6, 8, 9, 10, 11, 15, 16, 17, 18, 19, 20};
+        for (size_t c = 0; c < sizeof num_col / sizeof num_col[0] && st == NASC_OK; c++) {
+            const int ty = sqlite3_column_type(s, num_col[c]);
+            if (ty == SQLITE_TEXT || ty == SQLITE_BLOB)
+                st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                    "%s: trial %lld: column %s holds %s, not a number", db->path,
+                                    (long long)i, sqlite3_column_name(s, num_col[c]),
+                                    ty == SQLITE_TEXT ? "text" : "a blob");
+        }
+        if (st == NASC_OK && !strcmp(col_text(s, 4), "ok") &&
+            sqlite3_column_type(s, 6) == SQLITE_NULL)
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                "%s: trial %lld: status ok without a score", db->path,
+                                (long long)i);
+        if (st != NASC_OK)
+            break;
         nasc_trial_record *r = &t[i];
         r->id = i;
         r->arch = nasc_strdup(col_text(s, 1));
