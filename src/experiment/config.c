@@ -329,8 +329,10 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
                                                 : "table-epochs");
     double low_ep, full_ep;
     NASC_TRY(nasc_config_table_epochs(cfg, &low_ep, &full_ep, err));
-    if (cfg->workers < 1 || cfg->workers > 256)
-        return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, 256] (got %d)",
+    /* forked processes: at most 256; a distributed search has one worker per other rank */
+    int max_workers = nasc_dist_size() - 1 > 256 ? nasc_dist_size() - 1 : 256;
+    if (cfg->workers < 1 || cfg->workers > max_workers)
+        return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, %d] (got %d)", max_workers,
                            cfg->workers);
     if (cfg->threads < 1 || cfg->threads > 1024)
         return nasc_errorf(err, NASC_ERR_ARG, "threads: must be in [1, 1024] (got %d)",
