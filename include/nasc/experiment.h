@@ -88,6 +88,8 @@ typedef struct nasc_experiment_config {
     int workers;          /* trials evaluated at once (processes) */
     int threads;          /* kernel threads per trial */
     double trial_timeout; /* seconds; 0 = none */
+    double sim_sleep;     /* tables: a trial sleeps sim_sleep x its simulated training time / the
+                             table's mean (scheduling benchmarks); 0 = no sleep */
     int snapshot_every;   /* tells between strategy snapshots (strategies with save/load) */
     char db[512];         /* database file ("" = in memory) */
     bool resume;          /* continue an existing database (config taken from it) */

@@ -80,6 +80,9 @@ static const nasc_config_key keys[] = {
     {"threads", NASC_CFG_INT, OFF(threads), 0, RT, "N", "kernel threads per trial"},
     {"trial-timeout", NASC_CFG_DOUBLE, OFF(trial_timeout), 0, RT, "SECONDS",
      "fail a trial that runs longer (0 = no limit)"},
+    {"sim-sleep", NASC_CFG_DOUBLE, OFF(sim_sleep), 0, RT, "SECONDS",
+     "tables: each trial sleeps SECONDS x its simulated training time / the table's mean (a "
+     "scale model of real trial times for scheduling benchmarks; results are unchanged)"},
     {"snapshot-every", NASC_CFG_INT, OFF(snapshot_every), 0, RT, "N",
      "results between strategy snapshots"},
     {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE", "trial database (created, or continued)"},
@@ -377,6 +380,9 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
                            : !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1)
                                ? "label-smoothing in [0, 1)"
                                : "drop-path in [0, 1)");
+    if (!(cfg->sim_sleep >= 0) || !isfinite(cfg->sim_sleep))
+        return nasc_errorf(err, NASC_ERR_ARG, "sim-sleep: must be >= 0 seconds (got %g)",
+                           cfg->sim_sleep);
     if (cfg->trial_timeout < 0)
         return nasc_errorf(err, NASC_ERR_ARG, "trial-timeout: must be >= 0 (got %g)",
                            cfg->trial_timeout);

@@ -606,6 +606,17 @@ static void evaluate_job(nasc_experiment *ex, const job *j, nasc_trial_result *r
                             .history = j->history ? j->history : h};
     nasc_evaluator_evaluate(ex->eval, &rq, r, NULL); /* failures are in r */
     nasc_free(h);
+    /* the scale model (--sim-sleep): the trial takes time, as uneven as real trainings, without
+     * using a core; its measured time includes the sleep */
+    if (ex->cfg.sim_sleep > 0 && isfinite(r->sim_seconds) && ex->eval->mean_sim_seconds > 0) {
+        double s = ex->cfg.sim_sleep * r->sim_seconds / ex->eval->mean_sim_seconds;
+        struct timespec ts = {.tv_sec = (time_t)s,
+                              .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        if (isfinite(r->seconds))
+            r->seconds += s;
+    }
 }
 
 /* Records the result of trial k and keeps it (canonicalised) for telling. */
