@@ -156,6 +156,7 @@ struct nasc_evaluator {
     double fidelities[NASC_MAX_FIDELITIES]; /* ascending; 0 = any (training) */
     bool has_test;                          /* results carry test_score */
     bool has_sim_time;                      /* results carry sim_seconds */
+    double mean_sim_seconds; /* tables: mean full-fidelity training time over the rows, or 0 */
     char desc[128];                         /* e.g. "nb201:cifar10 (15625 rows)" */
     /* Cost of every successful trial (params, multiply-adds, activation memory and, if
      * cost_latency_repeats > 0, forward latency), measured by the cost model (cost.h) on the

@@ -783,8 +783,10 @@ nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_
             tabular_free(tb);
             return st;
         }
+    double sum_cost = 0.0;
     for (size_t i = 0; i < t->n && tb->c_cost >= 0; i++) {
         double v = nasc_table_get(t, i, tb->c_cost);
+        sum_cost += v;
         if (!(v > 0) || !isfinite(v)) {
             st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                                 "%s: line %d: column '%s': a training time must be a number > 0 "
@@ -806,6 +808,7 @@ nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_
     ev->fidelities[ev->n_fidelities++] = full_ep;
     ev->has_test = tb->c_report >= 0;
     ev->has_sim_time = tb->c_cost >= 0;
+    ev->mean_sim_seconds = tb->c_cost >= 0 && t->n > 0 ? sum_cost / (double)t->n : 0.0;
     snprintf(ev->desc, sizeof ev->desc, "%.80s%s (%zu rows)", spec, c->oracle ? " ORACLE" : "",
              rows);
     *out = ev;

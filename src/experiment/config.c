@@ -81,6 +81,9 @@ static const nasc_config_key keys[] = {
     {"threads", NASC_CFG_INT, OFF(threads), 0, RT, "N", "kernel threads per trial"},
     {"trial-timeout", NASC_CFG_DOUBLE, OFF(trial_timeout), 0, RT, "SECONDS",
      "fail a trial that runs longer (0 = no limit)"},
+    {"sim-sleep", NASC_CFG_DOUBLE, OFF(sim_sleep), 0, RT, "SECONDS",
+     "tables: each trial sleeps SECONDS x its simulated training time / the table's mean (a "
+     "scale model of real trial times for scheduling benchmarks; results are unchanged)"},
     {"snapshot-every", NASC_CFG_INT, OFF(snapshot_every), 0, RT, "N",
      "results between strategy snapshots"},
     {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE", "trial database (created, or continued)"},
@@ -295,9 +298,11 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
                                 nasc_err *err) {
 #define ON(name) (!only || !strcmp(only, name))
     if (ON("workers")) {
-        if (cfg->workers < 1 || cfg->workers > 256)
-            return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, 256] (got %d)",
-                               cfg->workers);
+        /* forked processes: at most 256; a distributed search has one worker per other rank */
+        const int max_workers = nasc_dist_size() - 1 > 256 ? nasc_dist_size() - 1 : 256;
+        if (cfg->workers < 1 || cfg->workers > max_workers)
+            return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, %d] (got %d)",
+                               max_workers, cfg->workers);
     }
     if (ON("threads")) {
         NASC_TRY(nasc_limit_check_int(err, "threads", cfg->threads, 1, NASC_MAX_THREADS));
@@ -360,6 +365,11 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
                                : !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1)
                                    ? "label-smoothing in [0, 1)"
                                    : "drop-path in [0, 1)");
+    }
+    if (ON("sim-sleep")) {
+        if (!(cfg->sim_sleep >= 0) || !isfinite(cfg->sim_sleep))
+            return nasc_errorf(err, NASC_ERR_ARG, "sim-sleep: must be >= 0 seconds (got %g)",
+                               cfg->sim_sleep);
     }
     if (ON("trial-timeout")) {
         if (cfg->trial_timeout < 0)
