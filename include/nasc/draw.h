@@ -17,9 +17,10 @@
  * CSS rules on the page override them (e.g. for a dark mode). The background is transparent.
  *
  * Ownership: the returned string is nasc_malloc'd; the caller frees it with nasc_free.
- * Thread safety: libgvc keeps global state (error handler, plugin registry), so calls are
- * serialised by a mutex inside this module; every call creates and frees its own Graphviz
- * context, graph and layout (nothing is kept between calls).
+ * Thread safety: libgvc keeps global state (error handler, plugin registry, font cache), so
+ * calls are serialised by a mutex inside this module. One Graphviz context is created on the
+ * first call and kept for the process (see draw.c for why); each call's graph, layout and
+ * rendering are freed before it returns.
  *
  *     nasc_space *sp; nasc_arch *a; char *svg; nasc_err err = {0};
  *     nasc_space_new("nb201", NULL, &sp, &err);

@@ -2,8 +2,14 @@
  *
  * libgvc is not thread-safe and reports errors through one global handler, so a call holds
  * draw_lock from start to end, routes Graphviz's messages into draw_msg (never to stderr: the
- * library does not print) and restores the previous handler. Everything Graphviz allocates in a
- * call (context, graph, layout, render buffer) is freed before the call returns. */
+ * library does not print) and restores the previous handler.
+ *
+ * One Graphviz context serves the whole process (created on first use, never freed; it stays
+ * reachable, so leak checkers do not report it): Graphviz 2.43's pango plugin keeps a pointer
+ * to the last font name, which lives in the context, so freeing a context and creating another
+ * makes the next layout read freed memory (ASan: heap-use-after-free in libgvplugin_pango).
+ * Everything else Graphviz allocates in a call (graph, layout, render buffer) is freed before
+ * the call returns. */
 #include "nasc/draw.h"
 
 #include "nasc/arena.h"
@@ -15,6 +21,7 @@
 
 static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
 static char draw_msg[512]; /* Graphviz's messages of the current call, guarded by draw_lock */
+static GVC_t *draw_gvc;    /* the process's Graphviz context, guarded by draw_lock */
 
 static int collect_msg(char *msg) {
     const size_t have = strlen(draw_msg);
@@ -108,7 +115,9 @@ nasc_status nasc_draw_dot_svg(const char *dot, const nasc_draw_config *cfg, char
      * tmpfile that Graphviz keeps open for the rest of the process. */
     const agerrlevel_t old_level = agseterr(AGWARN);
 
-    gvc = gvContext();
+    if (!draw_gvc)
+        draw_gvc = gvContext();
+    gvc = draw_gvc;
     if (!gvc) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "draw: cannot create a Graphviz context");
         goto done;
@@ -149,8 +158,6 @@ done:
         gvFreeLayout(gvc, g);
     if (g)
         agclose(g);
-    if (gvc)
-        gvFreeContext(gvc);
     agseterr(old_level);
     agseterrf(old_errf);
     pthread_mutex_unlock(&draw_lock);
