@@ -56,7 +56,7 @@ int cmd_eval(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "images", ds->n);
             cJSON_AddNumberToObject(j, "accuracy", acc);
             cJSON_AddNumberToObject(j, "loss", loss);
-            char *s = cJSON_Print(j);
+            char *s = cJSON_PrintUnformatted(j);
             printf("%s\n", s);
             cJSON_free(s);
             cJSON_Delete(j);

@@ -180,7 +180,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (out_path)
             cJSON_AddStringToObject(j, "model", out_path);
-        char *s = cJSON_Print(j);
+        char *s = cJSON_PrintUnformatted(j);
         printf("%s\n", s);
         cJSON_free(s);
         cJSON_Delete(j);
