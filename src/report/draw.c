@@ -59,6 +59,36 @@ static void drop_none_edges(Agraph_t *g) {
     }
 }
 
+/* Keeps only subgraph "cluster_<cell>" (and what lies inside it). NASC_ERR_ARG naming the
+ * cells there are if the drawing has no such cluster. */
+static nasc_status keep_cell(Agraph_t *g, const char *cell, nasc_err *err) {
+    char name[96];
+    snprintf(name, sizeof name, "cluster_%s", cell);
+    Agraph_t *keep = agsubg(g, name, 0);
+    if (!keep) {
+        char have[256] = "";
+        size_t k = 0;
+        for (Agraph_t *sg = agfstsubg(g); sg && k < sizeof have; sg = agnxtsubg(sg))
+            if (!strncmp(agnameof(sg), "cluster_", 8))
+                k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", k ? ", " : "",
+                                      agnameof(sg) + 8);
+        return nasc_errorf(err, NASC_ERR_ARG, "draw: no cell '%s' in this drawing (%s%s)", cell,
+                           have[0] ? "cells: " : "it has one cell only", have);
+    }
+    Agnode_t *next;
+    for (Agnode_t *n = agfstnode(g); n; n = next) {
+        next = agnxtnode(g, n);
+        if (!agsubnode(keep, n, 0))
+            agdelete(g, n);
+    }
+    for (Agraph_t *sg = agfstsubg(g), *nsg; sg; sg = nsg) {
+        nsg = agnxtsubg(sg);
+        if (sg != keep)
+            agdelete(g, sg);
+    }
+    return NASC_OK;
+}
+
 /* The <svg ...>...</svg> element of Graphviz's output, without what precedes it (XML prolog,
  * DOCTYPE, the generator comment) and without comments, ids prefixed. NULL on OOM. */
 static char *clean_svg(const char *svg, size_t len, const char *prefix) {
@@ -128,6 +158,8 @@ nasc_status nasc_draw_dot_svg(const char *dot, const nasc_draw_config *cfg, char
                          gv_message());
         goto done;
     }
+    if (cfg->cell && (st = keep_cell(g, cfg->cell, err)) != NASC_OK)
+        goto done;
     if (!cfg->keep_none)
         drop_none_edges(g);
     agsafeset(g, "bgcolor", "transparent", "");

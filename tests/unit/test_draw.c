@@ -133,6 +133,31 @@ int main(void) {
     CHECK(svg && count(svg, ">none</text>") == 2 && count(svg, "class=\"edge\"") == 6);
     nasc_free(svg);
 
+    /* one DARTS cell alone: its cluster, its 7 nodes and 8 + 4 edges, none of the other cell */
+    nasc_space *dsp = NULL;
+    nasc_arch *da = NULL;
+    CHECK_STATUS(nasc_space_new("darts", NULL, &dsp, &err), NASC_OK);
+    CHECK_STATUS(nasc_arch_parse(dsp, cases[1].arch, &da, &err), NASC_OK);
+    CHECK_STATUS(nasc_draw_svg(da, &(nasc_draw_config){.cell = "reduce"}, &svg, &err), NASC_OK);
+    CHECK(svg && strstr(svg, ">reduce cell</text>") && !strstr(svg, ">normal cell</text>"));
+    CHECK(svg && !strstr(svg, ">sep_conv_3x3</text>") && strstr(svg, ">max_pool_3x3</text>"));
+    CHECK(svg && count(svg, "class=\"node\"") == 7 && count(svg, "class=\"edge\"") == 12);
+    CHECK(svg && xml_ok(svg) != 0);
+    nasc_free(svg);
+    CHECK_STATUS(nasc_draw_svg(da, &(nasc_draw_config){.cell = "normal"}, &svg, &err), NASC_OK);
+    CHECK(svg && strstr(svg, ">normal cell</text>") && !strstr(svg, ">max_pool_3x3</text>"));
+    nasc_free(svg);
+    CHECK_STATUS(nasc_draw_svg(da, &(nasc_draw_config){.cell = "reduction"}, &svg, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "draw: no cell 'reduction' in this drawing (cells: normal, reduce)");
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_draw_svg(a, &(nasc_draw_config){.cell = "normal"}, &svg, &err),
+                 NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "it has one cell only");
+    nasc_arch_free(da);
+    nasc_space_free(dsp);
+    nasc_err_clear(&err);
+
     /* bad input: an id prefix that would break the attribute, DOT that does not parse */
     svg = (char *)1;
     CHECK_STATUS(nasc_draw_svg(a, &(nasc_draw_config){.id_prefix = "a\"b"}, &svg, &err),
