@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "help") && argc > 2) { /* `nasc help CMD` = `nasc CMD --help` */
+    if (!strcmp(argv[1], "help") && argc > 2 && strcmp(argv[2], "help")) {
+        /* `nasc help CMD` = `nasc CMD --help` */
         const command *c = find_command(argv[2]);
         if (!c)
             return unknown_command(argv[2]);
