@@ -542,8 +542,11 @@ static void write_failures(FILE *f, const nasc_rv *v) {
     if (other)
         fprintf(f, "<tr><td>other reasons</td><td class=\"n\">%lld</td><td></td></tr>\n",
                 (long long)other);
-    fprintf(f, "</tbody></table>\n<table id=\"failed-trials\"><thead><tr><th>trial</th>"
-               "<th>attempts</th><th>reason</th><th>architecture</th></tr></thead><tbody>\n");
+    fprintf(f,
+            "</tbody></table>\n<details><summary>the %lld failed trials</summary>"
+            "<table id=\"failed-trials\"><thead><tr><th>trial</th>"
+            "<th>attempts</th><th>reason</th><th>architecture</th></tr></thead><tbody>\n",
+            (long long)v->n_failed);
     int64_t shown = 0;
     for (int64_t i = 0; i < v->n && shown < 200; i++) {
         const nasc_trial_record *t = &v->t[i];
@@ -557,7 +560,7 @@ static void write_failures(FILE *f, const nasc_rv *v) {
         nasc_rp_esc(f, t->arch);
         fprintf(f, "</td></tr>\n");
     }
-    fprintf(f, "</tbody></table>\n");
+    fprintf(f, "</tbody></table></details>\n");
     if (v->n_failed > shown) {
         fprintf(f, "<p class=\"muted\">%lld more: <code>nasc trials --db ",
                 (long long)(v->n_failed - shown));
