@@ -17,7 +17,7 @@ declare -A header_layer=(
   [train.h]="4 estimate" [cost.h]="4 estimate" [estimate.h]="4 estimate"
   [strategy.h]="5 strategy" [predictor.h]="5 strategy" [pareto.h]="5 strategy" [oneshot.h]="5 strategy" [supernet.h]="5 strategy"
   [db.h]="6 experiment" [experiment.h]="6 experiment" [oneshot_search.h]="6 experiment"
-  [report.h]="7 report"
+  [report.h]="7 report" [draw.h]="7 report"
   [nasc.h]="8 cli"
 )
 declare -A dir_layer=(
