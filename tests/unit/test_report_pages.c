@@ -119,6 +119,7 @@ static void test_training(void) {
     has(h, "fidelity 3", "training");
     has(h, "class=\"rule\"", "training");
     has(h, "state-finished", "training");
+    has(h, "no drawing: ", "training"); /* an architecture the space rejects: the reason */
     CHECK(strstr(h, "<2>") == NULL);
     free(h);
 }
