@@ -460,10 +460,6 @@ nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err
     nasc_status st = open_checked_reader(db, err);
     if (st == NASC_OK)
         st = find_columns(db, false, err); /* read-only: an older file stays as it is */
-    /* One snapshot for the reader's whole life: a search writing meanwhile never shows it a
-     * half-seen state (a trial count from before a commit and rows from after it). */
-    if (st == NASC_OK)
-        st = exec(db, "BEGIN; SELECT count(*) FROM sqlite_master", err);
     if (st != NASC_OK) {
         nasc_db_close(db);
         return st;
@@ -1025,11 +1021,23 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                                 nasc_err *err) {
     *out = NULL;
     *out_n = 0;
+    /* The count and the rows from one snapshot: a reader of a database a search is writing
+     * otherwise saw trials committed between the two ("trial ids are not dense"). A read
+     * transaction per load, not per handle, so that every later read sees the latest commit
+     * (a handle kept open, e.g. by a live report, follows the search). */
+    const bool own_txn = sqlite3_get_autocommit(db->h) != 0;
+    if (own_txn)
+        NASC_TRY(exec(db, "BEGIN", err));
     int64_t n;
-    NASC_TRY(nasc_db_trial_count(db, &n, err));
-    nasc_trial_record *t = nasc_calloc((size_t)(n > 0 ? n : 1), sizeof *t);
-    if (!t)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    nasc_status cst = nasc_db_trial_count(db, &n, err);
+    nasc_trial_record *t =
+        cst == NASC_OK ? nasc_calloc((size_t)(n > 0 ? n : 1), sizeof *t) : NULL;
+    if (!t) {
+        if (own_txn)
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return cst != NASC_OK ? cst
+                              : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    }
     sqlite3_stmt *s = NULL;
     nasc_status st =
         prepare(db,
@@ -1100,6 +1108,8 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
     if (st == NASC_OK && rc != SQLITE_DONE)
         st = db_fail(db, err, "cannot read trials");
     sqlite3_finalize(s);
+    if (own_txn) /* a read transaction: ending it loses nothing */
+        sqlite3_exec(db->h, st == NASC_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (st != NASC_OK) {
         nasc_db_trials_free(t, n); /* calloc'd: unfilled records are empty */
         return st;
