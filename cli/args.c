@@ -1,6 +1,11 @@
 /* args.c — flag parsing with strict number checks, exit codes, error printing. */
 #include "cli.h"
 
+#include "nasc/text.h"
+
+#include <cjson/cJSON.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -38,6 +43,41 @@ int cli_fail(nasc_status st, const nasc_err *err, bool input_io) {
     else
         cli_error("%s", nasc_status_str(st));
     return cli_exit_code(st, input_io);
+}
+
+void cli_resume_hint(const char *db) {
+    if (!db || !db[0]) {
+        fprintf(stderr, "nasc: note: nothing to resume: this search kept its state in memory "
+                        "(give --db FILE to be able to continue a search)\n");
+        return;
+    }
+    /* quote the path for a POSIX shell unless it is plain */
+    bool plain = true;
+    for (const char *p = db; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("/._-+,:@%", *p)))
+            plain = false;
+    fprintf(stderr, "nasc: note: continue with: nasc search --db ");
+    if (plain) {
+        fputs(db, stderr);
+    } else {
+        fputc('\'', stderr);
+        for (const char *p = db; *p; p++) {
+            if (*p == '\'')
+                fputs("'\\''", stderr); /* close, escaped quote, reopen */
+            else
+                fputc(*p, stderr);
+        }
+        fputc('\'', stderr);
+    }
+    fputs(" --resume\n", stderr);
+}
+
+void cli_json_real(cJSON *o, const char *key, double v) {
+    char buf[40];
+    if (isfinite(v))
+        cJSON_AddRawToObject(o, key, nasc_fmt_real(v, buf, sizeof buf));
+    else
+        cJSON_AddNullToObject(o, key);
 }
 
 static bool parse_value(cli_flag *f, const char *cmd, const char *v) {
@@ -106,6 +146,7 @@ static void print_help(const char *cmd, const cli_flag *flags, int n, const char
         printf("  %-26s %s\n", left, flags[i].help);
     }
     printf("  %-26s %s\n", "--help", "show this help and exit");
+    printf("  %-26s %s\n", "--version", "print nasc's version and exit");
     (void)cmd;
 }
 
@@ -115,6 +156,10 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_help(cmd, flags, n_flags, usage, about);
+            return CLI_HELP;
+        }
+        if (!strcmp(a, "--version")) { /* the same answer from every command */
+            printf("nasc %s\n", NASC_VERSION_STRING);
             return CLI_HELP;
         }
         if (strncmp(a, "--", 2) != 0) {
@@ -130,8 +175,14 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags
                 break;
             }
         if (!f) {
-            cli_error("nasc %s: unknown option '--%.*s' (see 'nasc %s --help')", cmd, (int)len,
-                      name, cmd);
+            char word[64], names[2048] = "", near[64], hint[96] = "";
+            snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), name);
+            for (int j = 0, k = 0; j < n_flags && (size_t)k < sizeof names; j++)
+                k += snprintf(names + k, sizeof names - (size_t)k, "%s ", flags[j].name);
+            if (nasc_suggest(word, names, near, sizeof near))
+                snprintf(hint, sizeof hint, "; did you mean '--%s'?", near);
+            cli_error("nasc %s: unknown option '--%.*s'%s (see 'nasc %s --help')", cmd, (int)len,
+                      name, hint, cmd);
             return CLI_USAGE;
         }
         if (f->seen) {

@@ -32,7 +32,8 @@ typedef struct cli_flag {
 } cli_flag;
 
 /* Parses argv[first..argc) (after the command name) into flags. Accepts "--name value" and
- * "--name=value". Returns CLI_OK, CLI_HELP (help printed to stdout) or CLI_USAGE (message printed
+ * "--name=value". Returns CLI_OK, CLI_HELP (--help or --version printed to stdout: exit 0) or
+ * CLI_USAGE (an unknown option gets a "did you mean" from nasc_suggest; message printed
  * as "nasc: error: ..." to stderr). `usage` is the synopsis line, `about` a paragraph for --help. */
 int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags, int n_flags,
               const char *usage, const char *about);
@@ -43,6 +44,17 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_code(nasc_status st, bool input_io);
 /* Reports err (or the generic text of st) and returns the exit code. */
 int cli_fail(nasc_status st, const nasc_err *err, bool input_io);
+
+/* After a search stopped by a signal (NASC_ERR_ABORTED): prints on stderr the exact command
+ * that continues it ("nasc: note: continue with: nasc search --db PATH --resume"), or, when the
+ * search had no --db (its state was in memory), that there is nothing to continue. */
+void cli_resume_hint(const char *db);
+
+/* Adds key: v to the cJSON object o as the shortest text that reads back as v (nasc_fmt_real:
+ * a float-valued score prints as 57.833332, not 57.833332061767578), or null if v is not finite.
+ * Every JSON number of nasc's outputs that may carry float noise goes through here. */
+struct cJSON;
+void cli_json_real(struct cJSON *o, const char *key, double v);
 
 /* ---- progress ---- */
 

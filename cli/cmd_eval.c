@@ -54,9 +54,9 @@ int cmd_eval(int argc, char **argv) {
             cJSON_AddStringToObject(j, "data", data);
             cJSON_AddStringToObject(j, "split", split);
             cJSON_AddNumberToObject(j, "images", ds->n);
-            cJSON_AddNumberToObject(j, "accuracy", acc);
-            cJSON_AddNumberToObject(j, "loss", loss);
-            char *s = cJSON_Print(j);
+            cli_json_real(j, "accuracy", (double)acc);
+            cli_json_real(j, "loss", (double)loss);
+            char *s = cJSON_PrintUnformatted(j);
             printf("%s\n", s);
             cJSON_free(s);
             cJSON_Delete(j);

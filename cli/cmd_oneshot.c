@@ -41,6 +41,15 @@ static void on_memory(const nasc_supernet_memory *m, void *user) {
 static bool on_step(const nasc_oneshot_progress *p, void *user) {
     os_cli *c = user;
     char line[256], el[32], eta[32], total[32];
+    if (p->phase) { /* SPOS's evolution after the last epoch: minutes without steps */
+        snprintf(line, sizeof line,
+                 "search: %s: %lld/%lld candidates scored | best %.2f%% | %s elapsed, ETA %s",
+                 p->phase, (long long)p->step, (long long)p->steps, (double)p->acc,
+                 cli_fmt_duration(p->elapsed_s, el, sizeof el),
+                 p->step > 1 ? cli_fmt_duration(p->eta_s, total, sizeof total) : "?");
+        cli_progress_show(&c->bar, line, 2.0, p->step == p->steps);
+        return !stop_requested;
+    }
     snprintf(line, sizeof line,
              "search: epoch %d/%d step %lld/%lld | loss %.4f acc %.2f%% | %.1f img/s | %s "
              "elapsed, epoch ETA %s, ETA %s",
@@ -78,7 +87,10 @@ int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
     cli_progress_end(&c.bar);
     if (st != NASC_OK) {
         nasc_oneshot_result_free(&r);
-        return cli_fail(st, &err, true);
+        const int code = cli_fail(st, &err, true);
+        if (st == NASC_ERR_ABORTED)
+            cli_resume_hint(cfg->db);
+        return code;
     }
     if (cfg->json) {
         cJSON *j = cJSON_CreateObject();

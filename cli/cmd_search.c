@@ -84,20 +84,11 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
         cJSON_AddStringToObject(o, "best_arch", s->best_arch);
     else
         cJSON_AddNullToObject(o, "best_arch");
-    if (isfinite(s->best_score))
-        cJSON_AddNumberToObject(o, "best_score", s->best_score);
-    else
-        cJSON_AddNullToObject(o, "best_score");
+    cli_json_real(o, "best_score", s->best_score);
     /* what the search selected on (validation accuracy) and what is reported (test accuracy of
      * that architecture); an oracle search selected on test: best_valid is null then */
-    if (isfinite(s->best_score) && !cfg->oracle)
-        cJSON_AddNumberToObject(o, "best_valid", s->best_score);
-    else
-        cJSON_AddNullToObject(o, "best_valid");
-    if (isfinite(s->best_test))
-        cJSON_AddNumberToObject(o, "best_test", s->best_test);
-    else
-        cJSON_AddNullToObject(o, "best_test");
+    cli_json_real(o, "best_valid", cfg->oracle ? (double)NAN : s->best_score);
+    cli_json_real(o, "best_test", s->best_test);
     cJSON_AddBoolToObject(o, "oracle", cfg->oracle);
     cJSON_AddNumberToObject(o, "best_trial", (double)s->best_trial);
     cJSON_AddNumberToObject(o, "trials", (double)s->trials);
@@ -141,6 +132,29 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
         printf("%s\n", txt);
     cJSON_free(txt);
     cJSON_Delete(o);
+}
+
+/* Every trial failed: point to the database, or, when it was in memory (no --db), show the
+ * first trial's reason here since nothing else can. */
+static void report_all_failed(const nasc_experiment_config *cfg, nasc_experiment *ex,
+                              int64_t trials) {
+    if (cfg->db[0]) {
+        cli_error("all %lld trials failed (see nasc trials --db %s for the reasons)",
+                  (long long)trials, cfg->db);
+        return;
+    }
+    nasc_trial_record *t = NULL;
+    int64_t n = 0;
+    nasc_err e = {0};
+    const char *why = NULL;
+    if (nasc_db_trials_load(nasc_experiment_db(ex), &t, &n, &e) == NASC_OK)
+        for (int64_t i = 0; i < n && !why; i++)
+            if (t[i].status == NASC_TRIAL_FAILED && t[i].reason && t[i].reason[0])
+                why = t[i].reason;
+    cli_error("all %lld trials failed%s%s (the trials were not kept: add --db FILE to keep them "
+              "and list every reason with nasc trials --db FILE)",
+              (long long)trials, why ? "; the first: " : "", why ? why : "");
+    nasc_db_trials_free(t, n);
 }
 
 int cmd_search(int argc, char **argv) {
@@ -256,6 +270,8 @@ int cmd_search(int argc, char **argv) {
     int code = CLI_OK;
     if (st != NASC_OK) {
         code = cli_fail(st, &err, false);
+        if (st == NASC_ERR_ABORTED)
+            cli_resume_hint(cfg.db);
     } else {
         nasc_search_summary s;
         nasc_experiment_summary(ex, &s);
@@ -280,8 +296,7 @@ int cmd_search(int argc, char **argv) {
             fprintf(stderr, "nasc: note: strategy %s ran out of proposals after %lld trials\n",
                     cfg.strategy, (long long)s.trials);
         if (!s.best_arch) {
-            cli_error("all %lld trials failed (see nasc trials --db FILE for the reasons)",
-                      (long long)s.trials);
+            report_all_failed(&cfg, ex, s.trials);
             code = CLI_FAIL;
         }
     }

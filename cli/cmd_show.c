@@ -18,10 +18,11 @@ static void svg_default_stdout(int argc, char **argv) {
             argv[i] = bare;
 }
 
-/* Draws a as SVG to stdout ("-") or to path, written atomically. */
-static nasc_status show_svg(const nasc_arch *a, const char *path, nasc_err *err) {
+/* Draws a (or one of its cells) as SVG to stdout ("-") or to path, written atomically. */
+static nasc_status show_svg(const nasc_arch *a, const char *path, const char *cell,
+                           nasc_err *err) {
     char *svg = NULL;
-    nasc_status st = nasc_draw_svg(a, NULL, &svg, err);
+    nasc_status st = nasc_draw_svg(a, &(nasc_draw_config){.cell = cell}, &svg, err);
     if (st == NASC_OK) {
         if (!strcmp(path, "-"))
             fputs(svg, stdout);
@@ -33,7 +34,7 @@ static nasc_status show_svg(const nasc_arch *a, const char *path, nasc_err *err)
 }
 
 int cmd_show(int argc, char **argv) {
-    const char *space = NULL, *arch = NULL, *input = NULL, *svg = NULL;
+    const char *space = NULL, *arch = NULL, *input = NULL, *svg = NULL, *cell = NULL;
     int classes = 0, channels = 0, cells = 0, batch = 32, repeats = 10, threads = 1;
     bool auxiliary = false, json = false, dot = false;
     cli_flag flags[] = {
@@ -51,11 +52,13 @@ int cmd_show(int argc, char **argv) {
         {"dot", CLI_BOOL, &dot, NULL, "print only the Graphviz drawing"},
         {"svg", CLI_STR, &svg, "[FILE]", "draw the architecture as SVG (Graphviz layout) to FILE "
                                          "(written atomically) or stdout"},
+        {"cell", CLI_STR, &cell, "NAME", "with --svg: only this cell (darts: normal or reduce)"},
     };
     svg_default_stdout(argc, argv);
     int rc = cli_parse("show", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
                        "nasc show --space SPACE --arch TEXT [--input CxHxW] [--classes K] "
-                       "[--channels C] [--cells L] [--auxiliary] [--json | --dot | --svg [FILE]]",
+                       "[--channels C] [--cells L] [--auxiliary] [--json | --dot | --svg [FILE] "
+                       "[--cell NAME]]",
                        "Prints an architecture's cell/network structure, its cost (parameters, "
                        "multiply-adds, peak activation memory, latency measured on this machine) "
                        "and a Graphviz DOT drawing; --svg draws it laid out, as SVG.");
@@ -63,6 +66,10 @@ int cmd_show(int argc, char **argv) {
         return rc == CLI_HELP ? CLI_OK : rc;
     if (!space || !arch) {
         cli_error("nasc show: --space SPACE and --arch TEXT are required");
+        return CLI_USAGE;
+    }
+    if (cell && !svg) {
+        cli_error("nasc show: --cell goes with --svg");
         return CLI_USAGE;
     }
     if (json + dot + (svg != NULL) > 1) {
@@ -93,7 +100,7 @@ int cmd_show(int argc, char **argv) {
     if (st == NASC_OK)
         st = nasc_arch_parse(sp, arch, &a, &err);
     if (st == NASC_OK && svg) {
-        st = show_svg(a, svg, &err);
+        st = show_svg(a, svg, cell, &err);
         rc = st == NASC_OK ? CLI_OK : cli_fail(st, &err, false);
         nasc_arch_free(a);
         nasc_space_free(sp);

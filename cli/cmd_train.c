@@ -165,10 +165,10 @@ int cmd_train(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "params", (double)nasc_params_count(m->params));
         cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
         cJSON_AddNumberToObject(j, "train_images", train->n);
-        cJSON_AddNumberToObject(j, "test_accuracy", res.eval_acc);
-        cJSON_AddNumberToObject(j, "test_loss", res.eval_loss);
-        cJSON_AddNumberToObject(j, "train_accuracy", res.train_acc);
-        cJSON_AddNumberToObject(j, "train_loss", res.train_loss);
+        cli_json_real(j, "test_accuracy", (double)res.eval_acc);
+        cli_json_real(j, "test_loss", (double)res.eval_loss);
+        cli_json_real(j, "train_accuracy", (double)res.train_acc);
+        cli_json_real(j, "train_loss", (double)res.train_loss);
         cJSON_AddNumberToObject(j, "images_per_second", res.images_per_second);
         cJSON_AddNumberToObject(j, "train_seconds", res.seconds);
         cJSON_AddNumberToObject(j, "peak_rss_mb", round(peak_mb * 10.0) / 10.0);
@@ -180,7 +180,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (out_path)
             cJSON_AddStringToObject(j, "model", out_path);
-        char *s = cJSON_Print(j);
+        char *s = cJSON_PrintUnformatted(j);
         printf("%s\n", s);
         cJSON_free(s);
         cJSON_Delete(j);

@@ -10,6 +10,7 @@
 #include "nasc/arena.h"
 #include "nasc/db.h"
 #include "nasc/experiment.h"
+#include "nasc/text.h"
 
 static void csv_str(const char *s) {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -30,23 +31,14 @@ static void csv_num(double v, const char *fmt) {
         printf(fmt, v);
 }
 
-/* The shortest text that reads back as v exactly. */
+/* The shortest text that reads back as v (as the float it was computed in, if it is one). */
 static void csv_exact(double v) {
-    if (!isfinite(v))
-        return;
     char buf[40];
-    snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof buf, "%.17g", v);
-    fputs(buf, stdout);
+    if (isfinite(v))
+        fputs(nasc_fmt_real(v, buf, sizeof buf), stdout);
 }
 
-static void add_num(cJSON *o, const char *k, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
+static void add_num(cJSON *o, const char *k, double v) { cli_json_real(o, k, v); }
 
 static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nasc_trial_record *t,
                       int64_t n, bool oracle) {
@@ -86,7 +78,7 @@ static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nas
             cJSON_AddItemToObject(o, "metrics", m);
         cJSON_AddItemToArray(arr, o);
     }
-    char *txt = cJSON_Print(root);
+    char *txt = cJSON_PrintUnformatted(root);
     int rc = txt ? CLI_OK : CLI_FAIL;
     if (txt)
         printf("%s\n", txt);
@@ -208,9 +200,9 @@ int cmd_trials(int argc, char **argv) {
             putchar(',');
             csv_exact(t[i].test_score);
             putchar(',');
-            csv_num(t[i].fidelity, "%g");
+            csv_exact(t[i].fidelity);
             putchar(',');
-            csv_num(t[i].result ? t[i].result->fidelity : (double)NAN, "%g");
+            csv_exact(t[i].result ? t[i].result->fidelity : (double)NAN);
             putchar(',');
             csv_num(t[i].seconds, "%.3f");
             putchar(',');

@@ -1,6 +1,8 @@
 /* main.c — `nasc <command> [options]`: dispatch to the commands. */
 #include "cli.h"
 
+#include "nasc/text.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +26,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: nasc <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'nasc <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'nasc <command> --help' (or 'nasc help <command>') describes a command's options;\n"
+               "'--version' prints the version.\n");
 }
 
 /* OpenMP threads that wait for work by spinning (libgomp's default) hold their core while another
@@ -41,11 +44,38 @@ static void prefer_passive_openmp(char **argv) {
     execv("/proc/self/exe", argv);
 }
 
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
+/* "unknown command 'serach'; did you mean 'search'? (see 'nasc --help')" */
+static int unknown_command(const char *name) {
+    char names[256] = "", hint[96];
+    for (size_t i = 0, k = 0; i < N_COMMANDS && k < sizeof names; i++)
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s ", commands[i].name);
+    cli_error("unknown command '%s'%s (see 'nasc --help')", name,
+              nasc_did_you_mean(name, names, hint, sizeof hint));
+    return CLI_USAGE;
+}
+
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "help") && argc > 2) { /* `nasc help CMD` = `nasc CMD --help` */
+        const command *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        char help_flag[] = "--help";
+        char *args[] = {argv[0], argv[2], help_flag, NULL};
+        return c->run(3, args);
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -55,9 +85,6 @@ int main(int argc, char **argv) {
         printf("nasc %s\n", NASC_VERSION_STRING);
         return CLI_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc, argv);
-    cli_error("unknown command '%s' (see 'nasc --help')", argv[1]);
-    return CLI_USAGE;
+    const command *c = find_command(argv[1]);
+    return c ? c->run(argc, argv) : unknown_command(argv[1]);
 }

@@ -9,7 +9,7 @@
 set -u
 root="${1:-.}"
 declare -A header_layer=(
-  [status.h]="0 core" [arena.h]="0 core" [rng.h]="0 core"
+  [status.h]="0 core" [arena.h]="0 core" [rng.h]="0 core" [text.h]="0 core"
   [tensor.h]="1 engine" [autograd.h]="1 engine" [ops.h]="1 engine" [backend.h]="1 engine"
   [data.h]="1 data"
   [nn.h]="2 model" [optim.h]="2 model" [weights.h]="2 model"

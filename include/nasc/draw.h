@@ -17,9 +17,10 @@
  * CSS rules on the page override them (e.g. for a dark mode). The background is transparent.
  *
  * Ownership: the returned string is nasc_malloc'd; the caller frees it with nasc_free.
- * Thread safety: libgvc keeps global state (error handler, plugin registry), so calls are
- * serialised by a mutex inside this module; every call creates and frees its own Graphviz
- * context, graph and layout (nothing is kept between calls).
+ * Thread safety: libgvc keeps global state (error handler, plugin registry, font cache), so
+ * calls are serialised by a mutex inside this module. One Graphviz context is created on the
+ * first call and kept for the process (see draw.c for why); each call's graph, layout and
+ * rendering are freed before it returns.
  *
  *     nasc_space *sp; nasc_arch *a; char *svg; nasc_err err = {0};
  *     nasc_space_new("nb201", NULL, &sp, &err);
@@ -42,10 +43,13 @@ extern "C" {
 typedef struct nasc_draw_config {
     const char *id_prefix; /* prepended to every id="..." (NULL: none); [A-Za-z0-9_-] only */
     bool keep_none;        /* draw "none" edges too (dotted), as nasc_arch_to_dot has them */
+    const char *cell;      /* draw only this cell of a space with several (darts: "normal" or
+                            * "reduce"); NULL: the whole architecture */
 } nasc_draw_config;
 
 /* Draws a as an SVG element into *out (nasc_malloc'd, caller frees; NULL on failure).
- * NASC_ERR_ARG for a bad id_prefix; NASC_ERR_NOMEM; NASC_ERR_INTERNAL with Graphviz's message
+ * NASC_ERR_ARG for a bad id_prefix, or a cell the drawing does not have (the message names the
+ * cells it has); NASC_ERR_NOMEM; NASC_ERR_INTERNAL with Graphviz's message
  * if Graphviz fails (e.g. its plugins are not configured: run `dot -c` as root). */
 NASC_API nasc_status nasc_draw_svg(const nasc_arch *a, const nasc_draw_config *cfg, char **out,
                                    nasc_err *err);

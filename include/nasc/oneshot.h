@@ -238,6 +238,9 @@ typedef struct nasc_oneshot_progress {
     double eta_s;               /* rest of the search: its steps at that rate plus one
                                  * end-of-epoch evaluation per epoch left, each as long as
                                  * this run's last one (0 before the first) */
+    const char *phase;          /* NULL while training; "evolution" during SPOS's final
+                                 * search: step = candidates scored of steps, acc = the best
+                                 * one's accuracy so far, loss NaN, ETAs at its rate */
 } nasc_oneshot_progress;
 
 typedef struct nasc_oneshot_hooks {

@@ -2,7 +2,9 @@
  * experiment file and the database's config table. */
 #include "experiment_int.h"
 
+#include "nasc/oneshot.h"
 #include "nasc/pareto.h"
+#include "nasc/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -196,11 +198,23 @@ static nasc_status set_key(nasc_experiment_config *cfg, const nasc_config_key *k
                        v);
 }
 
+/* "; did you mean 'workers'?" for a mistyped key, or "". */
+static const char *key_hint(const char *name, char *out, size_t n) {
+    char names[2048];
+    size_t k = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && k < sizeof names; i++)
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s ", keys[i].name);
+    return nasc_did_you_mean(name, names, out, n);
+}
+
 nasc_status nasc_config_set(nasc_experiment_config *cfg, const char *key, const char *value,
                             nasc_err *err) {
     const nasc_config_key *k = nasc_config_key_find(key);
+    char hint[96];
     if (!k)
-        return nasc_errorf(err, NASC_ERR_ARG, "unknown key '%s'", key);
+        return nasc_errorf(err, NASC_ERR_ARG, "unknown key '%s'%s", key,
+                           key_hint(key, hint, sizeof hint));
     return set_key(cfg, k, value, err);
 }
 
@@ -292,9 +306,14 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
     if (!cfg->space[0])
         return nasc_errorf(err, NASC_ERR_ARG, "space: required (--space SPACE; spaces: %s)",
                            nasc_space_names());
-    if (!nasc_strategy_find(cfg->strategy))
-        return nasc_errorf(err, NASC_ERR_ARG, "strategy: unknown strategy '%s' (strategies: %s)",
-                           cfg->strategy, nasc_strategy_names());
+    if (!nasc_strategy_find(cfg->strategy)) { /* one-shot names never get here (search.h) */
+        char all[1024], hint[96];
+        snprintf(all, sizeof all, "%s, %s", nasc_strategy_names(), nasc_oneshot_method_names());
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "strategy: unknown strategy '%s'%s (strategies: %s; one-shot: %s)",
+                           cfg->strategy, nasc_did_you_mean(cfg->strategy, all, hint, sizeof hint),
+                           nasc_strategy_names(), nasc_oneshot_method_names());
+    }
     char canon[256];
     NASC_TRY(
         nasc_strategy_opts_canonical(cfg->strategy, cfg->strategy_opt, canon, sizeof canon, err));
@@ -314,7 +333,10 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
         return nasc_errorf(err, NASC_ERR_ARG,
                            "time-budget: counts simulated training time, which only benchmark "
                            "tables have (--benchmark)");
-    if (cfg->budget < 1 && !(cfg->time_budget > 0 && cfg->budget == 0))
+    if (cfg->budget == 0 && !(cfg->time_budget > 0)) /* the default: not given */
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "budget: required: --budget N, the number of trials (at least 1)");
+    if (cfg->budget < 0)
         return nasc_errorf(err, NASC_ERR_ARG, "budget: must be at least 1 (got %lld)",
                            (long long)cfg->budget);
     if (cfg->oracle && strncmp(cfg->benchmark, "nb201:", 6))
@@ -513,7 +535,9 @@ nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path,
         const char *name = scalar(kn);
         const nasc_config_key *k = nasc_config_key_find(name);
         if (!k) {
-            st = yaml_err(err, path, line, "unknown key '%s'", name);
+            char hint[96];
+            st = yaml_err(err, path, line, "unknown key '%s'%s", name,
+                          key_hint(name, hint, sizeof hint));
             goto done;
         }
         if (k->flags & NASC_CFG_NO_FILE) {

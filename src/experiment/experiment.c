@@ -947,9 +947,9 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
     for (;;) {
         if (ex->stop) {
             st =
-                nasc_errorf(err, NASC_ERR_ABORTED,
-                            "interrupted after %lld of %lld trials; continue with --resume",
-                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget);
+                nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
+                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
+                            ex->cfg.db[0] ? "; continue with --resume" : "");
             break;
         }
         bool progress = false;

@@ -241,6 +241,11 @@ static bool in_pop(const cand *pop, int n, const nasc_arch *a) {
     return false;
 }
 
+/* Reports the evolution's progress; false: stop. */
+static bool evolve_progress(nasc_oneshot *os, int64_t done, int64_t total, double best) {
+    return !os->phase_fn || os->phase_fn(os->phase_user, "evolution", done, total, best);
+}
+
 /* SPOS's evolutionary search on the trained supernet. */
 static nasc_status spos_evolve(nasc_oneshot *os, nasc_err *err) {
     const int P = os->o.evo_population, I = os->o.evo_iterations, nb = os->o.evo_val_batches;
@@ -251,6 +256,10 @@ static nasc_status spos_evolve(nasc_oneshot *os, nasc_err *err) {
         return nasc_errorf(err, NASC_ERR_NOMEM, "spos: out of memory");
     nasc_status st = NASC_OK;
     int n = 0;
+    /* candidates to score: the population, then P children per iteration */
+    const int64_t total = (int64_t)P + (int64_t)I * P;
+    int64_t scored = 0;
+    double best = -INFINITY;
     for (int tries = 0; n < P && tries < 50 * P && st == NASC_OK; tries++) {
         nasc_arch *a = NULL;
         if ((st = nasc_space_sample(sp, &os->rng, &a, err)) != NASC_OK)
@@ -262,6 +271,13 @@ static nasc_status spos_evolve(nasc_oneshot *os, nasc_err *err) {
         pop[n].a = a;
         st = score_arch(os, a, 0, nb, &pop[n].score, err);
         n++;
+        if (st == NASC_OK) {
+            if (pop[n - 1].score > best)
+                best = pop[n - 1].score;
+            if (!evolve_progress(os, ++scored, total, best))
+                st = nasc_errorf(err, NASC_ERR_ABORTED, "spos: evolution stopped after %lld of "
+                                 "%lld candidates", (long long)scored, (long long)total);
+        }
     }
     for (int it = 0; it < I && st == NASC_OK; it++) {
         qsort(pop, (size_t)n, sizeof *pop, cand_cmp);
@@ -284,8 +300,13 @@ static nasc_status spos_evolve(nasc_oneshot *os, nasc_err *err) {
             }
             pop[m].a = child;
             st = score_arch(os, child, 0, nb, &pop[m].score, err);
+            if (st == NASC_OK && pop[m].score > best)
+                best = pop[m].score;
             m++;
             c++;
+            if (st == NASC_OK && !evolve_progress(os, ++scored, total, best))
+                st = nasc_errorf(err, NASC_ERR_ABORTED, "spos: evolution stopped after %lld of "
+                                 "%lld candidates", (long long)scored, (long long)total);
         }
         qsort(pop, (size_t)m, sizeof *pop, cand_cmp);
         for (int i = P; i < m; i++) {
@@ -715,6 +736,11 @@ nasc_status nasc_os_method_load(nasc_oneshot *os, os_buf *b, const char *path, n
     if (b->short_read)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: truncated method state", path);
     return NASC_OK;
+}
+
+void nasc_os_set_phase_progress(nasc_oneshot *os, nasc_os_phase_fn fn, void *user) {
+    os->phase_fn = fn;
+    os->phase_user = user;
 }
 
 void nasc_os_set_val_source(nasc_oneshot *os, nasc_os_val_fn fn, void *user) {

@@ -15,6 +15,7 @@
  * uninterrupted one (same thread count): same losses, same alpha, same final architecture. */
 #include "stepper_int.h"
 
+#include "nasc/text.h"
 #include "nasc/arena.h"
 #include "nasc/cost.h"
 #include "nasc/data.h"
@@ -212,8 +213,11 @@ nasc_status nasc_oneshot_opts_parse(const char *text, nasc_oneshot_config *cfg, 
             size_t o = 0;
             for (size_t i = 0; i < sizeof opt_keys / sizeof opt_keys[0]; i++)
                 o += (size_t)snprintf(names + o, sizeof names - o, "%s, ", opt_keys[i].name);
-            return nasc_errorf(err, NASC_ERR_ARG,
-                               "%s: unknown option '%s' (known: %smax-memory)", cfg->method, key,
+            char hint[96];
+            snprintf(names + (o < sizeof names ? o : sizeof names - 1),
+                     sizeof names - (o < sizeof names ? o : sizeof names - 1), "max-memory");
+            return nasc_errorf(err, NASC_ERR_ARG, "%s: unknown option '%s'%s (known: %s)",
+                               cfg->method, key, nasc_did_you_mean(key, names, hint, sizeof hint),
                                names);
         }
         char *end;
@@ -805,15 +809,40 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
     return NASC_OK;
 }
 
+/* The end-of-search phase (SPOS's evolution) reported through on_step, with phase set. */
+typedef struct phase_ctx {
+    const nasc_oneshot_hooks *hooks;
+    int epochs;
+    double t_start, t_phase; /* run start; phase start (0 before its first report) */
+} phase_ctx;
+
+static bool phase_progress(void *user, const char *phase, int64_t done, int64_t total,
+                           double best) {
+    phase_ctx *pc = user;
+    const double t = now_s();
+    if (pc->t_phase == 0.0)
+        pc->t_phase = t;
+    const double per = done > 1 ? (t - pc->t_phase) / (double)(done - 1) : 0.0;
+    nasc_oneshot_progress p = {
+        .epoch = pc->epochs - 1, .epochs = pc->epochs, .step = done, .steps = total,
+        .loss = NAN, .acc = (float)best, .elapsed_s = t - pc->t_start,
+        .epoch_eta_s = per * (double)(total - done), .eta_s = per * (double)(total - done),
+        .phase = phase};
+    return pc->hooks->on_step(&p, pc->hooks->user);
+}
+
 nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_hooks *hooks,
                              nasc_oneshot_result *out, nasc_err *err) {
     memset(out, 0, sizeof *out);
     out->resumed_epoch = -1;
     run_state rs = {.cfg = cfg};
     const double t_start = now_s();
+    phase_ctx pc = {.hooks = hooks, .epochs = cfg->epochs, .t_start = t_start};
     nasc_status st = setup(&rs, hooks, out, err);
     if (st != NASC_OK)
         goto done;
+    if (hooks && hooks->on_step)
+        nasc_os_set_phase_progress(rs.os, phase_progress, &pc);
     struct stat sb;
     if (cfg->resume && cfg->checkpoint[0] && stat(cfg->checkpoint, &sb) == 0) {
         if ((st = ckpt_read(&rs, err)) != NASC_OK)
@@ -894,8 +923,11 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
                                  step_s +
                              (double)(epochs_left + 1) * epoch_end_s};
                 if (!hooks->on_step(&p, hooks->user)) {
-                    st = nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped at epoch %d step %lld",
-                                     cfg->method, ep, (long long)rs.step);
+                    /* counted as the progress line counts: epoch 1/E, step s/S done */
+                    st = nasc_errorf(err, NASC_ERR_ABORTED,
+                                     "%s: stopped at epoch %d/%d step %lld/%lld", cfg->method,
+                                     ep + 1, cfg->epochs, (long long)rs.step,
+                                     (long long)n_batches);
                     goto done;
                 }
             }

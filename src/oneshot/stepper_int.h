@@ -10,6 +10,10 @@
 
 typedef struct os_method_state os_method_state; /* sample.c */
 typedef bool (*nasc_os_val_fn)(void *user, int i, nasc_oneshot_batch *out);
+/* Progress of a long end-of-search phase (SPOS's evolution): done of total units, the best score
+ * so far; returning false stops it (NASC_ERR_ABORTED). */
+typedef bool (*nasc_os_phase_fn)(void *user, const char *phase, int64_t done, int64_t total,
+                                 double best);
 
 struct nasc_oneshot {
     nasc_oneshot_method m;
@@ -32,6 +36,8 @@ struct nasc_oneshot {
     os_method_state *ms;   /* method-specific state (sample.c), or NULL */
     nasc_os_val_fn val_fn; /* validation batches for scoring (may be NULL) */
     void *val_user;
+    nasc_os_phase_fn phase_fn; /* progress of SPOS's evolution (may be NULL) */
+    void *phase_user;
 };
 
 /* Builds the plan of a weight step. */
@@ -74,6 +80,9 @@ NASC_INTERNAL nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **ou
  * false past the end. Set by the search loop; without one, SPOS and ENAS score on the batches
  * their steps receive. */
 NASC_INTERNAL void nasc_os_set_val_source(nasc_oneshot *os, nasc_os_val_fn fn, void *user);
+/* Progress callback for SPOS's evolutionary search (after the last epoch), called after every
+ * candidate scored. Set by the search loop; NULL: silent. */
+NASC_INTERNAL void nasc_os_set_phase_progress(nasc_oneshot *os, nasc_os_phase_fn fn, void *user);
 /* Called after every epoch's steps (last: the final one, or an early stop): ENAS trains its
  * controller and picks the epoch's architecture, SPOS scores a few paths (last: runs its
  * evolutionary search). No-op for the others. */

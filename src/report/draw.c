@@ -2,8 +2,14 @@
  *
  * libgvc is not thread-safe and reports errors through one global handler, so a call holds
  * draw_lock from start to end, routes Graphviz's messages into draw_msg (never to stderr: the
- * library does not print) and restores the previous handler. Everything Graphviz allocates in a
- * call (context, graph, layout, render buffer) is freed before the call returns. */
+ * library does not print) and restores the previous handler.
+ *
+ * One Graphviz context serves the whole process (created on first use, never freed; it stays
+ * reachable, so leak checkers do not report it): Graphviz 2.43's pango plugin keeps a pointer
+ * to the last font name, which lives in the context, so freeing a context and creating another
+ * makes the next layout read freed memory (ASan: heap-use-after-free in libgvplugin_pango).
+ * Everything else Graphviz allocates in a call (graph, layout, render buffer) is freed before
+ * the call returns. */
 #include "nasc/draw.h"
 
 #include "nasc/arena.h"
@@ -15,6 +21,7 @@
 
 static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
 static char draw_msg[512]; /* Graphviz's messages of the current call, guarded by draw_lock */
+static GVC_t *draw_gvc;    /* the process's Graphviz context, guarded by draw_lock */
 
 static int collect_msg(char *msg) {
     const size_t have = strlen(draw_msg);
@@ -50,6 +57,36 @@ static void drop_none_edges(Agraph_t *g) {
                 agdelete(g, e);
         }
     }
+}
+
+/* Keeps only subgraph "cluster_<cell>" (and what lies inside it). NASC_ERR_ARG naming the
+ * cells there are if the drawing has no such cluster. */
+static nasc_status keep_cell(Agraph_t *g, const char *cell, nasc_err *err) {
+    char name[96];
+    snprintf(name, sizeof name, "cluster_%s", cell);
+    Agraph_t *keep = agsubg(g, name, 0);
+    if (!keep) {
+        char have[256] = "";
+        size_t k = 0;
+        for (Agraph_t *sg = agfstsubg(g); sg && k < sizeof have; sg = agnxtsubg(sg))
+            if (!strncmp(agnameof(sg), "cluster_", 8))
+                k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", k ? ", " : "",
+                                      agnameof(sg) + 8);
+        return nasc_errorf(err, NASC_ERR_ARG, "draw: no cell '%s' in this drawing (%s%s)", cell,
+                           have[0] ? "cells: " : "it has one cell only", have);
+    }
+    Agnode_t *next;
+    for (Agnode_t *n = agfstnode(g); n; n = next) {
+        next = agnxtnode(g, n);
+        if (!agsubnode(keep, n, 0))
+            agdelete(g, n);
+    }
+    for (Agraph_t *sg = agfstsubg(g), *nsg; sg; sg = nsg) {
+        nsg = agnxtsubg(sg);
+        if (sg != keep)
+            agdelete(g, sg);
+    }
+    return NASC_OK;
 }
 
 /* The <svg ...>...</svg> element of Graphviz's output, without what precedes it (XML prolog,
@@ -108,7 +145,9 @@ nasc_status nasc_draw_dot_svg(const char *dot, const nasc_draw_config *cfg, char
      * tmpfile that Graphviz keeps open for the rest of the process. */
     const agerrlevel_t old_level = agseterr(AGWARN);
 
-    gvc = gvContext();
+    if (!draw_gvc)
+        draw_gvc = gvContext();
+    gvc = draw_gvc;
     if (!gvc) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "draw: cannot create a Graphviz context");
         goto done;
@@ -119,6 +158,8 @@ nasc_status nasc_draw_dot_svg(const char *dot, const nasc_draw_config *cfg, char
                          gv_message());
         goto done;
     }
+    if (cfg->cell && (st = keep_cell(g, cfg->cell, err)) != NASC_OK)
+        goto done;
     if (!cfg->keep_none)
         drop_none_edges(g);
     agsafeset(g, "bgcolor", "transparent", "");
@@ -149,8 +190,6 @@ done:
         gvFreeLayout(gvc, g);
     if (g)
         agclose(g);
-    if (gvc)
-        gvFreeContext(gvc);
     agseterr(old_level);
     agseterrf(old_errf);
     pthread_mutex_unlock(&draw_lock);

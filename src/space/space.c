@@ -2,6 +2,7 @@
  * sequences, sampling, enumeration, parse/print/JSON wrappers, hashing, and the default
  * mutation / crossover / neighbours for spaces whose decisions are independent (fixed radix). */
 #include "space_int.h"
+#include "nasc/text.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -214,9 +215,13 @@ nasc_status nasc_space_new(const char *name, const nasc_space_config *cfg, nasc_
     for (int i = 0; i < N_SPACES && name; i++)
         if (!strcmp(spaces[i]->name, name))
             vt = spaces[i];
-    if (!vt)
-        return nasc_errorf(err, NASC_ERR_ARG, "space: unknown name '%s' (expected one of %s)",
-                           name ? name : "(null)", nasc_space_names());
+    if (!vt) {
+        char hint[96];
+        return nasc_errorf(err, NASC_ERR_ARG, "space: unknown name '%s'%s (expected one of %s)",
+                           name ? name : "(null)",
+                           nasc_did_you_mean(name, nasc_space_names(), hint, sizeof hint),
+                           nasc_space_names());
+    }
     nasc_space *s = nasc_calloc(1, sizeof *s);
     if (!s)
         return nasc_errorf(err, NASC_ERR_NOMEM, "space %s: out of memory", name);

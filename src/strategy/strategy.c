@@ -1,6 +1,7 @@
 /* strategy.c — the strategy registry, option parsing and the generic ask/tell/save/load wrappers
  * that enforce the contract of strategy.h (results told in order, a "wait" ask changes nothing). */
 #include "strategy_int.h"
+#include "nasc/text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,6 +34,15 @@ const nasc_strategy_i *nasc_strategy_find(const char *name) {
         if (!strcmp(extra[i]->name, name))
             return extra[i];
     return NULL;
+}
+
+/* "unknown strategy 'evolutoin'; did you mean 'evolution'? (strategies: ...)" */
+static nasc_status unknown_strategy(const char *name, nasc_err *err) {
+    char hint[96];
+    return nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)",
+                       name ? name : "(null)",
+                       nasc_did_you_mean(name, nasc_strategy_names(), hint, sizeof hint),
+                       nasc_strategy_names());
 }
 
 const char *nasc_strategy_names(void) {
@@ -167,11 +177,13 @@ static nasc_status opts_parse(const nasc_strategy_i *it, const char *text, doubl
         int idx;
         const nasc_strategy_opt *o = opt_find(it, p, kl, &idx);
         if (!o) {
-            char names[256];
+            char names[256], key[64], hint[96];
             opt_names(it, names, sizeof names);
+            snprintf(key, sizeof key, "%.*s", (int)(kl < 63 ? kl : 63), p);
             return nasc_errorf(err, NASC_ERR_ARG,
-                               "strategy %s: unknown option '%.*s' (options: %s)", it->name,
-                               (int)kl, p, names);
+                               "strategy %s: unknown option '%.*s'%s (options: %s)", it->name,
+                               (int)kl, p, nasc_did_you_mean(key, names, hint, sizeof hint),
+                               names);
         }
         if (given[idx])
             return nasc_errorf(err, NASC_ERR_ARG, "strategy %s: option %s given twice", it->name,
@@ -216,8 +228,7 @@ nasc_status nasc_strategy_opts_canonical(const char *name, const char *opts, cha
                                          nasc_err *err) {
     const nasc_strategy_i *it = nasc_strategy_find(name);
     if (!it)
-        return nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s' (strategies: %s)", name,
-                           nasc_strategy_names());
+        return unknown_strategy(name, err);
     double values[64];
     return opts_parse(it, opts, values, buf, n, err);
 }
@@ -248,8 +259,7 @@ nasc_status nasc_strategy_new(const char *name, const nasc_space *s,
     *out = NULL;
     const nasc_strategy_i *it = nasc_strategy_find(name);
     if (!it)
-        return nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s' (strategies: %s)", name,
-                           nasc_strategy_names());
+        return unknown_strategy(name, err);
     if (it->needs_finite && nasc_space_size(s) == 0)
         return nasc_errorf(err, NASC_ERR_ARG,
                            "strategy %s needs a finite, enumerable space (%s is not)", it->name,

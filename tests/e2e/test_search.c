@@ -62,8 +62,9 @@ static void write_file(const char *p, const char *text) {
 }
 
 static void test_bad_input(void) {
-    expect_usage("budget: must be at least 1 (got 0)", "search " NB " --budget 0");
-    expect_usage("budget: must be at least 1", "search " NB);
+    expect_usage("budget: required: --budget N", "search " NB " --budget 0");
+    expect_usage("budget: must be at least 1 (got -1)", "search " NB " --budget -1");
+    expect_usage("budget: required: --budget N, the number of trials (at least 1)", "search " NB);
     expect_usage("space: required", "search --benchmark nb201:cifar10 --budget 5");
     expect_usage("exactly one evaluator", "search --space nb201 --budget 5");
     expect_usage("both given", "search " NB " --data fashion-mnist --budget 5");

@@ -66,7 +66,8 @@ static void test_validate(void) {
     struct {
         const char *key, *value, *msg;
     } cases[] = {
-        {"budget", "0", "budget: must be at least 1 (got 0)"},
+        {"budget", "0", "budget: required: --budget N, the number of trials (at least 1)"},
+        {"budget", "-3", "budget: must be at least 1 (got -3)"},
         {"workers", "300", "workers: must be in [1, 256]"},
         {"threads", "0", "threads: must be in"},
         {"epochs", "0", "epochs: must be in"},
@@ -78,6 +79,9 @@ static void test_validate(void) {
         {"optimizer", "lbfgs", "optimizer: expected sgd, adam or adamw"},
         {"trial-timeout", "-2", "trial-timeout: must be >= 0"},
         {"strategy", "bogo", "strategy: unknown strategy 'bogo'"},
+        {"strategy", "evolutoin", "unknown strategy 'evolutoin'; did you mean 'evolution'? "
+                                  "(strategies: random, grid, evolution"},
+        {"strategy", "sopos", "did you mean 'spos'? (strategies: "},
         {"strategy-opt", "size=3", "unknown option 'size'"},
         {"space", "", "space: required"},
         {"benchmark", "", "exactly one evaluator"},

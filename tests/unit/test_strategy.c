@@ -86,6 +86,7 @@ static void test_options(void) {
     CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "populatoin=5", &st, &err),
                  NASC_ERR_ARG);
     CHECK_STR_CONTAINS(err.msg, "unknown option 'populatoin'");
+    CHECK_STR_CONTAINS(err.msg, "'populatoin'; did you mean 'population'? (options: ");
     CHECK_STR_CONTAINS(err.msg, "population, sample");
     nasc_err_clear(&err);
     CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, "population=0", &st, &err),
