@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +30,12 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double load_avg(void) {
+    double l[1] = {NAN};
+    getloadavg(l, 1);
+    return l[0];
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -87,12 +94,28 @@ static int make_db(const char *db, long trials) {
     return 0;
 }
 
-/* Wall time of one headless Chromium screenshot of url (-1 if it failed). */
-static double chromium_shot(const char *bin, const char *dir, const char *url) {
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds (user + system) of the waited-for children so far. */
+static double children_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* Wall time of one headless Chromium screenshot of url (-1 if it failed); *out_cpu: the CPU time
+ * of Chromium's processes (load-independent, unlike the wall time on a shared machine). */
+static double chromium_shot(const char *bin, const char *dir, const char *url, double *out_cpu) {
     char prof[600], shot[600];
     snprintf(prof, sizeof prof, "--user-data-dir=%s/chromium-profile", dir);
     snprintf(shot, sizeof shot, "--screenshot=%s/shot.png", dir);
-    const double t0 = now();
+    const double t0 = now(), c0 = children_cpu();
+    fflush(NULL);
     const pid_t pid = fork();
     if (pid == 0) {
         FILE *n = freopen("/dev/null", "w", stderr);
@@ -105,6 +128,7 @@ static double chromium_shot(const char *bin, const char *dir, const char *url) {
     }
     int st = 0;
     waitpid(pid, &st, 0);
+    *out_cpu = children_cpu() - c0;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? now() - t0 : -1;
 }
 
@@ -140,25 +164,27 @@ int main(int argc, char **argv) {
     } else {
         printf("database: %s, %ld trials (reused)\n", db, trials);
     }
-    double t[50];
+    double t[50], c[50];
     nasc_report_info info = {0};
     for (int r = 0; r < repeats; r++) {
         nasc_err err = {0};
         nasc_report_opts o;
         nasc_report_opts_default(&o);
-        const double t0 = now();
+        const double t0 = now(), c0 = cpu_now();
         if (nasc_report_write_file(db, html, &o, &info, &err) != NASC_OK) {
             fprintf(stderr, "bench_report: %s\n", err.msg);
             return 1;
         }
         t[r] = now() - t0;
+        c[r] = cpu_now() - c0;
     }
     struct stat st;
     stat(html, &st);
-    printf("report: %lld trials (%lld failed), %d plots, %.2f MB; generated in %.3f s median, "
-           "%.3f s min (%d runs)\n",
+    const double t_med = median(t, repeats), t_min = t[0], c_med = median(c, repeats);
+    printf("report: %lld trials (%lld failed), %d plots, %.2f MB; generated in %.3f s wall "
+           "median, %.3f s min, %.3f s CPU median (%d runs; load average %.1f)\n",
            (long long)info.n_trials, (long long)info.n_failed, info.n_plots,
-           (double)st.st_size / 1e6, median(t, repeats), t[0], repeats);
+           (double)st.st_size / 1e6, t_med, t_min, c_med, repeats, load_avg());
     const char *bin = !access("/usr/bin/chromium", X_OK) ? "/usr/bin/chromium" : NULL;
     if (!bin) {
         printf("chromium: not installed, rendering not measured\n");
@@ -176,19 +202,22 @@ int main(int argc, char **argv) {
         return 1;
     snprintf(url_r, sizeof url_r, "file://%s/big.html", abs_dir);
     snprintf(url_e, sizeof url_e, "file://%s/empty.html", abs_dir);
-    chromium_shot(bin, abs_dir, url_e); /* warm the profile and the page cache */
-    double tr[50], te[50];
+    double cw; /* warm the profile and the page cache */
+    chromium_shot(bin, abs_dir, url_e, &cw);
+    double tr[50], te[50], cr[50], ce[50];
     for (int r = 0; r < repeats; r++) { /* interleaved, so that load changes hit both */
-        te[r] = chromium_shot(bin, abs_dir, url_e);
-        tr[r] = chromium_shot(bin, abs_dir, url_r);
+        te[r] = chromium_shot(bin, abs_dir, url_e, &ce[r]);
+        tr[r] = chromium_shot(bin, abs_dir, url_r, &cr[r]);
         if (te[r] < 0 || tr[r] < 0) {
             fprintf(stderr, "bench_report: chromium failed\n");
             return 1;
         }
     }
     const double mr = median(tr, repeats), me = median(te, repeats);
-    printf("chromium --headless --screenshot: report %.2f s, empty page %.2f s (median of %d); "
-           "the report's own rendering %.2f s\n",
-           mr, me, repeats, mr - me);
+    const double mcr = median(cr, repeats), mce = median(ce, repeats);
+    printf("chromium --headless --screenshot (median of %d; load average %.1f):\n"
+           "  report     %.2f s wall, %.2f s CPU\n  empty page %.2f s wall, %.2f s CPU\n"
+           "  difference %.2f s wall, %.2f s CPU (the report's own loading and rendering)\n",
+           repeats, load_avg(), mr, mcr, me, mce, mr - me, mcr - mce);
     return 0;
 }

@@ -12,7 +12,8 @@
  *     best-so-far line, failed trials marked, and their reasons in a table;
  *   - multi-objective searches: the Pareto front of every pair of objectives (front
  *     highlighted, constraints drawn) and a parallel-coordinates plot;
- *   - the top trials: architecture, score, parameters, multiply-adds, latency;
+ *   - the top trials: architecture, score, parameters, multiply-adds, latency, and a drawing
+ *     of the cells (draw.h);
  *   - training trials: the per-epoch values each trial recorded (validation accuracy, training
  *     loss and accuracy), so that early stopping and Hyperband rungs are visible;
  *   - one-shot searches: softmax(alpha) per edge as heat maps (last epoch, and every epoch as

@@ -1021,8 +1021,10 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                                 nasc_err *err) {
     *out = NULL;
     *out_n = 0;
-    /* the count and the rows from one snapshot: a reader of a database a search is writing
-     * otherwise saw trials added between the two ("trial ids are not dense") */
+    /* The count and the rows from one snapshot: a reader of a database a search is writing
+     * otherwise saw trials committed between the two ("trial ids are not dense"). A read
+     * transaction per load, not per handle, so that every later read sees the latest commit
+     * (a handle kept open, e.g. by a live report, follows the search). */
     const bool own_txn = sqlite3_get_autocommit(db->h) != 0;
     if (own_txn)
         NASC_TRY(exec(db, "BEGIN", err));
@@ -1124,7 +1126,7 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
     if (st == NASC_OK && rc != SQLITE_DONE)
         st = db_fail(db, err, "cannot read trials");
     sqlite3_finalize(s);
-    if (own_txn) /* a read transaction: ending it cannot lose anything */
+    if (own_txn) /* a read transaction: ending it loses nothing */
         sqlite3_exec(db->h, st == NASC_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (st != NASC_OK) {
         nasc_db_trials_free(t, n); /* calloc'd: unfilled records are empty */

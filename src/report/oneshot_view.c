@@ -134,7 +134,7 @@ static void heat_map(FILE *f, const cell_info *ci, const cJSON *rows, const char
                     "style=\"fill:var(--c1);fill-opacity:%.3f\"/>",
                     px, py, cw - 1, ch - 1, 0.06 + 0.94 * u);
             if (full)
-                fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\"%s>%.2f</text>",
+                fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\"%s>%.3f</text>",
                         px + cw / 2, py + ch - 6, u > 0.6 ? " style=\"fill:#fff\"" : "", p);
             k++;
         }

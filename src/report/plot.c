@@ -280,7 +280,7 @@ void nasc_rp_rule(nasc_rp_plot *p, double v, bool vertical, const char *label) {
 
 void nasc_rp_legend(nasc_rp_plot *p, int k, const char *cls, bool cross, const char *text) {
     /* in the top margin, left to right, so it never hides a mark */
-    const double x = p->ml + 6 + 150.0 * k, y = p->mt - 8;
+    const double x = p->ml + 6 + 104.0 * k, y = p->mt - 8;
     if (cross)
         fprintf(p->f, "<path class=\"%s\" d=\"M%.1f %.1fl6 6m0-6l-6 6\"/>", cls, x - 3, y - 7);
     else

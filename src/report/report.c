@@ -7,6 +7,7 @@
 #include "view_int.h"
 
 #include "nasc/arena.h"
+#include "nasc/draw.h"
 #include "nasc/oneshot.h"
 #include "nasc/pareto.h"
 
@@ -235,8 +236,10 @@ static const char style[] =
     "vertical-rl;transform:rotate(180deg);height:96px;vertical-align:bottom}"
     ".heat td.hi{color:#fff}.multiples{display:flex;flex-wrap:wrap;gap:8px}"
     ".multiples figure{margin:0}\n"
-    ".drawing-pending{border:1px dashed var(--line);color:var(--muted);font-size:12px;"
-    "padding:6px;max-width:180px}\n"
+    ".drawing-missing{color:var(--muted);font-size:12px;max-width:180px}"
+    ".cell-drawing svg{max-width:380px;max-height:260px;width:auto;height:auto}"
+    ".cell-drawing [stroke=black]{stroke:var(--fg)}.cell-drawing [fill=black]{fill:var(--fg)}"
+    ".cell-drawing text{fill:var(--fg)}\n"
     "@media print{body{max-width:none;padding:0}figure.plot,table,.heat{break-inside:avoid}"
     "h2{break-after:avoid}}\n";
 
@@ -542,8 +545,11 @@ static void write_failures(FILE *f, const nasc_rv *v) {
     if (other)
         fprintf(f, "<tr><td>other reasons</td><td class=\"n\">%lld</td><td></td></tr>\n",
                 (long long)other);
-    fprintf(f, "</tbody></table>\n<table id=\"failed-trials\"><thead><tr><th>trial</th>"
-               "<th>attempts</th><th>reason</th><th>architecture</th></tr></thead><tbody>\n");
+    fprintf(f,
+            "</tbody></table>\n<details><summary>the %lld failed trials</summary>"
+            "<table id=\"failed-trials\"><thead><tr><th>trial</th>"
+            "<th>attempts</th><th>reason</th><th>architecture</th></tr></thead><tbody>\n",
+            (long long)v->n_failed);
     int64_t shown = 0;
     for (int64_t i = 0; i < v->n && shown < 200; i++) {
         const nasc_trial_record *t = &v->t[i];
@@ -557,7 +563,7 @@ static void write_failures(FILE *f, const nasc_rv *v) {
         nasc_rp_esc(f, t->arch);
         fprintf(f, "</td></tr>\n");
     }
-    fprintf(f, "</tbody></table>\n");
+    fprintf(f, "</tbody></table></details>\n");
     if (v->n_failed > shown) {
         fprintf(f, "<p class=\"muted\">%lld more: <code>nasc trials --db ",
                 (long long)(v->n_failed - shown));
@@ -569,9 +575,37 @@ static void write_failures(FILE *f, const nasc_rv *v) {
 
 /* ---- top trials ---- */
 
+/* The drawing of trial t's architecture (draw.h: laid out by Graphviz), inline; where it cannot
+ * be drawn, the reason instead. */
+static void write_drawing(FILE *f, const nasc_space *sp, const nasc_trial_record *t, int64_t k) {
+    nasc_err err = {0};
+    nasc_arch *a = NULL;
+    char *svg = NULL;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "top%lld-", (long long)k);
+    const nasc_draw_config dc = {.id_prefix = prefix};
+    if (!sp || nasc_arch_parse(sp, t->arch, &a, &err) != NASC_OK ||
+        nasc_draw_svg(a, &dc, &svg, &err) != NASC_OK) {
+        fprintf(f, "<div class=\"drawing-missing\">no drawing: ");
+        nasc_rp_esc(f, sp ? err.msg : "unknown space");
+        fprintf(f, "</div>");
+    } else {
+        fprintf(f,
+                "<div class=\"cell-drawing\" role=\"img\" aria-label=\"drawing of trial "
+                "%lld's cell (the architecture text is beside it)\">%s</div>",
+                (long long)t->id, svg);
+    }
+    nasc_free(svg);
+    nasc_arch_free(a);
+}
+
 static void write_top(FILE *f, const nasc_rv *v, int top) {
     if (!v->n_ok || top <= 0)
         return;
+    nasc_space *sp = NULL;
+    nasc_err serr = {0};
+    if (nasc_space_new(nasc_rv_cfg(v, "space"), NULL, &sp, &serr) != NASC_OK)
+        sp = NULL;
     const int64_t n = v->n_ok < top ? v->n_ok : top;
     char a[32];
     fprintf(f, "<section id=\"top\"><h2>Top %lld trials</h2>\n", (long long)n);
@@ -597,12 +631,12 @@ static void write_top(FILE *f, const nasc_rv *v, int top) {
         fprintf(f, "<td class=\"n\">%s</td><td class=\"arch\">",
                 nasc_rp_num(t->cost.latency_ms, a, sizeof a));
         nasc_rp_esc(f, t->arch);
-        /* The cell drawing comes from the architecture-drawing module of issue 16 item 3
-         * (nasc show --svg), which is not merged yet: the cell is marked, not faked. */
-        fprintf(f, "</td><td><div class=\"drawing-pending\">cell drawing: not available in this "
-                   "build (awaits <code>nasc show --svg</code>)</div></td></tr>\n");
+        fprintf(f, "</td><td>");
+        write_drawing(f, sp, t, k);
+        fprintf(f, "</td></tr>\n");
     }
     fprintf(f, "</tbody></table></section>\n");
+    nasc_space_free(sp);
 }
 
 /* ---- page ---- */

@@ -122,7 +122,7 @@ static void pair_plot(FILE *f, const nasc_rv *v, int i, int j, const double *ys,
     nasc_rp_legend(&p, 0, "dot", false, "trial");
     nasc_rp_legend(&p, 1, "dot front", false, "on the front");
     char cap[128];
-    snprintf(cap, sizeof cap, "%s is better %s.",
+    snprintf(cap, sizeof cap, "%s is better%s.",
              i == 0 ? "Up and to the left" : "Down and to the left",
              ax.log ? "; log scale on x" : "");
     nasc_rp_plot_end(&p, cap);
@@ -145,7 +145,7 @@ static void parallel_plot(FILE *f, const nasc_rv *v, const double *vals, long m,
     const int nf = nasc_pareto_front(vals, (int)m, n_obj, front);
     for (int k = 0; k < nf; k++)
         on[front[k]] = true;
-    const double w = 180.0 * n_obj + 80, h = 320, top = 28, bot = h - 56;
+    const double w = 230.0 * (n_obj - 1) + 220, h = 320, top = 28, bot = h - 56;
     nasc_rp_axis ax[NASC_MAX_OBJECTIVES];
     char lab[NASC_MAX_OBJECTIVES][96];
     for (int j = 0; j < n_obj; j++) {
@@ -176,14 +176,14 @@ static void parallel_plot(FILE *f, const nasc_rv *v, const double *vals, long m,
                     x = a->lo;
                 const double t = a->log ? (log10(x) - log10(a->lo)) / (log10(a->hi) - log10(a->lo))
                                         : (x - a->lo) / (a->hi - a->lo);
-                fprintf(f, "%c%.1f %.1f", j ? 'L' : 'M', 60.0 + 180.0 * j, bot - t * (bot - top));
+                fprintf(f, "%c%.1f %.1f", j ? 'L' : 'M', 110.0 + 230.0 * j, bot - t * (bot - top));
             }
         }
         fprintf(f, "\"/>\n");
     }
     char a[32];
     for (int j = 0; j < n_obj; j++) {
-        const double x = 60.0 + 180.0 * j;
+        const double x = 110.0 + 230.0 * j;
         fprintf(f,
                 "<g class=\"axis\"><line class=\"pcaxis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
                 "y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",

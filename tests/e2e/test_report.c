@@ -85,9 +85,15 @@ static void test_evolution(void) {
          p = strstr(p + 1, "<tr><td"))
         rows++;
     CHECK_MSG(rows == 10, "evo: %d rows in the top table", rows);
-    /* no script, no external resource */
-    CHECK(strstr(h, "<script") == NULL && strstr(h, "http://") == NULL &&
-          strstr(h, "https://") == NULL && strstr(h, "src=") == NULL);
+    int drawings = 0; /* each top trial's cell drawn (draw.h), inline */
+    for (const char *p = strstr(h, "<div class=\"cell-drawing\""); p;
+         p = strstr(p + 1, "<div class=\"cell-drawing\""))
+        drawings += !strncmp(strchr(p, '>') + 1, "<svg", 4);
+    CHECK_MSG(drawings == 10, "evo: %d cell drawings in the top table", drawings);
+    /* no script, no external resource (SVG namespace URIs name, they fetch nothing) */
+    CHECK(strstr(h, "<script") == NULL && strstr(h, "src=") == NULL &&
+          strstr(h, "href=\"http") == NULL && strstr(h, "url(") == NULL &&
+          strstr(h, "@import") == NULL && strstr(h, "<link") == NULL);
     free(h);
     render("evo", ids);
     /* --top 3 */

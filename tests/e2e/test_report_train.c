@@ -145,6 +145,8 @@ static void test_darts(void) {
     report_check_figures(h, "darts");
     CHECK_HAS(h, "sep_conv_3x3", "darts"); /* op names from the supernet */
     CHECK_HAS(h, "Genotype(normal=", "darts");
+    CHECK_HAS(h, "<div class=\"cell-drawing\"", "darts"); /* normal and reduce cell drawn */
+    CHECK_HAS(h, "c_{k&#45;2}", "darts"); /* Graphviz writes - as &#45; */
     CHECK_HAS(h, "one-shot supernet (darts)", "darts");
     CHECK_HAS(h, "2 recorded: 2 ok", "darts");
     free(h);
