@@ -2,12 +2,13 @@
  * data and prints one JSON line: images/s (median of per-step rates after warm-up), peak RSS.
  * The PyTorch side and the comparison are in bench/train_step.py.
  *
- *   bench_train_step [--model baseline|darts] [--batch 64] [--threads 2] [--steps 20]
+ *   bench_train_step [--model baseline|darts|nb201] [--batch 64] [--threads 2] [--steps 20]
  *                    [--warmup 3] [--input 1x28x28] [--classes 10] [--backend cpu]
  *                    [--genotype TEXT] [--channels 16] [--cells 8]
  *
  * --model darts builds the DARTS network (NetworkCIFAR, no auxiliary head, no drop-path) of
- * --genotype (default: DARTS_V2) with --channels C and --cells L.
+ * --genotype (default: DARTS_V2) with --channels C and --cells L. --model nb201 builds the
+ * NAS-Bench-201 network of the cell given as --genotype (C and N from --channels and --cells).
  */
 #include "nasc/arena.h"
 #include "nasc/backend.h"
@@ -36,11 +37,11 @@ static const char *const DARTS_V2 =
     "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
     "reduce_concat=[2, 3, 4, 5])";
 
-static nasc_status darts_new(const char *genotype, int C, int L, int in_c, int in_h, int in_w,
-                             int classes, nasc_model **out, nasc_err *err) {
+static nasc_status space_net_new(const char *space, const char *genotype, int C, int L, int in_c,
+                                 int in_h, int in_w, int classes, nasc_model **out, nasc_err *err) {
     nasc_space *sp = NULL;
     nasc_arch *a = NULL;
-    nasc_status st = nasc_space_new("darts", NULL, &sp, err);
+    nasc_status st = nasc_space_new(space, NULL, &sp, err);
     if (st == NASC_OK)
         st = nasc_arch_parse(sp, genotype, &a, err);
     if (st == NASC_OK) {
@@ -89,8 +90,8 @@ int main(int argc, char **argv) {
     nasc_status st = NASC_ERR_ARG;
     if (!strcmp(model, "baseline"))
         st = nasc_baseline_new(C, H, W, classes, 1.0f, 1, &m, &err);
-    else if (!strcmp(model, "darts"))
-        st = darts_new(genotype, channels, cells, C, H, W, classes, &m, &err);
+    else if (!strcmp(model, "darts") || !strcmp(model, "nb201"))
+        st = space_net_new(model, genotype, channels, cells, C, H, W, classes, &m, &err);
     if (!be || st != NASC_OK) {
         fprintf(stderr, "bench: %s\n", err.msg[0] ? err.msg : "unknown model");
         return 1;

@@ -127,6 +127,7 @@ def main():
         results[str(p)] = {"arch": arch, "table": table_acc, "nasc": j["test_accuracy"],
                            "train_images": j["train_images"], "epochs": j["epochs"],
                            "images_per_second": j["images_per_second"],
+                           "resumed_epochs": j.get("resumed_epochs", 0),
                            "seconds": time.time() - t0, "smoke": smoke}
         tmp = res_path + ".tmp"
         with open(tmp, "w") as f:

@@ -6,6 +6,8 @@ RSS and the ratios nasc/PyTorch.
     /usr/bin/python3 bench/train_step.py [--model baseline|darts] [--batch 64] [--threads 2]
         [--steps 20] [--nasc build/bench/bench_train_step]
         [--genotype TEXT] [--channels 16] [--cells 8]      (--model darts)
+        --model nb201 --genotype CELL --channels 16 --cells 5 --input 3x32x32
+                                                            (NAS-Bench-201's network)
 
 --model darts: the DARTS network for a genotype (default DARTS_V2; NetworkCIFAR without the
 auxiliary head and drop-path); the PyTorch model is tests/ref/gen_space_params.py's DartsNet, the
@@ -27,6 +29,13 @@ def torch_side(a):
         import gen_space_params as ref
         net = ref.DartsNet(a.genotype or ref.DARTS_V2, a.channels, a.cells, a.classes, C,
                            False, 0).to(memory_format=torch.channels_last)
+        return run_steps(a, torch, nn, net)
+    if a.model == "nb201":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "ref"))
+        import gen_space_params as ref
+        net = ref.NB201Net(a.genotype, a.channels, a.cells, a.classes, C).to(
+            memory_format=torch.channels_last)
         return run_steps(a, torch, nn, net)
     if a.model != "baseline":
         raise SystemExit("torch side: unknown model " + a.model)

@@ -163,15 +163,16 @@ static nasc_status list_dir(const char *dir, bool dirs_only, char ***out, size_t
             continue;
         /* d_type saves a stat per entry (60,000 for CIFAR-10); symlinks and file systems that
          * do not fill it in are stat'ed (following links, as the loader does). */
-        bool is_dir = de->d_type == DT_DIR;
+        bool is_dir = de->d_type == DT_DIR, is_file = de->d_type == DT_REG;
         if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
             char path[PATH_MAX];
             struct stat sb;
             if (!join(path, sizeof path, dir, de->d_name) || stat(path, &sb) != 0)
                 continue;
             is_dir = S_ISDIR(sb.st_mode);
+            is_file = S_ISREG(sb.st_mode);
         }
-        if (is_dir != dirs_only) {
+        if (dirs_only ? !is_dir : !is_file) { /* pipes, sockets, devices: never opened */
             if (out_other)
                 (*out_other)++;
             continue;
