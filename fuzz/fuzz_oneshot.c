@@ -1,6 +1,6 @@
 /* fuzz_oneshot.c — one-shot search checkpoints (nasc search --strategy darts ... --resume). Byte 0
  * bit 0 fixes the payload length and CRC so the fuzzer reaches the records; the rest is the
- * checkpoint, resumed by a tiny DARTS search over NB201 (C=2, one cell per stage, 8 random
+ * checkpoint, resumed by a tiny DARTS search over NB201 (C=2, one cell per stage, 40 random
  * 28x28 images) that stops after one step. The seed corpus holds this search's own checkpoint. */
 #include "fuzz_util.h"
 

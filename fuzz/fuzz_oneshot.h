@@ -15,7 +15,7 @@ static void fuzz_oneshot_config(nasc_oneshot_config *cfg) {
         snprintf(cmd, sizeof cmd, "mkdir -p '%s'", data_dir);
         if (system(cmd) != 0)
             abort();
-        fuzz_write_idx(data_dir, 8);
+        fuzz_write_idx(data_dir, 40);
     }
     nasc_oneshot_config_default(cfg, "darts");
     snprintf(cfg->space, sizeof cfg->space, "nb201");
