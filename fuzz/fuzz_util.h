@@ -26,7 +26,9 @@ static void fuzz_dir_remove(void) {
 
 static const char *fuzz_dir(void) {
     if (!fuzz_dir_path[0]) {
-        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "/tmp/nasc_fuzz.XXXXXX");
+        /* memory-backed where there is one: every input is written to a file */
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/nasc_fuzz.XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(fuzz_dir_path))
             abort();
         atexit(fuzz_dir_remove);
