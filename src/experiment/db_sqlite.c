@@ -460,6 +460,10 @@ nasc_status nasc_db_open_readonly(const char *path, nasc_db **out, nasc_err *err
     nasc_status st = open_checked_reader(db, err);
     if (st == NASC_OK)
         st = find_columns(db, false, err); /* read-only: an older file stays as it is */
+    /* One snapshot for the reader's whole life: a search writing meanwhile never shows it a
+     * half-seen state (a trial count from before a commit and rows from after it). */
+    if (st == NASC_OK)
+        st = exec(db, "BEGIN; SELECT count(*) FROM sqlite_master", err);
     if (st != NASC_OK) {
         nasc_db_close(db);
         return st;
