@@ -50,12 +50,12 @@ typedef struct run {
 static run R;
 
 static void on_trial(const nasc_search_progress *p, void *user) {
+    (void)p;
     (void)user;
     double t = now_s();
     if (R.n < MAX_N)
         R.cost[R.n++] = t - R.t_last;
     R.t_last = t;
-    (void)p;
 }
 
 /* Runs a search in process; fills R. */
@@ -103,20 +103,22 @@ static int measure(const char *strategy, const char *opt, int budget) {
     return st != NASC_OK;
 }
 
-/* c(n): the mean of the measured costs over a window of 32 trials around n (a model fit once per
- * batch is spread over the batch), and past the measured range a power law c = A n^p fitted to
- * those means over the last half (log-log least squares, p clamped to [0, 3]: a GP refit is
- * cubic in n, evolution's and random's asks do not grow). */
+/* c(n): the mean of the measured costs over a window of 2h trials around n, h = max(16, batch)
+ * (a model fit once per batch is spread over the batch), and past the measured range a power law c
+ * = A n^p fitted to those means over the last half (log-log least squares, p clamped to [0, 3]: a
+ * GP refit is cubic in n, evolution's and random's asks do not grow). */
 typedef struct cost_model {
     double *c;
     int n;
+    int h; /* half window */
     double A, p;
 } cost_model;
 
 static double window_mean(const cost_model *m, long n) {
-    long lo = n - 16 < 0 ? 0 : n - 16, hi = n + 16 > m->n ? m->n : n + 16;
-    if (hi - lo < 32) /* near the ends: a full window */
-        lo = hi - 32 < 0 ? 0 : hi - 32, hi = lo + 32 > m->n ? m->n : lo + 32;
+    long h = m->h;
+    long lo = n - h < 0 ? 0 : n - h, hi = n + h > m->n ? m->n : n + h;
+    if (hi - lo < 2 * h) /* near the ends: a full window */
+        lo = hi - 2 * h < 0 ? 0 : hi - 2 * h, hi = lo + 2 * h > m->n ? m->n : lo + 2 * h;
     double s = 0;
     for (long i = lo; i < hi; i++)
         s += m->c[i];
@@ -183,7 +185,6 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
     double *starts = malloc(sizeof(double) * (size_t)budget);
     double *ends = malloc(sizeof(double) * (size_t)budget);
     long n = 0;
-    double free_at = 0; /* worker-free time of the next dispatch */
     for (; n < budget; n++) {
         double ready = n < W ? 0 : heap_pop(h, &nh);
         double c = cost_at(m, n);
@@ -204,7 +205,6 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
         ends[n] = start + d;
         heap_push(h, &nh, start + d);
         t_last_start = start;
-        (void)free_at;
     }
     double t0 = starts[0];
     for (long i = 0; i < budget; i++) {
@@ -231,10 +231,12 @@ int main(int argc, char **argv) {
         const char *name, *opt;
         int budget;
         double ask_frac; /* part of the per-trial cost that is the ask (model fit) */
+        int batch;       /* proposals per model fit (bo-gp's default 1, bananas' 5) */
     } strategies[] = {
-        {"random", "", 1500, 0.0},       {"evolution", "", 1500, 0.0}, {"bo-gp", "", 300, 1.0},
-        {"bo-gp", "batch=16", 300, 1.0},
-        {"bo-gp", "batch=64", 300, 1.0}, {"bananas", "", 300, 1.0},    {"bohb", "", 1500, 0.0},
+        {"random", "", 1500, 0.0, 1},        {"evolution", "", 1500, 0.0, 1},
+        {"bo-gp", "", 300, 1.0, 1},          {"bo-gp", "batch=16", 300, 1.0, 16},
+        {"bo-gp", "batch=64", 400, 1.0, 64}, {"bananas", "", 300, 1.0, 5},
+        {"bohb", "", 1500, 0.0, 1},
     };
     const long W_list[] = {4, 16, 64, 100, 1000, 10000};
     printf("coordinator cost per trial (rank 0: ask + 3 commits + tell), measured in process; "
@@ -245,7 +247,7 @@ int main(int argc, char **argv) {
             return 1;
         static double c[MAX_N];
         memcpy(c, R.cost, sizeof(double) * (size_t)R.n);
-        cost_model m = {.c = c, .n = R.n};
+        cost_model m = {.c = c, .n = R.n, .h = strategies[s].batch > 16 ? strategies[s].batch : 16};
         fit(&m);
         double mean_sim = 0;
         int n_pool = 0;
