@@ -1,8 +1,9 @@
-/* experiment.c — the search loop: ask, record, evaluate (in process or in forked workers),
- * record, tell in trial order; replay on resume.
+/* experiment.c — the search loop: ask, record, evaluate (in process, in forked workers, or on the
+ * worker ranks of a distributed search), record, tell in trial order; replay on resume.
  *
  * The schedule is what makes results independent of the number of workers and of timing:
- *   - a new trial is asked only when no asked trial is waiting for a worker and a worker is free;
+ *   - a new trial is asked only when no asked trial is waiting for a worker (also while every
+ *     worker is busy, so that the next one is ready when a worker reports);
  *   - when the strategy answers "wait", the next result in trial order is told (waiting for it if
  *     it is still being evaluated), then the strategy is asked again;
  *   - results are never told early. So the sequence of ask/tell calls, and every decision, is a
