@@ -244,6 +244,12 @@ static int search_main(int argc, char **argv) {
                     nasc_dist_size() - 1);
         return cli_search_oneshot(&cfg, given, max_memory);
     }
+    if (max_memory) { /* a flag the strategy would ignore is refused, not dropped */
+        cli_error("nasc search: --max-memory: only for the one-shot strategies (strategy '%s' "
+                  "builds no supernet)",
+                  cfg.strategy);
+        return CLI_USAGE;
+    }
 
     nasc_experiment *ex = NULL;
     if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)

@@ -236,6 +236,12 @@ NASC_API void nasc_experiment_dist_end(void);
  * and returns the count; -1 on OOM. */
 NASC_API int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_idx);
 
+/* The best recorded trial, chosen as the search chooses it (nasc_trial_better: the highest
+ * fidelity reached, then the highest score, then the earliest): on a benchmark table the best on
+ * validation accuracy, whose test_score is the number to report. Returns its index in t, or -1
+ * when no trial finished ok. */
+NASC_API int64_t nasc_trials_best(const nasc_trial_record *t, int64_t n);
+
 /* The seed of trial k of an experiment with seed `seed` (splitmix64 of both). */
 NASC_API uint64_t nasc_trial_seed(uint64_t seed, int64_t k);
 

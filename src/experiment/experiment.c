@@ -131,6 +131,23 @@ int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_i
     return m;
 }
 
+int64_t nasc_trials_best(const nasc_trial_record *t, int64_t n) {
+    int64_t best = -1;
+    double best_fid = (double)NAN;
+    for (int64_t i = 0; i < n; i++) {
+        if (t[i].status != NASC_TRIAL_OK)
+            continue;
+        /* the fidelity reached (a trial stopped early reached less than it asked) */
+        double f =
+            t[i].result && isfinite(t[i].result->fidelity) ? t[i].result->fidelity : t[i].fidelity;
+        if (best < 0 || nasc_trial_better(f, t[i].score, best_fid, t[best].score)) {
+            best = i; /* strict: a tie keeps the earlier trial */
+            best_fid = f;
+        }
+    }
+    return best;
+}
+
 uint64_t nasc_trial_seed(uint64_t seed, int64_t k) {
     /* splitmix64 of seed and k */
     uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1);
