@@ -1,7 +1,8 @@
 /* test_mpi_resume.c — failures in a distributed search (`mpirun -n N nasc search`): a trial whose
  * process crashes on a worker rank fails alone (as with --workers); --trial-timeout applies on the
  * worker ranks; a worker rank killed with SIGKILL, and rank 0 killed with SIGKILL, each end the
- * job (rank 0, told to stop, says "continue with --resume"), and `mpirun ... --resume` ends with
+ * job (rank 0, told to stop by mpirun, says "continue with --resume" if mpirun's grace period
+ * lets it), and `mpirun ... --resume` ends with
  * exactly the trials of an uninterrupted run: none lost, none duplicated. Skipped (77) where the
  * build has no MPI or mpirun is missing. */
 // ctest: labels=mpi;slow timeout=900
@@ -29,8 +30,13 @@ static void mpi_kill_resume(const char *cli, const char *name, const char *hook_
     }
     char *e = search_slurp(ea);
     CHECK_MSG(rc != 0, "%s: the job was not interrupted (exit 0)", name);
-    if (kill_at < 0) /* a worker rank died: rank 0 was told to stop and says how to go on */
-        CHECK_STR_CONTAINS(e, "continue with --resume");
+    /* a worker rank died: mpirun tells rank 0 to stop (SIGTERM), which then says how to go on,
+     * unless mpirun's grace period ran out first (a loaded machine): then mpirun's report */
+    if (kill_at < 0)
+        CHECK_MSG(strstr(e, "continue with --resume") || strstr(e, "exited on signal 9"),
+                  "%s: neither rank 0 nor mpirun reported the interruption:\n%s", name, e);
+    if (kill_at < 0 && !strstr(e, "continue with --resume"))
+        printf("%-22s (rank 0 was killed by mpirun before it could say so)\n", name);
     free(e);
     rc = mpi_run(cli, 4, -1, NULL, ea, "search --db %s --resume --json --quiet", db);
     CHECK_MSG(rc == 0, "%s: mpirun --resume: exit %d", name, rc);
