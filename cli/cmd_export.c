@@ -13,13 +13,15 @@ typedef struct export_format {
     const char *name;
     const char *suffix; /* appended to the model path without ".nasc" when --out is absent */
     nasc_status (*write)(const nasc_export_graph *xg, const char *path, nasc_err *err);
+    bool keep_bn; /* the format trains further: batch norm is not folded */
 } export_format;
 
 static const export_format formats[] = {
-    {"onnx", ".onnx", nasc_export_onnx},
+    {"onnx", ".onnx", nasc_export_onnx, false},
+    {"pytorch", ".py", nasc_export_pytorch, true},
 };
 
-static const char *format_names(void) { return "onnx"; }
+static const char *format_names(void) { return "onnx or pytorch"; }
 
 /* A training checkpoint is not a deliverable model: refuse it by name. */
 static nasc_status refuse_checkpoint(const char *path, nasc_err *err) {
@@ -41,7 +43,7 @@ int cmd_export(int argc, char **argv) {
     const char *model_path = NULL, *format = NULL, *out = NULL, *norm_spec = NULL;
     cli_flag flags[] = {
         {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
-        {"format", CLI_STR, &format, "FMT", "onnx"},
+        {"format", CLI_STR, &format, "FMT", "onnx or pytorch (a .py module + .bin weights)"},
         {"out", CLI_STR, &out, "PATH", "output file (default: the model's path with the format's "
                                        "suffix)"},
         {"norm", CLI_STR, &norm_spec, "DATASET",
@@ -49,7 +51,7 @@ int cmd_export(int argc, char **argv) {
          "fashion-mnist)"},
     };
     int rc = cli_parse("export", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
-                       "nasc export --model FILE --format onnx [--out PATH]",
+                       "nasc export --model FILE --format onnx|pytorch [--out PATH]",
                        "Writes a saved model in inference form for other runtimes: batch norm "
                        "folded, dropout and drop-path removed, the auxiliary head dropped, and the "
                        "dataset normalisation folded in, so the input is raw pixels in [0, 1] "
@@ -93,7 +95,8 @@ int cmd_export(int argc, char **argv) {
     if (st == NASC_OK)
         st = cli_model_norm(model_path, norm_spec, &norm, &err);
     if (st == NASC_OK)
-        st = nasc_export_graph_new(m, &norm, &xg, &err);
+        st = nasc_export_graph_new_opts(m, &norm, &(nasc_export_opts){.keep_bn = fmt->keep_bn},
+                                        &xg, &err);
     if (st == NASC_OK)
         st = fmt->write(xg, out, &err);
     if (st != NASC_OK) {
