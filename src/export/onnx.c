@@ -109,7 +109,8 @@ static const char *add_init(onnx_b *b, const char *name, int n_dims, const int64
     if (!t || !d || !raw || !nm || !grow(b->p, (void ***)&b->inits, b->n_inits, &b->cap_inits))
         return NULL;
     *t = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
-    memcpy(d, dims, (size_t)n_dims * sizeof *d);
+    if (n_dims > 0)
+        memcpy(d, dims, (size_t)n_dims * sizeof *d);
     memcpy(raw, data, bytes); /* raw_data is little-endian, as this host (static_assert below) */
     t->n_dims = (size_t)n_dims;
     t->dims = d;

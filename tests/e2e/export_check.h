@@ -99,8 +99,9 @@ typedef struct xc_net {
 
 static const xc_net xc_nets[] = {
     {"baseline", "baseline", "baseline", 0, 0, false, 0.0f},
+    /* with a 'none' edge: exported as a multiplication by zero */
     {"nb201", "nb201",
-     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+     "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
      "skip_connect~2|",
      16, 1, false, 0.0f},
     /* DARTS_V2, C=16, 8 cells, trained with the auxiliary head and drop-path (both gone in the
