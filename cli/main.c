@@ -17,6 +17,7 @@ static const command commands[] = {
     {"show", cmd_show, "an architecture's structure, cost and Graphviz drawing"},
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
+    {"report", cmd_report, "an experiment as one self-contained HTML page (plots, top trials)"},
     {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
     {"export", cmd_export, "a saved model as ONNX or PyTorch (inference form, for other runtimes)"},
 };
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: nasc <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'nasc <command> --help' describes a command's options.\n");
+    fprintf(f, "\n'nasc <command> --help' describes a command's options; 'nasc --version' (-V) "
+               "prints the version.\n");
 }
 
 /* OpenMP threads that wait for work by spinning (libgomp's default) hold their core while another
@@ -52,7 +54,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return CLI_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("nasc %s\n", NASC_VERSION_STRING);
         return CLI_OK;
     }
