@@ -191,6 +191,16 @@ char *cli_model_meta(const nasc_model *m, const cli_net_opts *net, const nasc_da
     cJSON_AddNumberToObject(j, "channels", net->channels);
     cJSON_AddNumberToObject(j, "cells", net->cells);
     cJSON_AddBoolToObject(j, "auxiliary", net->auxiliary);
+    if (ds) { /* the input normalisation, for exports and predict --image (docs/EXPORT.md) */
+        cJSON *nz = cJSON_AddObjectToObject(j, "normalize");
+        double mean[3], std[3];
+        for (int c = 0; c < ds->c && c < 3; c++) {
+            mean[c] = (double)ds->mean[c];
+            std[c] = (double)ds->std[c];
+        }
+        cJSON_AddItemToObject(nz, "mean", cJSON_CreateDoubleArray(mean, ds->c));
+        cJSON_AddItemToObject(nz, "std", cJSON_CreateDoubleArray(std, ds->c));
+    }
     if (ds && ds->class_names) {
         cJSON *names = cJSON_AddArrayToObject(j, "class_names");
         for (int k = 0; names && k < ds->n_classes; k++)

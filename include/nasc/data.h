@@ -140,6 +140,13 @@ NASC_API nasc_status nasc_dataset_split(const nasc_dataset *ds, double val, uint
                                         nasc_dataset **out_train, nasc_dataset **out_val,
                                         nasc_err *err);
 
+/* Reads one image file (PNG, JPEG or binary PGM/PPM, chosen by its first bytes) and fits it to
+ * C x H x W as image folders do (grey <-> colour, resize to cover, centre crop): out receives
+ * H*W*C bytes, HWC. NASC_ERR_IO (cannot read), NASC_ERR_FORMAT (not a decodable image, naming
+ * the file), NASC_ERR_ARG (bad target), NASC_ERR_NOMEM. */
+NASC_API nasc_status nasc_image_load(const char *path, int C, int H, int W, uint8_t *out,
+                                     nasc_err *err);
+
 /* ---- loader ---- */
 
 /* Augmentation, applied in this order (as torchvision in the DARTS training code):

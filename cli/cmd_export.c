@@ -1,0 +1,116 @@
+/* cmd_export.c — `nasc export --model M.nasc --format FMT [--out PATH]`: a saved model in a
+ * format other tools run. Every format is written from the same inference graph (export.h);
+ * each writer is atomic, so a failed export leaves no file behind. */
+#include "train_opts.h"
+
+#include "nasc/arena.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+/* A format: its name, the default output suffix, and its writer. */
+typedef struct export_format {
+    const char *name;
+    const char *suffix; /* appended to the model path without ".nasc" when --out is absent */
+    nasc_status (*write)(const nasc_export_graph *xg, const char *path, nasc_err *err);
+    bool keep_bn; /* the format trains further: batch norm is not folded */
+} export_format;
+
+static const export_format formats[] = {
+    {"onnx", ".onnx", nasc_export_onnx, false},
+    {"pytorch", ".py", nasc_export_pytorch, true},
+};
+
+static const char *format_names(void) { return "onnx or pytorch"; }
+
+/* A training checkpoint is not a deliverable model: refuse it by name. */
+static nasc_status refuse_checkpoint(const char *path, nasc_err *err) {
+    char *meta = NULL;
+    NASC_TRY(nasc_weights_read_meta(path, &meta, err));
+    cJSON *j = cJSON_Parse(meta);
+    const bool ckpt = j && cJSON_GetObjectItem(j, "train_state");
+    cJSON_Delete(j);
+    nasc_free(meta);
+    if (ckpt)
+        return nasc_errorf_at(err, NASC_ERR_ARG, path, 64,
+                              "export: %s is a training checkpoint (it holds optimizer state); "
+                              "export the model that nasc train --out writes",
+                              path);
+    return NASC_OK;
+}
+
+int cmd_export(int argc, char **argv) {
+    const char *model_path = NULL, *format = NULL, *out = NULL, *norm_spec = NULL;
+    cli_flag flags[] = {
+        {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
+        {"format", CLI_STR, &format, "FMT", "onnx or pytorch (a .py module + .bin weights)"},
+        {"out", CLI_STR, &out, "PATH", "output file (default: the model's path with the format's "
+                                       "suffix)"},
+        {"norm", CLI_STR, &norm_spec, "DATASET",
+         "fold this dataset's normalisation into the input (default: the model's, else "
+         "fashion-mnist)"},
+    };
+    int rc = cli_parse("export", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
+                       "nasc export --model FILE --format onnx|pytorch [--out PATH]",
+                       "Writes a saved model in inference form for other runtimes: batch norm "
+                       "folded, dropout and drop-path removed, the auxiliary head dropped, and the "
+                       "dataset normalisation folded in, so the input is raw pixels in [0, 1] "
+                       "(N,C,H,W). An op the format cannot express is an error naming it. "
+                       "See docs/EXPORT.md.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (!model_path || !format) {
+        cli_error("nasc export: --model FILE and --format FMT are required");
+        return CLI_USAGE;
+    }
+    const export_format *fmt = NULL;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcmp(format, formats[i].name))
+            fmt = &formats[i];
+    if (!fmt) {
+        cli_error("nasc export: --format: expected %s, got '%s'", format_names(), format);
+        return CLI_USAGE;
+    }
+    char *def_out = NULL;
+    if (!out) {
+        size_t n = strlen(model_path);
+        if (n > 5 && !strcmp(model_path + n - 5, ".nasc"))
+            n -= 5;
+        def_out = nasc_malloc(n + strlen(fmt->suffix) + 1);
+        if (!def_out) {
+            cli_error("nasc export: out of memory");
+            return CLI_FAIL;
+        }
+        memcpy(def_out, model_path, n);
+        strcpy(def_out + n, fmt->suffix);
+        out = def_out;
+    }
+    nasc_err err = {0};
+    nasc_model *m = NULL;
+    nasc_export_graph *xg = NULL;
+    nasc_export_norm norm;
+    nasc_status st = refuse_checkpoint(model_path, &err);
+    if (st == NASC_OK)
+        st = cli_model_from_file(model_path, &m, &err);
+    if (st == NASC_OK)
+        st = cli_model_norm(model_path, norm_spec, &norm, &err);
+    if (st == NASC_OK)
+        st = nasc_export_graph_new_opts(m, &norm, &(nasc_export_opts){.keep_bn = fmt->keep_bn},
+                                        &xg, &err);
+    if (st == NASC_OK)
+        st = fmt->write(xg, out, &err);
+    if (st != NASC_OK) {
+        /* every failure here is about what the user gave: the model, the format, the path */
+        rc = cli_fail(st, &err, true);
+        if (st == NASC_ERR_UNSUPPORTED)
+            rc = CLI_USAGE;
+    } else {
+        fprintf(stderr, "nasc export: %s (%d ops, %zu weights) written to %s\n", fmt->name,
+                xg->n_nodes, xg->n_weights, out);
+        rc = CLI_OK;
+    }
+    nasc_export_graph_free(xg);
+    nasc_model_free(m);
+    nasc_free(def_out);
+    return rc;
+}
