@@ -76,5 +76,6 @@ int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *giv
                        const char *max_memory);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
+int cmd_export(int argc, char **argv);  /* cmd_export.c */
 
 #endif /* NASC_CLI_H */

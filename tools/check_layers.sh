@@ -18,6 +18,7 @@ declare -A header_layer=(
   [strategy.h]="5 strategy" [predictor.h]="5 strategy" [pareto.h]="5 strategy" [oneshot.h]="5 strategy" [supernet.h]="5 strategy"
   [db.h]="6 experiment" [experiment.h]="6 experiment" [oneshot_search.h]="6 experiment"
   [report.h]="7 report" [export.h]="7 export"
+  [export_c.h]="7 export"
   [nasc.h]="8 cli"
 )
 declare -A dir_layer=(

@@ -52,5 +52,8 @@
 #include "nasc/db.h"
 #include "nasc/experiment.h"
 #include "nasc/oneshot_search.h"
+/* export */
+#include "nasc/export.h"
+#include "nasc/export_c.h"
 
 #endif /* NASC_NASC_H */
