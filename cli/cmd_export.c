@@ -19,10 +19,10 @@ typedef struct export_format {
 /* Formats written to one path from the graph alone. `c` (a file pair, optional int8 with
  * calibration) is handled by cli_export_c (cmd_export_c.c). */
 static const export_format formats[] = {
-    {NULL, NULL, NULL},
+    {"onnx", ".onnx", nasc_export_onnx},
 };
 
-static const char *format_names(void) { return "c"; }
+static const char *format_names(void) { return "onnx or c"; }
 
 /* A training checkpoint is not a deliverable model: refuse it by name. */
 static nasc_status refuse_checkpoint(const char *path, nasc_err *err) {
@@ -45,9 +45,10 @@ int cmd_export(int argc, char **argv) {
     cli_export_c_opts copts = {.calib_images = 256};
     cli_flag flags[] = {
         {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
-        {"format", CLI_STR, &format, "FMT", "c"},
+        {"format", CLI_STR, &format, "FMT", "onnx, or c (C99 source, float or int8)"},
         {"out", CLI_STR, &out, "PATH", "output file (default: the model's path with the format's "
-                                       "suffix)"},
+                                       "suffix); c: PATH.c and PATH.h, or NAME.c and NAME.h in "
+                                       "a directory"},
         {"norm", CLI_STR, &norm_spec, "DATASET",
          "fold this dataset's normalisation into the input (default: the model's, else "
          "fashion-mnist)"},
@@ -61,7 +62,7 @@ int cmd_export(int argc, char **argv) {
          "c: prefix of the generated C names (default: from the output file name)"},
     };
     int rc = cli_parse("export", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
-                       "nasc export --model FILE --format c [--out PATH|DIR] "
+                       "nasc export --model FILE --format onnx|c [--out PATH] "
                        "[--quantize int8 --calibration DATASET]",
                        "Writes a saved model in inference form for other runtimes: batch norm "
                        "folded, dropout and drop-path removed, the auxiliary head dropped, and the "
@@ -83,7 +84,7 @@ int cmd_export(int argc, char **argv) {
         return CLI_USAGE;
     const export_format *fmt = NULL;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-        if (formats[i].name && !strcmp(format, formats[i].name))
+        if (!strcmp(format, formats[i].name))
             fmt = &formats[i];
     if (!fmt && !is_c) {
         cli_error("nasc export: --format: expected %s, got '%s'", format_names(), format);

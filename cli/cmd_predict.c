@@ -38,13 +38,14 @@ static void top_k(const float *z, int n, int K, int *idx) {
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *data = NULL, *split = "test";
     const char *logits_path = NULL;
-    int batch = 256, threads = 2, top = 3;
+    int batch = 256, threads = 2, top = 3, limit = 0;
     bool json = false, quiet = false;
     cli_flag flags[] = {
         {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
         {"data", CLI_STR, &data, "DATASET", "predict every image of this dataset's split"},
         {"split", CLI_STR, &split, "NAME", "with --data: test (default) or train"},
         {"top", CLI_INT, &top, "K", "classes listed per image (default 3)"},
+        {"limit", CLI_INT, &limit, "N", "only the first N images of the split (default all)"},
         {"logits", CLI_STR, &logits_path, "FILE",
          "write the raw logits: float32 little-endian, images x classes"},
         {"json", CLI_BOOL, &json, NULL, "print one JSON object"},
@@ -73,8 +74,8 @@ int cmd_predict(int argc, char **argv) {
         cli_error("nasc predict: --split: expected test or train, got '%s'", split);
         return CLI_USAGE;
     }
-    if (batch < 1 || threads < 1 || top < 1) {
-        cli_error("nasc predict: --batch, --threads and --top must be >= 1");
+    if (batch < 1 || threads < 1 || top < 1 || limit < 0) {
+        cli_error("nasc predict: --batch, --threads and --top must be >= 1, --limit >= 0");
         return CLI_USAGE;
     }
 
@@ -87,6 +88,19 @@ int cmd_predict(int argc, char **argv) {
     if (st == NASC_OK && data)
         st = nasc_dataset_load(data, strcmp(split, "test") ? NASC_SPLIT_TRAIN : NASC_SPLIT_TEST,
                                &ds, &err);
+    if (st == NASC_OK && limit > 0 && limit < ds->n) {
+        uint32_t *idx = nasc_malloc((size_t)limit * sizeof *idx);
+        nasc_dataset *part = NULL;
+        for (int i = 0; idx && i < limit; i++)
+            idx[i] = (uint32_t)i;
+        st = idx ? nasc_dataset_subset(ds, idx, (size_t)limit, &part, &err)
+                 : nasc_errorf(&err, NASC_ERR_NOMEM, "predict: out of memory");
+        nasc_free(idx);
+        if (st == NASC_OK) {
+            nasc_dataset_free(ds);
+            ds = part;
+        }
+    }
     if (st == NASC_OK && !(logits = nasc_malloc((size_t)(ds->n > 0 ? ds->n : 1) *
                                                 (size_t)m->n_classes * sizeof *logits)))
         st = nasc_errorf(&err, NASC_ERR_NOMEM, "predict: out of memory");

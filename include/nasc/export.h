@@ -64,6 +64,8 @@ typedef enum nasc_export_op {
     NASC_EXPORT_OP_SLICE,    /* in: x              slice: channels [c0,c1), rows h0::sh, cols w0::sw */
     NASC_EXPORT_OP_LINEAR,   /* in: x              flatten(C,H,W) then w, b -> (K,1,1) */
     NASC_EXPORT_OP_SHUFFLE,  /* in: x              channel shuffle with `groups` groups */
+    NASC_EXPORT_OP_BATCHNORM,/* in: x              only with keep_bn: inference batch norm,
+                              * (x - mean)/sqrt(var + eps)*w + b; w, b NULL when not affine */
     NASC_EXPORT_OP_COUNT
 } nasc_export_op;
 
@@ -83,7 +85,9 @@ typedef struct nasc_export_node {
     float scalar;            /* SCALE */
     int groups;              /* SHUFFLE */
     float *w, *b;            /* weights in the layouts above (owned); NULL for ops without */
-    int w_shape[4];          /* CONV (K,C/G,KH,KW); LINEAR (K,F,1,1); AFFINE (C,1,1,1) */
+    int w_shape[4];          /* CONV (K,C/G,KH,KW); LINEAR (K,F,1,1); AFFINE, BATCHNORM (C,1,1,1) */
+    float *mean, *var;       /* BATCHNORM: running statistics (C) (owned) */
+    float eps, momentum;     /* BATCHNORM */
     char name[48];           /* where it came from, e.g. "conv3.w" or "relu" (for messages) */
 } nasc_export_node;
 
@@ -104,12 +108,22 @@ typedef struct nasc_export_norm {
     float std[3];  /* > 0 */
 } nasc_export_norm;
 
+/* Options of nasc_export_graph_new_opts; zero is the default (nasc_export_graph_new). */
+typedef struct nasc_export_opts {
+    bool keep_bn; /* batch norm stays a BATCHNORM node (with its statistics) instead of an affine
+                   * folded into the conv: for formats that train further (PyTorch) */
+} nasc_export_opts;
+
 /* Builds the inference graph of m. norm may be NULL (the input is taken as already normalised).
  * *out is a new graph the caller frees with nasc_export_graph_free. Errors: NASC_ERR_UNSUPPORTED
  * naming an op the graph cannot express, NASC_ERR_ARG for a norm that does not fit m,
  * NASC_ERR_NOMEM; *out is NULL then. m is not modified (its forward runs once in inference mode). */
 NASC_API nasc_status nasc_export_graph_new(nasc_model *m, const nasc_export_norm *norm,
                                            nasc_export_graph **out, nasc_err *err);
+/* As nasc_export_graph_new with options (opts NULL: the defaults). */
+NASC_API nasc_status nasc_export_graph_new_opts(nasc_model *m, const nasc_export_norm *norm,
+                                                const nasc_export_opts *opts,
+                                                nasc_export_graph **out, nasc_err *err);
 NASC_API void nasc_export_graph_free(nasc_export_graph *xg);
 
 /* The reference interpreter: plain loops, one image at a time, float accumulators. pixels holds
@@ -133,6 +147,18 @@ NASC_API const char *nasc_export_op_name(nasc_export_op op);
  * value in floats. Either pointer may be NULL. */
 NASC_API void nasc_export_graph_memory(const nasc_export_graph *xg, size_t *out_peak_bytes,
                                        size_t *out_max_value_floats);
+
+/* ---- formats ---- */
+
+/* ONNX (opset 13, IR version 7, float32): input "input" (N,C,H,W) with a symbolic batch N,
+ * output "logits" (N,K); the op mapping is listed in src/export/onnx.c and docs/EXPORT.md.
+ * _bytes returns the serialized ModelProto in *out (nasc_malloc'd; caller frees) and its length.
+ * nasc_export_onnx writes it to path atomically (path.tmp, fsync, rename: no partial file on any
+ * error). Errors: NASC_ERR_NOMEM, NASC_ERR_IO naming the path. */
+NASC_API nasc_status nasc_export_onnx_bytes(const nasc_export_graph *xg, uint8_t **out,
+                                            size_t *out_len, nasc_err *err);
+NASC_API nasc_status nasc_export_onnx(const nasc_export_graph *xg, const char *path,
+                                      nasc_err *err);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ static const char *const op_names[] = {
     [NASC_EXPORT_OP_AVGPOOL] = "avgpool", [NASC_EXPORT_OP_GAP] = "global_avgpool",
     [NASC_EXPORT_OP_CONCAT] = "concat",   [NASC_EXPORT_OP_SLICE] = "slice",
     [NASC_EXPORT_OP_LINEAR] = "linear",   [NASC_EXPORT_OP_SHUFFLE] = "channel_shuffle",
+    [NASC_EXPORT_OP_BATCHNORM] = "batchnorm",
 };
 _Static_assert(sizeof op_names / sizeof op_names[0] == NASC_EXPORT_OP_COUNT,
                "one name per export op");
@@ -34,6 +35,8 @@ static void node_deinit(nasc_export_node *nd) {
     nasc_free(nd->in);
     nasc_free(nd->w);
     nasc_free(nd->b);
+    nasc_free(nd->mean);
+    nasc_free(nd->var);
 }
 
 void nasc_export_graph_free(nasc_export_graph *xg) {
@@ -56,6 +59,7 @@ typedef struct builder {
     int n, cap;
     int *vmap;   /* traced tensor id -> value, -1 if none */
     int n_ids;
+    bool keep_bn;
     nasc_err *err;
 } builder;
 
@@ -129,10 +133,35 @@ static nasc_status bn_affine(builder *b, const nasc_tensor *t, const nasc_tensor
     const int x = value_of(b, t->src[0], t);
     if (x < 0)
         return NASC_ERR_UNSUPPORTED;
-    nasc_export_node *nd = push(b, NASC_EXPORT_OP_AFFINE, 1, t, rm->name);
+    nasc_export_node *nd =
+        push(b, b->keep_bn ? NASC_EXPORT_OP_BATCHNORM : NASC_EXPORT_OP_AFFINE, 1, t, rm->name);
     if (!nd)
         return nasc_errorf(b->err, NASC_ERR_NOMEM, "export: out of memory");
     nd->in[0] = x;
+    nd->w_shape[0] = C;
+    nd->w_shape[1] = nd->w_shape[2] = nd->w_shape[3] = 1;
+    char *bdot = strrchr(nd->name, '.');
+    if (bdot) /* name the node after the BN layer: "bn1.rmean" -> "bn1" */
+        *bdot = '\0';
+    if (b->keep_bn) {
+        nd->eps = eps;
+        nd->momentum = t->params.bn.momentum;
+        nd->mean = nasc_malloc((size_t)C * sizeof(float));
+        nd->var = nasc_malloc((size_t)C * sizeof(float));
+        if (gamma && beta) {
+            nd->w = nasc_malloc((size_t)C * sizeof(float));
+            nd->b = nasc_malloc((size_t)C * sizeof(float));
+        }
+        if (!nd->mean || !nd->var || (gamma && beta && (!nd->w || !nd->b)))
+            return nasc_errorf(b->err, NASC_ERR_NOMEM, "export: out of memory");
+        memcpy(nd->mean, rm->data, (size_t)C * sizeof(float));
+        memcpy(nd->var, rv->data, (size_t)C * sizeof(float));
+        if (gamma && beta) {
+            memcpy(nd->w, gamma->data, (size_t)C * sizeof(float));
+            memcpy(nd->b, beta->data, (size_t)C * sizeof(float));
+        }
+        return NASC_OK;
+    }
     nd->w = nasc_malloc((size_t)C * sizeof(float));
     nd->b = nasc_malloc((size_t)C * sizeof(float));
     if (!nd->w || !nd->b)
@@ -142,12 +171,6 @@ static nasc_status bn_affine(builder *b, const nasc_tensor *t, const nasc_tensor
         nd->w[c] = (float)s;
         nd->b[c] = (float)((beta ? (double)beta->data[c] : 0.0) - (double)rm->data[c] * s);
     }
-    nd->w_shape[0] = C;
-    nd->w_shape[1] = nd->w_shape[2] = nd->w_shape[3] = 1;
-    /* name the node after the BN layer: "bn1.rmean" -> "bn1" */
-    char *dot = strrchr(nd->name, '.');
-    if (dot)
-        *dot = '\0';
     return NASC_OK;
 }
 
@@ -427,6 +450,8 @@ static nasc_status finish(builder *b, int out_value, nasc_export_graph *xg, nasc
             nd->op == NASC_EXPORT_OP_AFFINE)
             nw = (size_t)nd->w_shape[0] * nd->w_shape[1] * nd->w_shape[2] * nd->w_shape[3] +
                  (size_t)nd->w_shape[0];
+        else if (nd->op == NASC_EXPORT_OP_BATCHNORM)
+            nw = (size_t)nd->w_shape[0] * (nd->w ? 4 : 2);
         xg->n_weights += nw;
     }
     nasc_free(newv);
@@ -439,6 +464,12 @@ done:
 
 nasc_status nasc_export_graph_new(nasc_model *m, const nasc_export_norm *norm,
                                   nasc_export_graph **out, nasc_err *err) {
+    return nasc_export_graph_new_opts(m, norm, NULL, out, err);
+}
+
+nasc_status nasc_export_graph_new_opts(nasc_model *m, const nasc_export_norm *norm,
+                                       const nasc_export_opts *opts, nasc_export_graph **out,
+                                       nasc_err *err) {
     *out = NULL;
     if (norm) {
         if (norm->c != m->in_c || norm->c < 1 || norm->c > 3)
@@ -455,7 +486,7 @@ nasc_status nasc_export_graph_new(nasc_model *m, const nasc_export_norm *norm,
     nasc_export_graph *xg = nasc_calloc(1, sizeof *xg);
     nasc_backend *be = nasc_backend_new("cpu", 1, err);
     nasc_graph *g = be ? nasc_graph_new(be, 0, err) : NULL;
-    builder b = {.err = err};
+    builder b = {.err = err, .keep_bn = opts && opts->keep_bn};
     float *x_data = nasc_calloc((size_t)m->in_c * m->in_h * m->in_w, sizeof(float));
     nasc_status st = NASC_OK;
     if (!be || !g) {

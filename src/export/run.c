@@ -85,6 +85,13 @@ static void run_node(const nasc_export_graph *xg, const nasc_export_node *nd, fl
         for (size_t i = 0; i < n; i++)
             y[i] = x[i] * nd->w[i / hw] + nd->b[i / hw];
         break;
+    case NASC_EXPORT_OP_BATCHNORM:
+        for (size_t i = 0; i < n; i++) {
+            const size_t c = i / hw;
+            const float inv = 1.0f / sqrtf(nd->var[c] + nd->eps);
+            y[i] = (x[i] - nd->mean[c]) * inv * (nd->w ? nd->w[c] : 1.0f) + (nd->b ? nd->b[c] : 0.0f);
+        }
+        break;
     case NASC_EXPORT_OP_RELU:
         for (size_t i = 0; i < n; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;

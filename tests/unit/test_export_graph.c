@@ -99,6 +99,21 @@ static nasc_export_graph *check_model(nasc_model *m, const char *what, uint64_t 
             CHECK(xg->nodes[i].in[k] >= 0 && xg->nodes[i].in[k] <= i);
     }
     CHECK(xg->shape[xg->n_nodes].c == m->n_classes);
+    /* keep_bn (the PyTorch export's graph): batch norm kept with its statistics, same logits */
+    nasc_export_graph *kg = NULL;
+    st = nasc_export_graph_new_opts(m, &norm, &(nasc_export_opts){.keep_bn = true}, &kg, &err);
+    CHECK_MSG(st == NASC_OK, "%s keep_bn: %s", what, err.msg);
+    if (st == NASC_OK) {
+        CHECK_STATUS(nasc_export_graph_run(kg, N_IMG, pix, got, &err), NASC_OK);
+        snprintf(name, sizeof name, "%s logits (keep_bn)", what);
+        check_tensor(name, got, want, (size_t)N_IMG * m->n_classes, 0.0,
+                     1e-4 * fmax(1.0, max_abs));
+        int n_bn = 0;
+        for (int i = 0; i < kg->n_nodes; i++)
+            n_bn += kg->nodes[i].op == NASC_EXPORT_OP_BATCHNORM;
+        CHECK(n_bn > 0 || !strncmp(what, "chain", 5) || !strncmp(what, "morph", 5));
+    }
+    nasc_export_graph_free(kg);
     n_checked++;
     nasc_free(pix);
     nasc_free(want);
