@@ -14,15 +14,17 @@ typedef struct export_format {
     const char *name;
     const char *suffix; /* appended to the model path without ".nasc" when --out is absent */
     nasc_status (*write)(const nasc_export_graph *xg, const char *path, nasc_err *err);
+    bool keep_bn; /* the format trains further: batch norm is not folded */
 } export_format;
 
 /* Formats written to one path from the graph alone. `c` (a file pair, optional int8 with
  * calibration) is handled by cli_export_c (cmd_export_c.c). */
 static const export_format formats[] = {
-    {"onnx", ".onnx", nasc_export_onnx},
+    {"onnx", ".onnx", nasc_export_onnx, false},
+    {"pytorch", ".py", nasc_export_pytorch, true},
 };
 
-static const char *format_names(void) { return "onnx or c"; }
+static const char *format_names(void) { return "onnx, pytorch or c"; }
 
 /* A training checkpoint is not a deliverable model: refuse it by name. */
 static nasc_status refuse_checkpoint(const char *path, nasc_err *err) {
@@ -45,7 +47,8 @@ int cmd_export(int argc, char **argv) {
     cli_export_c_opts copts = {.calib_images = 256};
     cli_flag flags[] = {
         {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
-        {"format", CLI_STR, &format, "FMT", "onnx, or c (C99 source, float or int8)"},
+        {"format", CLI_STR, &format, "FMT",
+         "onnx, pytorch (a .py module + .bin weights) or c (C99 source, float or int8)"},
         {"out", CLI_STR, &out, "PATH", "output file (default: the model's path with the format's "
                                        "suffix); c: PATH.c and PATH.h, or NAME.c and NAME.h in "
                                        "a directory"},
@@ -62,7 +65,7 @@ int cmd_export(int argc, char **argv) {
          "c: prefix of the generated C names (default: from the output file name)"},
     };
     int rc = cli_parse("export", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
-                       "nasc export --model FILE --format onnx|c [--out PATH] "
+                       "nasc export --model FILE --format onnx|pytorch|c [--out PATH] "
                        "[--quantize int8 --calibration DATASET]",
                        "Writes a saved model in inference form for other runtimes: batch norm "
                        "folded, dropout and drop-path removed, the auxiliary head dropped, and the "
@@ -114,7 +117,8 @@ int cmd_export(int argc, char **argv) {
     if (st == NASC_OK)
         st = cli_model_norm(model_path, norm_spec, &norm, &err);
     if (st == NASC_OK)
-        st = nasc_export_graph_new(m, &norm, &xg, &err);
+        st = nasc_export_graph_new_opts(
+            m, &norm, &(nasc_export_opts){.keep_bn = fmt ? fmt->keep_bn : false}, &xg, &err);
     if (st == NASC_OK && is_c)
         st = cli_export_c(model_path, xg, &norm, out, &copts, &err);
     else if (st == NASC_OK)

@@ -18,7 +18,7 @@ static const command commands[] = {
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
     {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
-    {"export", cmd_export, "a saved model as ONNX or dependency-free C (float or int8)"},
+    {"export", cmd_export, "a saved model as ONNX, PyTorch or dependency-free C (float or int8)"},
 };
 
 static void usage(FILE *f) {

@@ -85,6 +85,8 @@ typedef struct nasc_export_node {
     float scalar;            /* SCALE */
     int groups;              /* SHUFFLE */
     float *w, *b;            /* weights in the layouts above (owned); NULL for ops without */
+    bool has_bias;           /* CONV, LINEAR: the layer had a bias or a folded batch norm (b is
+                              * always allocated; zeros when false) */
     int w_shape[4];          /* CONV (K,C/G,KH,KW); LINEAR (K,F,1,1); AFFINE, BATCHNORM (C,1,1,1) */
     float *mean, *var;       /* BATCHNORM: running statistics (C) (owned) */
     float eps, momentum;     /* BATCHNORM */
@@ -159,6 +161,15 @@ NASC_API nasc_status nasc_export_onnx_bytes(const nasc_export_graph *xg, uint8_t
                                             size_t *out_len, nasc_err *err);
 NASC_API nasc_status nasc_export_onnx(const nasc_export_graph *xg, const char *path,
                                       nasc_err *err);
+
+/* PyTorch: path (must end in ".py") is a Python module defining Net (torch.nn layers named after
+ * nasc's parameters, the architecture text as ARCH, a forward written op by op) and load(); the
+ * weights go to the same path with ".bin" (float32 little-endian; the module holds the index).
+ * Build xg with keep_bn so batch norm stays trainable. Both files are written atomically; if the
+ * second fails the first is removed. Errors: NASC_ERR_ARG (path), NASC_ERR_UNSUPPORTED, NASC_ERR_IO,
+ * NASC_ERR_NOMEM. */
+NASC_API nasc_status nasc_export_pytorch(const nasc_export_graph *xg, const char *path,
+                                         nasc_err *err);
 
 #ifdef __cplusplus
 }

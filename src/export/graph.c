@@ -252,6 +252,7 @@ static nasc_status translate(builder *b, const nasc_tensor *t) {
                             w->data[((k * KH + i) * KW + j) * Cg + c];
         if (bias)
             memcpy(nd->b, bias->data, (size_t)K * sizeof(float));
+        nd->has_bias = bias != NULL;
         b->vmap[t->id] = nd->out;
         return NASC_OK;
     }
@@ -358,6 +359,7 @@ static nasc_status translate(builder *b, const nasc_tensor *t) {
                             w->data[(size_t)k * F + (size_t)(h * W + ww) * C + c];
         if (bias)
             memcpy(nd->b, bias->data, (size_t)K * sizeof(float));
+        nd->has_bias = bias != NULL;
         b->vmap[t->id] = nd->out;
         return NASC_OK;
     }
@@ -409,6 +411,7 @@ static nasc_status finish(builder *b, int out_value, nasc_export_graph *xg, nasc
                 c->w[k * per_k + j] *= a->w[k];
             c->b[k] = c->b[k] * a->w[k] + a->b[k];
         }
+        c->has_bias = true;
         live[i] = false;
         remap[a->out] = c->out;
         if (out_value == a->out)

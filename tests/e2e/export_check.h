@@ -17,7 +17,7 @@
 #include "nasc/train.h"
 #include "nasc/weights.h"
 
-static double xc_now(void) {
+static inline double xc_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -25,7 +25,7 @@ static double xc_now(void) {
 
 /* Runs argv[0] (a path, or a name looked up in PATH) with argv, stdout+stderr appended to log.
  * Returns the exit code (128+signal if killed, 127 if it could not start). */
-static int xc_run(const char *log, const char *const *argv) {
+static inline int xc_run(const char *log, const char *const *argv) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -47,7 +47,7 @@ static int xc_run(const char *log, const char *const *argv) {
 }
 
 /* Prints the last lines of log to stderr (after a failed command). */
-static void xc_tail(const char *log) {
+static inline void xc_tail(const char *log) {
     FILE *f = fopen(log, "rb");
     if (!f)
         return;
@@ -62,7 +62,7 @@ static void xc_tail(const char *log) {
 }
 
 /* Whether a program is on PATH. */
-static bool xc_have(const char *prog) {
+static inline bool xc_have(const char *prog) {
     const char *argv[] = {"sh", "-c", NULL, NULL};
     char cmd[256];
     snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
@@ -70,7 +70,7 @@ static bool xc_have(const char *prog) {
     return xc_run("/dev/null", argv) == 0;
 }
 
-static const char *xc_cli(void) {
+static inline const char *xc_cli(void) {
     const char *cli = getenv("NASC_CLI");
     if (!cli || access(cli, X_OK)) {
         fprintf(stderr, "skipped: NASC_CLI is not set (no CLI in this build)\n");
@@ -111,7 +111,7 @@ static const xc_net xc_nets[] = {
 enum { XC_N_NETS = sizeof xc_nets / sizeof xc_nets[0] };
 
 /* Trains net and saves it to path; true on success. */
-static bool xc_train(const xc_net *net, const char *path) {
+static inline bool xc_train(const xc_net *net, const char *path) {
     nasc_err err = {0};
     nasc_dataset *full = NULL, *part = NULL;
     nasc_model *m = NULL;
@@ -161,7 +161,7 @@ static bool xc_train(const xc_net *net, const char *path) {
 
 /* The first n test images of Fashion-MNIST as raw float32 NCHW pixel/255 in dir/pixels.f32, and
  * their labels into labels[0..n). */
-static bool xc_write_pixels(const char *path, int n, int32_t *labels) {
+static inline bool xc_write_pixels(const char *path, int n, int32_t *labels) {
     nasc_err err = {0};
     nasc_dataset *ds = NULL;
     if (nasc_dataset_load("fashion-mnist", NASC_SPLIT_TEST, &ds, &err) != NASC_OK) {
@@ -184,7 +184,7 @@ static bool xc_write_pixels(const char *path, int n, int32_t *labels) {
 }
 
 /* Reads exactly n floats from path into a new buffer (NULL on any mismatch, with a message). */
-static float *xc_read_floats(const char *path, size_t n) {
+static inline float *xc_read_floats(const char *path, size_t n) {
     FILE *f = fopen(path, "rb");
     float *v = nasc_malloc((n + 1) * sizeof *v);
     size_t r = f && v ? fread(v, sizeof *v, n + 1, f) : 0;
@@ -200,7 +200,7 @@ static float *xc_read_floats(const char *path, size_t n) {
 
 /* Compares got with want (n x K logits): max abs diff, argmax accuracies against labels, and the
  * number of images whose argmax differs. Checks max diff <= tol and identical accuracy. */
-static void xc_compare(const char *what, const float *got, const float *want, int n, int K,
+static inline void xc_compare(const char *what, const float *got, const float *want, int n, int K,
                        const int32_t *labels, double tol) {
     double max_abs = 0.0;
     int ok_got = 0, ok_want = 0, differ = 0;

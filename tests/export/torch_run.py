@@ -1,0 +1,55 @@
+"""torch_run.py MODULE.py PIXELS.f32 N C H W OUT.f32 — runs a `nasc export --format pytorch`
+module with Debian's PyTorch: in eval mode on N images (raw float32 NCHW pixels in [0,1], batches
+of 64), writing the logits as raw float32 (N x classes); then checks that train mode works and
+gradients flow: one forward in train mode on 16 images, cross-entropy, backward, and every
+parameter must receive a finite gradient, not all zero; one SGD step must change the loss.
+Used by tests/e2e/test_export_pytorch.c."""
+import importlib.util
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def main():
+    mod_path, pixels, n, c, h, w, out = sys.argv[1:8]
+    n, c, h, w = int(n), int(c), int(h), int(w)
+    torch.set_num_threads(1)
+    spec = importlib.util.spec_from_file_location("nasc_export", mod_path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x = np.fromfile(pixels, dtype="<f4")
+    if x.size != n * c * h * w:
+        raise SystemExit(f"{pixels}: {x.size} floats, expected {n * c * h * w}")
+    x = torch.from_numpy(x.reshape(n, c, h, w))
+    net = mod.load()
+    net.eval()
+    with torch.no_grad():
+        logits = torch.cat([net(x[i:i + 64]) for i in range(0, n, 64)])
+    assert logits.shape == (n, mod.CLASSES), logits.shape
+    logits.numpy().astype("<f4").tofile(out)
+
+    # train mode: gradients reach every parameter
+    net.train()
+    xb, yb = x[:16], torch.arange(16) % mod.CLASSES
+    loss = F.cross_entropy(net(xb), yb)
+    loss.backward()
+    n_params = 0
+    for name, p in net.named_parameters():
+        n_params += 1
+        if p.grad is None or not torch.isfinite(p.grad).all():
+            raise SystemExit(f"train mode: parameter {name} got no finite gradient")
+    if n_params == 0 or all(float(p.grad.abs().sum()) == 0.0 for p in net.parameters()):
+        raise SystemExit("train mode: no gradient flows")
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    opt.step()
+    loss2 = F.cross_entropy(net(xb), yb)
+    if float(loss2) == float(loss):
+        raise SystemExit("train mode: an SGD step did not change the loss")
+    print(f"torch {torch.__version__}: {n} images; train mode: {n_params} parameters with "
+          f"gradients, loss {float(loss):.4f} -> {float(loss2):.4f} after one SGD step")
+
+
+if __name__ == "__main__":
+    main()
