@@ -973,6 +973,11 @@ nasc_status nasc_export_c(const nasc_export_graph *xg, const nasc_export_c_opts 
         return nasc_errorf(err, NASC_ERR_ARG, "export c: int8 needs calibration images");
     for (int i = 0; i < xg->n_nodes; i++) {
         const nasc_export_node *nd = &xg->nodes[i];
+        if (nd->op >= NASC_EXPORT_OP_BATCHNORM) /* the ops up to SHUFFLE have kernels here */
+            return nasc_errorf(err, NASC_ERR_UNSUPPORTED,
+                               "export c: node %d (%s %s): no C kernel for this op (build the "
+                               "graph without keep_bn)",
+                               i, nasc_export_op_name(nd->op), nd->name);
         const size_t nw = nd->w ? (size_t)nd->w_shape[0] * nd->w_shape[1] * nd->w_shape[2] *
                                       nd->w_shape[3]
                                 : 0;
