@@ -21,7 +21,7 @@ static const command commands[] = {
     {"trials", cmd_trials, "list the trials of an experiment database"},
     {"report", cmd_report, "an experiment as one self-contained HTML page (plots, top trials)"},
     {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
-    {"export", cmd_export, "a saved model as ONNX or PyTorch (inference form, for other runtimes)"},
+    {"export", cmd_export, "a saved model as ONNX, PyTorch or dependency-free C (float or int8)"},
 };
 
 static void usage(FILE *f) {

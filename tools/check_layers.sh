@@ -19,6 +19,7 @@ declare -A header_layer=(
   [db.h]="6 experiment" [experiment.h]="6 experiment" [oneshot_search.h]="6 experiment"
   [report.h]="7 report" [draw.h]="7 report"
   [export.h]="7 export"
+  [export_c.h]="7 export"
   [nasc.h]="8 cli"
 )
 declare -A dir_layer=(

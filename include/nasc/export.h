@@ -133,6 +133,14 @@ NASC_API void nasc_export_graph_free(nasc_export_graph *xg);
 NASC_API nasc_status nasc_export_graph_run(const nasc_export_graph *xg, int n, const float *pixels,
                                            float *logits, nasc_err *err);
 
+/* The interpreter on one image, calling observe(v, data, numel, user) once per value v as soon as
+ * it is computed (v = 0, the input, first; data is valid during the call only). For calibrating
+ * quantization (export_c.h). NASC_ERR_NOMEM only. */
+typedef void (*nasc_export_observe_fn)(int v, const float *data, size_t n, void *user);
+NASC_API nasc_status nasc_export_graph_observe(const nasc_export_graph *xg, const float *pixels,
+                                               nasc_export_observe_fn observe, void *user,
+                                               nasc_err *err);
+
 /* Name of an op ("conv", "affine", ...); "?" out of range. */
 NASC_API const char *nasc_export_op_name(nasc_export_op op);
 

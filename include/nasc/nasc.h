@@ -58,5 +58,6 @@
 #include "nasc/draw.h"
 #include "nasc/report.h"
 #include "nasc/export.h"
+#include "nasc/export_c.h"
 
 #endif /* NASC_NASC_H */

@@ -191,6 +191,29 @@ nasc_status nasc_export_graph_run(const nasc_export_graph *xg, int n, const floa
     return st;
 }
 
+nasc_status nasc_export_graph_observe(const nasc_export_graph *xg, const float *pixels,
+                                      nasc_export_observe_fn observe, void *user, nasc_err *err) {
+    float **v = nasc_calloc((size_t)xg->n_values, sizeof *v);
+    nasc_status st = NASC_OK;
+    if (!v)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "export: out of memory");
+    for (int i = 1; i < xg->n_values && st == NASC_OK; i++)
+        if (!(v[i] = nasc_malloc(numel(xg->shape[i]) * sizeof(float))))
+            st = nasc_errorf(err, NASC_ERR_NOMEM, "export: out of memory");
+    if (st == NASC_OK) {
+        v[0] = (float *)(uintptr_t)pixels; /* read only */
+        observe(0, pixels, numel(xg->shape[0]), user);
+        for (int i = 0; i < xg->n_nodes; i++) {
+            run_node(xg, &xg->nodes[i], v);
+            observe(i + 1, v[i + 1], numel(xg->shape[i + 1]), user);
+        }
+    }
+    for (int i = 1; i < xg->n_values; i++)
+        nasc_free(v[i]);
+    nasc_free(v);
+    return st;
+}
+
 void nasc_export_graph_memory(const nasc_export_graph *xg, size_t *out_peak_bytes,
                               size_t *out_max_value_floats) {
     /* last[v]: the last node reading v (the logits live to the end) */

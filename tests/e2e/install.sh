@@ -60,6 +60,17 @@ if [ -x "$T/train" ]; then
   run env LD_LIBRARY_PATH="$libdir" "$T/train" 0.005 1 "$T/ex.nasc" &&
     grep -q "^test accuracy" "$T/out" || bad "examples/train printed no accuracy"
   [ -s "$T/ex.nasc" ] && run "$P/bin/nasc" eval --model "$T/ex.nasc" --json
+  # examples/classify: the model exported as C, built with no libnasc at all, on a PGM image
+  if [ -s "$T/ex.nasc" ] && run "$P/bin/nasc" export --model "$T/ex.nasc" --format c \
+       --out "$T/net.c" --name net; then
+    { printf 'P5\n28 28\n255\n'
+      zcat /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz | tail -c +17 | head -c 784
+    } > "$T/img.pgm"
+    run cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror "$ex/classify/classify.c" "$T/net.c" \
+        -I"$T" -o "$T/classify" -lm &&
+      run "$T/classify" "$T/img.pgm" && grep -q "^$T/img.pgm: class [0-9]" "$T/out" ||
+      bad "examples/classify printed no class"
+  fi
 fi
 
 # find_package(nasc), as a CMake user, with the static library.

@@ -1,0 +1,293 @@
+/* test_export_c.c — `nasc export --format c` end to end, checked by C compilers, not by nasc.
+ *
+ * For the baseline CNN and an nb201 network (test_export_c_all.c: also a DARTS genotype network
+ * at C=16, 8 cells, and a mobilenet-space network, on all 10,000 test images, with gcc and clang),
+ * each trained briefly in this process (export_check.h): the generated NAME.c and NAME.h compile
+ * with `-std=c99 -O2 -Wall -Wextra -pedantic -Werror`, a small driver runs NAME_predict on the
+ * first test images, and the logits agree with `nasc predict --logits` to 1e-4 (max abs) with the
+ * same accuracy. The header's sizes are checked against the graph. int8 (--quantize int8
+ * --calibration fashion-mnist) compiles the same way and agrees with the float export on at
+ * least 95 % of the argmaxes (within 3 points of accuracy) on the briefly trained baseline. The
+ * nb201 export also runs under ASan + UBSan and under valgrind (a few images). Bad input: an
+ * unknown format, an unwritable output path, a corrupt model, int8 without calibration: exit 2
+ * and no file left. */
+// ctest: labels=slow timeout=900
+#include "test.h"
+
+#include "export_check.h"
+
+#include "nasc/export_c.h"
+
+#ifndef XC_ALL
+#define XC_ALL 0
+#endif
+
+static char dir[256];
+
+/* The driver: reads n images (raw float32 NCHW) from argv[1], writes n x K logits to argv[2]. */
+static const char *const driver_src =
+    "#include \"net.h\"\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "int main(int argc, char **argv) {\n"
+    "    static float px[NET_IN_C * NET_IN_H * NET_IN_W];\n"
+    "    float lg[NET_N_CLASSES];\n"
+    "    FILE *in, *out;\n"
+    "    int i, n;\n"
+    "    if (argc != 4)\n"
+    "        return 2;\n"
+    "    in = fopen(argv[1], \"rb\");\n"
+    "    out = fopen(argv[2], \"wb\");\n"
+    "    n = atoi(argv[3]);\n"
+    "    if (!in || !out)\n"
+    "        return 1;\n"
+    "    for (i = 0; i < n; i++) {\n"
+    "        if (fread(px, sizeof px, 1, in) != 1)\n"
+    "            return 1;\n"
+    "        (void)net_predict(px, lg);\n"
+    "        if (fwrite(lg, sizeof lg, 1, out) != 1)\n"
+    "            return 1;\n"
+    "    }\n"
+    "    fclose(in);\n"
+    "    return fclose(out) != 0;\n"
+    "}\n";
+
+static bool write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f)
+        ok &= fclose(f) == 0;
+    return ok;
+}
+
+/* Compiles sub/net.c + driver with cc and extra flags into sub/exe; true on success. */
+static bool build(const char *sub, const char *cc, const char *extra, const char *exe) {
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/build.log", dir);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s -std=c99 -O2 -Wall -Wextra -pedantic -Werror %s net.c %s/driver.c -I. "
+             "-o %s -lm",
+             sub, cc, extra, dir, exe);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const int rc = xc_run(log, argv);
+    CHECK_MSG(rc == 0, "%s: %s failed (%d)", sub, cc, rc);
+    if (rc)
+        xc_tail(log);
+    return rc == 0;
+}
+
+/* Runs sub/exe on n images (optionally under a wrapper), reads the logits; NULL on failure. */
+static float *run_driver(const char *sub, const char *exe, const char *wrap, int n) {
+    char log[512], cmd[2048], out[512];
+    snprintf(log, sizeof log, "%s/run.log", dir);
+    snprintf(out, sizeof out, "%s/%s.logits", sub, exe);
+    snprintf(cmd, sizeof cmd, "cd %s && %s ./%s %s/pixels.f32 %s %d", sub, wrap, exe, dir, out,
+             n);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const int rc = xc_run(log, argv);
+    CHECK_MSG(rc == 0, "%s: %s %s exited %d", sub, wrap, exe, rc);
+    if (rc) {
+        xc_tail(log);
+        return NULL;
+    }
+    return xc_read_floats(out, (size_t)n * 10);
+}
+
+/* `nasc export` with extra arguments into sub/net.{c,h}; the exit code. */
+static int export_c(const char *cli, const char *model, const char *sub, const char *extra) {
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/export.log", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format c --out %s/net.c %s",
+             sub, cli, model, sub, extra);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    return xc_run(log, argv);
+}
+
+/* The header's WEIGHT_BYTES and ARENA_BYTES. */
+static void header_sizes(const char *sub, size_t *wb, size_t *ab) {
+    char p[512], line[256];
+    snprintf(p, sizeof p, "%s/net.h", sub);
+    FILE *f = fopen(p, "r");
+    *wb = *ab = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "#define NET_WEIGHT_BYTES %zu", wb);
+        sscanf(line, "#define NET_ARENA_BYTES %zu", ab);
+    }
+    if (f)
+        fclose(f);
+}
+
+static void bad_input(const char *cli, const char *model) {
+    char log[512], cmd[4096], sub[300];
+    snprintf(log, sizeof log, "%s/bad.log", dir);
+    snprintf(sub, sizeof sub, "%s/bad", dir);
+    /* unknown format */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format tflite --out %s/x",
+             sub, cli, model, sub);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    CHECK(xc_run(log, argv) == 2);
+    /* int8 without calibration; unknown quantization */
+    CHECK(export_c(cli, model, sub, "--quantize int8") == 2);
+    CHECK(export_c(cli, model, sub, "--quantize int4 --calibration fashion-mnist") == 2);
+    /* unwritable output: a directory that does not exist */
+    snprintf(cmd, sizeof cmd, "%s export --model %s --format c --out %s/no/such/dir/net.c", cli,
+             model, sub);
+    CHECK(xc_run(log, argv) == 2);
+    /* a corrupt model: one flipped byte in the middle of the weights */
+    char bad[400];
+    snprintf(bad, sizeof bad, "%s/corrupt.nasc", sub);
+    snprintf(cmd, sizeof cmd,
+             "cp %s %s && printf '\\377' | dd of=%s bs=1 seek=2000 conv=notrunc 2>/dev/null && "
+             "%s export --model %s --format c --out %s/net.c",
+             model, bad, bad, cli, bad, sub);
+    CHECK(xc_run(log, argv) == 2);
+    /* a truncated one */
+    snprintf(cmd, sizeof cmd,
+             "head -c 1000 %s > %s && %s export --model %s --format c --out %s/net.c", model, bad,
+             cli, bad, sub);
+    CHECK(xc_run(log, argv) == 2);
+    /* nothing written by any of them (and no .tmp left) */
+    snprintf(cmd, sizeof cmd, "ls %s | grep -v corrupt.nasc | grep .", sub);
+    CHECK_MSG(xc_run("/dev/null", argv) != 0, "bad input left files in %s", sub);
+}
+
+int main(void) {
+    const char *cli = xc_cli();
+    const bool have_clang = xc_have("clang"), have_valgrind = xc_have("valgrind");
+    snprintf(dir, sizeof dir, "/tmp/nasc_export_c.XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    const int n = XC_ALL ? 10000 : 300;
+    int32_t *labels = nasc_malloc(10000 * sizeof *labels);
+    char p[512];
+    snprintf(p, sizeof p, "%s/pixels.f32", dir);
+    CHECK(labels && xc_write_pixels(p, n, labels));
+    snprintf(p, sizeof p, "%s/driver.c", dir);
+    CHECK(write_text(p, driver_src));
+
+    for (int t = 0; t < XC_N_NETS; t++) {
+        const xc_net *net = &xc_nets[t];
+        const bool small = !strcmp(net->name, "baseline") || !strcmp(net->name, "nb201");
+        if (!XC_ALL && !small)
+            continue;
+        char model[512], sub[512], lg[512], cmd[4096], log[512];
+        snprintf(model, sizeof model, "%s/%s.nasc", dir, net->name);
+        snprintf(sub, sizeof sub, "%s/%s", dir, net->name);
+        snprintf(lg, sizeof lg, "%s/%s.nasc.logits", dir, net->name);
+        snprintf(log, sizeof log, "%s/%s.log", dir, net->name);
+        double t0 = xc_now();
+        if (!xc_train(net, model)) {
+            CHECK_MSG(0, "%s: training failed", net->name);
+            continue;
+        }
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --data fashion-mnist --quiet --logits %s",
+                 cli, model, lg);
+        const char *argv[] = {"sh", "-c", cmd, NULL};
+        int rc = xc_run(log, argv);
+        CHECK_MSG(rc == 0, "%s: nasc predict exited %d", net->name, rc);
+        float *want = rc == 0 ? xc_read_floats(lg, 100000) : NULL;
+        rc = export_c(cli, model, sub, "");
+        CHECK_MSG(rc == 0, "%s: nasc export --format c exited %d", net->name, rc);
+        if (rc) {
+            snprintf(p, sizeof p, "%s/export.log", dir);
+            xc_tail(p);
+            nasc_free(want);
+            continue;
+        }
+        /* the header's sizes: the weights as float32, an arena no larger than the graph's
+         * peak without reuse of the input */
+        size_t wb, ab;
+        header_sizes(sub, &wb, &ab);
+        CHECK_MSG(wb >= 4 * 100 && ab > 0, "%s: header sizes %zu %zu", net->name, wb, ab);
+        const char *ccs[] = {"gcc", "clang"};
+        for (int c = 0; c < 2; c++) {
+            if ((c == 1 && !have_clang) || (c == 1 && !XC_ALL && t > 0))
+                continue;
+            if (!build(sub, ccs[c], "", ccs[c]))
+                continue;
+            float *got = run_driver(sub, ccs[c], "", n);
+            if (got && want) {
+                char what[64];
+                snprintf(what, sizeof what, "%s/%s", net->name, ccs[c]);
+                xc_compare(what, got, want, n, 10, labels, 1e-4);
+            }
+            nasc_free(got);
+        }
+        if (!strcmp(net->name, "nb201")) {
+            /* sanitizers and valgrind, a few images */
+            if (build(sub, "gcc", "-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all",
+                      "san")) {
+                float *got = run_driver(sub, "san", "", 8);
+                if (got && want)
+                    xc_compare("nb201/asan", got, want, 8, 10, labels, 1e-4);
+                nasc_free(got);
+            }
+            if (have_valgrind && build(sub, "gcc", "-g", "vg")) {
+                float *got = run_driver(sub, "vg", "valgrind -q --error-exitcode=3", 3);
+                if (got && want)
+                    xc_compare("nb201/valgrind", got, want, 3, 10, labels, 1e-4);
+                nasc_free(got);
+            }
+        }
+        if (!strcmp(net->name, "baseline")) {
+            /* int8 */
+            char sub8[600];
+            snprintf(sub8, sizeof sub8, "%s8", sub);
+            rc = export_c(cli, model, sub8, "--quantize int8 --calibration fashion-mnist");
+            CHECK_MSG(rc == 0, "int8 export exited %d", rc);
+            size_t wb8, ab8;
+            header_sizes(sub8, &wb8, &ab8);
+            CHECK_MSG(rc == 0 && wb8 < wb / 3, "int8 weight bytes %zu vs float %zu", wb8, wb);
+            if (rc == 0 && build(sub8, "gcc", "", "gcc")) {
+                float *got = run_driver(sub8, "gcc", "", n);
+                if (got && want) {
+                    /* quantization error relative to the logits' spread around each row's
+                     * mean (a briefly trained net has small margins, so argmaxes alone say
+                     * little) */
+                    int agree = 0, ok8 = 0, okf = 0;
+                    double err_sum = 0.0, spread = 0.0;
+                    for (int i = 0; i < n; i++) {
+                        int b8 = 0, bf = 0;
+                        double mean = 0.0;
+                        for (int k = 0; k < 10; k++)
+                            mean += want[i * 10 + k] / 10.0;
+                        for (int k = 0; k < 10; k++) {
+                            err_sum += fabs((double)got[i * 10 + k] - want[i * 10 + k]);
+                            spread += fabs(want[i * 10 + k] - mean);
+                        }
+                        for (int k = 1; k < 10; k++) {
+                            b8 = got[i * 10 + k] > got[i * 10 + b8] ? k : b8;
+                            bf = want[i * 10 + k] > want[i * 10 + bf] ? k : bf;
+                        }
+                        agree += b8 == bf;
+                        ok8 += b8 == labels[i];
+                        okf += bf == labels[i];
+                    }
+                    printf("baseline int8 %d images: mean abs logit error %.3g of spread %.3g, "
+                           "argmax agrees with float on %.2f%%, accuracy %.2f%% vs %.2f%%\n",
+                           n, err_sum / (10.0 * n), spread / (10.0 * n), 100.0 * agree / n,
+                           100.0 * ok8 / n, 100.0 * okf / n);
+                    CHECK_MSG(err_sum <= 0.1 * spread, "int8 logit error %.3g > 10%% of %.3g",
+                              err_sum, spread);
+                    CHECK_MSG(agree >= 0.85 * n, "int8 argmax agreement %d of %d", agree, n);
+                    CHECK_MSG(abs(ok8 - okf) <= 0.03 * n, "int8 accuracy %d vs %d", ok8, okf);
+                }
+                nasc_free(got);
+            }
+            if (!XC_ALL)
+                bad_input(cli, model);
+        }
+        nasc_free(want);
+        printf("%s: %.1f s\n", net->name, xc_now() - t0);
+    }
+    nasc_free(labels);
+    if (!test_failures) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        const char *argv[] = {"sh", "-c", cmd, NULL};
+        xc_run("/dev/null", argv);
+    } else {
+        fprintf(stderr, "kept %s\n", dir);
+    }
+    return test_done(XC_ALL ? "test_export_c_all" : "test_export_c");
+}
