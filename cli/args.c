@@ -53,6 +53,8 @@ int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int6
         return CLI_OK;
     cli_error("%s", err.msg);
     return CLI_USAGE;
+}
+
 void cli_resume_hint(const char *db) {
     if (!db || !db[0]) {
         fprintf(stderr, "nasc: note: nothing to resume: this search kept its state in memory "
