@@ -28,6 +28,7 @@
 #include "nasc/status.h"
 #include "nasc/arena.h"
 #include "nasc/limits.h"
+#include "nasc/text.h"
 #include "nasc/rng.h"
 #include "nasc/dist.h"
 #include "nasc/tensor.h"
