@@ -77,6 +77,32 @@ NASC_API nasc_status nasc_space_new(const char *name, const nasc_space_config *c
                                     nasc_space **out, nasc_err *err);
 NASC_API void nasc_space_free(nasc_space *s);
 NASC_API const char *nasc_space_name(const nasc_space *s);
+
+/* ---- the candidate operations of the cell spaces (darts, nb201) ----
+ * One table per space, owned by the space: an edge's decision is an index into it, the networks
+ * of the space and the one-shot supernets build their ops from it. */
+typedef enum nasc_cell_op_kind {
+    NASC_CELL_ZERO = 0, /* x*0 (strided when stride 2), no parameters */
+    NASC_CELL_IDENTITY, /* x (a FactorizedReduce on a stride-2 DARTS edge) */
+    NASC_CELL_RCB,      /* ReLU, conv k (stride, pad k/2), BN */
+    NASC_CELL_SEP,      /* DARTS SepConv: (ReLU, dw k, pw, BN) twice, the first with stride */
+    NASC_CELL_DIL,      /* DARTS DilConv: ReLU, dw k dilation 2, pw, BN */
+    NASC_CELL_FR,       /* FactorizedReduce: ReLU, two 1x1 stride-2 convs (x, x[:,:,1:,1:]), cat,
+                         * BN; not a candidate op itself (skip on stride 2, preprocessing) */
+    NASC_CELL_AVG3,     /* avg pool 3x3 (stride, pad 1, count_include_pad = False) */
+    NASC_CELL_MAX3,     /* max pool 3x3 (stride, pad 1) */
+    NASC_CELL_KIND_COUNT
+} nasc_cell_op_kind;
+
+typedef struct nasc_cell_op {
+    const char *name;       /* as in architecture text: "sep_conv_3x3", "nor_conv_1x1", ... */
+    nasc_cell_op_kind kind;
+    int k;                  /* kernel size (1 for ops without one) */
+} nasc_cell_op;
+
+/* The candidate ops of a cell space in decision order, *n_ops of them (index 0 is "none");
+ * NULL and 0 for spaces without cells. */
+NASC_API const nasc_cell_op *nasc_space_cell_ops(const nasc_space *s, int *n_ops);
 /* Comma-separated list of space names, for help texts. */
 NASC_API const char *nasc_space_names(void);
 

@@ -2,6 +2,7 @@
  * render structure, cost and the Graphviz drawing as text, JSON or DOT (cost.h). */
 #include "nasc/cost.h"
 
+#include "core/buf.h"
 #include "nasc/arena.h"
 
 #include <cjson/cJSON.h>
@@ -9,49 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* A small growing string (nasc_malloc'd); `oom` sticks. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} buf;
-
-static void bprintf(buf *b, const char *fmt, ...) NASC_PRINTF(2, 3);
-static void bprintf(buf *b, const char *fmt, ...) {
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *q = nasc_realloc(b->p, cap);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static char *btake(buf *b) {
-    if (b->oom) {
-        nasc_free(b->p);
-        return NULL;
-    }
-    return b->p ? b->p : nasc_strdup("");
-}
 
 static const char *human(double v, char *out, size_t n) {
     if (v >= 1e9)
@@ -67,39 +25,39 @@ static const char *human(double v, char *out, size_t n) {
 
 static char *render_text(const nasc_arch *a, const nasc_model *m, const nasc_net_config *net,
                          const nasc_model_cost *c, const nasc_cost_config *cc) {
-    buf b = {0};
+    nasc_buf b = {0};
     char *desc = nasc_arch_describe(a), *dot = nasc_arch_to_dot(a);
     char h1[32], h3[32], h4[32];
-    bprintf(&b, "space:   %s\narch:    %s\n\n%s\n", m->space, m->arch, desc ? desc : "");
-    bprintf(&b, "network: input %dx%dx%d, %d classes", m->in_c, m->in_h, m->in_w, m->n_classes);
+    nasc_buf_printf(&b, "space:   %s\narch:    %s\n\n%s\n", m->space, m->arch, desc ? desc : "");
+    nasc_buf_printf(&b, "network: input %dx%dx%d, %d classes", m->in_c, m->in_h, m->in_w, m->n_classes);
     if (net && net->channels)
-        bprintf(&b, ", channels %d", net->channels);
+        nasc_buf_printf(&b, ", channels %d", net->channels);
     if (net && net->cells)
-        bprintf(&b, ", cells %d", net->cells);
+        nasc_buf_printf(&b, ", cells %d", net->cells);
     if (net && net->auxiliary)
-        bprintf(&b, ", auxiliary head");
-    bprintf(&b, "\n\ncost:\n");
-    bprintf(&b, "  params        %zu (%sB of float32)\n", c->params,
+        nasc_buf_printf(&b, ", auxiliary head");
+    nasc_buf_printf(&b, "\n\ncost:\n");
+    nasc_buf_printf(&b, "  params        %zu (%sB of float32)\n", c->params,
             human((double)c->param_bytes, h1, sizeof h1));
-    bprintf(&b, "  flops         %.0f (%.3f M multiply-adds of conv and linear layers, batch 1)\n",
+    nasc_buf_printf(&b, "  flops         %.0f (%.3f M multiply-adds of conv and linear layers, batch 1)\n",
             c->macs, c->macs / 1e6);
-    bprintf(&b, "  memory_bytes  %zu (%sB peak activations, inference, batch 1; training keeps "
+    nasc_buf_printf(&b, "  memory_bytes  %zu (%sB peak activations, inference, batch 1; training keeps "
                 "%sB)\n",
             c->memory_bytes, human((double)c->memory_bytes, h3, sizeof h3),
             human((double)c->train_activation_bytes, h4, sizeof h4));
     if (isnan(c->latency_ms))
-        bprintf(&b, "  latency_ms    not measured\n");
+        nasc_buf_printf(&b, "  latency_ms    not measured\n");
     else
-        bprintf(&b, "  latency_ms    %.3f (batch 1), %.3f (batch %d); median of %d passes, "
+        nasc_buf_printf(&b, "  latency_ms    %.3f (batch 1), %.3f (batch %d); median of %d passes, "
                     "backend %s, %d thread%s\n",
                 c->latency_ms, c->latency_batch_ms, c->batch, cc->repeats, cc->backend,
                 cc->threads, cc->threads == 1 ? "" : "s");
-    bprintf(&b, "\ngraphviz:\n%s", dot ? dot : "");
+    nasc_buf_printf(&b, "\ngraphviz:\n%s", dot ? dot : "");
     nasc_free(desc);
     nasc_free(dot);
     if (!desc || !dot)
         b.oom = true;
-    return btake(&b);
+    return nasc_buf_take_str(&b);
 }
 
 static char *render_json(const nasc_arch *a, const nasc_model *m, const nasc_net_config *net,

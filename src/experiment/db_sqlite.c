@@ -1017,6 +1017,18 @@ void nasc_db_trials_free(nasc_trial_record *t, int64_t n) {
     nasc_free(t);
 }
 
+void nasc_db_row_result(const nasc_trial_record *row, nasc_trial_result *r) {
+    nasc_trial_result_init(r);
+    r->status = row->status == NASC_TRIAL_OK ? NASC_TRIAL_OK : NASC_TRIAL_FAILED;
+    r->score = row->status == NASC_TRIAL_OK ? row->score : (double)NAN;
+    snprintf(r->reason, sizeof r->reason, "%s", row->reason ? row->reason : "");
+    r->cost = row->cost;
+    r->seconds = row->seconds;
+    r->fidelity = row->fidelity;
+    r->test_score = row->test_score;
+    r->sim_seconds = row->sim_seconds;
+}
+
 nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *out_n,
                                 nasc_err *err) {
     *out = NULL;
@@ -1113,7 +1125,7 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                 st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
                 break;
             }
-            nasc_experiment_row_result(r, r->result);
+            nasc_db_row_result(r, r->result);
             nasc_err perr = {0};
             if (nasc_trial_metrics_parse(r->metrics, r->result, &perr) != NASC_OK) {
                 st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1, "%s: trial %lld: %s",

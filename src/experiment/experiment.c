@@ -156,18 +156,6 @@ uint64_t nasc_trial_seed(uint64_t seed, int64_t k) {
     return z ^ (z >> 31);
 }
 
-void nasc_experiment_row_result(const nasc_trial_record *row, nasc_trial_result *r) {
-    nasc_trial_result_init(r);
-    r->status = row->status == NASC_TRIAL_OK ? NASC_TRIAL_OK : NASC_TRIAL_FAILED;
-    r->score = row->status == NASC_TRIAL_OK ? row->score : (double)NAN;
-    snprintf(r->reason, sizeof r->reason, "%s", row->reason ? row->reason : "");
-    r->cost = row->cost;
-    r->seconds = row->seconds;
-    r->fidelity = row->fidelity;
-    r->test_score = row->test_score;
-    r->sim_seconds = row->sim_seconds;
-}
-
 /* The result exactly as a replay will rebuild it from the database. */
 static nasc_status canonical_result(const nasc_trial_result *in, double asked_fidelity,
                                     nasc_trial_result *out, nasc_err *err) {
@@ -181,7 +169,7 @@ static nasc_status canonical_result(const nasc_trial_result *in, double asked_fi
     row.fidelity = asked_fidelity;
     row.test_score = isfinite(in->test_score) ? in->test_score : (double)NAN;
     row.sim_seconds = isfinite(in->sim_seconds) ? in->sim_seconds : (double)NAN;
-    nasc_experiment_row_result(&row, out);
+    nasc_db_row_result(&row, out);
     char *json = nasc_trial_metrics_json(in);
     if (!json)
         return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");

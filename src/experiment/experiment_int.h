@@ -10,7 +10,7 @@
 /* Rebuilds a trial result from a database row's columns (status, score, reason, cost, seconds);
  * the metrics JSON is parsed on top by the caller. The live search tells strategies results that
  * went through exactly this path too, so a replay sees bit-identical inputs. */
-NASC_INTERNAL void nasc_experiment_row_result(const nasc_trial_record *row, nasc_trial_result *r);
+NASC_INTERNAL void nasc_db_row_result(const nasc_trial_record *row, nasc_trial_result *r); /* db_sqlite.c */
 
 /* Builds the evaluator cfg asks for (tabular, training or proxy). */
 NASC_INTERNAL nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg,

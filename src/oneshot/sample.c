@@ -65,7 +65,7 @@ static nasc_status need_val(const nasc_oneshot *os, nasc_err *err) {
         return NASC_OK;
     return nasc_errorf(err, NASC_ERR_ARG,
                        "%s: scoring candidates needs validation batches (nasc_oneshot_run)",
-                       nasc_oneshot_method_name(os->m));
+                       os->mi->name);
 }
 
 /* Accuracy (percent) of arch a as a path through the supernet on validation batches
@@ -92,7 +92,7 @@ static nasc_status score_arch(nasc_oneshot *os, const nasc_arch *a, int first, i
                 k++;
             if (k == 0)
                 return nasc_errorf(err, NASC_ERR_ARG, "%s: no validation batches",
-                                   nasc_oneshot_method_name(os->m));
+                                   os->mi->name);
             avail = k;
             idx %= k;
             for (int j = 0; j <= idx; j++)
@@ -212,8 +212,10 @@ static nasc_status path_step(nasc_oneshot *os, const nasc_arch *a, const nasc_on
 
 /* ---- SPOS ---- */
 
-static nasc_status spos_step(nasc_oneshot *os, const nasc_oneshot_batch *train, float lr,
+static nasc_status spos_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                             const nasc_oneshot_batch *val, float lr,
                              nasc_oneshot_step_stats *stats, nasc_err *err) {
+    (void)val;
     nasc_arch *a = NULL;
     NASC_TRY(nasc_space_sample(nasc_supernet_space(os->sn), &os->rng, &a, err));
     const nasc_status st = path_step(os, a, train, lr, stats, err);
@@ -360,8 +362,10 @@ static nasc_status draw_controller(nasc_oneshot *os, nasc_arch **out, nasc_err *
     return nasc_arch_from_decisions(nasc_supernet_space(os->sn), d, n, out, err);
 }
 
-static nasc_status enas_step(nasc_oneshot *os, const nasc_oneshot_batch *train, float lr,
+static nasc_status enas_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                             const nasc_oneshot_batch *val, float lr,
                              nasc_oneshot_step_stats *stats, nasc_err *err) {
+    (void)val;
     nasc_arch *a = NULL;
     NASC_TRY(draw_controller(os, &a, err));
     const nasc_status st = path_step(os, a, train, lr, stats, err);
@@ -587,25 +591,24 @@ static nasc_status proxyless_step(nasc_oneshot *os, const nasc_oneshot_batch *tr
     return nasc_os_weight_step(os, train, lr, plan_proxyless_one, stats, err);
 }
 
-/* ---- dispatch ---- */
+/* ---- the methods' rows ---- */
 
-nasc_status nasc_os_method_init(nasc_oneshot *os, nasc_err *err) {
-    if (os->m != NASC_ONESHOT_GDAS && os->m != NASC_ONESHOT_SPOS && os->m != NASC_ONESHOT_ENAS &&
-        os->m != NASC_ONESHOT_PROXYLESS)
-        return NASC_OK;
+static nasc_status sample_init(nasc_oneshot *os, nasc_err *err) {
     os->ms = nasc_calloc(1, sizeof *os->ms);
     if (!os->ms)
         return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
-    if (os->m == NASC_ONESHOT_ENAS) {
-        NASC_TRY(nasc_controller_new(nasc_supernet_space(os->sn),
-                                     &(nasc_controller_config){.hidden = 64, .temperature = 5.0f,
-                                                               .tanh_c = 2.5f},
-                                     os->seed ^ 0xe4a5, &os->ms->ctrl, err));
-        NASC_TRY(nasc_optim_new(nasc_controller_params(os->ms->ctrl),
-                                &(nasc_optim_config){.kind = NASC_OPTIM_ADAM, .beta1 = 0.9f},
-                                &os->ms->copt, err));
-    }
     return NASC_OK;
+}
+
+static nasc_status enas_init(nasc_oneshot *os, nasc_err *err) {
+    NASC_TRY(sample_init(os, err));
+    NASC_TRY(nasc_controller_new(nasc_supernet_space(os->sn),
+                                 &(nasc_controller_config){.hidden = 64, .temperature = 5.0f,
+                                                           .tanh_c = 2.5f},
+                                 os->seed ^ 0xe4a5, &os->ms->ctrl, err));
+    return nasc_optim_new(nasc_controller_params(os->ms->ctrl),
+                          &(nasc_optim_config){.kind = NASC_OPTIM_ADAM, .beta1 = 0.9f},
+                          &os->ms->copt, err);
 }
 
 void nasc_os_method_free(nasc_oneshot *os) {
@@ -618,44 +621,26 @@ void nasc_os_method_free(nasc_oneshot *os) {
     os->ms = NULL;
 }
 
-nasc_status nasc_os_method_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
-                                const nasc_oneshot_batch *val, float lr,
-                                nasc_oneshot_step_stats *stats, nasc_err *err) {
-    switch (os->m) {
-    case NASC_ONESHOT_GDAS:
-        return gdas_step(os, train, val, lr, stats, err);
-    case NASC_ONESHOT_SPOS:
-        return spos_step(os, train, lr, stats, err);
-    case NASC_ONESHOT_ENAS:
-        return enas_step(os, train, lr, stats, err);
-    case NASC_ONESHOT_PROXYLESS:
-        return proxyless_step(os, train, val, lr, stats, err);
-    default:
-        return nasc_errorf(err, NASC_ERR_INTERNAL, "oneshot: no step for method %d", (int)os->m);
-    }
+/* SPOS scores a few uniform paths after each epoch; after the last, runs its evolution. */
+static nasc_status spos_epoch_end(nasc_oneshot *os, bool last, nasc_err *err) {
+    return last ? spos_evolve(os, err) : best_of(os, draw_uniform, 5, 1, err);
 }
 
-nasc_status nasc_os_method_epoch_end(nasc_oneshot *os, bool last, nasc_err *err) {
-    switch (os->m) {
-    case NASC_ONESHOT_SPOS:
-        return last ? spos_evolve(os, err) : best_of(os, draw_uniform, 5, 1, err);
-    case NASC_ONESHOT_ENAS:
-        for (int i = 0; i < os->o.enas_samples; i++)
-            NASC_TRY(enas_controller_step(os, err));
-        return best_of(os, draw_controller, last ? 10 : 5, last ? os->o.evo_val_batches : 1,
-                       err);
-    default:
-        return NASC_OK;
-    }
+/* ENAS trains its controller, then picks the epoch's architecture among its samples. */
+static nasc_status enas_epoch_end(nasc_oneshot *os, bool last, nasc_err *err) {
+    for (int i = 0; i < os->o.enas_samples; i++)
+        NASC_TRY(enas_controller_step(os, err));
+    return best_of(os, draw_controller, last ? 10 : 5, last ? os->o.evo_val_batches : 1, err);
 }
 
-nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **out, nasc_err *err) {
+/* The best architecture scored so far (SPOS, ENAS). */
+static nasc_status derive_best(nasc_oneshot *os, nasc_arch **out, nasc_err *err) {
     if (os->ms && os->ms->best) {
         *out = nasc_arch_clone(os->ms->best);
         return *out ? NASC_OK : nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
     }
     /* before the first epoch's end: a fixed, valid stand-in */
-    if (os->m == NASC_ONESHOT_ENAS && os->ms) {
+    if (os->ms && os->ms->ctrl) {
         nasc_rng r;
         nasc_rng_init(&r, os->seed, NASC_STREAM_STRATEGY + 8);
         int d[64], n = 0;
@@ -665,75 +650,100 @@ nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **out, nasc_err *e
     return nasc_supernet_derive(os->sn, NULL, NULL, out, err);
 }
 
+const nasc_os_method nasc_os_gdas_m = {.name = "gdas",
+                                       .has_alpha = true,
+                                       .partial = -1,
+                                       .step = gdas_step,
+                                       .derive = nasc_os_derive_alpha,
+                                       .init = sample_init};
+const nasc_os_method nasc_os_spos_m = {.name = "spos",
+                                       .partial = -1,
+                                       .step = spos_step,
+                                       .epoch_end = spos_epoch_end,
+                                       .derive = derive_best,
+                                       .init = sample_init};
+const nasc_os_method nasc_os_enas_m = {.name = "enas",
+                                       .partial = -1,
+                                       .step = enas_step,
+                                       .epoch_end = enas_epoch_end,
+                                       .derive = derive_best,
+                                       .init = enas_init};
+const nasc_os_method nasc_os_proxyless_m = {.name = "proxyless",
+                                            .has_alpha = true,
+                                            .partial = -1,
+                                            .step = proxyless_step,
+                                            .derive = nasc_os_derive_alpha,
+                                            .init = sample_init};
+
 /* ---- checkpoint state ---- */
 
-void nasc_os_method_save(const nasc_oneshot *os, os_buf *b) {
+void nasc_os_method_save(const nasc_oneshot *os, nasc_buf *b) {
     const os_method_state *ms = os->ms;
-    nasc_os_put_u64(b, ms ? 1 : 0);
+    nasc_buf_put_u64(b, ms ? 1 : 0);
     if (!ms)
         return;
     int d[64], n = 0;
     if (ms->best)
         nasc_arch_to_decisions(ms->best, d, &n);
-    nasc_os_put_u64(b, (uint64_t)n);
-    nasc_os_put(b, d, (size_t)n * sizeof(int));
-    nasc_os_put_f64(b, ms->best_score);
-    nasc_os_put_f64(b, ms->baseline);
-    nasc_os_put_u64(b, ms->have_baseline);
-    nasc_os_put_u64(b, (uint64_t)ms->val_i);
-    nasc_os_put_u64(b, ms->lat_ready);
-    nasc_os_put(b, ms->lat, sizeof ms->lat);
-    nasc_os_put_f64(b, ms->lat_ref);
+    nasc_buf_put_u64(b, (uint64_t)n);
+    nasc_buf_put(b, d, (size_t)n * sizeof(int));
+    nasc_buf_put_f64(b, ms->best_score);
+    nasc_buf_put_f64(b, ms->baseline);
+    nasc_buf_put_u64(b, ms->have_baseline);
+    nasc_buf_put_u64(b, (uint64_t)ms->val_i);
+    nasc_buf_put_u64(b, ms->lat_ready);
+    nasc_buf_put_f32s(b, ms->lat, NASC_SUPERNET_MAX_OPS);
+    nasc_buf_put_f64(b, ms->lat_ref);
     if (ms->ctrl) {
         nasc_params *cp = nasc_controller_params(ms->ctrl);
         const size_t nc = nasc_params_flat_len(cp);
-        nasc_os_put_u64(b, nc);
-        nasc_os_put(b, nasc_params_data(cp), nc * sizeof(float));
+        nasc_buf_put_u64(b, nc);
+        nasc_buf_put_f32s(b, nasc_params_data(cp), nc);
         size_t ns = 0;
         const float *st = nasc_optim_state(ms->copt, &ns);
-        nasc_os_put_u64(b, (uint64_t)nasc_optim_steps(ms->copt));
-        nasc_os_put_u64(b, ns);
-        nasc_os_put(b, st, ns * sizeof(float));
+        nasc_buf_put_u64(b, (uint64_t)nasc_optim_steps(ms->copt));
+        nasc_buf_put_u64(b, ns);
+        nasc_buf_put_f32s(b, st, ns);
     }
 }
 
-nasc_status nasc_os_method_load(nasc_oneshot *os, os_buf *b, const char *path, nasc_err *err) {
+nasc_status nasc_os_method_load(nasc_oneshot *os, nasc_reader *b, const char *path, nasc_err *err) {
     os_method_state *ms = os->ms;
-    if (nasc_os_get_u64(b) != (ms ? 1u : 0u) || b->short_read)
+    if (nasc_read_u64(b) != (ms ? 1u : 0u) || b->bad)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad method state", path);
     if (!ms)
         return NASC_OK;
-    const uint64_t n = nasc_os_get_u64(b);
+    const uint64_t n = nasc_read_u64(b);
     int d[64];
     if (n > 64)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad method state", path);
-    nasc_os_get(b, d, (size_t)n * sizeof(int));
+    nasc_read(b, d, (size_t)n * sizeof(int));
     nasc_arch_free(ms->best);
     ms->best = NULL;
-    if (n && !b->short_read)
+    if (n && !b->bad)
         NASC_TRY(nasc_arch_from_decisions(nasc_supernet_space(os->sn), d, (int)n, &ms->best, err));
-    ms->best_score = nasc_os_get_f64(b);
-    ms->baseline = nasc_os_get_f64(b);
-    ms->have_baseline = nasc_os_get_u64(b) != 0;
-    ms->val_i = (int)nasc_os_get_u64(b);
-    ms->lat_ready = nasc_os_get_u64(b) != 0;
-    nasc_os_get(b, ms->lat, sizeof ms->lat);
-    ms->lat_ref = nasc_os_get_f64(b);
+    ms->best_score = nasc_read_f64(b);
+    ms->baseline = nasc_read_f64(b);
+    ms->have_baseline = nasc_read_u64(b) != 0;
+    ms->val_i = (int)nasc_read_u64(b);
+    ms->lat_ready = nasc_read_u64(b) != 0;
+    nasc_read_f32s(b, ms->lat, NASC_SUPERNET_MAX_OPS);
+    ms->lat_ref = nasc_read_f64(b);
     if (ms->ctrl) {
         nasc_params *cp = nasc_controller_params(ms->ctrl);
         const size_t nc = nasc_params_flat_len(cp);
-        if (nasc_os_get_u64(b) != nc)
+        if (nasc_read_u64(b) != nc)
             return nasc_errorf(err, NASC_ERR_FORMAT, "%s: controller state does not match", path);
-        nasc_os_get(b, nasc_params_data(cp), nc * sizeof(float));
-        const int64_t steps = (int64_t)nasc_os_get_u64(b);
+        nasc_read_f32s(b, nasc_params_data(cp), nc);
+        const int64_t steps = (int64_t)nasc_read_u64(b);
         size_t ns = 0;
         float *st = nasc_optim_state(ms->copt, &ns);
-        if (nasc_os_get_u64(b) != ns)
+        if (nasc_read_u64(b) != ns)
             return nasc_errorf(err, NASC_ERR_FORMAT, "%s: controller state does not match", path);
-        nasc_os_get(b, st, ns * sizeof(float));
+        nasc_read_f32s(b, st, ns);
         nasc_optim_set_steps(ms->copt, steps);
     }
-    if (b->short_read)
+    if (b->bad)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: truncated method state", path);
     return NASC_OK;
 }

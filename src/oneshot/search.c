@@ -37,67 +37,6 @@
 #define CKPT_VERSION 1u
 #define CKPT_HEADER 32u
 
-/* ---- byte buffer ---- */
-
-void nasc_os_put(os_buf *b, const void *data, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = nasc_realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-void nasc_os_put_u64(os_buf *b, uint64_t v) { nasc_os_put(b, &v, sizeof v); }
-void nasc_os_put_f64(os_buf *b, double v) { nasc_os_put(b, &v, sizeof v); }
-void nasc_os_put_str(os_buf *b, const char *s) {
-    const size_t n = s ? strlen(s) : 0;
-    nasc_os_put_u64(b, n);
-    nasc_os_put(b, s ? s : "", n);
-}
-void nasc_os_get(os_buf *b, void *out, size_t n) {
-    if (b->short_read || b->pos + n > b->len) {
-        b->short_read = true;
-        memset(out, 0, n);
-        return;
-    }
-    memcpy(out, b->p + b->pos, n);
-    b->pos += n;
-}
-uint64_t nasc_os_get_u64(os_buf *b) {
-    uint64_t v;
-    nasc_os_get(b, &v, sizeof v);
-    return v;
-}
-double nasc_os_get_f64(os_buf *b) {
-    double v;
-    nasc_os_get(b, &v, sizeof v);
-    return v;
-}
-char *nasc_os_get_str(os_buf *b) {
-    const uint64_t n = nasc_os_get_u64(b);
-    if (b->short_read || n > b->len - b->pos) {
-        b->short_read = true;
-        return NULL;
-    }
-    char *s = nasc_malloc((size_t)n + 1);
-    if (!s)
-        return NULL;
-    memcpy(s, b->p + b->pos, (size_t)n);
-    s[n] = '\0';
-    b->pos += (size_t)n;
-    return s;
-}
-
 /* ---- config ---- */
 
 void nasc_oneshot_config_default(nasc_oneshot_config *cfg, const char *method) {
@@ -309,40 +248,36 @@ double nasc_oneshot_param_free_share(const nasc_arch *a, int *out_skips) {
 static char *alpha_json(const nasc_supernet *sn) {
     const int T = nasc_supernet_n_types(sn), E = nasc_supernet_n_edges(sn);
     const int K = nasc_supernet_n_ops(sn);
-    os_buf b = {0};
+    nasc_buf b = {0};
     static const char *const names[2][2] = {{"cell", ""}, {"normal", "reduce"}};
     float p[NASC_SUPERNET_MAX_EDGES * NASC_SUPERNET_MAX_OPS], ew[NASC_SUPERNET_MAX_EDGES];
     char tmp[64];
-    nasc_os_put(&b, "{", 1);
+    nasc_buf_put(&b, "{", 1);
     for (int t = 0; t < T; t++) {
         nasc_supernet_probs(sn, t, p, ew);
         snprintf(tmp, sizeof tmp, "%s\"%s\": [", t ? ", " : "", names[T - 1][t]);
-        nasc_os_put(&b, tmp, strlen(tmp));
+        nasc_buf_put(&b, tmp, strlen(tmp));
         for (int e = 0; e < E; e++) {
-            nasc_os_put(&b, e ? ", [" : "[", e ? 3 : 1);
+            nasc_buf_put(&b, e ? ", [" : "[", e ? 3 : 1);
             for (int k = 0; k < K; k++) {
                 snprintf(tmp, sizeof tmp, "%s%.4f", k ? ", " : "", (double)p[e * K + k]);
-                nasc_os_put(&b, tmp, strlen(tmp));
+                nasc_buf_put(&b, tmp, strlen(tmp));
             }
-            nasc_os_put(&b, "]", 1);
+            nasc_buf_put(&b, "]", 1);
         }
-        nasc_os_put(&b, "]", 1);
+        nasc_buf_put(&b, "]", 1);
         if (nasc_supernet_beta(sn, t)) {
             snprintf(tmp, sizeof tmp, ", \"%s_edges\": [", names[T - 1][t]);
-            nasc_os_put(&b, tmp, strlen(tmp));
+            nasc_buf_put(&b, tmp, strlen(tmp));
             for (int e = 0; e < E; e++) {
                 snprintf(tmp, sizeof tmp, "%s%.4f", e ? ", " : "", (double)ew[e]);
-                nasc_os_put(&b, tmp, strlen(tmp));
+                nasc_buf_put(&b, tmp, strlen(tmp));
             }
-            nasc_os_put(&b, "]", 1);
+            nasc_buf_put(&b, "]", 1);
         }
     }
-    nasc_os_put(&b, "}", 2); /* with the NUL */
-    if (b.oom) {
-        nasc_free(b.p);
-        return NULL;
-    }
-    return (char *)b.p;
+    nasc_buf_puts(&b, "}");
+    return nasc_buf_take_str(&b);
 }
 
 /* ---- epoch records (kept for the checkpoint and replayed on resume) ---- */
@@ -358,42 +293,42 @@ static void rec_free(epoch_rec *r) {
     nasc_free(r->stop);
 }
 
-static void rec_put(os_buf *b, const epoch_rec *r) {
+static void rec_put(nasc_buf *b, const epoch_rec *r) {
     const nasc_oneshot_epoch *e = &r->e;
-    nasc_os_put_u64(b, (uint64_t)e->epoch);
-    nasc_os_put_f64(b, e->lr);
-    nasc_os_put_f64(b, e->train_loss);
-    nasc_os_put_f64(b, e->train_acc);
-    nasc_os_put_f64(b, e->val_loss);
-    nasc_os_put_f64(b, e->val_acc);
-    nasc_os_put_f64(b, e->param_free_share);
-    nasc_os_put_u64(b, (uint64_t)e->n_skip_normal);
-    nasc_os_put_f64(b, e->seconds);
-    nasc_os_put_f64(b, e->images_per_second);
-    nasc_os_put_u64(b, e->last);
-    nasc_os_put_str(b, r->arch);
-    nasc_os_put_str(b, r->alpha);
-    nasc_os_put_str(b, r->stop);
+    nasc_buf_put_u64(b, (uint64_t)e->epoch);
+    nasc_buf_put_f64(b, e->lr);
+    nasc_buf_put_f64(b, e->train_loss);
+    nasc_buf_put_f64(b, e->train_acc);
+    nasc_buf_put_f64(b, e->val_loss);
+    nasc_buf_put_f64(b, e->val_acc);
+    nasc_buf_put_f64(b, e->param_free_share);
+    nasc_buf_put_u64(b, (uint64_t)e->n_skip_normal);
+    nasc_buf_put_f64(b, e->seconds);
+    nasc_buf_put_f64(b, e->images_per_second);
+    nasc_buf_put_u64(b, e->last);
+    nasc_buf_put_str(b, r->arch);
+    nasc_buf_put_str(b, r->alpha);
+    nasc_buf_put_str(b, r->stop);
 }
 
-static bool rec_get(os_buf *b, epoch_rec *r, int epochs) {
+static bool rec_get(nasc_reader *b, epoch_rec *r, int epochs) {
     memset(r, 0, sizeof *r);
     nasc_oneshot_epoch *e = &r->e;
-    e->epoch = (int)nasc_os_get_u64(b);
+    e->epoch = (int)nasc_read_u64(b);
     e->epochs = epochs;
-    e->lr = (float)nasc_os_get_f64(b);
-    e->train_loss = (float)nasc_os_get_f64(b);
-    e->train_acc = (float)nasc_os_get_f64(b);
-    e->val_loss = (float)nasc_os_get_f64(b);
-    e->val_acc = (float)nasc_os_get_f64(b);
-    e->param_free_share = nasc_os_get_f64(b);
-    e->n_skip_normal = (int)nasc_os_get_u64(b);
-    e->seconds = nasc_os_get_f64(b);
-    e->images_per_second = nasc_os_get_f64(b);
-    e->last = nasc_os_get_u64(b) != 0;
-    r->arch = nasc_os_get_str(b);
-    r->alpha = nasc_os_get_str(b);
-    r->stop = nasc_os_get_str(b);
+    e->lr = (float)nasc_read_f64(b);
+    e->train_loss = (float)nasc_read_f64(b);
+    e->train_acc = (float)nasc_read_f64(b);
+    e->val_loss = (float)nasc_read_f64(b);
+    e->val_acc = (float)nasc_read_f64(b);
+    e->param_free_share = nasc_read_f64(b);
+    e->n_skip_normal = (int)nasc_read_u64(b);
+    e->seconds = nasc_read_f64(b);
+    e->images_per_second = nasc_read_f64(b);
+    e->last = nasc_read_u64(b) != 0;
+    r->arch = nasc_read_str(b, SIZE_MAX);
+    r->alpha = nasc_read_str(b, SIZE_MAX);
+    r->stop = nasc_read_str(b, SIZE_MAX);
     if (r->stop && !r->stop[0]) {
         nasc_free(r->stop);
         r->stop = NULL;
@@ -401,7 +336,7 @@ static bool rec_get(os_buf *b, epoch_rec *r, int epochs) {
     e->arch = r->arch;
     e->alpha_json = r->alpha;
     e->stop_reason = r->stop;
-    return !b->short_read && r->arch && r->alpha;
+    return !b->bad && r->arch && r->alpha;
 }
 
 /* ---- the run's state ---- */
@@ -429,23 +364,23 @@ typedef struct run_state {
 } run_state;
 
 static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
-    os_buf b = {0};
-    nasc_os_put_str(&b, rs->ident);
-    nasc_os_put_u64(&b, (uint64_t)rs->epoch);
-    nasc_os_put_u64(&b, (uint64_t)rs->step);
-    nasc_os_put_u64(&b, rs->val_epoch);
-    nasc_os_put_u64(&b, rs->val_batch);
-    nasc_os_put_f64(&b, rs->loss_sum);
-    nasc_os_put_f64(&b, rs->seconds);
-    nasc_os_put_u64(&b, (uint64_t)rs->correct);
-    nasc_os_put_u64(&b, (uint64_t)rs->seen);
-    nasc_os_put_u64(&b, rs->done);
-    nasc_os_put_u64(&b, (uint64_t)rs->n_hist);
+    nasc_buf b = {0};
+    nasc_buf_put_str(&b, rs->ident);
+    nasc_buf_put_u64(&b, (uint64_t)rs->epoch);
+    nasc_buf_put_u64(&b, (uint64_t)rs->step);
+    nasc_buf_put_u64(&b, rs->val_epoch);
+    nasc_buf_put_u64(&b, rs->val_batch);
+    nasc_buf_put_f64(&b, rs->loss_sum);
+    nasc_buf_put_f64(&b, rs->seconds);
+    nasc_buf_put_u64(&b, (uint64_t)rs->correct);
+    nasc_buf_put_u64(&b, (uint64_t)rs->seen);
+    nasc_buf_put_u64(&b, rs->done);
+    nasc_buf_put_u64(&b, (uint64_t)rs->n_hist);
     for (int i = 0; i < rs->n_hist; i++)
         rec_put(&b, &rs->hist[i]);
     nasc_os_save_state(rs->os, &b);
     if (b.oom) {
-        nasc_free(b.p);
+        nasc_buf_free(&b);
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory building the checkpoint",
                            rs->cfg->checkpoint);
     }
@@ -453,22 +388,22 @@ static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
     memcpy(hdr, CKPT_MAGIC, 8);
     const uint32_t ver = CKPT_VERSION, hs = CKPT_HEADER;
     const uint64_t len = b.len;
-    const uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.p, (uInt)b.len);
+    const uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.data, (uInt)b.len);
     memcpy(hdr + 8, &ver, 4);
     memcpy(hdr + 12, &hs, 4);
     memcpy(hdr + 16, &len, 8);
     memcpy(hdr + 24, &crc, 4);
-    os_buf f = {0};
-    nasc_os_put(&f, hdr, sizeof hdr);
-    nasc_os_put(&f, b.p, b.len);
-    nasc_free(b.p);
+    nasc_buf f = {0};
+    nasc_buf_put(&f, hdr, sizeof hdr);
+    nasc_buf_put(&f, b.data, b.len);
+    nasc_buf_free(&b);
     if (f.oom) {
-        nasc_free(f.p);
+        nasc_buf_free(&f);
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory building the checkpoint",
                            rs->cfg->checkpoint);
     }
-    nasc_status st = nasc_write_file_atomic(rs->cfg->checkpoint, f.p, f.len, err);
-    nasc_free(f.p);
+    nasc_status st = nasc_write_file_atomic(rs->cfg->checkpoint, f.data, f.len, err);
+    nasc_buf_free(&f);
     return st;
 }
 
@@ -511,8 +446,8 @@ static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
                             path);
         goto done;
     }
-    os_buf b = {.p = p + CKPT_HEADER, .len = (size_t)len};
-    char *id = nasc_os_get_str(&b);
+    nasc_reader b = nasc_reader_of(p + CKPT_HEADER, (size_t)len);
+    char *id = nasc_read_str(&b, SIZE_MAX);
     if (!id || strcmp(id, rs->ident)) {
         char d[256] = "unreadable identity";
         if (id)
@@ -523,17 +458,17 @@ static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
         goto done;
     }
     nasc_free(id);
-    rs->epoch = (int)nasc_os_get_u64(&b);
-    rs->step = (int64_t)nasc_os_get_u64(&b);
-    rs->val_epoch = (uint32_t)nasc_os_get_u64(&b);
-    rs->val_batch = (size_t)nasc_os_get_u64(&b);
-    rs->loss_sum = nasc_os_get_f64(&b);
-    rs->seconds = nasc_os_get_f64(&b);
-    rs->correct = (int64_t)nasc_os_get_u64(&b);
-    rs->seen = (int64_t)nasc_os_get_u64(&b);
-    rs->done = nasc_os_get_u64(&b) != 0;
-    const uint64_t nh = nasc_os_get_u64(&b);
-    if (b.short_read || nh > (uint64_t)rs->cfg->epochs) {
+    rs->epoch = (int)nasc_read_u64(&b);
+    rs->step = (int64_t)nasc_read_u64(&b);
+    rs->val_epoch = (uint32_t)nasc_read_u64(&b);
+    rs->val_batch = (size_t)nasc_read_u64(&b);
+    rs->loss_sum = nasc_read_f64(&b);
+    rs->seconds = nasc_read_f64(&b);
+    rs->correct = (int64_t)nasc_read_u64(&b);
+    rs->seen = (int64_t)nasc_read_u64(&b);
+    rs->done = nasc_read_u64(&b) != 0;
+    const uint64_t nh = nasc_read_u64(&b);
+    if (b.bad || nh > (uint64_t)rs->cfg->epochs) {
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: corrupt epoch history", path);
         goto done;
     }
@@ -554,9 +489,9 @@ static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
         rs->n_hist++;
     }
     st = nasc_os_load_state(rs->os, &b, path, err);
-    if (st == NASC_OK && (b.short_read || b.pos != b.len))
+    if (st == NASC_OK && (b.bad || b.left))
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1, "%s: %s", path,
-                            b.short_read ? "truncated state" : "trailing bytes");
+                            b.bad ? "truncated state" : "trailing bytes");
 done:
     nasc_free(p);
     return st;
@@ -591,7 +526,7 @@ static double predict_variant(run_state *rs, int cells, int partial) {
 
 static nasc_status check_memory(run_state *rs, const nasc_supernet_memory *m, nasc_err *err) {
     const double lim = (double)rs->cfg->max_memory;
-    const double extra = rs->os->m == NASC_ONESHOT_DARTS2 ? 2.0 * (double)rs->os->nw * 4 : 0.0;
+    const double extra = rs->os->mi->second_order ? 2.0 * (double)rs->os->nw * 4 : 0.0;
     const double total = (double)m->total_bytes + extra;
     if (lim <= 0.0 || total <= lim)
         return NASC_OK;
@@ -702,8 +637,7 @@ static bool eval_batch_at(void *user, int i, nasc_oneshot_batch *out) {
 #define BN_RECAL_BATCHES 10
 
 static nasc_status evaluate(run_state *rs, float *out_loss, float *out_acc, nasc_err *err) {
-    const nasc_oneshot_method m = rs->os->m;
-    if (m == NASC_ONESHOT_DARTS || m == NASC_ONESHOT_DARTS2 || m == NASC_ONESHOT_PCDARTS) {
+    if (rs->os->mi->relaxed) {
         /* the first batches of the epoch just trained, in its order (deterministic, so a
          * resumed search re-estimates the same statistics); the next epoch restarts tl */
         nasc_loader_start_epoch(rs->tl, (uint32_t)rs->epoch);
@@ -767,7 +701,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
     nasc_supernet_config sc = {.in_c = rs->all->c, .in_h = rs->all->h, .in_w = rs->all->w,
                                .n_classes = rs->all->n_classes, .channels = cfg->channels,
                                .cells = cfg->cells};
-    if (m == NASC_ONESHOT_PCDARTS) {
+    if (nasc_os_method_row(m)->partial > 0) { /* pc-darts */
         sc.partial = rs->opts.partial;
         sc.edge_norm = true;
     }
@@ -942,7 +876,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
         e->seconds = rs.seconds;
         e->images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0;
         const bool last = ep + 1 == cfg->epochs;
-        if ((st = nasc_os_method_epoch_end(rs.os, last, err)) != NASC_OK)
+        if (rs.os->mi->epoch_end && (st = rs.os->mi->epoch_end(rs.os, last, err)) != NASC_OK)
             goto done;
         if ((st = evaluate(&rs, &e->val_loss, &e->val_acc, err)) != NASC_OK)
             goto done;
@@ -952,8 +886,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
         r->arch = nasc_arch_to_string(a);
         e->param_free_share = nasc_oneshot_param_free_share(a, &e->n_skip_normal);
         nasc_arch_free(a);
-        const bool has_alpha = rs.os->m != NASC_ONESHOT_SPOS && rs.os->m != NASC_ONESHOT_ENAS;
-        r->alpha = has_alpha ? alpha_json(rs.sn) : nasc_strdup("{}");
+        r->alpha = rs.os->mi->has_alpha ? alpha_json(rs.sn) : nasc_strdup("{}");
         if (!r->arch || !r->alpha) {
             st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
             goto done;
@@ -968,7 +901,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
             r->stop = nasc_strdup(why);
             rs.done = true;
             /* sampling methods pick their final answer now */
-            if (rs.os->ms && (st = nasc_os_method_epoch_end(rs.os, true, err)) != NASC_OK)
+            if (rs.os->mi->epoch_end && (st = rs.os->mi->epoch_end(rs.os, true, err)) != NASC_OK)
                 goto done;
         }
         e->arch = r->arch;

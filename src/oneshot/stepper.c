@@ -25,19 +25,22 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const method_names[NASC_ONESHOT_METHOD_COUNT] = {
-    [NASC_ONESHOT_DARTS] = "darts",   [NASC_ONESHOT_DARTS2] = "darts2",
-    [NASC_ONESHOT_GDAS] = "gdas",     [NASC_ONESHOT_PCDARTS] = "pc-darts",
-    [NASC_ONESHOT_ENAS] = "enas",     [NASC_ONESHOT_SPOS] = "spos",
-    [NASC_ONESHOT_PROXYLESS] = "proxyless"};
+/* The methods, in the enum's order (stepper_int.h has what a row holds). */
+static const nasc_os_method *const methods[NASC_ONESHOT_METHOD_COUNT] = {
+    [NASC_ONESHOT_DARTS] = &nasc_os_darts_m,         [NASC_ONESHOT_DARTS2] = &nasc_os_darts2_m,
+    [NASC_ONESHOT_GDAS] = &nasc_os_gdas_m,           [NASC_ONESHOT_PCDARTS] = &nasc_os_pcdarts_m,
+    [NASC_ONESHOT_ENAS] = &nasc_os_enas_m,           [NASC_ONESHOT_SPOS] = &nasc_os_spos_m,
+    [NASC_ONESHOT_PROXYLESS] = &nasc_os_proxyless_m};
+
+const nasc_os_method *nasc_os_method_row(nasc_oneshot_method m) { return methods[m]; }
 
 const char *nasc_oneshot_method_name(nasc_oneshot_method m) {
-    return (unsigned)m < (unsigned)NASC_ONESHOT_METHOD_COUNT ? method_names[m] : NULL;
+    return (unsigned)m < (unsigned)NASC_ONESHOT_METHOD_COUNT ? methods[m]->name : NULL;
 }
 
 bool nasc_oneshot_method_parse(const char *name, nasc_oneshot_method *out) {
     for (int m = 0; name && m < NASC_ONESHOT_METHOD_COUNT; m++)
-        if (!strcmp(name, method_names[m])) {
+        if (!strcmp(name, methods[m]->name)) {
             if (out)
                 *out = (nasc_oneshot_method)m;
             return true;
@@ -107,18 +110,17 @@ nasc_status nasc_oneshot_new(nasc_oneshot_method m, nasc_supernet *sn, nasc_back
     if ((unsigned)m >= (unsigned)NASC_ONESHOT_METHOD_COUNT)
         return nasc_errorf(err, NASC_ERR_ARG, "oneshot: unknown method %d", (int)m);
     const nasc_supernet_config *sc = nasc_supernet_get_config(sn);
-    if (m == NASC_ONESHOT_PCDARTS && sc->partial < 2)
+    const nasc_os_method *mi = methods[m];
+    if (mi->partial > 0 && sc->partial < 2)
         return nasc_errorf(err, NASC_ERR_ARG,
-                           "pc-darts: the supernet needs partial channels (partial >= 2)");
-    if ((m == NASC_ONESHOT_GDAS || m == NASC_ONESHOT_SPOS || m == NASC_ONESHOT_ENAS ||
-         m == NASC_ONESHOT_PROXYLESS) &&
-        sc->partial > 1)
-        return nasc_errorf(err, NASC_ERR_ARG, "%s: partial channels are PC-DARTS's",
-                           method_names[m]);
+                           "%s: the supernet needs partial channels (partial >= 2)", mi->name);
+    if (mi->partial < 0 && sc->partial > 1)
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: partial channels are PC-DARTS's", mi->name);
     nasc_oneshot *os = nasc_calloc(1, sizeof *os);
     if (!os)
         return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
     os->m = m;
+    os->mi = mi;
     if (o)
         os->o = *o;
     nasc_oneshot_opts_default(&os->o, m, 50);
@@ -160,7 +162,7 @@ nasc_status nasc_oneshot_new(nasc_oneshot_method m, nasc_supernet *sn, nasc_back
                                                   .weight_decay = os->o.arch_wd},
                              &os->aopt, err)) != NASC_OK)
         goto fail;
-    if (m == NASC_ONESHOT_DARTS2) {
+    if (mi->second_order) {
         os->w_save = nasc_malloc_aligned((os->nw + 1) * sizeof(float));
         os->v = nasc_malloc_aligned((os->nw + 1) * sizeof(float));
         os->a_tmp = nasc_malloc_aligned((os->na + 1) * sizeof(float));
@@ -170,7 +172,7 @@ nasc_status nasc_oneshot_new(nasc_oneshot_method m, nasc_supernet *sn, nasc_back
             goto fail;
         }
     }
-    if ((st = nasc_os_method_init(os, err)) != NASC_OK)
+    if (mi->init && (st = mi->init(os, err)) != NASC_OK)
         goto fail;
     *out = os;
     return NASC_OK;
@@ -258,7 +260,7 @@ nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits, const nasc_one
         *out_correct = nasc_os_count_correct(logits, b->labels);
     if (!isfinite(loss->data[0]))
         return nasc_errorf(err, NASC_ERR_ABORTED, "%s: diverged (loss %g)",
-                           method_names[os->m], (double)loss->data[0]);
+                           os->mi->name, (double)loss->data[0]);
     if (backward && nasc_backward(g, loss) != NASC_OK)
         return nasc_os_graph_error(os, err);
     size_t arena = nasc_arena_high_water(nasc_graph_arena(g));
@@ -377,13 +379,12 @@ done:
 nasc_status nasc_oneshot_arch_grad(nasc_oneshot *os, const nasc_oneshot_batch *train,
                                    const nasc_oneshot_batch *val, float lr, float *out,
                                    nasc_err *err) {
-    if (os->m != NASC_ONESHOT_DARTS && os->m != NASC_ONESHOT_DARTS2 &&
-        os->m != NASC_ONESHOT_PCDARTS)
+    if (!os->mi->relaxed)
         return nasc_errorf(err, NASC_ERR_UNSUPPORTED,
                            "%s: the architecture gradient is defined for darts, darts2 and "
                            "pc-darts",
-                           method_names[os->m]);
-    nasc_status st = os->m == NASC_ONESHOT_DARTS2
+                           os->mi->name);
+    nasc_status st = os->mi->second_order
                          ? arch_grad_second(os, train, val, lr, NULL, err)
                          : arch_grad_first(os, val, NULL, err);
     if (st == NASC_OK)
@@ -438,44 +439,61 @@ nasc_status nasc_oneshot_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
     stats->train_correct = 0;
     if (!train || !train->x || !train->labels || train->n < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "%s: step needs a training batch",
-                           method_names[os->m]);
-    switch (os->m) {
-    case NASC_ONESHOT_DARTS:
-    case NASC_ONESHOT_DARTS2:
-    case NASC_ONESHOT_PCDARTS:
-        if (os->arch_on && val) {
-            const nasc_status st = os->m == NASC_ONESHOT_DARTS2
-                                       ? arch_grad_second(os, train, val, lr, &stats->arch_loss,
-                                                          err)
-                                       : arch_grad_first(os, val, &stats->arch_loss, err);
-            if (st != NASC_OK)
-                return st;
-            nasc_os_arch_update(os);
-        }
-        return nasc_os_weight_step(os, train, lr, plan_softmax, stats, err);
-    default:
-        return nasc_os_method_step(os, train, val, lr, stats, err);
-    }
+                           os->mi->name);
+    return os->mi->step(os, train, val, lr, stats, err);
 }
+
+/* The DARTS family's step: an architecture step on the validation batch (first order, or
+ * through one unrolled weight step), then a weight step under softmax(alpha). */
+static nasc_status relaxed_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                                const nasc_oneshot_batch *val, float lr,
+                                nasc_oneshot_step_stats *stats, nasc_err *err) {
+    if (os->arch_on && val) {
+        const nasc_status st = os->mi->second_order
+                                   ? arch_grad_second(os, train, val, lr, &stats->arch_loss, err)
+                                   : arch_grad_first(os, val, &stats->arch_loss, err);
+        if (st != NASC_OK)
+            return st;
+        nasc_os_arch_update(os);
+    }
+    return nasc_os_weight_step(os, train, lr, plan_softmax, stats, err);
+}
+
+nasc_status nasc_os_derive_alpha(nasc_oneshot *os, nasc_arch **out, nasc_err *err) {
+    return nasc_supernet_derive(os->sn, NULL, NULL, out, err);
+}
+
+const nasc_os_method nasc_os_darts_m = {.name = "darts",
+                                        .relaxed = true,
+                                        .has_alpha = true,
+                                        .step = relaxed_step,
+                                        .derive = nasc_os_derive_alpha};
+const nasc_os_method nasc_os_darts2_m = {.name = "darts2",
+                                         .relaxed = true,
+                                         .has_alpha = true,
+                                         .second_order = true,
+                                         .step = relaxed_step,
+                                         .derive = nasc_os_derive_alpha};
+const nasc_os_method nasc_os_pcdarts_m = {.name = "pc-darts",
+                                          .relaxed = true,
+                                          .has_alpha = true,
+                                          .partial = 1,
+                                          .step = relaxed_step,
+                                          .derive = nasc_os_derive_alpha};
 
 nasc_status nasc_oneshot_eval_batch(nasc_oneshot *os, const nasc_oneshot_batch *b,
                                     float *out_loss, int *out_correct, nasc_err *err) {
     nasc_graph *g = os->g;
     nasc_tensor *x;
     nasc_status st;
-    switch (os->m) {
-    case NASC_ONESHOT_DARTS:
-    case NASC_ONESHOT_DARTS2:
-    case NASC_ONESHOT_PCDARTS: {
+    if (os->mi->relaxed) {
         x = nasc_os_begin(os, b, false);
         nasc_graph_set_grad(g, false);
         nasc_supernet_plan plan;
         nasc_supernet_plan_softmax(os->sn, g, &plan);
         st = nasc_os_finish(os, nasc_supernet_forward(os->sn, g, x, &plan), b, false, out_loss,
                             out_correct, err);
-        break;
-    }
-    default: {
+    } else {
         /* sampling methods: the derived path, BN on batch statistics (the running statistics
          * average over many paths) */
         nasc_arch *a = NULL;
@@ -484,20 +502,18 @@ nasc_status nasc_oneshot_eval_batch(nasc_oneshot *os, const nasc_oneshot_batch *
         st = nasc_os_eval_arch(os, a, b, out_loss, out_correct, err);
         nasc_arch_free(a);
     }
-    }
     nasc_graph_set_grad(g, true);
     return st;
 }
 
 nasc_status nasc_oneshot_recalibrate_bn(nasc_oneshot *os, const nasc_oneshot_batch *b, int pass,
                                         nasc_err *err) {
-    if (os->m != NASC_ONESHOT_DARTS && os->m != NASC_ONESHOT_DARTS2 &&
-        os->m != NASC_ONESHOT_PCDARTS)
+    if (!os->mi->relaxed)
         return NASC_OK;
     if (!b || !b->x || !b->labels || b->n < 2 || pass < 0)
         return nasc_errorf(err, NASC_ERR_ARG,
                            "%s: BN recalibration needs a batch of 2 or more images and pass >= 0",
-                           method_names[os->m]);
+                           os->mi->name);
     nasc_graph *g = os->g;
     nasc_tensor *x = nasc_os_begin(os, b, true);
     nasc_graph_set_grad(g, false);
@@ -526,38 +542,26 @@ nasc_status nasc_os_eval_arch(nasc_oneshot *os, const nasc_arch *a, const nasc_o
 }
 
 nasc_status nasc_oneshot_derive(nasc_oneshot *os, nasc_arch **out, nasc_err *err) {
-    switch (os->m) {
-    case NASC_ONESHOT_DARTS:
-    case NASC_ONESHOT_DARTS2:
-    case NASC_ONESHOT_PCDARTS:
-    case NASC_ONESHOT_GDAS:
-    case NASC_ONESHOT_PROXYLESS:
-        return nasc_supernet_derive(os->sn, NULL, NULL, out, err);
-    default:
-        return nasc_os_method_derive(os, out, err);
-    }
+    return os->mi->derive(os, out, err);
 }
 
 /* ---- state for checkpoints ---- */
 
-static void put_floats(os_buf *b, const float *x, size_t n) {
-    nasc_os_put_u64(b, n);
-    if (n)
-        nasc_os_put(b, x, n * sizeof(float));
+static void put_floats(nasc_buf *b, const float *x, size_t n) {
+    nasc_buf_put_u64(b, n);
+    nasc_buf_put_f32s(b, x, n);
 }
 
-static bool get_floats(os_buf *b, float *x, size_t n) {
-    if (nasc_os_get_u64(b) != n)
+static bool get_floats(nasc_reader *b, float *x, size_t n) {
+    if (nasc_read_u64(b) != n)
         return false;
-    if (n)
-        nasc_os_get(b, x, n * sizeof(float));
-    return !b->short_read;
+    return nasc_read_f32s(b, x, n);
 }
 
-void nasc_os_save_state(const nasc_oneshot *os, os_buf *b) {
-    nasc_os_put_u64(b, (uint64_t)os->m);
-    nasc_os_put(b, &os->rng, sizeof os->rng);
-    nasc_os_put_u64(b, os->n_passes);
+void nasc_os_save_state(const nasc_oneshot *os, nasc_buf *b) {
+    nasc_buf_put_u64(b, (uint64_t)os->m);
+    nasc_buf_put(b, &os->rng, sizeof os->rng);
+    nasc_buf_put_u64(b, os->n_passes);
     nasc_params *stores[2] = {nasc_supernet_weights(os->sn), nasc_supernet_arch_params(os->sn)};
     nasc_optim *opts[2] = {os->wopt, os->aopt};
     for (int s = 0; s < 2; s++) {
@@ -565,17 +569,17 @@ void nasc_os_save_state(const nasc_oneshot *os, os_buf *b) {
         put_floats(b, nasc_params_buffer_data(stores[s]), nasc_params_buffer_count(stores[s]));
         size_t n = 0;
         const float *st = opts[s] ? nasc_optim_state(opts[s], &n) : NULL;
-        nasc_os_put_u64(b, opts[s] ? (uint64_t)nasc_optim_steps(opts[s]) : 0);
+        nasc_buf_put_u64(b, opts[s] ? (uint64_t)nasc_optim_steps(opts[s]) : 0);
         put_floats(b, st, st ? n : 0);
     }
     nasc_os_method_save(os, b);
 }
 
-nasc_status nasc_os_load_state(nasc_oneshot *os, os_buf *b, const char *path, nasc_err *err) {
-    if (nasc_os_get_u64(b) != (uint64_t)os->m)
+nasc_status nasc_os_load_state(nasc_oneshot *os, nasc_reader *b, const char *path, nasc_err *err) {
+    if (nasc_read_u64(b) != (uint64_t)os->m)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: checkpoint of another method", path);
-    nasc_os_get(b, &os->rng, sizeof os->rng);
-    os->n_passes = nasc_os_get_u64(b);
+    nasc_read(b, &os->rng, sizeof os->rng);
+    os->n_passes = nasc_read_u64(b);
     nasc_params *stores[2] = {nasc_supernet_weights(os->sn), nasc_supernet_arch_params(os->sn)};
     nasc_optim *opts[2] = {os->wopt, os->aopt};
     static const char *const what[2] = {"weights", "architecture parameters"};
@@ -586,7 +590,7 @@ nasc_status nasc_os_load_state(nasc_oneshot *os, os_buf *b, const char *path, na
             !get_floats(b, nasc_params_buffer_data(stores[s]), nasc_params_buffer_count(stores[s])))
             return nasc_errorf(err, NASC_ERR_FORMAT,
                                "%s: checkpoint %s do not match the supernet's", path, what[s]);
-        const int64_t steps = (int64_t)nasc_os_get_u64(b);
+        const int64_t steps = (int64_t)nasc_read_u64(b);
         if (!get_floats(b, st, st ? n : 0))
             return nasc_errorf(err, NASC_ERR_FORMAT,
                                "%s: checkpoint optimizer state of the %s does not match", path,

@@ -15,8 +15,37 @@ typedef bool (*nasc_os_val_fn)(void *user, int i, nasc_oneshot_batch *out);
 typedef bool (*nasc_os_phase_fn)(void *user, const char *phase, int64_t done, int64_t total,
                                  double best);
 
+/* One row per one-shot method, defined beside its code (stepper.c: the DARTS family; sample.c:
+ * GDAS, SPOS, ENAS, ProxylessNAS) and listed in stepper.c's table, as strategies and spaces are.
+ * The stepper and the search loop ask the row, never the method's enum. */
+typedef struct nasc_os_method {
+    const char *name;
+    /* relaxed: softmax(alpha) over every op (the DARTS family): the architecture gradient is
+     * defined, evaluation runs the mixed supernet after re-estimating its BN statistics */
+    bool relaxed;
+    bool has_alpha;      /* alpha is trained (not SPOS's uniform paths nor ENAS's controller) */
+    int partial;         /* partial channels: 1 required, 0 allowed, -1 refused */
+    bool second_order;   /* darts2: the unrolled step's buffers */
+    nasc_status (*step)(nasc_oneshot *os, const nasc_oneshot_batch *train,
+                        const nasc_oneshot_batch *val, float lr, nasc_oneshot_step_stats *stats,
+                        nasc_err *err);
+    /* After every epoch's steps (last: the final one, or an early stop); NULL: nothing. */
+    nasc_status (*epoch_end)(nasc_oneshot *os, bool last, nasc_err *err);
+    /* The architecture the search stands at. */
+    nasc_status (*derive)(nasc_oneshot *os, nasc_arch **out, nasc_err *err);
+    /* Method state (os->ms): NULL for the stateless methods. */
+    nasc_status (*init)(nasc_oneshot *os, nasc_err *err);
+} nasc_os_method;
+
+NASC_INTERNAL extern const nasc_os_method nasc_os_darts_m, nasc_os_darts2_m, nasc_os_pcdarts_m;
+NASC_INTERNAL extern const nasc_os_method nasc_os_gdas_m, nasc_os_spos_m, nasc_os_enas_m,
+    nasc_os_proxyless_m;
+/* The row of method m (m in range). */
+NASC_INTERNAL const nasc_os_method *nasc_os_method_row(nasc_oneshot_method m);
+
 struct nasc_oneshot {
     nasc_oneshot_method m;
+    const nasc_os_method *mi; /* its row */
     nasc_oneshot_opts o;   /* defaults filled in */
     nasc_supernet *sn;     /* not owned */
     nasc_backend *be;      /* not owned */
@@ -68,14 +97,10 @@ NASC_INTERNAL nasc_status nasc_os_eval_arch(nasc_oneshot *os, const nasc_arch *a
                                             const nasc_oneshot_batch *b, float *out_loss,
                                             int *out_correct, nasc_err *err);
 
-/* sample.c: the sampling methods. */
-NASC_INTERNAL nasc_status nasc_os_method_init(nasc_oneshot *os, nasc_err *err);
+/* sample.c: the method state of the stateful methods (os->ms). */
 NASC_INTERNAL void nasc_os_method_free(nasc_oneshot *os);
-NASC_INTERNAL nasc_status nasc_os_method_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
-                                              const nasc_oneshot_batch *val, float lr,
-                                              nasc_oneshot_step_stats *stats, nasc_err *err);
-NASC_INTERNAL nasc_status nasc_os_method_derive(nasc_oneshot *os, nasc_arch **out,
-                                                nasc_err *err);
+/* The architecture of alpha (nasc_supernet_derive), a row's derive for the relaxed methods. */
+NASC_INTERNAL nasc_status nasc_os_derive_alpha(nasc_oneshot *os, nasc_arch **out, nasc_err *err);
 /* Validation batches for scoring candidates: fn(user, i, out) gives batch i (0, 1, ...) or
  * false past the end. Set by the search loop; without one, SPOS and ENAS score on the batches
  * their steps receive. */
@@ -83,13 +108,9 @@ NASC_INTERNAL void nasc_os_set_val_source(nasc_oneshot *os, nasc_os_val_fn fn, v
 /* Progress callback for SPOS's evolutionary search (after the last epoch), called after every
  * candidate scored. Set by the search loop; NULL: silent. */
 NASC_INTERNAL void nasc_os_set_phase_progress(nasc_oneshot *os, nasc_os_phase_fn fn, void *user);
-/* Called after every epoch's steps (last: the final one, or an early stop): ENAS trains its
- * controller and picks the epoch's architecture, SPOS scores a few paths (last: runs its
- * evolutionary search). No-op for the others. */
-NASC_INTERNAL nasc_status nasc_os_method_epoch_end(nasc_oneshot *os, bool last, nasc_err *err);
-/* The method state for checkpoints (nothing for the DARTS family). */
-NASC_INTERNAL void nasc_os_method_save(const nasc_oneshot *os, os_buf *b);
-NASC_INTERNAL nasc_status nasc_os_method_load(nasc_oneshot *os, os_buf *b, const char *path,
+/* The method state for checkpoints (a 0 flag when there is none). */
+NASC_INTERNAL void nasc_os_method_save(const nasc_oneshot *os, nasc_buf *b);
+NASC_INTERNAL nasc_status nasc_os_method_load(nasc_oneshot *os, nasc_reader *b, const char *path,
                                               nasc_err *err);
 
 #endif /* NASC_STEPPER_INT_H */

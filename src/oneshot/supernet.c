@@ -27,14 +27,12 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { DA_NONE = 0, DA_MAX, DA_AVG, DA_SKIP, DA_SEP3, DA_SEP5, DA_DIL3, DA_DIL5, DA_K };
-enum { NB_NONE = 0, NB_SKIP, NB_CONV1, NB_CONV3, NB_AVG, NB_K };
-
-static const char *const da_names[DA_K] = {"none",         "max_pool_3x3", "avg_pool_3x3",
-                                           "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-                                           "dil_conv_3x3", "dil_conv_5x5"};
-static const char *const nb_names[NB_K] = {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                                           "avg_pool_3x3"};
+/* The ops come from the space's table (nasc_space_cell_ops): an edge's op k is ops[k], built and
+ * run by its kind; the two kernel sizes of a kind (sep 3x3 / 5x5, dil 3x3 / 5x5, conv 1x1 / 3x3)
+ * use the edge's two slots of that kind. */
+static int op_slot(const nasc_cell_op *o) {
+    return o->k == 5 || (o->kind == NASC_CELL_RCB && o->k == 3);
+}
 
 /* ---- layers ---- */
 
@@ -84,6 +82,7 @@ struct nasc_supernet {
     nasc_supernet_config cfg;
     const nasc_space *space;
     os_kind kind;
+    const nasc_cell_op *ops; /* the space's candidate ops, K of them */
     int n_types, E, K;
     nasc_params *w, *a;
     nasc_tensor *alpha[2], *beta[2];
@@ -154,17 +153,40 @@ static nasc_status dil_init(sn_dil *d, nasc_params *ps, const char *prefix, int 
     return bn(&d->bn, ps, NM(n, prefix, "bn"), c, affine, err);
 }
 
+/* The parameters of every op of a darts edge, in the table's order. */
 static nasc_status darts_edge_init(sn_edge *e, nasc_params *ps, const char *prefix, int c,
-                                   bool affine, nasc_err *err) {
-    char n[48];
-    NASC_TRY(bn(&e->bn_max, ps, NM(n, prefix, "max.bn"), c, affine, err));
-    NASC_TRY(bn(&e->bn_avg, ps, NM(n, prefix, "avg.bn"), c, affine, err));
-    if (e->stride == 2)
-        NASC_TRY(fr_init(&e->skip_fr, ps, NM(n, prefix, "skip"), c, c, affine, err));
-    NASC_TRY(sep_init(&e->sep[0], ps, NM(n, prefix, "sep3"), c, 3, e->stride, affine, err));
-    NASC_TRY(sep_init(&e->sep[1], ps, NM(n, prefix, "sep5"), c, 5, e->stride, affine, err));
-    NASC_TRY(dil_init(&e->dil[0], ps, NM(n, prefix, "dil3"), c, 3, e->stride, affine, err));
-    return dil_init(&e->dil[1], ps, NM(n, prefix, "dil5"), c, 5, e->stride, affine, err);
+                                   bool affine, const nasc_cell_op *ops, int K, nasc_err *err) {
+    char n[48], part[16];
+    for (int k = 0; k < K; k++) {
+        const nasc_cell_op *o = &ops[k];
+        switch (o->kind) {
+        case NASC_CELL_ZERO:
+            break;
+        case NASC_CELL_MAX3:
+            NASC_TRY(bn(&e->bn_max, ps, NM(n, prefix, "max.bn"), c, affine, err));
+            break;
+        case NASC_CELL_AVG3:
+            NASC_TRY(bn(&e->bn_avg, ps, NM(n, prefix, "avg.bn"), c, affine, err));
+            break;
+        case NASC_CELL_IDENTITY:
+            if (e->stride == 2)
+                NASC_TRY(fr_init(&e->skip_fr, ps, NM(n, prefix, "skip"), c, c, affine, err));
+            break;
+        case NASC_CELL_SEP:
+            snprintf(part, sizeof part, "sep%d", o->k);
+            NASC_TRY(sep_init(&e->sep[op_slot(o)], ps, NM(n, prefix, part), c, o->k, e->stride,
+                              affine, err));
+            break;
+        case NASC_CELL_DIL:
+            snprintf(part, sizeof part, "dil%d", o->k);
+            NASC_TRY(dil_init(&e->dil[op_slot(o)], ps, NM(n, prefix, part), c, o->k, e->stride,
+                              affine, err));
+            break;
+        default:
+            return nasc_errorf(err, NASC_ERR_UNSUPPORTED, "supernet darts: op %s", o->name);
+        }
+    }
+    return NASC_OK;
 }
 
 /* darts: node i (0..3) has edges from states 0..i+1; edge index offset(i) + j. */
@@ -226,7 +248,7 @@ static nasc_status build_darts(nasc_supernet *sn, nasc_err *err) {
         for (int e = 0; e < 14; e++) {
             char ep[24];
             snprintf(ep, sizeof ep, "c%d.e%d", i, e);
-            NASC_TRY(darts_edge_init(&cell->edge[e], sn->w, ep, cell->Cop, aff, err));
+            NASC_TRY(darts_edge_init(&cell->edge[e], sn->w, ep, cell->Cop, aff, sn->ops, sn->K, err));
         }
         red_prev = red;
         cpp = cp;
@@ -277,10 +299,19 @@ static nasc_status build_nb201(nasc_supernet *sn, nasc_err *err) {
                 ed->stride = 1;
                 char ep[24];
                 snprintf(ep, sizeof ep, "c%d.e%d", i, e);
-                NASC_TRY(rcb_init(&ed->conv[0], sn->w, NM(n, ep, "conv1"), cur, cur, 1, 1, aff,
-                                  err));
-                NASC_TRY(rcb_init(&ed->conv[1], sn->w, NM(n, ep, "conv3"), cur, cur, 3, 1, aff,
-                                  err));
+                for (int k = 0; k < sn->K; k++) {
+                    const nasc_cell_op *o = &sn->ops[k];
+                    if (o->kind == NASC_CELL_RCB) {
+                        char part[16];
+                        snprintf(part, sizeof part, "conv%d", o->k);
+                        NASC_TRY(rcb_init(&ed->conv[op_slot(o)], sn->w, NM(n, ep, part), cur, cur,
+                                          o->k, 1, aff, err));
+                    } else if (o->kind != NASC_CELL_ZERO && o->kind != NASC_CELL_IDENTITY &&
+                               o->kind != NASC_CELL_AVG3) {
+                        return nasc_errorf(err, NASC_ERR_UNSUPPORTED, "supernet nb201: op %s",
+                                           o->name);
+                    }
+                }
             }
     }
     NASC_TRY(bn(&sn->last_bn, sn->w, "last.bn", cur, true, err));
@@ -342,7 +373,13 @@ nasc_status nasc_supernet_new(const nasc_space *space, const nasc_supernet_confi
     sn->kind = kind;
     sn->n_types = kind == OS_DARTS ? 2 : 1;
     sn->E = kind == OS_DARTS ? 14 : 6;
-    sn->K = kind == OS_DARTS ? DA_K : NB_K;
+    sn->ops = nasc_space_cell_ops(space, &sn->K);
+    if (sn->K > NASC_SUPERNET_MAX_OPS || sn->K < 2 || sn->ops[0].kind != NASC_CELL_ZERO) {
+        nasc_free(sn);
+        return nasc_errorf(err, NASC_ERR_UNSUPPORTED,
+                           "supernet: space %s: %d ops, the first must be none (at most %d)", name,
+                           sn->K, NASC_SUPERNET_MAX_OPS);
+    }
     sn->w = nasc_params_new("supernet");
     sn->a = nasc_params_new("arch");
     nasc_status st = NASC_OK;
@@ -402,17 +439,17 @@ int nasc_supernet_n_edges(const nasc_supernet *sn) { return sn->E; }
 int nasc_supernet_n_ops(const nasc_supernet *sn) { return sn->K; }
 int nasc_supernet_none_op(const nasc_supernet *sn) {
     (void)sn;
-    return 0; /* DA_NONE == NB_NONE == 0 */
+    return 0; /* checked in nasc_supernet_new */
 }
 const char *nasc_supernet_op_name(const nasc_supernet *sn, int k) {
     if (k < 0 || k >= sn->K)
         return "?";
-    return sn->kind == OS_DARTS ? da_names[k] : nb_names[k];
+    return sn->ops[k].name;
 }
 bool nasc_supernet_op_param_free(const nasc_supernet *sn, int k) {
-    if (sn->kind == OS_DARTS)
-        return k == DA_NONE || k == DA_MAX || k == DA_AVG || k == DA_SKIP;
-    return k == NB_NONE || k == NB_SKIP || k == NB_AVG;
+    const nasc_cell_op_kind kd = sn->ops[k].kind;
+    return kd == NASC_CELL_ZERO || kd == NASC_CELL_IDENTITY || kd == NASC_CELL_AVG3 ||
+           kd == NASC_CELL_MAX3;
 }
 int nasc_supernet_edge_from(const nasc_supernet *sn, int e) {
     for (int i = 0; i < sn->n_cells; i++)
@@ -437,6 +474,7 @@ nasc_tensor *nasc_supernet_beta(const nasc_supernet *sn, int t) {
 
 typedef struct fwd_ctx {
     nasc_graph *g;
+    const nasc_supernet *sn;
     const nasc_supernet_plan *plan;
     bool batch_only; /* BN without running statistics */
     bool smooth;     /* tanh for ReLU, average for max pooling (config.smooth) */
@@ -531,19 +569,18 @@ static nasc_tensor *darts_op(const fwd_ctx *f, const sn_edge *e, int k, nasc_ten
                              nasc_tensor *(*relu)(const fwd_ctx *, cell_states *, int),
                              cell_states *cs, int j) {
     nasc_graph *g = f->g;
-    switch (k) {
-    case DA_MAX:
+    const nasc_cell_op *o = &f->sn->ops[k];
+    switch (o->kind) {
+    case NASC_CELL_MAX3:
         return bn_ip(f, &e->bn_max, pool3(g, x, !f->smooth, e->stride));
-    case DA_AVG:
+    case NASC_CELL_AVG3:
         return bn_ip(f, &e->bn_avg, pool3(g, x, false, e->stride));
-    case DA_SKIP:
+    case NASC_CELL_IDENTITY:
         return e->stride == 1 ? x : fr_fwd(f, &e->skip_fr, relu(f, cs, j));
-    case DA_SEP3:
-    case DA_SEP5:
-        return sep_fwd(f, &e->sep[k - DA_SEP3], relu(f, cs, j));
-    case DA_DIL3:
-    case DA_DIL5:
-        return dil_fwd(f, &e->dil[k - DA_DIL3], relu(f, cs, j));
+    case NASC_CELL_SEP:
+        return sep_fwd(f, &e->sep[op_slot(o)], relu(f, cs, j));
+    case NASC_CELL_DIL:
+        return dil_fwd(f, &e->dil[op_slot(o)], relu(f, cs, j));
     default:
         return NULL;
     }
@@ -716,13 +753,13 @@ static nasc_tensor *nb201_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
             const uint16_t act = p->active[0][e] & (uint16_t)~1u, str = p->straight[0][e];
             for (int k = 1; k < K; k++) {
                 if (act & (1u << k)) {
-                    switch (k) {
-                    case NB_SKIP:
+                    const nasc_cell_op *o = &sn->ops[k];
+                    switch (o->kind) {
+                    case NASC_CELL_IDENTITY:
                         terms[n] = cs.s[j];
                         break;
-                    case NB_CONV1:
-                    case NB_CONV3:
-                        terms[n] = rcb_fwd(f, &ed->conv[k - NB_CONV1], relu_of(f, &cs, j));
+                    case NASC_CELL_RCB:
+                        terms[n] = rcb_fwd(f, &ed->conv[op_slot(o)], relu_of(f, &cs, j));
                         break;
                     default:
                         terms[n] = pool3(g, cs.s[j], false, 1);
@@ -805,7 +842,7 @@ nasc_tensor *nasc_supernet_forward(nasc_supernet *sn, nasc_graph *g, nasc_tensor
                           nasc_tensor_shape_str(x, xs, sizeof xs), c->in_c, c->in_h, c->in_w);
         return NULL;
     }
-    fwd_ctx f = {.g = g, .plan = plan, .batch_only = plan->bn_batch_stats_only,
+    fwd_ctx f = {.g = g, .sn = sn, .plan = plan, .batch_only = plan->bn_batch_stats_only,
                  .smooth = sn->cfg.smooth, .momentum = plan->bn_momentum};
     return sn->kind == OS_DARTS ? darts_forward(sn, &f, x) : nb201_forward(sn, &f, x);
 }
@@ -861,7 +898,7 @@ nasc_status nasc_supernet_plan_arch(nasc_supernet *sn, nasc_graph *g, const nasc
         for (int k = 0; k < 8; k++) {
             const int op = d[16 * t + 2 * k], in = d[16 * t + 2 * k + 1], node = k / 2;
             const int e = node * (node + 3) / 2 + in;
-            if (op == DA_NONE)
+            if (op == 0) /* none */
                 continue;
             w->data[e * sn->K + op] += 1.0f;
             out->active[t][e] |= (uint16_t)(1u << op);
@@ -997,30 +1034,30 @@ size_t nasc_os_arch_params(const nasc_supernet *sn, const nasc_arch *a) {
             for (int k = 1; k < sn->K; k++) {
                 if (!(used & (1u << k)))
                     continue;
+                const nasc_cell_op *o = &sn->ops[k];
                 if (sn->kind == OS_NB201) {
-                    if (k == NB_CONV1 || k == NB_CONV3)
-                        total += rcb_n(&ed->conv[k - NB_CONV1]);
+                    if (o->kind == NASC_CELL_RCB)
+                        total += rcb_n(&ed->conv[op_slot(o)]);
                     continue;
                 }
-                switch (k) {
-                case DA_MAX:
+                switch (o->kind) {
+                case NASC_CELL_MAX3:
                     total += bn_n(&ed->bn_max);
                     break;
-                case DA_AVG:
+                case NASC_CELL_AVG3:
                     total += bn_n(&ed->bn_avg);
                     break;
-                case DA_SKIP:
+                case NASC_CELL_IDENTITY:
                     total += ed->stride == 2 ? fr_n(&ed->skip_fr) : 0;
                     break;
-                case DA_SEP3:
-                case DA_SEP5: {
-                    const sn_sep *s = &ed->sep[k - DA_SEP3];
+                case NASC_CELL_SEP: {
+                    const sn_sep *s = &ed->sep[op_slot(o)];
                     total += conv_n(&s->dw1) + conv_n(&s->pw1) + conv_n(&s->dw2) +
                              conv_n(&s->pw2) + bn_n(&s->bn1) + bn_n(&s->bn2);
                     break;
                 }
                 default: {
-                    const sn_dil *dl = &ed->dil[k - DA_DIL3];
+                    const sn_dil *dl = &ed->dil[op_slot(o)];
                     total += conv_n(&dl->dw) + conv_n(&dl->pw) + bn_n(&dl->bn);
                 }
                 }

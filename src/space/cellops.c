@@ -39,30 +39,30 @@ static nasc_status conv(sp_op *op, nasc_params *ps, const char *prefix, int cin,
                         err);
 }
 
-nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix, sp_op_kind kind,
+nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix, nasc_cell_op_kind kind,
                             int cin, int cout, int k, int stride, nasc_err *err) {
     *op = (sp_op){.kind = kind, .stride = stride};
     switch (kind) {
-    case SP_OP_ZERO:
-    case SP_OP_IDENTITY:
-    case SP_OP_AVG3:
-    case SP_OP_MAX3:
+    case NASC_CELL_ZERO:
+    case NASC_CELL_IDENTITY:
+    case NASC_CELL_AVG3:
+    case NASC_CELL_MAX3:
         return NASC_OK;
-    case SP_OP_RCB:
+    case NASC_CELL_RCB:
         NASC_TRY(conv(op, ps, prefix, cin, cout, k, stride, k / 2, 1, 1, err));
         return bn(&op->bn[0], ps, prefix, 0, cout, err);
-    case SP_OP_SEP:
+    case NASC_CELL_SEP:
         NASC_TRY(conv(op, ps, prefix, cin, cin, k, stride, k / 2, 1, cin, err));
         NASC_TRY(conv(op, ps, prefix, cin, cin, 1, 1, 0, 1, 1, err));
         NASC_TRY(bn(&op->bn[0], ps, prefix, 0, cin, err));
         NASC_TRY(conv(op, ps, prefix, cin, cin, k, 1, k / 2, 1, cin, err));
         NASC_TRY(conv(op, ps, prefix, cin, cout, 1, 1, 0, 1, 1, err));
         return bn(&op->bn[1], ps, prefix, 1, cout, err);
-    case SP_OP_DIL:
+    case NASC_CELL_DIL:
         NASC_TRY(conv(op, ps, prefix, cin, cin, k, stride, k - 1, 2, cin, err));
         NASC_TRY(conv(op, ps, prefix, cin, cout, 1, 1, 0, 1, 1, err));
         return bn(&op->bn[0], ps, prefix, 0, cout, err);
-    case SP_OP_FR:
+    case NASC_CELL_FR:
         if (cout % 2)
             return nasc_errorf(err, NASC_ERR_ARG,
                                "%s: factorized reduce needs an even channel count (%d)", prefix,
@@ -92,36 +92,36 @@ nasc_tensor *nasc_sp_op_forward_shared(nasc_graph *g, const sp_op *op, nasc_tens
         return NULL;
     const int s = op->stride;
     switch (op->kind) {
-    case SP_OP_ZERO:
+    case NASC_CELL_ZERO:
         if (s > 1)
             x = nasc_slice(g, x, &(nasc_slice_params){0, x->ne[1], 0, 0, s, s});
         return nasc_scale(g, x, 0.0f);
-    case SP_OP_IDENTITY:
+    case NASC_CELL_IDENTITY:
         return x;
-    case SP_OP_AVG3:
+    case NASC_CELL_AVG3:
         return nasc_avgpool2d(g, x, &(nasc_pool2d_params){.k = {3, 3}, .stride = {s, s},
                                                           .pad = {1, 1},
                                                           .count_include_pad = false});
-    case SP_OP_MAX3:
+    case NASC_CELL_MAX3:
         return nasc_maxpool2d(g, x, &(nasc_pool2d_params){.k = {3, 3}, .stride = {s, s},
                                                           .pad = {1, 1}});
-    case SP_OP_RCB: {
+    case NASC_CELL_RCB: {
         nasc_tensor *h = nasc_conv_forward(g, &op->conv[0], relu_of(g, x, relu_x));
         return nasc_bn_forward(g, &op->bn[0], h);
     }
-    case SP_OP_SEP: {
+    case NASC_CELL_SEP: {
         nasc_tensor *h = relu_of(g, x, relu_x);
         h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
         h = nasc_relu(g, nasc_bn_forward(g, &op->bn[0], h));
         h = nasc_conv_forward(g, &op->conv[3], nasc_conv_forward(g, &op->conv[2], h));
         return nasc_bn_forward(g, &op->bn[1], h);
     }
-    case SP_OP_DIL: {
+    case NASC_CELL_DIL: {
         nasc_tensor *h = relu_of(g, x, relu_x);
         h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
         return nasc_bn_forward(g, &op->bn[0], h);
     }
-    case SP_OP_FR: {
+    case NASC_CELL_FR: {
         nasc_tensor *r = relu_of(g, x, relu_x);
         if (!r)
             return NULL;

@@ -233,13 +233,13 @@ static nasc_status ch_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void ch_print(const nasc_arch *a, sp_sb *sb) {
+static void ch_print(const nasc_arch *a, nasc_buf *sb) {
     int tok[CH_LIMIT_LAYERS];
     int L = ch_decode(a->d, a->n, tok);
     for (int i = 0; i < L; i++) {
         char name[32];
         ch_token_str(tok[i], name, sizeof name);
-        nasc_sp_sb_printf(sb, "%s%s", i ? "," : "", name);
+        nasc_buf_printf(sb, "%s%s", i ? "," : "", name);
     }
 }
 
@@ -404,32 +404,32 @@ static void ch_json(const nasc_arch *a, cJSON *obj) {
     }
 }
 
-static void ch_dot(const nasc_arch *a, sp_sb *sb) {
+static void ch_dot(const nasc_arch *a, nasc_buf *sb) {
     int tok[CH_LIMIT_LAYERS];
     const int L = ch_decode(a->d, a->n, tok);
-    nasc_sp_sb_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  in [label=\"input\"];\n"
+    nasc_buf_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  in [label=\"input\"];\n"
                         "  out [label=\"linear classifier\"];\n");
     for (int i = 0; i < L; i++) {
         char name[32];
         ch_token_str(tok[i], name, sizeof name);
-        nasc_sp_sb_printf(sb, "  l%d [label=\"%s\"];\n", i, name);
+        nasc_buf_printf(sb, "  l%d [label=\"%s\"];\n", i, name);
     }
-    nasc_sp_sb_puts(sb, "  in");
+    nasc_buf_puts(sb, "  in");
     for (int i = 0; i < L; i++)
-        nasc_sp_sb_printf(sb, " -> l%d", i);
-    nasc_sp_sb_puts(sb, " -> out;\n");
+        nasc_buf_printf(sb, " -> l%d", i);
+    nasc_buf_puts(sb, " -> out;\n");
 }
 
-static void ch_describe(const nasc_arch *a, sp_sb *sb) {
+static void ch_describe(const nasc_arch *a, nasc_buf *sb) {
     int tok[CH_LIMIT_LAYERS];
     const int L = ch_decode(a->d, a->n, tok);
-    nasc_sp_sb_printf(sb, "chain of %d layers (then global average pool if needed and a linear "
+    nasc_buf_printf(sb, "chain of %d layers (then global average pool if needed and a linear "
                           "classifier):\n",
                       L);
     for (int i = 0; i < L; i++) {
         char name[32];
         ch_token_str(tok[i], name, sizeof name);
-        nasc_sp_sb_printf(sb, "  %2d  %s\n", i, name);
+        nasc_buf_printf(sb, "  %2d  %s\n", i, name);
     }
 }
 

@@ -26,9 +26,12 @@
 enum { DA_PAIRS = 8, DA_NODES = 4, DA_N_OPS = 8, DA_DEC_PER_CELL = 2 * DA_PAIRS };
 enum { DA_NONE = 0, DA_MAX, DA_AVG, DA_SKIP, DA_SEP3, DA_SEP5, DA_DIL3, DA_DIL5 };
 
-static const char *const da_ops[DA_N_OPS] = {"none",         "max_pool_3x3", "avg_pool_3x3",
-                                             "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-                                             "dil_conv_3x3", "dil_conv_5x5"};
+/* The candidate ops, in decision order (quark0/darts genotypes.py PRIMITIVES). */
+static const nasc_cell_op da_ops[DA_N_OPS] = {
+    {"none", NASC_CELL_ZERO, 1},         {"max_pool_3x3", NASC_CELL_MAX3, 3},
+    {"avg_pool_3x3", NASC_CELL_AVG3, 3}, {"skip_connect", NASC_CELL_IDENTITY, 1},
+    {"sep_conv_3x3", NASC_CELL_SEP, 3},  {"sep_conv_5x5", NASC_CELL_SEP, 5},
+    {"dil_conv_3x3", NASC_CELL_DIL, 3},  {"dil_conv_5x5", NASC_CELL_DIL, 5}};
 static const char *const da_cell_names[2] = {"normal", "reduce"};
 
 static nasc_status da_init(nasc_space *s, nasc_err *err) {
@@ -95,7 +98,7 @@ static nasc_status parse_cell(sp_cur *c, int t, int *d) {
         char op[40];
         size_t op_at, idx_at;
         NASC_TRY(parse_quoted(c, op, sizeof op, &op_at));
-        int o = nasc_sp_lookup(da_ops, DA_N_OPS, op);
+        int o = nasc_sp_op_lookup(da_ops, DA_N_OPS, op);
         if (o < 0)
             return nasc_sp_fail(c, op_at + 1,
                                 "unknown op '%s' (expected none, max_pool_3x3, avg_pool_3x3, "
@@ -201,16 +204,16 @@ static nasc_status da_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void da_print(const nasc_arch *a, sp_sb *sb) {
-    nasc_sp_sb_puts(sb, "Genotype(");
+static void da_print(const nasc_arch *a, nasc_buf *sb) {
+    nasc_buf_puts(sb, "Genotype(");
     for (int t = 0; t < 2; t++) {
-        nasc_sp_sb_printf(sb, "%s%s=[", t ? ", " : "", da_cell_names[t]);
+        nasc_buf_printf(sb, "%s%s=[", t ? ", " : "", da_cell_names[t]);
         for (int k = 0; k < DA_PAIRS; k++)
-            nasc_sp_sb_printf(sb, "%s('%s', %d)", k ? ", " : "", da_ops[da_op(a->d, t, k)],
+            nasc_buf_printf(sb, "%s('%s', %d)", k ? ", " : "", da_ops[da_op(a->d, t, k)].name,
                               da_in(a->d, t, k));
-        nasc_sp_sb_printf(sb, "], %s_concat=[2, 3, 4, 5]", da_cell_names[t]);
+        nasc_buf_printf(sb, "], %s_concat=[2, 3, 4, 5]", da_cell_names[t]);
     }
-    nasc_sp_sb_puts(sb, ")");
+    nasc_buf_puts(sb, ")");
 }
 
 /* Hash: the two (op, input) pairs of a node are summed, so their order does not matter. */
@@ -278,7 +281,7 @@ static void da_json(const nasc_arch *a, cJSON *obj) {
             cJSON *pair = cJSON_CreateArray();
             if (!pair)
                 return;
-            cJSON_AddItemToArray(pair, cJSON_CreateString(da_ops[da_op(a->d, t, k)]));
+            cJSON_AddItemToArray(pair, cJSON_CreateString(da_ops[da_op(a->d, t, k)].name));
             cJSON_AddItemToArray(pair, cJSON_CreateNumber(da_in(a->d, t, k)));
             cJSON_AddItemToArray(cell, pair);
         }
@@ -289,35 +292,35 @@ static void da_json(const nasc_arch *a, cJSON *obj) {
     }
 }
 
-static void da_dot(const nasc_arch *a, sp_sb *sb) {
-    nasc_sp_sb_puts(sb, "  rankdir=LR;\n");
+static void da_dot(const nasc_arch *a, nasc_buf *sb) {
+    nasc_buf_puts(sb, "  rankdir=LR;\n");
     for (int t = 0; t < 2; t++) {
         const char *cn = da_cell_names[t];
-        nasc_sp_sb_printf(sb, "  subgraph cluster_%s {\n    label=\"%s cell\";\n", cn, cn);
-        nasc_sp_sb_printf(sb, "    %s_0 [label=\"c_{k-2}\", shape=box];\n"
+        nasc_buf_printf(sb, "  subgraph cluster_%s {\n    label=\"%s cell\";\n", cn, cn);
+        nasc_buf_printf(sb, "    %s_0 [label=\"c_{k-2}\", shape=box];\n"
                               "    %s_1 [label=\"c_{k-1}\", shape=box];\n",
                           cn, cn);
         for (int node = 2; node < 6; node++)
-            nasc_sp_sb_printf(sb, "    %s_%d [label=\"%d\", shape=circle];\n", cn, node, node);
-        nasc_sp_sb_printf(sb, "    %s_out [label=\"c_{k}\", shape=box];\n", cn);
+            nasc_buf_printf(sb, "    %s_%d [label=\"%d\", shape=circle];\n", cn, node, node);
+        nasc_buf_printf(sb, "    %s_out [label=\"c_{k}\", shape=box];\n", cn);
         for (int k = 0; k < DA_PAIRS; k++)
-            nasc_sp_sb_printf(sb, "    %s_%d -> %s_%d [label=\"%s\"];\n", cn, da_in(a->d, t, k), cn,
-                              2 + k / 2, da_ops[da_op(a->d, t, k)]);
+            nasc_buf_printf(sb, "    %s_%d -> %s_%d [label=\"%s\"];\n", cn, da_in(a->d, t, k), cn,
+                              2 + k / 2, da_ops[da_op(a->d, t, k)].name);
         for (int node = 2; node < 6; node++)
-            nasc_sp_sb_printf(sb, "    %s_%d -> %s_out [style=dashed];\n", cn, node, cn);
-        nasc_sp_sb_puts(sb, "  }\n");
+            nasc_buf_printf(sb, "    %s_%d -> %s_out [style=dashed];\n", cn, node, cn);
+        nasc_buf_puts(sb, "  }\n");
     }
 }
 
-static void da_describe(const nasc_arch *a, sp_sb *sb) {
+static void da_describe(const nasc_arch *a, nasc_buf *sb) {
     for (int t = 0; t < 2; t++) {
-        nasc_sp_sb_printf(sb, "DARTS %s cell (inputs 0 = c_{k-2}, 1 = c_{k-1}; output = "
+        nasc_buf_printf(sb, "DARTS %s cell (inputs 0 = c_{k-2}, 1 = c_{k-1}; output = "
                               "concat(2, 3, 4, 5)):\n",
                           da_cell_names[t]);
         for (int node = 0; node < DA_NODES; node++)
-            nasc_sp_sb_printf(sb, "  node %d = %s(node %d) + %s(node %d)\n", node + 2,
-                              da_ops[da_op(a->d, t, 2 * node)], da_in(a->d, t, 2 * node),
-                              da_ops[da_op(a->d, t, 2 * node + 1)], da_in(a->d, t, 2 * node + 1));
+            nasc_buf_printf(sb, "  node %d = %s(node %d) + %s(node %d)\n", node + 2,
+                              da_ops[da_op(a->d, t, 2 * node)].name, da_in(a->d, t, 2 * node),
+                              da_ops[da_op(a->d, t, 2 * node + 1)].name, da_in(a->d, t, 2 * node + 1));
     }
 }
 
@@ -371,7 +374,7 @@ static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_c
             const sp_op *op = &cell->ops[k];
             const int in = da_in(net->d, t, k);
             h[j] = nasc_sp_op_forward_shared(g, op, st[in], &rst[in]);
-            if (drop > 0.0f && op->kind != SP_OP_IDENTITY)
+            if (drop > 0.0f && op->kind != NASC_CELL_IDENTITY)
                 h[j] = nasc_drop_path(g, h[j], drop);
         }
         st[2 + node] = nasc_add(g, h[0], h[1]);
@@ -419,9 +422,6 @@ static const nasc_model_i da_model_iface = {
     .free_impl = da_net_free,
 };
 
-static const sp_op_kind da_kind[DA_N_OPS] = {SP_OP_ZERO, SP_OP_MAX3, SP_OP_AVG3, SP_OP_IDENTITY,
-                                             SP_OP_SEP,  SP_OP_SEP,  SP_OP_DIL,  SP_OP_DIL};
-static const int da_k[DA_N_OPS] = {1, 3, 3, 1, 3, 5, 3, 5};
 
 static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
@@ -481,19 +481,19 @@ static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint6
         const int t = cell->reduction ? 1 : 0;
         char name[32];
         snprintf(name, sizeof name, "c%d.p0", i);
-        st = red_prev ? nasc_sp_op_init(&cell->pre0, ps, name, SP_OP_FR, cpp, ccur, 1, 2, err)
-                      : nasc_sp_op_init(&cell->pre0, ps, name, SP_OP_RCB, cpp, ccur, 1, 1, err);
+        st = red_prev ? nasc_sp_op_init(&cell->pre0, ps, name, NASC_CELL_FR, cpp, ccur, 1, 2, err)
+                      : nasc_sp_op_init(&cell->pre0, ps, name, NASC_CELL_RCB, cpp, ccur, 1, 1, err);
         snprintf(name, sizeof name, "c%d.p1", i);
         if (st == NASC_OK)
-            st = nasc_sp_op_init(&cell->pre1, ps, name, SP_OP_RCB, cp, ccur, 1, 1, err);
+            st = nasc_sp_op_init(&cell->pre1, ps, name, NASC_CELL_RCB, cp, ccur, 1, 1, err);
         for (int k = 0; k < DA_PAIRS && st == NASC_OK; k++) {
             const int op = da_op(a->d, t, k);
             const int stride = (cell->reduction && da_in(a->d, t, k) < 2) ? 2 : 1;
-            sp_op_kind kind = da_kind[op];
+            nasc_cell_op_kind kind = da_ops[op].kind;
             if (op == DA_SKIP && stride == 2)
-                kind = SP_OP_FR;
+                kind = NASC_CELL_FR;
             snprintf(name, sizeof name, "c%d.o%d", i, k);
-            st = nasc_sp_op_init(&cell->ops[k], ps, name, kind, ccur, ccur, da_k[op], stride, err);
+            st = nasc_sp_op_init(&cell->ops[k], ps, name, kind, ccur, ccur, da_ops[op].k, stride, err);
         }
         red_prev = cell->reduction;
         cpp = cp;
@@ -530,6 +530,8 @@ static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_darts_vt = {
     .name = "darts",
+    .cell_ops = da_ops,
+    .n_cell_ops = DA_N_OPS,
     .default_channels = 36,
     .default_cells = 20,
     .init = da_init,

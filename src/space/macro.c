@@ -127,13 +127,13 @@ static nasc_status ma_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void ma_print(const nasc_arch *a, sp_sb *sb) {
+static void ma_print(const nasc_arch *a, nasc_buf *sb) {
     const int L = ma_layers(a->space);
     for (int i = 0; i < L; i++) {
-        nasc_sp_sb_printf(sb, "%s%s", i ? "," : "", ma_ops[ma_op(a->d, i)]);
+        nasc_buf_printf(sb, "%s%s", i ? "," : "", ma_ops[ma_op(a->d, i)]);
         for (int j = 0; j < i; j++)
             if (ma_skip(a->d, i, j))
-                nasc_sp_sb_printf(sb, "+%d", j);
+                nasc_buf_printf(sb, "+%d", j);
     }
 }
 
@@ -187,35 +187,35 @@ static void ma_json(const nasc_arch *a, cJSON *obj) {
     }
 }
 
-static void ma_dot(const nasc_arch *a, sp_sb *sb) {
+static void ma_dot(const nasc_arch *a, nasc_buf *sb) {
     const int L = ma_layers(a->space);
-    nasc_sp_sb_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  n0 [label=\"stem\"];\n"
+    nasc_buf_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  n0 [label=\"stem\"];\n"
                         "  out [label=\"pool, linear\"];\n");
     for (int i = 0; i < L; i++) {
-        nasc_sp_sb_printf(sb, "  n%d [label=\"%d: %s\"];\n  n%d -> n%d;\n", i + 1, i,
+        nasc_buf_printf(sb, "  n%d [label=\"%d: %s\"];\n  n%d -> n%d;\n", i + 1, i,
                           ma_ops[ma_op(a->d, i)], i, i + 1);
         for (int j = 0; j < i; j++)
             if (ma_skip(a->d, i, j))
-                nasc_sp_sb_printf(sb, "  n%d -> n%d [style=dashed];\n", j, i + 1);
+                nasc_buf_printf(sb, "  n%d -> n%d [style=dashed];\n", j, i + 1);
     }
-    nasc_sp_sb_printf(sb, "  n%d -> out;\n", L);
+    nasc_buf_printf(sb, "  n%d -> out;\n", L);
 }
 
-static void ma_describe(const nasc_arch *a, sp_sb *sb) {
+static void ma_describe(const nasc_arch *a, nasc_buf *sb) {
     const int L = ma_layers(a->space), pd = L / 3;
-    nasc_sp_sb_printf(sb, "ENAS macro network, %d layers (node 0 = stem, node k = layer k-1):\n",
+    nasc_buf_printf(sb, "ENAS macro network, %d layers (node 0 = stem, node k = layer k-1):\n",
                       L);
     for (int i = 0; i < L; i++) {
-        nasc_sp_sb_printf(sb, "  layer %2d: %-10s on node %d", i, ma_ops[ma_op(a->d, i)], i);
+        nasc_buf_printf(sb, "  layer %2d: %-10s on node %d", i, ma_ops[ma_op(a->d, i)], i);
         bool any = false;
         for (int j = 0; j < i; j++)
             if (ma_skip(a->d, i, j)) {
-                nasc_sp_sb_printf(sb, "%s%d", any ? ", " : ", skips from nodes ", j);
+                nasc_buf_printf(sb, "%s%d", any ? ", " : ", skips from nodes ", j);
                 any = true;
             }
         if (pd > 0 && (i == pd - 1 || i == 2 * pd - 1))
-            nasc_sp_sb_puts(sb, "; then 2x2 max pool of every node");
-        nasc_sp_sb_puts(sb, "\n");
+            nasc_buf_puts(sb, "; then 2x2 max pool of every node");
+        nasc_buf_puts(sb, "\n");
     }
 }
 

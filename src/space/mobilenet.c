@@ -97,9 +97,9 @@ static nasc_status mb_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void mb_print(const nasc_arch *a, sp_sb *sb) {
+static void mb_print(const nasc_arch *a, nasc_buf *sb) {
     for (int st = 0; 3 * st < a->n; st++)
-        nasc_sp_sb_printf(sb, "%se%dk%dd%d", st ? "," : "", mb_exp[a->d[3 * st]],
+        nasc_buf_printf(sb, "%se%dk%dd%d", st ? "," : "", mb_exp[a->d[3 * st]],
                           mb_ker[a->d[3 * st + 1]], a->d[3 * st + 2] + 1);
 }
 
@@ -148,26 +148,26 @@ static void mb_json(const nasc_arch *a, cJSON *obj) {
 
 static int mb_channels(int C, int st) { return C * mb_width_x2[st] / 2; }
 
-static void mb_dot(const nasc_arch *a, sp_sb *sb) {
+static void mb_dot(const nasc_arch *a, nasc_buf *sb) {
     const int S = a->n / 3;
-    nasc_sp_sb_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  stem [label=\"stem conv3x3\"];\n"
+    nasc_buf_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  stem [label=\"stem conv3x3\"];\n"
                         "  head [label=\"head conv1x1, pool, linear\"];\n");
     for (int st = 0; st < S; st++)
-        nasc_sp_sb_printf(sb, "  s%d [label=\"stage %d: %d x MBConv e%d k%d, stride %d, width "
+        nasc_buf_printf(sb, "  s%d [label=\"stage %d: %d x MBConv e%d k%d, stride %d, width "
                               "x%g\"];\n",
                           st, st, a->d[3 * st + 2] + 1, mb_exp[a->d[3 * st]],
                           mb_ker[a->d[3 * st + 1]], mb_stride[st], mb_width_x2[st] / 2.0);
-    nasc_sp_sb_puts(sb, "  stem");
+    nasc_buf_puts(sb, "  stem");
     for (int st = 0; st < S; st++)
-        nasc_sp_sb_printf(sb, " -> s%d", st);
-    nasc_sp_sb_puts(sb, " -> head;\n");
+        nasc_buf_printf(sb, " -> s%d", st);
+    nasc_buf_puts(sb, " -> head;\n");
 }
 
-static void mb_describe(const nasc_arch *a, sp_sb *sb) {
+static void mb_describe(const nasc_arch *a, nasc_buf *sb) {
     const int S = a->n / 3;
-    nasc_sp_sb_printf(sb, "MobileNetV2-like network, %d stages of inverted-residual blocks:\n", S);
+    nasc_buf_printf(sb, "MobileNetV2-like network, %d stages of inverted-residual blocks:\n", S);
     for (int st = 0; st < S; st++)
-        nasc_sp_sb_printf(sb, "  stage %d: %d block%s, expansion %d, kernel %dx%d, stride %d, "
+        nasc_buf_printf(sb, "  stage %d: %d block%s, expansion %d, kernel %dx%d, stride %d, "
                               "width %g C\n",
                           st, a->d[3 * st + 2] + 1, a->d[3 * st + 2] ? "s" : "",
                           mb_exp[a->d[3 * st]], mb_ker[a->d[3 * st + 1]], mb_ker[a->d[3 * st + 1]],

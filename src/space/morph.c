@@ -249,19 +249,19 @@ static nasc_status mo_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void mo_print_m(const mo_arch *m, sp_sb *sb) {
+static void mo_print_m(const mo_arch *m, nasc_buf *sb) {
     for (int i = 0; i < m->L; i++) {
         const int k = mo_kernels[m->k[i]];
-        nasc_sp_sb_printf(sb, "%sconv%dx%d-%d", i ? "," : "", k, k, mo_widths[m->w[i]]);
+        nasc_buf_printf(sb, "%sconv%dx%d-%d", i ? "," : "", k, k, mo_widths[m->w[i]]);
         for (int j = 0; j < i; j++)
             if ((m->skip[i] >> j) & 1u)
-                nasc_sp_sb_printf(sb, "+%d", j);
+                nasc_buf_printf(sb, "+%d", j);
         if (m->pool[i])
-            nasc_sp_sb_printf(sb, ",%s", mo_pools[m->pool[i]]);
+            nasc_buf_printf(sb, ",%s", mo_pools[m->pool[i]]);
     }
 }
 
-static void mo_print(const nasc_arch *a, sp_sb *sb) {
+static void mo_print(const nasc_arch *a, nasc_buf *sb) {
     mo_arch m;
     mo_decode(a, &m);
     mo_print_m(&m, sb);
@@ -453,42 +453,42 @@ static void mo_json(const nasc_arch *a, cJSON *obj) {
     }
 }
 
-static void mo_dot(const nasc_arch *a, sp_sb *sb) {
+static void mo_dot(const nasc_arch *a, nasc_buf *sb) {
     mo_arch m;
     mo_decode(a, &m);
-    nasc_sp_sb_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  in [label=\"input\"];\n"
+    nasc_buf_puts(sb, "  rankdir=TB;\n  node [shape=box];\n  in [label=\"input\"];\n"
                         "  out [label=\"pool, linear\"];\n");
     for (int i = 0; i < m.L; i++) {
         const int k = mo_kernels[m.k[i]];
-        nasc_sp_sb_printf(sb, "  u%d [label=\"%d: conv%dx%d-%d%s%s\"];\n", i, i, k, k,
+        nasc_buf_printf(sb, "  u%d [label=\"%d: conv%dx%d-%d%s%s\"];\n", i, i, k, k,
                           mo_widths[m.w[i]], m.pool[i] ? ", " : "", mo_pools[m.pool[i]]);
         if (i)
-            nasc_sp_sb_printf(sb, "  u%d -> u%d;\n", i - 1, i);
+            nasc_buf_printf(sb, "  u%d -> u%d;\n", i - 1, i);
         else
-            nasc_sp_sb_puts(sb, "  in -> u0;\n");
+            nasc_buf_puts(sb, "  in -> u0;\n");
         for (int j = 0; j < i; j++)
             if ((m.skip[i] >> j) & 1u)
-                nasc_sp_sb_printf(sb, "  u%d -> u%d [style=dashed, label=\"1x1\"];\n", j, i);
+                nasc_buf_printf(sb, "  u%d -> u%d [style=dashed, label=\"1x1\"];\n", j, i);
     }
-    nasc_sp_sb_printf(sb, "  u%d -> out;\n", m.L - 1);
+    nasc_buf_printf(sb, "  u%d -> out;\n", m.L - 1);
 }
 
-static void mo_describe(const nasc_arch *a, sp_sb *sb) {
+static void mo_describe(const nasc_arch *a, nasc_buf *sb) {
     mo_arch m;
     mo_decode(a, &m);
-    nasc_sp_sb_printf(sb, "morphable conv network, %d units (relu(BN(conv) + 1x1 skips)):\n", m.L);
+    nasc_buf_printf(sb, "morphable conv network, %d units (relu(BN(conv) + 1x1 skips)):\n", m.L);
     for (int i = 0; i < m.L; i++) {
         const int k = mo_kernels[m.k[i]];
-        nasc_sp_sb_printf(sb, "  unit %d: conv %dx%d to %d channels", i, k, k, mo_widths[m.w[i]]);
+        nasc_buf_printf(sb, "  unit %d: conv %dx%d to %d channels", i, k, k, mo_widths[m.w[i]]);
         bool any = false;
         for (int j = 0; j < i; j++)
             if ((m.skip[i] >> j) & 1u) {
-                nasc_sp_sb_printf(sb, "%s%d", any ? ", " : ", skips from units ", j);
+                nasc_buf_printf(sb, "%s%d", any ? ", " : ", skips from units ", j);
                 any = true;
             }
         if (m.pool[i])
-            nasc_sp_sb_printf(sb, "; then %s 2x2", mo_pools[m.pool[i]]);
-        nasc_sp_sb_puts(sb, "\n");
+            nasc_buf_printf(sb, "; then %s 2x2", mo_pools[m.pool[i]]);
+        nasc_buf_puts(sb, "\n");
     }
 }
 

@@ -27,8 +27,12 @@
 enum { NB_NODES = 4, NB_EDGES = 6, NB_N_OPS = 5 };
 enum { NB_NONE = 0, NB_SKIP, NB_CONV1, NB_CONV3, NB_AVG };
 
-static const char *const nb_ops[NB_N_OPS] = {"none", "skip_connect", "nor_conv_1x1",
-                                             "nor_conv_3x3", "avg_pool_3x3"};
+/* The candidate ops, in decision order (NAS-Bench-201's search space). */
+static const nasc_cell_op nb_ops[NB_N_OPS] = {{"none", NASC_CELL_ZERO, 1},
+                                              {"skip_connect", NASC_CELL_IDENTITY, 1},
+                                              {"nor_conv_1x1", NASC_CELL_RCB, 1},
+                                              {"nor_conv_3x3", NASC_CELL_RCB, 3},
+                                              {"avg_pool_3x3", NASC_CELL_AVG3, 3}};
 static const int nb_from[NB_EDGES] = {0, 0, 1, 0, 1, 2};
 static const int nb_to[NB_EDGES] = {1, 2, 2, 3, 3, 3};
 
@@ -77,7 +81,7 @@ static nasc_status nb_parse(const nasc_space *s, const char *text, int *d, int *
                 return nasc_sp_fail(&c, c.pos, "expected an op name (got %s)",
                                     nasc_sp_got(&c, got, sizeof got));
             }
-            int k = nasc_sp_lookup(nb_ops, NB_N_OPS, op);
+            int k = nasc_sp_op_lookup(nb_ops, NB_N_OPS, op);
             if (k < 0)
                 return nasc_sp_fail(&c, op_at,
                                     "unknown op '%s' (expected none, skip_connect, nor_conv_1x1, "
@@ -125,13 +129,13 @@ static nasc_status nb_parse(const nasc_space *s, const char *text, int *d, int *
     return NASC_OK;
 }
 
-static void nb_print(const nasc_arch *a, sp_sb *sb) {
+static void nb_print(const nasc_arch *a, nasc_buf *sb) {
     for (int node = 1; node < NB_NODES; node++) {
         if (node > 1)
-            nasc_sp_sb_puts(sb, "+");
-        nasc_sp_sb_puts(sb, "|");
+            nasc_buf_puts(sb, "+");
+        nasc_buf_puts(sb, "|");
         for (int from = 0; from < node; from++)
-            nasc_sp_sb_printf(sb, "%s~%d|", nb_ops[a->d[nb_edge(from, node)]], from);
+            nasc_buf_printf(sb, "%s~%d|", nb_ops[a->d[nb_edge(from, node)]].name, from);
     }
 }
 
@@ -171,7 +175,7 @@ static void nb_expr(const int *ops, char expr[NB_NODES][512]) {
                         break;
                 }
             } else {
-                snprintf(terms[nt++], 512, "%s(%.490s)", nb_ops[op], expr[i]);
+                snprintf(terms[nt++], 512, "%s(%.490s)", nb_ops[op].name, expr[i]);
             }
         }
         const char *ptr[16];
@@ -229,30 +233,30 @@ static void nb_json(const nasc_arch *a, cJSON *obj) {
             return;
         cJSON_AddNumberToObject(ed, "from", nb_from[e]);
         cJSON_AddNumberToObject(ed, "to", nb_to[e]);
-        cJSON_AddStringToObject(ed, "op", nb_ops[a->d[e]]);
+        cJSON_AddStringToObject(ed, "op", nb_ops[a->d[e]].name);
         cJSON_AddItemToArray(edges, ed);
     }
 }
 
-static void nb_dot(const nasc_arch *a, sp_sb *sb) {
-    nasc_sp_sb_puts(sb, "  rankdir=LR;\n  node [shape=circle];\n"
+static void nb_dot(const nasc_arch *a, nasc_buf *sb) {
+    nasc_buf_puts(sb, "  rankdir=LR;\n  node [shape=circle];\n"
                         "  n0 [label=\"in\"]; n1 [label=\"1\"]; n2 [label=\"2\"]; "
                         "n3 [label=\"out\"];\n");
     for (int e = 0; e < NB_EDGES; e++) {
         const int op = a->d[e];
-        nasc_sp_sb_printf(sb, "  n%d -> n%d [label=\"%s\"%s];\n", nb_from[e], nb_to[e], nb_ops[op],
+        nasc_buf_printf(sb, "  n%d -> n%d [label=\"%s\"%s];\n", nb_from[e], nb_to[e], nb_ops[op].name,
                           op == NB_NONE ? ", style=dotted" : "");
     }
 }
 
-static void nb_describe(const nasc_arch *a, sp_sb *sb) {
-    nasc_sp_sb_puts(sb, "NAS-Bench-201 cell (4 nodes, 6 edges):\n");
+static void nb_describe(const nasc_arch *a, nasc_buf *sb) {
+    nasc_buf_puts(sb, "NAS-Bench-201 cell (4 nodes, 6 edges):\n");
     for (int node = 1; node < NB_NODES; node++) {
-        nasc_sp_sb_printf(sb, "  node %d =", node);
+        nasc_buf_printf(sb, "  node %d =", node);
         for (int from = 0; from < node; from++)
-            nasc_sp_sb_printf(sb, "%s %s(node %d)", from ? " +" : "",
-                              nb_ops[a->d[nb_edge(from, node)]], from);
-        nasc_sp_sb_puts(sb, "\n");
+            nasc_buf_printf(sb, "%s %s(node %d)", from ? " +" : "",
+                              nb_ops[a->d[nb_edge(from, node)]].name, from);
+        nasc_buf_puts(sb, "\n");
     }
 }
 
@@ -323,8 +327,6 @@ static const nasc_model_i nb_model_iface = {
     .free_impl = nb_net_free,
 };
 
-static const sp_op_kind nb_kind[NB_N_OPS] = {SP_OP_ZERO, SP_OP_IDENTITY, SP_OP_RCB, SP_OP_RCB,
-                                             SP_OP_AVG3};
 
 static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint64_t seed,
                             nasc_model **out, nasc_err *err) {
@@ -362,10 +364,10 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
         cell->resblock = (i == N || i == 2 * N + 1);
         if (cell->resblock) {
             snprintf(name, sizeof name, "c%d.a", i);
-            st = nasc_sp_op_init(&cell->edge[0], ps, name, SP_OP_RCB, cprev, ccur, 3, 2, err);
+            st = nasc_sp_op_init(&cell->edge[0], ps, name, NASC_CELL_RCB, cprev, ccur, 3, 2, err);
             snprintf(name, sizeof name, "c%d.b", i);
             if (st == NASC_OK)
-                st = nasc_sp_op_init(&cell->edge[1], ps, name, SP_OP_RCB, ccur, ccur, 3, 1, err);
+                st = nasc_sp_op_init(&cell->edge[1], ps, name, NASC_CELL_RCB, ccur, ccur, 3, 1, err);
             snprintf(name, sizeof name, "c%d.down", i);
             if (st == NASC_OK)
                 st = nasc_sp_conv(&cell->down, ps, name, cprev, ccur, 1, 1, 0, 1, 1, err);
@@ -373,8 +375,8 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
             for (int e = 0; e < NB_EDGES && st == NASC_OK; e++) {
                 const int op = a->d[e];
                 snprintf(name, sizeof name, "c%d.e%d", i, e);
-                st = nasc_sp_op_init(&cell->edge[e], ps, name, nb_kind[op], ccur, ccur,
-                                     op == NB_CONV1 ? 1 : 3, 1, err);
+                st = nasc_sp_op_init(&cell->edge[e], ps, name, nb_ops[op].kind, ccur, ccur,
+                                     nb_ops[op].k, 1, err);
             }
         }
         cprev = ccur;
@@ -393,6 +395,8 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
 
 const sp_vt nasc_sp_nb201_vt = {
     .name = "nb201",
+    .cell_ops = nb_ops,
+    .n_cell_ops = NB_N_OPS,
     .default_channels = 16,
     .default_cells = 5,
     .init = nb_init,

@@ -10,71 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- string builder ---- */
-
-static bool sb_reserve(sp_sb *sb, size_t extra) {
-    if (sb->oom)
-        return false;
-    if (sb->len + extra + 1 <= sb->cap)
-        return true;
-    size_t cap = sb->cap ? sb->cap : 128;
-    while (cap < sb->len + extra + 1)
-        cap *= 2;
-    char *p = nasc_realloc(sb->buf, cap);
-    if (!p) {
-        sb->oom = true;
-        return false;
-    }
-    sb->buf = p;
-    sb->cap = cap;
-    return true;
-}
-
-void nasc_sp_sb_printf(sp_sb *sb, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[256];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (!sb_reserve(sb, (size_t)n))
-        return;
-    if ((size_t)n < sizeof tmp) {
-        memcpy(sb->buf + sb->len, tmp, (size_t)n + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    sb->len += (size_t)n;
-}
-
-void nasc_sp_sb_puts(sp_sb *sb, const char *s) {
-    size_t n = strlen(s);
-    if (!sb_reserve(sb, n))
-        return;
-    memcpy(sb->buf + sb->len, s, n + 1);
-    sb->len += n;
-}
-
-char *nasc_sp_sb_take(sp_sb *sb) {
-    char *r = NULL;
-    if (!sb->oom) {
-        if (!sb->buf)
-            r = nasc_strdup("");
-        else
-            r = sb->buf, sb->buf = NULL;
-    }
-    nasc_sp_sb_free(sb);
-    return r;
-}
-
-void nasc_sp_sb_free(sp_sb *sb) {
-    nasc_free(sb->buf);
-    *sb = (sp_sb){0};
-}
-
 /* ---- text cursor ---- */
 
 nasc_status nasc_sp_fail(sp_cur *c, size_t pos, const char *fmt, ...) {
@@ -173,6 +108,18 @@ int nasc_sp_lookup(const char *const *names, int n, const char *name) {
         if (!strcmp(names[i], name))
             return i;
     return -1;
+}
+
+int nasc_sp_op_lookup(const nasc_cell_op *ops, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ops[i].name, name))
+            return i;
+    return -1;
+}
+
+const nasc_cell_op *nasc_space_cell_ops(const nasc_space *s, int *n_ops) {
+    *n_ops = s->vt->cell_ops ? s->vt->n_cell_ops : 0;
+    return s->vt->cell_ops;
 }
 
 /* ---- hashing ---- */
@@ -393,9 +340,9 @@ nasc_status nasc_arch_parse(const nasc_space *s, const char *text, nasc_arch **o
 }
 
 char *nasc_arch_to_string(const nasc_arch *a) {
-    sp_sb sb = {0};
+    nasc_buf sb = {0};
     a->space->vt->print(a, &sb);
-    return nasc_sp_sb_take(&sb);
+    return nasc_buf_take_str(&sb);
 }
 
 char *nasc_arch_to_json(const nasc_arch *a) {
@@ -448,21 +395,21 @@ nasc_status nasc_arch_from_json(const nasc_space *s, const char *json, nasc_arch
 }
 
 char *nasc_arch_to_dot(const nasc_arch *a) {
-    sp_sb sb = {0};
-    nasc_sp_sb_printf(&sb, "digraph %s {\n", a->space->vt->name);
+    nasc_buf sb = {0};
+    nasc_buf_printf(&sb, "digraph %s {\n", a->space->vt->name);
     if (a->space->vt->dot)
         a->space->vt->dot(a, &sb);
-    nasc_sp_sb_puts(&sb, "}\n");
-    return nasc_sp_sb_take(&sb);
+    nasc_buf_puts(&sb, "}\n");
+    return nasc_buf_take_str(&sb);
 }
 
 char *nasc_arch_describe(const nasc_arch *a) {
-    sp_sb sb = {0};
+    nasc_buf sb = {0};
     if (a->space->vt->describe)
         a->space->vt->describe(a, &sb);
     else
         a->space->vt->print(a, &sb);
-    return nasc_sp_sb_take(&sb);
+    return nasc_buf_take_str(&sb);
 }
 
 nasc_arch *nasc_arch_clone(const nasc_arch *a) {

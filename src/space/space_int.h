@@ -13,24 +13,13 @@
 #include "nasc/arena.h"
 #include "nasc/space.h"
 
+#include "core/buf.h"
+
 #include <stdarg.h>
 
 typedef struct cJSON cJSON;
 
-/* ---- string builder (nasc_malloc'd; remembers OOM instead of failing each call) ---- */
-
-typedef struct sp_sb {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} sp_sb;
-
-NASC_INTERNAL void nasc_sp_sb_printf(sp_sb *sb, const char *fmt, ...) NASC_PRINTF(2, 3);
-NASC_INTERNAL void nasc_sp_sb_puts(sp_sb *sb, const char *s);
-/* Returns the built string (caller frees with nasc_free) or NULL if any append ran out of memory;
- * the builder is emptied either way. */
-NASC_INTERNAL char *nasc_sp_sb_take(sp_sb *sb);
-NASC_INTERNAL void nasc_sp_sb_free(sp_sb *sb);
+/* Text is built with core's nasc_buf (core/buf.h). */
 
 /* ---- text cursor: every error names the space and the 1-based column ---- */
 
@@ -60,6 +49,8 @@ NASC_INTERNAL nasc_status nasc_sp_end(sp_cur *c);
 NASC_INTERNAL const char *nasc_sp_got(const sp_cur *c, char *buf, size_t n);
 /* Index of name in names[0..n), or -1. */
 NASC_INTERNAL int nasc_sp_lookup(const char *const *names, int n, const char *name);
+/* Index of the op called name in ops[0..n), or -1. */
+NASC_INTERNAL int nasc_sp_op_lookup(const nasc_cell_op *ops, int n, const char *name);
 
 /* ---- hashing (FNV-1a 64 then a final avalanche; stable across machines) ---- */
 
@@ -81,7 +72,7 @@ typedef struct sp_vt {
     /* Text -> decisions; d has room for s->n_dec. */
     nasc_status (*parse)(const nasc_space *s, const char *text, int *d, int *n, nasc_err *err);
     /* Canonical text of a. */
-    void (*print)(const nasc_arch *a, sp_sb *sb);
+    void (*print)(const nasc_arch *a, nasc_buf *sb);
     /* Optional overrides (NULL: generic versions in space.c). */
     uint64_t (*hash)(const nasc_arch *a);
     nasc_status (*mutate)(const nasc_arch *a, nasc_rng *rng, nasc_arch **out, nasc_err *err);
@@ -98,8 +89,11 @@ typedef struct sp_vt {
     /* Adds the structure fields of a to the JSON object obj. */
     void (*json)(const nasc_arch *a, cJSON *obj);
     /* Graphviz body (nodes and edges, without the digraph braces) and a multi-line summary. */
-    void (*dot)(const nasc_arch *a, sp_sb *sb);
-    void (*describe)(const nasc_arch *a, sp_sb *sb);
+    void (*dot)(const nasc_arch *a, nasc_buf *sb);
+    void (*describe)(const nasc_arch *a, nasc_buf *sb);
+    /* Cell spaces: the candidate ops in decision order (nasc_space_cell_ops); NULL otherwise. */
+    const nasc_cell_op *cell_ops;
+    int n_cell_ops;
 } sp_vt;
 
 struct nasc_space {
@@ -135,20 +129,10 @@ NASC_INTERNAL extern const sp_vt nasc_sp_morph_vt;
 
 /* ---- cell ops shared by the networks (cellops.c) ---- */
 
-typedef enum sp_op_kind {
-    SP_OP_ZERO = 0,  /* x*0 (strided when stride 2), no parameters */
-    SP_OP_IDENTITY,  /* x */
-    SP_OP_RCB,       /* ReLU, conv k (stride, pad k/2), BN */
-    SP_OP_SEP,       /* DARTS SepConv: (ReLU, dw k, pw, BN) twice, the first with stride */
-    SP_OP_DIL,       /* DARTS DilConv: ReLU, dw k dilation 2, pw, BN */
-    SP_OP_FR,        /* FactorizedReduce: ReLU, two 1x1 stride-2 convs (x, x[:,:,1:,1:]), cat, BN */
-    SP_OP_AVG3,      /* avg pool 3x3 (stride, pad 1, count_include_pad = False) */
-    SP_OP_MAX3,      /* max pool 3x3 (stride, pad 1) */
-    SP_OP_KIND_COUNT
-} sp_op_kind;
+/* Op kinds: nasc_cell_op_kind (space.h). */
 
 typedef struct sp_op {
-    sp_op_kind kind;
+    nasc_cell_op_kind kind;
     int stride;
     int n_conv;
     nasc_conv conv[4];
@@ -158,7 +142,7 @@ typedef struct sp_op {
 /* Registers the parameters of an op (cin -> cout channels, kernel k, stride) under prefix.
  * Convs use PyTorch's default init (TORCH_DEFAULT) and no bias; BN is affine. */
 NASC_INTERNAL nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix,
-                                          sp_op_kind kind, int cin, int cout, int k, int stride,
+                                          nasc_cell_op_kind kind, int cin, int cout, int k, int stride,
                                           nasc_err *err);
 NASC_INTERNAL nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, nasc_tensor *x);
 /* As nasc_sp_op_forward, sharing relu(x) between the ops that read one state: the ops that start

@@ -117,26 +117,26 @@ static nasc_status evolution_tell(nasc_strategy *s, int64_t trial, const nasc_ar
 static nasc_status evolution_save(const nasc_strategy *s, void **out_buf, size_t *out_len,
                                   nasc_err *err) {
     const evolution *e = s->impl;
-    nasc_sbuf b = {0};
-    nasc_sbuf_put_u64(&b, (uint64_t)e->n);
+    nasc_buf b = {0};
+    nasc_buf_put_u64(&b, (uint64_t)e->n);
     for (int i = 0; i < e->n; i++) {
         const member *m = &e->pop[(e->head + i) % e->P];
-        nasc_sbuf_put_arch(&b, m->arch);
-        nasc_sbuf_put_f64(&b, m->fitness);
+        nasc_buf_put_arch(&b, m->arch);
+        nasc_buf_put_f64(&b, m->fitness);
     }
-    return nasc_sbuf_finish(&b, out_buf, out_len, err);
+    return nasc_buf_take(&b, out_buf, out_len, "strategy state", err);
 }
 
 static nasc_status evolution_load(nasc_strategy *s, const void *buf, size_t len, nasc_err *err) {
     evolution *e = s->impl;
-    nasc_sreader r = {buf, len, false};
-    uint64_t n = nasc_sread_u64(&r);
+    nasc_reader r = {buf, len, false};
+    uint64_t n = nasc_read_u64(&r);
     if (r.bad || n > (uint64_t)e->P)
         return nasc_errorf(err, NASC_ERR_FORMAT, "evolution: bad snapshot (population %llu)",
                            (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
-        nasc_arch *a = nasc_sread_arch(&r, s->space);
-        double f = nasc_sread_f64(&r);
+        nasc_arch *a = nasc_read_arch(&r, s->space);
+        double f = nasc_read_f64(&r);
         if (r.bad) {
             nasc_arch_free(a);
             return nasc_errorf(err, NASC_ERR_FORMAT, "evolution: bad snapshot (member %llu)",

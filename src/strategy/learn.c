@@ -419,43 +419,43 @@ nasc_status nasc_learn_probe_options(const nasc_space *s, int *M, int *d, nasc_e
 
 /* ---- save / load ---- */
 
-void nasc_learn_save(const learn_base *b, nasc_sbuf *out) {
-    nasc_sbuf_put_u64(out, (uint64_t)b->n_hist);
+void nasc_learn_save(const learn_base *b, nasc_buf *out) {
+    nasc_buf_put_u64(out, (uint64_t)b->n_hist);
     for (int i = 0; i < b->n_hist; i++) {
         const learn_trial *t = &b->hist[i];
-        nasc_sbuf_put_arch(out, t->arch);
-        nasc_sbuf_put_f64(out, t->fitness);
-        nasc_sbuf_put_f64(out, t->fidelity);
-        nasc_sbuf_put_u64(out, (uint64_t)t->n_obj);
+        nasc_buf_put_arch(out, t->arch);
+        nasc_buf_put_f64(out, t->fitness);
+        nasc_buf_put_f64(out, t->fidelity);
+        nasc_buf_put_u64(out, (uint64_t)t->n_obj);
         for (int j = 0; j < t->n_obj; j++)
-            nasc_sbuf_put_f64(out, t->obj[j]);
+            nasc_buf_put_f64(out, t->obj[j]);
     }
-    nasc_sbuf_put_u64(out, (uint64_t)b->seen.n);
+    nasc_buf_put_u64(out, (uint64_t)b->seen.n);
     for (size_t i = 0; i < b->seen.cap; i++)
         if (b->seen.keys[i])
-            nasc_sbuf_put_u64(out, b->seen.keys[i]);
-    nasc_sbuf_put_u64(out, (uint64_t)b->q_n);
+            nasc_buf_put_u64(out, b->seen.keys[i]);
+    nasc_buf_put_u64(out, (uint64_t)b->q_n);
     for (int i = 0; i < b->q_n; i++) {
-        nasc_sbuf_put_arch(out, b->queue[(b->q_head + i) % b->q_cap]);
-        nasc_sbuf_put_f64(out, b->queue_fid[(b->q_head + i) % b->q_cap]);
+        nasc_buf_put_arch(out, b->queue[(b->q_head + i) % b->q_cap]);
+        nasc_buf_put_f64(out, b->queue_fid[(b->q_head + i) % b->q_cap]);
     }
     for (int j = 0; j < NASC_MAX_OBJECTIVES; j++)
-        nasc_sbuf_put_f64(out, b->weights[j]);
+        nasc_buf_put_f64(out, b->weights[j]);
 }
 
-nasc_status nasc_learn_load(learn_base *b, nasc_sreader *r, nasc_err *err) {
-    uint64_t n = nasc_sread_u64(r);
+nasc_status nasc_learn_load(learn_base *b, nasc_reader *r, nasc_err *err) {
+    uint64_t n = nasc_read_u64(r);
     if (r->bad || n > (1u << 26))
         return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad history length");
     for (uint64_t i = 0; i < n; i++) {
-        nasc_arch *a = nasc_sread_arch(r, b->space);
-        double fit = nasc_sread_f64(r), fid = nasc_sread_f64(r);
-        uint64_t n_obj = nasc_sread_u64(r);
+        nasc_arch *a = nasc_read_arch(r, b->space);
+        double fit = nasc_read_f64(r), fid = nasc_read_f64(r);
+        uint64_t n_obj = nasc_read_u64(r);
         double obj[NASC_MAX_OBJECTIVES] = {0};
         if (n_obj > NASC_MAX_OBJECTIVES)
             r->bad = true;
         for (uint64_t j = 0; !r->bad && j < n_obj; j++)
-            obj[j] = nasc_sread_f64(r);
+            obj[j] = nasc_read_f64(r);
         if (r->bad || !a) {
             nasc_arch_free(a);
             return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad trial %llu",
@@ -463,11 +463,11 @@ nasc_status nasc_learn_load(learn_base *b, nasc_sreader *r, nasc_err *err) {
         }
         NASC_TRY(hist_append(b, a, fit, fid, (int)n_obj, obj, err));
     }
-    uint64_t ns = nasc_sread_u64(r);
+    uint64_t ns = nasc_read_u64(r);
     if (r->bad || ns > (1u << 26))
         return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad seen set");
     for (uint64_t i = 0; i < ns; i++) {
-        uint64_t k = nasc_sread_u64(r);
+        uint64_t k = nasc_read_u64(r);
         bool oom = false;
         if (r->bad || !k)
             return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad seen set");
@@ -475,12 +475,12 @@ nasc_status nasc_learn_load(learn_base *b, nasc_sreader *r, nasc_err *err) {
         if (oom)
             return nasc_errorf(err, NASC_ERR_NOMEM, "strategy: out of memory (seen set)");
     }
-    uint64_t nq = nasc_sread_u64(r);
+    uint64_t nq = nasc_read_u64(r);
     if (r->bad || nq > (1u << 20))
         return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad queue");
     for (uint64_t i = 0; i < nq; i++) {
-        nasc_arch *a = nasc_sread_arch(r, b->space);
-        double fid = nasc_sread_f64(r);
+        nasc_arch *a = nasc_read_arch(r, b->space);
+        double fid = nasc_read_f64(r);
         if (r->bad || !a) {
             nasc_arch_free(a);
             return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: bad queued proposal");
@@ -488,7 +488,7 @@ nasc_status nasc_learn_load(learn_base *b, nasc_sreader *r, nasc_err *err) {
         NASC_TRY(nasc_learn_push(b, a, fid, err));
     }
     for (int j = 0; j < NASC_MAX_OBJECTIVES; j++)
-        b->weights[j] = nasc_sread_f64(r);
+        b->weights[j] = nasc_read_f64(r);
     if (r->bad)
         return nasc_errorf(err, NASC_ERR_FORMAT, "strategy snapshot: truncated");
     return NASC_OK;
@@ -505,21 +505,21 @@ void nasc_learn_model_free(learn_model *m) {
     m->mlp = NULL;
 }
 
-void nasc_learn_model_save(const learn_model *m, nasc_sbuf *out) {
+void nasc_learn_model_save(const learn_model *m, nasc_buf *out) {
     double th[3] = {0, 0, 0};
     if (m->gp)
         nasc_gp_get_hyper(m->gp, th);
     for (int j = 0; j < 3; j++)
-        nasc_sbuf_put_f64(out, th[j]);
-    nasc_sbuf_put_u64(out, m->rf ? nasc_forest_fit_count(m->rf) : 0);
-    nasc_sbuf_put_u64(out, m->mlp ? nasc_mlp_ensemble_fit_count(m->mlp) : 0);
+        nasc_buf_put_f64(out, th[j]);
+    nasc_buf_put_u64(out, m->rf ? nasc_forest_fit_count(m->rf) : 0);
+    nasc_buf_put_u64(out, m->mlp ? nasc_mlp_ensemble_fit_count(m->mlp) : 0);
 }
 
-void nasc_learn_model_load(learn_model *m, nasc_sreader *r) {
+void nasc_learn_model_load(learn_model *m, nasc_reader *r) {
     double th[3];
     for (int j = 0; j < 3; j++)
-        th[j] = nasc_sread_f64(r);
-    uint64_t kr = nasc_sread_u64(r), km = nasc_sread_u64(r);
+        th[j] = nasc_read_f64(r);
+    uint64_t kr = nasc_read_u64(r), km = nasc_read_u64(r);
     if (r->bad)
         return;
     if (m->gp)

@@ -109,8 +109,8 @@ NASC_INTERNAL nasc_status nasc_learn_probe_options(const nasc_space *s, int *M, 
                                                    nasc_err *err);
 
 /* Serialises b (history, seen set, queue, weights), and restores it into a fresh base. */
-NASC_INTERNAL void nasc_learn_save(const learn_base *b, nasc_sbuf *out);
-NASC_INTERNAL nasc_status nasc_learn_load(learn_base *b, nasc_sreader *r, nasc_err *err);
+NASC_INTERNAL void nasc_learn_save(const learn_base *b, nasc_buf *out);
+NASC_INTERNAL nasc_status nasc_learn_load(learn_base *b, nasc_reader *r, nasc_err *err);
 
 /* The fitted surrogate of a model-based strategy: one of the predictors of predictor.h behind
  * the same fit / predict calls. */
@@ -131,8 +131,8 @@ NASC_INTERNAL void nasc_mlp_ensemble_set_fit_count(nasc_mlp_ensemble *e, uint64_
 
 NASC_INTERNAL void nasc_learn_model_free(learn_model *m);
 /* The model's state that later fits depend on (GP hyperparameters, fit counters). */
-NASC_INTERNAL void nasc_learn_model_save(const learn_model *m, nasc_sbuf *out);
-NASC_INTERNAL void nasc_learn_model_load(learn_model *m, nasc_sreader *r);
+NASC_INTERNAL void nasc_learn_model_save(const learn_model *m, nasc_buf *out);
+NASC_INTERNAL void nasc_learn_model_load(learn_model *m, nasc_reader *r);
 NASC_INTERNAL nasc_status nasc_learn_model_fit(learn_model *m, const float *X, const double *y,
                                                int n, nasc_err *err);
 /* Mean and standard deviation at m rows. */

@@ -160,15 +160,15 @@ nasc_status nasc_mbo_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch
 
 nasc_status nasc_mbo_save(const nasc_strategy *s, void **out_buf, size_t *out_len, nasc_err *err) {
     const mbo *m = s->impl;
-    nasc_sbuf b = {0};
+    nasc_buf b = {0};
     nasc_learn_save(&m->b, &b);
     nasc_learn_model_save(&m->model, &b);
-    return nasc_sbuf_finish(&b, out_buf, out_len, err);
+    return nasc_buf_take(&b, out_buf, out_len, "strategy state", err);
 }
 
 nasc_status nasc_mbo_load(nasc_strategy *s, const void *buf, size_t len, nasc_err *err) {
     mbo *m = s->impl;
-    nasc_sreader r = {buf, len, false};
+    nasc_reader r = {buf, len, false};
     NASC_TRY(nasc_learn_load(&m->b, &r, err));
     nasc_learn_model_load(&m->model, &r);
     if (r.bad || r.left)

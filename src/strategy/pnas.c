@@ -383,23 +383,23 @@ static nasc_status pnas_tell(nasc_strategy *s, int64_t trial, const nasc_arch *a
 static nasc_status pnas_save(const nasc_strategy *s, void **out_buf, size_t *out_len,
                              nasc_err *err) {
     const pnas *p = s->impl;
-    nasc_sbuf b = {0};
+    nasc_buf b = {0};
     nasc_learn_save(&p->b, &b);
     nasc_learn_model_save(&p->model, &b);
-    nasc_sbuf_put_u64(&b, (uint64_t)p->level);
-    nasc_sbuf_put_u64(&b, (uint64_t)p->n_prop);
+    nasc_buf_put_u64(&b, (uint64_t)p->level);
+    nasc_buf_put_u64(&b, (uint64_t)p->n_prop);
     for (int i = 0; i < p->n_prop; i++)
-        nasc_sbuf_put_u64(&b, (uint64_t)p->lvl[i]);
-    return nasc_sbuf_finish(&b, out_buf, out_len, err);
+        nasc_buf_put_u64(&b, (uint64_t)p->lvl[i]);
+    return nasc_buf_take(&b, out_buf, out_len, "strategy state", err);
 }
 
 static nasc_status pnas_load(nasc_strategy *s, const void *buf, size_t len, nasc_err *err) {
     pnas *p = s->impl;
-    nasc_sreader r = {buf, len, false};
+    nasc_reader r = {buf, len, false};
     NASC_TRY(nasc_learn_load(&p->b, &r, err));
     nasc_learn_model_load(&p->model, &r);
-    p->level = (int)nasc_sread_u64(&r);
-    uint64_t np = nasc_sread_u64(&r);
+    p->level = (int)nasc_read_u64(&r);
+    uint64_t np = nasc_read_u64(&r);
     if (r.bad || np > (1u << 24) || p->level > p->B)
         return nasc_errorf(err, NASC_ERR_FORMAT, "pnas: bad snapshot");
     p->n_prop = 0;
@@ -409,7 +409,7 @@ static nasc_status pnas_load(nasc_strategy *s, const void *buf, size_t len, nasc
         return nasc_errorf(err, NASC_ERR_NOMEM, "pnas: out of memory");
     p->cap_prop = (int)(np ? np : 1);
     for (uint64_t i = 0; i < np; i++)
-        p->lvl[p->n_prop++] = (int)nasc_sread_u64(&r);
+        p->lvl[p->n_prop++] = (int)nasc_read_u64(&r);
     if (r.bad || r.left)
         return nasc_errorf(err, NASC_ERR_FORMAT, "pnas: bad snapshot");
     return NASC_OK;

@@ -449,82 +449,67 @@ static nasc_status rl_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arc
 
 /* ---- save / load ---- */
 
-/* float arrays as a count and 4 little-endian bytes per value */
-static void put_floats(nasc_sbuf *b, const float *x, size_t n) {
-    nasc_sbuf_put_u64(b, n);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        unsigned char le[4];
-        memcpy(&u, &x[i], 4);
-        for (int k = 0; k < 4; k++)
-            le[k] = (unsigned char)(u >> (8 * k));
-        nasc_sbuf_put(b, le, 4);
-    }
+/* float arrays as a count and their values */
+static void put_floats(nasc_buf *b, const float *x, size_t n) {
+    nasc_buf_put_u64(b, n);
+    nasc_buf_put_f32s(b, x, n);
 }
 
-static bool get_floats(nasc_sreader *r, float *x, size_t n) {
-    if (nasc_sread_u64(r) != n || r->left < 4 * n)
+static bool get_floats(nasc_reader *r, float *x, size_t n) {
+    if (nasc_read_u64(r) != n)
         r->bad = true;
-    for (size_t i = 0; i < n && !r->bad; i++) {
-        uint32_t u = 0;
-        for (int k = 0; k < 4; k++)
-            u |= (uint32_t)r->p[k] << (8 * k);
-        memcpy(&x[i], &u, 4);
-        r->p += 4;
-        r->left -= 4;
-    }
-    return !r->bad;
+    return nasc_read_f32s(r, x, n);
 }
 
 static nasc_status rl_save(const nasc_strategy *s, void **out_buf, size_t *out_len, nasc_err *err) {
     const rl *r = s->impl;
-    nasc_sbuf b = {0};
+    nasc_buf b = {0};
     nasc_learn_save(&r->b, &b);
-    nasc_sbuf_put_u64(&b, (uint64_t)r->n_samp);
+    nasc_buf_put_u64(&b, (uint64_t)r->n_samp);
     for (int i = 0; i < r->n_samp; i++) {
-        nasc_sbuf_put_u64(&b, (uint64_t)r->samp[i].n);
+        nasc_buf_put_u64(&b, (uint64_t)r->samp[i].n);
         for (int t = 0; t < r->samp[i].n; t++) {
-            nasc_sbuf_put_u64(&b, (uint64_t)r->samp[i].d[t]);
-            nasc_sbuf_put_f64(&b, r->samp[i].old_lp[t]);
+            nasc_buf_put_u64(&b, (uint64_t)r->samp[i].d[t]);
+            nasc_buf_put_f64(&b, r->samp[i].old_lp[t]);
         }
     }
-    nasc_sbuf_put_u64(&b, (uint64_t)r->n_learned);
+    nasc_buf_put_u64(&b, (uint64_t)r->n_learned);
     const double stats[7] = {r->baseline, r->absdev, r->r_n, r->r_mean, r->r_m2, r->r_min, 0.0};
     for (int j = 0; j < 7; j++)
-        nasc_sbuf_put_f64(&b, stats[j]);
+        nasc_buf_put_f64(&b, stats[j]);
     nasc_params *ps = nasc_controller_params(r->ctl);
     put_floats(&b, nasc_params_data(ps), nasc_params_flat_len(ps));
     size_t ol;
     float *os = nasc_optim_state(r->opt, &ol);
     put_floats(&b, os, ol);
-    nasc_sbuf_put_u64(&b, (uint64_t)nasc_optim_steps(r->opt));
-    return nasc_sbuf_finish(&b, out_buf, out_len, err);
+    nasc_buf_put_u64(&b, (uint64_t)nasc_optim_steps(r->opt));
+    return nasc_buf_take(&b, out_buf, out_len, "strategy state", err);
 }
 
 static nasc_status rl_load(nasc_strategy *s, const void *buf, size_t len, nasc_err *err) {
     rl *r = s->impl;
-    nasc_sreader rd = {buf, len, false};
+    nasc_reader rd = {buf, len, false};
     NASC_TRY(nasc_learn_load(&r->b, &rd, err));
-    uint64_t ns = nasc_sread_u64(&rd);
+    uint64_t ns = nasc_read_u64(&rd);
     if (rd.bad || ns > (1u << 24))
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad snapshot (samples)", s->iface->name);
     for (uint64_t i = 0; i < ns; i++) {
         rl_sample *sp = NULL;
         NASC_TRY(samp_push(r, err, &sp));
-        uint64_t n = nasc_sread_u64(&rd);
+        uint64_t n = nasc_read_u64(&rd);
         if (rd.bad || n > 256)
             return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad snapshot (sample %llu)",
                                s->iface->name, (unsigned long long)i);
         sp->n = (int)n;
         for (int t = 0; t < sp->n; t++) {
-            sp->d[t] = (int)nasc_sread_u64(&rd);
-            sp->old_lp[t] = nasc_sread_f64(&rd);
+            sp->d[t] = (int)nasc_read_u64(&rd);
+            sp->old_lp[t] = nasc_read_f64(&rd);
         }
     }
-    r->n_learned = (int64_t)nasc_sread_u64(&rd);
+    r->n_learned = (int64_t)nasc_read_u64(&rd);
     double stats[7];
     for (int j = 0; j < 7; j++)
-        stats[j] = nasc_sread_f64(&rd);
+        stats[j] = nasc_read_f64(&rd);
     r->baseline = stats[0];
     r->absdev = stats[1];
     r->r_n = stats[2];
@@ -537,7 +522,7 @@ static nasc_status rl_load(nasc_strategy *s, const void *buf, size_t len, nasc_e
     if (!get_floats(&rd, nasc_params_data(ps), nasc_params_flat_len(ps)) ||
         !get_floats(&rd, os, ol))
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad snapshot (weights)", s->iface->name);
-    nasc_optim_set_steps(r->opt, (int64_t)nasc_sread_u64(&rd));
+    nasc_optim_set_steps(r->opt, (int64_t)nasc_read_u64(&rd));
     if (rd.bad || rd.left)
         return nasc_errorf(err, NASC_ERR_FORMAT, "%s: bad snapshot", s->iface->name);
     return NASC_OK;

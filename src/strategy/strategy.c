@@ -372,31 +372,31 @@ nasc_status nasc_strategy_save(const nasc_strategy *st, void **out_buf, size_t *
     void *inner = NULL;
     size_t inner_len = 0;
     NASC_TRY(st->iface->save(st, &inner, &inner_len, err));
-    nasc_sbuf b = {0};
-    nasc_sbuf_put_u64(&b, STATE_MAGIC);
-    nasc_sbuf_put_u64(&b, STATE_VERSION);
-    nasc_sbuf_put_str(&b, st->iface->name);
-    nasc_sbuf_put_u64(&b, (uint64_t)st->n_asked);
-    nasc_sbuf_put_u64(&b, (uint64_t)st->n_told);
-    nasc_sbuf_put_u64(&b, st->rng.seed);
-    nasc_sbuf_put_u64(&b, st->rng.stream);
-    nasc_sbuf_put_u64(&b, st->rng.counter);
+    nasc_buf b = {0};
+    nasc_buf_put_u64(&b, STATE_MAGIC);
+    nasc_buf_put_u64(&b, STATE_VERSION);
+    nasc_buf_put_str(&b, st->iface->name);
+    nasc_buf_put_u64(&b, (uint64_t)st->n_asked);
+    nasc_buf_put_u64(&b, (uint64_t)st->n_told);
+    nasc_buf_put_u64(&b, st->rng.seed);
+    nasc_buf_put_u64(&b, st->rng.stream);
+    nasc_buf_put_u64(&b, st->rng.counter);
     for (int i = 0; i < 4; i++)
-        nasc_sbuf_put_u64(&b, st->rng.buf[i]);
-    nasc_sbuf_put_u64(&b, st->rng.pos);
-    nasc_sbuf_put_u64(&b, inner_len);
-    nasc_sbuf_put(&b, inner, inner_len);
+        nasc_buf_put_u64(&b, st->rng.buf[i]);
+    nasc_buf_put_u64(&b, st->rng.pos);
+    nasc_buf_put_u64(&b, inner_len);
+    nasc_buf_put(&b, inner, inner_len);
     nasc_free(inner);
-    return nasc_sbuf_finish(&b, out_buf, out_len, err);
+    return nasc_buf_take(&b, out_buf, out_len, "strategy state", err);
 }
 
 nasc_status nasc_strategy_load(nasc_strategy *st, const void *buf, size_t len, nasc_err *err) {
     if (!nasc_strategy_can_save(st))
         return nasc_errorf(err, NASC_ERR_UNSUPPORTED, "strategy %s cannot load a state",
                            st->iface->name);
-    nasc_sreader r = {buf, len, false};
-    uint64_t magic = nasc_sread_u64(&r), version = nasc_sread_u64(&r);
-    uint64_t name_len = nasc_sread_u64(&r);
+    nasc_reader r = {buf, len, false};
+    uint64_t magic = nasc_read_u64(&r), version = nasc_read_u64(&r);
+    uint64_t name_len = nasc_read_u64(&r);
     char name[64] = "";
     if (!r.bad && name_len < sizeof name && name_len <= r.left) {
         memcpy(name, r.p, name_len);
@@ -410,15 +410,15 @@ nasc_status nasc_strategy_load(nasc_strategy *st, const void *buf, size_t len, n
         return nasc_errorf(err, NASC_ERR_FORMAT,
                            "strategy %s: snapshot is not a version-%u state of this strategy",
                            st->iface->name, STATE_VERSION);
-    int64_t n_asked = (int64_t)nasc_sread_u64(&r), n_told = (int64_t)nasc_sread_u64(&r);
+    int64_t n_asked = (int64_t)nasc_read_u64(&r), n_told = (int64_t)nasc_read_u64(&r);
     nasc_rng rng;
-    rng.seed = nasc_sread_u64(&r);
-    rng.stream = nasc_sread_u64(&r);
-    rng.counter = nasc_sread_u64(&r);
+    rng.seed = nasc_read_u64(&r);
+    rng.stream = nasc_read_u64(&r);
+    rng.counter = nasc_read_u64(&r);
     for (int i = 0; i < 4; i++)
-        rng.buf[i] = (uint32_t)nasc_sread_u64(&r);
-    rng.pos = (uint32_t)nasc_sread_u64(&r);
-    uint64_t inner_len = nasc_sread_u64(&r);
+        rng.buf[i] = (uint32_t)nasc_read_u64(&r);
+    rng.pos = (uint32_t)nasc_read_u64(&r);
+    uint64_t inner_len = nasc_read_u64(&r);
     if (r.bad || inner_len != r.left)
         return nasc_errorf(err, NASC_ERR_FORMAT, "strategy %s: snapshot truncated",
                            st->iface->name);
@@ -429,102 +429,22 @@ nasc_status nasc_strategy_load(nasc_strategy *st, const void *buf, size_t len, n
     return NASC_OK;
 }
 
-/* ---- byte buffers ---- */
+/* ---- architectures in saved states ---- */
 
-void nasc_sbuf_put(nasc_sbuf *b, const void *p, size_t n) {
-    if (b->oom || !n)
-        return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n)
-            nc *= 2;
-        unsigned char *nd = nasc_realloc(b->data, nc);
-        if (!nd) {
-            b->oom = true;
-            return;
-        }
-        b->data = nd;
-        b->cap = nc;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-/* little-endian regardless of the host */
-void nasc_sbuf_put_u64(nasc_sbuf *b, uint64_t v) {
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    nasc_sbuf_put(b, x, 8);
-}
-
-void nasc_sbuf_put_f64(nasc_sbuf *b, double v) {
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    nasc_sbuf_put_u64(b, u);
-}
-
-void nasc_sbuf_put_str(nasc_sbuf *b, const char *s) {
-    size_t n = s ? strlen(s) : 0;
-    nasc_sbuf_put_u64(b, n);
-    nasc_sbuf_put(b, s, n);
-}
-
-void nasc_sbuf_put_arch(nasc_sbuf *b, const nasc_arch *a) {
+void nasc_buf_put_arch(nasc_buf *b, const nasc_arch *a) {
     char *t = nasc_arch_to_string(a);
     if (!t) {
         b->oom = true;
         return;
     }
-    nasc_sbuf_put_str(b, t);
+    nasc_buf_put_str(b, t);
     nasc_free(t);
 }
 
-nasc_status nasc_sbuf_finish(nasc_sbuf *b, void **out_buf, size_t *out_len, nasc_err *err) {
-    if (b->oom) {
-        nasc_free(b->data);
-        return nasc_errorf(err, NASC_ERR_NOMEM, "strategy state: out of memory");
-    }
-    *out_buf = b->data;
-    *out_len = b->len;
-    return NASC_OK;
-}
-
-uint64_t nasc_sread_u64(nasc_sreader *r) {
-    if (r->bad || r->left < 8) {
-        r->bad = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += 8;
-    r->left -= 8;
-    return v;
-}
-
-double nasc_sread_f64(nasc_sreader *r) {
-    uint64_t u = nasc_sread_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-nasc_arch *nasc_sread_arch(nasc_sreader *r, const nasc_space *s) {
-    uint64_t n = nasc_sread_u64(r);
-    if (r->bad || n > r->left || n > (1u << 20)) {
-        r->bad = true;
+nasc_arch *nasc_read_arch(nasc_reader *r, const nasc_space *s) {
+    char *t = nasc_read_str(r, (size_t)1 << 20);
+    if (!t)
         return NULL;
-    }
-    char *t = nasc_malloc(n + 1);
-    if (!t) {
-        r->bad = true;
-        return NULL;
-    }
-    memcpy(t, r->p, n);
-    t[n] = '\0';
-    r->p += n;
-    r->left -= n;
     nasc_arch *a = NULL;
     if (nasc_arch_parse(s, t, &a, NULL) != NASC_OK)
         r->bad = true;

@@ -2,6 +2,7 @@
 #ifndef NASC_STRATEGY_INT_H
 #define NASC_STRATEGY_INT_H
 
+#include "core/buf.h"
 #include "nasc/arena.h"
 #include "nasc/strategy.h"
 
@@ -72,34 +73,10 @@ NASC_INTERNAL nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const na
                                        double fidelity, const nasc_trial_result *r, nasc_err *err);
 NASC_INTERNAL void nasc_hb_free(void *impl);
 
-/* A growable byte buffer for save(), and a reader for load(). */
-typedef struct nasc_sbuf {
-    unsigned char *data;
-    size_t len, cap;
-    bool oom;
-} nasc_sbuf;
-
-NASC_INTERNAL void nasc_sbuf_put(nasc_sbuf *b, const void *p, size_t n);
-NASC_INTERNAL void nasc_sbuf_put_u64(nasc_sbuf *b, uint64_t v);
-NASC_INTERNAL void nasc_sbuf_put_f64(nasc_sbuf *b, double v);
-/* Length-prefixed string (NULL is written as an empty string). */
-NASC_INTERNAL void nasc_sbuf_put_str(nasc_sbuf *b, const char *s);
-/* An architecture as its canonical text. */
-NASC_INTERNAL void nasc_sbuf_put_arch(nasc_sbuf *b, const nasc_arch *a);
-
-typedef struct nasc_sreader {
-    const unsigned char *p;
-    size_t left;
-    bool bad;
-} nasc_sreader;
-
-NASC_INTERNAL uint64_t nasc_sread_u64(nasc_sreader *r);
-NASC_INTERNAL double nasc_sread_f64(nasc_sreader *r);
+/* Strategy states are written with core's byte buffer (core/buf.h); architectures as their
+ * canonical text. */
+NASC_INTERNAL void nasc_buf_put_arch(nasc_buf *b, const nasc_arch *a);
 /* Parses the next architecture text in space s; NULL (and r->bad) on failure. */
-NASC_INTERNAL nasc_arch *nasc_sread_arch(nasc_sreader *r, const nasc_space *s);
-
-/* Hands b's bytes to save()'s out parameters, or NOMEM. */
-NASC_INTERNAL nasc_status nasc_sbuf_finish(nasc_sbuf *b, void **out_buf, size_t *out_len,
-                                           nasc_err *err);
+NASC_INTERNAL nasc_arch *nasc_read_arch(nasc_reader *r, const nasc_space *s);
 
 #endif /* NASC_STRATEGY_INT_H */

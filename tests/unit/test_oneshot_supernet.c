@@ -7,6 +7,9 @@
  *   - a path plan of a genotype activates exactly its (edge, op) pairs, with weight 1;
  *   - the memory prediction at batch 8 (from batch 1 and 2) is within 5% of the step arena and
  *     gradient peak actually used by a training step at batch 8;
+ *   - the supernet's ops are the space's table, in its order: for every op k, weights that favour
+ *     k on every edge derive an architecture whose decisions hold k and whose text names the
+ *     table's op k (the indices travel back through nasc_arch_from_decisions);
  *   - bad configurations are refused with a message. */
 #include "test.h"
 
@@ -90,6 +93,54 @@ int main(void) {
         nasc_arch_free(a);
     }
     nasc_supernet_free(s2);
+
+    /* one op table: the supernet's op k is the space's op k, and a derived architecture that
+     * picks k on every edge says so in its decisions and its text */
+    nasc_space *cell_spaces[2] = {darts, nb};
+    for (int si = 0; si < 2; si++) {
+        nasc_space *sp = cell_spaces[si];
+        nasc_supernet *s3 = NULL;
+        CHECK_STATUS(nasc_supernet_new(sp, &(nasc_supernet_config){.channels = 4, .cells = 3}, 1,
+                                       &s3, &err),
+                     NASC_OK);
+        if (!s3)
+            continue;
+        int K = 0;
+        const nasc_cell_op *ops = nasc_space_cell_ops(sp, &K);
+        const int E = nasc_supernet_n_edges(s3), T = nasc_supernet_n_types(s3);
+        CHECK(ops && K == nasc_supernet_n_ops(s3) && ops[nasc_supernet_none_op(s3)].kind ==
+                                                         NASC_CELL_ZERO);
+        for (int k = 1; k < K; k++) {
+            CHECK(!strcmp(nasc_supernet_op_name(s3, k), ops[k].name));
+            const bool free_op = ops[k].kind == NASC_CELL_IDENTITY ||
+                                 ops[k].kind == NASC_CELL_AVG3 || ops[k].kind == NASC_CELL_MAX3;
+            CHECK(nasc_supernet_op_param_free(s3, k) == free_op);
+            float ow[2][14 * 8];
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < E * K; i++)
+                    ow[t][i] = (i % K == k) ? 0.9f : 0.01f;
+            const float *op_w[2] = {ow[0], ow[1]};
+            nasc_arch *d = NULL;
+            CHECK_STATUS(nasc_supernet_derive(s3, op_w, NULL, &d, &err), NASC_OK);
+            if (!d)
+                continue;
+            int dec[64], nd = 0;
+            nasc_arch_to_decisions(d, dec, &nd);
+            int n_op = 0, n_bad = 0;
+            for (int i = 0; i < nd; i++) {
+                const bool is_op = si == 1 || i % 2 == 0; /* darts: (op, input) pairs */
+                if (is_op)
+                    n_op++, n_bad += dec[i] != k;
+            }
+            char *txt = nasc_arch_to_string(d);
+            CHECK_MSG(n_op > 0 && n_bad == 0 && txt && strstr(txt, ops[k].name),
+                      "%s op %d (%s): derived %s", nasc_space_name(sp), k, ops[k].name,
+                      txt ? txt : "(null)");
+            nasc_free(txt);
+            nasc_arch_free(d);
+        }
+        nasc_supernet_free(s3);
+    }
 
     /* memory prediction vs a real step at batch 8 (small supernet, cpu backend) */
     nasc_backend *cpu = nasc_backend_new("cpu", 1, &err);

@@ -142,7 +142,7 @@ NASC_CPU_KERNEL(log_softmax);
 NASC_CPU_KERNEL(cross_entropy);
 NASC_CPU_KERNEL(sum);
 NASC_CPU_KERNEL(mean);
-NASC_CPU_KERNEL(wsum);          /* oneshot_ops.c */
+NASC_CPU_KERNEL(wsum);          /* mixed.c */
 NASC_CPU_KERNEL(channel_shuffle);
 NASC_CPU_KERNEL(bn_inplace);    /* bn_inplace.c (supernets) */
 

@@ -1,5 +1,5 @@
 /* mixed.c — ops of supernets: the fused weighted sum of a mixed operation, channel shuffle
- * (PC-DARTS), and in-place ReLU and batch norm (memory: the input's storage is reused). Kernels: backend/ref/mixed.c, backend/cpu/oneshot_ops.c. */
+ * (PC-DARTS), and in-place ReLU and batch norm (memory: the input's storage is reused). Kernels: backend/ref/mixed.c, backend/cpu/mixed.c. */
 #include "../engine_int.h"
 
 nasc_tensor *nasc_weighted_sum(nasc_graph *g, nasc_tensor *w, int n, nasc_tensor *const *xs,

@@ -1,4 +1,4 @@
-/* cpu/oneshot_ops.c — the supernet ops: weighted sum (mixed operations) and channel shuffle.
+/* cpu/mixed.c — the supernet ops: weighted sum (mixed operations) and channel shuffle.
  *
  * weighted_sum: src w (read flat), x_1..x_n (each the output's shape, or NULL = constant 1).
  *   forward   out[j] = sum_i w[idx_i] * x_i[j]           (terms added in order, float)
