@@ -1,10 +1,10 @@
 /* args.c — flag parsing with strict number checks, exit codes, error printing. */
 #include "cli.h"
 
+#include "nasc/limits.h"
 #include "nasc/text.h"
 
 #include <cjson/cJSON.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -78,6 +78,16 @@ void cli_json_real(cJSON *o, const char *key, double v) {
         cJSON_AddRawToObject(o, key, nasc_fmt_real(v, buf, sizeof buf));
     else
         cJSON_AddNullToObject(o, key);
+}
+
+int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int64_t hi) {
+    char what[96];
+    snprintf(what, sizeof what, "nasc %s: --%s", cmd, flag);
+    nasc_err err = {0};
+    if (nasc_limit_check_int(&err, what, v, lo, hi) == NASC_OK)
+        return CLI_OK;
+    cli_error("%s", err.msg);
+    return CLI_USAGE;
 }
 
 static bool parse_value(cli_flag *f, const char *cmd, const char *v) {

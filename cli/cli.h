@@ -56,6 +56,10 @@ void cli_resume_hint(const char *db);
 struct cJSON;
 void cli_json_real(struct cJSON *o, const char *key, double v);
 
+/* CLI_OK if lo <= v <= hi, else prints "nasc CMD: --FLAG: must be in [LO, HI] (got V)" and returns
+ * CLI_USAGE. The bounds come from nasc/limits.h. */
+int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int64_t hi);
+
 /* ---- progress ---- */
 
 typedef struct cli_progress {
@@ -87,5 +91,7 @@ struct nasc_experiment_config;
 int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *given,
                        const char *max_memory);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
+int cmd_report(int argc, char **argv); /* cmd_report.c */
+int cmd_predict(int argc, char **argv); /* cmd_predict.c */
 
 #endif /* NASC_CLI_H */

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 #include "nasc/cost.h"
 #include "nasc/draw.h"
 #include "nasc/weights.h"
@@ -87,9 +88,17 @@ int cmd_show(int argc, char **argv) {
             return CLI_USAGE;
         }
     }
-    if (classes < 0 || channels < 0 || cells < 0 || batch < 1 || repeats < 0 || threads < 1) {
-        cli_error("nasc show: --classes, --channels, --cells, --repeats must be >= 0; --batch, "
-                  "--threads >= 1");
+    if (cli_check_int("show", "classes", classes, 0, NASC_MAX_CLASSES) != CLI_OK ||
+        cli_check_int("show", "channels", channels, 0, NASC_MAX_CHANNELS) != CLI_OK ||
+        cli_check_int("show", "cells", cells, 0, NASC_MAX_CELLS) != CLI_OK ||
+        cli_check_int("show", "batch", batch, 1, NASC_MAX_BATCH) != CLI_OK ||
+        cli_check_int("show", "repeats", repeats, 0, 100000) != CLI_OK ||
+        cli_check_int("show", "threads", threads, 1, NASC_MAX_THREADS) != CLI_OK)
+        return CLI_USAGE;
+    if (input && (net.in_c > NASC_MAX_INPUT_CHANNELS || net.in_h > NASC_MAX_INPUT_SIDE ||
+                  net.in_w > NASC_MAX_INPUT_SIDE)) {
+        cli_error("nasc show: --input: C at most %d, H and W at most %d (got '%s')",
+                  NASC_MAX_INPUT_CHANNELS, NASC_MAX_INPUT_SIDE, input);
         return CLI_USAGE;
     }
     nasc_err err = {0};

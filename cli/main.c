@@ -19,6 +19,8 @@ static const command commands[] = {
     {"show", cmd_show, "an architecture's structure, cost and Graphviz drawing"},
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
+    {"report", cmd_report, "an experiment as one self-contained HTML page (plots, top trials)"},
+    {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
 };
 
 static void usage(FILE *f) {
@@ -26,7 +28,7 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'nasc <command> --help' (or 'nasc help <command>') describes a command's options;\n"
-               "'--version' prints the version.\n");
+               "'nasc --version' (-V) prints the version.\n");
 }
 
 /* OpenMP threads that wait for work by spinning (libgomp's default) hold their core while another
@@ -81,7 +83,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return CLI_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("nasc %s\n", NASC_VERSION_STRING);
         return CLI_OK;
     }

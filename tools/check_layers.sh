@@ -2,14 +2,14 @@
 # check_layers.sh SRC_DIR — fails if a source file includes a header of a higher layer or of a
 # different module on the same layer (dependencies point down only):
 #   core(0) < engine, backend, data(1) < model(2) < space(3) < estimate(4) < strategy(5)
-#   < experiment(6) < report(7) < cli(8)
+#   < experiment(6) < report, export(7) < cli(8)
 # src/oneshot (supernets and the one-shot methods) belongs to the strategy layer and module: the
 # one-shot methods are strategies that train a supernet instead of asking for trials, and ENAS
 # drives the strategy layer's controller.
 set -u
 root="${1:-.}"
 declare -A header_layer=(
-  [status.h]="0 core" [arena.h]="0 core" [rng.h]="0 core" [text.h]="0 core"
+  [status.h]="0 core" [arena.h]="0 core" [limits.h]="0 core" [rng.h]="0 core" [dist.h]="0 core" [text.h]="0 core"
   [tensor.h]="1 engine" [autograd.h]="1 engine" [ops.h]="1 engine" [backend.h]="1 engine"
   [data.h]="1 data"
   [nn.h]="2 model" [optim.h]="2 model" [weights.h]="2 model"
@@ -18,13 +18,14 @@ declare -A header_layer=(
   [strategy.h]="5 strategy" [predictor.h]="5 strategy" [pareto.h]="5 strategy" [oneshot.h]="5 strategy" [supernet.h]="5 strategy"
   [db.h]="6 experiment" [experiment.h]="6 experiment" [oneshot_search.h]="6 experiment"
   [report.h]="7 report" [draw.h]="7 report"
+  [export.h]="7 export"
   [nasc.h]="8 cli"
 )
 declare -A dir_layer=(
   [core]="0 core" [engine]="1 engine" [backend]="1 engine" [data]="1 data" [model]="2 model"
   [space]="3 space" [estimate]="4 estimate" [strategy]="5 strategy"
   [oneshot]="5 strategy" [experiment]="6 experiment"
-  [report]="7 report"
+  [report]="7 report" [export]="7 export"
 )
 bad=0 n=0
 while IFS= read -r f; do

@@ -36,6 +36,49 @@ void nasc_train_config_default(nasc_train_config *c) {
     c->prefetch = true;
 }
 
+/* NAS-Bench-201 (Dong & Yang, ICLR 2020), configs/nas-benchmark/hyper-opts/{LESS,200E}.config of
+ * its code: SGD nesterov, momentum 0.9, decay 5e-4, LR 0.1, cosine with eta_min 0 stepped every
+ * iteration, batch 256, RandomCrop(32, padding=4) + RandomHorizontalFlip, plain cross entropy. */
+static const struct {
+    const char *name;
+    int epochs;
+} recipes[] = {{"nb201-12", 12}, {"nb201-200", 200}};
+
+const char *nasc_train_recipe_names(void) {
+    return "nb201-12, nb201-200";
+}
+
+nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
+                                    int *out_cells, nasc_err *err) {
+    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
+        if (!name || strcmp(name, recipes[i].name))
+            continue;
+        c->epochs = recipes[i].epochs;
+        c->batch = 256;
+        c->optim = NASC_OPTIM_SGD;
+        c->lr = 0.1f;
+        c->lr_min = 0.0f;
+        c->warmup_epochs = 0;
+        c->momentum = 0.9f;
+        c->nesterov = true;
+        c->weight_decay = 5e-4f;
+        c->clip_norm = 0.0f;
+        c->label_smoothing = 0.0f;
+        c->drop_path = 0.0f;
+        c->aux_weight = 0.0f;
+        c->crop_pad = 4;
+        c->hflip = true;
+        c->cutout = 0;
+        if (out_channels)
+            *out_channels = 16;
+        if (out_cells)
+            *out_cells = 5;
+        return NASC_OK;
+    }
+    return nasc_errorf(err, NASC_ERR_ARG, "train: unknown recipe '%s' (expected %s)",
+                       name ? name : "", nasc_train_recipe_names());
+}
+
 static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
     if (c->epochs < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "train: epochs must be >= 1 (%d)", c->epochs);
@@ -103,7 +146,8 @@ static nasc_status graph_fail(nasc_graph *g, nasc_err *err) {
  * run's peak memory is the larger of a training step and an evaluation batch, not their sum; the
  * graph is left in inference mode without gradients. */
 static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be, int batch,
-                            nasc_graph **gp, float *out_acc, float *out_loss, nasc_err *err) {
+                            nasc_graph **gp, float *out_acc, float *out_loss, float *out_logits,
+                            nasc_err *err) {
     nasc_loader *ld = NULL;
     const nasc_loader_config lc = {.batch = batch, .prefetch = true};
     NASC_TRY(nasc_loader_new(ds, &lc, &ld, err));
@@ -128,6 +172,9 @@ static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend 
             st = graph_fail(g, err);
             break;
         }
+        if (out_logits) /* loader batches come in dataset order (no shuffle) */
+            memcpy(out_logits + (size_t)seen * (size_t)m->n_classes, logits->data,
+                   (size_t)b.n * (size_t)m->n_classes * sizeof *out_logits);
         loss_sum += (double)loss->data[0] * b.n;
         correct += n_correct(logits, b.labels, b.n);
         seen += b.n;
@@ -152,7 +199,28 @@ nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *b
             return err ? err->code : NASC_ERR_ARG;
     }
     nasc_graph *g = NULL;
-    nasc_status st = evaluate(m, ds, be, batch, &g, out_acc, out_loss, err);
+    nasc_status st = evaluate(m, ds, be, batch, &g, out_acc, out_loss, NULL, err);
+    nasc_graph_free(g);
+    nasc_backend_free(own);
+    return st;
+}
+
+nasc_status nasc_predict(nasc_model *m, const nasc_dataset *ds, nasc_backend *be, int threads,
+                         int batch, float *out_logits, float *out_acc, nasc_err *err) {
+    NASC_TRY(check_fit(m, ds, "prediction", err));
+    if (batch < 1)
+        return nasc_errorf(err, NASC_ERR_ARG, "predict: batch must be >= 1 (%d)", batch);
+    nasc_backend *own = NULL;
+    if (!be) {
+        own = be = nasc_backend_new("cpu", threads, err);
+        if (!be)
+            return err ? err->code : NASC_ERR_ARG;
+    }
+    nasc_graph *g = NULL;
+    float acc = 0.0f, loss = 0.0f;
+    nasc_status st = evaluate(m, ds, be, batch, &g, &acc, &loss, out_logits, err);
+    if (st == NASC_OK && out_acc)
+        *out_acc = acc;
     nasc_graph_free(g);
     nasc_backend_free(own);
     return st;
@@ -465,7 +533,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         if (eval && (cfg->eval_each_epoch || last)) {
             const double te = now_s();
             const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
-            if ((st = evaluate(m, eval, be, eb, &g, &eacc, &eloss, err)) != NASC_OK)
+            if ((st = evaluate(m, eval, be, eb, &g, &eacc, &eloss, NULL, err)) != NASC_OK)
                 break;
             eval_time += now_s() - te;
             out->eval_acc = eacc;

@@ -17,6 +17,7 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,6 +60,10 @@ static void drop_none_edges(Agraph_t *g) {
     }
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Keeps only subgraph "cluster_<cell>" (and what lies inside it). NASC_ERR_ARG naming the
  * cells there are if the drawing has no such cluster. */
 static nasc_status keep_cell(Agraph_t *g, const char *cell, nasc_err *err) {
@@ -66,12 +71,17 @@ static nasc_status keep_cell(Agraph_t *g, const char *cell, nasc_err *err) {
     snprintf(name, sizeof name, "cluster_%s", cell);
     Agraph_t *keep = agsubg(g, name, 0);
     if (!keep) {
+        /* the cells' names in sorted order (Graphviz's subgraph order varies between runs) */
+        const char *names[16];
+        int n = 0;
+        for (Agraph_t *sg = agfstsubg(g); sg && n < 16; sg = agnxtsubg(sg))
+            if (!strncmp(agnameof(sg), "cluster_", 8))
+                names[n++] = agnameof(sg) + 8;
+        qsort(names, (size_t)n, sizeof names[0], cmp_str);
         char have[256] = "";
         size_t k = 0;
-        for (Agraph_t *sg = agfstsubg(g); sg && k < sizeof have; sg = agnxtsubg(sg))
-            if (!strncmp(agnameof(sg), "cluster_", 8))
-                k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", k ? ", " : "",
-                                      agnameof(sg) + 8);
+        for (int i = 0; i < n && k < sizeof have; i++)
+            k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", i ? ", " : "", names[i]);
         return nasc_errorf(err, NASC_ERR_ARG, "draw: no cell '%s' in this drawing (%s%s)", cell,
                            have[0] ? "cells: " : "it has one cell only", have);
     }

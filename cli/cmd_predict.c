@@ -1,0 +1,173 @@
+/* cmd_predict.c — `nasc predict`: a saved model's top-k classes per image, and its raw logits for
+ * comparing other runtimes with nasc exactly. The logits are computed by nasc_predict, the same
+ * path as `nasc eval`. */
+#include "train_opts.h"
+
+#include "nasc/arena.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+/* Softmax probabilities of one row (in double, then rounded). */
+static void softmax_row(const float *z, int K, double *p) {
+    double mx = z[0], sum = 0.0;
+    for (int k = 1; k < K; k++)
+        mx = fmax(mx, (double)z[k]);
+    for (int k = 0; k < K; k++)
+        sum += (p[k] = exp((double)z[k] - mx));
+    for (int k = 0; k < K; k++)
+        p[k] /= sum;
+}
+
+/* The indices of the top K values of z (ties: lower index first). */
+static void top_k(const float *z, int n, int K, int *idx) {
+    for (int t = 0; t < K; t++) {
+        int best = -1;
+        for (int k = 0; k < n; k++) {
+            bool used = false;
+            for (int u = 0; u < t; u++)
+                used |= idx[u] == k;
+            if (!used && (best < 0 || z[k] > z[best]))
+                best = k;
+        }
+        idx[t] = best;
+    }
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *model_path = NULL, *data = NULL, *split = "test";
+    const char *logits_path = NULL;
+    int batch = 256, threads = 2, top = 3;
+    bool json = false, quiet = false;
+    cli_flag flags[] = {
+        {"model", CLI_STR, &model_path, "FILE", "weights file written by nasc train --out"},
+        {"data", CLI_STR, &data, "DATASET", "predict every image of this dataset's split"},
+        {"split", CLI_STR, &split, "NAME", "with --data: test (default) or train"},
+        {"top", CLI_INT, &top, "K", "classes listed per image (default 3)"},
+        {"logits", CLI_STR, &logits_path, "FILE",
+         "write the raw logits: float32 little-endian, images x classes"},
+        {"json", CLI_BOOL, &json, NULL, "print one JSON object"},
+        {"quiet", CLI_BOOL, &quiet, NULL, "print only the summary, not a line per image"},
+        {"batch", CLI_INT, &batch, "B", "batch size (default 256)"},
+        {"threads", CLI_INT, &threads, "T", "kernel threads (default 2)"},
+    };
+    int rc = cli_parse("predict", argc, argv, 2, flags, (int)(sizeof flags / sizeof flags[0]),
+                       "nasc predict --model FILE --data DATASET [--top K] "
+                       "[--json] [--logits FILE]",
+                       "Classifies images with a saved model: the top K classes of each image "
+                       "with their probabilities, and optionally the raw logits as float32 "
+                       "(the numbers nasc eval scores), so that exported models can be compared "
+                       "with nasc exactly.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    if (!model_path) {
+        cli_error("nasc predict: --model FILE is required");
+        return CLI_USAGE;
+    }
+    if (!data) {
+        cli_error("nasc predict: --data DATASET is required");
+        return CLI_USAGE;
+    }
+    if (strcmp(split, "test") && strcmp(split, "train")) {
+        cli_error("nasc predict: --split: expected test or train, got '%s'", split);
+        return CLI_USAGE;
+    }
+    if (batch < 1 || threads < 1 || top < 1) {
+        cli_error("nasc predict: --batch, --threads and --top must be >= 1");
+        return CLI_USAGE;
+    }
+
+    nasc_err err = {0};
+    nasc_model *m = NULL;
+    nasc_dataset *ds = NULL;
+    float *logits = NULL;
+    float acc = NAN;
+    nasc_status st = cli_model_from_file(model_path, &m, &err);
+    if (st == NASC_OK && data)
+        st = nasc_dataset_load(data, strcmp(split, "test") ? NASC_SPLIT_TRAIN : NASC_SPLIT_TEST,
+                               &ds, &err);
+    if (st == NASC_OK && !(logits = nasc_malloc((size_t)(ds->n > 0 ? ds->n : 1) *
+                                                (size_t)m->n_classes * sizeof *logits)))
+        st = nasc_errorf(&err, NASC_ERR_NOMEM, "predict: out of memory");
+    if (st == NASC_OK)
+        st = nasc_predict(m, ds, NULL, threads, batch, logits, data ? &acc : NULL, &err);
+    if (st == NASC_OK && logits_path) {
+        /* float32 little-endian: the host order on every machine nasc builds for */
+        _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host");
+        st = nasc_write_file_atomic(logits_path, logits,
+                                    (size_t)ds->n * (size_t)m->n_classes * sizeof *logits, &err);
+    }
+    if (st != NASC_OK) {
+        rc = cli_fail(st, &err, true); /* a bad --logits path is bad input too */
+        goto done;
+    }
+    const int K = m->n_classes, kk = top < K ? top : K;
+    double *p = nasc_malloc((size_t)K * sizeof *p);
+    int *idx = nasc_malloc((size_t)kk * sizeof *idx);
+    if (!p || !idx) {
+        nasc_free(p);
+        nasc_free(idx);
+        cli_error("nasc predict: out of memory");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    cJSON *j = json ? cJSON_CreateObject() : NULL, *preds = NULL;
+    if (j) {
+        cJSON_AddStringToObject(j, "model", model_path);
+        cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
+        cJSON_AddStringToObject(j, "arch", m->arch ? m->arch : "");
+        if (data) {
+            cJSON_AddStringToObject(j, "data", data);
+            cJSON_AddStringToObject(j, "split", split);
+        }
+        cJSON_AddNumberToObject(j, "images", ds->n);
+        cJSON_AddNumberToObject(j, "classes", K);
+        if (data)
+            cJSON_AddNumberToObject(j, "accuracy", (double)acc);
+        if (logits_path)
+            cJSON_AddStringToObject(j, "logits", logits_path);
+        preds = quiet ? NULL : cJSON_AddArrayToObject(j, "predictions");
+    }
+    for (int i = 0; i < ds->n && (preds || (!json && !quiet)); i++) {
+        const float *z = logits + (size_t)i * K;
+        softmax_row(z, K, p);
+        top_k(z, K, kk, idx);
+        if (preds) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "index", i);
+            if (data)
+                cJSON_AddNumberToObject(o, "label", ds->labels[i]);
+            cJSON *tops = cJSON_AddArrayToObject(o, "top");
+            for (int t = 0; t < kk; t++) {
+                cJSON *c = cJSON_CreateObject();
+                cJSON_AddNumberToObject(c, "class", idx[t]);
+                cJSON_AddNumberToObject(c, "prob", p[idx[t]]);
+                cJSON_AddNumberToObject(c, "logit", (double)z[idx[t]]);
+                cJSON_AddItemToArray(tops, c);
+            }
+            cJSON_AddItemToArray(preds, o);
+        } else {
+            printf("%d (label %d):", i, ds->labels[i]);
+            for (int t = 0; t < kk; t++)
+                printf(" %d %.4f", idx[t], p[idx[t]]);
+            putchar('\n');
+        }
+    }
+    if (j) {
+        char *s = cJSON_PrintUnformatted(j);
+        printf("%s\n", s);
+        cJSON_free(s);
+        cJSON_Delete(j);
+    } else if (data) {
+        printf("%s accuracy %.2f%% on %d images\n", split, (double)acc, ds->n);
+    }
+    nasc_free(p);
+    nasc_free(idx);
+    rc = CLI_OK;
+done:
+    nasc_free(logits);
+    nasc_dataset_free(ds);
+    nasc_model_free(m);
+    return rc;
+}
