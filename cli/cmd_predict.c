@@ -257,7 +257,7 @@ static int predict(const char *model_path, const char *data, const char *split,
         }
     }
     if (j) {
-        char *s = cJSON_Print(j);
+        char *s = cJSON_PrintUnformatted(j);
         printf("%s\n", s);
         cJSON_free(s);
         cJSON_Delete(j);

@@ -60,7 +60,7 @@ static void drop_none_edges(Agraph_t *g) {
     }
 }
 
-static int cmp_names(const void *a, const void *b) {
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
@@ -71,17 +71,17 @@ static nasc_status keep_cell(Agraph_t *g, const char *cell, nasc_err *err) {
     snprintf(name, sizeof name, "cluster_%s", cell);
     Agraph_t *keep = agsubg(g, name, 0);
     if (!keep) {
-        /* cgraph's subgraph order is not stable from run to run: list the cells sorted */
+        /* the cells' names in sorted order (Graphviz's subgraph order varies between runs) */
         const char *names[16];
-        int nn = 0;
-        for (Agraph_t *sg = agfstsubg(g); sg && nn < 16; sg = agnxtsubg(sg))
+        int n = 0;
+        for (Agraph_t *sg = agfstsubg(g); sg && n < 16; sg = agnxtsubg(sg))
             if (!strncmp(agnameof(sg), "cluster_", 8))
-                names[nn++] = agnameof(sg) + 8;
-        qsort(names, (size_t)nn, sizeof *names, cmp_names);
+                names[n++] = agnameof(sg) + 8;
+        qsort(names, (size_t)n, sizeof names[0], cmp_str);
         char have[256] = "";
         size_t k = 0;
-        for (int i = 0; i < nn && k < sizeof have; i++)
-            k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", k ? ", " : "", names[i]);
+        for (int i = 0; i < n && k < sizeof have; i++)
+            k += (size_t)snprintf(have + k, sizeof have - k, "%s%s", i ? ", " : "", names[i]);
         return nasc_errorf(err, NASC_ERR_ARG, "draw: no cell '%s' in this drawing (%s%s)", cell,
                            have[0] ? "cells: " : "it has one cell only", have);
     }
