@@ -1,6 +1,8 @@
 /* args.c — flag parsing with strict number checks, exit codes, error printing. */
 #include "cli.h"
 
+#include "nasc/limits.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -38,6 +40,16 @@ int cli_fail(nasc_status st, const nasc_err *err, bool input_io) {
     else
         cli_error("%s", nasc_status_str(st));
     return cli_exit_code(st, input_io);
+}
+
+int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int64_t hi) {
+    char what[96];
+    snprintf(what, sizeof what, "nasc %s: --%s", cmd, flag);
+    nasc_err err = {0};
+    if (nasc_limit_check_int(&err, what, v, lo, hi) == NASC_OK)
+        return CLI_OK;
+    cli_error("%s", err.msg);
+    return CLI_USAGE;
 }
 
 static bool parse_value(cli_flag *f, const char *cmd, const char *v) {

@@ -44,6 +44,10 @@ int cli_exit_code(nasc_status st, bool input_io);
 /* Reports err (or the generic text of st) and returns the exit code. */
 int cli_fail(nasc_status st, const nasc_err *err, bool input_io);
 
+/* CLI_OK if lo <= v <= hi, else prints "nasc CMD: --FLAG: must be in [LO, HI] (got V)" and returns
+ * CLI_USAGE. The bounds come from nasc/limits.h. */
+int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int64_t hi);
+
 /* ---- progress ---- */
 
 typedef struct cli_progress {
@@ -75,6 +79,7 @@ struct nasc_experiment_config;
 int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *given,
                        const char *max_memory);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
+int cmd_report(int argc, char **argv); /* cmd_report.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
 int cmd_export(int argc, char **argv);  /* cmd_export.c */
 

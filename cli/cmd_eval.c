@@ -1,8 +1,22 @@
 /* cmd_eval.c — `nasc eval`: accuracy of a saved model on a dataset's test split. */
 #include "train_opts.h"
 
+#include "nasc/limits.h"
+
 #include <cjson/cJSON.h>
+#include "nasc/arena.h"
+
 #include <string.h>
+
+/* Whether the model's class names are the dataset's, in the same order. */
+static bool names_match(const cJSON *names, const nasc_dataset *ds) {
+    for (int k = 0; k < ds->n_classes; k++) {
+        const cJSON *v = cJSON_GetArrayItem(names, k);
+        if (!cJSON_IsString(v) || strcmp(v->valuestring, nasc_dataset_class_name(ds, k)))
+            return false;
+    }
+    return true;
+}
 
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *data = "fashion-mnist", *split = "test";
@@ -29,17 +43,31 @@ int cmd_eval(int argc, char **argv) {
         cli_error("nasc eval: --split: expected test or train, got '%s'", split);
         return CLI_USAGE;
     }
-    if (batch < 1 || threads < 1) {
-        cli_error("nasc eval: --batch and --threads must be >= 1");
+    if (cli_check_int("eval", "batch", batch, 1, NASC_MAX_BATCH) != CLI_OK ||
+        cli_check_int("eval", "threads", threads, 1, NASC_MAX_THREADS) != CLI_OK)
         return CLI_USAGE;
-    }
     nasc_err err = {0};
     nasc_model *m = NULL;
     nasc_dataset *ds = NULL;
+    char *spec = NULL;
+    cJSON *names = NULL;
     nasc_status st = cli_model_from_file(model_path, &m, &err);
+    if (st == NASC_OK && !strncmp(data, "images:", 7) && !strstr(data, "input=")) {
+        /* image folders are fitted to the model's input unless the spec says otherwise */
+        char opt[64];
+        snprintf(opt, sizeof opt, "input=%dx%dx%d", m->in_c, m->in_h, m->in_w);
+        if (!(spec = cli_images_spec(data, opt)))
+            st = nasc_errorf(&err, NASC_ERR_NOMEM, "out of memory");
+    }
     if (st == NASC_OK)
-        st = nasc_dataset_load(data, strcmp(split, "test") ? NASC_SPLIT_TRAIN : NASC_SPLIT_TEST, &ds,
+        st = nasc_dataset_load(spec ? spec : data,
+                               strcmp(split, "test") ? NASC_SPLIT_TRAIN : NASC_SPLIT_TEST, &ds,
                                &err);
+    if (st == NASC_OK && (names = cli_model_class_names(model_path)) &&
+        (cJSON_GetArraySize(names) != ds->n_classes ||
+         (ds->class_names && !names_match(names, ds))))
+        st = nasc_errorf(&err, NASC_ERR_ARG,
+                         "eval: the model was trained on other classes than those of %s", data);
     float acc = 0, loss = 0;
     if (st == NASC_OK)
         st = nasc_evaluate(m, ds, NULL, threads, batch, &acc, &loss, &err);
@@ -56,6 +84,8 @@ int cmd_eval(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "images", ds->n);
             cJSON_AddNumberToObject(j, "accuracy", acc);
             cJSON_AddNumberToObject(j, "loss", loss);
+            if (names)
+                cJSON_AddItemToObject(j, "class_names", cJSON_Duplicate(names, true));
             char *s = cJSON_Print(j);
             printf("%s\n", s);
             cJSON_free(s);
@@ -66,6 +96,8 @@ int cmd_eval(int argc, char **argv) {
         }
         rc = CLI_OK;
     }
+    cJSON_Delete(names);
+    nasc_free(spec);
     nasc_dataset_free(ds);
     nasc_model_free(m);
     return rc;

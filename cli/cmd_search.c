@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nasc/arena.h"
+#include "nasc/dist.h"
 #include "nasc/experiment.h"
 #include "nasc/oneshot_search.h"
 
@@ -143,7 +144,7 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
     cJSON_Delete(o);
 }
 
-int cmd_search(int argc, char **argv) {
+static int search_main(int argc, char **argv) {
     int n_keys;
     const nasc_config_key *keys = nasc_config_keys(&n_keys);
     if (n_keys + 2 > MAX_FLAGS) {
@@ -231,8 +232,24 @@ int cmd_search(int argc, char **argv) {
         }
     }
 
-    if (nasc_oneshot_search_handles(&cfg)) /* darts, gdas, ...: a supernet, not trials */
+    const int i_workers = (int)(nasc_config_key_find("workers") - keys);
+    if (nasc_dist_size() > 1 && !given[i_workers]) /* under mpirun: the other ranks */
+        cfg.workers = nasc_dist_size() - 1;
+
+    if (nasc_oneshot_search_handles(&cfg)) { /* darts, gdas, ...: a supernet, not trials */
+        if (nasc_dist_size() > 1)
+            fprintf(stderr,
+                    "nasc: note: one-shot strategies run on rank 0 alone; the other %d "
+                    "ranks stay idle\n",
+                    nasc_dist_size() - 1);
         return cli_search_oneshot(&cfg, given, max_memory);
+    }
+    if (max_memory) { /* a flag the strategy would ignore is refused, not dropped */
+        cli_error("nasc search: --max-memory: only for the one-shot strategies (strategy '%s' "
+                  "builds no supernet)",
+                  cfg.strategy);
+        return CLI_USAGE;
+    }
 
     nasc_experiment *ex = NULL;
     if ((st = nasc_experiment_open(&cfg, &ex, &err)) != NASC_OK)
@@ -286,5 +303,29 @@ int cmd_search(int argc, char **argv) {
         }
     }
     nasc_experiment_free(ex);
+    return code;
+}
+
+/* Under an MPI launcher (dist.h), rank 0 runs the search and the other ranks evaluate its trials;
+ * only rank 0 reads the flags, the configuration file and the database. */
+int cmd_search(int argc, char **argv) {
+    nasc_err err = {0};
+    nasc_status st = nasc_dist_init(&err);
+    if (st != NASC_OK) {
+        cli_error("%s", err.msg);
+        return CLI_USAGE;
+    }
+    if (nasc_dist_rank() > 0) {
+        st = nasc_experiment_serve(&err);
+        nasc_dist_finalize();
+        if (st != NASC_OK) {
+            cli_error("rank %d: %s", nasc_dist_rank(), err.msg);
+            return CLI_FAIL;
+        }
+        return CLI_OK;
+    }
+    int code = search_main(argc, argv);
+    nasc_experiment_dist_end();
+    nasc_dist_finalize();
     return code;
 }

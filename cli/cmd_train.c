@@ -2,6 +2,7 @@
 #include "train_opts.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -65,6 +66,8 @@ int cmd_train(int argc, char **argv) {
     flags[n++] = (cli_flag){"auxiliary", CLI_BOOL, &net.auxiliary, NULL, "darts: auxiliary head"};
     flags[n++] = (cli_flag){"width", CLI_FLOAT, &net.width, "X", "baseline CNN width multiplier (default 1)"};
     n = cli_train_flags_add(flags, n, &o);
+    if ((n = cli_train_recipe_add(flags, n, argc, argv, 2, &o, &net, "train")) < 0)
+        return CLI_USAGE;
     flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
                             "evaluate on the test set after every epoch"};
     flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};
@@ -82,12 +85,21 @@ int cmd_train(int argc, char **argv) {
                        "on the test split. Without --arch it trains the built-in baseline CNN.");
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK)
+    if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK) {
+        cli_train_opts_deinit(&o);
         return rc;
+    }
     if (net.auxiliary && !o.cfg.aux_weight)
         o.cfg.aux_weight = 0.4f; /* the DARTS code's auxiliary_weight */
-    if (!(net.width > 0.0f) || net.channels < 0 || net.cells < 0) {
-        cli_error("nasc train: --width must be > 0, --channels and --cells >= 0");
+    if (!(net.width > 0.0f && (double)net.width <= NASC_MAX_WIDTH)) {
+        cli_error("nasc train: --width: must be in (0, %g] (got %g)", NASC_MAX_WIDTH,
+                  (double)net.width);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    if (cli_check_int("train", "channels", net.channels, 0, NASC_MAX_CHANNELS) != CLI_OK ||
+        cli_check_int("train", "cells", net.cells, 0, NASC_MAX_CELLS) != CLI_OK) {
+        cli_train_opts_deinit(&o);
         return CLI_USAGE;
     }
 
@@ -98,8 +110,10 @@ int cmd_train(int argc, char **argv) {
     train_ui ui = {0};
     char *ckpt_meta = NULL;
     nasc_status st = cli_load_data(&o, &train, &test, &err);
-    if (st != NASC_OK)
+    if (st != NASC_OK) {
+        cli_train_opts_deinit(&o);
         return cli_fail(st, &err, true);
+    }
     st = cli_model_build(space, arch, &net, train->c, train->h, train->w, train->n_classes,
                          o.cfg.seed, &m, &err);
     if (st != NASC_OK) {
@@ -113,7 +127,7 @@ int cmd_train(int argc, char **argv) {
     }
     o.cfg.backend = be;
     if (ckpt) {
-        if (!(ckpt_meta = cli_model_meta(m, &net))) {
+        if (!(ckpt_meta = cli_model_meta(m, &net, train))) {
             rc = cli_fail(NASC_ERR_NOMEM, &err, false);
             goto done;
         }
@@ -147,7 +161,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     if (out_path) {
-        char *meta = cli_model_meta(m, &net);
+        char *meta = cli_model_meta(m, &net, train);
         st = meta ? nasc_weights_save(out_path, m, meta, &err) : NASC_ERR_NOMEM;
         nasc_free(meta);
         if (st != NASC_OK) {
@@ -201,5 +215,6 @@ done:
     nasc_model_free(m);
     nasc_dataset_free(train);
     nasc_dataset_free(test);
+    cli_train_opts_deinit(&o);
     return rc;
 }

@@ -48,11 +48,31 @@ static void add_num(cJSON *o, const char *k, double v) {
         cJSON_AddNullToObject(o, k);
 }
 
+/* The best trial of the whole experiment (nasc_trials_best), kept apart from the listed rows
+ * (--status and --pareto filter those). */
+typedef struct best_trial {
+    int64_t id; /* -1: no trial finished ok */
+    double score, test_score;
+    char *arch; /* owned */
+} best_trial;
+
 static int print_json(const char *path, const nasc_kv *cfg, int n_cfg, const nasc_trial_record *t,
-                      int64_t n, bool oracle) {
+                      int64_t n, bool oracle, const best_trial *b) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "db", path);
     cJSON_AddBoolToObject(root, "oracle", oracle); /* scores are test accuracy searched on */
+    /* as nasc search --json: what the search selected on (validation accuracy; null for an
+     * oracle search) and the reported test accuracy of that architecture */
+    if (b->id >= 0) {
+        cJSON_AddNumberToObject(root, "best_trial", (double)b->id);
+        cJSON_AddStringToObject(root, "best_arch", b->arch);
+    } else {
+        cJSON_AddNullToObject(root, "best_trial");
+        cJSON_AddNullToObject(root, "best_arch");
+    }
+    add_num(root, "best_score", b->id >= 0 ? b->score : (double)NAN);
+    add_num(root, "best_valid", b->id >= 0 && !oracle ? b->score : (double)NAN);
+    add_num(root, "best_test", b->id >= 0 ? b->test_score : (double)NAN);
     cJSON *c = cJSON_AddObjectToObject(root, "config");
     for (int i = 0; i < n_cfg; i++)
         cJSON_AddStringToObject(c, cfg[i].key, cfg[i].value);
@@ -146,6 +166,17 @@ int cmd_trials(int argc, char **argv) {
         nasc_free(cfg);
         return cli_fail(st, &err, true);
     }
+    best_trial best = {.id = -1};
+    int64_t ib = nasc_trials_best(t, n);
+    if (ib >= 0) {
+        best = (best_trial){t[ib].id, t[ib].score, t[ib].test_score, nasc_strdup(t[ib].arch)};
+        if (!best.arch) {
+            nasc_db_trials_free(t, n);
+            nasc_free(cfg);
+            cli_error("nasc trials: out of memory");
+            return CLI_FAIL;
+        }
+    }
     bool *keep = NULL;
     if (pareto) { /* the front, then the same in-place filter as --status */
         int64_t *front = nasc_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
@@ -155,6 +186,7 @@ int cmd_trials(int argc, char **argv) {
             keep[front[i]] = true;
         nasc_free(front);
         if (nf < 0) {
+            nasc_free(best.arch);
             nasc_free(keep);
             nasc_db_trials_free(t, n);
             nasc_free(cfg);
@@ -197,7 +229,7 @@ int cmd_trials(int argc, char **argv) {
     const char *score_name = oracle ? "score_ORACLE_test" : "score";
     rc = CLI_OK;
     if (!strcmp(format, "json")) {
-        rc = print_json(db_path, cfg, n_cfg, t, n, oracle);
+        rc = print_json(db_path, cfg, n_cfg, t, n, oracle, &best);
     } else if (!strcmp(format, "csv")) {
         printf("id,status,%s,test,fidelity,reached,seconds,sim_seconds,params,flops,worker,"
                "attempts,arch,reason\n",
@@ -259,7 +291,21 @@ int cmd_trials(int argc, char **argv) {
                 printf(")\n");
             }
         }
+        /* the architecture the search selected, and on a table the number to report: the test
+         * accuracy of the best on validation */
+        if (best.id >= 0) {
+            printf("best: trial %lld, ", (long long)best.id);
+            if (oracle)
+                printf("ORACLE test %.4f (searched on test accuracy)", best.score);
+            else if (isfinite(best.test_score))
+                printf("validation %.4f, test %.4f (test accuracy of the best on validation)",
+                       best.score, best.test_score);
+            else
+                printf(fabs(best.score) < 1e6 ? "score %.4f" : "score %.4g", best.score);
+            printf("\n      %s\n", best.arch);
+        }
     }
+    nasc_free(best.arch);
     nasc_db_trials_free(t, n);
     nasc_free(cfg);
     return rc;

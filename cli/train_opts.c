@@ -3,8 +3,10 @@
 #include "train_opts.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 
 void cli_train_opts_init(cli_train_opts *o) {
@@ -24,7 +26,14 @@ int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o) {
     nasc_train_config *c = &o->cfg;
     const cli_flag add[] = {
         {"data", CLI_STR, &o->data, "DATASET",
-         "fashion-mnist (default), fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR"},
+         "fashion-mnist (default), fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, "
+         "images:DIR"},
+        {"input", CLI_STR, &o->input, "CxHxW",
+         "images:DIR: fit every image to this shape (default: the first image's)"},
+        {"test-fraction", CLI_DOUBLE, &o->test_fraction, "F",
+         "images:DIR without train/ and test/: share held out for testing (default 0.2)"},
+        {"skip-bad", CLI_BOOL, &o->skip_bad, NULL,
+         "images:DIR: skip (and count) files that are not decodable images"},
         {"data-fraction", CLI_DOUBLE, &o->data_fraction, "F",
          "train on this share of the training set, stratified (default 1)"},
         {"epochs", CLI_INT, &c->epochs, "N", "training epochs (default 5)"},
@@ -69,23 +78,83 @@ int cli_train_opts_finish(cli_train_opts *o, const char *cmd) {
         cli_error("nasc %s: --data-fraction must be in (0, 1] (got %g)", cmd, o->data_fraction);
         return CLI_USAGE;
     }
-    if (c->threads < 1 || c->threads > 256) {
-        cli_error("nasc %s: --threads must be in [1, 256] (got %d)", cmd, c->threads);
+    const bool images = !strncmp(o->data, "images:", 7);
+    if (!images && (o->input || o->test_fraction != 0.0 || o->skip_bad)) {
+        cli_error("nasc %s: --input, --test-fraction and --skip-bad are options of --data "
+                  "images:DIR",
+                  cmd);
         return CLI_USAGE;
     }
+    if (images && (o->input || o->test_fraction != 0.0 || o->skip_bad)) {
+        char opts[256];
+        int k = 0;
+        opts[0] = '\0';
+        if (o->input)
+            k += snprintf(opts + k, sizeof opts - (size_t)k, "%sinput=%.64s", k ? "&" : "",
+                          o->input);
+        if (o->test_fraction != 0.0)
+            k += snprintf(opts + k, sizeof opts - (size_t)k, "%stest-fraction=%.17g",
+                          k ? "&" : "", o->test_fraction);
+        if (o->skip_bad)
+            snprintf(opts + k, sizeof opts - (size_t)k, "%sskip-bad", k ? "&" : "");
+        if (!(o->data_spec = cli_images_spec(o->data, opts))) {
+            cli_error("nasc %s: out of memory", cmd);
+            return CLI_FAIL;
+        }
+        o->data = o->data_spec;
+    }
+    if (cli_check_int(cmd, "threads", c->threads, 1, NASC_MAX_THREADS) != CLI_OK)
+        return CLI_USAGE;
     if (c->epochs < 1) {
         cli_error("nasc %s: --epochs must be >= 1 (got %d)", cmd, c->epochs);
         return CLI_USAGE;
     }
-    if (c->batch < 1) {
-        cli_error("nasc %s: --batch must be >= 1 (got %d)", cmd, c->batch);
+    if (cli_check_int(cmd, "batch", c->batch, 1, NASC_MAX_BATCH) != CLI_OK)
         return CLI_USAGE;
-    }
     if (strcmp(o->backend, "cpu") && strcmp(o->backend, "ref")) {
         cli_error("nasc %s: --backend: expected cpu or ref, got '%s'", cmd, o->backend);
         return CLI_USAGE;
     }
     return CLI_OK;
+}
+
+int cli_train_recipe_add(cli_flag *f, int n, int argc, char **argv, int first, cli_train_opts *o,
+                         cli_net_opts *net, const char *cmd) {
+    static char help[160];
+    snprintf(help, sizeof help,
+             "a benchmark's training schedule and network size (%s); later flags override it",
+             nasc_train_recipe_names());
+    f[n++] = (cli_flag){"recipe", CLI_STR, &o->recipe, "NAME", help};
+    for (int i = first; i < argc; i++) {
+        const char *name = NULL;
+        if (!strcmp(argv[i], "--recipe") && i + 1 < argc)
+            name = argv[i + 1];
+        else if (!strncmp(argv[i], "--recipe=", 9))
+            name = argv[i] + 9;
+        if (!name)
+            continue;
+        nasc_err err = {0};
+        if (nasc_train_recipe_apply(name, &o->cfg, &net->channels, &net->cells, &err) != NASC_OK) {
+            cli_error("nasc %s: --recipe: %s", cmd, err.msg);
+            return -1;
+        }
+        o->optimizer = "sgd";
+        o->no_nesterov = false;
+    }
+    return n;
+}
+
+void cli_train_opts_deinit(cli_train_opts *o) {
+    nasc_free(o->data_spec);
+    o->data_spec = NULL;
+}
+
+char *cli_images_spec(const char *data, const char *opts) {
+    const size_t n = strlen(data) + strlen(opts) + 2;
+    char *s = nasc_malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", data, *opts ? (strchr(data, '?') ? "&" : "?") : "", opts);
+    return s;
 }
 
 nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
@@ -110,7 +179,7 @@ nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
     return NASC_OK;
 }
 
-char *cli_model_meta(const nasc_model *m, const cli_net_opts *net) {
+char *cli_model_meta(const nasc_model *m, const cli_net_opts *net, const nasc_dataset *ds) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "format", "nasc-model");
     cJSON_AddStringToObject(j, "space", m->space ? m->space : "");
@@ -122,6 +191,11 @@ char *cli_model_meta(const nasc_model *m, const cli_net_opts *net) {
     cJSON_AddNumberToObject(j, "channels", net->channels);
     cJSON_AddNumberToObject(j, "cells", net->cells);
     cJSON_AddBoolToObject(j, "auxiliary", net->auxiliary);
+    if (ds && ds->class_names) {
+        cJSON *names = cJSON_AddArrayToObject(j, "class_names");
+        for (int k = 0; names && k < ds->n_classes; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(nasc_dataset_class_name(ds, k)));
+    }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     char *copy = s ? nasc_strdup(s) : NULL;
@@ -139,7 +213,7 @@ nasc_status cli_model_build(const char *space, const char *arch, const cli_net_o
                                "--arch '%s' needs --space (nb201, darts, chain, mobilenet, macro, "
                                "morph); without --space only the baseline CNN is built",
                                arch);
-        return nasc_baseline_new(in_c, in_h, in_w, classes, net->width > 0 ? net->width : 1.0f,
+        return nasc_baseline_new(in_c, in_h, in_w, classes, net->width,
                                  seed, out, err);
     }
     if (!arch)
@@ -160,6 +234,22 @@ nasc_status cli_model_build(const char *space, const char *arch, const cli_net_o
     return st;
 }
 
+cJSON *cli_model_class_names(const char *path) {
+    char *meta = NULL;
+    nasc_err err = {0};
+    if (nasc_weights_read_meta(path, &meta, &err) != NASC_OK)
+        return NULL;
+    cJSON *j = cJSON_Parse(meta);
+    nasc_free(meta);
+    cJSON *names = j ? cJSON_DetachItemFromObject(j, "class_names") : NULL;
+    cJSON_Delete(j);
+    if (names && !cJSON_IsArray(names)) {
+        cJSON_Delete(names);
+        names = NULL;
+    }
+    return names;
+}
+
 nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err) {
     *out = NULL;
     char *meta = NULL;
@@ -176,19 +266,47 @@ nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *er
                             "model %s: byte 64: metadata is not a nasc model description", path);
         goto done;
     }
-    cli_net_opts net = {0};
+    /* Every size is a whole number within limits.h, checked before anything is built (a
+     * missing width is the baseline's 1; a present one must be in (0, NASC_MAX_WIDTH]). */
+    cli_net_opts net = {.width = 1.0f};
+    int sizes[6] = {0}; /* input C, H, W, classes, channels, cells */
+    const cJSON *items[6] = {cJSON_GetArrayItem(in, 0), cJSON_GetArrayItem(in, 1),
+                             cJSON_GetArrayItem(in, 2), cls, cJSON_GetObjectItem(j, "channels"),
+                             cJSON_GetObjectItem(j, "cells")};
+    static const char *const names[6] = {"input C", "input H", "input W", "classes", "channels",
+                                         "cells"};
+    static const int lo[6] = {1, 1, 1, 2, 0, 0};
+    static const int hi[6] = {NASC_MAX_INPUT_CHANNELS, NASC_MAX_INPUT_SIDE, NASC_MAX_INPUT_SIDE,
+                              NASC_MAX_CLASSES, NASC_MAX_CHANNELS, NASC_MAX_CELLS};
+    for (int i = 0; i < 6; i++) {
+        if (!items[i] && i >= 4)
+            continue; /* channels, cells: optional (the space's default) */
+        const double d = cJSON_IsNumber(items[i]) ? items[i]->valuedouble : -1.0;
+        if (!(d >= lo[i] && d <= hi[i] && d == floor(d))) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 64,
+                                "model %s: byte 64: metadata %s must be a whole number in [%d, %d]",
+                                path, names[i], lo[i], hi[i]);
+            goto done;
+        }
+        sizes[i] = (int)d;
+    }
+    net.channels = sizes[4];
+    net.cells = sizes[5];
     const cJSON *v;
-    if ((v = cJSON_GetObjectItem(j, "width")) && cJSON_IsNumber(v))
-        net.width = (float)v->valuedouble;
-    if ((v = cJSON_GetObjectItem(j, "channels")) && cJSON_IsNumber(v))
-        net.channels = v->valueint;
-    if ((v = cJSON_GetObjectItem(j, "cells")) && cJSON_IsNumber(v))
-        net.cells = v->valueint;
+    if ((v = cJSON_GetObjectItem(j, "width"))) {
+        const double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+        if (!(d > 0 && d <= NASC_MAX_WIDTH)) {
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, 64,
+                                "model %s: byte 64: metadata width must be a number in (0, %g]",
+                                path, NASC_MAX_WIDTH);
+            goto done;
+        }
+        net.width = (float)d;
+    }
     if ((v = cJSON_GetObjectItem(j, "auxiliary")) && cJSON_IsBool(v))
         net.auxiliary = cJSON_IsTrue(v);
-    st = cli_model_build(sp->valuestring, ar->valuestring, &net,
-                         cJSON_GetArrayItem(in, 0)->valueint, cJSON_GetArrayItem(in, 1)->valueint,
-                         cJSON_GetArrayItem(in, 2)->valueint, cls->valueint, 0, out, err);
+    st = cli_model_build(sp->valuestring, ar->valuestring, &net, sizes[0], sizes[1], sizes[2],
+                         sizes[3], 0, out, err);
     if (st == NASC_OK) {
         st = nasc_weights_load(path, *out, err);
         if (st != NASC_OK) {

@@ -17,6 +17,11 @@ typedef struct cli_train_opts {
     const char *optimizer; /* --optimizer */
     bool no_nesterov;
     const char *backend;   /* --backend */
+    const char *input;     /* --input CxHxW (images:DIR) */
+    double test_fraction;  /* --test-fraction (images:DIR without train/ and test/; 0: default) */
+    bool skip_bad;         /* --skip-bad (images:DIR) */
+    const char *recipe;    /* --recipe (applied before parsing by cli_train_recipe_add) */
+    char *data_spec;       /* --data with the image options folded in (nasc_malloc'd) or NULL */
 } cli_train_opts;
 
 /* Network options: --channels, --cells, --auxiliary (and the baseline's width). */
@@ -29,10 +34,21 @@ typedef struct cli_net_opts {
 
 /* Defaults: fashion-mnist, 5 epochs, batch 128, SGD lr 0.1 Nesterov, wd 5e-4, 2 threads, seed 1. */
 void cli_train_opts_init(cli_train_opts *o);
-/* Appends the training flags to f[n..] and returns the new count (at most 24 are added). */
+/* Appends the training flags to f[n..] and returns the new count (at most 28 are added). */
 int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o);
-/* Checks and converts the parsed values (optimizer name, ranges). CLI_OK or CLI_USAGE (printed). */
+/* Checks and converts the parsed values (optimizer name, ranges) and folds --input,
+ * --test-fraction and --skip-bad into the images:DIR spec (o->data then points at o->data_spec).
+ * CLI_OK or CLI_USAGE (printed). */
 int cli_train_opts_finish(cli_train_opts *o, const char *cmd);
+/* Applies --recipe NAME (found anywhere in argv[first..]) to o and net before the flags are
+ * parsed, so explicit flags override it. Adds the --recipe flag to f[n..] and returns the new
+ * count, or -1 after printing the error for an unknown recipe. */
+int cli_train_recipe_add(cli_flag *f, int n, int argc, char **argv, int first, cli_train_opts *o,
+                         cli_net_opts *net, const char *cmd);
+/* Frees what cli_train_opts_finish allocated. */
+void cli_train_opts_deinit(cli_train_opts *o);
+/* data ("images:DIR[?...]") with opts appended ('?' or '&' joined), nasc_malloc'd. */
+char *cli_images_spec(const char *data, const char *opts);
 /* Loads the training split (reduced by --data-fraction) and the test split of --data. */
 nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
                           nasc_dataset **out_test, nasc_err *err);
@@ -40,8 +56,12 @@ nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
 nasc_status cli_model_build(const char *space, const char *arch, const cli_net_opts *net, int in_c,
                             int in_h, int in_w, int classes, uint64_t seed, nasc_model **out,
                             nasc_err *err);
-/* The JSON metadata written into a weights file (nasc_malloc'd). */
-char *cli_model_meta(const nasc_model *m, const cli_net_opts *net);
+/* The JSON metadata written into a weights file (nasc_malloc'd). With ds (may be NULL) holding
+ * class names (images:DIR), they are stored as "class_names", and its mean/std as "normalize". */
+char *cli_model_meta(const nasc_model *m, const cli_net_opts *net, const nasc_dataset *ds);
+/* The class names stored in a weights file's metadata: a cJSON array to free with cJSON_Delete,
+ * or NULL when the file has none (older models, idx and CIFAR datasets). */
+struct cJSON *cli_model_class_names(const char *path);
 /* Rebuilds the model described by a weights file and loads its weights. */
 nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *err);
 

@@ -9,7 +9,7 @@
 set -u
 root="${1:-.}"
 declare -A header_layer=(
-  [status.h]="0 core" [arena.h]="0 core" [rng.h]="0 core"
+  [status.h]="0 core" [arena.h]="0 core" [limits.h]="0 core" [rng.h]="0 core" [dist.h]="0 core"
   [tensor.h]="1 engine" [autograd.h]="1 engine" [ops.h]="1 engine" [backend.h]="1 engine"
   [data.h]="1 data"
   [nn.h]="2 model" [optim.h]="2 model" [weights.h]="2 model"
@@ -17,8 +17,8 @@ declare -A header_layer=(
   [train.h]="4 estimate" [cost.h]="4 estimate" [estimate.h]="4 estimate"
   [strategy.h]="5 strategy" [predictor.h]="5 strategy" [pareto.h]="5 strategy" [oneshot.h]="5 strategy" [supernet.h]="5 strategy"
   [db.h]="6 experiment" [experiment.h]="6 experiment" [oneshot_search.h]="6 experiment"
-  [report.h]="7 report" [export.h]="7 export"
-  [export_c.h]="7 export"
+  [report.h]="7 report" [draw.h]="7 report"
+  [export.h]="7 export" [export_c.h]="7 export"
   [nasc.h]="8 cli"
 )
 declare -A dir_layer=(

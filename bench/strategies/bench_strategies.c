@@ -411,8 +411,11 @@ int main(int argc, char **argv) {
             mev->n_fidelities = ev->n_fidelities;
             memcpy(mev->fidelities, ev->fidelities, sizeof mev->fidelities);
             printf("\n%s: reference point (valid %.4f, latency %.4f ms), table front hypervolume "
-                   "%.2f (on test: %.2f)\n",
-                   D->name, mo_ref[0], mo_ref[1], mo_full[0], mo_full[1]);
+                   "%.2f",
+                   D->name, mo_ref[0], mo_ref[1], mo_full[0]);
+            if (!tune)
+                printf(" (on test: %.2f)", mo_full[1]);
+            printf("\n");
         }
         printf("\n### %s%s (optimum: validation %.4f, test %.4f)\n\n", D->name,
                mode == M_TIME ? " at a time budget" : "", D->opt_valid, D->opt_test);
@@ -453,7 +456,10 @@ int main(int argc, char **argv) {
                 double m1, s1, m2, s2;
                 mean_sd(mo1, seeds, &m1, &s1);
                 mean_sd(mo2, seeds, &m2, &s2);
-                printf(" %5.3f +- %5.3f     | %5.3f +- %5.3f            |", m1, s1, m2, s2);
+                if (tune) /* tuning never prints a test value */
+                    printf(" %5.3f +- %5.3f     | %-24s |", m1, s1, "(not shown: --tune)");
+                else
+                    printf(" %5.3f +- %5.3f     | %5.3f +- %5.3f            |", m1, s1, m2, s2);
             } else {
                 for (int q = 0; q < tmpl.nq; q++) {
                     double m, sd;

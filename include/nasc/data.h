@@ -64,7 +64,19 @@ typedef struct nasc_dataset {
     int32_t *labels; /* n labels; owned */
     float mean[3];   /* per-channel mean of pixel/255 (only the first c are used) */
     float std[3];    /* per-channel standard deviation of pixel/255 */
+    char *class_names; /* image folders: n_classes names of NASC_CLASS_NAME_BYTES bytes each
+                          (NUL-terminated), name k at k*NASC_CLASS_NAME_BYTES; else NULL; owned */
 } nasc_dataset;
+
+/* Room for one class name (a class folder's name) in nasc_dataset.class_names. */
+#define NASC_CLASS_NAME_BYTES 64
+
+/* The name of class k, or NULL when the dataset has no names (idx, CIFAR binaries). */
+static inline const char *nasc_dataset_class_name(const nasc_dataset *ds, int k) {
+    return ds->class_names && k >= 0 && k < ds->n_classes
+               ? ds->class_names + (size_t)k * NASC_CLASS_NAME_BYTES
+               : NULL;
+}
 
 /* Loads one split of the dataset named by spec:
  *   fashion-mnist      $NASC_DATA_DIR/fashion-mnist if the environment variable NASC_DATA_DIR is
@@ -74,6 +86,16 @@ typedef struct nasc_dataset {
  *   cifar10:DIR        data_batch_{1..5}.bin / test_batch.bin in DIR or DIR/cifar-10-batches-bin
  *   cifar100:DIR       train.bin / test.bin in DIR or DIR/cifar-100-binary (fine labels)
  *   mnist, cifar10, cifar100 without DIR read $NASC_DATA_DIR/<name>.
+ *   images:DIR[?OPTS]  image folders, one subfolder per class (sorted names are the labels), in
+ *                      DIR/train and DIR/test when both exist, else in DIR split into train and
+ *                      test (a stratified, fixed share). JPEG, PNG, PGM and PPM files, fitted
+ *                      to one C x H x W (default: the first image's). Mean/std are computed from
+ *                      the training images; class names are kept. OPTS, joined by '&':
+ *                      input=CxHxW, test-fraction=F (default 0.2), skip-bad (count and skip
+ *                      files that do not decode instead of failing). The decoded images are
+ *                      cached in $NASC_CACHE_DIR (else $XDG_CACHE_HOME/nasc, ~/.cache/nasc;
+ *                      NASC_CACHE_DIR="" turns the cache off), keyed by the folder's file list,
+ *                      sizes and modification times. docs/DATA.md, "Image folders".
  * On success *out is a new dataset the caller frees with nasc_dataset_free. On failure *out is
  * NULL, nothing is leaked, and err says why: NASC_ERR_ARG for a bad spec (listing the accepted
  * forms), NASC_ERR_IO for a missing or unreadable file, NASC_ERR_FORMAT for a malformed one,
@@ -96,7 +118,7 @@ static inline size_t nasc_dataset_image_bytes(const nasc_dataset *ds) {
 }
 
 /* A new dataset holding copies of images idx[0..n) of ds, in that order (repeats allowed), with
- * ds's name, shape, classes and mean/std. NASC_ERR_ARG naming the position of an index >= ds->n. */
+ * ds's name, shape, classes, class names and mean/std. NASC_ERR_ARG naming the position of an index >= ds->n. */
 NASC_API nasc_status nasc_dataset_subset(const nasc_dataset *ds, const uint32_t *idx, size_t n,
                                          nasc_dataset **out, nasc_err *err);
 

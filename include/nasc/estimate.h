@@ -88,6 +88,10 @@ typedef struct nasc_trial_result {
     bool stopped_early; /* ended by the median stopping rule (status OK, partial score) */
     int n_curve;        /* validation accuracy after each epoch: curve[0..n_curve) */
     float curve[NASC_MAX_CURVE];
+    int n_train_curve;  /* training loss and accuracy (%) over each epoch (running means of its
+                           steps): train_*_curve[0..n_train_curve); training evaluator only */
+    float train_loss_curve[NASC_MAX_CURVE];
+    float train_acc_curve[NASC_MAX_CURVE];
     double train_loss;  /* last training loss (NaN if none) */
     double seconds;     /* evaluation wall time */
     double test_score;  /* the evaluator's report value (a table's test accuracy) at the fidelity
@@ -152,6 +156,7 @@ struct nasc_evaluator {
     double fidelities[NASC_MAX_FIDELITIES]; /* ascending; 0 = any (training) */
     bool has_test;                          /* results carry test_score */
     bool has_sim_time;                      /* results carry sim_seconds */
+    double mean_sim_seconds; /* tables: mean full-fidelity training time over the rows, or 0 */
     char desc[128];                         /* e.g. "nb201:cifar10 (15625 rows)" */
     /* Cost of every successful trial (params, multiply-adds, activation memory and, if
      * cost_latency_repeats > 0, forward latency), measured by the cost model (cost.h) on the

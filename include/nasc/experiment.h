@@ -88,6 +88,8 @@ typedef struct nasc_experiment_config {
     int workers;          /* trials evaluated at once (processes) */
     int threads;          /* kernel threads per trial */
     double trial_timeout; /* seconds; 0 = none */
+    double sim_sleep;     /* tables: a trial sleeps sim_sleep x its simulated training time / the
+                             table's mean (scheduling benchmarks); 0 = no sleep */
     int snapshot_every;   /* tells between strategy snapshots (strategies with save/load) */
     char db[512];         /* database file ("" = in memory) */
     bool resume;          /* continue an existing database (config taken from it) */
@@ -211,11 +213,34 @@ NASC_API nasc_db *nasc_experiment_db(nasc_experiment *ex);
 NASC_API const nasc_space *nasc_experiment_space(const nasc_experiment *ex);
 NASC_API const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex);
 
+/* ---- distributed searches (dist.h: `mpirun -n N nasc search ...`) ----
+ * Rank 0 opens and runs the experiment as usual; in a job of N > 1 ranks its workers are ranks
+ * 1..N-1 (cfg->workers must be N-1) instead of forked processes: nasc_experiment_run sends each
+ * the configuration, waits until each has built its evaluator, then hands out one trial at a time
+ * to whichever is idle. The schedule is the same, so the trials and results equal those of one
+ * process with --workers N-1. The other ranks call nasc_experiment_serve. */
+
+/* A worker rank (rank > 0): builds the evaluator of the configuration rank 0 sends and evaluates
+ * its trials (in forked processes, as --workers does) until rank 0 sends QUIT. A setup that
+ * failed is reported to rank 0, which reports it; this then returns NASC_OK at QUIT. Other
+ * failures (a malformed message): their status. */
+NASC_API nasc_status nasc_experiment_serve(nasc_err *err);
+/* Rank 0: tells every worker rank the search is over (nasc_experiment_serve returns; a trial one
+ * is running is abandoned and stays "running" in the database, re-run on resume). Call it once
+ * whatever happened, before nasc_dist_finalize; a no-op elsewhere and when called again. */
+NASC_API void nasc_experiment_dist_end(void);
+
 /* The Pareto front of recorded trials (pareto.h): the finished trials no other finished trial
  * dominates in their results' objectives (score first, then costs), or in the score alone for
  * single-objective experiments. Writes their indices into out_idx (room for n), in trial order,
  * and returns the count; -1 on OOM. */
 NASC_API int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_idx);
+
+/* The best recorded trial, chosen as the search chooses it (nasc_trial_better: the highest
+ * fidelity reached, then the highest score, then the earliest): on a benchmark table the best on
+ * validation accuracy, whose test_score is the number to report. Returns its index in t, or -1
+ * when no trial finished ok. */
+NASC_API int64_t nasc_trials_best(const nasc_trial_record *t, int64_t n);
 
 /* The seed of trial k of an experiment with seed `seed` (splitmix64 of both). */
 NASC_API uint64_t nasc_trial_seed(uint64_t seed, int64_t k);

@@ -27,7 +27,9 @@
 /* core and engine */
 #include "nasc/status.h"
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 #include "nasc/rng.h"
+#include "nasc/dist.h"
 #include "nasc/tensor.h"
 #include "nasc/autograd.h"
 #include "nasc/ops.h"
@@ -52,7 +54,9 @@
 #include "nasc/db.h"
 #include "nasc/experiment.h"
 #include "nasc/oneshot_search.h"
-/* export */
+/* reports and exports */
+#include "nasc/draw.h"
+#include "nasc/report.h"
 #include "nasc/export.h"
 #include "nasc/export_c.h"
 

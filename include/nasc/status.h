@@ -67,7 +67,8 @@ NASC_API const char *nasc_status_str(nasc_status st);
 /* Error details. Callers own it (usually on the stack); zero-initialise before use. */
 typedef struct nasc_err {
     nasc_status code; /* NASC_OK when no error was recorded */
-    char msg[512];    /* full message, already including path and offset where known */
+    char msg[1024];   /* message, already including path and offset where known; a longer one
+                       * keeps its first 160 bytes and its end, joined by " ... " */
     char path[256];   /* file the error is about, "" if none */
     int64_t offset;   /* byte offset in that file, -1 if none */
     int line;         /* 1-based line in that file, 0 if none */

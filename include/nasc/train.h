@@ -68,6 +68,20 @@ typedef struct nasc_train_config {
  * clip 5, no smoothing, 1 thread, seed 1, prefetch on. */
 NASC_API void nasc_train_config_default(nasc_train_config *cfg);
 
+/* Named training recipes: a benchmark's published schedule, applied on top of cfg (fields the
+ * recipe does not name are left alone). out_channels / out_cells receive the network size the
+ * recipe trains (either may be NULL).
+ *   nb201-12   NAS-Bench-201's low-fidelity schedule (its LESS config): SGD, Nesterov momentum
+ *              0.9, lr 0.1 cosine-annealed to 0 over all steps, weight decay 5e-4 on every
+ *              parameter, batch 256, random crop with 4 pixels of zero padding + horizontal
+ *              flip, no gradient clipping, no label smoothing, 12 epochs; network C=16, N=5.
+ *   nb201-200  the same for 200 epochs (the benchmark's full schedule).
+ * NASC_ERR_ARG naming the known recipes for any other name; cfg is then unchanged. */
+NASC_API nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *cfg,
+                                             int *out_channels, int *out_cells, nasc_err *err);
+/* The names of the recipes, comma-separated ("nb201-12, nb201-200"). */
+NASC_API const char *nasc_train_recipe_names(void);
+
 typedef enum nasc_train_event_kind {
     NASC_TRAIN_STEP = 0,  /* after every optimizer step */
     NASC_TRAIN_EPOCH_END  /* after each epoch (and its evaluation, if any) */

@@ -40,7 +40,32 @@ nasc_status nasc_verrorf(nasc_err *err, nasc_status code, const char *fmt, va_li
     if (!err || err->code != NASC_OK)
         return code;
     err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    /* A message longer than msg keeps its head and its end, which says what went wrong (a long
+     * path in the middle must not hide it): "<head> ... <tail>". */
+    char small[sizeof err->msg];
+    va_list ap2;
+    va_copy(ap2, ap);
+    const int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof small) {
+        memcpy(err->msg, small, (size_t)n + 1);
+    } else if (n >= 0) {
+        char *full = malloc((size_t)n + 1); /* plain malloc: no failure hook on the error path */
+        if (full) {
+            vsnprintf(full, (size_t)n + 1, fmt, ap2);
+            enum { HEAD = 160 };
+            static const char dots[] = " ... ";
+            const size_t tail = sizeof err->msg - 1 - HEAD - (sizeof dots - 1);
+            memcpy(err->msg, full, HEAD);
+            memcpy(err->msg + HEAD, dots, sizeof dots - 1);
+            memcpy(err->msg + HEAD + sizeof dots - 1, full + (size_t)n - tail, tail + 1);
+            free(full);
+        } else {
+            memcpy(err->msg, small, sizeof small);
+        }
+    } else {
+        snprintf(err->msg, sizeof err->msg, "%s", nasc_status_str(code));
+    }
+    va_end(ap2);
     err->path[0] = '\0';
     err->offset = -1;
     err->line = 0;

@@ -62,12 +62,44 @@ NASC_INTERNAL nasc_status nasc_data_find_file(const char *what, const char *dir,
 
 /* ---- idx.c, cifar.c: format loaders (dir already resolved) ---- */
 
-typedef enum data_kind { DATA_MNIST, DATA_FASHION_MNIST, DATA_CIFAR10, DATA_CIFAR100 } data_kind;
+typedef enum data_kind {
+    DATA_MNIST,
+    DATA_FASHION_MNIST,
+    DATA_CIFAR10,
+    DATA_CIFAR100,
+    DATA_IMAGES
+} data_kind;
 
 NASC_INTERNAL nasc_status nasc_data_idx_load(data_kind kind, const char *what, const char *dir,
                                              nasc_split split, nasc_dataset **out, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_data_cifar_load(data_kind kind, const char *what, const char *dir,
                                                nasc_split split, nasc_dataset **out, nasc_err *err);
+
+/* images.c: spec is what follows "images:" (DIR, optionally ?input=CxHxW&test-fraction=F&skip-bad);
+ * see docs/DATA.md, "Image folders". */
+NASC_INTERNAL nasc_status nasc_data_images_load(const char *spec, nasc_split split,
+                                                nasc_dataset **out, nasc_err *err);
+
+/* ---- image_decode.c: one image file, and fitting it to the dataset's shape ---- */
+
+typedef struct data_image {
+    int w, h, c; /* c: 1 (grey) or 3 (RGB) */
+    uint8_t *px; /* h*w*c bytes, HWC; owned (nasc_malloc) */
+} data_image;
+
+/* Decodes the n bytes of an image file (JPEG, PNG, binary PGM/PPM, chosen by its first bytes) into
+ * *out (px owned by the caller: nasc_data_image_free). NASC_ERR_FORMAT naming path when the bytes
+ * are not a decodable image; *out is then empty. */
+NASC_INTERNAL nasc_status nasc_data_image_decode(const char *what, const char *path,
+                                                 const uint8_t *buf, size_t n, data_image *out,
+                                                 nasc_err *err);
+NASC_INTERNAL void nasc_data_image_free(data_image *img);
+
+/* Writes img fitted to H x W x C into out (H*W*C bytes, HWC): grey copied to three channels or
+ * colour reduced to luma, then resized (antialiased bilinear) so it covers H x W and
+ * centre-cropped. A same-size image is copied exactly. NASC_ERR_NOMEM. */
+NASC_INTERNAL nasc_status nasc_data_image_fit(const data_image *img, int H, int W, int C,
+                                              uint8_t *out, nasc_err *err);
 
 #ifdef NASC_TEST
 /* Test hook: every CIFAR file is expected to hold n records instead of the official 10000/50000

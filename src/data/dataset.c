@@ -8,7 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SPEC_FORMS "fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR or cifar100:DIR"
+#define SPEC_FORMS                                                                                 \
+    "fashion-mnist, fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR or images:DIR"
 
 static const struct {
     const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"mnist", DATA_MNIST},
     {"cifar10", DATA_CIFAR10},
     {"cifar100", DATA_CIFAR100},
+    {"images", DATA_IMAGES},
 };
 
 nasc_status nasc_dataset_new(const char *name, int n, int h, int w, int c, int n_classes,
@@ -62,6 +64,7 @@ void nasc_dataset_free(nasc_dataset *ds) {
         return;
     nasc_free(ds->images);
     nasc_free(ds->labels);
+    nasc_free(ds->class_names);
     nasc_free(ds);
 }
 
@@ -86,6 +89,14 @@ nasc_status nasc_dataset_subset(const nasc_dataset *ds, const uint32_t *idx, siz
     }
     memcpy(sub->mean, ds->mean, sizeof sub->mean);
     memcpy(sub->std, ds->std, sizeof sub->std);
+    if (ds->class_names) {
+        const size_t bytes = (size_t)ds->n_classes * NASC_CLASS_NAME_BYTES;
+        if (!(sub->class_names = nasc_malloc(bytes))) {
+            nasc_dataset_free(sub);
+            return nasc_errorf(err, NASC_ERR_NOMEM, "%s: subset: out of memory", ds->name);
+        }
+        memcpy(sub->class_names, ds->class_names, bytes);
+    }
     *out = sub;
     return NASC_OK;
 }
@@ -109,6 +120,13 @@ nasc_status nasc_dataset_load(const char *spec, nasc_split split, nasc_dataset *
         return nasc_errorf(err, NASC_ERR_ARG, "data: unknown dataset '%s' (expected %s)", spec,
                            SPEC_FORMS);
     const char *what = kinds[k].name;
+    if (kinds[k].kind == DATA_IMAGES) {
+        if (!colon || colon[1] == '\0')
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "data: '%s' needs a directory: images:DIR (expected %s)", spec,
+                               SPEC_FORMS);
+        return nasc_data_images_load(colon + 1, split, out, err);
+    }
     char dir[4096];
     if (colon) {
         if (colon[1] == '\0')
@@ -145,6 +163,8 @@ nasc_status nasc_dataset_load(const char *spec, nasc_split split, nasc_dataset *
     case DATA_CIFAR10:
     case DATA_CIFAR100:
         return nasc_data_cifar_load(kinds[k].kind, what, dir, split, out, err);
+    case DATA_IMAGES:
+        break;
     }
     return nasc_errorf(err, NASC_ERR_INTERNAL, "data: unhandled dataset kind");
 }

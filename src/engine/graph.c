@@ -1,5 +1,6 @@
 /* graph.c — graph lifecycle, node recording and reverse-mode backward. */
 #include "engine_int.h"
+#include "nasc/limits.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -166,6 +167,11 @@ nasc_tensor *nasc_engine_tensor(nasc_graph *g, int n, int c, int h, int w) {
     if (!t)
         return NULL;
     size_t count = (size_t)n * (size_t)c * (size_t)h * (size_t)w;
+    if (count > (size_t)NASC_MAX_TENSOR_ELEMS) { /* kernels index with int */
+        nasc_graph_errorf(g, NASC_ERR_ARG, "tensor (%d,%d,%d,%d): %zu elements exceed %lld", n, c,
+                          h, w, count, NASC_MAX_TENSOR_ELEMS);
+        return NULL;
+    }
     float *data = nasc_graph_alloc(g, count * sizeof(float));
     if (!data)
         return NULL;

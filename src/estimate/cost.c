@@ -3,6 +3,7 @@
  * MACs and memory come from one recorded forward pass at batch 1 in inference mode: the input is
  * marked as requiring a gradient so that every op is recorded, then the node list (creation
  * order) is walked. Latency is timed separately with gradients off. */
+#include "nasc/limits.h"
 #include "nasc/cost.h"
 
 #include "nasc/arena.h"
@@ -123,9 +124,11 @@ nasc_status nasc_model_cost_measure(nasc_model *m, const nasc_cost_config *cfg,
         cc.backend = "cpu";
     if (!cc.threads)
         cc.threads = 1;
-    if (cc.batch < 1 || cc.warmup < 0 || cc.threads < 1)
-        return nasc_errorf(err, NASC_ERR_ARG, "cost: batch and threads must be >= 1 (%d, %d)",
-                           cc.batch, cc.threads);
+    if (cc.batch < 1 || cc.warmup < 0 || cc.threads < 1 || cc.batch > NASC_MAX_BATCH ||
+        cc.threads > NASC_MAX_THREADS)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "cost: batch must be in [1, %d] (%d), threads in [1, %d] (%d)",
+                           NASC_MAX_BATCH, cc.batch, NASC_MAX_THREADS, cc.threads);
     memset(out, 0, sizeof *out);
     out->params = nasc_params_count(m->params);
     out->param_bytes = out->params * sizeof(float);
@@ -137,7 +140,9 @@ nasc_status nasc_model_cost_measure(nasc_model *m, const nasc_cost_config *cfg,
         return err ? err->code : NASC_ERR_ARG;
     nasc_graph *g = nasc_graph_new(be, 0, err);
     const size_t in_n = (size_t)m->in_c * (size_t)m->in_h * (size_t)m->in_w;
-    float *x_data = nasc_malloc((size_t)cc.batch * in_n * sizeof(float));
+    /* the batch-B input only when latency is measured (repeats >= 0) */
+    const size_t x_batch = cc.repeats < 0 ? 1 : (size_t)cc.batch;
+    float *x_data = nasc_malloc(x_batch * in_n * sizeof(float));
     double *times = nasc_malloc((size_t)(cc.repeats > 0 ? cc.repeats : 1) * sizeof(double));
     nasc_status st = NASC_OK;
     if (!g || !x_data || !times) {
@@ -146,7 +151,7 @@ nasc_status nasc_model_cost_measure(nasc_model *m, const nasc_cost_config *cfg,
     }
     nasc_rng rng;
     nasc_rng_init(&rng, 1, NASC_STREAM_USER);
-    for (size_t i = 0; i < (size_t)cc.batch * in_n; i++)
+    for (size_t i = 0; i < x_batch * in_n; i++)
         x_data[i] = nasc_rng_normal(&rng);
 
     /* 1. one recorded pass at batch 1: MACs and memory */
@@ -164,6 +169,10 @@ nasc_status nasc_model_cost_measure(nasc_model *m, const nasc_cost_config *cfg,
     }
     st = walk_nodes(g, x, y, out, err);
     if (st != NASC_OK || cc.repeats < 0)
+        goto done;
+    /* the batch-B pass holds B times the batch-1 peak: refuse it if the machine cannot */
+    if ((st = nasc_limit_check_bytes(err, "cost: the latency pass at this batch",
+                                     (uint64_t)cc.batch * (uint64_t)out->memory_bytes)) != NASC_OK)
         goto done;
 
     /* 2. latency at batch 1 and batch B, gradients off */

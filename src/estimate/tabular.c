@@ -2,6 +2,7 @@
  * evaluator. A table is parsed once into an open-addressing hash map keyed by each row's decision
  * sequence (one per architecture, space.h), so a lookup is one probe sequence and loading the
  * 15,625-row NAS-Bench-201 table takes about 20 ms (parsing its texts). */
+#include "nasc/limits.h"
 #include "nasc/arena.h"
 #include "nasc/estimate.h"
 
@@ -230,43 +231,8 @@ static bool csv_field(const char **p, char *buf, size_t n, bool *truncated) {
 }
 
 static char *read_file(const char *path, size_t *out_len, nasc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = nasc_malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            char *nb = nasc_realloc(buf, cap * 2);
-            if (!nb) {
-                nasc_free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf) {
-        fclose(f);
-        nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory reading the file", path);
-        return NULL;
-    }
-    if (ferror(f)) {
-        fclose(f);
-        nasc_free(buf);
-        nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: read error", path);
-        return NULL;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    *out_len = len;
+    char *buf = NULL;
+    nasc_file_read_all(path, "table", NASC_MAX_TABLE_BYTES, &buf, out_len, err);
     return buf;
 }
 
@@ -817,8 +783,10 @@ nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_
             tabular_free(tb);
             return st;
         }
+    double sum_cost = 0.0;
     for (size_t i = 0; i < t->n && tb->c_cost >= 0; i++) {
         double v = nasc_table_get(t, i, tb->c_cost);
+        sum_cost += v;
         if (!(v > 0) || !isfinite(v)) {
             st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                                 "%s: line %d: column '%s': a training time must be a number > 0 "
@@ -840,6 +808,7 @@ nasc_status nasc_evaluator_table_new(const nasc_space *s, const nasc_table_eval_
     ev->fidelities[ev->n_fidelities++] = full_ep;
     ev->has_test = tb->c_report >= 0;
     ev->has_sim_time = tb->c_cost >= 0;
+    ev->mean_sim_seconds = tb->c_cost >= 0 && t->n > 0 ? sum_cost / (double)t->n : 0.0;
     snprintf(ev->desc, sizeof ev->desc, "%.80s%s (%zu rows)", spec, c->oracle ? " ORACLE" : "",
              rows);
     *out = ev;

@@ -36,6 +36,49 @@ void nasc_train_config_default(nasc_train_config *c) {
     c->prefetch = true;
 }
 
+/* NAS-Bench-201 (Dong & Yang, ICLR 2020), configs/nas-benchmark/hyper-opts/{LESS,200E}.config of
+ * its code: SGD nesterov, momentum 0.9, decay 5e-4, LR 0.1, cosine with eta_min 0 stepped every
+ * iteration, batch 256, RandomCrop(32, padding=4) + RandomHorizontalFlip, plain cross entropy. */
+static const struct {
+    const char *name;
+    int epochs;
+} recipes[] = {{"nb201-12", 12}, {"nb201-200", 200}};
+
+const char *nasc_train_recipe_names(void) {
+    return "nb201-12, nb201-200";
+}
+
+nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
+                                    int *out_cells, nasc_err *err) {
+    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
+        if (!name || strcmp(name, recipes[i].name))
+            continue;
+        c->epochs = recipes[i].epochs;
+        c->batch = 256;
+        c->optim = NASC_OPTIM_SGD;
+        c->lr = 0.1f;
+        c->lr_min = 0.0f;
+        c->warmup_epochs = 0;
+        c->momentum = 0.9f;
+        c->nesterov = true;
+        c->weight_decay = 5e-4f;
+        c->clip_norm = 0.0f;
+        c->label_smoothing = 0.0f;
+        c->drop_path = 0.0f;
+        c->aux_weight = 0.0f;
+        c->crop_pad = 4;
+        c->hflip = true;
+        c->cutout = 0;
+        if (out_channels)
+            *out_channels = 16;
+        if (out_cells)
+            *out_cells = 5;
+        return NASC_OK;
+    }
+    return nasc_errorf(err, NASC_ERR_ARG, "train: unknown recipe '%s' (expected %s)",
+                       name ? name : "", nasc_train_recipe_names());
+}
+
 static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
     if (c->epochs < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "train: epochs must be >= 1 (%d)", c->epochs);

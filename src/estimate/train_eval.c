@@ -40,6 +40,10 @@ static bool on_event(const nasc_train_event *ev, void *user) {
     if (ev->kind != NASC_TRAIN_EPOCH_END)
         return true;
     nasc_trial_result *r = c->out;
+    if (r->n_train_curve < NASC_MAX_CURVE) { /* free: the epoch's running means */
+        r->train_loss_curve[r->n_train_curve] = ev->avg_loss;
+        r->train_acc_curve[r->n_train_curve++] = ev->avg_acc;
+    }
     if (r->n_curve < NASC_MAX_CURVE && !isnan(ev->eval_acc))
         r->curve[r->n_curve++] = ev->eval_acc;
     if (c->te->cfg.median_stop && ev->epoch + 1 < ev->epochs &&

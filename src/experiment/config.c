@@ -1,5 +1,6 @@
 /* config.c — the experiment configuration: one key table shared by command-line flags, the YAML
  * experiment file and the database's config table. */
+#include "nasc/limits.h"
 #include "experiment_int.h"
 
 #include "nasc/pareto.h"
@@ -80,6 +81,9 @@ static const nasc_config_key keys[] = {
     {"threads", NASC_CFG_INT, OFF(threads), 0, RT, "N", "kernel threads per trial"},
     {"trial-timeout", NASC_CFG_DOUBLE, OFF(trial_timeout), 0, RT, "SECONDS",
      "fail a trial that runs longer (0 = no limit)"},
+    {"sim-sleep", NASC_CFG_DOUBLE, OFF(sim_sleep), 0, RT, "SECONDS",
+     "tables: each trial sleeps SECONDS x its simulated training time / the table's mean (a "
+     "scale model of real trial times for scheduling benchmarks; results are unchanged)"},
     {"snapshot-every", NASC_CFG_INT, OFF(snapshot_every), 0, RT, "N",
      "results between strategy snapshots"},
     {"db", NASC_CFG_STR, OFF(db), SZ(db), 0, "FILE", "trial database (created, or continued)"},
@@ -288,6 +292,99 @@ void nasc_config_legacy_value(const nasc_kv *stored, int n, const nasc_config_ke
                 snprintf(buf, bn, "true");
 }
 
+/* The checks of one key's own range (all keys if only is NULL), so that the YAML loader can
+ * name the line of a value out of range. Checks across keys stay in nasc_config_validate. */
+static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *only,
+                                nasc_err *err) {
+#define ON(name) (!only || !strcmp(only, name))
+    if (ON("workers")) {
+        /* forked processes: at most 256; a distributed search has one worker per other rank */
+        const int max_workers = nasc_dist_size() - 1 > 256 ? nasc_dist_size() - 1 : 256;
+        if (cfg->workers < 1 || cfg->workers > max_workers)
+            return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, %d] (got %d)",
+                               max_workers, cfg->workers);
+    }
+    if (ON("threads")) {
+        NASC_TRY(nasc_limit_check_int(err, "threads", cfg->threads, 1, NASC_MAX_THREADS));
+    }
+    if (ON("ask-ahead")) {
+        if (cfg->ask_ahead < 0)
+            return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 (got %d)",
+                               cfg->ask_ahead);
+    }
+    if (ON("epochs")) {
+        if (cfg->epochs < 1 || cfg->epochs > NASC_MAX_CURVE)
+            return nasc_errorf(err, NASC_ERR_ARG, "epochs: must be in [1, %d] (got %d)",
+                               NASC_MAX_CURVE, cfg->epochs);
+    }
+    if (ON("data-fraction")) {
+        if (!(cfg->data_fraction > 0 && cfg->data_fraction <= 1))
+            return nasc_errorf(err, NASC_ERR_ARG, "data-fraction: must be in (0, 1] (got %g)",
+                               cfg->data_fraction);
+    }
+    if (ON("val-fraction")) {
+        if (!(cfg->val_fraction > 0 && cfg->val_fraction < 1))
+            return nasc_errorf(err, NASC_ERR_ARG, "val-fraction: must be in (0, 1) (got %g)",
+                               cfg->val_fraction);
+    }
+    if (ON("channels")) {
+        NASC_TRY(nasc_limit_check_int(err, "channels", cfg->channels, 0, NASC_MAX_CHANNELS));
+    }
+    if (ON("cells")) {
+        NASC_TRY(nasc_limit_check_int(err, "cells", cfg->cells, 0, NASC_MAX_CELLS));
+    }
+    if (ON("batch")) {
+        NASC_TRY(nasc_limit_check_int(err, "batch", cfg->batch, 1, NASC_MAX_BATCH));
+    }
+    if (ON("lr")) {
+        if (!(cfg->lr > 0))
+            return nasc_errorf(err, NASC_ERR_ARG, "lr: must be > 0 (got %g)", cfg->lr);
+    }
+    if (ON("optimizer")) {
+        if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
+            strcmp(cfg->optimizer, "adamw"))
+            return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
+                               cfg->optimizer);
+    }
+    if (ON("warmup-epochs") || ON("crop-pad") || ON("cutout")) {
+        if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)
+            return nasc_errorf(err, NASC_ERR_ARG, "%s: must be >= 0",
+                               cfg->warmup_epochs < 0 ? "warmup-epochs"
+                               : cfg->crop_pad < 0    ? "crop-pad"
+                                                      : "cutout");
+    }
+    if (ON("momentum") || ON("weight-decay") || ON("clip") || ON("label-smoothing") ||
+        ON("drop-path")) {
+        if (!(cfg->momentum >= 0 && cfg->momentum < 1) || !(cfg->weight_decay >= 0) ||
+            !(cfg->clip >= 0) || !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1) ||
+            !(cfg->drop_path >= 0 && cfg->drop_path < 1))
+            return nasc_errorf(err, NASC_ERR_ARG, "%s: out of range",
+                               !(cfg->momentum >= 0 && cfg->momentum < 1) ? "momentum in [0, 1)"
+                               : !(cfg->weight_decay >= 0)                ? "weight-decay >= 0"
+                               : !(cfg->clip >= 0)                        ? "clip >= 0"
+                               : !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1)
+                                   ? "label-smoothing in [0, 1)"
+                                   : "drop-path in [0, 1)");
+    }
+    if (ON("sim-sleep")) {
+        if (!(cfg->sim_sleep >= 0) || !isfinite(cfg->sim_sleep))
+            return nasc_errorf(err, NASC_ERR_ARG, "sim-sleep: must be >= 0 seconds (got %g)",
+                               cfg->sim_sleep);
+    }
+    if (ON("trial-timeout")) {
+        if (cfg->trial_timeout < 0)
+            return nasc_errorf(err, NASC_ERR_ARG, "trial-timeout: must be >= 0 (got %g)",
+                               cfg->trial_timeout);
+    }
+    if (ON("snapshot-every")) {
+        if (cfg->snapshot_every < 1)
+            return nasc_errorf(err, NASC_ERR_ARG, "snapshot-every: must be at least 1 (got %d)",
+                               cfg->snapshot_every);
+    }
+#undef ON
+    return NASC_OK;
+}
+
 nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *err) {
     if (!cfg->space[0])
         return nasc_errorf(err, NASC_ERR_ARG, "space: required (--space SPACE; spaces: %s)",
@@ -329,58 +426,9 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
                                                 : "table-epochs");
     double low_ep, full_ep;
     NASC_TRY(nasc_config_table_epochs(cfg, &low_ep, &full_ep, err));
-    if (cfg->workers < 1 || cfg->workers > 256)
-        return nasc_errorf(err, NASC_ERR_ARG, "workers: must be in [1, 256] (got %d)",
-                           cfg->workers);
-    if (cfg->threads < 1 || cfg->threads > 1024)
-        return nasc_errorf(err, NASC_ERR_ARG, "threads: must be in [1, 1024] (got %d)",
-                           cfg->threads);
-    if (cfg->ask_ahead < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 (got %d)", cfg->ask_ahead);
-    if (cfg->epochs < 1 || cfg->epochs > NASC_MAX_CURVE)
-        return nasc_errorf(err, NASC_ERR_ARG, "epochs: must be in [1, %d] (got %d)", NASC_MAX_CURVE,
-                           cfg->epochs);
-    if (!(cfg->data_fraction > 0 && cfg->data_fraction <= 1))
-        return nasc_errorf(err, NASC_ERR_ARG, "data-fraction: must be in (0, 1] (got %g)",
-                           cfg->data_fraction);
-    if (!(cfg->val_fraction > 0 && cfg->val_fraction < 1))
-        return nasc_errorf(err, NASC_ERR_ARG, "val-fraction: must be in (0, 1) (got %g)",
-                           cfg->val_fraction);
-    if (cfg->channels < 0 || cfg->cells < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "%s: must be >= 0 (got %d)",
-                           cfg->channels < 0 ? "channels" : "cells",
-                           cfg->channels < 0 ? cfg->channels : cfg->cells);
-    if (cfg->batch < 1)
-        return nasc_errorf(err, NASC_ERR_ARG, "batch: must be at least 1 (got %d)", cfg->batch);
-    if (!(cfg->lr > 0))
-        return nasc_errorf(err, NASC_ERR_ARG, "lr: must be > 0 (got %g)", cfg->lr);
+    NASC_TRY(check_ranges(cfg, NULL, err));
     if (!(cfg->lr_min >= 0 && cfg->lr_min <= cfg->lr))
         return nasc_errorf(err, NASC_ERR_ARG, "lr-min: must be in [0, lr] (got %g)", cfg->lr_min);
-    if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
-        strcmp(cfg->optimizer, "adamw"))
-        return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
-                           cfg->optimizer);
-    if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "%s: must be >= 0",
-                           cfg->warmup_epochs < 0 ? "warmup-epochs"
-                           : cfg->crop_pad < 0    ? "crop-pad"
-                                                  : "cutout");
-    if (!(cfg->momentum >= 0 && cfg->momentum < 1) || !(cfg->weight_decay >= 0) ||
-        !(cfg->clip >= 0) || !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1) ||
-        !(cfg->drop_path >= 0 && cfg->drop_path < 1))
-        return nasc_errorf(err, NASC_ERR_ARG, "%s: out of range",
-                           !(cfg->momentum >= 0 && cfg->momentum < 1) ? "momentum in [0, 1)"
-                           : !(cfg->weight_decay >= 0)                ? "weight-decay >= 0"
-                           : !(cfg->clip >= 0)                        ? "clip >= 0"
-                           : !(cfg->label_smoothing >= 0 && cfg->label_smoothing < 1)
-                               ? "label-smoothing in [0, 1)"
-                               : "drop-path in [0, 1)");
-    if (cfg->trial_timeout < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "trial-timeout: must be >= 0 (got %g)",
-                           cfg->trial_timeout);
-    if (cfg->snapshot_every < 1)
-        return nasc_errorf(err, NASC_ERR_ARG, "snapshot-every: must be at least 1 (got %d)",
-                           cfg->snapshot_every);
     return NASC_OK;
 }
 
@@ -390,7 +438,7 @@ static nasc_status yaml_err(nasc_err *err, const char *path, int line, const cha
     NASC_PRINTF(4, 5);
 
 static nasc_status yaml_err(nasc_err *err, const char *path, int line, const char *fmt, ...) {
-    char msg[400];
+    char msg[sizeof(((nasc_err *)0)->msg)];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -467,26 +515,86 @@ static nasc_status check_strategy_opts(const nasc_experiment_config *cfg, const 
     return NASC_OK;
 }
 
+/* Walks the event stream once before the document is built, which bounds the work: nesting
+ * deeper than NASC_MAX_CONFIG_DEPTH stops at once (libyaml's loader is quadratic in the depth of
+ * flow collections), and the forms a configuration never needs are refused with their line:
+ * tags (!x, !!str) and a second document. */
+static nasc_status yaml_precheck(const char *path, const char *text, size_t len, nasc_err *err) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    nasc_status st = NASC_OK;
+    int depth = 0, docs = 0;
+    for (bool end = false; !end && st == NASC_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            st = yaml_err(err, path, (int)p.problem_mark.line + 1, "YAML syntax error: %s%s%s",
+                          p.problem ? p.problem : "unknown problem", p.context ? " " : "",
+                          p.context ? p.context : "");
+            break;
+        }
+        const int line = (int)ev.start_mark.line + 1;
+        const yaml_char_t *tag = NULL;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            end = true;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = yaml_err(err, path, line,
+                              "a second YAML document ('---'): a configuration file holds one");
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            tag = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
+                                                       : ev.data.mapping_start.tag;
+            if (++depth > NASC_MAX_CONFIG_DEPTH)
+                st = yaml_err(err, path, line, "nested deeper than %d levels",
+                              NASC_MAX_CONFIG_DEPTH);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            tag = ev.data.scalar.tag;
+            break;
+        default:
+            break;
+        }
+        if (st == NASC_OK && tag)
+            st = yaml_err(err, path, line, "YAML tags are not accepted (got '%.40s')",
+                          (const char *)tag);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    return st;
+}
+
 nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path, bool *given,
                                   nasc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
-                              strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    NASC_TRY(nasc_file_read_all(path, "config", NASC_MAX_CONFIG_BYTES, &text, &len, err));
+    nasc_status st = yaml_precheck(path, text, len, err);
+    if (st != NASC_OK) {
+        nasc_free(text);
+        return st;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        nasc_free(text);
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
     }
-    yaml_parser_set_input_file(&parser, f);
-    nasc_status st = NASC_OK;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         st = yaml_err(err, path, (int)parser.problem_mark.line + 1, "YAML syntax error: %s%s%s",
                       parser.problem ? parser.problem : "unknown problem",
                       parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
-        fclose(f);
+        nasc_free(text);
         return st;
     }
     bool seen[64] = {0};
@@ -556,7 +664,7 @@ nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path,
                 goto done;
             }
             nasc_err e = {0};
-            if (set_key(cfg, k, v, &e) != NASC_OK) {
+            if (set_key(cfg, k, v, &e) != NASC_OK || check_ranges(cfg, name, &e) != NASC_OK) {
                 st = yaml_err(err, path, vline, "%s", e.msg);
                 goto done;
             }
@@ -570,7 +678,7 @@ nasc_status nasc_config_load_yaml(nasc_experiment_config *cfg, const char *path,
 done:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(f);
+    nasc_free(text);
     return st;
 }
 

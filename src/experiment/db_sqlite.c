@@ -1021,11 +1021,21 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                                 nasc_err *err) {
     *out = NULL;
     *out_n = 0;
+    /* the count and the rows from one snapshot: a reader of a database a search is writing
+     * otherwise saw trials added between the two ("trial ids are not dense") */
+    const bool own_txn = sqlite3_get_autocommit(db->h) != 0;
+    if (own_txn)
+        NASC_TRY(exec(db, "BEGIN", err));
     int64_t n;
-    NASC_TRY(nasc_db_trial_count(db, &n, err));
-    nasc_trial_record *t = nasc_calloc((size_t)(n > 0 ? n : 1), sizeof *t);
-    if (!t)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    nasc_status cst = nasc_db_trial_count(db, &n, err);
+    nasc_trial_record *t =
+        cst == NASC_OK ? nasc_calloc((size_t)(n > 0 ? n : 1), sizeof *t) : NULL;
+    if (!t) {
+        if (own_txn)
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return cst != NASC_OK ? cst
+                              : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", db->path);
+    }
     sqlite3_stmt *s = NULL;
     nasc_status st =
         prepare(db,
@@ -1047,6 +1057,24 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
                                 (long long)i, (long long)sqlite3_column_int64(s, 0));
             break;
         }
+        /* a damaged row: a number column holding text (which SQLite would read as 0), or a
+         * finished trial without its score */
+        static const int num_col[] = {3, 6, 8, 9, 10, 11, 15, 16, 17, 18, 19, 20};
+        for (size_t c = 0; c < sizeof num_col / sizeof num_col[0] && st == NASC_OK; c++) {
+            const int ty = sqlite3_column_type(s, num_col[c]);
+            if (ty == SQLITE_TEXT || ty == SQLITE_BLOB)
+                st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                    "%s: trial %lld: column %s holds %s, not a number", db->path,
+                                    (long long)i, sqlite3_column_name(s, num_col[c]),
+                                    ty == SQLITE_TEXT ? "text" : "a blob");
+        }
+        if (st == NASC_OK && !strcmp(col_text(s, 4), "ok") &&
+            sqlite3_column_type(s, 6) == SQLITE_NULL)
+            st = nasc_errorf_at(err, NASC_ERR_FORMAT, db->path, -1,
+                                "%s: trial %lld: status ok without a score", db->path,
+                                (long long)i);
+        if (st != NASC_OK)
+            break;
         nasc_trial_record *r = &t[i];
         r->id = i;
         r->arch = nasc_strdup(col_text(s, 1));
@@ -1096,6 +1124,8 @@ nasc_status nasc_db_trials_load(nasc_db *db, nasc_trial_record **out, int64_t *o
     if (st == NASC_OK && rc != SQLITE_DONE)
         st = db_fail(db, err, "cannot read trials");
     sqlite3_finalize(s);
+    if (own_txn) /* a read transaction: ending it cannot lose anything */
+        sqlite3_exec(db->h, st == NASC_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (st != NASC_OK) {
         nasc_db_trials_free(t, n); /* calloc'd: unfilled records are empty */
         return st;
@@ -1256,6 +1286,18 @@ char *nasc_trial_metrics_json(const nasc_trial_result *r) {
             cJSON_AddItemToArray(a, isfinite(r->curve[i]) ? cJSON_CreateNumber(r->curve[i])
                                                           : cJSON_CreateNull());
     }
+    if (r->n_train_curve > 0) { /* per-epoch training values (absent from older databases) */
+        cJSON *l = cJSON_AddArrayToObject(o, "train_loss_curve");
+        cJSON *a = cJSON_AddArrayToObject(o, "train_acc_curve");
+        for (int i = 0; l && a && i < r->n_train_curve && i < NASC_MAX_CURVE; i++) {
+            cJSON_AddItemToArray(l, isfinite(r->train_loss_curve[i])
+                                        ? cJSON_CreateNumber(r->train_loss_curve[i])
+                                        : cJSON_CreateNull());
+            cJSON_AddItemToArray(a, isfinite(r->train_acc_curve[i])
+                                        ? cJSON_CreateNumber(r->train_acc_curve[i])
+                                        : cJSON_CreateNull());
+        }
+    }
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!txt)
@@ -1294,6 +1336,17 @@ nasc_status nasc_trial_metrics_parse(const char *json, nasc_trial_result *r, nas
                 r->curve[n++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
         }
         r->n_curve = n;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "train_loss_curve");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "train_acc_curve");
+    if (cJSON_IsArray(l) && cJSON_IsArray(a)) {
+        int n = 0;
+        for (const cJSON *x = l->child, *y = a->child; x && y && n < NASC_MAX_CURVE;
+             x = x->next, y = y->next, n++) {
+            r->train_loss_curve[n] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
+            r->train_acc_curve[n] = cJSON_IsNumber(y) ? (float)y->valuedouble : NAN;
+        }
+        r->n_train_curve = n;
     }
     cJSON_Delete(o);
     return NASC_OK;

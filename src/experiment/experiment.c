@@ -50,10 +50,14 @@ typedef struct trial {
     int n_curve;
 } trial;
 
+/* A worker slot: a forked process (pid, fd), or a worker rank of a distributed search (slot i is
+ * rank i+1; pid 0). */
 typedef struct slot {
-    pid_t pid; /* 0 = free */
+    bool busy;
+    pid_t pid; /* the trial's process; 0 if none */
     int fd;
     int64_t trial;
+    int attempt; /* of the trial it runs (a killed process is re-run up to MAX_ATTEMPTS) */
     double started, deadline;
     size_t got;
     nasc_trial_result buf;
@@ -74,6 +78,9 @@ struct nasc_experiment {
     bool exhausted;
     slot *slots;
     int n_slots;
+    int n_ranks;      /* distributed search (rank 0): the worker ranks 1..n_ranks; 0 if none */
+    bool ranks_ready; /* they have the configuration and answered */
+    bool serving;     /* this process is a worker rank: no database, no trial list */
     volatile sig_atomic_t stop;
     int64_t snapshot_told; /* n_told of the latest snapshot */
     int64_t done_this_run;
@@ -121,6 +128,23 @@ int64_t nasc_trials_pareto(const nasc_trial_record *t, int64_t n, int64_t *out_i
     nasc_free(v);
     nasc_free(idx);
     return m;
+}
+
+int64_t nasc_trials_best(const nasc_trial_record *t, int64_t n) {
+    int64_t best = -1;
+    double best_fid = (double)NAN;
+    for (int64_t i = 0; i < n; i++) {
+        if (t[i].status != NASC_TRIAL_OK)
+            continue;
+        /* the fidelity reached (a trial stopped early reached less than it asked) */
+        double f =
+            t[i].result && isfinite(t[i].result->fidelity) ? t[i].result->fidelity : t[i].fidelity;
+        if (best < 0 || nasc_trial_better(f, t[i].score, best_fid, t[best].score)) {
+            best = i; /* strict: a tie keeps the earlier trial */
+            best_fid = f;
+        }
+    }
+    return best;
 }
 
 uint64_t nasc_trial_seed(uint64_t seed, int64_t k) {
@@ -322,6 +346,40 @@ static nasc_status grow_trials(nasc_experiment *ex, int64_t need, nasc_err *err)
     return NASC_OK;
 }
 
+/* The space, the evaluator and the objectives of ex->cfg: what rank 0 and every worker rank of a
+ * distributed search build alike. */
+static nasc_status build_evaluator(nasc_experiment *ex, nasc_err *err) {
+    nasc_status st;
+    if ((st = nasc_space_new(ex->cfg.space, NULL, &ex->space, err)) != NASC_OK)
+        return st;
+    if ((st = nasc_experiment_make_evaluator(&ex->cfg, ex->space, &ex->eval, err)) != NASC_OK)
+        return st;
+    if (ex->cfg.time_budget > 0 && !ex->eval->has_sim_time) {
+        st = nasc_errorf(err, NASC_ERR_ARG,
+                         "time-budget: %s has no training time to simulate (a user table needs "
+                         "--table-cost COLUMN)",
+                         ex->cfg.benchmark);
+        return st;
+    }
+    if ((st = nasc_objectives_parse(ex->cfg.objective, ex->cfg.constraint, &ex->obj, err)))
+        return st;
+    if (nasc_objectives_need_cost(&ex->obj)) { /* costs for objectives and constraints */
+        bool lat = false;
+        for (int j = 0; j < ex->obj.n; j++)
+            lat |= ex->obj.kind[j] == NASC_OBJ_LATENCY;
+        for (int j = 0; j < ex->obj.n_constraints; j++)
+            lat |= ex->obj.constraint[j].kind == NASC_OBJ_LATENCY;
+        nasc_net_config net = ex->eval->cost_net;
+        if (!ex->eval->want_cost) /* a table: the NAS-Bench-201 networks, CIFAR inputs */
+            net = (nasc_net_config){.in_c = 3,
+                                    .in_h = 32,
+                                    .in_w = 32,
+                                    .n_classes = strstr(ex->cfg.benchmark, "cifar100") ? 100 : 10};
+        nasc_evaluator_set_cost(ex->eval, &net, lat ? 10 : ex->eval->cost_latency_repeats);
+    }
+    return NASC_OK;
+}
+
 static void note_done(nasc_experiment *ex, int64_t k);
 
 nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_experiment **out,
@@ -336,6 +394,15 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
     int n_kv = 0;
     bool existing = false; /* continuing a database that exists */
     nasc_status st = nasc_config_validate(&ex->cfg, err);
+    if (st == NASC_OK && nasc_dist_size() > 1 && nasc_dist_rank() == 0) {
+        /* a distributed search: ranks 1..N-1 are the workers */
+        ex->n_ranks = nasc_dist_size() - 1;
+        if (ex->cfg.workers != ex->n_ranks)
+            st = nasc_errorf(err, NASC_ERR_ARG,
+                             "workers: a search over %d MPI ranks has %d workers (ranks 1..%d), "
+                             "not %d; leave --workers out",
+                             nasc_dist_size(), ex->n_ranks, ex->n_ranks, ex->cfg.workers);
+    }
     char canon[256];
     if (st == NASC_OK)
         st = nasc_strategy_opts_canonical(ex->cfg.strategy, ex->cfg.strategy_opt, canon,
@@ -382,33 +449,8 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         goto fail;
     }
 
-    if ((st = nasc_space_new(ex->cfg.space, NULL, &ex->space, err)) != NASC_OK)
+    if ((st = build_evaluator(ex, err)) != NASC_OK)
         goto fail;
-    if ((st = nasc_experiment_make_evaluator(&ex->cfg, ex->space, &ex->eval, err)) != NASC_OK)
-        goto fail;
-    if (ex->cfg.time_budget > 0 && !ex->eval->has_sim_time) {
-        st = nasc_errorf(err, NASC_ERR_ARG,
-                         "time-budget: %s has no training time to simulate (a user table needs "
-                         "--table-cost COLUMN)",
-                         ex->cfg.benchmark);
-        goto fail;
-    }
-    if ((st = nasc_objectives_parse(ex->cfg.objective, ex->cfg.constraint, &ex->obj, err)))
-        goto fail;
-    if (nasc_objectives_need_cost(&ex->obj)) { /* costs for objectives and constraints */
-        bool lat = false;
-        for (int j = 0; j < ex->obj.n; j++)
-            lat |= ex->obj.kind[j] == NASC_OBJ_LATENCY;
-        for (int j = 0; j < ex->obj.n_constraints; j++)
-            lat |= ex->obj.constraint[j].kind == NASC_OBJ_LATENCY;
-        nasc_net_config net = ex->eval->cost_net;
-        if (!ex->eval->want_cost) /* a table: the NAS-Bench-201 networks, CIFAR inputs */
-            net = (nasc_net_config){.in_c = 3,
-                                    .in_h = 32,
-                                    .in_w = 32,
-                                    .n_classes = strstr(ex->cfg.benchmark, "cifar100") ? 100 : 10};
-        nasc_evaluator_set_cost(ex->eval, &net, lat ? 10 : ex->eval->cost_latency_repeats);
-    }
     nasc_strategy_config sc = {
         .seed = ex->cfg.seed,
         .budget = ex->cfg.budget,
@@ -555,13 +597,43 @@ static nasc_curve_history *make_history(nasc_experiment *ex, int64_t k) {
     return h;
 }
 
-static void evaluate_here(nasc_experiment *ex, int64_t k, nasc_trial_result *r) {
-    trial *t = &ex->t[k];
-    nasc_curve_history *h = ex->cfg.median_stop ? make_history(ex, k) : NULL;
-    nasc_eval_request rq = {
-        .trial = k, .arch = t->arch, .fidelity = t->fidelity, .seed = t->seed, .history = h};
+/* One evaluation, as a worker (a forked process or a worker rank) needs it. */
+typedef struct job {
+    int64_t k;
+    const nasc_arch *arch;
+    double fidelity;
+    uint64_t seed;
+    int attempt;
+    const nasc_curve_history *history; /* NULL: built from the trial list when needed (rank 0) */
+} job;
+
+static job trial_job(const nasc_experiment *ex, int64_t k) {
+    const trial *t = &ex->t[k];
+    return (job){
+        .k = k, .arch = t->arch, .fidelity = t->fidelity, .seed = t->seed, .attempt = t->attempts};
+}
+
+static void evaluate_job(nasc_experiment *ex, const job *j, nasc_trial_result *r) {
+    nasc_curve_history *h =
+        ex->cfg.median_stop && !j->history && !ex->serving ? make_history(ex, j->k) : NULL;
+    nasc_eval_request rq = {.trial = j->k,
+                            .arch = j->arch,
+                            .fidelity = j->fidelity,
+                            .seed = j->seed,
+                            .history = j->history ? j->history : h};
     nasc_evaluator_evaluate(ex->eval, &rq, r, NULL); /* failures are in r */
     nasc_free(h);
+    /* the scale model (--sim-sleep): the trial takes time, as uneven as real trainings, without
+     * using a core; its measured time includes the sleep */
+    if (ex->cfg.sim_sleep > 0 && isfinite(r->sim_seconds) && ex->eval->mean_sim_seconds > 0) {
+        double s = ex->cfg.sim_sleep * r->sim_seconds / ex->eval->mean_sim_seconds;
+        struct timespec ts = {.tv_sec = (time_t)s,
+                              .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        if (isfinite(r->seconds))
+            r->seconds += s;
+    }
 }
 
 /* Records the result of trial k and keeps it (canonicalised) for telling. */
@@ -600,7 +672,7 @@ static nasc_status finish_trial(nasc_experiment *ex, int64_t k, const nasc_trial
 
 static int free_slot(nasc_experiment *ex) {
     for (int i = 0; i < ex->n_slots; i++)
-        if (!ex->slots[i].pid)
+        if (!ex->slots[i].busy)
             return i;
     return -1;
 }
@@ -608,13 +680,12 @@ static int free_slot(nasc_experiment *ex) {
 static int n_busy(const nasc_experiment *ex) {
     int n = 0;
     for (int i = 0; i < ex->n_slots; i++)
-        n += ex->slots[i].pid > 0;
+        n += ex->slots[i].busy;
     return n;
 }
 
-/* Starts trial k in worker slot i (a forked process). */
-static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err *err) {
-    trial *t = &ex->t[k];
+/* Starts job j in slot i as a forked process. */
+static nasc_status start_worker(nasc_experiment *ex, int i, const job *j, nasc_err *err) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return nasc_errorf(err, NASC_ERR_IO, "worker: pipe: %s", strerror(errno));
@@ -638,14 +709,14 @@ static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err 
 #ifdef NASC_TEST
         /* test hooks: this trial's worker crashes (abort) or, on its first attempt, is killed */
         const char *hook = getenv("NASC_TEST_CRASH_TRIAL");
-        if (hook && *hook && atoll(hook) == k)
+        if (hook && *hook && atoll(hook) == j->k)
             abort();
         hook = getenv("NASC_TEST_KILL_WORKER");
-        if (hook && *hook && atoll(hook) == k && t->attempts == 1)
+        if (hook && *hook && atoll(hook) == j->k && j->attempt == 1)
             raise(SIGKILL);
 #endif
         nasc_trial_result r;
-        evaluate_here(ex, k, &r);
+        evaluate_job(ex, j, &r);
         const char *p = (const char *)&r;
         size_t left = sizeof r;
         while (left) {
@@ -662,13 +733,13 @@ static nasc_status start_worker(nasc_experiment *ex, int i, int64_t k, nasc_err 
     close(fds[1]);
     slot *s = &ex->slots[i];
     memset(s, 0, sizeof *s);
+    s->busy = true;
     s->pid = pid;
     s->fd = fds[0];
-    s->trial = k;
+    s->trial = j->k;
+    s->attempt = j->attempt;
     s->started = mono_now();
     s->deadline = ex->cfg.trial_timeout > 0 ? s->started + ex->cfg.trial_timeout : (double)INFINITY;
-    t->state = T_RUNNING;
-    ex->n_running++;
     return NASC_OK;
 }
 
@@ -677,65 +748,68 @@ static const char *signal_name(int sig) {
     return d ? d : "unknown signal";
 }
 
-/* A worker's pipe closed (or it timed out): reap it and finish or requeue its trial. */
-static nasc_status reap_worker(nasc_experiment *ex, int i, nasc_search_cb cb, void *user,
-                               nasc_err *err) {
+/* Slot i's process closed its pipe (or timed out and was killed): reaps it and turns its end into
+ * the trial's result, or *out_requeue (killed from outside: run it again). Frees the slot. */
+static void slot_outcome(nasc_experiment *ex, int i, nasc_trial_result *r, bool *out_requeue) {
     slot *s = &ex->slots[i];
-    int64_t k = s->trial;
-    trial *t = &ex->t[k];
     int wst = 0;
     while (waitpid(s->pid, &wst, 0) < 0 && errno == EINTR) {
     }
     close(s->fd);
     bool got = s->got == sizeof s->buf;
-    nasc_trial_result r;
-    bool requeue = false;
+    *out_requeue = false;
     if (s->timed_out) {
-        nasc_trial_result_init(&r);
-        nasc_trial_result_fail(&r, "timed out after %g s", ex->cfg.trial_timeout);
-        r.seconds = mono_now() - s->started;
+        nasc_trial_result_init(r);
+        nasc_trial_result_fail(r, "timed out after %g s", ex->cfg.trial_timeout);
+        r->seconds = mono_now() - s->started;
     } else if (got && WIFEXITED(wst) && WEXITSTATUS(wst) == 0) {
-        r = s->buf;
+        *r = s->buf;
     } else if (WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL) {
         /* killed from outside (OOM killer, an operator): run it again, a few times at most */
-        if (t->attempts < MAX_ATTEMPTS)
-            requeue = true;
+        if (s->attempt < MAX_ATTEMPTS)
+            *out_requeue = true;
         else {
-            nasc_trial_result_init(&r);
-            nasc_trial_result_fail(&r, "worker killed (SIGKILL) in each of %d attempts",
-                                   t->attempts);
+            nasc_trial_result_init(r);
+            nasc_trial_result_fail(r, "worker killed (SIGKILL) in each of %d attempts", s->attempt);
         }
     } else if (WIFSIGNALED(wst)) {
-        nasc_trial_result_init(&r);
-        nasc_trial_result_fail(&r, "worker crashed: signal %d (%s)", WTERMSIG(wst),
+        nasc_trial_result_init(r);
+        nasc_trial_result_fail(r, "worker crashed: signal %d (%s)", WTERMSIG(wst),
                                signal_name(WTERMSIG(wst)));
-        r.seconds = mono_now() - s->started;
+        r->seconds = mono_now() - s->started;
     } else {
-        nasc_trial_result_init(&r);
-        nasc_trial_result_fail(&r, "worker exited with status %d without a result",
+        nasc_trial_result_init(r);
+        nasc_trial_result_fail(r, "worker exited with status %d without a result",
                                WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     }
     memset(s, 0, sizeof *s);
+}
+
+/* Rank 0: trial k ended with r, or is to be run again. */
+static nasc_status apply_outcome(nasc_experiment *ex, int64_t k, bool requeue,
+                                 const nasc_trial_result *r, nasc_search_cb cb, void *user,
+                                 nasc_err *err) {
     if (requeue) {
-        t->state = T_QUEUED;
+        ex->t[k].state = T_QUEUED;
         ex->n_running--;
         nasc_log(NASC_LOG_WARN, "trial %lld: worker was killed; running it again", (long long)k);
         return NASC_OK;
     }
-    NASC_TRY(finish_trial(ex, k, &r, err));
+    NASC_TRY(finish_trial(ex, k, r, err));
     report(ex, k, cb, user);
     return NASC_OK;
 }
 
-/* Waits for worker events (results, exits, timeouts) for at most `max_wait` seconds. */
-static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_search_cb cb, void *user,
-                                nasc_err *err) {
+/* Waits for the forked processes (results, exits, timeouts) for at most max_wait seconds; the
+ * slots whose process ended (pipe closed, or timed out and killed) go into closed[], their count
+ * is returned (-1 with err set if poll failed). */
+static int wait_local(nasc_experiment *ex, double max_wait, int *closed, nasc_err *err) {
     struct pollfd pf[256];
-    int idx[256], n = 0;
+    int idx[256], n = 0, n_closed = 0;
     double now = mono_now(), next_deadline = now + max_wait;
-    for (int i = 0; i < ex->n_slots; i++) {
+    for (int i = 0; i < ex->n_slots && n < 256; i++) {
         slot *s = &ex->slots[i];
-        if (!s->pid)
+        if (!s->busy || !s->pid)
             continue;
         pf[n].fd = s->fd;
         pf[n].events = POLLIN;
@@ -745,37 +819,150 @@ static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_searc
             next_deadline = s->deadline;
     }
     if (!n)
-        return NASC_OK;
+        return 0;
     double wait_s = next_deadline - now;
     int ms = wait_s <= 0 ? 0 : wait_s > 1e6 ? 1000000000 : (int)(wait_s * 1000.0) + 1;
     int rc = poll(pf, (nfds_t)n, ms);
-    if (rc < 0 && errno != EINTR)
-        return nasc_errorf(err, NASC_ERR_IO, "worker: poll: %s", strerror(errno));
+    if (rc < 0 && errno != EINTR) {
+        nasc_errorf(err, NASC_ERR_IO, "worker: poll: %s", strerror(errno));
+        return -1;
+    }
     now = mono_now();
     for (int j = 0; j < n; j++) {
         slot *s = &ex->slots[idx[j]];
-        bool closed = false;
+        bool is_closed = false;
         if (rc > 0 && (pf[j].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (s->got < sizeof s->buf) {
                 ssize_t r = read(s->fd, (char *)&s->buf + s->got, sizeof s->buf - s->got);
                 if (r > 0)
                     s->got += (size_t)r;
                 else if (r == 0 || (errno != EINTR && errno != EAGAIN))
-                    closed = true;
+                    is_closed = true;
             } else {
                 char c;
                 ssize_t r = read(s->fd, &c, 1);
                 if (r <= 0)
-                    closed = true;
+                    is_closed = true;
             }
         }
-        if (!closed && now >= s->deadline && s->got < sizeof s->buf) {
+        if (!is_closed && now >= s->deadline && s->got < sizeof s->buf) {
             kill(s->pid, SIGKILL);
             s->timed_out = true;
-            closed = true;
+            is_closed = true;
         }
-        if (closed)
-            NASC_TRY(reap_worker(ex, idx[j], cb, user, err));
+        if (is_closed)
+            closed[n_closed++] = idx[j];
+    }
+    return n_closed;
+}
+
+/* ---- distributed search: rank 0's side ---- */
+
+/* Sends trial k to the worker rank of slot i. */
+static nasc_status start_remote(nasc_experiment *ex, int i, int64_t k, nasc_err *err) {
+    const trial *t = &ex->t[k];
+    nasc_curve_history *h = ex->cfg.median_stop ? make_history(ex, k) : NULL;
+    nasc_remote_job j = {.trial = k,
+                         .fidelity = t->fidelity,
+                         .seed = t->seed,
+                         .attempt = t->attempts,
+                         .arch = t->text,
+                         .history = h};
+    nasc_status st = nasc_remote_send_job(i + 1, &j, err);
+    nasc_free(h);
+    NASC_TRY(st);
+    slot *s = &ex->slots[i];
+    memset(s, 0, sizeof *s);
+    s->busy = true;
+    s->trial = k;
+    s->attempt = t->attempts;
+    s->started = mono_now();
+    s->deadline = (double)INFINITY; /* the worker rank applies the trial timeout */
+    return NASC_OK;
+}
+
+/* Sleeps a little longer each time nothing arrived (20 us doubling to 1 ms): message latency
+ * stays low while a burst lasts, and an idle wait costs almost no CPU. */
+static void nap(unsigned *us) {
+    usleep(*us);
+    *us = *us < 1000 ? *us * 2 : 1000;
+}
+
+/* Sends the configuration to every worker rank and waits until each has built its evaluator
+ * (loading the dataset or table on its node); the first that could not: its status and message. */
+static nasc_status ranks_setup(nasc_experiment *ex, nasc_err *err) {
+    for (int r = 1; r <= ex->n_ranks; r++)
+        NASC_TRY(nasc_remote_send_config(r, &ex->cfg, err));
+    int n_ready = 0;
+    unsigned us = 20;
+    while (n_ready < ex->n_ranks) {
+        if (ex->stop)
+            return nasc_errorf(err, NASC_ERR_ABORTED, "interrupted while the worker ranks started");
+        nasc_dist_msg m;
+        if (!nasc_dist_poll(-1, &m)) {
+            nap(&us);
+            continue;
+        }
+        if (m.tag != NASC_TAG_READY)
+            return nasc_errorf(err, NASC_ERR_INTERNAL,
+                               "distributed search: rank %d sent tag %d before it was ready", m.src,
+                               m.tag);
+        NASC_TRY(nasc_remote_recv_ready(&m, err));
+        n_ready++;
+    }
+    ex->ranks_ready = true;
+    return NASC_OK;
+}
+
+/* Receives the worker ranks' results for at most max_wait seconds (returns after the first
+ * batch). */
+static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_cb cb, void *user,
+                              nasc_err *err) {
+    double t_end = mono_now() + max_wait;
+    unsigned us = 20;
+    for (;;) {
+        bool any = false;
+        nasc_dist_msg m;
+        while (nasc_dist_poll(-1, &m)) {
+            any = true;
+            int64_t k = -1;
+            bool requeue = false;
+            nasc_trial_result r;
+            if (m.tag != NASC_TAG_OUTCOME || m.src < 1 || m.src > ex->n_ranks)
+                return nasc_errorf(err, NASC_ERR_INTERNAL,
+                                   "distributed search: unexpected message (tag %d) from rank %d",
+                                   m.tag, m.src);
+            NASC_TRY(nasc_remote_recv_outcome(&m, &k, &requeue, &r, err));
+            slot *s = &ex->slots[m.src - 1];
+            if (!s->busy || s->trial != k)
+                return nasc_errorf(err, NASC_ERR_INTERNAL,
+                                   "distributed search: rank %d reported trial %lld, which it was "
+                                   "not running",
+                                   m.src, (long long)k);
+            memset(s, 0, sizeof *s);
+            NASC_TRY(apply_outcome(ex, k, requeue, &r, cb, user, err));
+        }
+        if (any || ex->stop || mono_now() >= t_end)
+            return NASC_OK;
+        nap(&us);
+    }
+}
+
+/* Waits for worker events (results, exits, timeouts) for at most `max_wait` seconds. */
+static nasc_status wait_workers(nasc_experiment *ex, double max_wait, nasc_search_cb cb, void *user,
+                                nasc_err *err) {
+    if (ex->n_ranks)
+        return wait_ranks(ex, max_wait, cb, user, err);
+    int closed[256];
+    int n = wait_local(ex, max_wait, closed, err);
+    if (n < 0)
+        return err->code;
+    for (int j = 0; j < n; j++) {
+        int64_t k = ex->slots[closed[j]].trial;
+        nasc_trial_result r;
+        bool requeue = false;
+        slot_outcome(ex, closed[j], &r, &requeue);
+        NASC_TRY(apply_outcome(ex, k, requeue, &r, cb, user, err));
     }
     return NASC_OK;
 }
@@ -882,7 +1069,8 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
         t->state = T_RUNNING;
         ex->n_running++;
         nasc_trial_result r;
-        evaluate_here(ex, k, &r);
+        job j = trial_job(ex, k);
+        evaluate_job(ex, &j, &r);
         NASC_TRY(finish_trial(ex, k, &r, err));
         report(ex, k, cb, user);
         return NASC_OK;
@@ -890,7 +1078,15 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
     int i = free_slot(ex);
     NASC_ASSERT(i >= 0);
     NASC_TRY(nasc_db_trial_start(ex->db, k, i + 1, t->attempts, err));
-    return start_worker(ex, i, k, err);
+    if (ex->n_ranks) {
+        NASC_TRY(start_remote(ex, i, k, err));
+    } else {
+        job j = trial_job(ex, k);
+        NASC_TRY(start_worker(ex, i, &j, err));
+    }
+    t->state = T_RUNNING;
+    ex->n_running++;
+    return NASC_OK;
 }
 
 nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user, nasc_err *err) {
@@ -898,12 +1094,17 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
     ex->done_this_run = 0;
     nasc_status st = NASC_OK;
     /* workers: forked processes unless the evaluator is cheap and one is enough */
-    ex->n_slots = ex->eval->in_process && ex->cfg.workers == 1 ? 0 : ex->cfg.workers;
+    /* (a distributed search: the worker ranks) */
+    ex->n_slots = ex->n_ranks                                    ? ex->n_ranks
+                  : ex->eval->in_process && ex->cfg.workers == 1 ? 0
+                                                                 : ex->cfg.workers;
     if (ex->n_slots && !ex->slots) {
         ex->slots = nasc_calloc((size_t)ex->n_slots, sizeof(slot));
         if (!ex->slots)
             return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
     }
+    if (ex->n_ranks && !ex->ranks_ready)
+        NASC_TRY(ranks_setup(ex, err));
     /* a snapshot lets an expensive strategy skip the replay of what it covers */
     if (nasc_strategy_can_save(ex->strategy) && ex->strategy->n_asked == 0) {
         int64_t a = 0, t = 0;
@@ -1020,14 +1221,18 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
             goto out;
     }
 out:
-    for (int i = 0; i < ex->n_slots; i++) /* interrupted: running trials are re-run on resume */
-        if (ex->slots[i].pid > 0) {
-            kill(ex->slots[i].pid, SIGKILL);
-            waitpid(ex->slots[i].pid, NULL, 0);
-            close(ex->slots[i].fd);
+    /* interrupted: running trials are re-run on resume (a worker rank's trial is abandoned when
+     * the ranks are sent QUIT, nasc_experiment_dist_end) */
+    for (int i = 0; i < ex->n_slots; i++)
+        if (ex->slots[i].busy) {
+            if (ex->slots[i].pid > 0) {
+                kill(ex->slots[i].pid, SIGKILL);
+                waitpid(ex->slots[i].pid, NULL, 0);
+                close(ex->slots[i].fd);
+            }
             ex->t[ex->slots[i].trial].state = T_QUEUED;
             ex->n_running--;
-            ex->slots[i].pid = 0;
+            memset(&ex->slots[i], 0, sizeof ex->slots[i]);
         }
     ex->seconds = mono_now() - ex->t_start;
     return st;
@@ -1059,4 +1264,156 @@ const nasc_space *nasc_experiment_space(const nasc_experiment *ex) {
 }
 const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *ex) {
     return &ex->cfg;
+}
+
+/* ---- distributed search: a worker rank's side ---- */
+
+/* Waits for the next message from rank 0 (polling: see nap). */
+static void wait_rank0(nasc_dist_msg *m) {
+    unsigned us = 20;
+    while (!nasc_dist_poll(0, m))
+        nap(&us);
+}
+
+/* Evaluates job j on a worker rank as --workers would: in a forked process (with the trial
+ * timeout; a crash fails only the trial), or here for a cheap evaluator without a timeout.
+ * Returns false if rank 0 said QUIT meanwhile (the trial's process is killed). */
+static bool serve_job(nasc_experiment *ex, const job *j, nasc_trial_result *r, bool *requeue,
+                      nasc_err *err) {
+    *requeue = false;
+    bool fork_it = !ex->eval->in_process || ex->cfg.trial_timeout > 0;
+#ifdef NASC_TEST
+    fork_it = fork_it || getenv("NASC_TEST_CRASH_TRIAL") || getenv("NASC_TEST_KILL_WORKER");
+#endif
+    if (!fork_it) {
+        evaluate_job(ex, j, r);
+        return true;
+    }
+    if (start_worker(ex, 0, j, err) != NASC_OK) { /* no process: the trial fails, not the rank */
+        nasc_trial_result_init(r);
+        nasc_trial_result_fail(r, "worker rank %d: %s", nasc_dist_rank(), err->msg);
+        nasc_err_clear(err);
+        return true;
+    }
+    for (;;) {
+        int closed[1];
+        int n = wait_local(ex, 0.02, closed, err);
+        nasc_dist_msg m;
+        if (n != 0) {
+            if (n < 0) { /* poll failed: treat the process as ended */
+                nasc_err_clear(err);
+                kill(ex->slots[0].pid, SIGKILL);
+            }
+            slot_outcome(ex, 0, r, requeue);
+            return true;
+        }
+        if (nasc_dist_poll(0, &m) && m.tag == NASC_TAG_QUIT) {
+            kill(ex->slots[0].pid, SIGKILL);
+            waitpid(ex->slots[0].pid, NULL, 0);
+            close(ex->slots[0].fd);
+            memset(&ex->slots[0], 0, sizeof ex->slots[0]);
+            return false;
+        }
+    }
+}
+
+nasc_status nasc_experiment_serve(nasc_err *err) {
+    if (nasc_dist_rank() == 0)
+        return nasc_errorf(err, NASC_ERR_ARG, "nasc_experiment_serve: rank 0 runs the search");
+    nasc_dist_msg m;
+    wait_rank0(&m);
+    if (m.tag == NASC_TAG_QUIT) /* rank 0 ended before the search started (an error, --help) */
+        return nasc_dist_recv(&m, NULL, 0, err);
+    if (m.tag != NASC_TAG_CONFIG)
+        return nasc_errorf(err, NASC_ERR_INTERNAL,
+                           "distributed search: rank %d: unexpected message (tag %d) from rank 0",
+                           nasc_dist_rank(), m.tag);
+    nasc_experiment *ex = nasc_calloc(1, sizeof *ex);
+    if (!ex)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    ex->serving = true;
+    ex->n_slots = 1;
+    nasc_status st = nasc_remote_recv_config(&m, &ex->cfg, err);
+    if (st == NASC_OK && !(ex->slots = nasc_calloc(1, sizeof(slot))))
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "experiment: out of memory");
+    if (st == NASC_OK)
+        st = build_evaluator(ex, err);
+    bool setup_ok = st == NASC_OK;
+    /* rank 0 reports a failed setup (with this rank and host) and ends the job with QUIT */
+    nasc_status rst = nasc_remote_send_ready(st, err->msg, err);
+    nasc_err_clear(err);
+    if (rst != NASC_OK)
+        st = rst;
+    bool quit = false;
+    while (st == NASC_OK && !quit) {
+        wait_rank0(&m);
+        if (m.tag == NASC_TAG_QUIT) {
+            st = nasc_dist_recv(&m, NULL, 0, err);
+            break;
+        }
+        nasc_remote_job *rj = NULL;
+        if (m.tag != NASC_TAG_JOB) {
+            st = nasc_errorf(err, NASC_ERR_INTERNAL,
+                             "distributed search: rank %d: unexpected message (tag %d) from rank 0",
+                             nasc_dist_rank(), m.tag);
+            break;
+        }
+        if ((st = nasc_remote_recv_job(&m, &rj, err)) != NASC_OK)
+            break;
+#ifdef NASC_TEST
+        /* test hook: the worker rank that receives this trial first dies (SIGKILL) */
+        const char *hook = getenv("NASC_TEST_KILL_RANK");
+        if (hook && *hook && atoll(hook) == rj->trial && rj->attempt == 1)
+            raise(SIGKILL);
+#endif
+        nasc_trial_result r;
+        bool requeue = false;
+        nasc_arch *arch = NULL;
+        nasc_err aerr = {0};
+        if (nasc_arch_parse(ex->space, rj->arch, &arch, &aerr) != NASC_OK) {
+            nasc_trial_result_init(&r); /* cannot happen with the same binary; fail the trial */
+            nasc_trial_result_fail(&r, "worker rank %d: %s", nasc_dist_rank(), aerr.msg);
+        } else {
+            job j = {.k = rj->trial,
+                     .arch = arch,
+                     .fidelity = rj->fidelity,
+                     .seed = rj->seed,
+                     .attempt = rj->attempt,
+                     .history = rj->history};
+            quit = !serve_job(ex, &j, &r, &requeue, err);
+        }
+        int64_t k = rj->trial;
+        nasc_arch_free(arch);
+        nasc_free(rj);
+        if (!quit)
+            st = nasc_remote_send_outcome(k, requeue, &r, err);
+        else { /* consume the QUIT */
+            nasc_dist_msg q;
+            if (nasc_dist_poll(0, &q))
+                st = nasc_dist_recv(&q, NULL, 0, err);
+        }
+    }
+    if (!setup_ok && rst == NASC_OK) {
+        /* a failed setup was reported to rank 0: wait for its QUIT and end quietly */
+        nasc_err_clear(err);
+        st = NASC_OK;
+        while (wait_rank0(&m), m.tag != NASC_TAG_QUIT)
+            nasc_dist_recv(&m, NULL, 0, err); /* drop (a too-large message is consumed) */
+        nasc_dist_recv(&m, NULL, 0, err);
+        nasc_err_clear(err);
+    }
+    nasc_experiment_free(ex);
+    return st;
+}
+
+void nasc_experiment_dist_end(void) {
+    static bool ended;
+    if (ended || nasc_dist_rank() != 0 || nasc_dist_size() < 2)
+        return;
+    ended = true;
+    char none = 0;
+    nasc_err err = {0};
+    for (int r = 1; r < nasc_dist_size(); r++)
+        if (nasc_dist_send(r, NASC_TAG_QUIT, &none, 0, &err) != NASC_OK)
+            nasc_log(NASC_LOG_WARN, "%s", err.msg);
 }

@@ -4,6 +4,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/db.h"
+#include "nasc/dist.h"
 #include "nasc/experiment.h"
 
 /* Rebuilds a trial result from a database row's columns (status, score, reason, cost, seconds);
@@ -39,5 +40,52 @@ NASC_INTERNAL nasc_status nasc_config_table_epochs(const nasc_experiment_config 
  * accuracy before the key existed). Text into buf. */
 NASC_INTERNAL void nasc_config_legacy_value(const nasc_kv *stored, int n, const nasc_config_key *k,
                                             char *buf, size_t bn);
+
+/* ---- distributed search (remote.c: the messages; experiment.c: both sides of the protocol) ----
+ *
+ * Rank 0 runs the search loop and the database; ranks 1..N-1 are its worker slots 0..N-2.
+ *   rank 0 -> worker   CONFIG   the experiment's configuration (once), answered by READY
+ *   worker -> rank 0   READY    the worker built its space and evaluator, or why it could not
+ *   rank 0 -> worker   JOB      one trial to evaluate (sent only to a worker that is idle)
+ *   worker -> rank 0   OUTCOME  its result, or "run it again" (the trial's process was killed)
+ *   rank 0 -> worker   QUIT     the search is over (a running trial is abandoned)
+ * A worker evaluates a job exactly as --workers does (a forked process per trial, with the trial
+ * timeout), so the trials and results equal those of one process with --workers N-1. */
+enum {
+    NASC_TAG_CONFIG = 1,
+    NASC_TAG_READY,
+    NASC_TAG_JOB,
+    NASC_TAG_OUTCOME,
+    NASC_TAG_QUIT,
+};
+
+/* One trial as sent to a worker rank. */
+typedef struct nasc_remote_job {
+    int64_t trial;
+    double fidelity;
+    uint64_t seed;
+    int attempt;                       /* 1 for the first run of the trial */
+    const char *arch;                  /* canonical architecture text */
+    const nasc_curve_history *history; /* median rule's finished curves; NULL if none */
+} nasc_remote_job;
+
+NASC_INTERNAL nasc_status nasc_remote_send_config(int rank, const nasc_experiment_config *cfg,
+                                                  nasc_err *err);
+/* FORMAT if the message is not a configuration of this very binary. */
+NASC_INTERNAL nasc_status nasc_remote_recv_config(const nasc_dist_msg *m,
+                                                  nasc_experiment_config *out, nasc_err *err);
+/* A worker's answer to CONFIG: setup's status and message (to rank 0). */
+NASC_INTERNAL nasc_status nasc_remote_send_ready(nasc_status setup, const char *msg, nasc_err *err);
+/* NASC_OK if the worker is ready, else its setup status with "worker rank R (HOST): MSG". */
+NASC_INTERNAL nasc_status nasc_remote_recv_ready(const nasc_dist_msg *m, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_remote_send_job(int rank, const nasc_remote_job *j, nasc_err *err);
+/* *out is one nasc_malloc'd block (free it with nasc_free) holding the text and history. */
+NASC_INTERNAL nasc_status nasc_remote_recv_job(const nasc_dist_msg *m, nasc_remote_job **out,
+                                               nasc_err *err);
+NASC_INTERNAL nasc_status nasc_remote_send_outcome(int64_t trial, bool requeue,
+                                                   const nasc_trial_result *r, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_remote_recv_outcome(const nasc_dist_msg *m, int64_t *out_trial,
+                                                   bool *out_requeue, nasc_trial_result *out,
+                                                   nasc_err *err);
 
 #endif /* NASC_EXPERIMENT_INT_H */

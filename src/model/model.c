@@ -1,4 +1,5 @@
 /* model.c — nasc_model (params + forward) and the built-in baseline CNN. */
+#include "nasc/limits.h"
 #include "nasc/nn.h"
 
 #include "nasc/arena.h"
@@ -103,11 +104,14 @@ static const nasc_model_i baseline_iface = {
 nasc_status nasc_baseline_new(int in_c, int in_h, int in_w, int n_classes, float width,
                               uint64_t seed, nasc_model **out, nasc_err *err) {
     *out = NULL;
-    if (in_c < 1 || in_h < 4 || in_w < 4 || n_classes < 2 || !(width > 0.0f))
+    if (in_c < 1 || in_h < 4 || in_w < 4 || n_classes < 2 || !(width > 0.0f) ||
+        in_c > NASC_MAX_INPUT_CHANNELS || in_h > NASC_MAX_INPUT_SIDE ||
+        in_w > NASC_MAX_INPUT_SIDE || n_classes > NASC_MAX_CLASSES || (double)width > NASC_MAX_WIDTH)
         return nasc_errorf(err, NASC_ERR_ARG,
-                           "baseline: input (%d,%d,%d) needs H,W >= 4, classes >= 2 (%d), "
-                           "width > 0 (%g)",
-                           in_c, in_h, in_w, n_classes, (double)width);
+                           "baseline: input (%d,%d,%d) needs C in [1, %d], H,W in [4, %d], "
+                           "classes in [2, %d] (%d), width in (0, %g] (%g)",
+                           in_c, in_h, in_w, NASC_MAX_INPUT_CHANNELS, NASC_MAX_INPUT_SIDE,
+                           NASC_MAX_CLASSES, n_classes, NASC_MAX_WIDTH, (double)width);
     baseline *b = nasc_calloc(1, sizeof *b);
     nasc_params *ps = nasc_params_new("baseline");
     if (!b || !ps) {

@@ -3,6 +3,7 @@
 #include "nasc/nn.h"
 
 #include "nasc/arena.h"
+#include "nasc/limits.h"
 #include "nasc/rng.h"
 
 #include <math.h>
@@ -67,6 +68,11 @@ static nasc_tensor *add(nasc_params *ps, bool trainable, const char *name, int n
     if (n <= 0 || c <= 0 || h <= 0 || w <= 0) {
         nasc_errorf(err, NASC_ERR_SHAPE, "params %s: '%s': dims must be positive (%d,%d,%d,%d)",
                     ps->name, name, n, c, h, w);
+        return NULL;
+    }
+    if ((int64_t)n * c * h * w > NASC_MAX_TENSOR_ELEMS) {
+        nasc_errorf(err, NASC_ERR_ARG, "params %s: '%s': %d x %d x %d x %d elements exceed %lld",
+                    ps->name, name, n, c, h, w, NASC_MAX_TENSOR_ELEMS);
         return NULL;
     }
     if ((unsigned)init >= (unsigned)NASC_INIT_COUNT) {
@@ -137,6 +143,12 @@ nasc_status nasc_params_finalize(nasc_params *ps, nasc_err *err) {
         total += padded((size_t)nasc_tensor_nelem(&ps->trainable[i]->t));
     for (int i = 0; i < ps->n_buffers; i++)
         btotal += padded((size_t)nasc_tensor_nelem(&ps->buffers[i]->t));
+    /* Each count is below NASC_MAX_TENSOR_ELEMS, so the sums fit in 64 bits; what fits in
+     * this machine is checked before anything is allocated. */
+    char what[64];
+    snprintf(what, sizeof what, "params %s: %zu parameters", ps->name, total);
+    NASC_TRY(nasc_limit_check_bytes(err, what,
+                                    ((uint64_t)total * 2 + (uint64_t)btotal) * sizeof(float)));
     ps->data = nasc_malloc_aligned((total ? total : 1) * sizeof(float));
     ps->grad = nasc_malloc_aligned((total ? total : 1) * sizeof(float));
     ps->bdata = nasc_malloc_aligned((btotal ? btotal : 1) * sizeof(float));

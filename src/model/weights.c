@@ -1,5 +1,6 @@
 /* weights.c — the weights file: a 64-byte header, JSON metadata, a tensor table and float32
  * data, all little-endian, with CRC-32 checksums of the header and of the body (docs/FORMAT.md). */
+#include "nasc/limits.h"
 #include "nasc/weights.h"
 
 #include "nasc/arena.h"
@@ -202,33 +203,7 @@ typedef struct wfile {
 #define BAD(off, ...) nasc_errorf_at(err, NASC_ERR_FORMAT, path, (off), __VA_ARGS__)
 
 static nasc_status read_all(const char *path, unsigned char **out, size_t *out_len, nasc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "weights: %s: cannot open: %s", path,
-                              strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "weights: %s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    unsigned char *buf = nasc_malloc(len ? len : 1);
-    if (!buf) {
-        fclose(f);
-        return nasc_errorf(err, NASC_ERR_NOMEM, "weights: %s: out of memory (%zu bytes)", path,
-                           len);
-    }
-    size_t got = fread(buf, 1, len, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != len) {
-        nasc_free(buf);
-        return nasc_errorf_at(err, NASC_ERR_IO, path, (int64_t)got, "weights: %s: read failed at byte %zu",
-                              path, got);
-    }
-    *out = buf;
-    *out_len = len;
-    return NASC_OK;
+    return nasc_file_read_all(path, "weights", UINT64_MAX, (char **)out, out_len, err);
 }
 
 static nasc_status parse(const char *path, wfile *w, nasc_err *err) {

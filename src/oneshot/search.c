@@ -13,6 +13,7 @@
  * the end of every epoch and every checkpoint_every steps. Every random draw is keyed by the seed
  * and these counters, so a search resumed from any checkpoint continues exactly as the
  * uninterrupted one (same thread count): same losses, same alpha, same final architecture. */
+#include "nasc/limits.h"
 #include "stepper_int.h"
 
 #include "nasc/arena.h"
@@ -469,25 +470,7 @@ static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
 
 /* Reads the whole file into *out (nasc_malloc'd). */
 static nasc_status read_file(const char *path, uint8_t **out, size_t *out_len, nasc_err *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: cannot open: %s", path,
-                              strerror(errno));
-    os_buf b = {0};
-    uint8_t chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        nasc_os_put(&b, chunk, n);
-    const bool bad = ferror(fp);
-    fclose(fp);
-    if (bad || b.oom) {
-        nasc_free(b.p);
-        return bad ? nasc_errorf_at(err, NASC_ERR_IO, path, -1, "%s: read error", path)
-                   : nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", path);
-    }
-    *out = b.p;
-    *out_len = b.len;
-    return NASC_OK;
+    return nasc_file_read_all(path, "checkpoint", UINT64_MAX, (char **)out, out_len, err);
 }
 
 static nasc_status ckpt_read(run_state *rs, nasc_err *err) {

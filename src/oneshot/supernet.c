@@ -17,6 +17,7 @@
  *
  * Parameter names: "c<cell>.<part>" for cells ("c3.e7.sep5.pw1.w"), "stem.*", "fc.*"; alpha
  * tensors "alpha.normal", "alpha.reduce" (nb201: "alpha"), betas "beta.normal", "beta.reduce". */
+#include "nasc/limits.h"
 #include "oneshot_int.h"
 
 #include "nasc/arena.h"
@@ -318,7 +319,10 @@ nasc_status nasc_supernet_new(const nasc_space *space, const nasc_supernet_confi
     if (!c.partial)
         c.partial = 1;
     if (c.in_c < 1 || c.in_h < 1 || c.in_w < 1 || c.n_classes < 2 || c.channels < 2 ||
-        c.cells < 1 || c.partial < 1)
+        c.cells < 1 || c.partial < 1 || c.in_c > NASC_MAX_INPUT_CHANNELS ||
+        c.in_h > NASC_MAX_INPUT_SIDE || c.in_w > NASC_MAX_INPUT_SIDE ||
+        c.n_classes > NASC_MAX_CLASSES || c.channels > NASC_MAX_CHANNELS ||
+        c.cells > NASC_MAX_CELLS || c.partial > NASC_MAX_CHANNELS)
         return nasc_errorf(err, NASC_ERR_ARG,
                            "supernet: bad config (input %dx%dx%d, classes %d, channels %d, cells "
                            "%d, partial %d)",

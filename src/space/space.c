@@ -2,6 +2,7 @@
  * sequences, sampling, enumeration, parse/print/JSON wrappers, hashing, and the default
  * mutation / crossover / neighbours for spaces whose decisions are independent (fixed radix). */
 #include "space_int.h"
+#include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -631,11 +632,24 @@ nasc_status nasc_space_build(const nasc_arch *a, const nasc_net_config *cfg, uin
     *out = NULL;
     static const nasc_net_config defaults = {0};
     const nasc_net_config *c = cfg ? cfg : &defaults;
-    if (c->in_c < 0 || c->in_h < 0 || c->in_w < 0 || c->n_classes < 0 || c->channels < 0 ||
-        c->cells < 0 || !(c->drop_path >= 0.0f && c->drop_path < 1.0f))
-        return nasc_errorf(err, NASC_ERR_ARG,
-                           "%s: network config: negative size or drop_path outside [0,1)",
-                           a->space->vt->name);
+    /* 0 means the default; everything else within limits.h, so no size product overflows */
+    const char *sn = a->space->vt->name;
+    char what[64];
+    const struct { const char *name; int v, hi; } sz[] = {
+        {"input channels", c->in_c, NASC_MAX_INPUT_CHANNELS},
+        {"input height", c->in_h, NASC_MAX_INPUT_SIDE},
+        {"input width", c->in_w, NASC_MAX_INPUT_SIDE},
+        {"classes", c->n_classes, NASC_MAX_CLASSES},
+        {"channels", c->channels, NASC_MAX_CHANNELS},
+        {"cells", c->cells, NASC_MAX_CELLS},
+    };
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+        snprintf(what, sizeof what, "%s: network config: %s", sn, sz[i].name);
+        NASC_TRY(nasc_limit_check_int(err, what, sz[i].v, 0, sz[i].hi));
+    }
+    if (!(c->drop_path >= 0.0f && c->drop_path < 1.0f))
+        return nasc_errorf(err, NASC_ERR_ARG, "%s: network config: drop_path outside [0,1) (%g)",
+                           sn, (double)c->drop_path);
     if (c->n_classes == 1)
         return nasc_errorf(err, NASC_ERR_ARG, "%s: network config: need at least 2 classes",
                            a->space->vt->name);

@@ -1,7 +1,8 @@
 /* test_benchmark_cli.c — `nasc search` / `nasc trials` on the NAS-Bench-201 table under the
  * benchmark protocol, end to end:
- *   - the result line and --json report the validation accuracy searched on and the test accuracy
- *     of that architecture (the table's values for the printed cell), and the simulated time;
+ *   - the result line, --json and nasc trials (its best line and JSON) report the validation
+ *     accuracy searched on and the test accuracy of that architecture (the table's values for
+ *     the printed cell), and the simulated time;
  *   - --oracle is labelled in the result line, the progress line, --json and nasc trials (table
  *     and CSV);
  *   - --time-budget ends the search at the simulated time, Hyperband runs on the 12/200 rungs;
@@ -68,7 +69,11 @@ static void test_report(void) {
     cJSON *j = cJSON_Parse(o);
     CHECK(j != NULL);
     const char *arch = j ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "best_arch")) : NULL;
+    char best_arch[200] = "";
+    double best_trial = j ? json_num(j, "best_trial") : NAN, best_test = NAN;
     if (arch) {
+        snprintf(best_arch, sizeof best_arch, "%s", arch);
+        best_test = json_num(j, "best_test");
         /* best_valid is the cell's validation accuracy, best_test its test accuracy */
         CHECK(json_num(j, "best_valid") == table_value(arch, "cifar100_valid"));
         CHECK(json_num(j, "best_test") == table_value(arch, "cifar100_test"));
@@ -90,11 +95,24 @@ static void test_report(void) {
                     table_value(cJSON_GetStringValue(cJSON_GetObjectItem(t0, "arch")),
                                 "cifar100_train_seconds"));
     CHECK(j && cJSON_IsFalse(cJSON_GetObjectItem(j, "oracle")));
+    /* ... and the same best trial as the search: its validation and test accuracy */
+    CHECK_MSG(j && json_num(j, "best_trial") == best_trial &&
+                  json_num(j, "best_test") == best_test &&
+                  json_num(j, "best_valid") == table_value(best_arch, "cifar100_valid") &&
+                  !strcmp(best_arch, cJSON_GetStringValue(cJSON_GetObjectItem(j, "best_arch"))),
+              "nasc trials --format json: best trial %g test %g (search: %g, %g)",
+              j ? json_num(j, "best_trial") : NAN, j ? json_num(j, "best_test") : NAN, best_trial,
+              best_test);
     cJSON_Delete(j);
     free(o);
-    CHECK(nasc("trials --db %s", db) == 0);
+    CHECK(nasc("trials --db %s --status failed", db) == 0); /* a filter keeps the best line */
     o = search_slurp(out);
     CHECK(!strstr(o, "ORACLE") && strstr(o, "test") && strstr(o, "sim_s"));
+    char want[400];
+    snprintf(want, sizeof want, "best: trial %.0f, validation %.4f, test %.4f", best_trial,
+             table_value(best_arch, "cifar100_valid"), best_test);
+    CHECK_STR_CONTAINS(o, want);
+    CHECK_STR_CONTAINS(o, best_arch);
     free(o);
     /* the text result line */
     CHECK(nasc("search --space nb201 --strategy random --benchmark nb201:cifar10 --budget 5 "
@@ -119,6 +137,15 @@ static void test_oracle_labels(void) {
     CHECK(nasc("trials --db %s", db) == 0);
     o = search_slurp(out);
     CHECK_STR_CONTAINS(o, "ORACLE: the scores are test accuracy");
+    CHECK_STR_CONTAINS(o, "ORACLE test ");
+    free(o);
+    CHECK(nasc("trials --db %s --format json", db) == 0);
+    o = search_slurp(out);
+    cJSON *jt = cJSON_Parse(o);
+    CHECK(jt && cJSON_IsTrue(cJSON_GetObjectItem(jt, "oracle")) &&
+          cJSON_IsNull(cJSON_GetObjectItem(jt, "best_valid")) &&
+          json_num(jt, "best_test") == json_num(jt, "best_score"));
+    cJSON_Delete(jt);
     free(o);
     CHECK(nasc("trials --db %s --format csv", db) == 0);
     o = search_slurp(out);

@@ -20,6 +20,7 @@
 #include "nasc/data.h"
 #include "unit/data_fixtures.h"
 
+#include <dirent.h>
 #include <pthread.h>
 
 static char root[128];
@@ -304,6 +305,81 @@ static void corrupt_cifar(int c100, corrupt_stats *cs) {
     nasc_data_test_cifar_records(0);
 }
 
+static fx_buf read_whole(const char *path) {
+    fx_buf b = {NULL, 0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return b;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.p = malloc((size_t)(n > 0 ? n : 0) + 1);
+    b.n = n > 0 && b.p && fread(b.p, 1, (size_t)n, f) == (size_t)n ? (size_t)n : 0;
+    fclose(f);
+    return b;
+}
+
+/* Loads spec expecting success with exactly want's images, labels and mean/std. */
+static void expect_same_images(const char *what, const char *spec, const nasc_dataset *want,
+                               corrupt_stats *cs) {
+    nasc_err err = {0};
+    nasc_dataset *ds = NULL;
+    fs_arm(0, false);
+    nasc_status st = nasc_dataset_load(spec, NASC_SPLIT_TRAIN, &ds, &err);
+    cs->cases++;
+    const bool good =
+        st == NASC_OK && ds->n == want->n && ds->c == want->c && ds->h == want->h &&
+        !memcmp(ds->images, want->images, (size_t)want->n * nasc_dataset_image_bytes(want)) &&
+        !memcmp(ds->labels, want->labels, (size_t)want->n * sizeof(int32_t)) &&
+        !memcmp(ds->mean, want->mean, sizeof want->mean) &&
+        !memcmp(ds->std, want->std, sizeof want->std) && ds->class_names &&
+        !strcmp(nasc_dataset_class_name(ds, 1), "dog");
+    if (!good && cs->bad++ < 5)
+        fprintf(stderr, "%s: status %s, not the original images: %s\n", what,
+                nasc_status_str(st), err.msg);
+    nasc_dataset_free(ds);
+}
+
+/* The image-folder cache (11 grey 2x2 images: 304 bytes) damaged every way: truncated at every
+ * offset of its first 240 bytes (header, class names, mean/std, labels) and then every 7th, each
+ * header byte flipped, and deleted. The load must never fail or
+ * crash: it notices, decodes the folder again and returns exactly the original images (and leaves
+ * no block behind: the counting allocator is on). */
+static void corrupt_image_cache(const char *cache, corrupt_stats *cs) {
+    const char *spec = "images:" NASC_SOURCE_DIR "/tests/data/images/mixed?input=1x2x2";
+    setenv("NASC_CACHE_DIR", cache, 1);
+    nasc_dataset *want = load_ok(spec); /* writes the cache */
+    char path[512] = "";
+    DIR *d = opendir(cache);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.')
+            snprintf(path, sizeof path, "%s/%s", cache, e->d_name);
+    if (d)
+        closedir(d);
+    fx_buf orig = read_whole(path);
+    CHECK_MSG(orig.n > 64, "no image cache in %s", cache);
+    char what[96];
+    for (size_t cut = 0; cut < orig.n; cut += cut < 240 ? 1 : 7) {
+        fx_write(path, orig.p, cut);
+        snprintf(what, sizeof what, "image cache cut at byte %zu", cut);
+        expect_same_images(what, spec, want, cs);
+    }
+    for (size_t i = 0; i < 64 && orig.n > 64; i++) {
+        fx_buf c = fx_copy(orig);
+        c.p[i] ^= 0xff;
+        fx_write(path, c.p, c.n);
+        fx_free(&c);
+        snprintf(what, sizeof what, "image cache byte %zu flipped", i);
+        expect_same_images(what, spec, want, cs);
+    }
+    unlink(path);
+    expect_same_images("image cache deleted", spec, want, cs);
+    fx_free(&orig);
+    nasc_dataset_free(want);
+    setenv("NASC_CACHE_DIR", "", 1);
+}
+
 int main(void) {
     fx_mkdtemp(root, sizeof root, "fault_data");
 
@@ -348,6 +424,17 @@ int main(void) {
     snprintf(spec, sizeof spec, "cifar100:%s", dir);
     faultsim("cifar100: load", scen_load, spec);
     nasc_data_test_cifar_records(0);
+    /* image folders: decoding (cache off), then reading a cache written beforehand */
+    setenv("NASC_CACHE_DIR", "", 1);
+    snprintf(spec, sizeof spec, "images:%s/tests/data/images/mixed?input=3x6x6", NASC_SOURCE_DIR);
+    faultsim("images: decode", scen_load, spec);
+    faultsim("images: decode, fraction, split, loader", scen_pipeline, spec);
+    char icache[300];
+    snprintf(icache, sizeof icache, "%s/icache", root);
+    setenv("NASC_CACHE_DIR", icache, 1);
+    nasc_dataset_free(load_ok(spec)); /* every run below reads the cache */
+    faultsim("images: from the cache", scen_load, spec);
+    setenv("NASC_CACHE_DIR", "", 1);
 
     /* (b) corruption, with the counting allocator (no failures) to catch leaks */
     fs_arm(0, false);
@@ -358,6 +445,8 @@ int main(void) {
             corrupt_idx(gz, images, &cs);
     corrupt_cifar(0, &cs);
     corrupt_cifar(1, &cs);
+    snprintf(dir, sizeof dir, "%s/icache2", root);
+    corrupt_image_cache(dir, &cs);
     nasc_alloc_set_hooks(NULL);
     CHECK_MSG(cs.bad == 0, "%ld of %ld corrupt files not rejected properly", cs.bad, cs.cases);
     printf("corruption: %ld damaged files, all rejected with file and offset\n", cs.cases);

@@ -6,6 +6,7 @@
 #   stdout.expected  expected stdout, stderr.expected expected stderr (after normalisation:
 #                    the scratch dir becomes <TMP>)
 # With --update (tests/golden/update.sh) the expected files are rewritten; review the diff.
+# GOLDEN_ONLY="case1 case2" runs (or updates) only those cases.
 set -u
 NASC="$1"; SRC="$2"; UPDATE="${3:-}"
 HERE="$SRC/tests/golden"
@@ -31,6 +32,7 @@ pass=0 fail=0
 for dir in "$HERE"/*/; do
   name="$(basename "$dir")"
   [ -f "$dir/cmd" ] || continue
+  if [ -n "${GOLDEN_ONLY:-}" ]; then case " $GOLDEN_ONLY " in *" $name "*) ;; *) continue ;; esac; fi
   work="$TMP/case_$name"; mkdir -p "$work/run"
   ( cd "$work/run" && NASC="$NASC" TMP="$work/run" FIX="$FIX" bash "$dir/cmd" ) >"$work/out" 2>"$work/err"
   code=$?

@@ -3,6 +3,7 @@
  * database's config table. */
 #include "test.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nasc/arena.h"
@@ -82,6 +83,11 @@ static void test_validate(void) {
         {"space", "", "space: required"},
         {"benchmark", "", "exactly one evaluator"},
         {"momentum", "1.5", "momentum in [0, 1)"},
+        /* nasc/limits.h (issue 22, defects 4 and 5) */
+        {"channels", "1000000000", "channels: must be in [0, 4096] (got 1000000000)"},
+        {"cells", "1000000", "cells: must be in [0, 256] (got 1000000)"},
+        {"batch", "1000000", "batch: must be in [1, 65536] (got 1000000)"},
+        {"threads", "1000000", "threads: must be in [1, 256] (got 1000000)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nasc_config_default(&c);
@@ -141,6 +147,17 @@ static void test_yaml(void) {
         {"resume: true\n", "e.yaml:1: resume: only on the command line"},
         {"space: nb201\n  budget: 3\n", "e.yaml:"},
         {"budget: 3\nbudget: 4\n", "e.yaml:2: budget: key given twice"},
+        /* issue 22, defect 8: a second document, tags, range errors with file:line */
+        {"budget: 3\n---\nbudget: 4\n", "e.yaml:2: a second YAML document"},
+        {"budget: !!int 3\n", "e.yaml:1: YAML tags are not accepted (got 'tag:yaml.org,2002:int')"},
+        {"space: !custom nb201\n", "e.yaml:1: YAML tags are not accepted"},
+        {"strategy-opt: !x {a: 1}\n", "e.yaml:1: YAML tags are not accepted"},
+        {"space: nb201\nepochs: -3\n", "e.yaml:2: epochs: must be in [1, 256] (got -3)"},
+        {"space: nb201\n\nworkers: 300\n", "e.yaml:3: workers: must be in [1, 256] (got 300)"},
+        {"channels: 1000000000\n", "e.yaml:1: channels: must be in [0, 4096] (got 1000000000)"},
+        {"space: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]"
+         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+         "e.yaml:1: nested deeper than 64 levels"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(y, bad[i].text);
@@ -150,6 +167,45 @@ static void test_yaml(void) {
                   bad[i].msg);
         CHECK(err.line > 0 && strstr(err.path, "e.yaml"));
         nasc_err_clear(&err);
+    }
+    /* 100,000 levels of flow sequences in 200 KB: refused at level 65, in linear time (the
+     * document loader alone took over a minute) */
+    {
+        const int deep = 100000;
+        char *text = malloc((size_t)deep * 2 + 16);
+        memcpy(text, "space: ", 7);
+        memset(text + 7, '[', (size_t)deep);
+        memset(text + 7 + deep, ']', (size_t)deep);
+        strcpy(text + 7 + 2 * deep, "\n");
+        write_file(y, text);
+        free(text);
+        nasc_config_default(&c);
+        CHECK_STATUS(nasc_config_load_yaml(&c, y, NULL, &err), NASC_ERR_FORMAT);
+        CHECK_STR_CONTAINS(err.msg, "e.yaml:1: nested deeper than 64 levels");
+        nasc_err_clear(&err);
+    }
+    /* a file over NASC_MAX_CONFIG_BYTES is refused before it is read */
+    {
+        FILE *f = fopen(y, "wb");
+        for (int i = 0; i < (1 << 20) / 16 + 1; i++)
+            fputs("# padding.......\n", f);
+        fclose(f);
+        CHECK_STATUS(nasc_config_load_yaml(&c, y, NULL, &err), NASC_ERR_IO);
+        CHECK_STR_CONTAINS(err.msg, "more than the 1048576 this input may have");
+        nasc_err_clear(&err);
+    }
+    /* defect 9: a directory says so; a FIFO is refused at once instead of blocking */
+    CHECK_STATUS(nasc_config_load_yaml(&c, dir, NULL, &err), NASC_ERR_IO);
+    CHECK_STR_CONTAINS(err.msg, "is a directory");
+    nasc_err_clear(&err);
+    {
+        char fifo[300];
+        snprintf(fifo, sizeof fifo, "%s/fifo.yaml", dir);
+        CHECK(mkfifo(fifo, 0600) == 0);
+        CHECK_STATUS(nasc_config_load_yaml(&c, fifo, NULL, &err), NASC_ERR_IO);
+        CHECK_STR_CONTAINS(err.msg, "not a regular file");
+        nasc_err_clear(&err);
+        unlink(fifo);
     }
     /* an empty file sets nothing */
     write_file(y, "");

@@ -298,7 +298,7 @@ static void test_gzip_damage(void) {
 }
 
 static void test_specs(void) {
-    char dir[256], spec[300], forms[] = "fashion-mnist:DIR, mnist:DIR, cifar10:DIR or cifar100:DIR";
+    char dir[256], spec[300], forms[] = "fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR or images:DIR";
     expect_err("imagenet", NASC_SPLIT_TRAIN, NASC_ERR_ARG, NULL, -2, "unknown dataset 'imagenet'",
                forms);
     expect_err("fashion", NASC_SPLIT_TRAIN, NASC_ERR_ARG, NULL, -2, "unknown dataset", forms);
