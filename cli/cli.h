@@ -48,6 +48,10 @@ int cli_fail(nasc_status st, const nasc_err *err, bool input_io);
  * CLI_USAGE. The bounds come from nasc/limits.h. */
 int cli_check_int(const char *cmd, const char *flag, int64_t v, int64_t lo, int64_t hi);
 
+/* Parses a duration ("90", "90s", "5m", "1.5h"; positive, at most a year) into seconds. CLI_OK,
+ * or CLI_USAGE after printing "nasc CMD: --FLAG: expected a duration ...". */
+int cli_parse_duration(const char *cmd, const char *flag, const char *s, double *out);
+
 /* ---- progress ---- */
 
 typedef struct cli_progress {
@@ -81,5 +85,6 @@ int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *giv
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 int cmd_report(int argc, char **argv); /* cmd_report.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
+int cmd_auto(int argc, char **argv);    /* cmd_auto.c */
 
 #endif /* NASC_CLI_H */

@@ -573,3 +573,84 @@ done:
     nasc_backend_free(own);
     return st;
 }
+
+/* ---- fitting the epoch count to a time budget ---- */
+
+typedef struct fit_probe {
+    double t_first; /* elapsed after the first step (graph and buffers allocated) */
+    double t_last;
+    int64_t steps;
+    double limit;   /* seconds to measure for */
+} fit_probe;
+
+/* at least 3 steps (2 steady-state intervals), then until the measuring time is spent */
+static bool fit_on_event(const nasc_train_event *ev, void *user) {
+    fit_probe *p = user;
+    if (ev->kind != NASC_TRAIN_STEP)
+        return true;
+    if (p->steps == 0)
+        p->t_first = ev->elapsed_s;
+    p->t_last = ev->elapsed_s;
+    p->steps++;
+    return p->steps < 3 || ev->elapsed_s < p->limit;
+}
+
+nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
+                                const nasc_dataset *eval, const nasc_train_config *cfg,
+                                double seconds, double calib_seconds, nasc_train_fit *out,
+                                nasc_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!(seconds > 0.0) || !(calib_seconds > 0.0))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: time limit and calibration time must be > 0 (%g, %g)",
+                           seconds, calib_seconds);
+    /* one epoch at most, stopped by the callback: the steps measured are real steps of this
+     * model, data and thread count (the loader, augmentation and optimizer included) */
+    nasc_train_config c = *cfg;
+    c.epochs = 1;
+    c.warmup_epochs = 0;
+    c.eval_each_epoch = false;
+    c.checkpoint = NULL;
+    c.checkpoint_meta = NULL;
+    c.max_seconds = 0.0;
+    fit_probe p = {.limit = calib_seconds};
+    nasc_train_result r;
+    const double t0 = now_s();
+    nasc_status st = nasc_train(probe, train, NULL, &c, fit_on_event, &p, &r, err);
+    if (st == NASC_ERR_ABORTED && p.steps >= 3)
+        st = NASC_OK; /* stopped by fit_on_event */
+    if (st != NASC_OK)
+        return st;
+    out->calib_steps = p.steps;
+    /* the first step allocates the graph and warms caches; later steps are the steady state */
+    out->step_seconds = p.steps > 1 ? (p.t_last - p.t_first) / (double)(p.steps - 1) : p.t_last;
+    const int64_t spe = train->n > cfg->batch ? train->n / cfg->batch : 1; /* drop_last */
+    out->epoch_seconds = out->step_seconds * (double)spe;
+    /* the final evaluation: timed on up to 2 batches of eval, scaled to all of it */
+    if (eval && eval->n > 0) {
+        const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
+        const size_t k = (size_t)(eval->n < 2 * eb ? eval->n : 2 * eb);
+        uint32_t *idx = nasc_malloc(k * sizeof *idx);
+        nasc_dataset *sub = NULL;
+        if (!idx)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "train: out of memory");
+        for (size_t i = 0; i < k; i++)
+            idx[i] = (uint32_t)i;
+        st = nasc_dataset_subset(eval, idx, k, &sub, err);
+        nasc_free(idx);
+        float acc, loss;
+        const double te = now_s();
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        out->eval_seconds = (now_s() - te) * (double)eval->n / (double)k;
+        nasc_dataset_free(sub);
+        if (st != NASC_OK)
+            return st;
+    }
+    out->calib_seconds = now_s() - t0;
+    /* per epoch 2 % for its bookkeeping (checkpoint write, loader restart) */
+    const double left = seconds - out->calib_seconds - out->eval_seconds;
+    const double e = out->epoch_seconds > 0.0 ? left / (out->epoch_seconds * 1.02) : 1.0;
+    out->epochs = e >= 1.0 ? (e < 100000.0 ? (int)e : 100000) : 1;
+    return NASC_OK;
+}
