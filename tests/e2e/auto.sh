@@ -70,19 +70,27 @@ PY
     exit 0
 fi
 
-# resume: kill in the search (after the plan is recorded) and in the retraining
-run() { "$NASC" auto --time-budget 60s --data-fraction 0.03 --threads 1 --out "$OUT/r" "$@" \
-        >> "$OUT/r.txt" 2>> "$OUT/r.err"; }
-run & pid=$!
-for _ in $(seq 200); do grep -q '"plan"' "$OUT/r/phases.json" 2>/dev/null && break; sleep 0.2; done
+# resume: kill in the search (after the plan is recorded) and in the retraining. The nasc process
+# itself is started in the background (not a shell function: its subshell would be what is killed).
+ARGS=(auto --time-budget 90s --data-fraction 0.01 --threads 1 --out "$OUT/r")
+"$NASC" "${ARGS[@]}" >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
+for _ in $(seq 300); do grep -q '"plan"' "$OUT/r/phases.json" 2>/dev/null && break; sleep 0.2; done
 sleep 3; kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"search"' "$OUT/r/phases.json" && fail "killed too late (search already done)"
-run --resume & pid=$!
-for _ in $(seq 400); do [ -f "$OUT/r/retrain.ckpt" ] && break; sleep 0.2; done
-[ -f "$OUT/r/retrain.ckpt" ] || fail "no retraining checkpoint"
-sleep 1; kill -9 $pid; wait $pid 2>/dev/null
+"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
+# kill once the retraining has started (its line on stderr), 2 s in; a checkpoint exists if an
+# epoch had finished, and then the resumed retraining must continue from it
+while ! grep -q "nasc auto: retraining" "$OUT/r.err" && kill -0 $pid 2>/dev/null; do sleep 0.1; done
+sleep 2; had_ckpt=0; [ -f "$OUT/r/retrain.ckpt" ] && had_ckpt=1
+kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"retrain"' "$OUT/r/phases.json" && fail "killed too late (retraining done)"
-run --resume || { cat "$OUT/r.err"; fail "resume after the retraining kill"; }
+: > "$OUT/r2.err"
+"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err" || { cat "$OUT/r2.err"; fail "resume after the retraining kill"; }
 for f in model.nasc search.db report.html summary.json; do [ -s "$OUT/r/$f" ] || fail "no $f"; done
-grep -q "resumed from the checkpoint" "$OUT/r.err" || fail "retraining did not resume"
+if [ $had_ckpt = 1 ]; then
+    grep -q "resumed from the checkpoint" "$OUT/r2.err" || fail "retraining did not resume from its checkpoint"
+fi
+grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
+[ -f "$OUT/r/retrain.ckpt" ] && fail "checkpoint left behind"
+echo "resumed twice (checkpoint at the retraining kill: $had_ckpt)"
 echo ok
