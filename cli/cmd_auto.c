@@ -16,6 +16,7 @@
 #include "nasc/arena.h"
 #include "nasc/cost.h"
 #include "nasc/experiment.h"
+#include "nasc/export.h"
 #include "nasc/report.h"
 
 #include <cjson/cJSON.h>
@@ -47,6 +48,8 @@ typedef struct auto_state {
     cli_progress bar;
     bool quiet;
     double search_end; /* this run's clock value at which the search stops */
+    double last_trial_end; /* clock at the previous finished trial (trial durations) */
+    bool stopped_by_clock;
     nasc_experiment *ex;
 } auto_state;
 
@@ -125,9 +128,14 @@ static void on_search(const nasc_search_progress *p, void *user) {
     snprintf(what, sizeof what, "trial %lld/%lld, best validation %.2f%%", (long long)p->done,
              (long long)p->budget, p->best_score);
     show(s, "search", p->budget ? (double)p->done / (double)p->budget : 0.0, what);
-    /* the search stops at its share of the budget; a running trial is re-run on --resume */
-    if (cli_now() >= s->search_end && s->ex)
+    /* the search stops at its share of the budget: when the next trial, as long as the last one,
+     * would end past it (the trial budget is only an upper bound) */
+    const double now = cli_now(), last = now - s->last_trial_end;
+    s->last_trial_end = now;
+    if (now + last >= s->search_end && s->ex) {
+        s->stopped_by_clock = true;
         nasc_experiment_stop(s->ex);
+    }
 }
 
 typedef struct retrain_ui {
@@ -358,7 +366,9 @@ int cmd_auto(int argc, char **argv) {
     cJSON *plan = phase_get(&s, "plan");
     if (!plan) {
         const double left = s.budget - s.spent;
-        const double reserve = 0.05 * s.budget + 5.0;
+        /* the test evaluation is inside the retraining's fit; the reserve covers the outputs
+         * (cost measurement, model, report) and the gaps between phases */
+        const double reserve = 0.01 * s.budget + 3.0;
         const double search_s = 0.5 * (left - reserve);
         const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
         const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
@@ -385,7 +395,7 @@ int cmd_auto(int argc, char **argv) {
                     "  space nb201 (cells of 5 ops on 6 edges; small, trains fast on 2 cores)\n"
                     "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
                     " scored on the validation split (~%.1f s a trial)\n"
-                    "  strategy: %s, %lld trials in %.0f s (%s)\n"
+                    "  strategy: %s, about %lld trials in %.0f s (%s)\n"
                     "  retraining: %.0f s, %d channels%s, the epoch count fitted to the time left\n"
                     "  reserve: %.0f s for the test evaluation and the outputs\n"
                     "  not chosen: one-shot supernet search (needs budgets of hours on this "
@@ -426,7 +436,7 @@ int cmd_auto(int argc, char **argv) {
         for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
             st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
         ec.seed = seed;
-        ec.budget = (int64_t)num(plan, "trials");
+        ec.budget = 4 * (int64_t)num(plan, "trials"); /* the clock stops it (on_search) */
         ec.epochs = 1;
         ec.data_fraction = num(plan, "trial_data_fraction") * data_fraction;
         ec.val_fraction = AUTO_VAL_FRACTION;
@@ -437,7 +447,7 @@ int cmd_auto(int argc, char **argv) {
         ec.threads = threads;
         ec.quiet = true;
         ec.resume = access(dbp, F_OK) == 0;
-        snprintf(v, sizeof v, "%g", 4.0 * (num(plan, "search_s") / (double)ec.budget) + 10.0);
+        snprintf(v, sizeof v, "%g", 4.0 * (num(plan, "search_s") / num(plan, "trials")) + 10.0);
         if (st == NASC_OK)
             st = nasc_config_set(&ec, "trial-timeout", v, &err);
         if (st == NASC_OK)
@@ -451,6 +461,7 @@ int cmd_auto(int argc, char **argv) {
         /* the search window ends where the retraining's share of the budget begins */
         s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
                                     elapsed(&s));
+        s.last_trial_end = cli_now();
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
@@ -465,9 +476,15 @@ int cmd_auto(int argc, char **argv) {
         nasc_experiment_summary(s.ex, &sum);
         cli_progress_end(&s.bar);
         /* stopped by the clock is the plan; any other failure ends the run */
-        if (st == NASC_ERR_ABORTED && cli_now() >= s.search_end)
+        if (st == NASC_ERR_ABORTED && s.stopped_by_clock)
             st = NASC_OK;
-        if (st == NASC_OK && !sum.best_arch)
+        /* the window ran out before any trial finished (a machine much slower than calibrated):
+         * retrain the calibration cell rather than nothing, and say so */
+        const bool fallback = st == NASC_OK && !sum.best_arch && !cons[0] && s.stopped_by_clock;
+        if (fallback && !quiet)
+            fprintf(stderr, "nasc auto: warning: no trial finished within the search window; "
+                            "retraining the calibration cell %s\n", AUTO_CALIB_ARCH);
+        if (st == NASC_OK && !sum.best_arch && !fallback)
             st = nasc_errorf(&err, NASC_ERR_ABORTED,
                              "auto: no trial of the search succeeded (%lld failed)%s",
                              (long long)sum.n_failed,
@@ -479,7 +496,8 @@ int cmd_auto(int argc, char **argv) {
             goto done;
         }
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "best_arch", sum.best_arch);
+        cJSON_AddStringToObject(f, "best_arch", fallback ? AUTO_CALIB_ARCH : sum.best_arch);
+        cJSON_AddBoolToObject(f, "fallback", fallback);
         cJSON_AddNumberToObject(f, "best_val_acc_search", sum.best_score);
         cJSON_AddNumberToObject(f, "trials", (double)sum.trials);
         cJSON_AddNumberToObject(f, "failed", (double)sum.n_failed);
@@ -561,6 +579,15 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "latency_ms", mc.latency_ms);
         cJSON_AddNumberToObject(f, "memory_bytes", (double)mc.memory_bytes);
         cJSON_AddNumberToObject(f, "channels", rn.channels);
+        /* the activation peak of the export graph's one-image order (what a static arena of
+         * the C export holds), as a check of the cost model's figure used by the constraints */
+        nasc_export_graph *xg = NULL;
+        if (nasc_export_graph_new(m, NULL, &xg, &err) == NASC_OK) {
+            size_t peak = 0;
+            nasc_export_graph_memory(xg, &peak, NULL);
+            cJSON_AddNumberToObject(f, "export_peak_bytes", (double)peak);
+            nasc_export_graph_free(xg);
+        }
         if ((st = phase_done(&s, "retrain", f, t0, &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
@@ -598,6 +625,7 @@ int cmd_auto(int argc, char **argv) {
          * activation peak */
         cJSON_AddNumberToObject(sum, "flash_int8_bytes_est", num(ret, "params"));
         cJSON_AddNumberToObject(sum, "ram_int8_bytes_est", num(ret, "memory_bytes") / 4.0);
+        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes", num(ret, "export_peak_bytes"));
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
         cJSON_AddItemToObject(sum, "plan", cJSON_Duplicate(plan, true));
         cJSON *ph = cJSON_AddObjectToObject(sum, "seconds");

@@ -160,9 +160,11 @@ int cmd_train(int argc, char **argv) {
                         fit.epoch_seconds, fit.eval_seconds, time_limit);
             if (!quiet)
                 fprintf(stderr,
-                        "nasc train: %.1f ms per step, %.1f s per epoch: %d epochs fit the time "
-                        "limit (reproduce with --epochs %d)\n",
-                        fit.step_seconds * 1e3, fit.epoch_seconds, o.cfg.epochs, o.cfg.epochs);
+                        "nasc train: %.1f ms per step, %.1f s per epoch, %.1f s to evaluate, "
+                        "%.1f s measuring: %d epochs fit the time limit (reproduce with --epochs "
+                        "%d)\n",
+                        fit.step_seconds * 1e3, fit.epoch_seconds, fit.eval_seconds,
+                        fit.calib_seconds, o.cfg.epochs, o.cfg.epochs);
         }
         /* a hard stop 4 % past the limit, in case the machine slows down; a run stopped by it ends
          * its cosine early and says so ("stopped_by_time") */

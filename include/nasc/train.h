@@ -125,14 +125,14 @@ typedef struct nasc_train_fit {
     int epochs;             /* epochs that fit: the run to do is cfg with epochs = this (>= 1) */
     double step_seconds;    /* measured seconds per training step (first step excluded) */
     double epoch_seconds;   /* predicted: step_seconds x steps per epoch */
-    double eval_seconds;    /* predicted time of the final evaluation (measured on 2 batches) */
+    double eval_seconds;    /* predicted time of the final evaluation (timed on 1 and 4 batches) */
     double calib_seconds;   /* wall time the measurements took */
     int64_t calib_steps;    /* steps it ran */
 } nasc_train_fit;
 
 /* Measures this machine's step time for cfg on `probe` (a throwaway copy of the model to train:
  * it is trained for at least 3 steps and about calib_seconds, then left in whatever state; the
- * caller frees it) and the time to evaluate 2 batches of `eval` (may be NULL: no final
+ * caller frees it) and the time to evaluate `eval` (from 1 and 4 of its batches: fixed + per image) (may be NULL: no final
  * evaluation), then picks the largest epoch count whose training plus the final evaluation of all
  * of eval fits in `seconds`, the measurement included (at least 1 epoch). The chosen run is then
  * an ordinary fixed-epoch run (cosine horizon = epochs), reproducible with that epoch count alone:

@@ -626,26 +626,52 @@ nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
     out->step_seconds = p.steps > 1 ? (p.t_last - p.t_first) / (double)(p.steps - 1) : p.t_last;
     const int64_t spe = train->n > cfg->batch ? train->n / cfg->batch : 1; /* drop_last */
     out->epoch_seconds = out->step_seconds * (double)spe;
-    /* the final evaluation: timed on up to 2 batches of eval, scaled to all of it */
+    /* the final evaluation: timed on 1 and on 4 batches of eval (after an untimed pass), which
+     * separates the fixed cost of a call (loader, graph) from the cost per image; a small eval
+     * set is simply timed whole */
     if (eval && eval->n > 0) {
         const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
-        const size_t k = (size_t)(eval->n < 2 * eb ? eval->n : 2 * eb);
-        uint32_t *idx = nasc_malloc(k * sizeof *idx);
-        nasc_dataset *sub = NULL;
+        const size_t k4 = (size_t)(eval->n < 4 * eb ? eval->n : 4 * eb);
+        const size_t k1 = (size_t)(eval->n < eb ? eval->n : eb);
+        uint32_t *idx = nasc_malloc(k4 * sizeof *idx);
+        nasc_dataset *sub4 = NULL, *sub1 = NULL;
         if (!idx)
             return nasc_errorf(err, NASC_ERR_NOMEM, "train: out of memory");
-        for (size_t i = 0; i < k; i++)
+        for (size_t i = 0; i < k4; i++)
             idx[i] = (uint32_t)i;
-        st = nasc_dataset_subset(eval, idx, k, &sub, err);
+        st = nasc_dataset_subset(eval, idx, k4, &sub4, err);
+        if (st == NASC_OK)
+            st = nasc_dataset_subset(eval, idx, k1, &sub1, err);
         nasc_free(idx);
         float acc, loss;
-        const double te = now_s();
+        double t1 = 0.0, t4 = 0.0;
         if (st == NASC_OK)
-            st = nasc_evaluate(probe, sub, cfg->backend, cfg->threads, eb, &acc, &loss, err);
-        out->eval_seconds = (now_s() - te) * (double)eval->n / (double)k;
-        nasc_dataset_free(sub);
+            st = nasc_evaluate(probe, sub1, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        double ts = now_s();
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub1, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        t1 = now_s() - ts;
+        ts = now_s();
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub4, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        t4 = now_s() - ts;
+        nasc_dataset_free(sub1);
+        nasc_dataset_free(sub4);
         if (st != NASC_OK)
             return st;
+        if ((size_t)eval->n == k4 || k4 == k1) {
+            out->eval_seconds = t4 * (double)eval->n / (double)k4;
+        } else {
+            double per = (t4 - t1) / (double)(k4 - k1);
+            per = per > 0.0 ? per : t4 / (double)k4;
+            const double fixed = t1 > per * (double)k1 ? t1 - per * (double)k1 : 0.0;
+            out->eval_seconds = fixed + per * (double)eval->n;
+        }
+        /* a short timing on a loaded machine can overshoot badly; inference never costs more
+         * than a third of a training step per image (forward only, no backward or update) */
+        const double cap = out->step_seconds / (double)cfg->batch * (double)eval->n / 3.0;
+        if (cap > 0.0 && out->eval_seconds > cap)
+            out->eval_seconds = cap;
     }
     out->calib_seconds = now_s() - t0;
     /* per epoch 2 % for its bookkeeping (checkpoint write, loader restart) */
