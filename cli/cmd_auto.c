@@ -447,7 +447,8 @@ int cmd_auto(int argc, char **argv) {
         ec.threads = threads;
         ec.quiet = true;
         ec.resume = access(dbp, F_OK) == 0;
-        snprintf(v, sizeof v, "%g", 4.0 * (num(plan, "search_s") / num(plan, "trials")) + 10.0);
+        /* a trial may take the whole window (one slower than calibrated still counts), not more */
+        snprintf(v, sizeof v, "%g", num(plan, "search_s") + 10.0);
         if (st == NASC_OK)
             st = nasc_config_set(&ec, "trial-timeout", v, &err);
         if (st == NASC_OK)
