@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* the search network: NB201 cells at a low fidelity (as scripts/demo) */
@@ -336,19 +337,60 @@ int cmd_auto(int argc, char **argv) {
         const double t0 = elapsed(&s);
         const cli_net_opts sn = {.width = 1.0f, .channels = AUTO_SEARCH_CHANNELS,
                                  .cells = AUTO_SEARCH_CELLS};
-        nasc_model *probe = NULL;
-        nasc_train_fit fit;
         double calib = 0.02 * s.budget;
         calib = calib < 2.0 ? 2.0 : (calib > 20.0 ? 20.0 : calib);
-        if ((st = cli_model_build("nb201", AUTO_CALIB_ARCH, &sn, tr->c, tr->h, tr->w,
-                                  tr->n_classes, seed, &probe, &err)) != NASC_OK ||
-            (st = nasc_train_fit_time(probe, tr, val, &tc, s.budget, calib, &fit, &err)) !=
-                NASC_OK) {
-            nasc_model_free(probe);
-            rc = cli_fail(st, &err, false);
+        /* measured in a child process: multi-threaded kernels (OpenMP) started here would leave
+         * the search's forked trial workers hanging at their first parallel region */
+        struct {
+            nasc_status st;
+            nasc_train_fit fit;
+            char msg[sizeof(nasc_err){0}.msg + 8];
+        } msg;
+        memset(&msg, 0, sizeof msg);
+        int fds[2];
+        if (pipe(fds) != 0) {
+            cli_error("nasc auto: calibration: pipe: %s", strerror(errno));
+            rc = CLI_FAIL;
             goto done;
         }
-        nasc_model_free(probe);
+        fflush(NULL);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            nasc_model *probe = NULL;
+            nasc_err e2 = {0};
+            msg.st = cli_model_build("nb201", AUTO_CALIB_ARCH, &sn, tr->c, tr->h, tr->w,
+                                     tr->n_classes, seed, &probe, &e2);
+            if (msg.st == NASC_OK)
+                msg.st = nasc_train_fit_time(probe, tr, val, &tc, s.budget, calib, &msg.fit, &e2);
+            snprintf(msg.msg, sizeof msg.msg, "%s", e2.msg);
+            ssize_t w = write(fds[1], &msg, sizeof msg);
+            _exit(w == (ssize_t)sizeof msg ? 0 : 1);
+        }
+        close(fds[1]);
+        size_t got = 0;
+        while (pid > 0 && got < sizeof msg) {
+            const ssize_t r = read(fds[0], (char *)&msg + got, sizeof msg - got);
+            if (r <= 0 && !(r < 0 && errno == EINTR))
+                break;
+            got += r > 0 ? (size_t)r : 0;
+        }
+        close(fds[0]);
+        int wst = 0;
+        if (pid > 0)
+            waitpid(pid, &wst, 0);
+        if (pid < 0 || got != sizeof msg) {
+            cli_error("nasc auto: calibration: the measuring process %s",
+                      pid < 0 ? "could not start" : "failed");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        if (msg.st != NASC_OK) {
+            cli_error("%s", msg.msg);
+            rc = cli_exit_code(msg.st, false);
+            goto done;
+        }
+        const nasc_train_fit fit = msg.fit;
         cJSON *f = cJSON_CreateObject();
         cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
         cJSON_AddNumberToObject(f, "epoch_s", fit.epoch_seconds);
