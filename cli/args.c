@@ -223,3 +223,25 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_flag *flags
     }
     return CLI_OK;
 }
+
+int cli_parse_duration(const char *cmd, const char *flag, const char *s, double *out) {
+    char *end = NULL;
+    errno = 0;
+    const double v = s ? strtod(s, &end) : (double)NAN;
+    double mult = 0.0;
+    if (end && end != s && errno == 0) {
+        if (!strcmp(end, "") || !strcmp(end, "s"))
+            mult = 1.0;
+        else if (!strcmp(end, "m"))
+            mult = 60.0;
+        else if (!strcmp(end, "h"))
+            mult = 3600.0;
+    }
+    if (!(mult > 0.0) || !(v > 0.0) || !(v * mult <= 366.0 * 86400.0)) {
+        cli_error("nasc %s: --%s: expected a duration such as 90s, 5m or 1h (got '%s')", cmd, flag,
+                  s ? s : "");
+        return CLI_USAGE;
+    }
+    *out = v * mult;
+    return CLI_OK;
+}

@@ -59,6 +59,10 @@ void cli_resume_hint(const char *db);
 struct cJSON;
 void cli_json_real(struct cJSON *o, const char *key, double v);
 
+/* Parses a duration ("90", "90s", "5m", "1.5h"; positive, at most a year) into seconds. CLI_OK,
+ * or CLI_USAGE after printing "nasc CMD: --FLAG: expected a duration ...". */
+int cli_parse_duration(const char *cmd, const char *flag, const char *s, double *out);
+
 /* ---- progress ---- */
 
 typedef struct cli_progress {
@@ -93,5 +97,6 @@ int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 int cmd_report(int argc, char **argv); /* cmd_report.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */
 int cmd_export(int argc, char **argv);  /* cmd_export.c */
+int cmd_auto(int argc, char **argv);    /* cmd_auto.c */
 
 #endif /* NASC_CLI_H */

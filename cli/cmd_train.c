@@ -54,6 +54,9 @@ int cmd_train(int argc, char **argv) {
     cli_train_opts_init(&o);
     cli_net_opts net = {.width = 1.0f};
     const char *space = NULL, *arch = NULL, *out_path = NULL, *log_steps = NULL, *ckpt = NULL;
+    const char *time_limit_s = NULL;
+    double time_limit = 0.0;
+    const double t_start = cli_now();
     bool json = false, quiet = false;
     cli_flag flags[64];
     int n = 0;
@@ -68,6 +71,10 @@ int cmd_train(int argc, char **argv) {
     n = cli_train_flags_add(flags, n, &o);
     if ((n = cli_train_recipe_add(flags, n, argc, argv, 2, &o, &net, "train")) < 0)
         return CLI_USAGE;
+    flags[n++] = (cli_flag){"time-limit", CLI_STR, &time_limit_s, "DURATION",
+                            "train for this long (90s, 5m, 1h), evaluation included: the epoch "
+                            "count is fitted to it from the measured step time (recorded in the "
+                            "model as train_epochs)"};
     flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
                             "evaluate on the test set after every epoch"};
     flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};
@@ -88,6 +95,11 @@ int cmd_train(int argc, char **argv) {
     if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK) {
         cli_train_opts_deinit(&o);
         return rc;
+    }
+    if (time_limit_s &&
+        cli_parse_duration("train", "time-limit", time_limit_s, &time_limit) != CLI_OK) {
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
     }
     if (net.auxiliary && !o.cfg.aux_weight)
         o.cfg.aux_weight = 0.4f; /* the DARTS code's auxiliary_weight */
@@ -126,8 +138,44 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     o.cfg.backend = be;
+    nasc_train_fit fit = {0};
+    if (time_limit > 0.0) {
+        const int recorded = cli_checkpoint_epochs(ckpt);
+        if (recorded) { /* resuming a time-limited run: its epoch count, not a new measurement */
+            o.cfg.epochs = recorded;
+        } else {
+            if (!quiet)
+                fprintf(stderr, "nasc train: measuring the step time to fit %.0f s...\n",
+                        time_limit);
+            st = cli_train_fit(space, arch, &net, train, test, &o.cfg,
+                               time_limit - (cli_now() - t_start), &fit, &err);
+            if (st != NASC_OK) {
+                rc = cli_fail(st, &err, false);
+                goto done;
+            }
+            if (!quiet && fit.epoch_seconds + fit.eval_seconds > time_limit)
+                fprintf(stderr,
+                        "nasc train: warning: one epoch (%.0f s) and the evaluation (%.0f s) do not "
+                        "fit %.0f s; the epoch is cut at the limit\n",
+                        fit.epoch_seconds, fit.eval_seconds, time_limit);
+            if (!quiet)
+                fprintf(stderr,
+                        "nasc train: %.1f ms per step, %.1f s per epoch, %.1f s to evaluate, "
+                        "%.1f s measuring: %d epochs fit the time limit (reproduce with --epochs "
+                        "%d)\n",
+                        fit.step_seconds * 1e3, fit.epoch_seconds, fit.eval_seconds,
+                        fit.calib_seconds, o.cfg.epochs, o.cfg.epochs);
+        }
+        /* a hard stop 4 % past the limit, in case the machine slows down; a run stopped by it ends
+         * its cosine early and says so ("stopped_by_time") */
+        const double left = time_limit * 1.04 - (cli_now() - t_start) - fit.eval_seconds;
+        o.cfg.max_seconds = left > 1.0 ? left : 1.0;
+    }
     if (ckpt) {
-        if (!(ckpt_meta = cli_model_meta(m, &net, train))) {
+        ckpt_meta = cli_model_meta(m, &net, train);
+        if (ckpt_meta && time_limit > 0.0)
+            ckpt_meta = cli_meta_add_epochs(ckpt_meta, o.cfg.epochs, time_limit);
+        if (!ckpt_meta) {
             rc = cli_fail(NASC_ERR_NOMEM, &err, false);
             goto done;
         }
@@ -162,6 +210,8 @@ int cmd_train(int argc, char **argv) {
     }
     if (out_path) {
         char *meta = cli_model_meta(m, &net, train);
+        if (meta && time_limit > 0.0)
+            meta = cli_meta_add_epochs(meta, o.cfg.epochs, time_limit);
         st = meta ? nasc_weights_save(out_path, m, meta, &err) : NASC_ERR_NOMEM;
         nasc_free(meta);
         if (st != NASC_OK) {
@@ -178,6 +228,15 @@ int cmd_train(int argc, char **argv) {
         cJSON_AddStringToObject(j, "data", o.data);
         cJSON_AddNumberToObject(j, "params", (double)nasc_params_count(m->params));
         cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        if (time_limit > 0.0) {
+            cJSON_AddNumberToObject(j, "time_limit_s", time_limit);
+            cJSON_AddNumberToObject(j, "planned_epochs", o.cfg.epochs);
+            cJSON_AddNumberToObject(j, "step_ms", fit.step_seconds * 1e3);
+            cJSON_AddBoolToObject(j, "stopped_by_time",
+                                  res.steps < (int64_t)o.cfg.epochs *
+                                                  (train->n > o.cfg.batch ? train->n / o.cfg.batch : 1));
+            cJSON_AddNumberToObject(j, "wall_seconds", cli_now() - t_start);
+        }
         cJSON_AddNumberToObject(j, "train_images", train->n);
         cli_json_real(j, "test_accuracy", (double)res.eval_acc);
         cli_json_real(j, "test_loss", (double)res.eval_loss);

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"search", cmd_search, "search a space for the best architecture (strategies, trial database)"},
     {"trials", cmd_trials, "list the trials of an experiment database"},
     {"report", cmd_report, "an experiment as one self-contained HTML page (plots, top trials)"},
+    {"auto", cmd_auto, "from a dataset and a time budget to a trained network (search + retrain)"},
     {"predict", cmd_predict, "top-k classes and raw logits of a saved model on images"},
     {"export", cmd_export, "a saved model as ONNX, PyTorch or dependency-free C (float or int8)"},
 };

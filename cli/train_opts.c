@@ -375,3 +375,48 @@ nasc_status cli_model_norm(const char *model_path, const char *spec, nasc_export
     nasc_dataset_free(ds);
     return NASC_OK;
 }
+
+nasc_status cli_train_fit(const char *space, const char *arch, const cli_net_opts *net,
+                          const nasc_dataset *train, const nasc_dataset *eval,
+                          nasc_train_config *cfg, double seconds, nasc_train_fit *out,
+                          nasc_err *err) {
+    nasc_model *probe = NULL;
+    NASC_TRY(cli_model_build(space, arch, net, train->c, train->h, train->w, train->n_classes,
+                             cfg->seed, &probe, err));
+    double calib = 0.05 * seconds; /* 5 % of the time, within [2 s, 30 s] */
+    calib = calib < 2.0 ? 2.0 : (calib > 30.0 ? 30.0 : calib);
+    nasc_status st = nasc_train_fit_time(probe, train, eval, cfg, seconds, calib, out, err);
+    nasc_model_free(probe);
+    if (st == NASC_OK)
+        cfg->epochs = out->epochs;
+    return st;
+}
+
+int cli_checkpoint_epochs(const char *ckpt) {
+    char *meta = NULL;
+    nasc_err err = {0};
+    if (!ckpt || nasc_weights_read_meta(ckpt, &meta, &err) != NASC_OK)
+        return 0;
+    cJSON *j = cJSON_Parse(meta);
+    nasc_free(meta);
+    const cJSON *e = j ? cJSON_GetObjectItem(j, "train_epochs") : NULL;
+    const int epochs = cJSON_IsNumber(e) && e->valuedouble >= 1 && e->valuedouble <= 1e6
+                           ? (int)e->valuedouble
+                           : 0;
+    cJSON_Delete(j);
+    return epochs;
+}
+
+char *cli_meta_add_epochs(char *meta, int epochs, double time_limit) {
+    cJSON *j = meta ? cJSON_Parse(meta) : NULL;
+    nasc_free(meta);
+    if (!j)
+        return NULL;
+    cJSON_AddNumberToObject(j, "train_epochs", epochs);
+    cJSON_AddNumberToObject(j, "time_limit_s", time_limit);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char *copy = s ? nasc_strdup(s) : NULL;
+    cJSON_free(s);
+    return copy;
+}

@@ -71,4 +71,17 @@ nasc_status cli_model_from_file(const char *path, nasc_model **out, nasc_err *er
 nasc_status cli_model_norm(const char *model_path, const char *spec, nasc_export_norm *out,
                            nasc_err *err);
 
+/* --time-limit: fits cfg->epochs to `seconds` (the measurement included) by training a probe copy
+ * of (space, arch) for 5 % of the time within [2 s, 30 s] (nasc_train_fit_time); eval (may be
+ * NULL) is evaluated at the end. On success cfg->epochs is the count chosen. */
+nasc_status cli_train_fit(const char *space, const char *arch, const cli_net_opts *net,
+                          const nasc_dataset *train, const nasc_dataset *eval,
+                          nasc_train_config *cfg, double seconds, nasc_train_fit *out,
+                          nasc_err *err);
+/* The epoch count a time-limited run recorded in a checkpoint's / model's metadata
+ * ("train_epochs"), or 0 when the file is missing or has none. */
+int cli_checkpoint_epochs(const char *ckpt);
+/* meta (nasc_malloc'd JSON, consumed) with "train_epochs" and "time_limit_s" added; NULL on OOM. */
+char *cli_meta_add_epochs(char *meta, int epochs, double time_limit);
+
 #endif /* NASC_CLI_TRAIN_OPTS_H */

@@ -165,12 +165,24 @@ struct nasc_evaluator {
     bool want_cost;
     nasc_net_config cost_net;
     int cost_latency_repeats;
+    /* Optional check of the measured cost before any training (nasc_evaluator_set_precheck). */
+    bool (*precheck)(const nasc_trial_result *r, void *user, char *why, size_t why_n);
+    void *precheck_user;
 };
 
 /* Turns cost measurement on for ev with networks built for net (copied); latency_repeats > 0
  * also times forward passes (machine-dependent). */
 NASC_API void nasc_evaluator_set_cost(nasc_evaluator *ev, const nasc_net_config *net,
                                       int latency_repeats);
+
+/* With cost measurement on, measures each architecture's cost first and calls fn with a result
+ * holding it (status OK, score NaN); when fn returns false the trial fails at once with the reason
+ * fn wrote into why ("... (checked before training)"), and nothing is trained. The cost is kept in
+ * the result either way. user is passed through (not owned). fn NULL: off. */
+NASC_API void nasc_evaluator_set_precheck(nasc_evaluator *ev,
+                                          bool (*fn)(const nasc_trial_result *r, void *user,
+                                                     char *why, size_t why_n),
+                                          void *user);
 
 /* Wraps impl (taken over, also on failure) into a new evaluator. NULL on OOM. */
 NASC_API nasc_evaluator *nasc_evaluator_new(const nasc_evaluator_i *iface, void *impl,

@@ -120,6 +120,29 @@ NASC_API nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const 
                                 const nasc_train_config *cfg, nasc_train_cb cb, void *user,
                                 nasc_train_result *out, nasc_err *err);
 
+/* A training run fitted to a wall-time budget (`nasc train --time-limit`). */
+typedef struct nasc_train_fit {
+    int epochs;             /* epochs that fit: the run to do is cfg with epochs = this (>= 1) */
+    double step_seconds;    /* measured seconds per training step (first step excluded) */
+    double epoch_seconds;   /* predicted: step_seconds x steps per epoch */
+    double eval_seconds;    /* predicted time of the final evaluation (timed on 1 and 4 batches) */
+    double calib_seconds;   /* wall time the measurements took */
+    int64_t calib_steps;    /* steps it ran */
+} nasc_train_fit;
+
+/* Measures this machine's step time for cfg on `probe` (a throwaway copy of the model to train:
+ * it is trained for at least 3 steps and about calib_seconds, then left in whatever state; the
+ * caller frees it) and the time to evaluate `eval` (from 1 and 4 of its batches: fixed + per image) (may be NULL: no final
+ * evaluation), then picks the largest epoch count whose training plus the final evaluation of all
+ * of eval fits in `seconds`, the measurement included (at least 1 epoch). The chosen run is then
+ * an ordinary fixed-epoch run (cosine horizon = epochs), reproducible with that epoch count alone:
+ * the clock only decides the number. cfg->checkpoint and cfg->max_seconds are not used.
+ * Errors: as nasc_train. */
+NASC_API nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
+                                         const nasc_dataset *eval, const nasc_train_config *cfg,
+                                         double seconds, double calib_seconds,
+                                         nasc_train_fit *out, nasc_err *err);
+
 /* Accuracy (percent) and mean cross entropy of m on ds in inference mode. be may be NULL (a cpu
  * backend with `threads` threads is used). */
 NASC_API nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be,

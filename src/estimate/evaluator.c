@@ -151,6 +151,21 @@ nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request 
                                     nasc_trial_result *out, nasc_err *err) {
     nasc_trial_result_init(out);
     double t0 = now_s();
+    /* constraints on the cost are checked before anything is trained */
+    const bool pre = ev->want_cost && ev->precheck;
+    if (pre) {
+        measure_cost(ev, req, out);
+        char why[sizeof out->reason];
+        why[0] = '\0';
+        if (!ev->precheck(out, ev->precheck_user, why, sizeof why)) {
+            nasc_trial_result_fail(out, "%s (checked before training)", why);
+            out->seconds = now_s() - t0;
+            if (isnan(out->fidelity))
+                out->fidelity = req->fidelity > 0 ? req->fidelity : ev->max_fidelity;
+            return NASC_OK;
+        }
+    }
+    const nasc_cost pre_cost = out->cost;
     nasc_err local = {0};
     nasc_status st = ev->iface->evaluate(ev, req, out, &local);
     out->seconds = now_s() - t0;
@@ -166,9 +181,19 @@ nasc_status nasc_evaluator_evaluate(nasc_evaluator *ev, const nasc_eval_request 
         out->objectives[0] = out->score;
     if (isnan(out->fidelity))
         out->fidelity = req->fidelity > 0 ? req->fidelity : ev->max_fidelity;
-    if (ev->want_cost && out->status == NASC_TRIAL_OK)
+    if (pre)
+        out->cost = pre_cost;
+    else if (ev->want_cost && out->status == NASC_TRIAL_OK)
         measure_cost(ev, req, out);
     return NASC_OK;
+}
+
+void nasc_evaluator_set_precheck(nasc_evaluator *ev,
+                                 bool (*fn)(const nasc_trial_result *r, void *user, char *why,
+                                            size_t why_n),
+                                 void *user) {
+    ev->precheck = fn;
+    ev->precheck_user = user;
 }
 
 void nasc_evaluator_set_cost(nasc_evaluator *ev, const nasc_net_config *net, int latency_repeats) {

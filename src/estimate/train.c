@@ -573,3 +573,110 @@ done:
     nasc_backend_free(own);
     return st;
 }
+
+/* ---- fitting the epoch count to a time budget ---- */
+
+typedef struct fit_probe {
+    double t_first; /* elapsed after the first step (graph and buffers allocated) */
+    double t_last;
+    int64_t steps;
+    double limit;   /* seconds to measure for */
+} fit_probe;
+
+/* at least 3 steps (2 steady-state intervals), then until the measuring time is spent */
+static bool fit_on_event(const nasc_train_event *ev, void *user) {
+    fit_probe *p = user;
+    if (ev->kind != NASC_TRAIN_STEP)
+        return true;
+    if (p->steps == 0)
+        p->t_first = ev->elapsed_s;
+    p->t_last = ev->elapsed_s;
+    p->steps++;
+    return p->steps < 3 || ev->elapsed_s < p->limit;
+}
+
+nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
+                                const nasc_dataset *eval, const nasc_train_config *cfg,
+                                double seconds, double calib_seconds, nasc_train_fit *out,
+                                nasc_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!(seconds > 0.0) || !(calib_seconds > 0.0))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: time limit and calibration time must be > 0 (%g, %g)",
+                           seconds, calib_seconds);
+    /* one epoch at most, stopped by the callback: the steps measured are real steps of this
+     * model, data and thread count (the loader, augmentation and optimizer included) */
+    nasc_train_config c = *cfg;
+    c.epochs = 1;
+    c.warmup_epochs = 0;
+    c.eval_each_epoch = false;
+    c.checkpoint = NULL;
+    c.checkpoint_meta = NULL;
+    c.max_seconds = 0.0;
+    fit_probe p = {.limit = calib_seconds};
+    nasc_train_result r;
+    const double t0 = now_s();
+    nasc_status st = nasc_train(probe, train, NULL, &c, fit_on_event, &p, &r, err);
+    if (st == NASC_ERR_ABORTED && p.steps >= 3)
+        st = NASC_OK; /* stopped by fit_on_event */
+    if (st != NASC_OK)
+        return st;
+    out->calib_steps = p.steps;
+    /* the first step allocates the graph and warms caches; later steps are the steady state */
+    out->step_seconds = p.steps > 1 ? (p.t_last - p.t_first) / (double)(p.steps - 1) : p.t_last;
+    const int64_t spe = train->n > cfg->batch ? train->n / cfg->batch : 1; /* drop_last */
+    out->epoch_seconds = out->step_seconds * (double)spe;
+    /* the final evaluation: timed on 1 and on 4 batches of eval (after an untimed pass), which
+     * separates the fixed cost of a call (loader, graph) from the cost per image; a small eval
+     * set is simply timed whole */
+    if (eval && eval->n > 0) {
+        const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
+        const size_t k4 = (size_t)(eval->n < 4 * eb ? eval->n : 4 * eb);
+        const size_t k1 = (size_t)(eval->n < eb ? eval->n : eb);
+        uint32_t *idx = nasc_malloc(k4 * sizeof *idx);
+        nasc_dataset *sub4 = NULL, *sub1 = NULL;
+        if (!idx)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "train: out of memory");
+        for (size_t i = 0; i < k4; i++)
+            idx[i] = (uint32_t)i;
+        st = nasc_dataset_subset(eval, idx, k4, &sub4, err);
+        if (st == NASC_OK)
+            st = nasc_dataset_subset(eval, idx, k1, &sub1, err);
+        nasc_free(idx);
+        float acc, loss;
+        double t1 = 0.0, t4 = 0.0;
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub1, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        double ts = now_s();
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub1, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        t1 = now_s() - ts;
+        ts = now_s();
+        if (st == NASC_OK)
+            st = nasc_evaluate(probe, sub4, cfg->backend, cfg->threads, eb, &acc, &loss, err);
+        t4 = now_s() - ts;
+        nasc_dataset_free(sub1);
+        nasc_dataset_free(sub4);
+        if (st != NASC_OK)
+            return st;
+        if ((size_t)eval->n == k4 || k4 == k1) {
+            out->eval_seconds = t4 * (double)eval->n / (double)k4;
+        } else {
+            double per = (t4 - t1) / (double)(k4 - k1);
+            per = per > 0.0 ? per : t4 / (double)k4;
+            const double fixed = t1 > per * (double)k1 ? t1 - per * (double)k1 : 0.0;
+            out->eval_seconds = fixed + per * (double)eval->n;
+        }
+        /* a short timing on a loaded machine can overshoot badly; inference never costs more
+         * than a third of a training step per image (forward only, no backward or update) */
+        const double cap = out->step_seconds / (double)cfg->batch * (double)eval->n / 3.0;
+        if (cap > 0.0 && out->eval_seconds > cap)
+            out->eval_seconds = cap;
+    }
+    out->calib_seconds = now_s() - t0;
+    /* per epoch 2 % for its bookkeeping (checkpoint write, loader restart) */
+    const double left = seconds - out->calib_seconds - out->eval_seconds;
+    const double e = out->epoch_seconds > 0.0 ? left / (out->epoch_seconds * 1.02) : 1.0;
+    out->epochs = e >= 1.0 ? (e < 100000.0 ? (int)e : 100000) : 1;
+    return NASC_OK;
+}

@@ -337,6 +337,22 @@ static nasc_status grow_trials(nasc_experiment *ex, int64_t need, nasc_err *err)
 
 /* The space, the evaluator and the objectives of ex->cfg: what rank 0 and every worker rank of a
  * distributed search build alike. */
+/* The evaluator's check before training: the cost constraints (not accuracy, not table columns,
+ * which only a trained or looked-up trial has). */
+static bool cost_precheck(const nasc_trial_result *r, void *user, char *why, size_t why_n) {
+    const nasc_objectives *o = user;
+    nasc_objectives c = {.n = 1, .kind = {NASC_OBJ_ACCURACY}};
+    for (int j = 0; j < o->n_constraints; j++)
+        if (o->constraint[j].kind != NASC_OBJ_ACCURACY && o->constraint[j].kind != NASC_OBJ_COLUMN)
+            c.constraint[c.n_constraints++] = o->constraint[j];
+    nasc_trial_result t = *r;
+    t.status = NASC_TRIAL_OK; /* nasc_objectives_apply words the reason only for a trial still OK */
+    const bool ok = nasc_objectives_apply(&c, &r->cost, &t);
+    if (!ok)
+        snprintf(why, why_n, "%s", t.reason);
+    return ok;
+}
+
 static nasc_status build_evaluator(nasc_experiment *ex, nasc_err *err) {
     nasc_status st;
     if ((st = nasc_space_new(ex->cfg.space, NULL, &ex->space, err)) != NASC_OK)
@@ -365,6 +381,9 @@ static nasc_status build_evaluator(nasc_experiment *ex, nasc_err *err) {
                                     .in_w = 32,
                                     .n_classes = strstr(ex->cfg.benchmark, "cifar100") ? 100 : 10};
         nasc_evaluator_set_cost(ex->eval, &net, lat ? 10 : ex->eval->cost_latency_repeats);
+        if (ex->eval->want_cost && !strcmp(ex->eval->iface->kind, "train") &&
+            ex->obj.n_constraints > 0)
+            nasc_evaluator_set_precheck(ex->eval, cost_precheck, &ex->obj);
     }
     return NASC_OK;
 }

@@ -1,0 +1,711 @@
+/* cmd_auto.c — `nasc auto`: from a dataset and a time budget to a trained network in one command.
+ *
+ * Phases (docs/AUTO.md), each recorded in OUT/phases.json when done so that --resume skips it:
+ *   calibrate  measure this machine's step time for the search network on the training split;
+ *   plan       split the budget (search / retraining / reserve), pick the strategy and the trial
+ *              count from the measured trial time; printed before anything else runs;
+ *   search     a trial-based search (nasc_experiment) on a validation split held out of the
+ *              training data, stopped at its share of the budget (its database resumes);
+ *   retrain    the best architecture at full size on the whole training set, the epoch count
+ *              fitted to the time left (cli_train_fit, --checkpoint so a kill resumes it), then
+ *              one evaluation on the test set (the only time the test set is touched);
+ *   write      the model, the HTML report and summary.json.
+ * The library does the work; this file only sequences it and does the budget arithmetic. */
+#include "train_opts.h"
+
+#include "nasc/arena.h"
+#include "nasc/cost.h"
+#include "nasc/experiment.h"
+#include "nasc/export.h"
+#include "nasc/report.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* the search network: NB201 cells at a low fidelity (as scripts/demo) */
+#define AUTO_SEARCH_CHANNELS 8
+#define AUTO_SEARCH_CELLS 1
+#define AUTO_RETRAIN_CHANNELS 16
+#define AUTO_RETRAIN_CELLS 1
+#define AUTO_VAL_FRACTION 0.2
+/* a cell of middling cost (3 convolutions), for the calibration */
+#define AUTO_CALIB_ARCH \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+typedef struct auto_state {
+    char dir[512];
+    double budget;  /* seconds */
+    double spent;   /* seconds spent by finished phases (all runs) */
+    double t_run;   /* cli_now() when this run started */
+    double spent_at_run; /* spent when this run started */
+    cJSON *phases;  /* the phase file's object */
+    cli_progress bar;
+    bool quiet;
+    double search_end; /* this run's clock value at which the search stops */
+    double last_trial_end; /* clock at the previous finished trial (trial durations) */
+    bool stopped_by_clock;
+    nasc_experiment *ex;
+} auto_state;
+
+static nasc_experiment *running;
+static void on_signal(int sig) {
+    (void)sig;
+    if (running)
+        nasc_experiment_stop(running);
+}
+
+static double elapsed(const auto_state *s) {
+    return s->spent_at_run + (cli_now() - s->t_run);
+}
+
+static void path_in(const auto_state *s, const char *name, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s", s->dir, name);
+}
+
+/* Writes j to OUT/name atomically (tmp, fsync, rename). */
+static nasc_status json_write(const auto_state *s, const char *name, const cJSON *j,
+                              nasc_err *err) {
+    char path[600], tmp[610];
+    path_in(s, name, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char *text = cJSON_Print(j);
+    FILE *f = text ? fopen(tmp, "w") : NULL;
+    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 &&
+              fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    cJSON_free(text);
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "auto: %s: cannot write (%s)", path,
+                              strerror(errno));
+    }
+    return NASC_OK;
+}
+
+static cJSON *phase_get(const auto_state *s, const char *phase) {
+    return cJSON_GetObjectItem(s->phases, phase);
+}
+
+/* Marks `phase` done with its fields (consumed) and the clock, and saves the phase file. */
+static nasc_status phase_done(auto_state *s, const char *phase, cJSON *fields, double t_phase0,
+                              nasc_err *err) {
+    cJSON_AddNumberToObject(fields, "seconds", elapsed(s) - t_phase0);
+    cJSON_DeleteItemFromObject(s->phases, phase);
+    cJSON_AddItemToObject(s->phases, phase, fields);
+    s->spent = elapsed(s);
+    cJSON_DeleteItemFromObject(s->phases, "spent_s");
+    cJSON_AddNumberToObject(s->phases, "spent_s", s->spent);
+    return json_write(s, "phases.json", s->phases, err);
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+}
+static const char *str(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void show(auto_state *s, const char *phase, double frac, const char *what) {
+    char line[320], el[32], eta[32];
+    snprintf(line, sizeof line, "auto: %s %3.0f%% | %s | %s of %s", phase, frac * 100.0, what,
+             cli_fmt_duration(elapsed(s), el, sizeof el),
+             cli_fmt_duration(s->budget, eta, sizeof eta));
+    cli_progress_show(&s->bar, line, 5.0, false);
+}
+
+static void on_search(const nasc_search_progress *p, void *user) {
+    auto_state *s = user;
+    char what[200];
+    snprintf(what, sizeof what, "trial %lld/%lld, best validation %.2f%%", (long long)p->done,
+             (long long)p->budget, p->best_score);
+    show(s, "search", p->budget ? (double)p->done / (double)p->budget : 0.0, what);
+    /* the search stops at its share of the budget: when the next trial, as long as the last one,
+     * would end past it (the trial budget is only an upper bound) */
+    const double now = cli_now(), last = now - s->last_trial_end;
+    s->last_trial_end = now;
+    if (now + last >= s->search_end && s->ex) {
+        s->stopped_by_clock = true;
+        nasc_experiment_stop(s->ex);
+    }
+}
+
+typedef struct retrain_ui {
+    auto_state *s;
+} retrain_ui;
+
+static bool on_train(const nasc_train_event *ev, void *user) {
+    retrain_ui *u = user;
+    char what[200];
+    snprintf(what, sizeof what, "epoch %d/%d loss %.4f", ev->epoch + 1, ev->epochs,
+             (double)ev->avg_loss);
+    const double tot = (double)ev->epochs * (double)ev->steps_per_epoch;
+    const double frac = tot > 0 ? (double)(ev->global_step + 1) / tot : 0.0;
+    show(u->s, "retrain", frac < 1.0 ? frac : 1.0, what);
+    return true;
+}
+
+/* The constraint list with the microcontroller bounds rewritten into the cost model's terms
+ * (docs/AUTO.md): flash<=X (weight bytes of the int8 export: one byte per parameter) becomes
+ * params<=X, and ram<=X (peak int8 activation bytes: a quarter of the float32 peak the cost
+ * model measures) becomes memory<=4X. Units as the cost model's: KB, MB (powers of 1024) or B.
+ * CLI_USAGE (printed) for a flash/ram item without a number. */
+static int constraint_rewrite(const char *in, char *out, size_t n) {
+    size_t k = 0;
+    out[0] = '\0';
+    char item[128];
+    for (const char *p = in; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
+        p += len + (e ? 1 : 0);
+        const bool flash = !strncmp(item, "flash<=", 7), ram = !strncmp(item, "ram<=", 5);
+        char conv[160];
+        if (flash || ram) {
+            const char *v = item + (flash ? 7 : 5);
+            char *end;
+            const double x = strtod(v, &end);
+            double mult = !strcmp(end, "KB") ? 1024.0
+                          : !strcmp(end, "MB") ? 1048576.0
+                          : (!strcmp(end, "B") || !*end) ? 1.0
+                                                         : 0.0;
+            if (end == v || !(x > 0.0) || mult == 0.0) {
+                cli_error("nasc auto: --constraint %s: expected a size such as 256KB", item);
+                return CLI_USAGE;
+            }
+            snprintf(conv, sizeof conv, flash ? "params<=%.0f" : "memory<=%.0fB",
+                     flash ? x * mult : 4.0 * x * mult);
+        } else {
+            snprintf(conv, sizeof conv, "%s", item);
+        }
+        k += (size_t)snprintf(out + k, n > k ? n - k : 0, "%s%s", k ? "," : "", conv);
+    }
+    if (k >= n) {
+        cli_error("nasc auto: --constraint: too long");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cmd_auto(int argc, char **argv) {
+    const char *data = "fashion-mnist", *budget_s = NULL, *out = "auto-out", *objective = "",
+               *constraint = "";
+    double data_fraction = 1.0;
+    int threads = 2;
+    uint64_t seed = 1;
+    bool resume = false, quiet = false;
+    cli_flag flags[] = {
+        {"data", CLI_STR, &data, "DATASET", "dataset (as nasc train; default fashion-mnist)"},
+        {"time-budget", CLI_STR, &budget_s, "DURATION", "the whole run: 90s, 5m, 1h (required)"},
+        {"out", CLI_STR, &out, "DIR", "output directory (default auto-out)"},
+        {"objective", CLI_STR, &objective, "LIST", "search objectives, e.g. acc,params"},
+        {"constraint", CLI_STR, &constraint, "LIST",
+         "constraints, e.g. params<=1e5,flops<=20M,latency<=5ms"},
+        {"data-fraction", CLI_DOUBLE, &data_fraction, "F",
+         "use this share of the training set (default 1)"},
+        {"threads", CLI_INT, &threads, "T", "kernel threads (default 2)"},
+        {"seed", CLI_U64, &seed, "S", "random seed (default 1)"},
+        {"resume", CLI_BOOL, &resume, NULL, "continue the run in --out after a kill"},
+        {"quiet", CLI_BOOL, &quiet, NULL, "no progress output"},
+    };
+    const int n_flags = (int)(sizeof flags / sizeof flags[0]);
+    int rc = cli_parse("auto", argc, argv, 2, flags, n_flags,
+                       "nasc auto --time-budget DURATION [--data DATASET] [--out DIR] "
+                       "[--constraint LIST] [--threads T] [--resume]",
+                       "Designs and trains a network for a dataset within a time budget: "
+                       "calibrates, plans, searches, retrains the best architecture, evaluates "
+                       "once on the test set, and writes the model, report and summary.json.");
+    if (rc != CLI_OK)
+        return rc == CLI_HELP ? CLI_OK : rc;
+    auto_state s = {.t_run = cli_now(), .quiet = quiet};
+    if (!budget_s) {
+        cli_error("nasc auto: --time-budget is required (e.g. --time-budget 10m)");
+        return CLI_USAGE;
+    }
+    if (cli_parse_duration("auto", "time-budget", budget_s, &s.budget) != CLI_OK)
+        return CLI_USAGE;
+    if (s.budget < 30.0) {
+        cli_error("nasc auto: --time-budget: at least 30s (got %s)", budget_s);
+        return CLI_USAGE;
+    }
+    if (!(data_fraction > 0.0 && data_fraction <= 1.0)) {
+        cli_error("nasc auto: --data-fraction must be in (0, 1] (got %g)", data_fraction);
+        return CLI_USAGE;
+    }
+    if (cli_check_int("auto", "threads", threads, 1, 256) != CLI_OK)
+        return CLI_USAGE;
+    snprintf(s.dir, sizeof s.dir, "%s", out);
+    char cons[256];
+    if (constraint_rewrite(constraint, cons, sizeof cons) != CLI_OK)
+        return CLI_USAGE;
+
+    nasc_err err = {0};
+    nasc_status st = NASC_OK;
+    nasc_dataset *full = NULL, *train = NULL, *test = NULL, *tr = NULL, *val = NULL;
+    nasc_model *m = NULL;
+    nasc_backend *be = NULL;
+    char path[600];
+
+    /* ---- the phase file ---- */
+    path_in(&s, "phases.json", path, sizeof path);
+    if (resume) {
+        FILE *f = fopen(path, "r");
+        char buf[16384];
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        s.phases = f ? cJSON_Parse(buf) : NULL;
+        if (!s.phases) {
+            cli_error("nasc auto: --resume: %s: %s", path,
+                      f ? "not a phase file of nasc auto" : "missing (nothing to resume)");
+            return CLI_USAGE;
+        }
+        const double b = num(s.phases, "budget_s");
+        if (b != s.budget) {
+            cli_error("nasc auto: --resume: %s: the run had --time-budget %gs (got %gs)", path, b,
+                      s.budget);
+            cJSON_Delete(s.phases);
+            return CLI_USAGE;
+        }
+        s.spent = num(s.phases, "spent_s");
+        if (!(s.spent >= 0.0))
+            s.spent = 0.0;
+    } else {
+        if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+            cli_error("nasc auto: --out: cannot create %s (%s)", out, strerror(errno));
+            return CLI_FAIL;
+        }
+        if (access(path, F_OK) == 0) {
+            cli_error("nasc auto: %s holds a run already (continue it with --resume, or choose "
+                      "another --out)",
+                      out);
+            return CLI_USAGE;
+        }
+        s.phases = cJSON_CreateObject();
+        cJSON_AddNumberToObject(s.phases, "budget_s", s.budget);
+        cJSON_AddStringToObject(s.phases, "data", data);
+        cJSON_AddNumberToObject(s.phases, "seed", (double)seed);
+    }
+    s.spent_at_run = s.spent;
+    cli_progress_init(&s.bar, quiet);
+
+    /* ---- data: the training split (reduced by --data-fraction), a validation split held out of
+     * it for the search, and the test split, used once at the end ---- */
+    if ((st = nasc_dataset_load(data, NASC_SPLIT_TRAIN, &full, &err)) != NASC_OK ||
+        (st = nasc_dataset_load(data, NASC_SPLIT_TEST, &test, &err)) != NASC_OK) {
+        rc = cli_fail(st, &err, true);
+        goto done;
+    }
+    if (data_fraction < 1.0) {
+        if ((st = nasc_dataset_fraction(full, data_fraction, seed, &train, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, true);
+            goto done;
+        }
+    } else {
+        train = full;
+        full = NULL;
+    }
+    if ((st = nasc_dataset_split(train, AUTO_VAL_FRACTION, seed, &tr, &val, &err)) != NASC_OK) {
+        rc = cli_fail(st, &err, true);
+        goto done;
+    }
+    nasc_train_config tc;
+    nasc_train_config_default(&tc);
+    tc.batch = 128;
+    tc.lr = 0.1f;
+    tc.threads = threads;
+    tc.seed = seed;
+    if (!(be = nasc_backend_new("cpu", threads, &err))) {
+        rc = cli_fail(err.code, &err, false);
+        goto done;
+    }
+    tc.backend = be;
+
+    /* ---- calibrate ---- */
+    cJSON *cal = phase_get(&s, "calibrate");
+    if (!cal) {
+        const double t0 = elapsed(&s);
+        const cli_net_opts sn = {.width = 1.0f, .channels = AUTO_SEARCH_CHANNELS,
+                                 .cells = AUTO_SEARCH_CELLS};
+        double calib = 0.02 * s.budget;
+        calib = calib < 2.0 ? 2.0 : (calib > 20.0 ? 20.0 : calib);
+        /* measured in a child process: multi-threaded kernels (OpenMP) started here would leave
+         * the search's forked trial workers hanging at their first parallel region */
+        struct {
+            nasc_status st;
+            nasc_train_fit fit;
+            char msg[sizeof(nasc_err){0}.msg + 8];
+        } msg;
+        memset(&msg, 0, sizeof msg);
+        int fds[2];
+        if (pipe(fds) != 0) {
+            cli_error("nasc auto: calibration: pipe: %s", strerror(errno));
+            rc = CLI_FAIL;
+            goto done;
+        }
+        fflush(NULL);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            nasc_model *probe = NULL;
+            nasc_err e2 = {0};
+            msg.st = cli_model_build("nb201", AUTO_CALIB_ARCH, &sn, tr->c, tr->h, tr->w,
+                                     tr->n_classes, seed, &probe, &e2);
+            if (msg.st == NASC_OK)
+                msg.st = nasc_train_fit_time(probe, tr, val, &tc, s.budget, calib, &msg.fit, &e2);
+            snprintf(msg.msg, sizeof msg.msg, "%s", e2.msg);
+            ssize_t w = write(fds[1], &msg, sizeof msg);
+            _exit(w == (ssize_t)sizeof msg ? 0 : 1);
+        }
+        close(fds[1]);
+        size_t got = 0;
+        while (pid > 0 && got < sizeof msg) {
+            const ssize_t r = read(fds[0], (char *)&msg + got, sizeof msg - got);
+            if (r <= 0 && !(r < 0 && errno == EINTR))
+                break;
+            got += r > 0 ? (size_t)r : 0;
+        }
+        close(fds[0]);
+        int wst = 0;
+        if (pid > 0)
+            waitpid(pid, &wst, 0);
+        if (pid < 0 || got != sizeof msg) {
+            cli_error("nasc auto: calibration: the measuring process %s",
+                      pid < 0 ? "could not start" : "failed");
+            rc = CLI_FAIL;
+            goto done;
+        }
+        if (msg.st != NASC_OK) {
+            cli_error("%s", msg.msg);
+            rc = cli_exit_code(msg.st, false);
+            goto done;
+        }
+        const nasc_train_fit fit = msg.fit;
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
+        cJSON_AddNumberToObject(f, "epoch_s", fit.epoch_seconds);
+        cJSON_AddNumberToObject(f, "val_eval_s", fit.eval_seconds);
+        if ((st = phase_done(&s, "calibrate", f, t0, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        cal = phase_get(&s, "calibrate");
+    }
+
+    /* ---- plan: half the budget searches, the rest retrains (minus a reserve for evaluation
+     * and writing); a trial is one epoch at search size on a share of the training split chosen
+     * so that at least 12 trials fit ---- */
+    cJSON *plan = phase_get(&s, "plan");
+    if (!plan) {
+        const double left = s.budget - s.spent;
+        /* the test evaluation is inside the retraining's fit; the reserve covers the outputs
+         * (cost measurement, model, report) and the gaps between phases */
+        const double reserve = 0.01 * s.budget + 3.0;
+        const double search_s = 0.5 * (left - reserve);
+        const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
+        const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
+        double frac = search_s / (12.0 * per_trial_full);
+        frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
+        const double per_trial = epoch_s * frac + val_s * frac + 1.0;
+        int64_t trials = (int64_t)(search_s / per_trial);
+        trials = trials < 2 ? 2 : trials;
+        const char *strategy = trials >= 20 ? "evolution" : "random";
+        plan = cJSON_CreateObject();
+        cJSON_AddStringToObject(plan, "space", "nb201");
+        cJSON_AddStringToObject(plan, "estimator", "low-fidelity training (1 epoch, 8 channels)");
+        cJSON_AddStringToObject(plan, "strategy", strategy);
+        cJSON_AddNumberToObject(plan, "trials", (double)trials);
+        cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
+        cJSON_AddNumberToObject(plan, "search_s", search_s);
+        cJSON_AddNumberToObject(plan, "retrain_s", left - reserve - search_s);
+        cJSON_AddNumberToObject(plan, "reserve_s", reserve);
+        if (!quiet)
+            fprintf(stderr,
+                    "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
+                    "validation, %d test):\n"
+                    "  calibration: %.1f ms per step at search size (%d channels, %d cell)\n"
+                    "  space nb201 (cells of 5 ops on 6 edges; small, trains fast on 2 cores)\n"
+                    "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
+                    " scored on the validation split (~%.1f s a trial)\n"
+                    "  strategy: %s, about %lld trials in %.0f s (%s)\n"
+                    "  retraining: %.0f s, %d channels%s, the epoch count fitted to the time left\n"
+                    "  reserve: %.0f s for the test evaluation and the outputs\n"
+                    "  not chosen: one-shot supernet search (needs budgets of hours on this "
+                    "machine), zero-cost proxies (no reliable signal at 1 epoch)\n",
+                    s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
+                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, frac * 100.0, per_trial, strategy,
+                    (long long)trials, search_s,
+                    trials >= 20 ? "enough trials for regularized evolution to improve on "
+                                   "random sampling"
+                                 : "too few trials for a model-based or evolutionary strategy",
+                    left - reserve - search_s,
+                    cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                    cons[0] ? " (the searched size: the constraints were checked on it)" : "",
+                    reserve);
+        if (!quiet && cons[0])
+            fprintf(stderr, "  constraints %s, checked on every proposed architecture before "
+                            "it is trained\n", cons);
+        if ((st = phase_done(&s, "plan", plan, elapsed(&s), &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        plan = phase_get(&s, "plan");
+    }
+
+    /* ---- search ---- */
+    cJSON *srch = phase_get(&s, "search");
+    if (!srch) {
+        const double t0 = elapsed(&s);
+        nasc_experiment_config ec;
+        nasc_config_default(&ec);
+        char v[64], dbp[600];
+        path_in(&s, "search.db", dbp, sizeof dbp);
+        struct {
+            const char *k;
+            const char *v;
+        } kv[] = {{"space", "nb201"}, {"strategy", str(plan, "strategy")}, {"data", data},
+                  {"objective", objective}, {"constraint", cons}, {"db", dbp}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
+            st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
+        ec.seed = seed;
+        ec.budget = 4 * (int64_t)num(plan, "trials"); /* the clock stops it (on_search) */
+        ec.epochs = 1;
+        ec.data_fraction = num(plan, "trial_data_fraction") * data_fraction;
+        ec.val_fraction = AUTO_VAL_FRACTION;
+        ec.channels = AUTO_SEARCH_CHANNELS;
+        ec.cells = AUTO_SEARCH_CELLS;
+        ec.batch = tc.batch;
+        ec.workers = 1;
+        ec.threads = threads;
+        ec.quiet = true;
+        ec.resume = access(dbp, F_OK) == 0;
+        /* a trial may take the whole window (one slower than calibrated still counts), not more */
+        snprintf(v, sizeof v, "%g", num(plan, "search_s") + 10.0);
+        if (st == NASC_OK)
+            st = nasc_config_set(&ec, "trial-timeout", v, &err);
+        if (st == NASC_OK)
+            st = nasc_config_validate(&ec, &err);
+        if (st == NASC_OK)
+            st = nasc_experiment_open(&ec, &s.ex, &err);
+        if (st != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        /* the search window ends where the retraining's share of the budget begins */
+        s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
+                                    elapsed(&s));
+        s.last_trial_end = cli_now();
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        running = s.ex;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        st = nasc_experiment_run(s.ex, on_search, &s, &err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        running = NULL;
+        nasc_search_summary sum;
+        nasc_experiment_summary(s.ex, &sum);
+        cli_progress_end(&s.bar);
+        /* stopped by the clock is the plan; any other failure ends the run */
+        if (st == NASC_ERR_ABORTED && s.stopped_by_clock)
+            st = NASC_OK;
+        /* the window ran out before any trial finished (a machine much slower than calibrated):
+         * retrain the calibration cell rather than nothing, and say so */
+        const bool fallback = st == NASC_OK && !sum.best_arch && !cons[0] && s.stopped_by_clock;
+        if (fallback && !quiet)
+            fprintf(stderr, "nasc auto: warning: no trial finished within the search window; "
+                            "retraining the calibration cell %s\n", AUTO_CALIB_ARCH);
+        if (st == NASC_OK && !sum.best_arch && !fallback)
+            st = nasc_errorf(&err, NASC_ERR_ABORTED,
+                             "auto: no trial of the search succeeded (%lld failed)%s",
+                             (long long)sum.n_failed,
+                             constraint[0] ? "; are the constraints satisfiable?" : "");
+        if (st != NASC_OK) {
+            nasc_experiment_free(s.ex);
+            s.ex = NULL;
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "best_arch", fallback ? AUTO_CALIB_ARCH : sum.best_arch);
+        cJSON_AddBoolToObject(f, "fallback", fallback);
+        cJSON_AddNumberToObject(f, "best_val_acc_search", sum.best_score);
+        cJSON_AddNumberToObject(f, "trials", (double)sum.trials);
+        cJSON_AddNumberToObject(f, "failed", (double)sum.n_failed);
+        nasc_experiment_free(s.ex);
+        s.ex = NULL;
+        if (!quiet)
+            fprintf(stderr, "nasc auto: search done: %lld trials, best %s (validation %.2f%%)\n",
+                    (long long)sum.trials, str(f, "best_arch"), num(f, "best_val_acc_search"));
+        if ((st = phase_done(&s, "search", f, t0, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        srch = phase_get(&s, "search");
+    }
+
+    /* ---- retrain on the whole training split (validation included), then the test set ---- */
+    cJSON *ret = phase_get(&s, "retrain");
+    /* with constraints the searched (checked) network is the one retrained and delivered */
+    const cli_net_opts rn = {.width = 1.0f,
+                             .channels = cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                             .cells = cons[0] ? AUTO_SEARCH_CELLS : AUTO_RETRAIN_CELLS};
+    char model_path[600], ckpt[600];
+    path_in(&s, "model.nasc", model_path, sizeof model_path);
+    path_in(&s, "retrain.ckpt", ckpt, sizeof ckpt);
+    if (!ret) {
+        const double t0 = elapsed(&s);
+        const char *arch = str(srch, "best_arch");
+        if ((st = cli_model_build("nb201", arch, &rn, train->c, train->h, train->w,
+                                  train->n_classes, seed, &m, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        const double left = s.budget - elapsed(&s) - num(plan, "reserve_s");
+        nasc_train_fit fit = {0};
+        const int recorded = cli_checkpoint_epochs(ckpt);
+        if (recorded) {
+            tc.epochs = recorded;
+        } else if ((st = cli_train_fit("nb201", arch, &rn, train, test, &tc, left, &fit,
+                                       &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        if (!quiet)
+            fprintf(stderr, "nasc auto: retraining %s: %d epochs fit %.0f s%s\n", arch, tc.epochs,
+                    left, recorded ? " (resumed from the checkpoint)" : "");
+        char *meta = cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, left);
+        tc.checkpoint = ckpt;
+        tc.checkpoint_meta = meta;
+        /* a hard stop that leaves room for the test evaluation and the outputs, 3 % past the
+         * budget at most, for when even the fitted epochs run late (a loaded machine, or a
+         * single epoch that does not fit) */
+        const double hard = 1.03 * s.budget - elapsed(&s) - fit.eval_seconds - 2.0;
+        tc.max_seconds = hard > 1.0 ? hard : 1.0;
+        retrain_ui ui = {&s};
+        nasc_train_result res;
+        st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
+        cli_progress_end(&s.bar);
+        if (st == NASC_OK)
+            st = nasc_weights_save(model_path, m, meta, &err);
+        nasc_free(meta);
+        if (st != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddNumberToObject(f, "epochs", tc.epochs);
+        cJSON_AddNumberToObject(f, "epochs_done", res.epochs_done);
+        cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
+        cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
+        cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
+        nasc_model_cost mc;
+        const nasc_cost_config cc = {.repeats = 10, .threads = 1};
+        if ((st = nasc_model_cost_measure(m, &cc, &mc, &err)) != NASC_OK) {
+            cJSON_Delete(f);
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        cJSON_AddNumberToObject(f, "flops", mc.macs);
+        cJSON_AddNumberToObject(f, "latency_ms", mc.latency_ms);
+        cJSON_AddNumberToObject(f, "memory_bytes", (double)mc.memory_bytes);
+        cJSON_AddNumberToObject(f, "channels", rn.channels);
+        /* the activation peak of the export graph's one-image order (what a static arena of
+         * the C export holds), as a check of the cost model's figure used by the constraints */
+        nasc_export_graph *xg = NULL;
+        if (nasc_export_graph_new(m, NULL, &xg, &err) == NASC_OK) {
+            size_t peak = 0;
+            nasc_export_graph_memory(xg, &peak, NULL);
+            cJSON_AddNumberToObject(f, "export_peak_bytes", (double)peak);
+            nasc_export_graph_free(xg);
+        }
+        if ((st = phase_done(&s, "retrain", f, t0, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        remove(ckpt);
+        ret = phase_get(&s, "retrain");
+    }
+
+    /* ---- outputs: report and summary ---- */
+    {
+        const double t0 = elapsed(&s);
+        char dbp[600], rep[600];
+        path_in(&s, "search.db", dbp, sizeof dbp);
+        path_in(&s, "report.html", rep, sizeof rep);
+        nasc_report_opts ro;
+        nasc_report_opts_default(&ro);
+        if ((st = nasc_report_write_file(dbp, rep, &ro, NULL, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        cJSON *sum = cJSON_CreateObject();
+        cJSON_AddStringToObject(sum, "data", data);
+        cJSON_AddStringToObject(sum, "space", "nb201");
+        cJSON_AddStringToObject(sum, "arch", str(srch, "best_arch"));
+        cJSON_AddNumberToObject(sum, "channels", num(ret, "channels"));
+        cJSON_AddNumberToObject(sum, "cells", rn.cells);
+        if (cons[0])
+            cJSON_AddStringToObject(sum, "constraint", cons);
+        cJSON_AddNumberToObject(sum, "val_accuracy_search", num(srch, "best_val_acc_search"));
+        cJSON_AddNumberToObject(sum, "test_accuracy", num(ret, "test_acc"));
+        cJSON_AddNumberToObject(sum, "params", num(ret, "params"));
+        cJSON_AddNumberToObject(sum, "flops", num(ret, "flops"));
+        cJSON_AddNumberToObject(sum, "latency_ms", num(ret, "latency_ms"));
+        /* int8 C export estimates (docs/AUTO.md): one byte per weight, a quarter of the float32
+         * activation peak */
+        cJSON_AddNumberToObject(sum, "flash_int8_bytes_est", num(ret, "params"));
+        cJSON_AddNumberToObject(sum, "ram_int8_bytes_est", num(ret, "memory_bytes") / 4.0);
+        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes", num(ret, "export_peak_bytes"));
+        cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
+        cJSON_AddItemToObject(sum, "plan", cJSON_Duplicate(plan, true));
+        cJSON *ph = cJSON_AddObjectToObject(sum, "seconds");
+        const char *names[] = {"calibrate", "search", "retrain"};
+        for (int i = 0; i < 3; i++)
+            cJSON_AddNumberToObject(ph, names[i], num(phase_get(&s, names[i]), "seconds"));
+        cJSON_AddNumberToObject(ph, "outputs", elapsed(&s) - t0);
+        cJSON_AddNumberToObject(ph, "total", elapsed(&s));
+        cJSON_AddNumberToObject(sum, "budget_s", s.budget);
+        cJSON_AddStringToObject(sum, "model", "model.nasc");
+        cJSON_AddStringToObject(sum, "report", "report.html");
+        cJSON_AddStringToObject(sum, "database", "search.db");
+        st = json_write(&s, "summary.json", sum, &err);
+        if (st == NASC_OK) {
+            cJSON *f = cJSON_CreateObject();
+            st = phase_done(&s, "outputs", f, t0, &err);
+        }
+        if (st != NASC_OK) {
+            cJSON_Delete(sum);
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        printf("test accuracy %.2f%% (%s, %.0f parameters); %s/summary.json, model.nasc, "
+               "report.html; %.0f s of %.0f s\n",
+               num(ret, "test_acc"), str(srch, "best_arch"), num(ret, "params"), out, elapsed(&s),
+               s.budget);
+        cJSON_Delete(sum);
+    }
+    rc = CLI_OK;
+done:
+    nasc_model_free(m);
+    nasc_backend_free(be);
+    nasc_dataset_free(full);
+    nasc_dataset_free(train);
+    nasc_dataset_free(tr);
+    nasc_dataset_free(val);
+    nasc_dataset_free(test);
+    cJSON_Delete(s.phases);
+    return rc;
+}
