@@ -11,6 +11,7 @@
  *              one evaluation on the test set (the only time the test set is touched);
  *   write      the model, the HTML report and summary.json.
  * The library does the work; this file only sequences it and does the budget arithmetic. */
+#include "cmd_export_c.h"
 #include "train_opts.h"
 
 #include "nasc/arena.h"
@@ -651,6 +652,28 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
+        /* the delivered model for other runtimes: ONNX, and dependency-free C (float) */
+        char onnx_path[600], c_stem[600];
+        path_in(&s, "model.onnx", onnx_path, sizeof onnx_path);
+        path_in(&s, "model", c_stem, sizeof c_stem); /* model.c and model.h */
+        nasc_model *em = NULL;
+        nasc_export_graph *exg = NULL;
+        nasc_export_norm en;
+        st = cli_model_from_file(model_path, &em, &err);
+        if (st == NASC_OK)
+            st = cli_model_norm(model_path, NULL, &en, &err);
+        if (st == NASC_OK)
+            st = nasc_export_graph_new(em, &en, &exg, &err);
+        if (st == NASC_OK)
+            st = nasc_export_onnx(exg, onnx_path, &err);
+        if (st == NASC_OK)
+            st = cli_export_c(model_path, exg, &en, c_stem, &(cli_export_c_opts){0}, &err);
+        nasc_export_graph_free(exg);
+        nasc_model_free(em);
+        if (st != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
         cJSON *sum = cJSON_CreateObject();
         cJSON_AddStringToObject(sum, "data", data);
         cJSON_AddStringToObject(sum, "space", "nb201");
@@ -680,6 +703,8 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(sum, "budget_s", s.budget);
         cJSON_AddStringToObject(sum, "model", "model.nasc");
         cJSON_AddStringToObject(sum, "report", "report.html");
+        cJSON_AddStringToObject(sum, "onnx", "model.onnx");
+        cJSON_AddStringToObject(sum, "c", "model.c");
         cJSON_AddStringToObject(sum, "database", "search.db");
         st = json_write(&s, "summary.json", sum, &err);
         if (st == NASC_OK) {
@@ -692,7 +717,7 @@ int cmd_auto(int argc, char **argv) {
             goto done;
         }
         printf("test accuracy %.2f%% (%s, %.0f parameters); %s/summary.json, model.nasc, "
-               "report.html; %.0f s of %.0f s\n",
+               "model.onnx, model.c/.h, report.html; %.0f s of %.0f s\n",
                num(ret, "test_acc"), str(srch, "best_arch"), num(ret, "params"), out, elapsed(&s),
                s.budget);
         cJSON_Delete(sum);

@@ -52,7 +52,7 @@ PY
     t1=$(date +%s.%N)
     cat "$OUT/auto.err" "$OUT/auto.txt"
     grep -q "PLAN" "$OUT/auto.err" || fail "no plan printed"
-    for f in model.nasc search.db report.html summary.json phases.json; do
+    for f in model.nasc model.onnx model.c model.h search.db report.html summary.json phases.json; do
         [ -s "$OUT/a/$f" ] || fail "no $f"
     done
     for k in arch test_accuracy val_accuracy_search params plan seconds; do
