@@ -206,7 +206,7 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
         heap_push(h, &nh, start + d);
         t_last_start = start;
     }
-    double t0 = starts[0];
+    double t0 = budget > 0 ? starts[0] : 0.0; /* budget = 20 W >= 20: set by the loop above */
     for (long i = 0; i < budget; i++) {
         double a = starts[i] > t0 ? starts[i] : t0,
                b = ends[i] < t_last_start ? ends[i] : t_last_start;
