@@ -187,17 +187,22 @@ static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend 
     return st;
 }
 
+/* The caller's backend, or a new cpu one at `threads` that *own holds for the caller to free. */
+static nasc_status backend_or_own(nasc_backend **be, int threads, nasc_backend **own,
+                                  nasc_err *err) {
+    if (*be)
+        return NASC_OK;
+    *own = *be = nasc_backend_new("cpu", threads, err);
+    return *be ? NASC_OK : (err ? err->code : NASC_ERR_ARG);
+}
+
 nasc_status nasc_evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend *be, int threads,
                           int batch, float *out_acc, float *out_loss, nasc_err *err) {
     NASC_TRY(check_fit(m, ds, "evaluation", err));
     if (batch < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "evaluate: batch must be >= 1 (%d)", batch);
     nasc_backend *own = NULL;
-    if (!be) {
-        own = be = nasc_backend_new("cpu", threads, err);
-        if (!be)
-            return err ? err->code : NASC_ERR_ARG;
-    }
+    NASC_TRY(backend_or_own(&be, threads, &own, err));
     nasc_graph *g = NULL;
     nasc_status st = evaluate(m, ds, be, batch, &g, out_acc, out_loss, NULL, err);
     nasc_graph_free(g);
@@ -211,11 +216,7 @@ nasc_status nasc_predict(nasc_model *m, const nasc_dataset *ds, nasc_backend *be
     if (batch < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "predict: batch must be >= 1 (%d)", batch);
     nasc_backend *own = NULL;
-    if (!be) {
-        own = be = nasc_backend_new("cpu", threads, err);
-        if (!be)
-            return err ? err->code : NASC_ERR_ARG;
-    }
+    NASC_TRY(backend_or_own(&be, threads, &own, err));
     nasc_graph *g = NULL;
     float acc = 0.0f, loss = 0.0f;
     nasc_status st = evaluate(m, ds, be, batch, &g, &acc, &loss, out_logits, err);
