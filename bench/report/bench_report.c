@@ -133,6 +133,7 @@ static double chromium_shot(const char *bin, const char *dir, const char *url, d
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through a pipe or a log file */
     long trials = 10000;
     int repeats = 5;
     const char *dir = "bench-report";
@@ -159,6 +160,7 @@ int main(int argc, char **argv) {
     snprintf(empty, sizeof empty, "%s/empty.html", dir);
     if (trials_in(db) != trials) {
         unlink(db);
+        printf("database: building %s, %ld trials (a few minutes; reused by later runs)\n", db, trials);
         if (make_db(db, trials))
             return 1;
     } else {
