@@ -201,6 +201,7 @@ static void test_oracle_unreachable(void) {
         nasc_config_set(&cfg, "benchmark", d ? "nb201:cifar100" : "nb201:cifar10", NULL);
         nasc_config_set(&cfg, "seed", d ? "100" : "10", NULL);
         nasc_config_set(&cfg, "budget", "120", NULL);
+        /* left set afterwards: later cases read the table too */
         setenv("NASC_NB201_CSV", NASC_SOURCE_DIR "/data/nb201.csv", 1);
         nasc_experiment *ex = NULL;
         CHECK_STATUS(nasc_experiment_open(&cfg, &ex, &err), NASC_OK);
@@ -230,7 +231,6 @@ static void test_oracle_unreachable(void) {
         CHECK(s.best_fidelity == 200 && s.best_test == t[s.best_trial].test_score);
         nasc_db_trials_free(t, n);
         nasc_experiment_free(ex);
-        unsetenv("NASC_NB201_CSV");
     }
     nasc_evaluator_free(c10_valid);
     nasc_evaluator_free(c100_valid);
