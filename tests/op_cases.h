@@ -1,7 +1,7 @@
 /* op_cases.h — what the op tests share (grad/test_grad_ops.c, parity/test_parity_ops.c): the case
  * record, the graph builders that are the same in both, input initialisation and the
- * loss = sum(out * R) every case differentiates. Each test keeps its own case table, tolerances,
- * and the builders only it has.
+ * loss = sum(out * R) every case differentiates, and the check that every op has a case. Each
+ * test keeps its own case table, tolerances, and the builders only it has.
  *
  * A case names a builder, its inputs' shapes and how to fill them; the builder turns inputs into
  * one output tensor. Everything lives in the graph's step arena; the caller owns the float
@@ -15,6 +15,7 @@
 
 #include "nasc/ops.h"
 #include "nasc/rng.h"
+#include "test.h"
 
 #define MAX_IN 5
 
@@ -220,6 +221,39 @@ static inline void conv_draw_geometry(nasc_rng *r, nasc_conv2d_params *p, int KH
 static inline bool conv_fits(const nasc_conv2d_params *p, int H, int W, int KH, int KW) {
     return H + 2 * p->pad[0] >= p->dil[0] * (KH - 1) + 1 &&
            W + 2 * p->pad[1] >= p->dil[1] * (KW - 1) + 1;
+}
+
+/* ---- ggml's rule: every op has a case ----
+ * Each op test marks the ops its cases actually build (walking from a case's output back to its
+ * inputs, so the loss's own mul and sum do not count) and, at the end, fails once for every
+ * NASC_OP_* (up to NASC_OP_COUNT) that no case built: an op added to the enum without a gradient
+ * case and a parity case fails both tests. NASC_OP_NONE marks leaves and is not an op. */
+typedef struct op_coverage {
+    int n_built[NASC_OP_COUNT]; /* case graphs built that hold the op */
+} op_coverage;
+
+/* Marks every op on the paths from t back to the leaves (a node reached twice counts once per
+ * path: only zero / non-zero matters). */
+static inline void op_coverage_mark(op_coverage *cov, const nasc_tensor *t) {
+    if (!t || t->op == NASC_OP_NONE)
+        return;
+    if ((unsigned)t->op < (unsigned)NASC_OP_COUNT)
+        cov->n_built[t->op]++;
+    for (int i = 0; i < t->n_src; i++)
+        op_coverage_mark(cov, t->src[i]);
+}
+
+/* Counts a failed check (test.h) for every op with no case, naming it; returns how many. */
+static inline int op_coverage_check(const op_coverage *cov, const char *test) {
+    int missing = 0;
+    for (int op = NASC_OP_NONE + 1; op < NASC_OP_COUNT; op++) {
+        CHECK_MSG(cov->n_built[op] > 0,
+                  "%s: op %s (enum nasc_op %d) has no case: add one to the case table", test,
+                  nasc_op_name((enum nasc_op)op), op);
+        missing += cov->n_built[op] == 0;
+    }
+    printf("%s: cases cover %d of %d ops\n", test, NASC_OP_COUNT - 1 - missing, NASC_OP_COUNT - 1);
+    return missing;
 }
 
 #endif /* NASC_TEST_OP_CASES_H */

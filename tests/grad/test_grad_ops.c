@@ -1,4 +1,5 @@
 /* test_grad_ops.c — every op's backward against central finite differences, on every backend.
+ * The test fails if any NASC_OP_* has no case here (op_coverage_check).
  *
  * For each case: random inputs, out = op(inputs), loss = sum(out * R) for a fixed random R. The
  * analytic gradient comes from nasc_backward; the numerical one from a 4-point central stencil
@@ -150,6 +151,8 @@ static const op_case cases[] = {
      TOL(1e-2, 1e-3, 1e-3)},
 };
 
+static op_coverage coverage; /* which ops the cases build (op_cases.h) */
+
 /* loss = sum(out * R), in double, with a fresh forward on the current input values. */
 static double eval_loss(nasc_graph *g, const op_case *c, float **vals, const float *R) {
     nasc_graph_reset(g);
@@ -190,6 +193,7 @@ static int run_case(nasc_backend *be, const op_case *c, uint64_t seed) {
         test_failures++;
         goto done;
     }
+    op_coverage_mark(&coverage, out);
     size_t n_out = (size_t)nasc_tensor_nelem(out);
     float *R = malloc(n_out * sizeof(float));
     fill(R, n_out, INIT_UNIFORM, &r);
@@ -274,5 +278,6 @@ int main(void) {
         random_conv_cases(backends[b], 12);
     }
     nasc_backend_free(backends[1]);
+    op_coverage_check(&coverage, "grad_ops");
     return test_done("grad_ops");
 }

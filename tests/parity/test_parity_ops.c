@@ -1,4 +1,5 @@
 /* test_parity_ops.c — every op on the cpu backend against the ref backend (ggml's test-backend-ops).
+ * The test fails if any NASC_OP_* has no case here (op_coverage_check).
  *
  * For each case: random inputs, out = op(inputs), loss = sum(out * R) for a fixed random R, then
  * backward. The output, every input gradient and every input buffer after the step (batch norm
@@ -147,6 +148,8 @@ static const op_case fixed_cases[] = {
     {"sep_conv chain relu-dw-1x1-bn C32 14x14", b_sepconv, 3, {{2, 32, 14, 14}, {32, 1, 3, 3}, {32, 32, 1, 1}}, {0}, 0, CONV(1, 1, 1, 32), .tol = T_CONV},
 };
 
+static op_coverage coverage; /* which ops the cases build (op_cases.h) */
+
 /* What one run produces: the output, and per input its gradient and its data after the step. */
 typedef struct result {
     int n_in;
@@ -179,6 +182,7 @@ static bool run(nasc_backend *be, const op_case *c, float **vals, float **R, res
         nasc_graph_free(g);
         return false;
     }
+    op_coverage_mark(&coverage, out);
     res->n_out = (size_t)nasc_tensor_nelem(out);
     if (!*R) {
         nasc_rng r;
@@ -401,5 +405,6 @@ int main(int argc, char **argv) {
     printf("parity: %d comparisons; closest to its threshold: %s\n", n_compared, worst_label);
     for (int t = 0; t < 3; t++)
         nasc_backend_free(cpu[t]);
+    op_coverage_check(&coverage, "parity_ops");
     return test_done("parity_ops");
 }
