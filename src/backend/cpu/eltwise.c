@@ -146,76 +146,69 @@ static void elt_run(nasc_backend *be, elt_args *a, size_t grain) {
     nasc_cpu_run(nasc_cpu_nth(be, a->n, grain), elt_task, a);
 }
 
+/* relu, sigmoid, tanh, scale and dropout: one stream over x (src[0]) into the output, and back
+ * into x's gradient if it has one. The kernels of scale and dropout read their parameters (the
+ * others ignore .s and .drop); the backward kernels of relu, sigmoid and tanh read the output.
+ * `fresh`: the backward kernel can store into a fresh gradient (relu, scale), so only those take
+ * x's NASC_TENSOR_GRAD_FRESH flag. */
+static nasc_status unary_fwd(nasc_backend *be, nasc_tensor *node, enum elt_kind kind,
+                             size_t grain) {
+    elt_args a = {.kind = kind, .n = nasc_n(node), .x = node->src[0]->data, .y = node->data,
+                  .s = node->params.scalar, .drop = &node->params.drop};
+    elt_run(be, &a, grain);
+    return NASC_OK;
+}
+
+static nasc_status unary_bwd(nasc_backend *be, nasc_tensor *node, enum elt_kind kind,
+                             size_t grain, bool fresh) {
+    nasc_tensor *x = node->src[0];
+    if (!x->grad)
+        return NASC_OK;
+    elt_args a = {.kind = kind, .n = nasc_n(node), .x = node->data, .dy = node->grad,
+                  .y = x->grad, .s = node->params.scalar, .drop = &node->params.drop,
+                  .store = fresh && nasc_cpu_take_fresh(x)};
+    elt_run(be, &a, grain);
+    return NASC_OK;
+}
+
 nasc_status nasc_cpu_relu_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    elt_args a = {.kind = ELT_RELU_F, .n = nasc_n(node), .x = node->src[0]->data, .y = node->data};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_fwd(be, node, ELT_RELU_F, ELT_GRAIN);
 }
 
 nasc_status nasc_cpu_relu_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    if (!node->src[0]->grad)
-        return NASC_OK;
-    elt_args a = {.kind = ELT_RELU_B, .n = nasc_n(node), .x = node->data, .dy = node->grad,
-                  .y = node->src[0]->grad, .store = nasc_cpu_take_fresh(node->src[0])};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_bwd(be, node, ELT_RELU_B, ELT_GRAIN, true);
 }
 
 nasc_status nasc_cpu_sigmoid_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    elt_args a = {.kind = ELT_SIGMOID_F, .n = nasc_n(node), .x = node->src[0]->data,
-                  .y = node->data};
-    elt_run(be, &a, ELT_GRAIN / 8);
-    return NASC_OK;
+    return unary_fwd(be, node, ELT_SIGMOID_F, ELT_GRAIN / 8);
 }
 
 nasc_status nasc_cpu_sigmoid_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    if (!node->src[0]->grad)
-        return NASC_OK;
-    elt_args a = {.kind = ELT_SIGMOID_B, .n = nasc_n(node), .x = node->data, .dy = node->grad,
-                  .y = node->src[0]->grad};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_bwd(be, node, ELT_SIGMOID_B, ELT_GRAIN, false);
 }
 
 nasc_status nasc_cpu_tanh_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    elt_args a = {.kind = ELT_TANH_F, .n = nasc_n(node), .x = node->src[0]->data,
-                  .y = node->data};
-    elt_run(be, &a, ELT_GRAIN / 8);
-    return NASC_OK;
+    return unary_fwd(be, node, ELT_TANH_F, ELT_GRAIN / 8);
 }
 
 nasc_status nasc_cpu_tanh_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    if (!node->src[0]->grad)
-        return NASC_OK;
-    elt_args a = {.kind = ELT_TANH_B, .n = nasc_n(node), .x = node->data, .dy = node->grad,
-                  .y = node->src[0]->grad};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_bwd(be, node, ELT_TANH_B, ELT_GRAIN, false);
 }
 
 nasc_status nasc_cpu_scale_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    elt_args a = {.kind = ELT_SCALE_F, .n = nasc_n(node), .x = node->src[0]->data,
-                  .y = node->data, .s = node->params.scalar};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_fwd(be, node, ELT_SCALE_F, ELT_GRAIN);
 }
 
 nasc_status nasc_cpu_scale_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    if (!node->src[0]->grad)
-        return NASC_OK;
-    elt_args a = {.kind = ELT_SCALE_B, .n = nasc_n(node), .dy = node->grad,
-                  .y = node->src[0]->grad, .s = node->params.scalar,
-                  .store = nasc_cpu_take_fresh(node->src[0])};
-    elt_run(be, &a, ELT_GRAIN);
-    return NASC_OK;
+    return unary_bwd(be, node, ELT_SCALE_B, ELT_GRAIN, true);
 }
 
 /* ---- add / mul with b broadcast ---- */
@@ -392,20 +385,12 @@ nasc_status nasc_cpu_mul_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node)
 
 nasc_status nasc_cpu_dropout_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    elt_args a = {.kind = ELT_DROP_F, .n = nasc_n(node), .x = node->src[0]->data,
-                  .y = node->data, .drop = &node->params.drop};
-    elt_run(be, &a, ELT_GRAIN / 8);
-    return NASC_OK;
+    return unary_fwd(be, node, ELT_DROP_F, ELT_GRAIN / 8);
 }
 
 nasc_status nasc_cpu_dropout_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     (void)g;
-    if (!node->src[0]->grad)
-        return NASC_OK;
-    elt_args a = {.kind = ELT_DROP_B, .n = nasc_n(node), .dy = node->grad,
-                  .y = node->src[0]->grad, .drop = &node->params.drop};
-    elt_run(be, &a, ELT_GRAIN / 8);
-    return NASC_OK;
+    return unary_bwd(be, node, ELT_DROP_B, ELT_GRAIN / 8, false);
 }
 
 /* Drop-path: one mask value per sample, so it is a broadcast multiply by a per-sample scalar. */
