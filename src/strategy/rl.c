@@ -100,6 +100,20 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
 
 /* ---- the strategy ---- */
 
+/* The controller's options, declared by REINFORCE and PPO (in this order, after their own);
+ * only the reward floor's default differs. */
+// clang-format off
+#define RL_CONTROLLER_OPTS(floor_def)                                                              \
+    {.name = "hidden", .type = NASC_OPT_INT, .def = "32", .min = 1, .max = 1024,                  \
+     .help = "LSTM width"},                                                                      \
+    {.name = "tanh-c", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 100,                 \
+     .help = "> 0: logits = c * tanh(logits / T) (ENAS)"},                                       \
+    {.name = "temperature", .type = NASC_OPT_DOUBLE, .def = "1", .min = 0.01, .max = 100,         \
+     .help = "softmax temperature T"},                                                           \
+    {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,           \
+     .help = "rewards below this quantile of the results are raised to it (0: off)"}
+// clang-format on
+
 static const nasc_strategy_opt reinforce_opts[] = {
     {.name = "lr",
      .type = NASC_OPT_DOUBLE,
@@ -125,30 +139,7 @@ static const nasc_strategy_opt reinforce_opts[] = {
      .min = 0,
      .max = 1,
      .help = "baseline moving-average decay"},
-    {.name = "hidden",
-     .type = NASC_OPT_INT,
-     .def = "32",
-     .min = 1,
-     .max = 1024,
-     .help = "LSTM width"},
-    {.name = "tanh-c",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 100,
-     .help = "> 0: logits = c * tanh(logits / T) (ENAS)"},
-    {.name = "temperature",
-     .type = NASC_OPT_DOUBLE,
-     .def = "1",
-     .min = 0.01,
-     .max = 100,
-     .help = "softmax temperature T"},
-    {.name = "floor",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 0.99,
-     .help = "rewards below this quantile of the results are raised to it (0: off)"},
+    RL_CONTROLLER_OPTS("0"),
 };
 
 static const nasc_strategy_opt ppo_opts[] = {
@@ -188,30 +179,7 @@ static const nasc_strategy_opt ppo_opts[] = {
      .min = 0,
      .max = 100,
      .help = "entropy bonus weight"},
-    {.name = "hidden",
-     .type = NASC_OPT_INT,
-     .def = "32",
-     .min = 1,
-     .max = 1024,
-     .help = "LSTM width"},
-    {.name = "tanh-c",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 100,
-     .help = "> 0: logits = c * tanh(logits / T) (ENAS)"},
-    {.name = "temperature",
-     .type = NASC_OPT_DOUBLE,
-     .def = "1",
-     .min = 0.01,
-     .max = 100,
-     .help = "softmax temperature T"},
-    {.name = "floor",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0.5",
-     .min = 0,
-     .max = 0.99,
-     .help = "rewards below this quantile of the results are raised to it (0: off)"},
+    RL_CONTROLLER_OPTS("0.5"),
 };
 
 static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
