@@ -4,6 +4,7 @@
 #ifndef NASC_CLI_H
 #define NASC_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +84,17 @@ void cli_progress_end(cli_progress *p);
 double cli_now(void);
 /* "1:23" / "1:02:03" into buf. */
 const char *cli_fmt_duration(double seconds, char *buf, size_t n);
+
+/* ---- signals ---- */
+
+/* SIGINT and SIGTERM go to handler while a long call runs (a search, a report being watched);
+ * the handler only asks that call to stop, so it ends cleanly with what it has done.
+ * cli_signals_restore puts back the handlers saved by cli_signals_catch. */
+typedef struct cli_signals {
+    struct sigaction old_int, old_term;
+} cli_signals;
+void cli_signals_catch(cli_signals *s, void (*handler)(int));
+void cli_signals_restore(const cli_signals *s);
 
 /* ---- commands ---- */
 int cmd_train(int argc, char **argv);

@@ -506,15 +506,11 @@ int cmd_auto(int argc, char **argv) {
         s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
                                     elapsed(&s));
         s.last_trial_end = cli_now();
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
         running = s.ex;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        cli_signals sig;
+        cli_signals_catch(&sig, on_signal);
         st = nasc_experiment_run(s.ex, on_search, &s, &err);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        cli_signals_restore(&sig);
         running = NULL;
         nasc_search_summary sum;
         nasc_experiment_summary(s.ex, &sum);

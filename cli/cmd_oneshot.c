@@ -73,17 +73,12 @@ int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
     os_cli c;
     cli_progress_init(&c.bar, cfg->quiet);
     o.user = &c;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_signals sig;
+    cli_signals_catch(&sig, on_signal);
     nasc_err err = {0};
     nasc_oneshot_result r;
     const nasc_status st = nasc_oneshot_search(cfg, &o, &r, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore(&sig);
     cli_progress_end(&c.bar);
     if (st != NASC_OK) {
         nasc_oneshot_result_free(&r);

@@ -73,13 +73,9 @@ int cmd_report(int argc, char **argv) {
     o.top = top;
     o.title = title;
     o.refresh_s = watch;
-    if (watch > 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-    }
+    cli_signals sig; /* kept until the process ends */
+    if (watch > 0)
+        cli_signals_catch(&sig, on_signal);
     for (int round = 0;; round++) {
         nasc_err err = {0};
         nasc_report_info info;

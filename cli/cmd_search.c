@@ -272,15 +272,10 @@ static int search_main(int argc, char **argv) {
     progress_ctx pc = {.budget = cfg.budget, .oracle = cfg.oracle};
     cli_progress_init(&pc.bar, cfg.quiet);
     running = ex;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    cli_signals sig;
+    cli_signals_catch(&sig, on_signal);
     st = nasc_experiment_run(ex, on_progress, &pc, &err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    cli_signals_restore(&sig);
     running = NULL;
     cli_progress_end(&pc.bar);
 

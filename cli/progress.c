@@ -1,5 +1,6 @@
 /* progress.c — a one-line progress display on stderr: redrawn in place on a terminal, printed as
- * periodic lines otherwise (so logs of background runs stay readable). */
+ * periodic lines otherwise (so logs of background runs stay readable); and the signal handlers
+ * that stop a long call cleanly. */
 #include "cli.h"
 
 #include <string.h>
@@ -58,4 +59,18 @@ void cli_progress_end(cli_progress *p) {
         fflush(stderr);
     }
     p->last_len = 0;
+}
+
+void cli_signals_catch(cli_signals *s, void (*handler)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &s->old_int);
+    sigaction(SIGTERM, &sa, &s->old_term);
+}
+
+void cli_signals_restore(const cli_signals *s) {
+    sigaction(SIGINT, &s->old_int, NULL);
+    sigaction(SIGTERM, &s->old_term, NULL);
 }
