@@ -49,6 +49,14 @@ NASC_INTERNAL nasc_tensor *nasc_engine_apply(nasc_graph *g, enum nasc_op op, con
                                              const nasc_op_params *params, void *saved,
                                              float *data);
 
+/* The argument checks of batch norm, shared by nasc_batchnorm and nasc_batchnorm_inplace (which
+ * passes no gamma and beta); `op` names the op in the messages. True if the node may be built,
+ * else false with the error on g. Defined in ops/batchnorm.c. */
+NASC_INTERNAL bool nasc_engine_bn_check(nasc_graph *g, const char *op, const nasc_tensor *x,
+                                        const nasc_tensor *gamma, const nasc_tensor *beta,
+                                        const nasc_tensor *running_mean,
+                                        const nasc_tensor *running_var, const nasc_bn_params *p);
+
 /* Message helper: "(N,C,H,W)" of t into a rotating static-free buffer owned by the caller. */
 #define NASC_SHAPE(t, buf) nasc_tensor_shape_str((t), (buf), sizeof(buf))
 

@@ -63,48 +63,9 @@ nasc_tensor *nasc_relu_inplace(nasc_graph *g, nasc_tensor *x) {
 
 nasc_tensor *nasc_batchnorm_inplace(nasc_graph *g, nasc_tensor *x, nasc_tensor *running_mean,
                                      nasc_tensor *running_var, const nasc_bn_params *p) {
-    if (!nasc_engine_ok(g, 1, &x))
+    if (!nasc_engine_ok(g, 1, &x) || !nasc_engine_bn_check(g, "batchnorm_inplace", x, NULL, NULL,
+                                                           running_mean, running_var, p))
         return NULL;
-    char xs[48], os[48];
-    NASC_SHAPE(x, xs);
-    const int C = x->ne[1];
-    if (!p || !(p->eps > 0.0f) || !(p->momentum >= 0.0f && p->momentum <= 1.0f)) {
-        nasc_graph_errorf(g, NASC_ERR_ARG,
-                          "batchnorm_inplace: input %s: bad params (need eps > 0, momentum in "
-                          "[0,1])",
-                          xs);
-        return NULL;
-    }
-    if ((running_mean == NULL) != (running_var == NULL)) {
-        nasc_graph_errorf(g, NASC_ERR_ARG,
-                          "batchnorm_inplace: input %s: give both running_mean and running_var "
-                          "or neither",
-                          xs);
-        return NULL;
-    }
-    nasc_tensor *vecs[] = {running_mean, running_var};
-    for (int i = 0; i < 2; i++) {
-        const nasc_tensor *v = vecs[i];
-        if (v && !(v->ne[0] == 1 && v->ne[1] == C && v->ne[2] == 1 && v->ne[3] == 1)) {
-            nasc_graph_errorf(g, NASC_ERR_SHAPE,
-                              "batchnorm_inplace: input %s vs %s %s: expected (1,%d,1,1)", xs,
-                              i ? "running_var" : "running_mean", NASC_SHAPE(v, os), C);
-            return NULL;
-        }
-    }
-    if (!g->training && !running_mean) {
-        nasc_graph_errorf(g, NASC_ERR_ARG,
-                          "batchnorm_inplace: input %s: inference mode needs running statistics",
-                          xs);
-        return NULL;
-    }
-    if (g->training && (int64_t)x->ne[0] * x->ne[2] * x->ne[3] < 2) {
-        nasc_graph_errorf(g, NASC_ERR_SHAPE,
-                          "batchnorm_inplace: input %s: training needs more than one value per "
-                          "channel",
-                          xs);
-        return NULL;
-    }
     nasc_op_params prm = {.bn = *p};
     prm.bn.training = g->training;
     nasc_tensor *src[] = {x, running_mean, running_var};
