@@ -164,6 +164,23 @@ static nasc_status prepare(nasc_db *db, const char *sql, sqlite3_stmt **out, nas
     return NASC_OK;
 }
 
+/* Writes the n_cfg pairs of cfg with sql (an INSERT into config(key, value)), inside the
+ * caller's transaction. */
+static nasc_status config_write(nasc_db *db, const char *sql, const nasc_kv *cfg, int n_cfg,
+                                nasc_err *err) {
+    sqlite3_stmt *s = NULL;
+    nasc_status st = prepare(db, sql, &s, err);
+    for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, cfg[i].value, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            st = db_fail(db, err, "cannot write the configuration");
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
 static void bind_double(sqlite3_stmt *s, int i, double v) {
     if (isfinite(v))
         sqlite3_bind_double(s, i, v);
@@ -612,18 +629,9 @@ static nasc_status write_schema(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc
              (int)NASC_DB_APPLICATION_ID, NASC_DB_VERSION);
     if (st == NASC_OK)
         st = exec(db, pragma, err);
-    sqlite3_stmt *s = NULL;
     if (st == NASC_OK)
-        st = prepare(db, "INSERT INTO config(key, value) VALUES (?, ?)", &s, err);
-    for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, cfg[i].value, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            st = db_fail(db, err, "cannot write the configuration");
-    }
-    sqlite3_finalize(s);
-    s = NULL;
+        st = config_write(db, "INSERT INTO config(key, value) VALUES (?, ?)", cfg, n_cfg, err);
+    sqlite3_stmt *s = NULL;
     if (st == NASC_OK)
         st = prepare(db, "INSERT INTO info(key, value) VALUES (?, ?)", &s, err);
     if (st == NASC_OK) {
@@ -864,17 +872,8 @@ nasc_status nasc_db_config_get(nasc_db *db, nasc_kv **out, int *out_n, nasc_err 
 
 nasc_status nasc_db_config_put(nasc_db *db, const nasc_kv *cfg, int n_cfg, nasc_err *err) {
     NASC_TRY(begin(db, err));
-    sqlite3_stmt *s = NULL;
-    nasc_status st =
-        prepare(db, "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", &s, err);
-    for (int i = 0; st == NASC_OK && i < n_cfg; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, cfg[i].key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 2, cfg[i].value, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            st = db_fail(db, err, "cannot write the configuration");
-    }
-    sqlite3_finalize(s);
+    nasc_status st = config_write(db, "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)",
+                                  cfg, n_cfg, err);
     if (st != NASC_OK) {
         rollback(db);
         return st;

@@ -51,6 +51,17 @@ static size_t trim(const char **p, size_t n) {
     return n;
 }
 
+/* The next item of the comma-separated list at *p: its trimmed text at *w, its length returned;
+ * *p moves past the item and its comma, and *comma says whether there was one. */
+static size_t next_item(const char **p, const char **w, bool *comma) {
+    const char *c = strchr(*p, ',');
+    const size_t n = c ? (size_t)(c - *p) : strlen(*p);
+    *w = *p;
+    *p = c ? c + 1 : *p + n;
+    *comma = c != NULL;
+    return trim(w, n);
+}
+
 /* A bound with its unit: k/M/G multipliers for counts, ms/s for latency (ms), B/KB/MB/GB for
  * memory (bytes). */
 static nasc_status parse_bound(nasc_objective_kind k, const char *item, const char *v, size_t n,
@@ -121,11 +132,9 @@ nasc_status nasc_objectives_parse(const char *objectives, const char *constraint
     const char *p = objectives ? objectives : "";
     bool any = false;
     while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *w = p;
-        size_t wl = trim(&w, n);
-        p = comma ? comma + 1 : p + n;
+        const char *w;
+        bool comma;
+        size_t wl = next_item(&p, &w, &comma);
         if (!wl) {
             if (comma || any)
                 return nasc_errorf(err, NASC_ERR_ARG, "objective: empty item in '%s'", objectives);
@@ -156,11 +165,9 @@ nasc_status nasc_objectives_parse(const char *objectives, const char *constraint
     }
     p = constraints ? constraints : "";
     while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *w = p;
-        size_t wl = trim(&w, n);
-        p = comma ? comma + 1 : p + n;
+        const char *w;
+        bool comma;
+        size_t wl = next_item(&p, &w, &comma);
         if (!wl)
             continue;
         char item[128];
