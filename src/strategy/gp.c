@@ -287,17 +287,9 @@ nasc_status nasc_gp_fit(nasc_gp *gp, const float *X, const double *y, int n, nas
     gp->n = n;
     for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
         gp->X[i] = (double)X[i];
-    double m = 0.0, v = 0.0;
+    nasc_learn_standardize(y, n, &gp->y_mean, &gp->y_std);
     for (int i = 0; i < n; i++)
-        m += y[i];
-    m /= n;
-    for (int i = 0; i < n; i++)
-        v += (y[i] - m) * (y[i] - m);
-    v = n > 1 ? v / (n - 1) : 0.0;
-    gp->y_mean = m;
-    gp->y_std = v > 1e-24 ? sqrt(v) : 1.0;
-    for (int i = 0; i < n; i++)
-        gp->y[i] = (y[i] - m) / gp->y_std;
+        gp->y[i] = (y[i] - gp->y_mean) / gp->y_std;
     for (int a = 0; a < n; a++)
         for (int b = 0; b <= a; b++) {
             double s = 0.0;

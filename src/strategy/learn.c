@@ -261,6 +261,18 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+void nasc_learn_standardize(const double *y, int n, double *mean, double *std) {
+    double m = 0.0, v = 0.0;
+    for (int i = 0; i < n; i++)
+        m += y[i];
+    m /= n;
+    for (int i = 0; i < n; i++)
+        v += (y[i] - m) * (y[i] - m);
+    v = n > 1 ? v / (n - 1) : 0.0;
+    *mean = m;
+    *std = v > 1e-24 ? sqrt(v) : 1.0;
+}
+
 void nasc_learn_floor(double *y, int n, double q) {
     if (!(q > 0.0) || n < 4)
         return;

@@ -87,6 +87,9 @@ NASC_INTERNAL void nasc_learn_targets(const learn_base *b, double *y);
  * does nothing). A surrogate fitted on these spends its capacity on the good architectures
  * instead of on how bad the worst ones are (NAS-Bench-201 accuracies reach down to 10%). */
 NASC_INTERNAL void nasc_learn_floor(double *y, int n, double q);
+/* The mean of y[0..n) (n >= 1) into *mean and its sample standard deviation into *std (1 when
+ * n == 1 or the values are all equal): the scaling of a surrogate's targets. */
+NASC_INTERNAL void nasc_learn_standardize(const double *y, int n, double *mean, double *std);
 /* Draws new scalarisation weights (uniform on the simplex) if there are several objectives. */
 NASC_INTERNAL void nasc_learn_draw_weights(nasc_strategy *s, learn_base *b);
 

@@ -197,15 +197,7 @@ nasc_status nasc_mlp_ensemble_fit(nasc_mlp_ensemble *e, const float *X, const do
     if (n < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "mlp ensemble: fit needs at least one point");
     NASC_TRY(scratch(e, n, err));
-    double m = 0.0, v = 0.0;
-    for (int i = 0; i < n; i++)
-        m += y[i];
-    m /= n;
-    for (int i = 0; i < n; i++)
-        v += (y[i] - m) * (y[i] - m);
-    v = n > 1 ? v / (n - 1) : 0.0;
-    e->y_mean = m;
-    e->y_std = v > 1e-24 ? sqrt(v) : 1.0;
+    nasc_learn_standardize(y, n, &e->y_mean, &e->y_std);
     const uint64_t fit = e->n_fits++;
     const int B = e->cfg.batch < n ? e->cfg.batch : n;
     for (int j = 0; j < e->cfg.n_models; j++) {
@@ -229,7 +221,7 @@ nasc_status nasc_mlp_ensemble_fit(nasc_mlp_ensemble *e, const float *X, const do
                     uint32_t r = e->perm[b0 + i];
                     memcpy(e->xb + (size_t)i * (size_t)e->dim, X + (size_t)r * (size_t)e->dim,
                            sizeof(float) * (size_t)e->dim);
-                    e->tb[i] = (float)((y[r] - m) / e->y_std);
+                    e->tb[i] = (float)((y[r] - e->y_mean) / e->y_std);
                 }
                 double loss;
                 nasc_params_zero_grad(mb->ps);
