@@ -50,14 +50,10 @@ static const nasc_strategy_opt bananas_opts[] = {
 };
 
 static nasc_status bananas_init(nasc_strategy *s, nasc_err *err) {
-    mbo *m = nasc_calloc(1, sizeof *m);
-    if (!m)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "bananas: out of memory");
-    s->impl = m;
-    nasc_mbo_read_common(s, &m->c);
+    mbo *m = NULL;
+    NASC_TRY(nasc_mbo_new(s, &m, err));
     m->c.acq = nasc_strategy_opt_choice(s, "acq") == 1 ? MBO_UCB : MBO_ITS;
     m->c.beta = nasc_strategy_opt_double(s, "beta");
-    NASC_TRY(nasc_mbo_init(s, m, err));
     nasc_mlp_config mc = {
         .n_models = nasc_strategy_opt_int(s, "models"),
         .hidden = nasc_strategy_opt_int(s, "hidden"),

@@ -22,12 +22,7 @@ static const nasc_strategy_opt bo_gp_opts[] = {
      .def = "ei",
      .choices = "ei|ucb",
      .help = "acquisition function"},
-    {.name = "xi",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 1e6,
-     .help = "EI margin (in score units)"},
+    NASC_MBO_XI_OPT,
     {.name = "beta",
      .type = NASC_OPT_DOUBLE,
      .def = "2",
@@ -44,15 +39,11 @@ static const nasc_strategy_opt bo_gp_opts[] = {
 };
 
 static nasc_status bo_gp_init(nasc_strategy *s, nasc_err *err) {
-    mbo *m = nasc_calloc(1, sizeof *m);
-    if (!m)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "bo-gp: out of memory");
-    s->impl = m;
-    nasc_mbo_read_common(s, &m->c);
+    mbo *m = NULL;
+    NASC_TRY(nasc_mbo_new(s, &m, err));
     m->c.acq = nasc_strategy_opt_choice(s, "acq") == 1 ? MBO_UCB : MBO_EI;
     m->c.xi = nasc_strategy_opt_double(s, "xi");
     m->c.beta = nasc_strategy_opt_double(s, "beta");
-    NASC_TRY(nasc_mbo_init(s, m, err));
     int iters = nasc_strategy_opt_int(s, "fit-iters");
     nasc_gp_config gc = {
         .kernel = nasc_strategy_opt_choice(s, "kernel") == 1 ? NASC_GP_RBF : NASC_GP_MATERN52,

@@ -23,24 +23,15 @@ static const nasc_strategy_opt bo_rf_opts[] = {
      .min = 2,
      .max = 100000,
      .help = "fewest points a node needs to be split"},
-    {.name = "xi",
-     .type = NASC_OPT_DOUBLE,
-     .def = "0",
-     .min = 0,
-     .max = 1e6,
-     .help = "EI margin (in score units)"},
+    NASC_MBO_XI_OPT,
     NASC_MBO_COMMON_OPTS("10", "10", "20", "100", "1", "onehot", "0.7"),
 };
 
 static nasc_status bo_rf_init(nasc_strategy *s, nasc_err *err) {
-    mbo *m = nasc_calloc(1, sizeof *m);
-    if (!m)
-        return nasc_errorf(err, NASC_ERR_NOMEM, "bo-rf: out of memory");
-    s->impl = m;
-    nasc_mbo_read_common(s, &m->c);
+    mbo *m = NULL;
+    NASC_TRY(nasc_mbo_new(s, &m, err));
     m->c.acq = MBO_EI;
     m->c.xi = nasc_strategy_opt_double(s, "xi");
-    NASC_TRY(nasc_mbo_init(s, m, err));
     nasc_forest_config fc = {
         .n_trees = nasc_strategy_opt_int(s, "trees"),
         .max_features = nasc_strategy_opt_double(s, "max-features"),

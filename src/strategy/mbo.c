@@ -20,7 +20,13 @@
 #include <math.h>
 #include <string.h>
 
-nasc_status nasc_mbo_init(nasc_strategy *s, mbo *m, nasc_err *err) {
+nasc_status nasc_mbo_new(nasc_strategy *s, mbo **out, nasc_err *err) {
+    mbo *m = nasc_calloc(1, sizeof *m);
+    if (!m)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
+    s->impl = m;
+    *out = m;
+    nasc_mbo_read_common(s, &m->c);
     NASC_TRY(nasc_learn_init(&m->b, s, err));
     m->enc_len = nasc_space_encoding_len(s->space, m->c.enc);
     if (!m->enc_len)

@@ -30,8 +30,10 @@ typedef struct mbo {
     size_t enc_len;
 } mbo;
 
-/* Initialises m->b and the encoding length; m->c and m->model are set by the caller. */
-NASC_INTERNAL nasc_status nasc_mbo_init(nasc_strategy *s, mbo *m, nasc_err *err);
+/* Allocates s->impl as an mbo with the common options read (NASC_MBO_COMMON_OPTS), the history
+ * and the encoding length set up, into *out; the caller sets the rest of m->c and m->model. On
+ * failure the error names the strategy, and whatever was made is s->impl, freed with s. */
+NASC_INTERNAL nasc_status nasc_mbo_new(nasc_strategy *s, mbo **out, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_mbo_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_mbo_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
                                         double fidelity, const nasc_trial_result *r, nasc_err *err);
@@ -60,6 +62,10 @@ NASC_INTERNAL void nasc_mbo_free(void *impl);
      .help = "architecture encoding the model sees"},                                           \
     {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,         \
      .help = "targets below this quantile of the results are raised to it (0: off)"}
+/* Expected improvement's margin, for the strategies that offer EI. */
+#define NASC_MBO_XI_OPT                                                                          \
+    {.name = "xi", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e6,                     \
+     .help = "EI margin (in score units)"}
 // clang-format on
 
 /* Reads the common options into c. */
