@@ -19,6 +19,7 @@
 #include "nasc/experiment.h"
 #include "nasc/export.h"
 #include "nasc/report.h"
+#include "nasc/text.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -175,10 +176,8 @@ static int constraint_rewrite(const char *in, char *out, size_t n) {
             const char *v = item + (flash ? 7 : 5);
             char *end;
             const double x = strtod(v, &end);
-            double mult = !strcmp(end, "KB") ? 1024.0
-                          : !strcmp(end, "MB") ? 1048576.0
-                          : (!strcmp(end, "B") || !*end) ? 1.0
-                                                         : 0.0;
+            double mult = 0.0; /* stays 0 for any other unit */
+            nasc_unit_multiplier(end, 1024.0, "B KB MB", 0, &mult);
             if (end == v || !(x > 0.0) || mult == 0.0) {
                 cli_error("nasc auto: --constraint %s: expected a size such as 256KB", item);
                 return CLI_USAGE;

@@ -78,6 +78,9 @@ typedef struct nasc_sched {
     float lr_max, lr_min;
     int64_t warmup_steps; /* lr rises linearly from lr_max/warmup_steps to lr_max */
     int64_t total_steps;  /* including warm-up */
+    bool single;          /* cosine evaluated in float (cosf) instead of double: the one-shot
+                           * search's per-epoch schedule has always been, and its searches stay
+                           * bit-identical */
 } nasc_sched;
 
 /* Learning rate at step (0-based). Steps past total_steps give lr_min. */

@@ -220,20 +220,6 @@ void nasc_oneshot_memory(const nasc_oneshot *os, size_t *out_arena, size_t *out_
 
 /* ---- passes ---- */
 
-int nasc_os_count_correct(const nasc_tensor *logits, const int32_t *labels) {
-    const int N = logits->ne[0], K = logits->ne[1];
-    int ok = 0;
-    for (int i = 0; i < N; i++) {
-        const float *row = logits->data + (size_t)i * (size_t)K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (row[k] > row[best])
-                best = k;
-        ok += best == labels[i];
-    }
-    return ok;
-}
-
 nasc_status nasc_os_graph_error(nasc_oneshot *os, nasc_err *err) {
     return nasc_errorf(err, nasc_graph_status(os->g), "%s", nasc_graph_errmsg(os->g));
 }
@@ -257,7 +243,7 @@ nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits, const nasc_one
     if (out_loss)
         *out_loss = loss->data[0];
     if (out_correct)
-        *out_correct = nasc_os_count_correct(logits, b->labels);
+        *out_correct = nasc_count_correct(logits, b->labels);
     if (!isfinite(loss->data[0]))
         return nasc_errorf(err, NASC_ERR_ABORTED, "%s: diverged (loss %g)",
                            os->mi->name, (double)loss->data[0]);
