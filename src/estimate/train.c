@@ -20,18 +20,50 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The one table of training defaults: a row per preset (train.h). Searches and `nasc train`
+ * read theirs from here; nothing else writes a default hyperparameter. */
+static const nasc_train_hparams presets[NASC_TRAIN_PRESET_COUNT] = {
+    [NASC_TRAIN_PRESET_LIBRARY] = {.epochs = 10, .batch = 64, .lr = 0.05, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .threads = 1},
+    [NASC_TRAIN_PRESET_COMMAND] = {.epochs = 5, .batch = 128, .lr = 0.1, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .val_fraction = 0.2, .threads = 2},
+    [NASC_TRAIN_PRESET_ONESHOT] = {.epochs = 50, .batch = 64, .lr = 0.025, .lr_min = 0.001,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 3e-4,
+                                   .clip = 5.0, .data_fraction = 1.0, .val_fraction = 0.5,
+                                   .threads = 2},
+};
+
+void nasc_train_hparams_default(nasc_train_hparams *hp, nasc_train_preset p) {
+    NASC_ASSERT((unsigned)p < NASC_TRAIN_PRESET_COUNT);
+    *hp = presets[p];
+}
+
+void nasc_train_config_set_hparams(nasc_train_config *c, const nasc_train_hparams *hp) {
+    c->epochs = hp->epochs;
+    c->batch = hp->batch;
+    c->lr = (float)hp->lr;
+    c->lr_min = (float)hp->lr_min;
+    c->warmup_epochs = hp->warmup_epochs;
+    c->optim = !strcmp(hp->optimizer, "adam")    ? NASC_OPTIM_ADAM
+               : !strcmp(hp->optimizer, "adamw") ? NASC_OPTIM_ADAMW
+                                                 : NASC_OPTIM_SGD;
+    c->momentum = (float)hp->momentum;
+    c->nesterov = !hp->no_nesterov && c->optim == NASC_OPTIM_SGD && c->momentum > 0.0f;
+    c->weight_decay = (float)hp->weight_decay;
+    c->clip_norm = (float)hp->clip;
+    c->label_smoothing = (float)hp->label_smoothing;
+    c->crop_pad = hp->crop_pad;
+    c->hflip = hp->hflip;
+    c->cutout = hp->cutout;
+    c->drop_path = (float)hp->drop_path;
+    c->threads = hp->threads;
+}
+
 void nasc_train_config_default(nasc_train_config *c) {
     memset(c, 0, sizeof *c);
-    c->epochs = 10;
-    c->batch = 64;
-    c->optim = NASC_OPTIM_SGD;
-    c->lr = 0.05f;
-    c->lr_min = 0.0f;
-    c->momentum = 0.9f;
-    c->nesterov = true;
-    c->weight_decay = 5e-4f;
-    c->clip_norm = 5.0f;
-    c->threads = 1;
+    nasc_train_config_set_hparams(c, &presets[NASC_TRAIN_PRESET_LIBRARY]);
     c->seed = 1;
     c->prefetch = true;
 }
@@ -48,27 +80,17 @@ const char *nasc_train_recipe_names(void) {
     return "nb201-12, nb201-200";
 }
 
-nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
-                                    int *out_cells, nasc_err *err) {
+nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hparams *hp,
+                                      int *out_channels, int *out_cells, nasc_err *err) {
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         if (!name || strcmp(name, recipes[i].name))
             continue;
-        c->epochs = recipes[i].epochs;
-        c->batch = 256;
-        c->optim = NASC_OPTIM_SGD;
-        c->lr = 0.1f;
-        c->lr_min = 0.0f;
-        c->warmup_epochs = 0;
-        c->momentum = 0.9f;
-        c->nesterov = true;
-        c->weight_decay = 5e-4f;
-        c->clip_norm = 0.0f;
-        c->label_smoothing = 0.0f;
-        c->drop_path = 0.0f;
-        c->aux_weight = 0.0f;
-        c->crop_pad = 4;
-        c->hflip = true;
-        c->cutout = 0;
+        const double data_fraction = hp->data_fraction, val_fraction = hp->val_fraction;
+        const int threads = hp->threads;
+        *hp = (nasc_train_hparams){.epochs = recipes[i].epochs, .batch = 256, .lr = 0.1,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 5e-4,
+                                   .crop_pad = 4, .hflip = true, .data_fraction = data_fraction,
+                                   .val_fraction = val_fraction, .threads = threads};
         if (out_channels)
             *out_channels = 16;
         if (out_cells)
@@ -77,6 +99,15 @@ nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int 
     }
     return nasc_errorf(err, NASC_ERR_ARG, "train: unknown recipe '%s' (expected %s)",
                        name ? name : "", nasc_train_recipe_names());
+}
+
+nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
+                                    int *out_cells, nasc_err *err) {
+    nasc_train_hparams hp = {.threads = c->threads};
+    NASC_TRY(nasc_train_recipe_hparams(name, &hp, out_channels, out_cells, err));
+    nasc_train_config_set_hparams(c, &hp);
+    c->aux_weight = 0.0f;
+    return NASC_OK;
 }
 
 static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {

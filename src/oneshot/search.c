@@ -45,14 +45,8 @@ void nasc_oneshot_config_default(nasc_oneshot_config *cfg, const char *method) {
         snprintf(cfg->method, sizeof cfg->method, "%s", method);
     snprintf(cfg->space, sizeof cfg->space, "darts");
     snprintf(cfg->data, sizeof cfg->data, "fashion-mnist");
-    cfg->data_fraction = 1.0;
-    cfg->val_fraction = 0.5;
+    nasc_train_hparams_default(&cfg->train, NASC_TRAIN_PRESET_ONESHOT);
     cfg->seed = 1;
-    cfg->epochs = 50;
-    cfg->batch = 64;
-    cfg->lr = 0.025f;
-    cfg->lr_min = 0.001f;
-    cfg->threads = 2;
     cfg->checkpoint_every = 200;
 }
 
@@ -178,7 +172,8 @@ static void identity(const nasc_oneshot_config *c, const nasc_oneshot_opts *o, c
              "tau=%.9g,%.9g partial=%d evo=%d,%d,%d enas=%d,%.9g,%.9g latency=%.9g "
              "op_latency=%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g max_skips=%d skip_reg=%.9g",
              c->method, c->space, c->data, c->data_fraction, c->val_fraction,
-             (unsigned long long)c->seed, c->epochs, c->batch, (double)c->lr, (double)c->lr_min,
+             (unsigned long long)c->seed, c->epochs, c->batch, (double)(float)c->lr,
+             (double)(float)c->lr_min,
              c->channels, c->cells, c->crop_pad, (int)c->hflip, (double)o->momentum,
              (double)o->weight_decay, (double)o->clip, (double)o->arch_lr, (double)o->arch_beta1,
              (double)o->arch_beta2, (double)o->arch_wd, o->arch_warmup, (double)o->tau_max,
@@ -667,7 +662,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
     if (!nasc_oneshot_method_parse(cfg->method, &m))
         return nasc_errorf(err, NASC_ERR_ARG, "oneshot: unknown method '%s' (expected %s)",
                            cfg->method, nasc_oneshot_method_names());
-    if (cfg->epochs < 1 || cfg->batch < 2 || !(cfg->lr > 0.0f) || cfg->lr_min < 0.0f ||
+    if (cfg->epochs < 1 || cfg->batch < 2 || !((float)cfg->lr > 0.0f) || (float)cfg->lr_min < 0.0f ||
         !(cfg->val_fraction > 0.0 && cfg->val_fraction < 1.0) ||
         !(cfg->data_fraction >= 0.0 && cfg->data_fraction <= 1.0) || cfg->threads < 1 ||
         cfg->checkpoint_every < 0)
@@ -675,7 +670,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
                            "%s: bad config: need epochs >= 1 (%d), batch >= 2 (%d), lr > 0 (%g), "
                            "lr_min >= 0, 0 < val_fraction < 1 (%g), 0 <= data_fraction <= 1 "
                            "(%g), threads >= 1 (%d)",
-                           cfg->method, cfg->epochs, cfg->batch, (double)cfg->lr,
+                           cfg->method, cfg->epochs, cfg->batch, (double)(float)cfg->lr,
                            cfg->val_fraction, cfg->data_fraction, cfg->threads);
     rs->opts = cfg->opts;
     nasc_oneshot_opts_default(&rs->opts, m, cfg->epochs);
@@ -896,8 +891,9 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
     run_state rs = {.cfg = cfg, .t_start = now_s()};
     phase_ctx pc = {.hooks = hooks, .epochs = cfg->epochs, .t_start = rs.t_start};
     /* the DARTS code's schedule: cosine per epoch, from lr to lr_min */
-    const nasc_sched sched = {.kind = NASC_SCHED_COSINE, .lr_max = cfg->lr,
-                              .lr_min = cfg->lr_min, .total_steps = cfg->epochs, .single = true};
+    const nasc_sched sched = {.kind = NASC_SCHED_COSINE, .lr_max = (float)cfg->lr,
+                              .lr_min = (float)cfg->lr_min, .total_steps = cfg->epochs,
+                              .single = true};
 #ifdef NASC_TEST
     const char *ks = getenv("NASC_TEST_ONESHOT_KILL_STEP");
     rs.kill_step = ks ? atoll(ks) : 0;

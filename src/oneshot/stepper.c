@@ -56,9 +56,11 @@ void nasc_oneshot_opts_default(nasc_oneshot_opts *o, nasc_oneshot_method m, int 
 #define DEF(f, v)                                                                                  \
     if (o->f == 0)                                                                                 \
     o->f = (v)
-    DEF(momentum, 0.9f);
-    DEF(weight_decay, 3e-4f);
-    DEF(clip, 5.0f);
+    nasc_train_hparams hp; /* the weights' SGD: the one-shot preset of the one defaults table */
+    nasc_train_hparams_default(&hp, NASC_TRAIN_PRESET_ONESHOT);
+    DEF(momentum, (float)hp.momentum);
+    DEF(weight_decay, (float)hp.weight_decay);
+    DEF(clip, (float)hp.clip);
     DEF(arch_lr, m == NASC_ONESHOT_PROXYLESS ? 6e-3f : m == NASC_ONESHOT_ENAS ? 3.5e-4f : 3e-4f);
     DEF(arch_beta1, m == NASC_ONESHOT_PROXYLESS ? 1e-6f : 0.5f);
     DEF(arch_beta2, 0.999f);
