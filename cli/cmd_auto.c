@@ -321,8 +321,10 @@ int cmd_auto(int argc, char **argv) {
     }
     nasc_train_config tc;
     nasc_train_config_default(&tc);
-    tc.batch = 128;
-    tc.lr = 0.1f;
+    nasc_train_hparams cmd_hp; /* nasc train's batch and learning rate */
+    nasc_train_hparams_default(&cmd_hp, NASC_TRAIN_PRESET_COMMAND);
+    tc.batch = cmd_hp.batch;
+    tc.lr = (float)cmd_hp.lr;
     tc.threads = threads;
     tc.seed = seed;
     if (!(be = nasc_backend_new("cpu", threads, &err))) {
