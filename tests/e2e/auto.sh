@@ -47,12 +47,14 @@ PY
     "$NASC" auto --out "$OUT/a0" 2> "$OUT/err.txt"; [ $? = 2 ] || fail "missing budget exit"
 
     t0=$(date +%s.%N)
+    # with microcontroller bounds, so that the int8 C export is written and checked too
     "$NASC" auto --time-budget 40s --data-fraction 0.03 --threads 1 --out "$OUT/a" \
+        --constraint 'flash<=256KB,ram<=64KB' \
         > "$OUT/auto.txt" 2> "$OUT/auto.err" || { cat "$OUT/auto.err"; fail "auto"; }
     t1=$(date +%s.%N)
     cat "$OUT/auto.err" "$OUT/auto.txt"
     grep -q "PLAN" "$OUT/auto.err" || fail "no plan printed"
-    for f in model.nasc model.onnx model.c model.h search.db report.html summary.json phases.json; do
+    for f in model.nasc model.onnx model.c model.h model_int8.c model_int8.h search.db report.html summary.json phases.json; do
         [ -s "$OUT/a/$f" ] || fail "no $f"
     done
     for k in arch test_accuracy val_accuracy_search params plan seconds; do
@@ -65,6 +67,19 @@ PY
     "$NASC" eval --model "$OUT/a/model.nasc" --json > "$OUT/eval.json" || fail "eval of the model"
     python3 -c "import json,sys; e=json.load(open('$OUT/eval.json')); sys.exit(0 if abs(e['accuracy']-$acc) < 1e-3 else 1)" \
         || fail "model.nasc does not give the summary's test accuracy"
+    # the int8 C export: the header's sizes are the summary's and within the bounds
+    wb=$(sed -n 's/^#define MODEL_INT8_WEIGHT_BYTES \([0-9]*\)$/\1/p' "$OUT/a/model_int8.h")
+    ab=$(sed -n 's/^#define MODEL_INT8_ARENA_BYTES \([0-9]*\)$/\1/p' "$OUT/a/model_int8.h")
+    [ -n "$wb" ] && [ -n "$ab" ] || fail "model_int8.h: no size macros"
+    [ "$wb" = "$(field "$OUT/a/summary.json" "['int8_c']['weight_bytes']")" ] || fail "summary weight_bytes != header"
+    [ "$ab" = "$(field "$OUT/a/summary.json" "['int8_c']['arena_bytes']")" ] || fail "summary arena_bytes != header"
+    [ "$wb" -le 262144 ] && [ "$ab" -le 65536 ] || fail "int8 export $wb / $ab bytes outside flash<=256KB,ram<=64KB"
+    [ "$(field "$OUT/a/summary.json" "['int8_c']['fits']")" = True ] || fail "summary: fits"
+    # its accuracy (and the float C's) on 2,000 test images, compiled with cc: reported
+    SRC=$(cd "$(dirname "$0")/../.." && pwd)
+    "$SRC/bench/export_c/accuracy.sh" "$OUT/a" model_int8 2000 || fail "int8 C accuracy"
+    "$SRC/bench/export_c/accuracy.sh" "$OUT/a" model 2000 || fail "float C accuracy"
+    echo "int8 C export: $wb weight bytes, $ab arena bytes (bounds 262144, 65536)"
     "$NASC" auto --time-budget 40s --out "$OUT/a" 2> "$OUT/err.txt"; [ $? = 2 ] || fail "reuse of --out"
     echo "ok"
     exit 0
