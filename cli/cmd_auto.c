@@ -300,6 +300,13 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(s.phases, "budget_s", s.budget);
         cJSON_AddStringToObject(s.phases, "data", data);
         cJSON_AddNumberToObject(s.phases, "seed", (double)seed);
+        /* recorded at once, so that a run killed before its first phase ends (in the data
+         * loading or the calibration) is continued by --resume, not refused */
+        cJSON_AddNumberToObject(s.phases, "spent_s", 0.0);
+        if ((st = json_write(&s, "phases.json", s.phases, &err)) != NASC_OK) {
+            cJSON_Delete(s.phases);
+            return cli_fail(st, &err, false);
+        }
     }
     s.spent_at_run = s.spent;
     cli_progress_init(&s.bar, quiet);
@@ -656,6 +663,11 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
+        /* test hook (tests/e2e/auto.sh resume): die in the middle of the outputs phase, after
+         * the report and before the exports and summary.json */
+        const char *kill_at = getenv("NASC_TEST_AUTO_KILL_AT");
+        if (kill_at && !strcmp(kill_at, "outputs"))
+            raise(SIGKILL);
         /* the delivered model for other runtimes: ONNX, and dependency-free C (float) */
         char onnx_path[600], c_stem[600];
         path_in(&s, "model.onnx", onnx_path, sizeof onnx_path);
