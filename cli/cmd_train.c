@@ -235,6 +235,10 @@ static int train_main(int argc, char **argv) {
         rc = cli_fail(st, &err, false);
         goto done;
     }
+    if (rank > 0) { /* rank 0 reports and saves */
+        rc = CLI_OK;
+        goto done;
+    }
     if (out_path) {
         char *meta = cli_model_meta(m, &net, train);
         if (meta && time_limit > 0.0)
