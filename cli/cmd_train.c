@@ -103,6 +103,14 @@ static int train_main(int argc, char **argv) {
         cli_train_opts_deinit(&o);
         return CLI_USAGE;
     }
+    if (n_ranks > 1 && o.cfg.batch < n_ranks) {
+        if (rank == 0)
+            cli_error("nasc train: --batch %d: data-parallel over %d ranks needs at least one image "
+                      "per rank",
+                      o.cfg.batch, n_ranks);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
     if (rank > 0) { /* rank 0 prints, logs and saves */
         quiet = true;
         json = false;
