@@ -17,7 +17,8 @@ struct nasc_dp {
 nasc_status nasc_dp_new(nasc_params *ps, int n_extra, nasc_dp **out, nasc_err *err) {
     *out = NULL;
     if (!ps || !nasc_params_finalized(ps) || n_extra < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "dp: need a finalized parameter store and n_extra >= 0");
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "dp: need a finalized parameter store and n_extra >= 0");
     nasc_dp *dp = nasc_calloc(1, sizeof *dp);
     if (!dp)
         return nasc_errorf(err, NASC_ERR_NOMEM, "dp: out of memory");
@@ -70,7 +71,8 @@ nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra,
 nasc_status nasc_dp_bcast_state(nasc_params *ps, nasc_optim *o, nasc_err *err) {
     if (nasc_dist_size() == 1)
         return NASC_OK;
-    NASC_TRY(nasc_dist_bcast(nasc_params_data(ps), nasc_params_flat_len(ps) * sizeof(float), 0, err));
+    NASC_TRY(
+        nasc_dist_bcast(nasc_params_data(ps), nasc_params_flat_len(ps) * sizeof(float), 0, err));
     NASC_TRY(nasc_dist_bcast(nasc_params_buffer_data(ps),
                              nasc_params_buffer_count(ps) * sizeof(float), 0, err));
     if (!o)

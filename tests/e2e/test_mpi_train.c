@@ -104,8 +104,13 @@ int main(void) {
         const double f = 0.5 + 0.15 * runs;
         char args[1024], n2[8] = "2";
         snprintf(args, sizeof args, TRAIN " --out %s --checkpoint %s", r, ck);
-        const char *argv[64] = {"--oversubscribe", "--allow-run-as-root", "-x",
-                                "ASAN_OPTIONS=detect_leaks=0", "-n", n2, cli};
+        const char *argv[64] = {"--oversubscribe",
+                                "--allow-run-as-root",
+                                "-x",
+                                "ASAN_OPTIONS=detect_leaks=0",
+                                "-n",
+                                n2,
+                                cli};
         int k = 7;
         for (char *tok = strtok(args, " "); tok && k < 63; tok = strtok(NULL, " "))
             argv[k++] = tok;
@@ -118,10 +123,13 @@ int main(void) {
         runs++;
     } while (rc != 0 && runs < 8);
     CHECK_MSG(rc == 0, "the checkpointed 2-rank run never finished (%d runs, exit %d)", runs, rc);
-    CHECK_MSG(same_bytes(r, a), "stopped %d times and resumed: a different model than the "
-                                "uninterrupted run", stopped);
+    CHECK_MSG(same_bytes(r, a),
+              "stopped %d times and resumed: a different model than the "
+              "uninterrupted run",
+              stopped);
     printf("checkpointed run: %d runs, %d stopped, %d resumed from the checkpoint%s\n", runs,
-           stopped, resumed, resumed ? "" : " (no stop landed after an epoch: resume not exercised)");
+           stopped, resumed,
+           resumed ? "" : " (no stop landed after an epoch: resume not exercised)");
     mpi_cleanup();
     return test_done("test_mpi_train");
 }
