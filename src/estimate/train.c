@@ -3,6 +3,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/data.h"
+#include "nasc/dist.h"
 #include "nasc/weights.h"
 
 #include <cjson/cJSON.h>
@@ -373,6 +374,26 @@ done:
     return st;
 }
 
+/* ---- data-parallel training (cfg->data_parallel; optim.h's nasc_dp) ---- */
+
+/* Rank 0's decisions (flags) for every rank: the other ranks must stop, evaluate nothing, and
+ * end the run at the same step. */
+static nasc_status dp_agree(const nasc_dp *dp, int *flags, int n, nasc_err *err) {
+    return dp ? nasc_dist_bcast(flags, (size_t)n * sizeof *flags, 0, err) : NASC_OK;
+}
+
+/* After a resume read by rank 0 alone (or a fresh start): every rank continues from rank 0's
+ * weights, buffers, optimizer state and progress. */
+static nasc_status dp_share_start(const nasc_dp *dp, nasc_model *m, nasc_optim *o, progress *p,
+                                  nasc_err *err) {
+    if (!dp)
+        return NASC_OK;
+    NASC_TRY(nasc_dist_bcast(p, sizeof *p, 0, err));
+    return nasc_dp_bcast_state(m->params, o, err);
+}
+
+/* ---- end of data-parallel helpers ---- */
+
 nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_dataset *eval,
                        const nasc_train_config *cfg, nasc_train_cb cb, void *user,
                        nasc_train_result *out, nasc_err *err) {
@@ -383,6 +404,16 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     NASC_TRY(check_fit(m, train, "training", err));
     if (eval)
         NASC_TRY(check_fit(m, eval, "evaluation", err));
+
+    /* data parallel: this rank's share of every batch (rank 0 of 1 without it) */
+    const bool dpar = cfg->data_parallel && nasc_dist_size() > 1;
+    const int rank = dpar ? nasc_dist_rank() : 0, n_ranks = dpar ? nasc_dist_size() : 1;
+    if (dpar && (cfg->batch < n_ranks || train->n < n_ranks))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: data-parallel over %d ranks needs a batch and a training set "
+                           "of at least %d images (batch %d, %d images)",
+                           n_ranks, n_ranks, cfg->batch, train->n);
+    nasc_dp *dp = NULL;
 
     nasc_status st = NASC_OK;
     nasc_backend *own = NULL, *be = cfg->backend;
@@ -401,6 +432,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         .prefetch = cfg->prefetch,
         .seed = cfg->seed,
         .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip, .cutout = cfg->cutout},
+        .shard = rank,
+        .n_shards = n_ranks,
     };
     if ((st = nasc_loader_new(train, &lc, &ld, err)) != NASC_OK)
         goto done;
@@ -417,6 +450,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                                   .weight_decay = cfg->weight_decay};
     if ((st = nasc_optim_new(m->params, &oc, &opt, err)) != NASC_OK)
         goto done;
+    if (dpar && (st = nasc_dp_new(m->params, 2, &dp, err)) != NASC_OK)
+        goto done;
 
     const int64_t spe = (int64_t)nasc_loader_n_batches(ld);
     const nasc_sched sched = {.kind = NASC_SCHED_COSINE,
@@ -426,7 +461,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                               .total_steps = (int64_t)cfg->epochs * spe};
     progress done_before = {.eval_acc = NAN, .eval_loss = NAN};
     struct stat sb;
-    if (cfg->checkpoint && stat(cfg->checkpoint, &sb) == 0) {
+    if (cfg->checkpoint && rank == 0 && stat(cfg->checkpoint, &sb) == 0) {
         if ((st = ckpt_resume(cfg, train, m, opt, &done_before, err)) != NASC_OK)
             goto done;
         if (done_before.gstep != (int64_t)done_before.epochs_done * spe) {
@@ -446,10 +481,16 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         out->train_acc = done_before.train_acc;
         out->eval_acc = done_before.eval_acc;
         out->eval_loss = done_before.eval_loss;
-    } else if (cfg->checkpoint && errno != ENOENT) {
+    } else if (cfg->checkpoint && rank == 0 && errno != ENOENT) {
         st = nasc_errorf_at(err, NASC_ERR_IO, cfg->checkpoint, -1, "train: %s: %s",
                             cfg->checkpoint, strerror(errno));
         goto done;
+    }
+    if ((st = dp_share_start(dp, m, opt, &done_before, err)) != NASC_OK)
+        goto done;
+    if (rank > 0) {
+        out->resumed_epochs = out->epochs_done = done_before.epochs_done;
+        out->steps = done_before.gstep;
     }
     const double t0 = now_s() - done_before.seconds;
     double eval_time = 0.0;
@@ -469,6 +510,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
             nasc_graph_set_training(g, true);
             nasc_graph_set_grad(g, true);
             nasc_graph_set_rng(g, cfg->seed, (uint64_t)gstep);
+            nasc_graph_set_batch_first(g, b.first);
             nasc_params_zero_grad(m->params);
             nasc_tensor *x = nasc_input(g, b.n, train->c, train->h, train->w, b.x);
             nasc_tensor *logits = nasc_model_forward(m, g, x, &fo);
@@ -482,7 +524,16 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                 st = graph_fail(g, err);
                 break;
             }
-            const float lv = loss->data[0];
+            float lv = loss->data[0];
+            int n_ok = n_correct(logits, b.labels, b.n), nb = b.n;
+            if (dp) { /* data parallel: the global batch's mean loss, gradients and counts */
+                float ex[2] = {lv * (float)b.n / (float)b.n_total, (float)n_ok};
+                if ((st = nasc_dp_average(dp, b.n, b.n_total, ex, err)) != NASC_OK)
+                    break;
+                lv = ex[0];
+                n_ok = (int)ex[1];
+                nb = b.n_total;
+            }
             if (!isfinite(lv)) {
                 st = nasc_errorf(err, NASC_ERR_ABORTED,
                                  "train: diverged at epoch %d step %lld (loss %g)", epoch + 1,
@@ -493,10 +544,10 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                 nasc_clip_grad_norm(m->params, cfg->clip_norm);
             const float lr = nasc_sched_lr(&sched, gstep);
             nasc_optim_step(opt, lr);
-            loss_sum += (double)lv * b.n;
-            correct += n_correct(logits, b.labels, b.n);
-            seen += b.n;
-            images += b.n;
+            loss_sum += (double)lv * nb;
+            correct += n_ok;
+            seen += nb;
+            images += nb;
             step++;
             gstep++;
             const double elapsed = now_s() - t0 - eval_time;
@@ -505,6 +556,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
             out->images_per_second = elapsed > 0 ? (double)images / elapsed : 0.0;
             out->train_loss = (float)(loss_sum / (double)seen);
             out->train_acc = (float)(100.0 * (double)correct / (double)seen);
+            int halt = 0; /* 1: the callback stopped the run, 2: out of time (rank 0 decides) */
             if (cb) {
                 const int64_t left = (int64_t)cfg->epochs * spe - gstep;
                 const nasc_train_event ev = {
@@ -515,23 +567,31 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                     .elapsed_s = elapsed, .eta_s = gstep ? elapsed / (double)gstep * (double)left : 0,
                     .eval_acc = NAN, .eval_loss = NAN,
                 };
-                if (!cb(&ev, user)) {
-                    st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
-                                     epoch + 1, (long long)step);
-                    break;
-                }
+                if (!cb(&ev, user))
+                    halt = 1;
             }
-            if (cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
+            if (!halt && cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
+                halt = 2;
+            if ((st = dp_agree(dp, &halt, 1, err)) != NASC_OK)
+                break;
+            if (halt == 1) {
+                st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
+                                 epoch + 1, (long long)step);
+                break;
+            }
+            if (halt == 2)
                 break;
         }
         if (st != NASC_OK)
             break;
         const bool full_epoch = step == spe;
         out->epochs_done = epoch + 1;
-        const bool last = epoch + 1 == cfg->epochs ||
-                          (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+        int last = epoch + 1 == cfg->epochs ||
+                   (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+        if ((st = dp_agree(dp, &last, 1, err)) != NASC_OK)
+            break;
         float eacc = NAN, eloss = NAN;
-        if (eval && (cfg->eval_each_epoch || last)) {
+        if (eval && rank == 0 && (cfg->eval_each_epoch || last)) {
             const double te = now_s();
             const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
             if ((st = evaluate(m, eval, be, eb, &g, &eacc, &eloss, NULL, err)) != NASC_OK)
@@ -540,7 +600,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
             out->eval_acc = eacc;
             out->eval_loss = eloss;
         }
-        if (cfg->checkpoint && full_epoch) {
+        if (cfg->checkpoint && full_epoch && rank == 0) {
             const progress now = {.epochs_done = epoch + 1, .gstep = gstep, .images = images,
                                   .seconds = out->seconds, .train_loss = out->train_loss,
                                   .train_acc = out->train_acc, .eval_acc = eacc,
@@ -548,6 +608,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
             if ((st = ckpt_save(cfg, train, m, opt, &now, err)) != NASC_OK)
                 break;
         }
+        int halt = 0;
         if (cb) {
             const nasc_train_event ev = {
                 .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
@@ -558,16 +619,19 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                 .eta_s = gstep ? out->seconds / (double)gstep * (double)((int64_t)cfg->epochs * spe - gstep) : 0,
                 .eval_acc = eacc, .eval_loss = eloss,
             };
-            if (!cb(&ev, user)) {
-                st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped after epoch %d",
-                                 epoch + 1);
-                break;
-            }
+            halt = !cb(&ev, user);
+        }
+        if ((st = dp_agree(dp, &halt, 1, err)) != NASC_OK)
+            break;
+        if (halt) {
+            st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped after epoch %d", epoch + 1);
+            break;
         }
         if (last)
             break;
     }
 done:
+    nasc_dp_free(dp);
     nasc_optim_free(opt);
     nasc_graph_free(g);
     nasc_loader_free(ld);
