@@ -559,7 +559,7 @@ static void print_table(const net *n, const table *t, int threads, int reps) {
            n->channels, n->cells, n->batch, n->in_c, n->in_h, n->in_w,
            n->aux ? ", auxiliary head" : "", n->drop_path > 0 ? ", drop-path 0.2" : "", threads,
            reps);
-    printf("%-14s %-4s %6s %9s %9s %9s %9s %5s %7s %6s %8s %7s\n", "op", "pass", "calls",
+    printf("%-17s %-4s %6s %9s %9s %9s %9s %5s %7s %6s %8s %7s\n", "op", "pass", "calls",
            "GFLOP", "MB", "ms", "bound ms", "by", "%bound", "%step", "GFLOP/s", "GB/s");
     /* rows sorted by measured time */
     int order[N_KIND * 2], n_rows = 0;
@@ -590,14 +590,14 @@ static void print_table(const net *n, const table *t, int threads, int reps) {
         char share[16] = "-";
         if (r->bound_s > 0 && r->seconds > 0)
             snprintf(share, sizeof share, "%.2f", r->bound_s / r->seconds);
-        printf("%-14s %-4s %6ld %9.3f %9.1f %9.3f %9.3f %5s %7s %5.1f%% %8.1f %7.1f\n",
+        printf("%-17s %-4s %6ld %9.3f %9.1f %9.3f %9.3f %5s %7s %5.1f%% %8.1f %7.1f\n",
                kind_name(k), k >= KIND_UPDATE ? "" : p ? "bwd" : "fwd", r->calls, r->flops * 1e-9,
                r->bytes * 1e-6, r->seconds * 1e3, r->bound_s * 1e3, by, share,
                100.0 * r->seconds / t->step_s, r->seconds > 0 ? r->flops * 1e-9 / r->seconds : 0.0,
                r->seconds > 0 ? r->bytes * 1e-9 / r->seconds : 0.0);
     }
     const double tf = tot.flops / B.peak, tm = tot.bytes / B.bw;
-    printf("%-14s %-4s %6ld %9.3f %9.1f %9.3f %9.3f %5s %7.2f %5.1f%% %8.1f %7.1f\n", "STEP", "",
+    printf("%-17s %-4s %6ld %9.3f %9.1f %9.3f %9.3f %5s %7.2f %5.1f%% %8.1f %7.1f\n", "STEP", "",
            tot.calls, tot.flops * 1e-9, tot.bytes * 1e-6, t->step_s * 1e3, tot.bound_s * 1e3,
            tot.bound_mem_s * 2 >= tot.bound_s ? "mem" : "flop", tot.bound_s / t->step_s, 100.0,
            tot.flops * 1e-9 / t->step_s, tot.bytes * 1e-9 / t->step_s);
