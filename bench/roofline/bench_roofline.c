@@ -17,8 +17,9 @@
  *             0.4), drop-path 0.2, clip 5, batch 96, 3x32x32
  *
  *   bench_roofline [--threads T] [--reps R] [--warmup W] [--nets supernet,darts,cifar]
- *                  [--triad-mb M] [--quick]
+ *                  [--triad-mb M] [--by-shape] [--quick]
  *
+ * --by-shape also splits the conv rows by shape (C -> K, input HxW, stride, dilation).
  * Per-op figures are those of the median step (by wall time) of R timed steps. --quick runs tiny
  * versions of the three networks and checks that the accounting is self-consistent (exit 1 if
  * not; see check()); ctest runs it. FLOP and byte counts per op are in node_cost(); the rules are
@@ -180,9 +181,16 @@ typedef struct table {
     double fwd_macs, bwd_macs; /* conv + linear multiply-adds */
     double bwd_macs_due; /* from forward: MACs x (x needs a gradient + w needs one) */
     long n_fwd, n_bwd;
+    /* --by-shape: conv rows per (kind, pass, C, K, H, W, stride, dilation) */
+    struct shape_row {
+        int kind, pass, C, K, H, W, stride, dil;
+        row r;
+    } shapes[256];
+    int n_shapes;
 } table;
 
 static struct {
+    bool by_shape;      /* --by-shape */
     table cur;          /* filled by the hook during a step */
     double peak, bw;    /* FLOP/s and bytes/s at the run's thread count */
 } B;
@@ -361,7 +369,27 @@ static void profile_hook(void *ud, const nasc_tensor *node, bool backward, doubl
     (void)ud;
     double f, e, macs;
     node_cost(node, backward, &f, &e, &macs);
-    add_row(&B.cur.r[node_kind(node)][backward], f, 4.0 * e, seconds);
+    const int kind = node_kind(node);
+    add_row(&B.cur.r[kind][backward], f, 4.0 * e, seconds);
+    if (B.by_shape && node->op == NASC_OP_CONV2D) {
+        const nasc_tensor *x = node->src[0];
+        const struct shape_row key = {.kind = kind, .pass = backward, .C = x->ne[1],
+                                      .K = node->ne[1], .H = x->ne[2], .W = x->ne[3],
+                                      .stride = node->params.conv.stride[0],
+                                      .dil = node->params.conv.dil[0]};
+        int i = 0;
+        while (i < B.cur.n_shapes &&
+               !(B.cur.shapes[i].kind == key.kind && B.cur.shapes[i].pass == key.pass &&
+                 B.cur.shapes[i].C == key.C && B.cur.shapes[i].K == key.K &&
+                 B.cur.shapes[i].H == key.H && B.cur.shapes[i].W == key.W &&
+                 B.cur.shapes[i].stride == key.stride && B.cur.shapes[i].dil == key.dil))
+            i++;
+        if (i < (int)(sizeof B.cur.shapes / sizeof B.cur.shapes[0])) {
+            if (i == B.cur.n_shapes)
+                B.cur.shapes[B.cur.n_shapes++] = key;
+            add_row(&B.cur.shapes[i].r, f, 4.0 * e, seconds);
+        }
+    }
     if (backward) {
         B.cur.n_bwd++;
         B.cur.bwd_macs += macs;
@@ -607,6 +635,31 @@ static void print_table(const net *n, const table *t, int threads, int reps) {
            (tf > tm ? tf : tm) / t->step_s);
 }
 
+static int cmp_shape_time(const void *a, const void *b) {
+    const double x = ((const struct shape_row *)a)->r.seconds,
+                 y = ((const struct shape_row *)b)->r.seconds;
+    return (x < y) - (x > y);
+}
+
+/* --by-shape: the conv rows split by shape, slowest first (sorts t's shape rows). */
+static void print_shapes(table *t) {
+    qsort(t->shapes, (size_t)t->n_shapes, sizeof t->shapes[0], cmp_shape_time);
+    printf("by shape (conv):\n%-11s %-4s %5s %5s %7s %2s %2s %6s %9s %9s %7s %6s %8s %7s\n",
+           "op", "pass", "C", "K", "HxW", "s", "d", "calls", "ms", "bound ms", "%bound",
+           "%step", "GFLOP/s", "GB/s");
+    for (int i = 0; i < t->n_shapes; i++) {
+        const struct shape_row *q = &t->shapes[i];
+        char hw[16];
+        snprintf(hw, sizeof hw, "%dx%d", q->H, q->W);
+        printf("%-11s %-4s %5d %5d %7s %2d %2d %6ld %9.3f %9.3f %7.2f %5.1f%% %8.1f %7.1f\n",
+               kind_name(q->kind), q->pass ? "bwd" : "fwd", q->C, q->K, hw, q->stride, q->dil,
+               q->r.calls, q->r.seconds * 1e3, q->r.bound_s * 1e3,
+               q->r.seconds > 0 ? q->r.bound_s / q->r.seconds : 0.0,
+               100.0 * q->r.seconds / t->step_s, q->r.flops * 1e-9 / q->r.seconds,
+               q->r.bytes * 1e-9 / q->r.seconds);
+    }
+}
+
 /* ---------------------------------------------------------------- quick-mode checks */
 
 static int n_fail;
@@ -662,7 +715,7 @@ static void check(const net *n, const table *t, long n_nodes) {
 static int usage(const char *msg) {
     fprintf(stderr,
             "bench_roofline: %s\nusage: bench_roofline [--threads T] [--reps R] [--warmup W] "
-            "[--nets supernet,darts,cifar] [--triad-mb M] [--quick]\n",
+            "[--nets supernet,darts,cifar] [--triad-mb M] [--by-shape] [--quick]\n",
             msg);
     return 2;
 }
@@ -684,6 +737,10 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick")) {
             quick = true;
+            continue;
+        }
+        if (!strcmp(a, "--by-shape")) {
+            B.by_shape = true;
             continue;
         }
         if (!v)
@@ -804,6 +861,8 @@ int main(int argc, char **argv) {
             const long n_nodes = n->g ? nasc_graph_n_nodes(n->g) : 0;
             qsort(runs, (size_t)reps, sizeof *runs, cmp_step);
             print_table(n, &runs[reps / 2], threads, reps);
+            if (B.by_shape)
+                print_shapes(&runs[reps / 2]);
             if (quick)
                 for (int r = 0; r < reps; r++)
                     check(n, &runs[r], n_nodes);
