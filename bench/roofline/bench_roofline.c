@@ -756,6 +756,16 @@ int main(int argc, char **argv) {
             return usage("bad value");
         i++;
     }
+    { /* --nets: a comma-separated subset of the three names */
+        const char *q = nets_arg;
+        while (*q) {
+            const size_t len = strcspn(q, ",");
+            if (!((len == 8 && !strncmp(q, "supernet", 8)) || (len == 5 && !strncmp(q, "darts", 5)) ||
+                  (len == 5 && !strncmp(q, "cifar", 5))))
+                return usage("--nets takes a comma-separated subset of supernet,darts,cifar");
+            q += len + (q[len] == ',');
+        }
+    }
     if (quick) {
         reps = reps < 2 ? reps : 2;
         triad_mb = triad_mb < 32 ? triad_mb : 32;
