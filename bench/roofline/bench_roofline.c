@@ -23,7 +23,8 @@
  * Per-op figures are those of the median step (by wall time) of R timed steps. --quick runs tiny
  * versions of the three networks and checks that the accounting is self-consistent (exit 1 if
  * not; see check()); ctest runs it. FLOP and byte counts per op are in node_cost(); the rules are
- * in docs/ARCH.md, "Roofline". */
+ * in docs/ARCH.md, "Roofline". Exit status: 0, 1 (a failed step or check), 2 (bad arguments),
+ * 77 (no AVX2 + FMA: skipped). */
 #include "nasc/arena.h"
 #include "nasc/autograd.h"
 #include "nasc/backend.h"
@@ -782,6 +783,10 @@ int main(int argc, char **argv) {
     /* peak FMA rate and bandwidth per thread count */
     __builtin_cpu_init();
     const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+        fprintf(stderr, "bench_roofline: the FMA loop needs AVX-512 or AVX2 + FMA; skipped\n");
+        return 77;
+    }
     const long iters = quick ? 2000000 : 20000000;
     const size_t n_tri = (size_t)triad_mb * (1u << 20) / sizeof(float);
     float *ta = NULL, *tb = NULL, *tc = NULL;
