@@ -18,6 +18,7 @@
 
 #include "nasc/space.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,64 @@ static nasc_status decisions(const nasc_export_graph *xg, int *d, int max_d, int
     return st;
 }
 
+/* def build(): return <call> — the network with the hyperparameters read off the graph. */
+static void write_build(nasc_buf *b, const char *fmt, ...) NASC_PRINTF(2, 3);
+static void write_build(nasc_buf *b, const char *fmt, ...) {
+    char call[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call, sizeof call, fmt, ap);
+    va_end(ap);
+    nasc_buf_printf(b, "\n\ndef build():\n"
+                       "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
+                       "    return %s\n",
+                    call);
+}
+
+/* out = the second column of the row of table whose first column is name; false if none. */
+static bool lookup(const char *const (*table)[2], size_t n, const char *name, char *out,
+                   size_t len) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name, table[i][0])) {
+            snprintf(out, len, "%s", table[i][1]);
+            return true;
+        }
+    return false;
+}
+#define LOOKUP(table, name, out, len) lookup((table), sizeof(table) / sizeof(table)[0], (name), (out), (len))
+
 /* ---- DARTS ---- */
+
+/* The ops DARTS and NAS-Bench-201 share (both reference codes have these three classes). */
+static const char *const cell_ops_py =
+    "class ReLUConvBN(nn.Module):\n"
+    "    def __init__(self, C_in, C_out, kernel_size, stride, padding):\n"
+    "        super().__init__()\n"
+    "        self.op = nn.Sequential(\n"
+    "            nn.ReLU(),\n"
+    "            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),\n"
+    "            bn(C_out),\n"
+    "        )\n"
+    "\n"
+    "    def forward(self, x):\n"
+    "        return self.op(x)\n"
+    "\n"
+    "\n"
+    "class Identity(nn.Module):\n"
+    "    def forward(self, x):\n"
+    "        return x\n"
+    "\n"
+    "\n"
+    "class Zero(nn.Module):\n"
+    "    def __init__(self, stride):\n"
+    "        super().__init__()\n"
+    "        self.stride = stride\n"
+    "\n"
+    "    def forward(self, x):\n"
+    "        return x[:, :, ::self.stride, ::self.stride] * 0.0\n"
+    "\n"
+    "\n";
+
 
 static const char *const darts_ops_py =
     "# ---- the candidate operations (DARTS's operations.py) ----\n"
@@ -102,20 +160,8 @@ static const char *const darts_ops_py =
     "    'dil_conv_5x5': lambda C, stride: DilConv(C, C, 5, stride, 4, 2),\n"
     "}\n"
     "\n"
-    "\n"
-    "class ReLUConvBN(nn.Module):\n"
-    "    def __init__(self, C_in, C_out, kernel_size, stride, padding):\n"
-    "        super().__init__()\n"
-    "        self.op = nn.Sequential(\n"
-    "            nn.ReLU(),\n"
-    "            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),\n"
-    "            bn(C_out),\n"
-    "        )\n"
-    "\n"
-    "    def forward(self, x):\n"
-    "        return self.op(x)\n"
-    "\n"
-    "\n"
+    "\n";
+static const char *const darts_net_py =
     "class DilConv(nn.Module):\n"
     "    \"\"\"ReLU, dilated depthwise conv, pointwise conv, batch norm.\"\"\"\n"
     "\n"
@@ -153,20 +199,6 @@ static const char *const darts_ops_py =
     "\n"
     "    def forward(self, x):\n"
     "        return self.op(x)\n"
-    "\n"
-    "\n"
-    "class Identity(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        return x\n"
-    "\n"
-    "\n"
-    "class Zero(nn.Module):\n"
-    "    def __init__(self, stride):\n"
-    "        super().__init__()\n"
-    "        self.stride = stride\n"
-    "\n"
-    "    def forward(self, x):\n"
-    "        return x[:, :, ::self.stride, ::self.stride] * 0.0\n"
     "\n"
     "\n"
     "class FactorizedReduce(nn.Module):\n"
@@ -300,11 +332,10 @@ static nasc_status darts_write(const nasc_export_graph *xg, nasc_buf *top, nasc_
     }
     nasc_buf_puts(top, ")\n");
     nasc_buf_puts(body, darts_ops_py);
-    nasc_buf_printf(body,
-                    "\n\ndef build():\n"
-                    "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
-                    "    return Network(C=%d, num_classes=CLASSES, layers=%d, genotype=GENOTYPE,\n"
-                    "                   in_channels=INPUT_SHAPE[0])\n",
+    nasc_buf_puts(body, cell_ops_py);
+    nasc_buf_puts(body, darts_net_py);
+    write_build(body, "Network(C=%d, num_classes=CLASSES, layers=%d, genotype=GENOTYPE,\n"
+                    "                   in_channels=INPUT_SHAPE[0])",
                     C3 / 3, L);
     return NASC_OK;
 }
@@ -341,11 +372,8 @@ static bool darts_path(const nasc_export_graph *xg, const nasc_export_node *nd, 
                        size_t n) {
     static const char *const fixed[][2] = {
         {"normalize", "normalize"}, {"stem", "stem.0"}, {"stem.bn", "stem.1"}, {"fc", "classifier"}};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (!strcmp(nd->name, fixed[i][0])) {
-            snprintf(out, n, "%s", fixed[i][1]);
-            return true;
-        }
+    if (LOOKUP(fixed, nd->name, out, n))
+        return true;
     int cell, k;
     char seg[32], sub[32], part[32], prefix[64];
     if (!split_name(nd->name, 'c', &cell, seg, sizeof seg, sub, sizeof sub) ||
@@ -363,41 +391,19 @@ static bool darts_path(const nasc_export_graph *xg, const nasc_export_node *nd, 
 
 /* ---- NAS-Bench-201 ---- */
 
-static const char *const nb201_py =
+static const char *const nb201_ops_py =
     "# ---- the candidate operations (NAS-Bench-201, xautodl's cell_operations.py) ----\n"
     "\n"
     "OPS = {\n"
-    "    'none': lambda C: Zero(),\n"
+    "    'none': lambda C: Zero(1),\n"
     "    'skip_connect': lambda C: Identity(),\n"
     "    'nor_conv_1x1': lambda C: ReLUConvBN(C, C, 1, 1, 0),\n"
     "    'nor_conv_3x3': lambda C: ReLUConvBN(C, C, 3, 1, 1),\n"
     "    'avg_pool_3x3': lambda C: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),\n"
     "}\n"
     "\n"
-    "\n"
-    "class ReLUConvBN(nn.Module):\n"
-    "    def __init__(self, C_in, C_out, kernel_size, stride, padding):\n"
-    "        super().__init__()\n"
-    "        self.op = nn.Sequential(\n"
-    "            nn.ReLU(),\n"
-    "            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),\n"
-    "            bn(C_out),\n"
-    "        )\n"
-    "\n"
-    "    def forward(self, x):\n"
-    "        return self.op(x)\n"
-    "\n"
-    "\n"
-    "class Identity(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        return x\n"
-    "\n"
-    "\n"
-    "class Zero(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        return x * 0.0\n"
-    "\n"
-    "\n"
+    "\n";
+static const char *const nb201_net_py =
     "# ---- the network (xautodl's InferCell, ResNetBasicblock and TinyNetwork) ----\n"
     "\n"
     "class Cell(nn.Module):\n"
@@ -495,12 +501,11 @@ static nasc_status nb201_write(const nasc_export_graph *xg, nasc_buf *top, nasc_
         nasc_buf_printf(top, "],  # node %d\n", j);
     }
     nasc_buf_puts(top, "]\n");
-    nasc_buf_puts(body, nb201_py);
-    nasc_buf_printf(body,
-                    "\n\ndef build():\n"
-                    "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
-                    "    return Network(C=%d, N=%d, genotype=GENOTYPE, num_classes=CLASSES,\n"
-                    "                   in_channels=INPUT_SHAPE[0])\n",
+    nasc_buf_puts(body, nb201_ops_py);
+    nasc_buf_puts(body, cell_ops_py);
+    nasc_buf_puts(body, nb201_net_py);
+    write_build(body, "Network(C=%d, N=%d, genotype=GENOTYPE, num_classes=CLASSES,\n"
+                    "                   in_channels=INPUT_SHAPE[0])",
                     C, (n_cells - 2) / 3);
     return NASC_OK;
 }
@@ -511,11 +516,8 @@ static bool nb201_path(const nasc_export_graph *xg, const nasc_export_node *nd, 
     static const char *const fixed[][2] = {{"normalize", "normalize"}, {"stem", "stem.0"},
                                            {"stem.bn", "stem.1"},      {"last.bn", "lastact.0"},
                                            {"fc", "classifier"}};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (!strcmp(nd->name, fixed[i][0])) {
-            snprintf(out, n, "%s", fixed[i][1]);
-            return true;
-        }
+    if (LOOKUP(fixed, nd->name, out, n))
+        return true;
     int cell, e;
     char seg[32], sub[32];
     if (!split_name(nd->name, 'c', &cell, seg, sizeof seg, sub, sizeof sub))
@@ -616,11 +618,8 @@ static nasc_status mobilenet_write(const nasc_export_graph *xg, nasc_buf *top, n
         return not_this_shape(xg, "the architecture is not eEkKdD per stage", err);
     nasc_buf_puts(top, "]\n");
     nasc_buf_puts(body, mobilenet_py);
-    nasc_buf_printf(body,
-                    "\n\ndef build():\n"
-                    "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
-                    "    return Network(C=%d, stages=STAGES, num_classes=CLASSES,\n"
-                    "                   in_channels=INPUT_SHAPE[0])\n",
+    write_build(body, "Network(C=%d, stages=STAGES, num_classes=CLASSES,\n"
+                    "                   in_channels=INPUT_SHAPE[0])",
                     C);
     return NASC_OK;
 }
@@ -631,11 +630,8 @@ static bool mobilenet_path(const nasc_export_graph *xg, const nasc_export_node *
     static const char *const fixed[][2] = {
         {"normalize", "normalize"}, {"stem", "stem.0"},  {"stem.bn", "stem.1"},
         {"head", "head.0"},         {"head.bn", "head.1"}, {"fc", "classifier"}};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (!strcmp(nd->name, fixed[i][0])) {
-            snprintf(out, n, "%s", fixed[i][1]);
-            return true;
-        }
+    if (LOOKUP(fixed, nd->name, out, n))
+        return true;
     static const char *const parts[][2] = {{"exp", "0"}, {"bn0", "1"}, {"dw", "3"},
                                            {"bn1", "4"}, {"proj", "6"}, {"bn2", "7"}};
     int blk;
@@ -697,11 +693,8 @@ static nasc_status baseline_write(const nasc_export_graph *xg, nasc_buf *top, na
         ch[i] = c->w_shape[0];
     }
     nasc_buf_puts(body, baseline_py);
-    nasc_buf_printf(body,
-                    "\n\ndef build():\n"
-                    "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
-                    "    return Network(channels=(%d, %d, %d, %d, %d), num_classes=CLASSES,\n"
-                    "                   in_channels=INPUT_SHAPE[0])\n",
+    write_build(body, "Network(channels=(%d, %d, %d, %d, %d), num_classes=CLASSES,\n"
+                    "                   in_channels=INPUT_SHAPE[0])",
                     ch[0], ch[1], ch[2], ch[3], ch[4]);
     return NASC_OK;
 }
