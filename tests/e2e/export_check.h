@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -297,23 +298,33 @@ static inline double xc_mtime(const char *path) {
  * (`nasc predict --limit n --logits`, n x XC_K floats, caller frees), or NULL with a failed
  * check and the log's tail. Training is deterministic (fixed seed and thread count), so the model
  * is trained once per build into NASC_BINARY_DIR/export-models/NAME.nasc and reused while it is
- * newer than the test program; the export tests then share it instead of each training it again. */
+ * newer than the test program; the export tests then share it instead of each training it again
+ * (under a lock, so that tests run side by side train it once). */
 static inline float *xc_model(xc_ctx *c, const xc_net *net, int n, char *model, size_t len) {
     snprintf(model, len, "%s/export-models", NASC_BINARY_DIR);
     mkdir(model, 0755);
     snprintf(model, len, "%s/export-models/%s.nasc", NASC_BINARY_DIR, net->name);
     const double t0 = xc_now();
+    /* one test trains, one running beside it (ctest -j) waits for the model */
+    char lock[700];
+    snprintf(lock, sizeof lock, "%s.lock", model);
+    const int lfd = open(lock, O_RDWR | O_CREAT, 0644);
+    if (lfd >= 0)
+        flock(lfd, LOCK_EX);
     if (xc_mtime(model) <= xc_mtime("/proc/self/exe")) {
         char tmp[700]; /* beside the model, so that rename replaces it whole */
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", model, (long)getpid());
         const bool ok = xc_train(net, tmp) && rename(tmp, model) == 0;
         CHECK_MSG(ok, "%s: training into %s failed", net->name, model);
-        if (!ok) {
+        if (!ok)
             remove(tmp);
-            return NULL;
-        }
-        printf("%-10s trained in %.1f s\n", net->name, xc_now() - t0);
+        else
+            printf("%-10s trained in %.1f s\n", net->name, xc_now() - t0);
     }
+    if (lfd >= 0)
+        close(lfd); /* releases the lock */
+    if (access(model, R_OK))
+        return NULL;
     char want[600], nbuf[16];
     snprintf(want, sizeof want, "%s/%s.nasc.f32", c->dir, net->name);
     snprintf(nbuf, sizeof nbuf, "%d", n);
