@@ -13,7 +13,8 @@
  * Each writer also names every weighted node of the export graph after its path in these classes.
  * The hyperparameters (C, cells) are read off the graph: the stem's width and the cell names. What
  * the Python builds from them must be what nasc built; the module's load() refuses any weight it
- * has no place for (strict names and shapes), and the export tests compare the logits with nasc's. */
+ * has no place for (strict names and shapes), and the export tests compare the logits with
+ * nasc's. */
 #include "pytorch_int.h"
 
 #include "nasc/space.h"
@@ -95,7 +96,8 @@ static void write_build(nasc_buf *b, const char *fmt, ...) {
     vsnprintf(call, sizeof call, fmt, ap);
     va_end(ap);
     nasc_buf_printf(b, "\n\ndef build():\n"
-                       "    \"\"\"The network with fresh weights (load() reads the trained ones).\"\"\"\n"
+                       "    \"\"\"The network with fresh weights (load() reads the trained"
+                       " ones).\"\"\"\n"
                        "    return %s\n",
                     call);
 }
@@ -110,7 +112,8 @@ static bool lookup(const char *const (*table)[2], size_t n, const char *name, ch
         }
     return false;
 }
-#define LOOKUP(table, name, out, len) lookup((table), sizeof(table) / sizeof(table)[0], (name), (out), (len))
+#define LOOKUP(table, name, out, len)                                                              \
+    lookup((table), sizeof(table) / sizeof(table)[0], (name), (out), (len))
 
 /* ---- DARTS ---- */
 
@@ -180,7 +183,8 @@ static const char *const darts_net_py =
     "\n"
     "\n"
     "class SepConv(nn.Module):\n"
-    "    \"\"\"Two depthwise-separable convolutions (the first one strided), each ReLU first.\"\"\"\n"
+    "    \"\"\"Two depthwise-separable convolutions (the first one"
+    " strided), each ReLU first.\"\"\"\n"
     "\n"
     "    def __init__(self, C_in, C_out, kernel_size, stride, padding):\n"
     "        super().__init__()\n"
@@ -228,9 +232,11 @@ static const char *const darts_net_py =
     "# ---- the network (DARTS's model.py, NetworkCIFAR) ----\n"
     "\n"
     "class Cell(nn.Module):\n"
-    "    \"\"\"A normal or reduction cell of the genotype. Inputs: the outputs of the two previous\n"
+    "    \"\"\"A normal or reduction cell of the genotype. Inputs: the"
+    " outputs of the two previous\n"
     "    cells (nodes 0 and 1); node i = 2..5 sums two ops applied to earlier nodes; the output\n"
-    "    concatenates the nodes of the genotype's concat list. In a reduction cell the ops reading\n"
+    "    concatenates the nodes of the genotype's concat list. In a"
+    " reduction cell the ops reading\n"
     "    nodes 0 and 1 have stride 2.\"\"\"\n"
     "\n"
     "    def __init__(self, genotype, C_prev_prev, C_prev, C, reduction, reduction_prev):\n"
@@ -256,7 +262,8 @@ static const char *const darts_net_py =
     "            total = 0\n"
     "            for k in (2 * node, 2 * node + 1):\n"
     "                h = self.ops[k](states[self.indices[k]])\n"
-    "                if self.training and drop_prob > 0.0 and not isinstance(self.ops[k], Identity):\n"
+    "                if self.training and drop_prob > 0.0 and not"
+    " isinstance(self.ops[k], Identity):\n"
     "                    h = drop_path(h, drop_prob)\n"
     "                total = total + h\n"
     "            states.append(total)\n"
@@ -371,7 +378,8 @@ static bool darts_op_part(const nasc_export_graph *xg, const char *prefix, const
 static bool darts_path(const nasc_export_graph *xg, const nasc_export_node *nd, char *out,
                        size_t n) {
     static const char *const fixed[][2] = {
-        {"normalize", "normalize"}, {"stem", "stem.0"}, {"stem.bn", "stem.1"}, {"fc", "classifier"}};
+        {"normalize", "normalize"}, {"stem", "stem.0"}, {"stem.bn", "stem.1"},
+        {"fc", "classifier"}};
     if (LOOKUP(fixed, nd->name, out, n))
         return true;
     int cell, k;
@@ -544,7 +552,8 @@ static const char *const mobilenet_py =
     "\n"
     "\n"
     "class InvertedResidual(nn.Module):\n"
-    "    \"\"\"MobileNetV2's block (ReLU for ReLU6): 1x1 expansion, depthwise kxk, 1x1 projection,\n"
+    "    \"\"\"MobileNetV2's block (ReLU for ReLU6): 1x1 expansion,"
+    " depthwise kxk, 1x1 projection,\n"
     "    plus the input when the shape is kept.\"\"\"\n"
     "\n"
     "    def __init__(self, C_in, C_out, expansion, kernel, stride):\n"

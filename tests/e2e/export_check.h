@@ -96,7 +96,7 @@ static inline const char *xc_cli(void) {
 }
 
 /* The networks the issue asks for, each trained one epoch on 0.5% of Fashion-MNIST's training set
- * (300 images) in this process — so that weights and batch-norm statistics are not the
+ * (300 images) by xc_train — so that weights and batch-norm statistics are not the
  * initial ones — and saved as `nasc train --out` saves a model (metadata as in FORMAT.md). The
  * training runs here and not through `nasc train`, which always evaluates the whole test set. */
 typedef struct xc_net {

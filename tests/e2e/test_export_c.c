@@ -2,7 +2,7 @@
  *
  * For the baseline CNN and an nb201 network (test_export_c_all.c: also a DARTS genotype network
  * at C=16, 8 cells, and a mobilenet-space network, on all 10,000 test images, with gcc and clang),
- * each trained briefly in this process (export_check.h): the generated NAME.c and NAME.h compile
+ * each trained briefly (once per build, export_check.h): the generated NAME.c and NAME.h compile
  * with `-std=c99 -O2 -Wall -Wextra -pedantic -Werror`, a small driver runs NAME_predict on the
  * first test images, and the logits agree with `nasc predict --logits` to 1e-4 (max abs) with the
  * same accuracy. The header's sizes are checked against the graph. int8 (--quantize int8
