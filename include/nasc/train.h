@@ -121,6 +121,15 @@ typedef struct nasc_train_config {
     const char *checkpoint;
     const char *checkpoint_meta; /* model metadata JSON object stored with it (NULL: {}), so the
                                     checkpoint is also a weights file `nasc eval` can read */
+    /* Data-parallel training over the ranks of an MPI job (dist.h, optim.h's nasc_dp): every rank
+     * calls nasc_train with the same arguments; each takes its contiguous share of every global
+     * batch of `batch` images (the batches and augmentation of one process), gradients and
+     * batch-norm running statistics are averaged every step in a fixed rank order, batch-norm
+     * batch statistics are per rank. Rank 0 alone evaluates, writes the checkpoint, reads it to
+     * resume (and sends the state to the others), and decides when to stop (callback, max_seconds);
+     * the other ranks' results hold the training figures only. Needs batch and the training set's
+     * size >= the number of ranks. Ignored without a job of several processes. */
+    bool data_parallel;
 } nasc_train_config;
 
 /* Defaults: the hyperparameters of NASC_TRAIN_PRESET_LIBRARY (10 epochs, batch 64, SGD lr 0.05

@@ -3,6 +3,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/data.h"
+#include "nasc/dist.h"
 #include "nasc/weights.h"
 
 #include <cjson/cJSON.h>
@@ -390,6 +391,26 @@ done:
 }
 
 /* One run of nasc_train: what it trains with and where it stands. */
+/* ---- data-parallel training (cfg->data_parallel; optim.h's nasc_dp) ---- */
+
+/* Rank 0's decisions (flags) for every rank: the other ranks must stop, evaluate nothing, and
+ * end the run at the same step. */
+static nasc_status dp_agree(const nasc_dp *dp, int *flags, int n, nasc_err *err) {
+    return dp ? nasc_dist_bcast(flags, (size_t)n * sizeof *flags, 0, err) : NASC_OK;
+}
+
+/* After a resume read by rank 0 alone (or a fresh start): every rank continues from rank 0's
+ * weights, buffers, optimizer state and progress. */
+static nasc_status dp_share_start(const nasc_dp *dp, nasc_model *m, nasc_optim *o, progress *p,
+                                  nasc_err *err) {
+    if (!dp)
+        return NASC_OK;
+    NASC_TRY(nasc_dist_bcast(p, sizeof *p, 0, err));
+    return nasc_dp_bcast_state(m->params, o, err);
+}
+
+/* ---- end of data-parallel helpers ---- */
+
 typedef struct train_run {
     nasc_model *m;
     const nasc_dataset *train, *eval;
@@ -402,6 +423,8 @@ typedef struct train_run {
     nasc_graph *g;
     nasc_optim *opt;
     nasc_sched sched;
+    nasc_dp *dp;               /* data parallel over ranks, or NULL */
+    int rank;                  /* this rank (0 without data parallelism) */
     int64_t spe;               /* steps per epoch */
     double t0, eval_time;      /* start (resumed seconds included), time spent evaluating */
     int64_t images, gstep;
@@ -442,9 +465,11 @@ static nasc_status train_resume(train_run *r, progress *p, nasc_err *err) {
 }
 
 /* One optimizer step on batch b of epoch `epoch` (forward options fo), then the running means
- * in r->out and the STEP event. */
+ * in r->out and the STEP event. *halt: 2 when the time limit is reached (rank 0 decides for
+ * every rank); a callback's stop is NASC_ERR_ABORTED. */
 static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *fo,
-                              const nasc_batch *b, nasc_err *err) {
+                              const nasc_batch *b, int *halt, nasc_err *err) {
+    *halt = 0;
     const nasc_train_config *cfg = r->cfg;
     nasc_train_result *out = r->out;
     nasc_graph *g = r->g;
@@ -452,6 +477,7 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     nasc_graph_set_training(g, true);
     nasc_graph_set_grad(g, true);
     nasc_graph_set_rng(g, cfg->seed, (uint64_t)r->gstep);
+    nasc_graph_set_batch_first(g, b->first);
     nasc_params_zero_grad(r->m->params);
     nasc_tensor *x = nasc_input(g, b->n, r->train->c, r->train->h, r->train->w, b->x);
     nasc_tensor *logits = nasc_model_forward(r->m, g, x, fo);
@@ -463,7 +489,15 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     }
     if (!loss || nasc_backward(g, loss) != NASC_OK)
         return graph_fail(g, err);
-    const float lv = loss->data[0];
+    float lv = loss->data[0];
+    int n_ok = (int)nasc_count_correct(logits, b->labels), nb = b->n;
+    if (r->dp) { /* data parallel: the global batch's mean loss, gradients and counts */
+        float ex[2] = {lv * (float)b->n / (float)b->n_total, (float)n_ok};
+        NASC_TRY(nasc_dp_average(r->dp, b->n, b->n_total, ex, err));
+        lv = ex[0];
+        n_ok = (int)ex[1];
+        nb = b->n_total;
+    }
     if (!isfinite(lv))
         return nasc_errorf(err, NASC_ERR_ABORTED, "train: diverged at epoch %d step %lld (loss %g)",
                            epoch + 1, (long long)r->step, (double)lv);
@@ -471,10 +505,10 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
         nasc_clip_grad_norm(r->m->params, cfg->clip_norm);
     const float lr = nasc_sched_lr(&r->sched, r->gstep);
     nasc_optim_step(r->opt, lr);
-    r->loss_sum += (double)lv * b->n;
-    r->correct += nasc_count_correct(logits, b->labels);
-    r->seen += b->n;
-    r->images += b->n;
+    r->loss_sum += (double)lv * nb;
+    r->correct += n_ok;
+    r->seen += nb;
+    r->images += nb;
     r->step++;
     r->gstep++;
     const double elapsed = now_s() - r->t0 - r->eval_time;
@@ -483,8 +517,7 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     out->images_per_second = elapsed > 0 ? (double)r->images / elapsed : 0.0;
     out->train_loss = (float)(r->loss_sum / (double)r->seen);
     out->train_acc = (float)(100.0 * (double)r->correct / (double)r->seen);
-    if (!r->cb)
-        return NASC_OK;
+    int stop = 0; /* 1: the callback stopped the run, 2: out of time (rank 0 decides) */
     const int64_t left = (int64_t)cfg->epochs * r->spe - r->gstep;
     const nasc_train_event ev = {
         .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = cfg->epochs,
@@ -494,9 +527,15 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
         .elapsed_s = elapsed, .eta_s = r->gstep ? elapsed / (double)r->gstep * (double)left : 0,
         .eval_acc = NAN, .eval_loss = NAN,
     };
-    if (!r->cb(&ev, r->user))
+    if (r->cb && !r->cb(&ev, r->user))
+        stop = 1;
+    if (!stop && cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
+        stop = 2;
+    NASC_TRY(dp_agree(r->dp, &stop, 1, err));
+    if (stop == 1)
         return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
                            epoch + 1, (long long)r->step);
+    *halt = stop;
     return NASC_OK;
 }
 
@@ -508,11 +547,12 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
     nasc_train_result *out = r->out;
     const bool full_epoch = r->step == r->spe;
     out->epochs_done = epoch + 1;
-    const bool last = epoch + 1 == cfg->epochs ||
-                      (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+    int last = epoch + 1 == cfg->epochs ||
+               (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+    NASC_TRY(dp_agree(r->dp, &last, 1, err));
     *out_last = last;
     float eacc = NAN, eloss = NAN;
-    if (r->eval && (cfg->eval_each_epoch || last)) {
+    if (r->eval && r->rank == 0 && (cfg->eval_each_epoch || last)) {
         const double te = now_s();
         const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
         NASC_TRY(evaluate(r->m, r->eval, r->be, eb, &r->g, &eacc, &eloss, NULL, err));
@@ -520,14 +560,12 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
         out->eval_acc = eacc;
         out->eval_loss = eloss;
     }
-    if (cfg->checkpoint && full_epoch) {
+    if (cfg->checkpoint && full_epoch && r->rank == 0) {
         const progress now = {.epochs_done = epoch + 1, .gstep = r->gstep, .images = r->images,
                               .seconds = out->seconds, .train_loss = out->train_loss,
                               .train_acc = out->train_acc, .eval_acc = eacc, .eval_loss = eloss};
         NASC_TRY(ckpt_save(cfg, r->train, r->m, r->opt, &now, err));
     }
-    if (!r->cb)
-        return NASC_OK;
     const int64_t left = (int64_t)cfg->epochs * r->spe - r->gstep;
     const nasc_train_event ev = {
         .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
@@ -538,7 +576,9 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
         .eta_s = r->gstep ? out->seconds / (double)r->gstep * (double)left : 0,
         .eval_acc = eacc, .eval_loss = eloss,
     };
-    if (!r->cb(&ev, r->user))
+    int halt = r->cb && !r->cb(&ev, r->user);
+    NASC_TRY(dp_agree(r->dp, &halt, 1, err));
+    if (halt)
         return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped after epoch %d", epoch + 1);
     return NASC_OK;
 }
@@ -554,8 +594,17 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     if (eval)
         NASC_TRY(check_fit(m, eval, "evaluation", err));
 
+    /* data parallel: this rank's share of every batch (rank 0 of 1 without it) */
+    const bool dpar = cfg->data_parallel && nasc_dist_size() > 1;
+    const int rank = dpar ? nasc_dist_rank() : 0, n_ranks = dpar ? nasc_dist_size() : 1;
+    if (dpar && (cfg->batch < n_ranks || train->n < n_ranks))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: data-parallel over %d ranks needs a batch and a training set "
+                           "of at least %d images (batch %d, %d images)",
+                           n_ranks, n_ranks, cfg->batch, train->n);
+
     train_run r = {.m = m, .train = train, .eval = eval, .cfg = cfg, .cb = cb, .user = user,
-                   .out = out, .be = cfg->backend};
+                   .out = out, .be = cfg->backend, .rank = rank};
     nasc_backend *own = NULL;
     NASC_TRY(backend_or_own(&r.be, cfg->threads, &own, err));
     nasc_status st = NASC_OK;
@@ -566,6 +615,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         .prefetch = cfg->prefetch,
         .seed = cfg->seed,
         .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip, .cutout = cfg->cutout},
+        .shard = rank,
+        .n_shards = n_ranks,
     };
     if ((st = nasc_loader_new(train, &lc, &r.ld, err)) != NASC_OK)
         goto done;
@@ -582,6 +633,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                                   .weight_decay = cfg->weight_decay};
     if ((st = nasc_optim_new(m->params, &oc, &r.opt, err)) != NASC_OK)
         goto done;
+    if (dpar && (st = nasc_dp_new(m->params, 2, &r.dp, err)) != NASC_OK)
+        goto done;
 
     r.spe = (int64_t)nasc_loader_n_batches(r.ld);
     r.sched = (nasc_sched){.kind = NASC_SCHED_COSINE,
@@ -590,8 +643,14 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                            .warmup_steps = (int64_t)cfg->warmup_epochs * r.spe,
                            .total_steps = (int64_t)cfg->epochs * r.spe};
     progress done_before = {.eval_acc = NAN, .eval_loss = NAN};
-    if ((st = train_resume(&r, &done_before, err)) != NASC_OK)
+    if (rank == 0 && (st = train_resume(&r, &done_before, err)) != NASC_OK)
         goto done;
+    if ((st = dp_share_start(r.dp, m, r.opt, &done_before, err)) != NASC_OK)
+        goto done;
+    if (rank > 0) {
+        out->resumed_epochs = out->epochs_done = done_before.epochs_done;
+        out->steps = done_before.gstep;
+    }
     r.t0 = now_s() - done_before.seconds;
     r.images = done_before.images;
     r.gstep = done_before.gstep;
@@ -604,16 +663,15 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         r.loss_sum = 0.0;
         r.correct = r.seen = r.step = 0;
         nasc_batch b;
-        while (st == NASC_OK && nasc_loader_next(r.ld, &b)) {
-            st = train_step(&r, epoch, &fo, &b, err);
-            if (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds)
-                break;
-        }
+        int halt = 0;
+        while (st == NASC_OK && !halt && nasc_loader_next(r.ld, &b))
+            st = train_step(&r, epoch, &fo, &b, &halt, err);
         bool last = false;
         if (st != NASC_OK || (st = train_epoch_end(&r, epoch, &last, err)) != NASC_OK || last)
             break;
     }
 done:
+    nasc_dp_free(r.dp);
     nasc_optim_free(r.opt);
     nasc_graph_free(r.g);
     nasc_loader_free(r.ld);
