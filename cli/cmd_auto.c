@@ -19,6 +19,7 @@
 #include "nasc/experiment.h"
 #include "nasc/export.h"
 #include "nasc/report.h"
+#include "nasc/text.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -160,8 +161,10 @@ static bool on_train(const nasc_train_event *ev, void *user) {
  * params<=X, and ram<=X (peak int8 activation bytes: a quarter of the float32 peak the cost
  * model measures) becomes memory<=4X. Units as the cost model's: KB, MB (powers of 1024) or B.
  * CLI_USAGE (printed) for a flash/ram item without a number. */
-static int constraint_rewrite(const char *in, char *out, size_t n) {
+static int constraint_rewrite(const char *in, char *out, size_t n, double *flash_bytes,
+                              double *ram_bytes) {
     size_t k = 0;
+    *flash_bytes = *ram_bytes = 0.0;
     out[0] = '\0';
     char item[128];
     for (const char *p = in; *p;) {
@@ -175,16 +178,15 @@ static int constraint_rewrite(const char *in, char *out, size_t n) {
             const char *v = item + (flash ? 7 : 5);
             char *end;
             const double x = strtod(v, &end);
-            double mult = !strcmp(end, "KB") ? 1024.0
-                          : !strcmp(end, "MB") ? 1048576.0
-                          : (!strcmp(end, "B") || !*end) ? 1.0
-                                                         : 0.0;
+            double mult = 0.0; /* stays 0 for any other unit */
+            nasc_unit_multiplier(end, 1024.0, "B KB MB", 0, &mult);
             if (end == v || !(x > 0.0) || mult == 0.0) {
                 cli_error("nasc auto: --constraint %s: expected a size such as 256KB", item);
                 return CLI_USAGE;
             }
             snprintf(conv, sizeof conv, flash ? "params<=%.0f" : "memory<=%.0fB",
                      flash ? x * mult : 4.0 * x * mult);
+            *(flash ? flash_bytes : ram_bytes) = x * mult;
         } else {
             snprintf(conv, sizeof conv, "%s", item);
         }
@@ -246,7 +248,8 @@ int cmd_auto(int argc, char **argv) {
         return CLI_USAGE;
     snprintf(s.dir, sizeof s.dir, "%s", out);
     char cons[256];
-    if (constraint_rewrite(constraint, cons, sizeof cons) != CLI_OK)
+    double flash_lim = 0.0, ram_lim = 0.0; /* bytes; 0: no microcontroller bound */
+    if (constraint_rewrite(constraint, cons, sizeof cons, &flash_lim, &ram_lim) != CLI_OK)
         return CLI_USAGE;
 
     nasc_err err = {0};
@@ -296,6 +299,13 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(s.phases, "budget_s", s.budget);
         cJSON_AddStringToObject(s.phases, "data", data);
         cJSON_AddNumberToObject(s.phases, "seed", (double)seed);
+        /* recorded at once, so that a run killed before its first phase ends (in the data
+         * loading or the calibration) is continued by --resume, not refused */
+        cJSON_AddNumberToObject(s.phases, "spent_s", 0.0);
+        if ((st = json_write(&s, "phases.json", s.phases, &err)) != NASC_OK) {
+            cJSON_Delete(s.phases);
+            return cli_fail(st, &err, false);
+        }
     }
     s.spent_at_run = s.spent;
     cli_progress_init(&s.bar, quiet);
@@ -322,8 +332,10 @@ int cmd_auto(int argc, char **argv) {
     }
     nasc_train_config tc;
     nasc_train_config_default(&tc);
-    tc.batch = 128;
-    tc.lr = 0.1f;
+    nasc_train_hparams cmd_hp; /* nasc train's batch and learning rate */
+    nasc_train_hparams_default(&cmd_hp, NASC_TRAIN_PRESET_COMMAND);
+    tc.batch = cmd_hp.batch;
+    tc.lr = (float)cmd_hp.lr;
     tc.threads = threads;
     tc.seed = seed;
     if (!(be = nasc_backend_new("cpu", threads, &err))) {
@@ -648,6 +660,11 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
+        /* test hook (tests/e2e/auto.sh resume): die in the middle of the outputs phase, after
+         * the report and before the exports and summary.json */
+        const char *kill_at = getenv("NASC_TEST_AUTO_KILL_AT");
+        if (kill_at && !strcmp(kill_at, "outputs"))
+            raise(SIGKILL);
         /* the delivered model for other runtimes: ONNX, and dependency-free C (float) */
         char onnx_path[600], c_stem[600];
         path_in(&s, "model.onnx", onnx_path, sizeof onnx_path);
@@ -664,6 +681,19 @@ int cmd_auto(int argc, char **argv) {
             st = nasc_export_onnx(exg, onnx_path, &err);
         if (st == NASC_OK)
             st = cli_export_c(model_path, exg, &en, c_stem, &(cli_export_c_opts){0}, &err);
+        /* with a microcontroller bound, the int8 C export too, and its real sizes (the header's
+         * NAME_WEIGHT_BYTES and NAME_ARENA_BYTES) checked against the bounds */
+        const bool mcu = flash_lim > 0.0 || ram_lim > 0.0;
+        char q_stem[600];
+        path_in(&s, "model_int8", q_stem, sizeof q_stem); /* model_int8.c and model_int8.h */
+        nasc_export_c_info qi = {0};
+        if (st == NASC_OK && mcu)
+            st = cli_export_c(model_path, exg, &en, q_stem,
+                              &(cli_export_c_opts){.quantize = "int8",
+                                                   .calibration = data,
+                                                   .calib_images = 256,
+                                                   .info = &qi},
+                              &err);
         nasc_export_graph_free(exg);
         nasc_model_free(em);
         if (st != NASC_OK) {
@@ -688,6 +718,27 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(sum, "flash_int8_bytes_est", num(ret, "params"));
         cJSON_AddNumberToObject(sum, "ram_int8_bytes_est", num(ret, "memory_bytes") / 4.0);
         cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes", num(ret, "export_peak_bytes"));
+        bool fits = true;
+        if (mcu) {
+            const bool flash_ok = !(flash_lim > 0.0) || (double)qi.weight_bytes <= flash_lim;
+            const bool ram_ok = !(ram_lim > 0.0) || (double)qi.arena_bytes <= ram_lim;
+            fits = flash_ok && ram_ok;
+            cJSON *q = cJSON_AddObjectToObject(sum, "int8_c");
+            cJSON_AddStringToObject(q, "c", "model_int8.c");
+            cJSON_AddNumberToObject(q, "weight_bytes", (double)qi.weight_bytes);
+            cJSON_AddNumberToObject(q, "arena_bytes", (double)qi.arena_bytes);
+            if (flash_lim > 0.0)
+                cJSON_AddNumberToObject(q, "flash_limit_bytes", flash_lim);
+            if (ram_lim > 0.0)
+                cJSON_AddNumberToObject(q, "ram_limit_bytes", ram_lim);
+            cJSON_AddBoolToObject(q, "fits", fits);
+            if (!fits)
+                fprintf(stderr,
+                        "nasc auto: warning: the int8 C export does not fit the bounds: weights "
+                        "%zu bytes (flash bound %.0f), arena %zu bytes (ram bound %.0f); the "
+                        "search's estimates (docs/AUTO.md) were too low for this network\n",
+                        qi.weight_bytes, flash_lim, qi.arena_bytes, ram_lim);
+        }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
         cJSON_AddItemToObject(sum, "plan", cJSON_Duplicate(plan, true));
         cJSON *ph = cJSON_AddObjectToObject(sum, "seconds");
@@ -712,10 +763,15 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
+        const char *best_arch = str(srch, "best_arch");
         printf("test accuracy %.2f%% (%s, %.0f parameters); %s/summary.json, model.nasc, "
-               "model.onnx, model.c/.h, report.html; %.0f s of %.0f s\n",
-               num(ret, "test_acc"), str(srch, "best_arch"), num(ret, "params"), out, elapsed(&s),
-               s.budget);
+               "model.onnx, model.c/.h%s, report.html; %.0f s of %.0f s\n",
+               num(ret, "test_acc"), best_arch ? best_arch : "?", num(ret, "params"), out,
+               mcu ? ", model_int8.c/.h" : "", elapsed(&s), s.budget);
+        if (mcu)
+            printf("int8 C export: weights %zu bytes, activation arena %zu bytes: %s the "
+                   "bounds\n",
+                   qi.weight_bytes, qi.arena_bytes, fits ? "within" : "OUTSIDE");
         cJSON_Delete(sum);
     }
     rc = CLI_OK;

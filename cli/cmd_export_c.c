@@ -114,6 +114,8 @@ nasc_status cli_export_c(const char *model_path, const nasc_export_graph *xg,
     nasc_free(calib);
     if (st != NASC_OK)
         return st;
+    if (o->info)
+        *o->info = info;
     fprintf(stderr,
             "nasc export: c%s (%d ops) written to %s and %s: %s_predict, weights %zu bytes%s, "
             "activation arena %zu bytes\n",

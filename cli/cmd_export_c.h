@@ -12,6 +12,7 @@ typedef struct cli_export_c_opts {
     const char *calibration; /* dataset spec (int8) */
     int calib_images;        /* calibration sample size */
     const char *name;        /* C prefix, NULL: from the output name */
+    nasc_export_c_info *info; /* NULL, or receives the sizes written into the header */
 } cli_export_c_opts;
 
 /* Checks the flags before anything is loaded: CLI_OK or CLI_USAGE (message printed). */

@@ -2,6 +2,7 @@
 #include "train_opts.h"
 
 #include "nasc/arena.h"
+#include "nasc/dist.h"
 #include "nasc/limits.h"
 
 #include <cjson/cJSON.h>
@@ -49,7 +50,9 @@ static bool on_event(const nasc_train_event *ev, void *user) {
     return true;
 }
 
-int cmd_train(int argc, char **argv) {
+static int train_main(int argc, char **argv) {
+    /* under mpirun (dist.h): data-parallel over the job's ranks; rank 0 alone prints and writes */
+    const int rank = nasc_dist_rank(), n_ranks = nasc_dist_size();
     cli_train_opts o;
     cli_train_opts_init(&o);
     cli_net_opts net = {.width = 1.0f};
@@ -92,6 +95,29 @@ int cmd_train(int argc, char **argv) {
                        "on the test split. Without --arch it trains the built-in baseline CNN.");
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
+    if (n_ranks > 1 && time_limit_s) {
+        if (rank == 0)
+            cli_error("nasc train: --time-limit is not supported under mpirun yet (%d ranks); "
+                      "give --epochs",
+                      n_ranks);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    if (n_ranks > 1 && o.cfg.batch < n_ranks) {
+        if (rank == 0)
+            cli_error("nasc train: --batch %d: data-parallel over %d ranks needs at least one image "
+                      "per rank",
+                      o.cfg.batch, n_ranks);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    if (rank > 0) { /* rank 0 prints, logs and saves */
+        quiet = true;
+        json = false;
+        out_path = NULL;
+        log_steps = NULL;
+    }
+    o.cfg.data_parallel = n_ranks > 1;
     if ((rc = cli_train_opts_finish(&o, "train")) != CLI_OK) {
         cli_train_opts_deinit(&o);
         return rc;
@@ -197,6 +223,11 @@ int cmd_train(int argc, char **argv) {
                 "batch %d, %d threads\n",
                 m->arch ? m->arch : "?", nasc_params_count(m->params), train->name, train->n,
                 test->n, o.cfg.epochs, o.cfg.batch, o.cfg.threads);
+    if (!quiet && n_ranks > 1)
+        fprintf(stderr,
+                "nasc train: data-parallel over %d ranks: about %d images of each batch of %d "
+                "per rank, %d threads each\n",
+                n_ranks, o.cfg.batch / n_ranks, o.cfg.batch, o.cfg.threads);
     if (!quiet && ckpt && access(ckpt, F_OK) == 0)
         fprintf(stderr, "nasc train: resuming from the checkpoint %s\n", ckpt);
     nasc_train_result res;
@@ -205,7 +236,15 @@ int cmd_train(int argc, char **argv) {
     if (ui.step_log && ui.step_log != stdout)
         fclose(ui.step_log);
     if (st != NASC_OK) {
+        if (n_ranks > 1) { /* the other ranks may wait in a collective for this one: end the job */
+            cli_error("rank %d: %s", rank, err.msg[0] ? err.msg : nasc_status_str(st));
+            nasc_dist_abort(cli_exit_code(st, false));
+        }
         rc = cli_fail(st, &err, false);
+        goto done;
+    }
+    if (rank > 0) { /* rank 0 reports and saves */
+        rc = CLI_OK;
         goto done;
     }
     if (out_path) {
@@ -275,5 +314,17 @@ done:
     nasc_dataset_free(train);
     nasc_dataset_free(test);
     cli_train_opts_deinit(&o);
+    return rc;
+}
+
+/* Under an MPI launcher (dist.h) every rank runs the same command: data-parallel training. */
+int cmd_train(int argc, char **argv) {
+    nasc_err err = {0};
+    if (nasc_dist_init(&err) != NASC_OK) {
+        cli_error("%s", err.msg);
+        return CLI_USAGE;
+    }
+    const int rc = train_main(argc, argv);
+    nasc_dist_finalize();
     return rc;
 }

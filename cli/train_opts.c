@@ -11,19 +11,16 @@
 
 void cli_train_opts_init(cli_train_opts *o) {
     memset(o, 0, sizeof *o);
+    nasc_train_hparams_default(&o->hp, NASC_TRAIN_PRESET_COMMAND);
     nasc_train_config_default(&o->cfg);
-    o->cfg.epochs = 5;
-    o->cfg.batch = 128;
-    o->cfg.lr = 0.1f;
-    o->cfg.threads = 2;
+    nasc_train_config_set_hparams(&o->cfg, &o->hp);
     o->data = "fashion-mnist";
-    o->data_fraction = 1.0;
-    o->optimizer = "sgd";
+    o->optimizer = o->hp.optimizer;
     o->backend = "cpu";
 }
 
 int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o) {
-    nasc_train_config *c = &o->cfg;
+    nasc_train_hparams *c = &o->hp;
     const cli_flag add[] = {
         {"data", CLI_STR, &o->data, "DATASET",
          "fashion-mnist (default), fashion-mnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR, "
@@ -34,25 +31,25 @@ int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o) {
          "images:DIR without train/ and test/: share held out for testing (default 0.2)"},
         {"skip-bad", CLI_BOOL, &o->skip_bad, NULL,
          "images:DIR: skip (and count) files that are not decodable images"},
-        {"data-fraction", CLI_DOUBLE, &o->data_fraction, "F",
+        {"data-fraction", CLI_DOUBLE, &c->data_fraction, "F",
          "train on this share of the training set, stratified (default 1)"},
         {"epochs", CLI_INT, &c->epochs, "N", "training epochs (default 5)"},
         {"batch", CLI_INT, &c->batch, "B", "batch size (default 128)"},
-        {"lr", CLI_FLOAT, &c->lr, "X", "peak learning rate (default 0.1)"},
-        {"lr-min", CLI_FLOAT, &c->lr_min, "X", "final learning rate of the cosine (default 0)"},
+        {"lr", CLI_DOUBLE, &c->lr, "X", "peak learning rate (default 0.1)"},
+        {"lr-min", CLI_DOUBLE, &c->lr_min, "X", "final learning rate of the cosine (default 0)"},
         {"warmup-epochs", CLI_INT, &c->warmup_epochs, "N", "linear warm-up epochs (default 0)"},
         {"optimizer", CLI_STR, &o->optimizer, "NAME", "sgd (default), adam or adamw"},
-        {"momentum", CLI_FLOAT, &c->momentum, "X", "SGD momentum (default 0.9, Nesterov)"},
-        {"no-nesterov", CLI_BOOL, &o->no_nesterov, NULL, "plain momentum instead of Nesterov"},
-        {"weight-decay", CLI_FLOAT, &c->weight_decay, "X", "weight decay (default 5e-4)"},
-        {"clip", CLI_FLOAT, &c->clip_norm, "X", "clip gradients to this global norm (default 5; 0 off)"},
-        {"label-smoothing", CLI_FLOAT, &c->label_smoothing, "X", "label smoothing (default 0)"},
+        {"momentum", CLI_DOUBLE, &c->momentum, "X", "SGD momentum (default 0.9, Nesterov)"},
+        {"no-nesterov", CLI_BOOL, &c->no_nesterov, NULL, "plain momentum instead of Nesterov"},
+        {"weight-decay", CLI_DOUBLE, &c->weight_decay, "X", "weight decay (default 5e-4)"},
+        {"clip", CLI_DOUBLE, &c->clip, "X", "clip gradients to this global norm (default 5; 0 off)"},
+        {"label-smoothing", CLI_DOUBLE, &c->label_smoothing, "X", "label smoothing (default 0)"},
         {"crop-pad", CLI_INT, &c->crop_pad, "P", "random crop with P pixels of padding (default 0)"},
         {"hflip", CLI_BOOL, &c->hflip, NULL, "random horizontal flips"},
         {"cutout", CLI_INT, &c->cutout, "L", "cutout square of side L (default 0)"},
-        {"drop-path", CLI_FLOAT, &c->drop_path, "P", "maximum drop-path probability (default 0)"},
-        {"aux-weight", CLI_FLOAT, &c->aux_weight, "W", "weight of the auxiliary head's loss (default 0)"},
-        {"seed", CLI_U64, &c->seed, "S", "random seed (default 1)"},
+        {"drop-path", CLI_DOUBLE, &c->drop_path, "P", "maximum drop-path probability (default 0)"},
+        {"aux-weight", CLI_FLOAT, &o->cfg.aux_weight, "W", "weight of the auxiliary head's loss (default 0)"},
+        {"seed", CLI_U64, &o->cfg.seed, "S", "random seed (default 1)"},
         {"threads", CLI_INT, &c->threads, "T", "kernel threads (default 2)"},
         {"backend", CLI_STR, &o->backend, "NAME", "cpu (default) or ref"},
     };
@@ -63,19 +60,18 @@ int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o) {
 
 int cli_train_opts_finish(cli_train_opts *o, const char *cmd) {
     nasc_train_config *c = &o->cfg;
-    if (!strcmp(o->optimizer, "sgd"))
-        c->optim = NASC_OPTIM_SGD;
-    else if (!strcmp(o->optimizer, "adam"))
-        c->optim = NASC_OPTIM_ADAM;
-    else if (!strcmp(o->optimizer, "adamw"))
-        c->optim = NASC_OPTIM_ADAMW;
-    else {
+    if (strcmp(o->optimizer, "sgd") && strcmp(o->optimizer, "adam") &&
+        strcmp(o->optimizer, "adamw")) {
         cli_error("nasc %s: --optimizer: expected sgd, adam or adamw, got '%s'", cmd, o->optimizer);
         return CLI_USAGE;
     }
-    c->nesterov = !o->no_nesterov && c->optim == NASC_OPTIM_SGD && c->momentum > 0.0f;
-    if (!(o->data_fraction > 0.0 && o->data_fraction <= 1.0)) {
-        cli_error("nasc %s: --data-fraction must be in (0, 1] (got %g)", cmd, o->data_fraction);
+    if (o->optimizer != o->hp.optimizer)
+        snprintf(o->hp.optimizer, sizeof o->hp.optimizer, "%s", o->optimizer);
+    o->optimizer = o->hp.optimizer;
+    nasc_train_config_set_hparams(c, &o->hp);
+    if (!(o->hp.data_fraction > 0.0 && o->hp.data_fraction <= 1.0)) {
+        cli_error("nasc %s: --data-fraction must be in (0, 1] (got %g)", cmd,
+                  o->hp.data_fraction);
         return CLI_USAGE;
     }
     const bool images = !strncmp(o->data, "images:", 7);
@@ -134,12 +130,13 @@ int cli_train_recipe_add(cli_flag *f, int n, int argc, char **argv, int first, c
         if (!name)
             continue;
         nasc_err err = {0};
-        if (nasc_train_recipe_apply(name, &o->cfg, &net->channels, &net->cells, &err) != NASC_OK) {
+        if (nasc_train_recipe_hparams(name, &o->hp, &net->channels, &net->cells, &err) !=
+            NASC_OK) {
             cli_error("nasc %s: --recipe: %s", cmd, err.msg);
             return -1;
         }
-        o->optimizer = "sgd";
-        o->no_nesterov = false;
+        o->cfg.aux_weight = 0.0f;
+        o->optimizer = o->hp.optimizer;
     }
     return n;
 }
@@ -163,9 +160,9 @@ nasc_status cli_load_data(const cli_train_opts *o, nasc_dataset **out_train,
     nasc_dataset *full = NULL;
     NASC_TRY(nasc_dataset_load(o->data, NASC_SPLIT_TRAIN, &full, err));
     nasc_status st = nasc_dataset_load(o->data, NASC_SPLIT_TEST, out_test, err);
-    if (st == NASC_OK && o->data_fraction < 1.0) {
+    if (st == NASC_OK && o->hp.data_fraction < 1.0) {
         nasc_dataset *part = NULL;
-        st = nasc_dataset_fraction(full, o->data_fraction, o->cfg.seed, &part, err);
+        st = nasc_dataset_fraction(full, o->hp.data_fraction, o->cfg.seed, &part, err);
         nasc_dataset_free(full);
         full = part;
     }

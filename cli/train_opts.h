@@ -11,11 +11,10 @@
 #include "nasc/weights.h"
 
 typedef struct cli_train_opts {
-    nasc_train_config cfg; /* epochs, batch, lr, ..., seed, threads */
+    nasc_train_hparams hp; /* --epochs, --batch, --lr, ..., --data-fraction, --threads (train.h) */
+    nasc_train_config cfg; /* the run: hp's values once finished, --seed, --aux-weight, ... */
     const char *data;      /* --data spec */
-    double data_fraction;  /* --data-fraction */
-    const char *optimizer; /* --optimizer */
-    bool no_nesterov;
+    const char *optimizer; /* --optimizer (into hp.optimizer once checked) */
     const char *backend;   /* --backend */
     const char *input;     /* --input CxHxW (images:DIR) */
     double test_fraction;  /* --test-fraction (images:DIR without train/ and test/; 0: default) */
@@ -32,11 +31,12 @@ typedef struct cli_net_opts {
     bool auxiliary;
 } cli_net_opts;
 
-/* Defaults: fashion-mnist, 5 epochs, batch 128, SGD lr 0.1 Nesterov, wd 5e-4, 2 threads, seed 1. */
+/* Defaults: fashion-mnist, the hyperparameters of NASC_TRAIN_PRESET_COMMAND (5 epochs, batch
+ * 128, SGD lr 0.1 Nesterov, wd 5e-4, 2 threads), seed 1. */
 void cli_train_opts_init(cli_train_opts *o);
 /* Appends the training flags to f[n..] and returns the new count (at most 28 are added). */
 int cli_train_flags_add(cli_flag *f, int n, cli_train_opts *o);
-/* Checks and converts the parsed values (optimizer name, ranges) and folds --input,
+/* Checks the parsed values (optimizer name, ranges), sets o->cfg from o->hp and folds --input,
  * --test-fraction and --skip-bad into the images:DIR spec (o->data then points at o->data_spec).
  * CLI_OK or CLI_USAGE (printed). */
 int cli_train_opts_finish(cli_train_opts *o, const char *cmd);

@@ -2,13 +2,17 @@
  * with the two generated files netf.c (float32) and netq.c (int8) and libnasc):
  *   accuracy of nasc (nasc_predict), float C and int8 C on the whole test set;
  *   latency of one image and of a batch of 64 for each, median of repeated runs, one thread.
- * usage: timing MODEL.nasc [REPS] */
+ * With DIR, it also writes what ort_time.js needs to measure ONNX Runtime the same way:
+ * DIR/pixels.f32 (the test images, raw float32 NCHW in [0,1]), DIR/labels.u8 and DIR/int8_ms
+ * (the int8 C's single-image and batch-64 latencies).
+ * usage: timing MODEL.nasc [REPS [DIR]] (REPS at most 16) */
 #include "netf.h"
 #include "netq.h"
 #include "train_opts.h"
 
 #include "nasc/arena.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +65,14 @@ static double time_nasc(nasc_model *m, const nasc_dataset *ds, int batch, float 
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: timing MODEL.nasc [REPS]\n");
+        fprintf(stderr, "usage: timing MODEL.nasc [REPS [DIR]]\n");
         return 2;
     }
     const int reps = argc > 2 ? atoi(argv[2]) : 15;
+    if (reps < 1 || reps > 16) { /* 4 x REPS single-image runs fill t[64] */
+        fprintf(stderr, "timing: REPS must be in 1..16 (%s)\n", argv[2]);
+        return 2;
+    }
     nasc_err err = {0};
     nasc_model *m = NULL;
     nasc_dataset *test = NULL, *one = NULL, *b64 = NULL;
@@ -131,6 +139,26 @@ int main(int argc, char **argv) {
     printf("ratios: int8 C vs float C %.2fx / %.2fx faster; float C vs nasc %.2fx / %.2fx; "
            "int8 C vs nasc %.2fx / %.2fx\n",
            f1 / q1, f64 / q64, n1 / f1, n64 / f64, n1 / q1, n64 / q64);
+    if (argc > 3) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/pixels.f32", argv[3]);
+        FILE *f = fopen(p, "wb");
+        bool ok = f && fwrite(px, sizeof *px, (size_t)n * per, f) == (size_t)n * per;
+        ok = f && fclose(f) == 0 && ok;
+        snprintf(p, sizeof p, "%s/labels.u8", argv[3]);
+        f = fopen(p, "wb");
+        for (int i = 0; f && i < n; i++)
+            ok = ok && fputc(test->labels[i], f) != EOF;
+        ok = f && fclose(f) == 0 && ok;
+        snprintf(p, sizeof p, "%s/int8_ms", argv[3]);
+        f = fopen(p, "w");
+        ok = ok && f && fprintf(f, "%.6f %.6f\n", q1 * 1e3, q64 * 1e3) > 0;
+        ok = f && fclose(f) == 0 && ok;
+        if (!ok) {
+            fprintf(stderr, "timing: cannot write the ONNX Runtime inputs into %s\n", argv[3]);
+            return 1;
+        }
+    }
     free(px), free(lg), free(lf), free(lq);
     nasc_dataset_free(one), nasc_dataset_free(b64), nasc_dataset_free(test);
     nasc_model_free(m);

@@ -64,6 +64,10 @@ NASC_API void nasc_graph_set_grad(nasc_graph *g, bool enabled);
 NASC_API bool nasc_graph_grad_enabled(const nasc_graph *g);
 /* Seed and step that key the masks of dropout and drop-path (see rng.h). */
 NASC_API void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step);
+/* Data-parallel training: the graph's batch is the images [first, first + n) of a larger global
+ * batch, so sample i draws the dropout and drop-path masks of global sample first + i (0, the
+ * default, for a whole batch). */
+NASC_API void nasc_graph_set_batch_first(nasc_graph *g, int64_t first);
 
 NASC_API nasc_backend *nasc_graph_backend(const nasc_graph *g);
 NASC_API nasc_arena *nasc_graph_arena(const nasc_graph *g);

@@ -77,6 +77,16 @@ NASC_API void *nasc_backend_scratch(nasc_backend *be, size_t bytes, nasc_err *er
 NASC_API nasc_status nasc_backend_forward(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 NASC_API nasc_status nasc_backend_backward(nasc_backend *be, nasc_graph *g, nasc_tensor *node);
 
+/* Per-op profiling, off by default (bench/roofline). While a hook is set, every forward and
+ * backward run through nasc_backend_forward / nasc_backend_backward is timed (wall clock around
+ * the kernel, after the backend's sync) and reported to fn with the node, which pass
+ * (backward: src grads hold the results) and the seconds; a failing kernel is not reported.
+ * Process-wide: set or clear it while no graph runs. fn(NULL) turns it off; when off the cost
+ * is one branch per kernel. */
+typedef void (*nasc_backend_profile_fn)(void *ud, const nasc_tensor *node, bool backward,
+                                        double seconds);
+NASC_API void nasc_backend_set_profile(nasc_backend_profile_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

@@ -170,11 +170,18 @@ typedef struct nasc_loader_config {
     bool prefetch;    /* prepare the next batch on a background thread */
     uint64_t seed;    /* keys the shuffle and the augmentation */
     nasc_augment aug; /* all zero: no augmentation (evaluation) */
+    /* Data-parallel training (dist.h): with n_shards > 1 each batch is the same global batch as
+     * with one shard, but only its contiguous share [n*shard/n_shards, n*(shard+1)/n_shards) is
+     * transformed and returned, with the same augmentation draws. 0 and 1 both mean whole. */
+    int shard, n_shards;
 } nasc_loader_config;
 
 typedef struct nasc_batch {
-    int n;                 /* images in this batch (B, or fewer for the last one) */
+    int n;                 /* images in this batch (B, or fewer for the last one; a shard's
+                            * share of it with n_shards > 1, possibly 0) */
     size_t index;          /* batch index within the epoch */
+    int first, n_total;    /* the share's first image within the global batch, and the global
+                            * batch's size (0 and n without shards) */
     const float *x;        /* (n, H, W, C) normalised floats, NHWC */
     const int32_t *labels; /* n labels */
 } nasc_batch;

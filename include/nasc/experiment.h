@@ -37,6 +37,7 @@
 
 #include "nasc/db.h"
 #include "nasc/strategy.h"
+#include "nasc/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,24 +61,10 @@ typedef struct nasc_experiment_config {
     int64_t budget; /* trials to run, >= 1 (failed trials count); 0 with a time budget: no limit */
     double time_budget; /* simulated training seconds (tables with a training time); 0 = none */
     int ask_ahead;      /* see strategy.h; independent of workers */
-    /* training evaluator (the flags of `nasc train`, same names and defaults) */
-    int epochs;
-    double data_fraction;
-    double val_fraction;
+    /* training evaluator: the hyperparameters of `nasc train` (train.h; same names and
+     * defaults, NASC_TRAIN_PRESET_COMMAND), threads among them, and the network's size */
+    NASC_TRAIN_HPARAMS_MEMBER;
     int channels, cells;
-    int batch;
-    double lr, lr_min;
-    int warmup_epochs;
-    char optimizer[16]; /* sgd, adam, adamw */
-    double momentum;
-    bool no_nesterov;
-    double weight_decay;
-    double clip;
-    double label_smoothing;
-    int crop_pad;
-    bool hflip;
-    int cutout;
-    double drop_path;
     bool median_stop;
     bool cost; /* measure params/FLOPs/memory with tables too (always when training) */
     /* multi-objective search (pareto.h): "acc,params" and "params<=1e6,latency<=5ms"; "" = the
@@ -85,8 +72,8 @@ typedef struct nasc_experiment_config {
     char objective[64];
     char constraint[256];
     /* runtime */
-    int workers;          /* trials evaluated at once (processes) */
-    int threads;          /* kernel threads per trial */
+    int workers;          /* trials evaluated at once (processes); threads (per trial) is
+                           * among the training hyperparameters */
     double trial_timeout; /* seconds; 0 = none */
     double sim_sleep;     /* tables: a trial sleeps sim_sleep x its simulated training time / the
                              table's mean (scheduling benchmarks); 0 = no sleep */
@@ -122,9 +109,9 @@ typedef struct nasc_config_key {
     const char *help;
 } nasc_config_key;
 
-/* Defaults: strategy "random", seed 1, budget 0 (must be set), 1 worker, validation 0.2,
- * snapshots every 50 tells; training as `nasc train`: 5 epochs, batch 128, SGD lr 0.1 Nesterov
- * momentum 0.9, weight decay 5e-4, clip 5, 2 threads. */
+/* Defaults: strategy "random", seed 1, budget 0 (must be set), 1 worker, snapshots every 50
+ * tells; training as `nasc train` (NASC_TRAIN_PRESET_COMMAND: 5 epochs, batch 128, SGD lr 0.1
+ * Nesterov momentum 0.9, weight decay 5e-4, clip 5, validation 0.2, 2 threads). */
 NASC_API void nasc_config_default(nasc_experiment_config *cfg);
 /* The key table (n keys). */
 NASC_API const nasc_config_key *nasc_config_keys(int *out_n);

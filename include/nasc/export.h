@@ -162,9 +162,12 @@ NASC_API nasc_status nasc_export_onnx_bytes(const nasc_export_graph *xg, uint8_t
 NASC_API nasc_status nasc_export_onnx(const nasc_export_graph *xg, const char *path,
                                       nasc_err *err);
 
-/* PyTorch: path (must end in ".py") is a Python module defining Net (torch.nn layers named after
- * nasc's parameters, the architecture text as ARCH, a forward written op by op) and load(); the
- * weights go to the same path with ".bin" (float32 little-endian; the module holds the index).
+/* PyTorch: path (must end in ".py") is a Python module defining the network, build() (fresh
+ * weights) and load() (the trained ones); ARCH is the architecture text. darts, nb201, mobilenet
+ * and baseline networks are written as classes per op, cell or block type, built from the
+ * architecture written out at the top (GENOTYPE, STAGES); other spaces as one flat Net (torch.nn
+ * layers named after nasc's parameters, a forward written op by op). The weights go to the same
+ * path with ".bin" (float32 little-endian; the module holds the index by state_dict name).
  * Build xg with keep_bn so batch norm stays trainable. Both files are written atomically; if the
  * second fails the first is removed. Errors: NASC_ERR_ARG (path), NASC_ERR_UNSUPPORTED, NASC_ERR_IO,
  * NASC_ERR_NOMEM. */

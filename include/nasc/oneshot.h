@@ -50,6 +50,7 @@
 
 #include "nasc/backend.h"
 #include "nasc/supernet.h"
+#include "nasc/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -183,16 +184,15 @@ typedef struct nasc_oneshot_config {
     char method[16];        /* --strategy name */
     char space[16];         /* "darts" or "nb201" */
     char data[512];         /* dataset spec (data.h) */
-    double data_fraction;   /* share of the training set used (0 or 1 = all) */
-    double val_fraction;    /* validation share of it [0.5, as the DARTS paper] */
+    /* training hyperparameters (train.h; defaults NASC_TRAIN_PRESET_ONESHOT): the search uses
+     * epochs [50], batch [64], lr and lr_min (cosine per epoch, in float) [0.025, 0.001],
+     * data_fraction (0 or 1 = all), val_fraction [0.5, as the DARTS paper], threads [2],
+     * crop_pad and hflip (training augmentation) [0, false]. The other fields are not read:
+     * the weights' SGD takes momentum, weight decay and clip from opts (whose defaults are the
+     * preset's); there is no warm-up, smoothing, cutout or drop-path in a search. */
+    NASC_TRAIN_HPARAMS_MEMBER;
     uint64_t seed;
-    int epochs;             /* [50] */
-    int batch;              /* [64] */
-    float lr, lr_min;       /* cosine from lr to lr_min per epoch [0.025, 0.001] */
     int channels, cells;    /* supernet C and L (darts) / N (nb201) [16, 8 / 5] */
-    int threads;            /* [2] */
-    int crop_pad;           /* training augmentation: random crop padding [0] */
-    bool hflip;             /* random flips [false] */
     int eval_batches;       /* validation batches scored per epoch (0 = all) [0] */
     size_t max_memory;      /* refuse a configuration whose predicted step memory exceeds this
                              * many bytes (0 = no limit) */

@@ -76,6 +76,9 @@ NASC_API nasc_tensor *nasc_log_softmax(nasc_graph *g, nasc_tensor *x);
  * smoothing s in [0,1) -> (1,1,1,1). Labels are copied. A label out of range is an ARG error. */
 NASC_API nasc_tensor *nasc_cross_entropy(nasc_graph *g, nasc_tensor *logits,
                                          const int32_t *labels, float smoothing);
+/* Correct predictions of computed logits (N,K,1,1) against labels[N]: the rows whose largest
+ * logit (the first of equal ones) is at the label. Reads logits->data; records no node. */
+NASC_API int nasc_count_correct(const nasc_tensor *logits, const int32_t *labels);
 
 /* Sum and mean of all elements -> (1,1,1,1). */
 NASC_API nasc_tensor *nasc_sum(nasc_graph *g, nasc_tensor *x);

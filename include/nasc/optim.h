@@ -65,6 +65,39 @@ NASC_API void nasc_optim_set_steps(nasc_optim *o, int64_t steps);
  * max_norm / (norm + 1e-6) as torch.nn.utils.clip_grad_norm_. Returns the norm before clipping. */
 NASC_API float nasc_clip_grad_norm(nasc_params *ps, float max_norm);
 
+/* ---- data-parallel training (dist.h) ----
+ *
+ * Every rank of the job holds the same parameters and takes its contiguous share of each global
+ * batch (nasc_loader_config.shard). After backward, nasc_dp_average makes one collective
+ * (nasc_dist_allreduce_sum: a fixed rank order, so a given number of ranks is bit-for-bit
+ * reproducible) that leaves on every rank: each gradient and each buffer (batch-norm running
+ * statistics) as the average over the ranks weighted by n_local / n_total (the gradient of the
+ * global batch's mean loss; running statistics that stay identical on every rank), and the sum of
+ * the caller's extra floats (loss x images, correct counts, flags). Batch-norm batch statistics
+ * stay per rank (as PyTorch DDP without SyncBN).
+ *
+ *     nasc_dp *dp;  NASC_TRY(nasc_dp_new(ps, 2, &dp, &err));
+ *     ... backward on this rank's b.n images of a batch of b.n_total ...
+ *     float extra[2] = {loss * b.n, correct};
+ *     NASC_TRY(nasc_dp_average(dp, b.n, b.n_total, extra, &err));   // extra: global sums
+ *     nasc_optim_step(opt, lr);
+ *
+ * A job of one process: the calls do nothing (the sums are the rank's own values). */
+typedef struct nasc_dp nasc_dp;
+
+/* A reducer for ps (finalized, borrowed) with n_extra >= 0 caller floats per call; its one work
+ * buffer is allocated here. NASC_ERR_NOMEM. Free with nasc_dp_free (NULL is a no-op). */
+NASC_API nasc_status nasc_dp_new(nasc_params *ps, int n_extra, nasc_dp **out, nasc_err *err);
+NASC_API void nasc_dp_free(nasc_dp *dp);
+/* The collective above; n_local (0 <= n_local <= n_total) images of a global batch of n_total >
+ * 0 on this rank; extra (n_extra floats, may be NULL when 0) is replaced by its sum over the
+ * ranks. Every rank must call it the same number of times. NASC_ERR_IO from MPI. */
+NASC_API nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra,
+                                     nasc_err *err);
+/* Copies rank 0's weights, buffers and (when o is not NULL) optimizer state and step count to
+ * every rank: after a resume that only rank 0 read. */
+NASC_API nasc_status nasc_dp_bcast_state(nasc_params *ps, nasc_optim *o, nasc_err *err);
+
 /* ---- learning-rate schedules ---- */
 
 typedef enum nasc_sched_kind {
@@ -78,6 +111,9 @@ typedef struct nasc_sched {
     float lr_max, lr_min;
     int64_t warmup_steps; /* lr rises linearly from lr_max/warmup_steps to lr_max */
     int64_t total_steps;  /* including warm-up */
+    bool single;          /* cosine evaluated in float (cosf) instead of double: the one-shot
+                           * search's per-epoch schedule has always been, and its searches stay
+                           * bit-identical */
 } nasc_sched;
 
 /* Learning rate at step (0-based). Steps past total_steps give lr_min. */

@@ -116,6 +116,8 @@ typedef struct nasc_drop_params {
     uint32_t seq;  /* stochastic-op sequence number within the graph step */
     uint64_t seed; /* graph seed */
     uint64_t step; /* graph step */
+    uint64_t first; /* index of the op's element 0 in the global batch's numbering (data-parallel
+                     * shards draw the masks of the samples they hold) */
 } nasc_drop_params;
 
 /* cross entropy with label smoothing s: target = (1-s)*onehot + s/K. */

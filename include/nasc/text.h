@@ -1,10 +1,12 @@
 /*
  * text.h — small text helpers every layer's messages and outputs share: "did you mean" for a
- * mistyped name, and the shortest decimal text of a number that reads back exactly.
+ * mistyped name, the shortest decimal text of a number that reads back exactly, and sizes with
+ * unit suffixes ("4G", "500M", "256KB").
  *
- * One home for both, so that commands, flags, strategies and spaces suggest the same way, and
- * every CSV / table writer prints numbers the same way. Nothing here allocates; results go into
- * caller buffers.
+ * One home for each, so that commands, flags, strategies and spaces suggest the same way, every
+ * CSV / table writer prints numbers the same way, and every size is read by one parser (bytes
+ * in powers of 1024, counts in powers of 1000: the base is a parameter). Nothing here
+ * allocates; results go into caller buffers.
  *
  *     char hint[96];
  *     nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)", name,
@@ -12,10 +14,13 @@
  *     // "unknown strategy 'evolutoin'; did you mean 'evolution'? (strategies: ...)"
  *     char num[32];
  *     nasc_fmt_real(57.833332061767578, num, sizeof num);   // "57.833332" (a float's value)
+ *     double bytes;
+ *     nasc_parse_size("4G", 1024, "K M G", NASC_UNIT_NOCASE, &bytes); // 4294967296
  */
 #ifndef NASC_TEXT_H
 #define NASC_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "nasc/status.h"
@@ -48,6 +53,32 @@ NASC_API const char *nasc_did_you_mean(const char *word, const char *names, char
  * than with the float's binary noise; such a text reads back as the same float, which is all
  * the precision the value ever had. Returns out. */
 NASC_API const char *nasc_fmt_real(double v, char *out, size_t n);
+
+/* ---- sizes with unit suffixes ---- */
+
+enum {
+    NASC_UNIT_NOCASE = 1u << 0 /* suffixes match ignoring ASCII case ("kb" as "KB") */
+};
+
+/* The multiplier of the unit suffix `suffix` (what follows a size's number): 1 for "", else
+ * base^p for a suffix listed in `units` (space-separated, e.g. "K M G" or "B KB MB"), where p is
+ * 1, 2 or 3 for a first letter K, M or G (either case) and 0 for B ("B" alone, or after K, M, G:
+ * "KB"). base is the unit's base: 1024 for bytes, 1000 for counts. Returns false (*out_mult
+ * untouched) for a suffix that is not listed. */
+NASC_API bool nasc_unit_multiplier(const char *suffix, double base, const char *units,
+                                   unsigned flags, double *out_mult);
+
+typedef enum nasc_size_rc {
+    NASC_SIZE_OK = 0,
+    NASC_SIZE_BAD_NUMBER, /* text does not start with a finite number (strtod's syntax) */
+    NASC_SIZE_BAD_UNIT    /* the number is followed by a suffix `units` does not list */
+} nasc_size_rc;
+
+/* A size: a finite number and an optional unit suffix right after it (nasc_unit_multiplier:
+ * base, units, flags), e.g. "4G" or "1.5e6". *out = number x multiplier on
+ * NASC_SIZE_OK, untouched otherwise. The range (> 0, an upper limit) is the caller's. */
+NASC_API nasc_size_rc nasc_parse_size(const char *text, double base, const char *units,
+                                      unsigned flags, double *out);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,65 @@ extern "C" {
 
 typedef struct nasc_dataset nasc_dataset; /* data.h */
 
+/* ---- training hyperparameters ----
+ * What a user sets for a training run, under the names of `nasc train`'s flags, of an
+ * experiment's keys (YAML file, database) and of a one-shot search: one struct for all three,
+ * and one table of defaults (nasc_train_hparams_default). Values are kept as given (doubles, as a
+ * database stores them; a run takes them in float) and the optimizer by name;
+ * nasc_train_config_set_hparams maps them onto a run. The fields are also spliced into the
+ * configurations that embed them (NASC_TRAIN_HPARAMS_MEMBER), so there cfg->lr and cfg->train
+ * (all of them) name the same bytes. */
+#define NASC_TRAIN_HPARAMS_FIELDS                                                              \
+    int epochs;             /* >= 1 */                                                         \
+    int batch;              /* training batch size */                                          \
+    double lr, lr_min;      /* cosine from lr to lr_min */                                     \
+    int warmup_epochs;      /* linear warm-up (in epochs) before the cosine */                 \
+    char optimizer[16];     /* "sgd", "adam" or "adamw" */                                     \
+    double momentum;        /* SGD */                                                          \
+    bool no_nesterov;       /* SGD: plain momentum instead of Nesterov's */                    \
+    double weight_decay;                                                                       \
+    double clip;            /* global-norm gradient clipping; 0 = off */                       \
+    double label_smoothing; /* in [0,1) */                                                     \
+    int crop_pad;           /* random crop with this zero padding; 0 = off */                  \
+    bool hflip;             /* random horizontal flips */                                      \
+    int cutout;             /* cutout square side; 0 = off */                                  \
+    double drop_path;       /* maximum drop-path probability; 0 = off */                       \
+    double data_fraction;   /* share of the training set used, in (0,1] */                     \
+    double val_fraction;    /* searches: share of that held out to score, in (0,1) */          \
+    int threads;            /* kernel threads */
+
+typedef struct nasc_train_hparams {
+    NASC_TRAIN_HPARAMS_FIELDS
+} nasc_train_hparams;
+
+/* The hyperparameters as members of a configuration struct: each field by its name, and the
+ * whole set as `train`. */
+#define NASC_TRAIN_HPARAMS_MEMBER                                                              \
+    union {                                                                                    \
+        nasc_train_hparams train;                                                              \
+        struct {                                                                               \
+            NASC_TRAIN_HPARAMS_FIELDS                                                          \
+        };                                                                                     \
+    }
+
+/* Whose defaults (one row each of the one table, src/estimate/train.c). */
+typedef enum nasc_train_preset {
+    NASC_TRAIN_PRESET_LIBRARY = 0, /* nasc_train_config_default: 10 epochs, batch 64, SGD lr 0.05
+                                    * cosine to 0, momentum 0.9 Nesterov, wd 5e-4, clip 5,
+                                    * 1 thread */
+    NASC_TRAIN_PRESET_COMMAND,     /* `nasc train` and the trials of `nasc search`: 5 epochs,
+                                    * batch 128, lr 0.1, validation 0.2, 2 threads, else as the
+                                    * library's */
+    NASC_TRAIN_PRESET_ONESHOT,     /* one-shot searches (the DARTS paper): 50 epochs, batch 64,
+                                    * lr 0.025 cosine per epoch to 0.001, momentum 0.9, wd 3e-4,
+                                    * clip 5, validation 0.5, 2 threads */
+    NASC_TRAIN_PRESET_COUNT
+} nasc_train_preset;
+
+/* Fills hp with the defaults of preset p (data fraction 1, no warm-up, smoothing, augmentation
+ * or drop-path in every preset). */
+NASC_API void nasc_train_hparams_default(nasc_train_hparams *hp, nasc_train_preset p);
+
 typedef struct nasc_train_config {
     int epochs;             /* >= 1 */
     int batch;              /* training batch size */
@@ -62,11 +121,26 @@ typedef struct nasc_train_config {
     const char *checkpoint;
     const char *checkpoint_meta; /* model metadata JSON object stored with it (NULL: {}), so the
                                     checkpoint is also a weights file `nasc eval` can read */
+    /* Data-parallel training over the ranks of an MPI job (dist.h, optim.h's nasc_dp): every rank
+     * calls nasc_train with the same arguments; each takes its contiguous share of every global
+     * batch of `batch` images (the batches and augmentation of one process), gradients and
+     * batch-norm running statistics are averaged every step in a fixed rank order, batch-norm
+     * batch statistics are per rank. Rank 0 alone evaluates, writes the checkpoint, reads it to
+     * resume (and sends the state to the others), and decides when to stop (callback, max_seconds);
+     * the other ranks' results hold the training figures only. Needs batch and the training set's
+     * size >= the number of ranks. Ignored without a job of several processes. */
+    bool data_parallel;
 } nasc_train_config;
 
-/* Defaults: 10 epochs, batch 64, SGD lr 0.05 cosine to 0, momentum 0.9 Nesterov, wd 5e-4,
- * clip 5, no smoothing, 1 thread, seed 1, prefetch on. */
+/* Defaults: the hyperparameters of NASC_TRAIN_PRESET_LIBRARY (10 epochs, batch 64, SGD lr 0.05
+ * cosine to 0, momentum 0.9 Nesterov, wd 5e-4, clip 5, no smoothing, 1 thread), seed 1,
+ * prefetch on. */
 NASC_API void nasc_train_config_default(nasc_train_config *cfg);
+
+/* Sets cfg's hyperparameters from hp (data_fraction and val_fraction are not a run's): the
+ * values in float, the optimizer by name (any other name: SGD; callers check names first), and
+ * Nesterov momentum for SGD with momentum > 0 unless hp->no_nesterov. Other fields unchanged. */
+NASC_API void nasc_train_config_set_hparams(nasc_train_config *cfg, const nasc_train_hparams *hp);
 
 /* Named training recipes: a benchmark's published schedule, applied on top of cfg (fields the
  * recipe does not name are left alone). out_channels / out_cells receive the network size the
@@ -79,6 +153,10 @@ NASC_API void nasc_train_config_default(nasc_train_config *cfg);
  * NASC_ERR_ARG naming the known recipes for any other name; cfg is then unchanged. */
 NASC_API nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *cfg,
                                              int *out_channels, int *out_cells, nasc_err *err);
+/* The same recipe applied to hyperparameters (every field but data_fraction, val_fraction and
+ * threads). */
+NASC_API nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hparams *hp,
+                                               int *out_channels, int *out_cells, nasc_err *err);
 /* The names of the recipes, comma-separated ("nb201-12, nb201-200"). */
 NASC_API const char *nasc_train_recipe_names(void);
 

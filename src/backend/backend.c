@@ -4,6 +4,37 @@
 #include "nasc/arena.h"
 
 #include <string.h>
+#include <time.h>
+
+/* the profiling hook (nasc_backend_set_profile); NULL: off */
+static nasc_backend_profile_fn profile_fn;
+static void *profile_ud;
+
+void nasc_backend_set_profile(nasc_backend_profile_fn fn, void *ud) {
+    profile_fn = fn;
+    profile_ud = ud;
+}
+
+static double profile_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs the kernel of node on use, timed and reported when the hook is set. */
+static nasc_status run_kernel(nasc_backend *use, nasc_graph *g, nasc_tensor *node, bool bwd) {
+    nasc_kernel_fn fn = bwd ? use->iface->backward : use->iface->forward;
+    if (!profile_fn)
+        return fn(use, g, node);
+    const double t0 = profile_now();
+    const nasc_status st = fn(use, g, node);
+    if (use->iface->sync)
+        use->iface->sync(use);
+    const double dt = profile_now() - t0;
+    if (st == NASC_OK)
+        profile_fn(profile_ud, node, bwd, dt);
+    return st;
+}
 
 nasc_backend *nasc_backend_new(const char *name, int n_threads, nasc_err *err) {
     if (!name || !strcmp(name, "auto") || !strcmp(name, "cpu")) {
@@ -59,8 +90,7 @@ static nasc_backend *pick(nasc_backend *be, const nasc_tensor *node) {
 }
 
 nasc_status nasc_backend_forward(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
-    nasc_backend *use = pick(be, node);
-    return use->iface->forward(use, g, node);
+    return run_kernel(pick(be, node), g, node, false);
 }
 
 void nasc_backend_zero_fresh_grads(nasc_tensor *node) {
@@ -74,6 +104,5 @@ void nasc_backend_zero_fresh_grads(nasc_tensor *node) {
 }
 
 nasc_status nasc_backend_backward(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
-    nasc_backend *use = pick(be, node);
-    return use->iface->backward(use, g, node);
+    return run_kernel(pick(be, node), g, node, true);
 }

@@ -1,7 +1,9 @@
-/* text.c — "did you mean" suggestions and shortest round-trip number formatting (text.h). */
+/* text.c — "did you mean" suggestions, shortest round-trip number formatting and sizes with unit
+ * suffixes (text.h). */
 #include "nasc/text.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -110,4 +112,45 @@ const char *nasc_fmt_real(double v, char *out, size_t n) {
             return out;
     }
     return out; /* %.17g always reads back as v */
+}
+
+bool nasc_unit_multiplier(const char *suffix, double base, const char *units, unsigned flags,
+                          double *out_mult) {
+    if (!*suffix) {
+        *out_mult = 1.0;
+        return true;
+    }
+    const size_t n = strlen(suffix);
+    for (const char *u = units; *u;) {
+        const size_t len = strcspn(u, " ");
+        const bool same = len == n && ((flags & NASC_UNIT_NOCASE) ? !strncasecmp(u, suffix, n)
+                                                                   : !strncmp(u, suffix, n));
+        if (same) {
+            const char *powers = "BKMG", *p = strchr(powers, toupper((unsigned char)u[0]));
+            if (!p)
+                return false; /* not a size unit: the list is wrong */
+            double mult = 1.0;
+            for (long i = 0; i < p - powers; i++)
+                mult *= base;
+            *out_mult = mult;
+            return true;
+        }
+        u += len;
+        u += strspn(u, " ");
+    }
+    return false;
+}
+
+nasc_size_rc nasc_parse_size(const char *text, double base, const char *units, unsigned flags,
+                             double *out) {
+    char *end;
+    errno = 0;
+    const double x = strtod(text, &end);
+    if (errno || end == text || !isfinite(x))
+        return NASC_SIZE_BAD_NUMBER;
+    double mult;
+    if (!nasc_unit_multiplier(end, base, units, flags, &mult))
+        return NASC_SIZE_BAD_UNIT;
+    *out = x * mult;
+    return NASC_SIZE_OK;
 }

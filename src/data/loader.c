@@ -52,11 +52,21 @@ struct nasc_loader {
     bool stop;
 };
 
-/* Fills slot s with batch b of epoch `epoch`; returns the number of images. Reads order, ds and
- * norm; writes only x[s] and y[s]. */
+/* The images [*lo, *hi) of a global batch of `count` that this loader's shard returns. */
+static void shard_range(const nasc_loader *l, size_t count, size_t *lo, size_t *hi) {
+    const size_t k = l->cfg.n_shards > 1 ? (size_t)l->cfg.n_shards : 1;
+    const size_t r = l->cfg.n_shards > 1 ? (size_t)l->cfg.shard : 0;
+    *lo = count * r / k;
+    *hi = count * (r + 1) / k;
+}
+
+/* Fills slot s with (this shard's share of) batch b of epoch `epoch`; returns the number of
+ * images. Reads order, ds and norm; writes only x[s] and y[s]. */
 static int fill_batch(nasc_loader *l, int s, size_t b, uint32_t epoch) {
     const size_t B = (size_t)l->cfg.batch, n = (size_t)l->ds->n;
-    const size_t first = b * B, count = n - first < B ? n - first : B;
+    size_t lo, hi;
+    shard_range(l, n - b * B < B ? n - b * B : B, &lo, &hi);
+    const size_t first = b * B + lo, count = hi - lo;
     for (size_t i = 0; i < count; i++) {
         const uint32_t sample = l->order[first + i];
         nasc_data_transform(l->ds, &l->norm, &l->cfg.aug, l->cfg.seed, epoch, sample,
@@ -127,6 +137,9 @@ nasc_status nasc_loader_new(const nasc_dataset *ds, const nasc_loader_config *cf
         return nasc_errorf(err, NASC_ERR_ARG, "loader: %s: batch size %d (expected >= 1)", name,
                            cfg->batch);
     const int side = ds->h < ds->w ? ds->h : ds->w;
+    if (cfg->n_shards < 0 || cfg->shard < 0 || (cfg->n_shards > 1 && cfg->shard >= cfg->n_shards))
+        return nasc_errorf(err, NASC_ERR_ARG, "loader: %s: shard %d of %d", name, cfg->shard,
+                           cfg->n_shards);
     if (cfg->aug.crop_pad < 0 || cfg->aug.crop_pad > side)
         return nasc_errorf(err, NASC_ERR_ARG, "loader: %s: crop padding %d out of range [0,%d]",
                            name, cfg->aug.crop_pad, side);
@@ -237,6 +250,16 @@ void nasc_loader_start_epoch(nasc_loader *l, uint32_t epoch) {
     NASC_ASSERT(st == NASC_OK); /* batch 0 is always in range */
 }
 
+/* out->first and out->n_total of batch out->index. */
+static void batch_share(const nasc_loader *l, nasc_batch *out) {
+    const size_t B = (size_t)l->cfg.batch, n = (size_t)l->ds->n, first = out->index * B;
+    const size_t count = n - first < B ? n - first : B;
+    size_t lo, hi;
+    shard_range(l, count, &lo, &hi);
+    out->first = (int)lo;
+    out->n_total = (int)count;
+}
+
 bool nasc_loader_next(nasc_loader *l, nasc_batch *out) {
     if (!l->threaded) {
         if (l->next_take >= l->n_batches)
@@ -244,6 +267,7 @@ bool nasc_loader_next(nasc_loader *l, nasc_batch *out) {
         const size_t b = l->next_take++;
         out->n = fill_batch(l, 0, b, l->epoch);
         out->index = b;
+        batch_share(l, out);
         out->x = l->x[0];
         out->labels = l->y[0];
         return true;
@@ -266,6 +290,7 @@ bool nasc_loader_next(nasc_loader *l, nasc_batch *out) {
     l->held = s;
     out->n = l->slot_n[s];
     out->index = l->next_take++;
+    batch_share(l, out);
     out->x = l->x[s];
     out->labels = l->y[s];
     pthread_mutex_unlock(&l->mu);

@@ -24,6 +24,7 @@ struct nasc_graph {
     bool training;       /* batch norm / dropout mode */
     bool grad_enabled;   /* record nodes for backward */
     uint64_t seed, step; /* key of dropout masks */
+    int64_t batch_first; /* the batch's first sample in the global batch (data-parallel) */
     uint32_t stoch_seq;  /* stochastic ops created since the last reset */
     /* gradient pool: node gradients when release_grads is on (leaves' stay in the arena) */
     bool release_grads;       /* give a node's gradient back once its backward has run */

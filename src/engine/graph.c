@@ -144,6 +144,7 @@ void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step) {
     g->seed = seed;
     g->step = step;
 }
+void nasc_graph_set_batch_first(nasc_graph *g, int64_t first) { g->batch_first = first; }
 nasc_backend *nasc_graph_backend(const nasc_graph *g) { return g->be; }
 nasc_arena *nasc_graph_arena(const nasc_graph *g) { return g->arena; }
 int nasc_graph_n_nodes(const nasc_graph *g) { return g->n_nodes; }

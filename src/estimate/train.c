@@ -3,6 +3,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/data.h"
+#include "nasc/dist.h"
 #include "nasc/weights.h"
 
 #include <cjson/cJSON.h>
@@ -20,18 +21,50 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The one table of training defaults: a row per preset (train.h). Searches and `nasc train`
+ * read theirs from here; nothing else writes a default hyperparameter. */
+static const nasc_train_hparams presets[NASC_TRAIN_PRESET_COUNT] = {
+    [NASC_TRAIN_PRESET_LIBRARY] = {.epochs = 10, .batch = 64, .lr = 0.05, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .threads = 1},
+    [NASC_TRAIN_PRESET_COMMAND] = {.epochs = 5, .batch = 128, .lr = 0.1, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .val_fraction = 0.2, .threads = 2},
+    [NASC_TRAIN_PRESET_ONESHOT] = {.epochs = 50, .batch = 64, .lr = 0.025, .lr_min = 0.001,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 3e-4,
+                                   .clip = 5.0, .data_fraction = 1.0, .val_fraction = 0.5,
+                                   .threads = 2},
+};
+
+void nasc_train_hparams_default(nasc_train_hparams *hp, nasc_train_preset p) {
+    NASC_ASSERT((unsigned)p < NASC_TRAIN_PRESET_COUNT);
+    *hp = presets[p];
+}
+
+void nasc_train_config_set_hparams(nasc_train_config *c, const nasc_train_hparams *hp) {
+    c->epochs = hp->epochs;
+    c->batch = hp->batch;
+    c->lr = (float)hp->lr;
+    c->lr_min = (float)hp->lr_min;
+    c->warmup_epochs = hp->warmup_epochs;
+    c->optim = !strcmp(hp->optimizer, "adam")    ? NASC_OPTIM_ADAM
+               : !strcmp(hp->optimizer, "adamw") ? NASC_OPTIM_ADAMW
+                                                 : NASC_OPTIM_SGD;
+    c->momentum = (float)hp->momentum;
+    c->nesterov = !hp->no_nesterov && c->optim == NASC_OPTIM_SGD && c->momentum > 0.0f;
+    c->weight_decay = (float)hp->weight_decay;
+    c->clip_norm = (float)hp->clip;
+    c->label_smoothing = (float)hp->label_smoothing;
+    c->crop_pad = hp->crop_pad;
+    c->hflip = hp->hflip;
+    c->cutout = hp->cutout;
+    c->drop_path = (float)hp->drop_path;
+    c->threads = hp->threads;
+}
+
 void nasc_train_config_default(nasc_train_config *c) {
     memset(c, 0, sizeof *c);
-    c->epochs = 10;
-    c->batch = 64;
-    c->optim = NASC_OPTIM_SGD;
-    c->lr = 0.05f;
-    c->lr_min = 0.0f;
-    c->momentum = 0.9f;
-    c->nesterov = true;
-    c->weight_decay = 5e-4f;
-    c->clip_norm = 5.0f;
-    c->threads = 1;
+    nasc_train_config_set_hparams(c, &presets[NASC_TRAIN_PRESET_LIBRARY]);
     c->seed = 1;
     c->prefetch = true;
 }
@@ -48,27 +81,17 @@ const char *nasc_train_recipe_names(void) {
     return "nb201-12, nb201-200";
 }
 
-nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
-                                    int *out_cells, nasc_err *err) {
+nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hparams *hp,
+                                      int *out_channels, int *out_cells, nasc_err *err) {
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         if (!name || strcmp(name, recipes[i].name))
             continue;
-        c->epochs = recipes[i].epochs;
-        c->batch = 256;
-        c->optim = NASC_OPTIM_SGD;
-        c->lr = 0.1f;
-        c->lr_min = 0.0f;
-        c->warmup_epochs = 0;
-        c->momentum = 0.9f;
-        c->nesterov = true;
-        c->weight_decay = 5e-4f;
-        c->clip_norm = 0.0f;
-        c->label_smoothing = 0.0f;
-        c->drop_path = 0.0f;
-        c->aux_weight = 0.0f;
-        c->crop_pad = 4;
-        c->hflip = true;
-        c->cutout = 0;
+        const double data_fraction = hp->data_fraction, val_fraction = hp->val_fraction;
+        const int threads = hp->threads;
+        *hp = (nasc_train_hparams){.epochs = recipes[i].epochs, .batch = 256, .lr = 0.1,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 5e-4,
+                                   .crop_pad = 4, .hflip = true, .data_fraction = data_fraction,
+                                   .val_fraction = val_fraction, .threads = threads};
         if (out_channels)
             *out_channels = 16;
         if (out_cells)
@@ -77,6 +100,15 @@ nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int 
     }
     return nasc_errorf(err, NASC_ERR_ARG, "train: unknown recipe '%s' (expected %s)",
                        name ? name : "", nasc_train_recipe_names());
+}
+
+nasc_status nasc_train_recipe_apply(const char *name, nasc_train_config *c, int *out_channels,
+                                    int *out_cells, nasc_err *err) {
+    nasc_train_hparams hp = {.threads = c->threads};
+    NASC_TRY(nasc_train_recipe_hparams(name, &hp, out_channels, out_cells, err));
+    nasc_train_config_set_hparams(c, &hp);
+    c->aux_weight = 0.0f;
+    return NASC_OK;
 }
 
 static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
@@ -120,21 +152,6 @@ static nasc_status check_fit(const nasc_model *m, const nasc_dataset *ds, const 
     return NASC_OK;
 }
 
-/* Number of samples of the batch whose argmax logit is the label. */
-static int n_correct(const nasc_tensor *logits, const int32_t *labels, int n) {
-    const int K = logits->ne[1];
-    int ok = 0;
-    for (int i = 0; i < n; i++) {
-        const float *row = logits->data + (size_t)i * K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (row[k] > row[best])
-                best = k;
-        ok += best == labels[i];
-    }
-    return ok;
-}
-
 static nasc_status graph_fail(nasc_graph *g, nasc_err *err) {
     const nasc_err *ge = nasc_graph_err(g);
     return nasc_errorf(err, ge->code != NASC_OK ? ge->code : NASC_ERR_INTERNAL, "%s", ge->msg);
@@ -176,7 +193,7 @@ static nasc_status evaluate(nasc_model *m, const nasc_dataset *ds, nasc_backend 
             memcpy(out_logits + (size_t)seen * (size_t)m->n_classes, logits->data,
                    (size_t)b.n * (size_t)m->n_classes * sizeof *out_logits);
         loss_sum += (double)loss->data[0] * b.n;
-        correct += n_correct(logits, b.labels, b.n);
+        correct += nasc_count_correct(logits, b.labels);
         seen += b.n;
     }
     nasc_loader_free(ld);
@@ -373,6 +390,199 @@ done:
     return st;
 }
 
+/* One run of nasc_train: what it trains with and where it stands. */
+/* ---- data-parallel training (cfg->data_parallel; optim.h's nasc_dp) ---- */
+
+/* Rank 0's decisions (flags) for every rank: the other ranks must stop, evaluate nothing, and
+ * end the run at the same step. */
+static nasc_status dp_agree(const nasc_dp *dp, int *flags, int n, nasc_err *err) {
+    return dp ? nasc_dist_bcast(flags, (size_t)n * sizeof *flags, 0, err) : NASC_OK;
+}
+
+/* After a resume read by rank 0 alone (or a fresh start): every rank continues from rank 0's
+ * weights, buffers, optimizer state and progress. */
+static nasc_status dp_share_start(const nasc_dp *dp, nasc_model *m, nasc_optim *o, progress *p,
+                                  nasc_err *err) {
+    if (!dp)
+        return NASC_OK;
+    NASC_TRY(nasc_dist_bcast(p, sizeof *p, 0, err));
+    return nasc_dp_bcast_state(m->params, o, err);
+}
+
+/* ---- end of data-parallel helpers ---- */
+
+typedef struct train_run {
+    nasc_model *m;
+    const nasc_dataset *train, *eval;
+    const nasc_train_config *cfg;
+    nasc_train_cb cb;
+    void *user;
+    nasc_train_result *out;
+    nasc_backend *be;
+    nasc_loader *ld;
+    nasc_graph *g;
+    nasc_optim *opt;
+    nasc_sched sched;
+    nasc_dp *dp;               /* data parallel over ranks, or NULL */
+    int rank;                  /* this rank (0 without data parallelism) */
+    int64_t spe;               /* steps per epoch */
+    double t0, eval_time;      /* start (resumed seconds included), time spent evaluating */
+    int64_t images, gstep;
+    double loss_sum;           /* this epoch so far */
+    int64_t correct, seen, step;
+} train_run;
+
+/* Continues from cfg->checkpoint when the file exists: restores the model, the optimizer and
+ * *p, and starts r->out where the checkpointed run stood. */
+static nasc_status train_resume(train_run *r, progress *p, nasc_err *err) {
+    const nasc_train_config *cfg = r->cfg;
+    nasc_train_result *out = r->out;
+    struct stat sb;
+    if (!cfg->checkpoint)
+        return NASC_OK;
+    if (stat(cfg->checkpoint, &sb) != 0) {
+        if (errno == ENOENT)
+            return NASC_OK;
+        return nasc_errorf_at(err, NASC_ERR_IO, cfg->checkpoint, -1, "train: %s: %s",
+                              cfg->checkpoint, strerror(errno));
+    }
+    NASC_TRY(ckpt_resume(cfg, r->train, r->m, r->opt, p, err));
+    if (p->gstep != (int64_t)p->epochs_done * r->spe)
+        return nasc_errorf_at(err, NASC_ERR_FORMAT, cfg->checkpoint, -1,
+                              "train: %s: %lld steps for %d epochs of %lld steps (corrupt "
+                              "train_state)",
+                              cfg->checkpoint, (long long)p->gstep, p->epochs_done,
+                              (long long)r->spe);
+    out->resumed_epochs = out->epochs_done = p->epochs_done;
+    out->steps = p->gstep;
+    out->seconds = p->seconds;
+    out->images_per_second = p->seconds > 0 ? (double)p->images / p->seconds : 0.0;
+    out->train_loss = p->train_loss;
+    out->train_acc = p->train_acc;
+    out->eval_acc = p->eval_acc;
+    out->eval_loss = p->eval_loss;
+    return NASC_OK;
+}
+
+/* One optimizer step on batch b of epoch `epoch` (forward options fo), then the running means
+ * in r->out and the STEP event. *halt: 2 when the time limit is reached (rank 0 decides for
+ * every rank); a callback's stop is NASC_ERR_ABORTED. */
+static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *fo,
+                              const nasc_batch *b, int *halt, nasc_err *err) {
+    *halt = 0;
+    const nasc_train_config *cfg = r->cfg;
+    nasc_train_result *out = r->out;
+    nasc_graph *g = r->g;
+    nasc_graph_reset(g);
+    nasc_graph_set_training(g, true);
+    nasc_graph_set_grad(g, true);
+    nasc_graph_set_rng(g, cfg->seed, (uint64_t)r->gstep);
+    nasc_graph_set_batch_first(g, b->first);
+    nasc_params_zero_grad(r->m->params);
+    nasc_tensor *x = nasc_input(g, b->n, r->train->c, r->train->h, r->train->w, b->x);
+    nasc_tensor *logits = nasc_model_forward(r->m, g, x, fo);
+    nasc_tensor *loss = nasc_cross_entropy(g, logits, b->labels, cfg->label_smoothing);
+    if (loss && fo->want_aux && r->m->aux_logits) {
+        nasc_tensor *aux =
+            nasc_cross_entropy(g, r->m->aux_logits, b->labels, cfg->label_smoothing);
+        loss = nasc_add(g, loss, nasc_scale(g, aux, cfg->aux_weight));
+    }
+    if (!loss || nasc_backward(g, loss) != NASC_OK)
+        return graph_fail(g, err);
+    float lv = loss->data[0];
+    int n_ok = (int)nasc_count_correct(logits, b->labels), nb = b->n;
+    if (r->dp) { /* data parallel: the global batch's mean loss, gradients and counts */
+        float ex[2] = {lv * (float)b->n / (float)b->n_total, (float)n_ok};
+        NASC_TRY(nasc_dp_average(r->dp, b->n, b->n_total, ex, err));
+        lv = ex[0];
+        n_ok = (int)ex[1];
+        nb = b->n_total;
+    }
+    if (!isfinite(lv))
+        return nasc_errorf(err, NASC_ERR_ABORTED, "train: diverged at epoch %d step %lld (loss %g)",
+                           epoch + 1, (long long)r->step, (double)lv);
+    if (cfg->clip_norm > 0.0f)
+        nasc_clip_grad_norm(r->m->params, cfg->clip_norm);
+    const float lr = nasc_sched_lr(&r->sched, r->gstep);
+    nasc_optim_step(r->opt, lr);
+    r->loss_sum += (double)lv * nb;
+    r->correct += n_ok;
+    r->seen += nb;
+    r->images += nb;
+    r->step++;
+    r->gstep++;
+    const double elapsed = now_s() - r->t0 - r->eval_time;
+    out->steps = r->gstep;
+    out->seconds = elapsed;
+    out->images_per_second = elapsed > 0 ? (double)r->images / elapsed : 0.0;
+    out->train_loss = (float)(r->loss_sum / (double)r->seen);
+    out->train_acc = (float)(100.0 * (double)r->correct / (double)r->seen);
+    int stop = 0; /* 1: the callback stopped the run, 2: out of time (rank 0 decides) */
+    const int64_t left = (int64_t)cfg->epochs * r->spe - r->gstep;
+    const nasc_train_event ev = {
+        .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = cfg->epochs,
+        .step = r->step - 1, .steps_per_epoch = r->spe, .global_step = r->gstep - 1,
+        .loss = lv, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
+        .lr = lr, .images_per_second = out->images_per_second,
+        .elapsed_s = elapsed, .eta_s = r->gstep ? elapsed / (double)r->gstep * (double)left : 0,
+        .eval_acc = NAN, .eval_loss = NAN,
+    };
+    if (r->cb && !r->cb(&ev, r->user))
+        stop = 1;
+    if (!stop && cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
+        stop = 2;
+    NASC_TRY(dp_agree(r->dp, &stop, 1, err));
+    if (stop == 1)
+        return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
+                           epoch + 1, (long long)r->step);
+    *halt = stop;
+    return NASC_OK;
+}
+
+/* The end of epoch `epoch`: evaluation (every epoch if asked, else after the last), the
+ * checkpoint after a full epoch, the EPOCH_END event. *out_last: no epoch follows (the last
+ * one, or the time limit reached). */
+static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc_err *err) {
+    const nasc_train_config *cfg = r->cfg;
+    nasc_train_result *out = r->out;
+    const bool full_epoch = r->step == r->spe;
+    out->epochs_done = epoch + 1;
+    int last = epoch + 1 == cfg->epochs ||
+               (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+    NASC_TRY(dp_agree(r->dp, &last, 1, err));
+    *out_last = last;
+    float eacc = NAN, eloss = NAN;
+    if (r->eval && r->rank == 0 && (cfg->eval_each_epoch || last)) {
+        const double te = now_s();
+        const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
+        NASC_TRY(evaluate(r->m, r->eval, r->be, eb, &r->g, &eacc, &eloss, NULL, err));
+        r->eval_time += now_s() - te;
+        out->eval_acc = eacc;
+        out->eval_loss = eloss;
+    }
+    if (cfg->checkpoint && full_epoch && r->rank == 0) {
+        const progress now = {.epochs_done = epoch + 1, .gstep = r->gstep, .images = r->images,
+                              .seconds = out->seconds, .train_loss = out->train_loss,
+                              .train_acc = out->train_acc, .eval_acc = eacc, .eval_loss = eloss};
+        NASC_TRY(ckpt_save(cfg, r->train, r->m, r->opt, &now, err));
+    }
+    const int64_t left = (int64_t)cfg->epochs * r->spe - r->gstep;
+    const nasc_train_event ev = {
+        .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
+        .step = r->step, .steps_per_epoch = r->spe, .global_step = r->gstep,
+        .loss = NAN, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
+        .lr = nasc_sched_lr(&r->sched, r->gstep), .images_per_second = out->images_per_second,
+        .elapsed_s = out->seconds,
+        .eta_s = r->gstep ? out->seconds / (double)r->gstep * (double)left : 0,
+        .eval_acc = eacc, .eval_loss = eloss,
+    };
+    int halt = r->cb && !r->cb(&ev, r->user);
+    NASC_TRY(dp_agree(r->dp, &halt, 1, err));
+    if (halt)
+        return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped after epoch %d", epoch + 1);
+    return NASC_OK;
+}
+
 nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_dataset *eval,
                        const nasc_train_config *cfg, nasc_train_cb cb, void *user,
                        nasc_train_result *out, nasc_err *err) {
@@ -384,16 +594,20 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     if (eval)
         NASC_TRY(check_fit(m, eval, "evaluation", err));
 
+    /* data parallel: this rank's share of every batch (rank 0 of 1 without it) */
+    const bool dpar = cfg->data_parallel && nasc_dist_size() > 1;
+    const int rank = dpar ? nasc_dist_rank() : 0, n_ranks = dpar ? nasc_dist_size() : 1;
+    if (dpar && (cfg->batch < n_ranks || train->n < n_ranks))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: data-parallel over %d ranks needs a batch and a training set "
+                           "of at least %d images (batch %d, %d images)",
+                           n_ranks, n_ranks, cfg->batch, train->n);
+
+    train_run r = {.m = m, .train = train, .eval = eval, .cfg = cfg, .cb = cb, .user = user,
+                   .out = out, .be = cfg->backend, .rank = rank};
+    nasc_backend *own = NULL;
+    NASC_TRY(backend_or_own(&r.be, cfg->threads, &own, err));
     nasc_status st = NASC_OK;
-    nasc_backend *own = NULL, *be = cfg->backend;
-    nasc_loader *ld = NULL;
-    nasc_graph *g = NULL;
-    nasc_optim *opt = NULL;
-    if (!be) {
-        own = be = nasc_backend_new("cpu", cfg->threads, err);
-        if (!be)
-            return err ? err->code : NASC_ERR_ARG;
-    }
     const nasc_loader_config lc = {
         .batch = cfg->batch,
         .shuffle = true,
@@ -401,176 +615,66 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         .prefetch = cfg->prefetch,
         .seed = cfg->seed,
         .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip, .cutout = cfg->cutout},
+        .shard = rank,
+        .n_shards = n_ranks,
     };
-    if ((st = nasc_loader_new(train, &lc, &ld, err)) != NASC_OK)
+    if ((st = nasc_loader_new(train, &lc, &r.ld, err)) != NASC_OK)
         goto done;
-    if (!(g = nasc_graph_new(be, 32u << 20, err))) {
+    if (!(r.g = nasc_graph_new(r.be, 32u << 20, err))) {
         st = err ? err->code : NASC_ERR_NOMEM;
         goto done;
     }
     /* a node's gradient goes back to the graph's pool once its backward has run: peak gradient
      * memory follows the backward frontier instead of holding one buffer per activation */
-    nasc_graph_set_release_grads(g, true);
+    nasc_graph_set_release_grads(r.g, true);
     const nasc_optim_config oc = {.kind = cfg->optim,
                                   .momentum = cfg->optim == NASC_OPTIM_SGD ? cfg->momentum : 0.0f,
                                   .nesterov = cfg->optim == NASC_OPTIM_SGD && cfg->nesterov,
                                   .weight_decay = cfg->weight_decay};
-    if ((st = nasc_optim_new(m->params, &oc, &opt, err)) != NASC_OK)
+    if ((st = nasc_optim_new(m->params, &oc, &r.opt, err)) != NASC_OK)
+        goto done;
+    if (dpar && (st = nasc_dp_new(m->params, 2, &r.dp, err)) != NASC_OK)
         goto done;
 
-    const int64_t spe = (int64_t)nasc_loader_n_batches(ld);
-    const nasc_sched sched = {.kind = NASC_SCHED_COSINE,
-                              .lr_max = cfg->lr,
-                              .lr_min = cfg->lr_min,
-                              .warmup_steps = (int64_t)cfg->warmup_epochs * spe,
-                              .total_steps = (int64_t)cfg->epochs * spe};
+    r.spe = (int64_t)nasc_loader_n_batches(r.ld);
+    r.sched = (nasc_sched){.kind = NASC_SCHED_COSINE,
+                           .lr_max = cfg->lr,
+                           .lr_min = cfg->lr_min,
+                           .warmup_steps = (int64_t)cfg->warmup_epochs * r.spe,
+                           .total_steps = (int64_t)cfg->epochs * r.spe};
     progress done_before = {.eval_acc = NAN, .eval_loss = NAN};
-    struct stat sb;
-    if (cfg->checkpoint && stat(cfg->checkpoint, &sb) == 0) {
-        if ((st = ckpt_resume(cfg, train, m, opt, &done_before, err)) != NASC_OK)
-            goto done;
-        if (done_before.gstep != (int64_t)done_before.epochs_done * spe) {
-            st = nasc_errorf_at(err, NASC_ERR_FORMAT, cfg->checkpoint, -1,
-                                "train: %s: %lld steps for %d epochs of %lld steps (corrupt "
-                                "train_state)",
-                                cfg->checkpoint, (long long)done_before.gstep,
-                                done_before.epochs_done, (long long)spe);
-            goto done;
-        }
+    if (rank == 0 && (st = train_resume(&r, &done_before, err)) != NASC_OK)
+        goto done;
+    if ((st = dp_share_start(r.dp, m, r.opt, &done_before, err)) != NASC_OK)
+        goto done;
+    if (rank > 0) {
         out->resumed_epochs = out->epochs_done = done_before.epochs_done;
         out->steps = done_before.gstep;
-        out->seconds = done_before.seconds;
-        out->images_per_second =
-            done_before.seconds > 0 ? (double)done_before.images / done_before.seconds : 0.0;
-        out->train_loss = done_before.train_loss;
-        out->train_acc = done_before.train_acc;
-        out->eval_acc = done_before.eval_acc;
-        out->eval_loss = done_before.eval_loss;
-    } else if (cfg->checkpoint && errno != ENOENT) {
-        st = nasc_errorf_at(err, NASC_ERR_IO, cfg->checkpoint, -1, "train: %s: %s",
-                            cfg->checkpoint, strerror(errno));
-        goto done;
     }
-    const double t0 = now_s() - done_before.seconds;
-    double eval_time = 0.0;
-    int64_t images = done_before.images, gstep = done_before.gstep;
-    for (int epoch = done_before.epochs_done; epoch < cfg->epochs && st == NASC_OK; epoch++) {
-        nasc_loader_start_epoch(ld, (uint32_t)epoch);
+    r.t0 = now_s() - done_before.seconds;
+    r.images = done_before.images;
+    r.gstep = done_before.gstep;
+    for (int epoch = done_before.epochs_done; epoch < cfg->epochs; epoch++) {
+        nasc_loader_start_epoch(r.ld, (uint32_t)epoch);
         const nasc_forward_opts fo = {
             .drop_path = cfg->drop_path * (float)epoch / (float)cfg->epochs,
             .want_aux = cfg->aux_weight > 0.0f,
         };
-        double loss_sum = 0.0;
-        int64_t correct = 0, seen = 0;
+        r.loss_sum = 0.0;
+        r.correct = r.seen = r.step = 0;
         nasc_batch b;
-        int64_t step = 0;
-        while (nasc_loader_next(ld, &b)) {
-            nasc_graph_reset(g);
-            nasc_graph_set_training(g, true);
-            nasc_graph_set_grad(g, true);
-            nasc_graph_set_rng(g, cfg->seed, (uint64_t)gstep);
-            nasc_params_zero_grad(m->params);
-            nasc_tensor *x = nasc_input(g, b.n, train->c, train->h, train->w, b.x);
-            nasc_tensor *logits = nasc_model_forward(m, g, x, &fo);
-            nasc_tensor *loss = nasc_cross_entropy(g, logits, b.labels, cfg->label_smoothing);
-            if (loss && fo.want_aux && m->aux_logits) {
-                nasc_tensor *aux = nasc_cross_entropy(g, m->aux_logits, b.labels,
-                                                      cfg->label_smoothing);
-                loss = nasc_add(g, loss, nasc_scale(g, aux, cfg->aux_weight));
-            }
-            if (!loss || nasc_backward(g, loss) != NASC_OK) {
-                st = graph_fail(g, err);
-                break;
-            }
-            const float lv = loss->data[0];
-            if (!isfinite(lv)) {
-                st = nasc_errorf(err, NASC_ERR_ABORTED,
-                                 "train: diverged at epoch %d step %lld (loss %g)", epoch + 1,
-                                 (long long)step, (double)lv);
-                break;
-            }
-            if (cfg->clip_norm > 0.0f)
-                nasc_clip_grad_norm(m->params, cfg->clip_norm);
-            const float lr = nasc_sched_lr(&sched, gstep);
-            nasc_optim_step(opt, lr);
-            loss_sum += (double)lv * b.n;
-            correct += n_correct(logits, b.labels, b.n);
-            seen += b.n;
-            images += b.n;
-            step++;
-            gstep++;
-            const double elapsed = now_s() - t0 - eval_time;
-            out->steps = gstep;
-            out->seconds = elapsed;
-            out->images_per_second = elapsed > 0 ? (double)images / elapsed : 0.0;
-            out->train_loss = (float)(loss_sum / (double)seen);
-            out->train_acc = (float)(100.0 * (double)correct / (double)seen);
-            if (cb) {
-                const int64_t left = (int64_t)cfg->epochs * spe - gstep;
-                const nasc_train_event ev = {
-                    .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = cfg->epochs,
-                    .step = step - 1, .steps_per_epoch = spe, .global_step = gstep - 1,
-                    .loss = lv, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
-                    .lr = lr, .images_per_second = out->images_per_second,
-                    .elapsed_s = elapsed, .eta_s = gstep ? elapsed / (double)gstep * (double)left : 0,
-                    .eval_acc = NAN, .eval_loss = NAN,
-                };
-                if (!cb(&ev, user)) {
-                    st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
-                                     epoch + 1, (long long)step);
-                    break;
-                }
-            }
-            if (cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
-                break;
-        }
-        if (st != NASC_OK)
-            break;
-        const bool full_epoch = step == spe;
-        out->epochs_done = epoch + 1;
-        const bool last = epoch + 1 == cfg->epochs ||
-                          (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
-        float eacc = NAN, eloss = NAN;
-        if (eval && (cfg->eval_each_epoch || last)) {
-            const double te = now_s();
-            const int eb = cfg->eval_batch ? cfg->eval_batch : cfg->batch;
-            if ((st = evaluate(m, eval, be, eb, &g, &eacc, &eloss, NULL, err)) != NASC_OK)
-                break;
-            eval_time += now_s() - te;
-            out->eval_acc = eacc;
-            out->eval_loss = eloss;
-        }
-        if (cfg->checkpoint && full_epoch) {
-            const progress now = {.epochs_done = epoch + 1, .gstep = gstep, .images = images,
-                                  .seconds = out->seconds, .train_loss = out->train_loss,
-                                  .train_acc = out->train_acc, .eval_acc = eacc,
-                                  .eval_loss = eloss};
-            if ((st = ckpt_save(cfg, train, m, opt, &now, err)) != NASC_OK)
-                break;
-        }
-        if (cb) {
-            const nasc_train_event ev = {
-                .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
-                .step = step, .steps_per_epoch = spe, .global_step = gstep,
-                .loss = NAN, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
-                .lr = nasc_sched_lr(&sched, gstep), .images_per_second = out->images_per_second,
-                .elapsed_s = out->seconds,
-                .eta_s = gstep ? out->seconds / (double)gstep * (double)((int64_t)cfg->epochs * spe - gstep) : 0,
-                .eval_acc = eacc, .eval_loss = eloss,
-            };
-            if (!cb(&ev, user)) {
-                st = nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped after epoch %d",
-                                 epoch + 1);
-                break;
-            }
-        }
-        if (last)
+        int halt = 0;
+        while (st == NASC_OK && !halt && nasc_loader_next(r.ld, &b))
+            st = train_step(&r, epoch, &fo, &b, &halt, err);
+        bool last = false;
+        if (st != NASC_OK || (st = train_epoch_end(&r, epoch, &last, err)) != NASC_OK || last)
             break;
     }
 done:
-    nasc_optim_free(opt);
-    nasc_graph_free(g);
-    nasc_loader_free(ld);
+    nasc_dp_free(r.dp);
+    nasc_optim_free(r.opt);
+    nasc_graph_free(r.g);
+    nasc_loader_free(r.ld);
     nasc_backend_free(own);
     return st;
 }

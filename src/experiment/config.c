@@ -114,18 +114,8 @@ void nasc_config_default(nasc_experiment_config *cfg) {
     snprintf(cfg->strategy, sizeof cfg->strategy, "random");
     cfg->seed = 1;
     cfg->budget = 0;
-    /* training: the defaults of `nasc train` (cli/train_opts.c) */
-    cfg->epochs = 5;
-    cfg->data_fraction = 1.0;
-    cfg->val_fraction = 0.2;
-    cfg->batch = 128;
-    cfg->lr = 0.1;
-    snprintf(cfg->optimizer, sizeof cfg->optimizer, "sgd");
-    cfg->momentum = 0.9;
-    cfg->weight_decay = 5e-4;
-    cfg->clip = 5.0;
+    nasc_train_hparams_default(&cfg->train, NASC_TRAIN_PRESET_COMMAND); /* as `nasc train` */
     cfg->workers = 1;
-    cfg->threads = 2;
     cfg->snapshot_every = 50;
 }
 

@@ -294,25 +294,7 @@ nasc_status nasc_experiment_make_evaluator(const nasc_experiment_config *cfg, co
     tc.channels = cfg->channels;
     tc.cells = cfg->cells;
     tc.median_stop = cfg->median_stop;
-    nasc_train_config *t = &tc.train;
-    t->epochs = cfg->epochs;
-    t->batch = cfg->batch;
-    t->lr = (float)cfg->lr;
-    t->lr_min = (float)cfg->lr_min;
-    t->warmup_epochs = cfg->warmup_epochs;
-    t->optim = !strcmp(cfg->optimizer, "adam")    ? NASC_OPTIM_ADAM
-               : !strcmp(cfg->optimizer, "adamw") ? NASC_OPTIM_ADAMW
-                                                  : NASC_OPTIM_SGD;
-    t->momentum = (float)cfg->momentum;
-    t->nesterov = !cfg->no_nesterov && t->optim == NASC_OPTIM_SGD && t->momentum > 0.0f;
-    t->weight_decay = (float)cfg->weight_decay;
-    t->clip_norm = (float)cfg->clip;
-    t->label_smoothing = (float)cfg->label_smoothing;
-    t->crop_pad = cfg->crop_pad;
-    t->hflip = cfg->hflip;
-    t->cutout = cfg->cutout;
-    t->drop_path = (float)cfg->drop_path;
-    t->threads = cfg->threads;
+    nasc_train_config_set_hparams(&tc.train, &cfg->train);
     if (cfg->proxy[0]) {
         tc.proxy = cfg->proxy;
         return nasc_evaluator_proxy_new(s, &tc, cfg->seed, out, err);

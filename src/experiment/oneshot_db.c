@@ -97,13 +97,23 @@ static nasc_status resolve(const nasc_experiment_config *cfg, const nasc_oneshot
     res->data_fraction = oc->data_fraction;
     res->val_fraction = oc->val_fraction;
     res->batch = oc->batch;
-    res->lr = oc->lr;
-    res->lr_min = oc->lr_min;
     res->channels = oc->channels;
     res->cells = oc->cells;
-    res->momentum = oc->opts.momentum != 0.0f ? (double)oc->opts.momentum : 0.9;
-    res->weight_decay = oc->opts.weight_decay != 0.0f ? (double)oc->opts.weight_decay : 3e-4;
-    res->clip = oc->opts.clip == 0.0f ? 5.0 : oc->opts.clip < 0.0f ? 0.0 : (double)oc->opts.clip;
+    nasc_train_hparams def; /* what nasc_oneshot_opts_default gives options left at 0 */
+    nasc_train_hparams_default(&def, NASC_TRAIN_PRESET_ONESHOT);
+    res->momentum = oc->opts.momentum != 0.0f ? (double)oc->opts.momentum : def.momentum;
+    res->weight_decay =
+        oc->opts.weight_decay != 0.0f ? (double)oc->opts.weight_decay : def.weight_decay;
+    res->clip = oc->opts.clip == 0.0f  ? def.clip
+                : oc->opts.clip < 0.0f ? 0.0
+                                       : (double)oc->opts.clip;
+    /* the search runs in float: the values it ran with. (Taken from a run's float fields:
+     * GCC 12's SLP vectorizer drops the pair (double)(float)x when two of them sit side by
+     * side, which would store the double as given instead.) */
+    nasc_train_config run;
+    nasc_train_config_set_hparams(&run, &oc->train);
+    res->lr = run.lr;
+    res->lr_min = run.lr_min;
     res->budget = oc->epochs;
     snprintf(res->space, sizeof res->space, "%s", oc->space);
     return NASC_OK;

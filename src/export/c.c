@@ -176,42 +176,180 @@ static void emit_floats(gen *g, const char *arr, const float *x, size_t n) {
     g->n_const += (n ? n : 1) * sizeof(float);
 }
 
-/* Kernels, emitted once each if the graph uses them. Layout NCHW for one image. */
-static const char *const k_conv_f =
-    "/* x (C,H,W), w (K,C/G,KH,KW), b (K) -> y (K,OH,OW); loops k, c, kh, kw, oh, ow */\n"
-    "static void conv(const float *x, int C, int H, int W, float *y, int K, int OH, int OW,\n"
-    "                 const float *w, const float *b, int KH, int KW, int sh, int sw, int ph,\n"
-    "                 int pw, int dh, int dw, int G) {\n"
+/* ---- kernels, emitted once each if the graph uses them; layout NCHW for one image ----
+ *
+ * The kernels that float and int8 share are written once as a template (kernel_tmpl): "$k" is
+ * replaced by slot k of the precision, e.g. $T the element type (float, int8_t), $A the
+ * accumulator type (float, int32_t), $X how an input element enters the sum (x, x - zx) and $E
+ * the int8 requantization of the result. The float instances are the plain kernels, the int8
+ * ones add zero points and requantize; the arithmetic of each is what it was as two copies. */
+
+typedef struct slot {
+    char key;
+    const char *f, *q; /* float, int8 */
+} slot;
+
+/* Conv: x (C,H,W), w (K,C/G,KH,KW), b (K) -> y (K,OH,OW); loops k, c, kh, kw, oh, ow, the valid
+ * output columns of each tap computed once (no bounds test in the inner loop). int8: y = zy +
+ * rq(b + sum w * (x - zx), m[k], n[k]) via the int32 scratch acc (OH*OW). */
+static const char *const k_conv =
+    "/* x (C,H,W)$C, w (K,C/G,KH,KW), b (K) -> y (K,OH,OW);\n"
+    " * loops k, c, kh, kw, oh, ow$D */\n"
+    "static void conv$S(const $T *x, int C, int H, int W,$Z $T *y, int K, int OH,\n"
+    "                 int OW,$Y const $T *w, const $B *b,$M int KH, int KW, int sh, int sw,\n"
+    "                 int ph, int pw, int dh, int dw, int G$R) {\n"
     "    const int Cg = C / G, Kg = K / G;\n"
     "    int k, c, i, j, oh, ow;\n"
     "    for (k = 0; k < K; k++) {\n"
-    "        float *yk = y + (long)k * OH * OW;\n"
+    "        $T *yk = y + (long)k * OH * OW;\n"
+    "        $A *ak = $P;\n"
     "        const int g = k / Kg;\n"
     "        for (i = 0; i < OH * OW; i++)\n"
-    "            yk[i] = b[k];\n"
+    "            ak[i] = b[k];\n"
     "        for (c = 0; c < Cg; c++) {\n"
-    "            const float *xc = x + (long)(g * Cg + c) * H * W;\n"
+    "            const $T *xc = x + (long)(g * Cg + c) * H * W;\n"
     "            for (i = 0; i < KH; i++)\n"
     "                for (j = 0; j < KW; j++) {\n"
-    "                    const float wv = w[((k * Cg + c) * KH + i) * KW + j];\n"
+    "                    const $A wv = w[((k * Cg + c) * KH + i) * KW + j];\n"
     "                    const int d = pw - j * dw, e = W - 1 + pw - j * dw;\n"
     "                    const int o0 = d <= 0 ? 0 : (d + sw - 1) / sw;\n"
     "                    const int o1 = e < 0 ? 0 : (e / sw + 1 < OW ? e / sw + 1 : OW);\n"
     "                    for (oh = 0; oh < OH; oh++) {\n"
     "                        const int ih = oh * sh - ph + i * dh;\n"
-    "                        const float *xr;\n"
-    "                        float *yr;\n"
+    "                        const $T *xr;\n"
+    "                        $A *ar;\n"
     "                        if (ih < 0 || ih >= H)\n"
     "                            continue;\n"
     "                        xr = xc + (long)ih * W;\n"
-    "                        yr = yk + (long)oh * OW;\n"
+    "                        ar = ak + (long)oh * OW;\n"
     "                        for (ow = o0; ow < o1; ow++)\n"
-    "                            yr[ow] += wv * xr[ow * sw - d];\n"
+    "                            ar[ow] += wv * $X;\n"
     "                    }\n"
     "                }\n"
     "        }\n"
+    "$E"
     "    }\n"
     "}\n\n";
+static const slot conv_slots[] = {
+    {'C', "", " int8 with zero point zx"},
+    {'D', "", ";\n * y = zy + rq(b + sum w * (x - zx), m[k], n[k]); acc (OH*OW): int32 scratch"},
+    {'S', "", "_q"},
+    {'Z', "", " int zx,"},
+    {'Y', "", " int zy,"},
+    {'B', "float", "int32_t"},
+    {'M', "", " const int32_t *m,\n                 const unsigned char *n,"},
+    {'R', "", ", int32_t *acc"},
+    {'A', "float", "int32_t"},
+    {'P', "yk", "acc"},
+    {'X', "xr[ow * sw - d]", "(xr[ow * sw - d] - zx)"},
+    {'E', "",
+     "        for (i = 0; i < OH * OW; i++)\n"
+     "            yk[i] = sat8(zy + rq(ak[i], m[k], n[k]));\n"},
+};
+
+/* Pools: window (kh,kw), stride, padding; max pads with -inf (padding never wins: int8 max keeps
+ * the input's scale), avg divides by the whole window (cip) or the valid cells; int8 avg: zy +
+ * round(sum (x - zx) * m / (cnt 2^20)). */
+static const char *const k_pool =
+    "static void pool$S(const $T *x, int C, int H, int W,$Z $T *y, int OH, int OW,$Y int kh,\n"
+    "                 int kw, int sh, int sw, int ph, int pw, int is_max, int cip) {\n"
+    "    int c, oh, ow, i, j;\n"
+    "    for (c = 0; c < C; c++)\n"
+    "        for (oh = 0; oh < OH; oh++)\n"
+    "            for (ow = 0; ow < OW; ow++) {\n"
+    "                $A acc = is_max ? $I;\n"
+    "                int cnt = 0;\n"
+    "                for (i = 0; i < kh; i++) {\n"
+    "                    const int ih = oh * sh - ph + i;\n"
+    "                    if (ih < 0 || ih >= H)\n"
+    "                        continue;\n"
+    "                    for (j = 0; j < kw; j++) {\n"
+    "                        const int iw = ow * sw - pw + j;\n"
+    "                        $A v;\n"
+    "                        if (iw < 0 || iw >= W)\n"
+    "                            continue;\n"
+    "                        v = x[((long)c * H + ih) * W + iw];\n"
+    "                        acc = is_max ? (v > acc ? v : acc) : acc + $X;\n"
+    "                        cnt++;\n"
+    "                    }\n"
+    "                }\n"
+    "$E"
+    "                y[((long)c * OH + oh) * OW + ow] = $O;\n"
+    "            }\n"
+    "}\n\n";
+static const slot pool_slots[] = {
+    {'S', "", "_q"},
+    {'Z', "", " int zx,"},
+    {'Y', "", "\n                 int zy, int64_t m,"},
+    {'A', "float", "int32_t"},
+    {'I', "-HUGE_VALF : 0.0f", "-128 : 0"},
+    {'X', "v", "(v - zx)"},
+    {'E',
+     "                if (!is_max)\n"
+     "                    acc /= (float)(cip ? kh * kw : cnt);\n",
+     "                if (!is_max) {\n"
+     "                    const int64_t d = (int64_t)(cip ? kh * kw : cnt) << 20;\n"
+     "                    const int64_t v = acc * m;\n"
+     "                    acc = zy + (int32_t)(v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d));\n"
+     "                }\n"},
+    {'O', "acc", "sat8(acc)"},
+};
+
+/* Global average pool: the mean of each channel; int8: zy + round(sum (x - zx) * m / (HW 2^20)). */
+static const char *const k_gap =
+    "static void gap$S(const $T *x, int C, int HW,$Z $T *y) {\n"
+    "$D"
+    "    int c, i;\n"
+    "    for (c = 0; c < C; c++) {\n"
+    "        $A acc = 0$V;\n"
+    "        for (i = 0; i < HW; i++)\n"
+    "            acc += $X;\n"
+    "$E"
+    "    }\n"
+    "}\n\n";
+static const slot gap_slots[] = {
+    {'S', "", "_q"},
+    {'Z', "", " int zx, int64_t m, int zy,"},
+    {'D', "", "    const int64_t d = (int64_t)HW << 20;\n"},
+    {'A', "float", "int64_t"},
+    {'V', ".0f", ", v"},
+    {'X', "x[(long)c * HW + i]", "x[(long)c * HW + i] - zx"},
+    {'E', "        y[c] = acc / (float)HW;\n",
+     "        v = acc * m;\n"
+     "        y[c] = sat8(zy + (int32_t)(v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d)));\n"},
+};
+
+/* Linear: x (F), w (K,F), b (K) -> y (K). int8: int32 accumulators; out_f: logits as float
+ * acc * fs[k] (the last layer), else int8 zy + rq(acc, m[k], n[k]). */
+static const char *const k_linear =
+    "/* x (F)$C, w (K,F)$W, b (K)$B -> y (K)$D */\n"
+    "static void linear$S(const $T *x, int F,$Z const $T *w, const $A *b, int K,$M $T *y$R) {\n"
+    "    int k, f;\n"
+    "    for (k = 0; k < K; k++) {\n"
+    "        $A acc = b[k];\n"
+    "        for (f = 0; f < F; f++)\n"
+    "            acc += w[(long)k * F + f] * $X;\n"
+    "$E"
+    "    }\n"
+    "}\n\n";
+static const slot linear_slots[] = {
+    {'C', "", " int8"},
+    {'W', "", " int8"},
+    {'B', "", " int32: int32 accumulators"},
+    {'D', "", ";\n * out_f: logits as float acc * fs[k] (the last layer), else int8 zy + "
+              "rq(acc, m[k], n[k])"},
+    {'S', "", "_q"},
+    {'Z', "", " int zx,"},
+    {'A', "float", "int32_t"},
+    {'M', "", "\n                     const int32_t *m, const unsigned char *n, int zy,"},
+    {'R', "", ",\n                     const float *fs, float *out_f"},
+    {'X', "x[f]", "(x[f] - zx)"},
+    {'E', "        y[k] = acc;\n",
+     "        if (out_f)\n"
+     "            out_f[k] = (float)acc * fs[k];\n"
+     "        else\n"
+     "            y[k] = sat8(zy + rq(acc, m[k], n[k]));\n"},
+};
 
 static const char *const k_rq =
     "/* Rounded acc * m / 2^n (floor of the rounded value for negatives: no implementation-defined\n"
@@ -222,46 +360,6 @@ static const char *const k_rq =
     "}\n\n";
 static const char *const k_sat8 =
     "static int8_t sat8(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }\n\n";
-static const char *const k_conv_q =
-    "/* x (C,H,W) int8 with zero point zx, w (K,C/G,KH,KW) int8, b (K) int32 -> y (K,OH,OW) int8:\n"
-    " * y = zy + rq(b + sum w * (x - zx), m[k], n[k]); acc (OH*OW) int32 scratch */\n"
-    "static void conv_q(const int8_t *x, int C, int H, int W, int zx, int8_t *y, int K, int OH,\n"
-    "                   int OW, int zy, const int8_t *w, const int32_t *b, const int32_t *m,\n"
-    "                   const unsigned char *n, int KH, int KW, int sh, int sw, int ph, int pw,\n"
-    "                   int dh, int dw, int G, int32_t *acc) {\n"
-    "    const int Cg = C / G, Kg = K / G;\n"
-    "    int k, c, i, j, oh, ow;\n"
-    "    for (k = 0; k < K; k++) {\n"
-    "        int8_t *yk = y + (long)k * OH * OW;\n"
-    "        const int g = k / Kg;\n"
-    "        for (i = 0; i < OH * OW; i++)\n"
-    "            acc[i] = b[k];\n"
-    "        for (c = 0; c < Cg; c++) {\n"
-    "            const int8_t *xc = x + (long)(g * Cg + c) * H * W;\n"
-    "            for (i = 0; i < KH; i++)\n"
-    "                for (j = 0; j < KW; j++) {\n"
-    "                    const int32_t wv = w[((k * Cg + c) * KH + i) * KW + j];\n"
-    "                    const int d = pw - j * dw, e = W - 1 + pw - j * dw;\n"
-    "                    const int o0 = d <= 0 ? 0 : (d + sw - 1) / sw;\n"
-    "                    const int o1 = e < 0 ? 0 : (e / sw + 1 < OW ? e / sw + 1 : OW);\n"
-    "                    for (oh = 0; oh < OH; oh++) {\n"
-    "                        const int ih = oh * sh - ph + i * dh;\n"
-    "                        const int8_t *xr;\n"
-    "                        int32_t *ar;\n"
-    "                        if (ih < 0 || ih >= H)\n"
-    "                            continue;\n"
-    "                        xr = xc + (long)ih * W;\n"
-    "                        ar = acc + (long)oh * OW;\n"
-    "                        for (ow = o0; ow < o1; ow++)\n"
-    "                            ar[ow] += wv * (xr[ow * sw - d] - zx);\n"
-    "                    }\n"
-    "                }\n"
-    "        }\n"
-    "        for (i = 0; i < OH * OW; i++)\n"
-    "            yk[i] = sat8(zy + rq(acc[i], m[k], n[k]));\n"
-    "    }\n"
-    "}\n\n";
-
 static const char *const k_affine_f =
     "/* y[c] = x[c] * w[c] + b[c] over (C, HW) */\n"
     "static void affine(const float *x, int C, int HW, const float *w, const float *b, float *y) {\n"
@@ -299,57 +397,6 @@ static const char *const k_scale_f =
     "    int i;\n"
     "    for (i = 0; i < n; i++)\n"
     "        y[i] = s * x[i];\n"
-    "}\n\n";
-/* Pools: window (kh,kw), stride, padding; max pads with -inf (padding never wins), avg divides
- * by the whole window (cip) or the valid cells. */
-static const char *const k_pool_f =
-    "static void pool(const float *x, int C, int H, int W, float *y, int OH, int OW, int kh,\n"
-    "                 int kw, int sh, int sw, int ph, int pw, int is_max, int cip) {\n"
-    "    int c, oh, ow, i, j;\n"
-    "    for (c = 0; c < C; c++)\n"
-    "        for (oh = 0; oh < OH; oh++)\n"
-    "            for (ow = 0; ow < OW; ow++) {\n"
-    "                float acc = is_max ? -HUGE_VALF : 0.0f;\n"
-    "                int cnt = 0;\n"
-    "                for (i = 0; i < kh; i++) {\n"
-    "                    const int ih = oh * sh - ph + i;\n"
-    "                    if (ih < 0 || ih >= H)\n"
-    "                        continue;\n"
-    "                    for (j = 0; j < kw; j++) {\n"
-    "                        const int iw = ow * sw - pw + j;\n"
-    "                        float v;\n"
-    "                        if (iw < 0 || iw >= W)\n"
-    "                            continue;\n"
-    "                        v = x[((long)c * H + ih) * W + iw];\n"
-    "                        acc = is_max ? (v > acc ? v : acc) : acc + v;\n"
-    "                        cnt++;\n"
-    "                    }\n"
-    "                }\n"
-    "                if (!is_max)\n"
-    "                    acc /= (float)(cip ? kh * kw : cnt);\n"
-    "                y[((long)c * OH + oh) * OW + ow] = acc;\n"
-    "            }\n"
-    "}\n\n";
-static const char *const k_gap_f =
-    "static void gap(const float *x, int C, int HW, float *y) {\n"
-    "    int c, i;\n"
-    "    for (c = 0; c < C; c++) {\n"
-    "        float acc = 0.0f;\n"
-    "        for (i = 0; i < HW; i++)\n"
-    "            acc += x[(long)c * HW + i];\n"
-    "        y[c] = acc / (float)HW;\n"
-    "    }\n"
-    "}\n\n";
-static const char *const k_linear_f =
-    "/* x (F), w (K,F), b (K) -> y (K) */\n"
-    "static void linear(const float *x, int F, const float *w, const float *b, int K, float *y) {\n"
-    "    int k, f;\n"
-    "    for (k = 0; k < K; k++) {\n"
-    "        float acc = b[k];\n"
-    "        for (f = 0; f < F; f++)\n"
-    "            acc += w[(long)k * F + f] * x[f];\n"
-    "        y[k] = acc;\n"
-    "    }\n"
     "}\n\n";
 /* Typed copies (float or int8_t): "$T" is replaced. */
 static const char *const k_slice_t =
@@ -412,83 +459,27 @@ static const char *const k_requant_q =
     "        y[i] = sat8(zy + (int32_t)(v >= 0 ? v >> 20 : -((-v + ((int64_t)1 << 20) - 1) >> 20)));\n"
     "    }\n"
     "}\n\n";
-static const char *const k_pool_q =
-    "/* max: int8 max (same scale in and out); avg: zy + round(sum (x - zx) * m / (cnt 2^20)) */\n"
-    "static void pool_q(const int8_t *x, int C, int H, int W, int zx, int8_t *y, int OH, int OW,\n"
-    "                   int zy, int64_t m, int kh, int kw, int sh, int sw, int ph, int pw,\n"
-    "                   int is_max, int cip) {\n"
-    "    int c, oh, ow, i, j;\n"
-    "    for (c = 0; c < C; c++)\n"
-    "        for (oh = 0; oh < OH; oh++)\n"
-    "            for (ow = 0; ow < OW; ow++) {\n"
-    "                int32_t acc = is_max ? -128 : 0;\n"
-    "                int cnt = 0;\n"
-    "                for (i = 0; i < kh; i++) {\n"
-    "                    const int ih = oh * sh - ph + i;\n"
-    "                    if (ih < 0 || ih >= H)\n"
-    "                        continue;\n"
-    "                    for (j = 0; j < kw; j++) {\n"
-    "                        const int iw = ow * sw - pw + j;\n"
-    "                        int32_t v;\n"
-    "                        if (iw < 0 || iw >= W)\n"
-    "                            continue;\n"
-    "                        v = x[((long)c * H + ih) * W + iw];\n"
-    "                        acc = is_max ? (v > acc ? v : acc) : acc + (v - zx);\n"
-    "                        cnt++;\n"
-    "                    }\n"
-    "                }\n"
-    "                if (!is_max) {\n"
-    "                    const int64_t d = (int64_t)(cip ? kh * kw : cnt) << 20;\n"
-    "                    const int64_t v = acc * m;\n"
-    "                    acc = zy + (int32_t)(v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d));\n"
-    "                }\n"
-    "                y[((long)c * OH + oh) * OW + ow] = sat8(acc);\n"
-    "            }\n"
-    "}\n\n";
-static const char *const k_gap_q =
-    "static void gap_q(const int8_t *x, int C, int HW, int zx, int64_t m, int zy, int8_t *y) {\n"
-    "    const int64_t d = (int64_t)HW << 20;\n"
-    "    int c, i;\n"
-    "    for (c = 0; c < C; c++) {\n"
-    "        int64_t acc = 0, v;\n"
-    "        for (i = 0; i < HW; i++)\n"
-    "            acc += x[(long)c * HW + i] - zx;\n"
-    "        v = acc * m;\n"
-    "        y[c] = sat8(zy + (int32_t)(v >= 0 ? (v + d / 2) / d : -((-v + d / 2) / d)));\n"
-    "    }\n"
-    "}\n\n";
-static const char *const k_linear_q =
-    "/* x (F) int8, w (K,F) int8, b (K) int32: int32 accumulators; out_f: logits as float\n"
-    " * acc * fs[k] (the last layer), else int8 zy + rq(acc, m[k], n[k]) */\n"
-    "static void linear_q(const int8_t *x, int F, int zx, const int8_t *w, const int32_t *b, int K,\n"
-    "                     const int32_t *m, const unsigned char *n, int zy, int8_t *y,\n"
-    "                     const float *fs, float *out_f) {\n"
-    "    int k, f;\n"
-    "    for (k = 0; k < K; k++) {\n"
-    "        int32_t acc = b[k];\n"
-    "        for (f = 0; f < F; f++)\n"
-    "            acc += w[(long)k * F + f] * (x[f] - zx);\n"
-    "        if (out_f)\n"
-    "            out_f[k] = (float)acc * fs[k];\n"
-    "        else\n"
-    "            y[k] = sat8(zy + rq(acc, m[k], n[k]));\n"
-    "    }\n"
-    "}\n\n";
-
-static void emit_typed(gen *g, const char *tmpl) {
-    const char *type = g->int8 ? "int8_t" : "float", *suffix = g->int8 ? "q" : "f";
+/* Writes kernel template tmpl for g's precision: "$T" is the element type, "$N" the name suffix
+ * (f, q), and "$k" for a key k of slots that slot's text for the precision. */
+static void emit_tmpl(gen *g, const char *tmpl, const slot *slots, size_t n_slots) {
     for (const char *p = tmpl; *p; p++) {
-        if (p[0] == '$' && p[1] == 'T') {
-            fputs(type, g->f);
-            p++;
-        } else if (p[0] == '$' && p[1] == 'N') {
-            fputs(suffix, g->f);
-            p++;
-        } else {
+        if (p[0] != '$' || !p[1]) {
             fputc(*p, g->f);
+            continue;
         }
+        const char key = *++p;
+        const char *text = key == 'T' ? (g->int8 ? "int8_t" : "float")
+                           : key == 'N' ? (g->int8 ? "q" : "f")
+                                        : NULL;
+        for (size_t i = 0; !text && i < n_slots; i++)
+            if (slots[i].key == key)
+                text = g->int8 ? slots[i].q : slots[i].f;
+        NASC_ASSERT(text); /* a key the template's slots do not define: a bug here */
+        fputs(text, g->f);
     }
 }
+#define EMIT_TMPL(g, tmpl, slots) emit_tmpl((g), (tmpl), (slots), sizeof(slots) / sizeof(slots)[0])
+#define EMIT_TYPED(g, tmpl) emit_tmpl((g), (tmpl), NULL, 0)
 
 static bool uses(const nasc_export_graph *xg, nasc_export_op op) {
     for (int i = 0; i < xg->n_nodes; i++)
@@ -536,7 +527,7 @@ static void emit_float(gen *g) {
             g->pl.bytes / sizeof(float) ? g->pl.bytes / sizeof(float) : 1);
 
     if (uses(xg, NASC_EXPORT_OP_CONV))
-        fputs(k_conv_f, f);
+        EMIT_TMPL(g, k_conv, conv_slots);
     if (uses(xg, NASC_EXPORT_OP_AFFINE))
         fputs(k_affine_f, f);
     if (uses(xg, NASC_EXPORT_OP_RELU))
@@ -550,15 +541,15 @@ static void emit_float(gen *g) {
     if (uses(xg, NASC_EXPORT_OP_SCALE))
         fputs(k_scale_f, f);
     if (uses(xg, NASC_EXPORT_OP_MAXPOOL) || uses(xg, NASC_EXPORT_OP_AVGPOOL))
-        fputs(k_pool_f, f);
+        EMIT_TMPL(g, k_pool, pool_slots);
     if (uses(xg, NASC_EXPORT_OP_GAP))
-        fputs(k_gap_f, f);
+        EMIT_TMPL(g, k_gap, gap_slots);
     if (uses(xg, NASC_EXPORT_OP_LINEAR))
-        fputs(k_linear_f, f);
+        EMIT_TMPL(g, k_linear, linear_slots);
     if (uses(xg, NASC_EXPORT_OP_SLICE))
-        emit_typed(g, k_slice_t);
+        EMIT_TYPED(g, k_slice_t);
     if (uses(xg, NASC_EXPORT_OP_SHUFFLE))
-        emit_typed(g, k_shuffle_t);
+        EMIT_TYPED(g, k_shuffle_t);
 
     fprintf(f, "int %s_predict(const float *pixels, float *logits) {\n", g->name);
     fprintf(f, "    int k, best = 0;\n");
@@ -779,7 +770,7 @@ static void emit_int8(gen *g, nasc_err *err, nasc_status *st) {
         fputs(k_rq, f);
     fputs(k_sat8, f); /* every network has a conv, linear, add, pool or requant using it */
     if (conv)
-        fputs(k_conv_q, f);
+        EMIT_TMPL(g, k_conv, conv_slots);
     if (uses(xg, NASC_EXPORT_OP_AFFINE) || uses(xg, NASC_EXPORT_OP_RELU) ||
         uses(xg, NASC_EXPORT_OP_SIGMOID) || uses(xg, NASC_EXPORT_OP_TANH) ||
         uses(xg, NASC_EXPORT_OP_SCALE))
@@ -796,15 +787,15 @@ static void emit_int8(gen *g, nasc_err *err, nasc_status *st) {
     if (need_requant)
         fputs(k_requant_q, f);
     if (uses(xg, NASC_EXPORT_OP_MAXPOOL) || uses(xg, NASC_EXPORT_OP_AVGPOOL))
-        fputs(k_pool_q, f);
+        EMIT_TMPL(g, k_pool, pool_slots);
     if (uses(xg, NASC_EXPORT_OP_GAP))
-        fputs(k_gap_q, f);
+        EMIT_TMPL(g, k_gap, gap_slots);
     if (uses(xg, NASC_EXPORT_OP_LINEAR))
-        fputs(k_linear_q, f);
+        EMIT_TMPL(g, k_linear, linear_slots);
     if (uses(xg, NASC_EXPORT_OP_SLICE))
-        emit_typed(g, k_slice_t);
+        EMIT_TYPED(g, k_slice_t);
     if (uses(xg, NASC_EXPORT_OP_SHUFFLE))
-        emit_typed(g, k_shuffle_t);
+        EMIT_TYPED(g, k_shuffle_t);
 
     fprintf(f, "int %s_predict(const float *pixels, float *logits) {\n", g->name);
     fprintf(f, "    int k, best = 0;\n");

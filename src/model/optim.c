@@ -159,6 +159,10 @@ float nasc_sched_lr(const nasc_sched *s, int64_t step) {
     const int64_t T = s->total_steps - s->warmup_steps;
     if (T <= 0 || step >= s->total_steps)
         return s->lr_min;
+    if (s->single)
+        return s->lr_min + 0.5f * (s->lr_max - s->lr_min) *
+                               (1.0f + cosf((float)M_PI * (float)(step - s->warmup_steps) /
+                                            (float)T));
     const double t = (double)(step - s->warmup_steps) / (double)T;
     const double lo = s->lr_min, hi = s->lr_max;
     return (float)(lo + 0.5 * (hi - lo) * (1.0 + cos(3.14159265358979323846 * t)));

@@ -45,37 +45,17 @@ void nasc_oneshot_config_default(nasc_oneshot_config *cfg, const char *method) {
         snprintf(cfg->method, sizeof cfg->method, "%s", method);
     snprintf(cfg->space, sizeof cfg->space, "darts");
     snprintf(cfg->data, sizeof cfg->data, "fashion-mnist");
-    cfg->data_fraction = 1.0;
-    cfg->val_fraction = 0.5;
+    nasc_train_hparams_default(&cfg->train, NASC_TRAIN_PRESET_ONESHOT);
     cfg->seed = 1;
-    cfg->epochs = 50;
-    cfg->batch = 64;
-    cfg->lr = 0.025f;
-    cfg->lr_min = 0.001f;
-    cfg->threads = 2;
     cfg->checkpoint_every = 200;
 }
 
 bool nasc_oneshot_parse_bytes(const char *text, size_t *out) {
-    if (!text || !*text)
+    double v;
+    if (!text || nasc_parse_size(text, 1024.0, "K M G KB MB GB B", NASC_UNIT_NOCASE, &v) ||
+        !(v > 0.0) || v > 1e18)
         return false;
-    char *end;
-    errno = 0;
-    const double v = strtod(text, &end);
-    if (errno || end == text || !(v > 0.0))
-        return false;
-    double mul = 1.0;
-    if (*end == 'K' || *end == 'k')
-        mul = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1048576.0, end++;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1073741824.0, end++;
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v * mul > 1e18)
-        return false;
-    *out = (size_t)(v * mul);
+    *out = (size_t)v;
     return true;
 }
 
@@ -192,7 +172,8 @@ static void identity(const nasc_oneshot_config *c, const nasc_oneshot_opts *o, c
              "tau=%.9g,%.9g partial=%d evo=%d,%d,%d enas=%d,%.9g,%.9g latency=%.9g "
              "op_latency=%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g:%.9g max_skips=%d skip_reg=%.9g",
              c->method, c->space, c->data, c->data_fraction, c->val_fraction,
-             (unsigned long long)c->seed, c->epochs, c->batch, (double)c->lr, (double)c->lr_min,
+             (unsigned long long)c->seed, c->epochs, c->batch, (double)(float)c->lr,
+             (double)(float)c->lr_min,
              c->channels, c->cells, c->crop_pad, (int)c->hflip, (double)o->momentum,
              (double)o->weight_decay, (double)o->clip, (double)o->arch_lr, (double)o->arch_beta1,
              (double)o->arch_beta2, (double)o->arch_wd, o->arch_warmup, (double)o->tau_max,
@@ -361,6 +342,13 @@ typedef struct run_state {
     epoch_rec *hist;
     int n_hist;
     bool done;                 /* the search finished (all epochs or an early stop) */
+    /* this run (not checkpointed): for the ETAs, the wall time of its steps (loader waits
+     * included) and of its last end-of-epoch phase (evaluation, derivation, checkpoint) */
+    double t_start;
+    size_t n_batches;          /* training batches per epoch */
+    int64_t steps_this_run;
+    double run_step_s, epoch_end_s;
+    int64_t kill_step;         /* NASC_TEST: NASC_TEST_ONESHOT_KILL_STEP */
 } run_state;
 
 static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
@@ -674,7 +662,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
     if (!nasc_oneshot_method_parse(cfg->method, &m))
         return nasc_errorf(err, NASC_ERR_ARG, "oneshot: unknown method '%s' (expected %s)",
                            cfg->method, nasc_oneshot_method_names());
-    if (cfg->epochs < 1 || cfg->batch < 2 || !(cfg->lr > 0.0f) || cfg->lr_min < 0.0f ||
+    if (cfg->epochs < 1 || cfg->batch < 2 || !((float)cfg->lr > 0.0f) || (float)cfg->lr_min < 0.0f ||
         !(cfg->val_fraction > 0.0 && cfg->val_fraction < 1.0) ||
         !(cfg->data_fraction >= 0.0 && cfg->data_fraction <= 1.0) || cfg->threads < 1 ||
         cfg->checkpoint_every < 0)
@@ -682,7 +670,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
                            "%s: bad config: need epochs >= 1 (%d), batch >= 2 (%d), lr > 0 (%g), "
                            "lr_min >= 0, 0 < val_fraction < 1 (%g), 0 <= data_fraction <= 1 "
                            "(%g), threads >= 1 (%d)",
-                           cfg->method, cfg->epochs, cfg->batch, (double)cfg->lr,
+                           cfg->method, cfg->epochs, cfg->batch, (double)(float)cfg->lr,
                            cfg->val_fraction, cfg->data_fraction, cfg->threads);
     rs->opts = cfg->opts;
     nasc_oneshot_opts_default(&rs->opts, m, cfg->epochs);
@@ -748,180 +736,189 @@ static bool phase_progress(void *user, const char *phase, int64_t done, int64_t 
     return pc->hooks->on_step(&p, pc->hooks->user);
 }
 
+/* Continues from the checkpoint when asked and one exists (handing the recorded epochs to the
+ * caller again: it keeps whichever it lacks), else starts the epoch history. */
+static nasc_status run_resume(run_state *rs, const nasc_oneshot_hooks *hooks,
+                              nasc_oneshot_result *out, nasc_err *err) {
+    const nasc_oneshot_config *cfg = rs->cfg;
+    struct stat sb;
+    if (cfg->resume && cfg->checkpoint[0] && stat(cfg->checkpoint, &sb) == 0) {
+        NASC_TRY(ckpt_read(rs, err));
+        out->resumed = true;
+        out->resumed_epoch = rs->epoch;
+        out->resumed_step = rs->step;
+        for (int i = 0; hooks && hooks->on_epoch && i < rs->n_hist; i++) {
+            nasc_oneshot_epoch e = rs->hist[i].e;
+            e.replayed = true;
+            NASC_TRY(hooks->on_epoch(&e, hooks->user, err));
+        }
+    } else if (!rs->hist) {
+        rs->hist = nasc_calloc((size_t)cfg->epochs + 1, sizeof *rs->hist);
+        if (!rs->hist)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
+    }
+    return NASC_OK;
+}
+
+/* Reports a step through on_step (false: stop). The rates are steady ones: the mean over this
+ * run's steps, not the run's elapsed time (setup, evaluations, earlier epochs) over this epoch's
+ * steps. */
+static bool report_step(const run_state *rs, const nasc_oneshot_hooks *hooks, double now) {
+    const nasc_oneshot_config *cfg = rs->cfg;
+    const double step_s = rs->run_step_s / (double)rs->steps_this_run;
+    const int64_t n_batches = (int64_t)rs->n_batches, left_epoch = n_batches - rs->step;
+    const int epochs_left = cfg->epochs - rs->epoch - 1;
+    const nasc_oneshot_progress p = {
+        .epoch = rs->epoch, .epochs = cfg->epochs, .step = rs->step, .steps = n_batches,
+        .loss = (float)(rs->loss_sum / (double)rs->seen),
+        .acc = (float)(100.0 * (double)rs->correct / (double)rs->seen),
+        .images_per_second = rs->seconds > 0 ? (double)rs->seen / rs->seconds : 0.0,
+        .elapsed_s = now - rs->t_start,
+        .epoch_eta_s = (double)left_epoch * step_s,
+        .eta_s = (double)(left_epoch + (int64_t)epochs_left * n_batches) * step_s +
+                 (double)(epochs_left + 1) * rs->epoch_end_s};
+    return hooks->on_step(&p, hooks->user);
+}
+
+/* One search step on training batch tb (and the next validation batch) at learning rate lr:
+ * the running sums, on_step, the checkpoint every checkpoint_every steps and the test hooks.
+ * *t_mark: the end of the previous step (for the ETAs: loader waits included). */
+static nasc_status run_step(run_state *rs, const nasc_oneshot_hooks *hooks, const nasc_batch *tb,
+                            float lr, double *t_mark, nasc_err *err) {
+    const nasc_oneshot_config *cfg = rs->cfg;
+    const double t0 = now_s();
+    nasc_batch vb;
+    const bool have_val = next_val(rs, &vb);
+    const nasc_oneshot_batch t = {.x = tb->x, .labels = tb->labels, .n = tb->n};
+    const nasc_oneshot_batch v = {.x = have_val ? vb.x : NULL,
+                                  .labels = have_val ? vb.labels : NULL,
+                                  .n = have_val ? vb.n : 0};
+    nasc_oneshot_step_stats ss;
+    NASC_TRY(nasc_oneshot_step(rs->os, &t, have_val ? &v : NULL, lr, &ss, err));
+    rs->step++;
+    rs->loss_sum += (double)ss.train_loss * tb->n;
+    rs->correct += ss.train_correct;
+    rs->seen += tb->n;
+    const double t1 = now_s();
+    rs->seconds += t1 - t0;
+    rs->run_step_s += t1 - *t_mark;
+    *t_mark = t1;
+    rs->steps_this_run++;
+    if (hooks && hooks->on_step && !report_step(rs, hooks, t1))
+        /* counted as the progress line counts: epoch 1/E, step s/S done */
+        return nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped at epoch %d/%d step %lld/%lld",
+                           cfg->method, rs->epoch + 1, cfg->epochs, (long long)rs->step,
+                           (long long)rs->n_batches);
+    if (cfg->checkpoint[0] && cfg->checkpoint_every > 0 &&
+        rs->step % cfg->checkpoint_every == 0 && (size_t)rs->step < rs->n_batches)
+        NASC_TRY(ckpt_write(rs, err));
+#ifdef NASC_TEST
+    /* test hook: die like a SIGKILL'd process right after global step N */
+    if (rs->kill_step > 0 &&
+        (int64_t)rs->epoch * (int64_t)rs->n_batches + rs->step == rs->kill_step)
+        raise(SIGKILL);
+#endif
+    if (cfg->stop_after_steps > 0 && rs->steps_this_run >= cfg->stop_after_steps)
+        return nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped after %d steps (test hook)",
+                           cfg->method, cfg->stop_after_steps);
+    return NASC_OK;
+}
+
+/* The end of an epoch trained at lr: evaluate, derive, record (the DARTS+ early stop included),
+ * move to the next epoch, checkpoint, report through on_epoch. */
+static nasc_status epoch_end(run_state *rs, const nasc_oneshot_hooks *hooks, float lr,
+                             nasc_err *err) {
+    const nasc_oneshot_config *cfg = rs->cfg;
+    const int ep = rs->epoch;
+    const double t_end = now_s();
+    epoch_rec *r = &rs->hist[rs->n_hist];
+    memset(r, 0, sizeof *r);
+    nasc_oneshot_epoch *e = &r->e;
+    e->epoch = ep;
+    e->epochs = cfg->epochs;
+    e->lr = lr;
+    e->train_loss = rs->seen ? (float)(rs->loss_sum / (double)rs->seen) : NAN;
+    e->train_acc = rs->seen ? (float)(100.0 * (double)rs->correct / (double)rs->seen) : NAN;
+    e->seconds = rs->seconds;
+    e->images_per_second = rs->seconds > 0 ? (double)rs->seen / rs->seconds : 0.0;
+    const bool last = ep + 1 == cfg->epochs;
+    if (rs->os->mi->epoch_end)
+        NASC_TRY(rs->os->mi->epoch_end(rs->os, last, err));
+    NASC_TRY(evaluate(rs, &e->val_loss, &e->val_acc, err));
+    nasc_arch *a = NULL;
+    NASC_TRY(nasc_oneshot_derive(rs->os, &a, err));
+    r->arch = nasc_arch_to_string(a);
+    e->param_free_share = nasc_oneshot_param_free_share(a, &e->n_skip_normal);
+    nasc_arch_free(a);
+    r->alpha = rs->os->mi->has_alpha ? alpha_json(rs->sn) : nasc_strdup("{}");
+    if (!r->arch || !r->alpha)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
+    rs->n_hist++;
+    /* DARTS+ (Liang et al. 2019): stop once the normal cell collapses to skip connections */
+    if (rs->opts.max_skips > 0 && e->n_skip_normal >= rs->opts.max_skips && !last) {
+        char why[128];
+        snprintf(why, sizeof why,
+                 "DARTS+ early stop: %d skip connections in the normal cell (limit %d)",
+                 e->n_skip_normal, rs->opts.max_skips);
+        r->stop = nasc_strdup(why);
+        rs->done = true;
+        /* sampling methods pick their final answer now */
+        if (rs->os->mi->epoch_end)
+            NASC_TRY(rs->os->mi->epoch_end(rs->os, true, err));
+    }
+    e->arch = r->arch;
+    e->alpha_json = r->alpha;
+    e->stop_reason = r->stop;
+    e->last = last || rs->done;
+    rs->epoch++;
+    rs->step = 0;
+    rs->loss_sum = rs->seconds = 0.0;
+    rs->correct = rs->seen = 0;
+    if (e->last)
+        rs->done = true;
+    if (cfg->checkpoint[0])
+        NASC_TRY(ckpt_write(rs, err));
+    rs->epoch_end_s = now_s() - t_end;
+    if (hooks && hooks->on_epoch)
+        NASC_TRY(hooks->on_epoch(e, hooks->user, err));
+    return NASC_OK;
+}
+
 nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_hooks *hooks,
                              nasc_oneshot_result *out, nasc_err *err) {
     memset(out, 0, sizeof *out);
     out->resumed_epoch = -1;
-    run_state rs = {.cfg = cfg};
-    const double t_start = now_s();
-    phase_ctx pc = {.hooks = hooks, .epochs = cfg->epochs, .t_start = t_start};
-    nasc_status st = setup(&rs, hooks, out, err);
-    if (st != NASC_OK)
-        goto done;
-    if (hooks && hooks->on_step)
-        nasc_os_set_phase_progress(rs.os, phase_progress, &pc);
-    struct stat sb;
-    if (cfg->resume && cfg->checkpoint[0] && stat(cfg->checkpoint, &sb) == 0) {
-        if ((st = ckpt_read(&rs, err)) != NASC_OK)
-            goto done;
-        out->resumed = true;
-        out->resumed_epoch = rs.epoch;
-        out->resumed_step = rs.step;
-        /* hand the recorded epochs to the caller again (it keeps whichever it lacks) */
-        for (int i = 0; hooks && hooks->on_epoch && i < rs.n_hist; i++) {
-            nasc_oneshot_epoch e = rs.hist[i].e;
-            e.replayed = true;
-            if ((st = hooks->on_epoch(&e, hooks->user, err)) != NASC_OK)
-                goto done;
-        }
-    } else if (!rs.hist) {
-        rs.hist = nasc_calloc((size_t)cfg->epochs + 1, sizeof *rs.hist);
-        if (!rs.hist) {
-            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
-            goto done;
-        }
-    }
-    nasc_loader_start_epoch_at(rs.vl, rs.val_epoch, rs.val_batch, NULL);
-    int64_t steps_this_run = 0;
-    /* for the ETAs: wall time of this run's steps (loader waits included) and of its last
-     * end-of-epoch phase (evaluation, derivation, checkpoint) */
-    double run_step_s = 0.0, epoch_end_s = 0.0;
+    run_state rs = {.cfg = cfg, .t_start = now_s()};
+    phase_ctx pc = {.hooks = hooks, .epochs = cfg->epochs, .t_start = rs.t_start};
+    /* the DARTS code's schedule: cosine per epoch, from lr to lr_min */
+    const nasc_sched sched = {.kind = NASC_SCHED_COSINE, .lr_max = (float)cfg->lr,
+                              .lr_min = (float)cfg->lr_min, .total_steps = cfg->epochs,
+                              .single = true};
 #ifdef NASC_TEST
     const char *ks = getenv("NASC_TEST_ONESHOT_KILL_STEP");
-    const int64_t kill_step = ks ? atoll(ks) : 0;
+    rs.kill_step = ks ? atoll(ks) : 0;
 #endif
-    const size_t n_batches = nasc_loader_n_batches(rs.tl);
-    while (!rs.done && rs.epoch < cfg->epochs) {
-        const int ep = rs.epoch;
-        nasc_oneshot_set_epoch(rs.os, ep, cfg->epochs);
-        const float lr = cfg->lr_min + 0.5f * (cfg->lr - cfg->lr_min) *
-                                           (1.0f + cosf((float)M_PI * (float)ep /
-                                                        (float)cfg->epochs));
-        if ((st = nasc_loader_start_epoch_at(rs.tl, (uint32_t)ep, (size_t)rs.step, err)) !=
-            NASC_OK)
-            goto done;
-        nasc_batch tb;
-        double t_mark = now_s(); /* end of the previous step */
-        while (nasc_loader_next(rs.tl, &tb)) {
-            const double t0 = now_s();
-            nasc_batch vb;
-            const bool have_val = next_val(&rs, &vb);
-            nasc_oneshot_batch t = {.x = tb.x, .labels = tb.labels, .n = tb.n};
-            nasc_oneshot_batch v = {.x = have_val ? vb.x : NULL,
-                                    .labels = have_val ? vb.labels : NULL,
-                                    .n = have_val ? vb.n : 0};
-            nasc_oneshot_step_stats ss;
-            if ((st = nasc_oneshot_step(rs.os, &t, have_val ? &v : NULL, lr, &ss, err)) !=
-                NASC_OK)
-                goto done;
-            rs.step++;
-            rs.loss_sum += (double)ss.train_loss * tb.n;
-            rs.correct += ss.train_correct;
-            rs.seen += tb.n;
-            const double t1 = now_s();
-            rs.seconds += t1 - t0;
-            run_step_s += t1 - t_mark;
-            t_mark = t1;
-            steps_this_run++;
-            if (hooks && hooks->on_step) {
-                /* a steady rate: the mean over this run's steps, not the run's elapsed time
-                 * (setup, evaluations, earlier epochs) over this epoch's steps */
-                const double step_s = run_step_s / (double)steps_this_run;
-                const int64_t left_epoch = (int64_t)n_batches - rs.step;
-                const int epochs_left = cfg->epochs - ep - 1;
-                nasc_oneshot_progress p = {
-                    .epoch = ep, .epochs = cfg->epochs, .step = rs.step,
-                    .steps = (int64_t)n_batches, .loss = (float)(rs.loss_sum / (double)rs.seen),
-                    .acc = (float)(100.0 * (double)rs.correct / (double)rs.seen),
-                    .images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0,
-                    .elapsed_s = t1 - t_start,
-                    .epoch_eta_s = (double)left_epoch * step_s,
-                    .eta_s = (double)(left_epoch + (int64_t)epochs_left * (int64_t)n_batches) *
-                                 step_s +
-                             (double)(epochs_left + 1) * epoch_end_s};
-                if (!hooks->on_step(&p, hooks->user)) {
-                    /* counted as the progress line counts: epoch 1/E, step s/S done */
-                    st = nasc_errorf(err, NASC_ERR_ABORTED,
-                                     "%s: stopped at epoch %d/%d step %lld/%lld", cfg->method,
-                                     ep + 1, cfg->epochs, (long long)rs.step,
-                                     (long long)n_batches);
-                    goto done;
-                }
-            }
-            if (cfg->checkpoint[0] && cfg->checkpoint_every > 0 &&
-                rs.step % cfg->checkpoint_every == 0 && (size_t)rs.step < n_batches &&
-                (st = ckpt_write(&rs, err)) != NASC_OK)
-                goto done;
-#ifdef NASC_TEST
-            /* test hook: die like a SIGKILL'd process right after global step N */
-            if (kill_step > 0 && (int64_t)ep * (int64_t)n_batches + rs.step == kill_step)
-                raise(SIGKILL);
-#endif
-            if (cfg->stop_after_steps > 0 && steps_this_run >= cfg->stop_after_steps) {
-                st = nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped after %d steps (test hook)",
-                                 cfg->method, cfg->stop_after_steps);
-                goto done;
-            }
-        }
-        /* end of epoch: evaluate, derive, record, checkpoint, report */
-        const double t_end = now_s();
-        epoch_rec *r = &rs.hist[rs.n_hist];
-        memset(r, 0, sizeof *r);
-        nasc_oneshot_epoch *e = &r->e;
-        e->epoch = ep;
-        e->epochs = cfg->epochs;
-        e->lr = lr;
-        e->train_loss = rs.seen ? (float)(rs.loss_sum / (double)rs.seen) : NAN;
-        e->train_acc = rs.seen ? (float)(100.0 * (double)rs.correct / (double)rs.seen) : NAN;
-        e->seconds = rs.seconds;
-        e->images_per_second = rs.seconds > 0 ? (double)rs.seen / rs.seconds : 0.0;
-        const bool last = ep + 1 == cfg->epochs;
-        if (rs.os->mi->epoch_end && (st = rs.os->mi->epoch_end(rs.os, last, err)) != NASC_OK)
-            goto done;
-        if ((st = evaluate(&rs, &e->val_loss, &e->val_acc, err)) != NASC_OK)
-            goto done;
-        nasc_arch *a = NULL;
-        if ((st = nasc_oneshot_derive(rs.os, &a, err)) != NASC_OK)
-            goto done;
-        r->arch = nasc_arch_to_string(a);
-        e->param_free_share = nasc_oneshot_param_free_share(a, &e->n_skip_normal);
-        nasc_arch_free(a);
-        r->alpha = rs.os->mi->has_alpha ? alpha_json(rs.sn) : nasc_strdup("{}");
-        if (!r->arch || !r->alpha) {
-            st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", cfg->method);
-            goto done;
-        }
-        rs.n_hist++;
-        /* DARTS+ (Liang et al. 2019): stop once the normal cell collapses to skip connections */
-        if (rs.opts.max_skips > 0 && e->n_skip_normal >= rs.opts.max_skips && !last) {
-            char why[128];
-            snprintf(why, sizeof why,
-                     "DARTS+ early stop: %d skip connections in the normal cell (limit %d)",
-                     e->n_skip_normal, rs.opts.max_skips);
-            r->stop = nasc_strdup(why);
-            rs.done = true;
-            /* sampling methods pick their final answer now */
-            if (rs.os->mi->epoch_end && (st = rs.os->mi->epoch_end(rs.os, true, err)) != NASC_OK)
-                goto done;
-        }
-        e->arch = r->arch;
-        e->alpha_json = r->alpha;
-        e->stop_reason = r->stop;
-        e->last = last || rs.done;
-        rs.epoch++;
-        rs.step = 0;
-        rs.loss_sum = rs.seconds = 0.0;
-        rs.correct = rs.seen = 0;
-        if (e->last)
-            rs.done = true;
-        if (cfg->checkpoint[0] && (st = ckpt_write(&rs, err)) != NASC_OK)
-            goto done;
-        epoch_end_s = now_s() - t_end;
-        if (hooks && hooks->on_epoch && (st = hooks->on_epoch(e, hooks->user, err)) != NASC_OK)
-            goto done;
+    nasc_status st = setup(&rs, hooks, out, err);
+    if (st == NASC_OK && hooks && hooks->on_step)
+        nasc_os_set_phase_progress(rs.os, phase_progress, &pc);
+    if (st == NASC_OK)
+        st = run_resume(&rs, hooks, out, err);
+    if (st == NASC_OK) {
+        nasc_loader_start_epoch_at(rs.vl, rs.val_epoch, rs.val_batch, NULL);
+        rs.n_batches = nasc_loader_n_batches(rs.tl);
     }
-done:
-    out->seconds = now_s() - t_start;
+    while (st == NASC_OK && !rs.done && rs.epoch < cfg->epochs) {
+        nasc_oneshot_set_epoch(rs.os, rs.epoch, cfg->epochs);
+        const float lr = nasc_sched_lr(&sched, rs.epoch);
+        st = nasc_loader_start_epoch_at(rs.tl, (uint32_t)rs.epoch, (size_t)rs.step, err);
+        nasc_batch tb;
+        double t_mark = now_s();
+        while (st == NASC_OK && nasc_loader_next(rs.tl, &tb))
+            st = run_step(&rs, hooks, &tb, lr, &t_mark, err);
+        if (st == NASC_OK)
+            st = epoch_end(&rs, hooks, lr, err);
+    }
+    out->seconds = now_s() - rs.t_start;
     out->epochs_done = rs.n_hist;
     if (rs.n_hist > 0) {
         const epoch_rec *r = &rs.hist[rs.n_hist - 1];

@@ -56,9 +56,11 @@ void nasc_oneshot_opts_default(nasc_oneshot_opts *o, nasc_oneshot_method m, int 
 #define DEF(f, v)                                                                                  \
     if (o->f == 0)                                                                                 \
     o->f = (v)
-    DEF(momentum, 0.9f);
-    DEF(weight_decay, 3e-4f);
-    DEF(clip, 5.0f);
+    nasc_train_hparams hp; /* the weights' SGD: the one-shot preset of the one defaults table */
+    nasc_train_hparams_default(&hp, NASC_TRAIN_PRESET_ONESHOT);
+    DEF(momentum, (float)hp.momentum);
+    DEF(weight_decay, (float)hp.weight_decay);
+    DEF(clip, (float)hp.clip);
     DEF(arch_lr, m == NASC_ONESHOT_PROXYLESS ? 6e-3f : m == NASC_ONESHOT_ENAS ? 3.5e-4f : 3e-4f);
     DEF(arch_beta1, m == NASC_ONESHOT_PROXYLESS ? 1e-6f : 0.5f);
     DEF(arch_beta2, 0.999f);
@@ -220,20 +222,6 @@ void nasc_oneshot_memory(const nasc_oneshot *os, size_t *out_arena, size_t *out_
 
 /* ---- passes ---- */
 
-int nasc_os_count_correct(const nasc_tensor *logits, const int32_t *labels) {
-    const int N = logits->ne[0], K = logits->ne[1];
-    int ok = 0;
-    for (int i = 0; i < N; i++) {
-        const float *row = logits->data + (size_t)i * (size_t)K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            if (row[k] > row[best])
-                best = k;
-        ok += best == labels[i];
-    }
-    return ok;
-}
-
 nasc_status nasc_os_graph_error(nasc_oneshot *os, nasc_err *err) {
     return nasc_errorf(err, nasc_graph_status(os->g), "%s", nasc_graph_errmsg(os->g));
 }
@@ -257,7 +245,7 @@ nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits, const nasc_one
     if (out_loss)
         *out_loss = loss->data[0];
     if (out_correct)
-        *out_correct = nasc_os_count_correct(logits, b->labels);
+        *out_correct = nasc_count_correct(logits, b->labels);
     if (!isfinite(loss->data[0]))
         return nasc_errorf(err, NASC_ERR_ABORTED, "%s: diverged (loss %g)",
                            os->mi->name, (double)loss->data[0]);

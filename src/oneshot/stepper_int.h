@@ -84,7 +84,6 @@ NASC_INTERNAL nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits,
                                          const nasc_oneshot_batch *b, bool backward,
                                          float *out_loss, int *out_correct, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_os_graph_error(nasc_oneshot *os, nasc_err *err);
-NASC_INTERNAL int nasc_os_count_correct(const nasc_tensor *logits, const int32_t *labels);
 /* Weight step under plan_fn's plan: weights only, clip, SGD at lr. */
 NASC_INTERNAL nasc_status nasc_os_weight_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
                                               float lr, nasc_os_plan_fn plan_fn,

@@ -7,6 +7,7 @@
 #include "learn_int.h"
 
 #include "nasc/cost.h"
+#include "nasc/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,30 +92,14 @@ static nasc_status parse_bound(nasc_objective_kind k, const char *item, const ch
             mult = 1e-3;
         else
             ok = false;
-    } else if (k == NASC_OBJ_MEMORY) {
-        if (!strcmp(u, "B"))
-            mult = 1.0;
-        else if (!strcmp(u, "KB") || !strcmp(u, "K") || !strcmp(u, "k"))
-            mult = 1024.0;
-        else if (!strcmp(u, "MB") || !strcmp(u, "M"))
-            mult = 1024.0 * 1024.0;
-        else if (!strcmp(u, "GB") || !strcmp(u, "G"))
-            mult = 1024.0 * 1024.0 * 1024.0;
-        else
-            ok = false;
+    } else if (k == NASC_OBJ_MEMORY) { /* bytes: powers of 1024 */
+        ok = nasc_unit_multiplier(u, 1024.0, "B KB K k MB M GB G", 0, &mult);
     } else if (k == NASC_OBJ_ACCURACY) {
         ok = !strcmp(u, "%");
     } else if (k == NASC_OBJ_COLUMN) {
         ok = false; /* a column's unit is the table's */
-    } else {
-        if (!strcmp(u, "k") || !strcmp(u, "K"))
-            mult = 1e3;
-        else if (!strcmp(u, "M"))
-            mult = 1e6;
-        else if (!strcmp(u, "G"))
-            mult = 1e9;
-        else
-            ok = false;
+    } else { /* params, FLOPs: powers of 1000 */
+        ok = nasc_unit_multiplier(u, 1000.0, "k K M G", 0, &mult);
     }
     if (!ok)
         return nasc_errorf(err, NASC_ERR_ARG, "constraint '%s': unknown unit '%s' for %s", item, u,

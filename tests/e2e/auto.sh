@@ -4,7 +4,9 @@
 #   default: train --time-limit fits its epochs and reproduces with --epochs (same test accuracy,
 #            bit-identical weights); auto --time-budget 40s: exit 0, summary.json fields, the
 #            outputs exist, the whole run ends within 5 % of the budget; bad flags exit 2.
-#   resume:  auto killed with SIGKILL in the search and in the retraining; --resume finishes.
+#   resume:  auto killed with SIGKILL in the calibration, the search, the retraining and the
+#            outputs (exports, summary); each --resume continues, and the last finishes with the
+#            model the retraining wrote and its test accuracy in summary.json.
 set -uo pipefail
 NASC=$1; OUT=$2; MODE=${3:-plain}
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
@@ -47,12 +49,14 @@ PY
     "$NASC" auto --out "$OUT/a0" 2> "$OUT/err.txt"; [ $? = 2 ] || fail "missing budget exit"
 
     t0=$(date +%s.%N)
+    # with microcontroller bounds, so that the int8 C export is written and checked too
     "$NASC" auto --time-budget 40s --data-fraction 0.03 --threads 1 --out "$OUT/a" \
+        --constraint 'flash<=256KB,ram<=64KB' \
         > "$OUT/auto.txt" 2> "$OUT/auto.err" || { cat "$OUT/auto.err"; fail "auto"; }
     t1=$(date +%s.%N)
     cat "$OUT/auto.err" "$OUT/auto.txt"
     grep -q "PLAN" "$OUT/auto.err" || fail "no plan printed"
-    for f in model.nasc model.onnx model.c model.h search.db report.html summary.json phases.json; do
+    for f in model.nasc model.onnx model.c model.h model_int8.c model_int8.h search.db report.html summary.json phases.json; do
         [ -s "$OUT/a/$f" ] || fail "no $f"
     done
     for k in arch test_accuracy val_accuracy_search params plan seconds; do
@@ -65,6 +69,19 @@ PY
     "$NASC" eval --model "$OUT/a/model.nasc" --json > "$OUT/eval.json" || fail "eval of the model"
     python3 -c "import json,sys; e=json.load(open('$OUT/eval.json')); sys.exit(0 if abs(e['accuracy']-$acc) < 1e-3 else 1)" \
         || fail "model.nasc does not give the summary's test accuracy"
+    # the int8 C export: the header's sizes are the summary's and within the bounds
+    wb=$(sed -n 's/^#define MODEL_INT8_WEIGHT_BYTES \([0-9]*\)$/\1/p' "$OUT/a/model_int8.h")
+    ab=$(sed -n 's/^#define MODEL_INT8_ARENA_BYTES \([0-9]*\)$/\1/p' "$OUT/a/model_int8.h")
+    [ -n "$wb" ] && [ -n "$ab" ] || fail "model_int8.h: no size macros"
+    [ "$wb" = "$(field "$OUT/a/summary.json" "['int8_c']['weight_bytes']")" ] || fail "summary weight_bytes != header"
+    [ "$ab" = "$(field "$OUT/a/summary.json" "['int8_c']['arena_bytes']")" ] || fail "summary arena_bytes != header"
+    [ "$wb" -le 262144 ] && [ "$ab" -le 65536 ] || fail "int8 export $wb / $ab bytes outside flash<=256KB,ram<=64KB"
+    [ "$(field "$OUT/a/summary.json" "['int8_c']['fits']")" = True ] || fail "summary: fits"
+    # its accuracy (and the float C's) on 2,000 test images, compiled with cc: reported
+    SRC=$(cd "$(dirname "$0")/../.." && pwd)
+    "$SRC/bench/export_c/accuracy.sh" "$OUT/a" model_int8 2000 || fail "int8 C accuracy"
+    "$SRC/bench/export_c/accuracy.sh" "$OUT/a" model 2000 || fail "float C accuracy"
+    echo "int8 C export: $wb weight bytes, $ab arena bytes (bounds 262144, 65536)"
     "$NASC" auto --time-budget 40s --out "$OUT/a" 2> "$OUT/err.txt"; [ $? = 2 ] || fail "reuse of --out"
     echo "ok"
     exit 0
@@ -73,7 +90,12 @@ fi
 # resume: kill in the search (after the plan is recorded) and in the retraining. The nasc process
 # itself is started in the background (not a shell function: its subshell would be what is killed).
 ARGS=(auto --time-budget 90s --data-fraction 0.01 --threads 1 --out "$OUT/r")
+# in the calibration (at least 2 s of measuring, after the data are loaded)
 "$NASC" "${ARGS[@]}" >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
+sleep 1; kill -9 $pid; wait $pid 2>/dev/null
+grep -q '"calibrate"' "$OUT/r/phases.json" 2>/dev/null && fail "killed too late (calibration already done)"
+# in the search (after the plan is recorded)
+"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
 for _ in $(seq 300); do grep -q '"plan"' "$OUT/r/phases.json" 2>/dev/null && break; sleep 0.2; done
 sleep 3; kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"search"' "$OUT/r/phases.json" && fail "killed too late (search already done)"
@@ -85,12 +107,25 @@ sleep 2; had_ckpt=0; [ -f "$OUT/r/retrain.ckpt" ] && had_ckpt=1
 kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"retrain"' "$OUT/r/phases.json" && fail "killed too late (retraining done)"
 : > "$OUT/r2.err"
-"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err" || { cat "$OUT/r2.err"; fail "resume after the retraining kill"; }
+# in the outputs phase (a test hook: after the report, before the exports and the summary)
+NASC_TEST_AUTO_KILL_AT=outputs "$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err"
+[ $? = 137 ] || { cat "$OUT/r2.err"; fail "resume after the retraining kill, to the outputs kill"; }
+grep -q '"retrain"' "$OUT/r/phases.json" || fail "retraining not recorded before the outputs kill"
+grep -q '"outputs"' "$OUT/r/phases.json" && fail "outputs recorded although killed"
+cp "$OUT/r/model.nasc" "$OUT/model_before.nasc"
+"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err" || { cat "$OUT/r2.err"; fail "resume after the outputs kill"; }
+# the delivered model is the one the retraining wrote, and the summary gives its test accuracy
+cmp -s "$OUT/model_before.nasc" "$OUT/r/model.nasc" || fail "model.nasc changed by the outputs resume"
+acc=$(field "$OUT/r/summary.json" "['test_accuracy']")
+"$NASC" eval --model "$OUT/r/model.nasc" --json > "$OUT/reval.json" || fail "eval of the resumed model"
+python3 -c "import json,sys; e=json.load(open('$OUT/reval.json')); sys.exit(0 if abs(e['accuracy']-$acc) < 1e-3 else 1)" \
+    || fail "summary.json's test accuracy is not the model's"
+for f in model.onnx model.c model.h; do [ -s "$OUT/r/$f" ] || fail "no $f after the outputs resume"; done
 for f in model.nasc search.db report.html summary.json; do [ -s "$OUT/r/$f" ] || fail "no $f"; done
 if [ $had_ckpt = 1 ]; then
     grep -q "resumed from the checkpoint" "$OUT/r2.err" || fail "retraining did not resume from its checkpoint"
 fi
 grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
 [ -f "$OUT/r/retrain.ckpt" ] && fail "checkpoint left behind"
-echo "resumed twice (checkpoint at the retraining kill: $had_ckpt)"
+echo "resumed four times (checkpoint at the retraining kill: $had_ckpt)"
 echo ok

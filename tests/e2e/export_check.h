@@ -1,11 +1,27 @@
-/* export_check.h — shared by the export tests (test_export_onnx.c, test_export_pytorch.c):
- * run a program with arguments, train the small models the tests export, write test images as
- * raw float32 pixels, and compare another runtime's logits with `nasc predict --logits`. */
+/* export_check.h — shared by the export tests (test_export_onnx.c, test_export_pytorch.c,
+ * test_export_c.c): run a program with arguments, train the small models the tests export, write
+ * test images as raw float32 pixels, and compare another runtime's logits with
+ * `nasc predict --logits`. A test keeps only what differs:
+ *
+ *     xc_ctx c;
+ *     xc_begin(&c, "export_onnx");                 // NASC_CLI, a scratch dir, the test labels
+ *     for (int i = 0; i < XC_N_NETS; i++) {
+ *         char model[600];
+ *         float *want = xc_model(&c, &xc_nets[i], n, model, sizeof model);  // trained + predicted
+ *         ... export model, run it elsewhere on xc_pixels(&c, n), writing got.f32 ...
+ *         xc_check_file(&c, xc_nets[i].name, got_path, want, n, 1e-4);
+ *         nasc_free(want);
+ *     }
+ *     return xc_end(&c, "test_export_onnx");       // removes the dir unless something failed
+ *
+ * The models are trained once per build and kept in BUILD/export-models (see xc_model). */
 #ifndef NASC_TEST_EXPORT_CHECK_H
 #define NASC_TEST_EXPORT_CHECK_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,7 +96,7 @@ static inline const char *xc_cli(void) {
 }
 
 /* The networks the issue asks for, each trained one epoch on 0.5% of Fashion-MNIST's training set
- * (300 images) in this process — so that weights and batch-norm statistics are not the
+ * (300 images) by xc_train — so that weights and batch-norm statistics are not the
  * initial ones — and saved as `nasc train --out` saves a model (metadata as in FORMAT.md). The
  * training runs here and not through `nasc train`, which always evaluates the whole test set. */
 typedef struct xc_net {
@@ -99,10 +115,12 @@ typedef struct xc_net {
 
 static const xc_net xc_nets[] = {
     {"baseline", "baseline", "baseline", 0, 0, false, 0.0f},
-    /* with a 'none' edge: exported as a multiplication by zero */
+    /* with a 'none' edge, and a dead node: node 2 reaches the output only through 'none', so
+     * the inference graph drops its ops (nor_conv_1x1 and its weights); every format must
+     * still give the same network (the PyTorch module once failed to load without them) */
     {"nb201", "nb201",
-     "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
-     "skip_connect~2|",
+     "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+     "none~2|",
      16, 1, false, 0.0f},
     /* DARTS_V2, C=16, 8 cells, trained with the auxiliary head and drop-path (both gone in the
      * export) */
@@ -224,6 +242,135 @@ static inline void xc_compare(const char *what, const float *got, const float *w
            what, n, max_abs, 100.0 * ok_got / n, 100.0 * ok_want / n, differ);
     CHECK_MSG(max_abs <= tol, "%s: max abs diff %.3g > %.3g", what, max_abs, tol);
     CHECK_MSG(ok_got == ok_want, "%s: accuracy %d vs nasc %d of %d", what, ok_got, ok_want, n);
+}
+
+/* ---- one test's scratch ---- */
+
+enum { XC_N_TEST = 10000, XC_K = 10 };
+
+typedef struct xc_ctx {
+    const char *cli;  /* NASC_CLI */
+    char dir[256];    /* scratch directory, removed by xc_end when every check passed */
+    char log[300];    /* dir/log.txt: every command and its output */
+    int32_t *labels;  /* the XC_N_TEST test labels */
+    char pixels[320]; /* the last path xc_pixels returned */
+} xc_ctx;
+
+/* NASC_CLI (skips with 77 when unset), a new scratch directory /tmp/nasc_TAG_XXXXXX, the test
+ * labels. Exits 1 if the directory cannot be made or the dataset cannot be read. */
+static inline void xc_begin(xc_ctx *c, const char *tag) {
+    memset(c, 0, sizeof *c);
+    c->cli = xc_cli();
+    snprintf(c->dir, sizeof c->dir, "/tmp/nasc_%s_XXXXXX", tag);
+    nasc_err err = {0};
+    nasc_dataset *ds = NULL;
+    c->labels = nasc_malloc(XC_N_TEST * sizeof *c->labels);
+    if (!mkdtemp(c->dir) || !c->labels ||
+        nasc_dataset_load("fashion-mnist", NASC_SPLIT_TEST, &ds, &err) != NASC_OK ||
+        ds->n < XC_N_TEST) {
+        fprintf(stderr, "%s: cannot set up (%s)\n", tag, err.msg[0] ? err.msg : strerror(errno));
+        exit(1);
+    }
+    for (int i = 0; i < XC_N_TEST; i++)
+        c->labels[i] = ds->labels[i];
+    nasc_dataset_free(ds);
+    snprintf(c->log, sizeof c->log, "%s/log.txt", c->dir);
+}
+
+/* The first n test images as raw float32 in dir/pixels<n>.f32 (written once per n); its path
+ * (valid until the next call), or NULL with a failed check. */
+static inline const char *xc_pixels(xc_ctx *c, int n) {
+    snprintf(c->pixels, sizeof c->pixels, "%s/pixels%d.f32", c->dir, n);
+    if (access(c->pixels, R_OK) == 0)
+        return c->pixels;
+    int32_t *tmp = nasc_malloc(XC_N_TEST * sizeof *tmp);
+    const bool ok = tmp && xc_write_pixels(c->pixels, n, tmp);
+    nasc_free(tmp);
+    CHECK_MSG(ok, "cannot write %s", c->pixels);
+    return ok ? c->pixels : NULL;
+}
+
+/* mtime of a file (0 if it cannot be read) */
+static inline double xc_mtime(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) ? 0.0 : (double)sb.st_mtim.tv_sec + 1e-9 * (double)sb.st_mtim.tv_nsec;
+}
+
+/* The briefly trained model of net in *model, and nasc's logits on the first n test images
+ * (`nasc predict --limit n --logits`, n x XC_K floats, caller frees), or NULL with a failed
+ * check and the log's tail. Training is deterministic (fixed seed and thread count), so the model
+ * is trained once per build into NASC_BINARY_DIR/export-models/NAME.nasc and reused while it is
+ * newer than the test program; the export tests then share it instead of each training it again
+ * (under a lock, so that tests run side by side train it once). */
+static inline float *xc_model(xc_ctx *c, const xc_net *net, int n, char *model, size_t len) {
+    snprintf(model, len, "%s/export-models", NASC_BINARY_DIR);
+    mkdir(model, 0755);
+    snprintf(model, len, "%s/export-models/%s.nasc", NASC_BINARY_DIR, net->name);
+    const double t0 = xc_now();
+    /* one test trains, one running beside it (ctest -j) waits for the model */
+    char lock[700];
+    snprintf(lock, sizeof lock, "%s.lock", model);
+    const int lfd = open(lock, O_RDWR | O_CREAT, 0644);
+    if (lfd >= 0)
+        flock(lfd, LOCK_EX);
+    if (xc_mtime(model) <= xc_mtime("/proc/self/exe")) {
+        char tmp[700]; /* beside the model, so that rename replaces it whole */
+        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", model, (long)getpid());
+        const bool ok = xc_train(net, tmp) && rename(tmp, model) == 0;
+        CHECK_MSG(ok, "%s: training into %s failed", net->name, model);
+        if (!ok)
+            remove(tmp);
+        else
+            printf("%-10s trained in %.1f s\n", net->name, xc_now() - t0);
+    }
+    if (lfd >= 0)
+        close(lfd); /* releases the lock */
+    if (access(model, R_OK))
+        return NULL;
+    char want[600], nbuf[16];
+    snprintf(want, sizeof want, "%s/%s.nasc.f32", c->dir, net->name);
+    snprintf(nbuf, sizeof nbuf, "%d", n);
+    const char *pred[] = {c->cli, "predict", "--model", model, "--data", "fashion-mnist",
+                          "--limit", nbuf, "--quiet", "--logits", want, NULL};
+    const int rc = xc_run(c->log, pred);
+    CHECK_MSG(rc == 0, "%s: nasc predict exited %d", net->name, rc);
+    if (rc) {
+        xc_tail(c->log);
+        return NULL;
+    }
+    return xc_read_floats(want, (size_t)n * XC_K);
+}
+
+/* Reads n x XC_K logits from got_path and compares them with want (xc_compare, tolerance tol). */
+static inline void xc_check_file(xc_ctx *c, const char *what, const char *got_path,
+                                 const float *want, int n, double tol) {
+    float *got = xc_read_floats(got_path, (size_t)n * XC_K);
+    CHECK_MSG(got && want, "%s: no logits to compare", what);
+    if (got && want)
+        xc_compare(what, got, want, n, XC_K, c->labels, tol);
+    nasc_free(got);
+}
+
+/* Runs argv, logging to the test's log; false with a failed check and the log's tail. */
+static inline bool xc_cmd(xc_ctx *c, const char *what, const char *const *argv) {
+    const int rc = xc_run(c->log, argv);
+    CHECK_MSG(rc == 0, "%s: %s exited %d", what, argv[0], rc);
+    if (rc)
+        xc_tail(c->log);
+    return rc == 0;
+}
+
+/* Removes the scratch directory when every check passed (else says where it is) and returns
+ * test_done(name). */
+static inline int xc_end(xc_ctx *c, const char *name) {
+    if (!test_failures) {
+        const char *rm[] = {"rm", "-rf", c->dir, NULL};
+        xc_run("/dev/null", rm);
+    } else {
+        fprintf(stderr, "files kept in %s\n", c->dir);
+    }
+    nasc_free(c->labels);
+    return test_done(name);
 }
 
 #endif /* NASC_TEST_EXPORT_CHECK_H */

@@ -2,7 +2,7 @@
  *
  * For the baseline CNN and an nb201 network (test_export_c_all.c: also a DARTS genotype network
  * at C=16, 8 cells, and a mobilenet-space network, on all 10,000 test images, with gcc and clang),
- * each trained briefly in this process (export_check.h): the generated NAME.c and NAME.h compile
+ * each trained briefly (once per build, export_check.h): the generated NAME.c and NAME.h compile
  * with `-std=c99 -O2 -Wall -Wextra -pedantic -Werror`, a small driver runs NAME_predict on the
  * first test images, and the logits agree with `nasc predict --logits` to 1e-4 (max abs) with the
  * same accuracy. The header's sizes are checked against the graph. int8 (--quantize int8
@@ -22,7 +22,7 @@
 #define XC_ALL 0
 #endif
 
-static char dir[256];
+static xc_ctx c; /* the scratch directory c.dir, the log, the labels */
 
 /* The driver: reads n images (raw float32 NCHW) from argv[1], writes n x K logits to argv[2]. */
 static const char *const driver_src =
@@ -63,11 +63,11 @@ static bool write_text(const char *path, const char *text) {
 /* Compiles sub/net.c + driver with cc and extra flags into sub/exe; true on success. */
 static bool build(const char *sub, const char *cc, const char *extra, const char *exe) {
     char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/build.log", dir);
+    snprintf(log, sizeof log, "%s/build.log", c.dir);
     snprintf(cmd, sizeof cmd,
              "cd %s && %s -std=c99 -O2 -Wall -Wextra -pedantic -Werror %s net.c %s/driver.c -I. "
              "-o %s -lm",
-             sub, cc, extra, dir, exe);
+             sub, cc, extra, c.dir, exe);
     const char *argv[] = {"sh", "-c", cmd, NULL};
     const int rc = xc_run(log, argv);
     CHECK_MSG(rc == 0, "%s: %s failed (%d)", sub, cc, rc);
@@ -76,13 +76,14 @@ static bool build(const char *sub, const char *cc, const char *extra, const char
     return rc == 0;
 }
 
-/* Runs sub/exe on n images (optionally under a wrapper), reads the logits; NULL on failure. */
-static float *run_driver(const char *sub, const char *exe, const char *wrap, int n) {
+/* Runs sub/exe on the first n images of `pixels` (optionally under a wrapper), reads the logits;
+ * NULL on failure. */
+static float *run_driver(const char *sub, const char *exe, const char *wrap, const char *pixels,
+                         int n) {
     char log[512], cmd[2048], out[512];
-    snprintf(log, sizeof log, "%s/run.log", dir);
+    snprintf(log, sizeof log, "%s/run.log", c.dir);
     snprintf(out, sizeof out, "%s/%s.logits", sub, exe);
-    snprintf(cmd, sizeof cmd, "cd %s && %s ./%s %s/pixels.f32 %s %d", sub, wrap, exe, dir, out,
-             n);
+    snprintf(cmd, sizeof cmd, "cd %s && %s ./%s %s %s %d", sub, wrap, exe, pixels, out, n);
     const char *argv[] = {"sh", "-c", cmd, NULL};
     const int rc = xc_run(log, argv);
     CHECK_MSG(rc == 0, "%s: %s %s exited %d", sub, wrap, exe, rc);
@@ -90,13 +91,13 @@ static float *run_driver(const char *sub, const char *exe, const char *wrap, int
         xc_tail(log);
         return NULL;
     }
-    return xc_read_floats(out, (size_t)n * 10);
+    return xc_read_floats(out, (size_t)n * XC_K);
 }
 
 /* `nasc export` with extra arguments into sub/net.{c,h}; the exit code. */
 static int export_c(const char *cli, const char *model, const char *sub, const char *extra) {
     char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/export.log", dir);
+    snprintf(log, sizeof log, "%s/export.log", c.dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format c --out %s/net.c %s",
              sub, cli, model, sub, extra);
     const char *argv[] = {"sh", "-c", cmd, NULL};
@@ -105,7 +106,7 @@ static int export_c(const char *cli, const char *model, const char *sub, const c
 
 /* The header's WEIGHT_BYTES and ARENA_BYTES. */
 static void header_sizes(const char *sub, size_t *wb, size_t *ab) {
-    char p[512], line[256];
+    char p[700], line[256];
     snprintf(p, sizeof p, "%s/net.h", sub);
     FILE *f = fopen(p, "r");
     *wb = *ab = 0;
@@ -119,8 +120,8 @@ static void header_sizes(const char *sub, size_t *wb, size_t *ab) {
 
 static void bad_input(const char *cli, const char *model) {
     char log[512], cmd[4096], sub[300];
-    snprintf(log, sizeof log, "%s/bad.log", dir);
-    snprintf(sub, sizeof sub, "%s/bad", dir);
+    snprintf(log, sizeof log, "%s/bad.log", c.dir);
+    snprintf(sub, sizeof sub, "%s/bad", c.dir);
     /* unknown format */
     snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format tflite --out %s/x",
              sub, cli, model, sub);
@@ -151,18 +152,62 @@ static void bad_input(const char *cli, const char *model) {
     CHECK_MSG(xc_run("/dev/null", argv) != 0, "bad input left files in %s", sub);
 }
 
+/* int8 export of the baseline: compiles, weights under a third of the float's, and logits close
+ * to the float ones relative to their spread around each row's mean (a briefly trained net has
+ * small margins, so argmaxes alone say little). */
+static void check_int8(const char *model, const char *sub, size_t wb, const float *want,
+                       const char *pixels, int n) {
+    char sub8[520];
+    snprintf(sub8, sizeof sub8, "%s8", sub);
+    const int rc = export_c(c.cli, model, sub8, "--quantize int8 --calibration fashion-mnist");
+    CHECK_MSG(rc == 0, "int8 export exited %d", rc);
+    size_t wb8, ab8;
+    header_sizes(sub8, &wb8, &ab8);
+    CHECK_MSG(rc == 0 && wb8 < wb / 3, "int8 weight bytes %zu vs float %zu", wb8, wb);
+    if (rc != 0 || !build(sub8, "gcc", "", "gcc"))
+        return;
+    float *got = run_driver(sub8, "gcc", "", pixels, n);
+    const int32_t *labels = c.labels;
+    if (got && want) {
+        int agree = 0, ok8 = 0, okf = 0;
+        double err_sum = 0.0, spread = 0.0;
+        for (int i = 0; i < n; i++) {
+            int b8 = 0, bf = 0;
+            double mean = 0.0;
+            for (int k = 0; k < 10; k++)
+                mean += want[i * 10 + k] / 10.0;
+            for (int k = 0; k < 10; k++) {
+                err_sum += fabs((double)got[i * 10 + k] - want[i * 10 + k]);
+                spread += fabs(want[i * 10 + k] - mean);
+            }
+            for (int k = 1; k < 10; k++) {
+                b8 = got[i * 10 + k] > got[i * 10 + b8] ? k : b8;
+                bf = want[i * 10 + k] > want[i * 10 + bf] ? k : bf;
+            }
+            agree += b8 == bf;
+            ok8 += b8 == labels[i];
+            okf += bf == labels[i];
+        }
+        printf("baseline int8 %d images: mean abs logit error %.3g of spread %.3g, argmax agrees "
+               "with float on %.2f%%, accuracy %.2f%% vs %.2f%%\n",
+               n, err_sum / (10.0 * n), spread / (10.0 * n), 100.0 * agree / n, 100.0 * ok8 / n,
+               100.0 * okf / n);
+        CHECK_MSG(err_sum <= 0.1 * spread, "int8 logit error %.3g > 10%% of %.3g", err_sum,
+                  spread);
+        CHECK_MSG(agree >= 0.85 * n, "int8 argmax agreement %d of %d", agree, n);
+        CHECK_MSG(abs(ok8 - okf) <= 0.03 * n, "int8 accuracy %d vs %d", ok8, okf);
+    }
+    nasc_free(got);
+}
+
 int main(void) {
-    const char *cli = xc_cli();
+    xc_begin(&c, "export_c");
     const bool have_clang = xc_have("clang"), have_valgrind = xc_have("valgrind");
-    snprintf(dir, sizeof dir, "/tmp/nasc_export_c.XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
-    const int n = XC_ALL ? 10000 : 300;
-    int32_t *labels = nasc_malloc(10000 * sizeof *labels);
-    char p[512];
-    snprintf(p, sizeof p, "%s/pixels.f32", dir);
-    CHECK(labels && xc_write_pixels(p, n, labels));
-    snprintf(p, sizeof p, "%s/driver.c", dir);
+    const int n = XC_ALL ? XC_N_TEST : 300;
+    const char *px = xc_pixels(&c, n);
+    char pixels[320], p[512];
+    snprintf(pixels, sizeof pixels, "%s", px ? px : "");
+    snprintf(p, sizeof p, "%s/driver.c", c.dir);
     CHECK(write_text(p, driver_src));
 
     for (int t = 0; t < XC_N_NETS; t++) {
@@ -170,46 +215,35 @@ int main(void) {
         const bool small = !strcmp(net->name, "baseline") || !strcmp(net->name, "nb201");
         if (!XC_ALL && !small)
             continue;
-        char model[512], sub[512], lg[512], cmd[4096], log[512];
-        snprintf(model, sizeof model, "%s/%s.nasc", dir, net->name);
-        snprintf(sub, sizeof sub, "%s/%s", dir, net->name);
-        snprintf(lg, sizeof lg, "%s/%s.nasc.logits", dir, net->name);
-        snprintf(log, sizeof log, "%s/%s.log", dir, net->name);
-        double t0 = xc_now();
-        if (!xc_train(net, model)) {
-            CHECK_MSG(0, "%s: training failed", net->name);
+        char model[600], sub[512];
+        snprintf(sub, sizeof sub, "%s/%s", c.dir, net->name);
+        const double t0 = xc_now();
+        float *want = xc_model(&c, net, n, model, sizeof model);
+        if (!want)
             continue;
-        }
-        snprintf(cmd, sizeof cmd, "%s predict --model %s --data fashion-mnist --quiet --logits %s",
-                 cli, model, lg);
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        int rc = xc_run(log, argv);
-        CHECK_MSG(rc == 0, "%s: nasc predict exited %d", net->name, rc);
-        float *want = rc == 0 ? xc_read_floats(lg, 100000) : NULL;
-        rc = export_c(cli, model, sub, "");
+        const int rc = export_c(c.cli, model, sub, "");
         CHECK_MSG(rc == 0, "%s: nasc export --format c exited %d", net->name, rc);
         if (rc) {
-            snprintf(p, sizeof p, "%s/export.log", dir);
+            snprintf(p, sizeof p, "%s/export.log", c.dir);
             xc_tail(p);
             nasc_free(want);
             continue;
         }
-        /* the header's sizes: the weights as float32, an arena no larger than the graph's
-         * peak without reuse of the input */
+        /* the header's sizes: the weights as float32, a non-empty arena */
         size_t wb, ab;
         header_sizes(sub, &wb, &ab);
         CHECK_MSG(wb >= 4 * 100 && ab > 0, "%s: header sizes %zu %zu", net->name, wb, ab);
         const char *ccs[] = {"gcc", "clang"};
-        for (int c = 0; c < 2; c++) {
-            if ((c == 1 && !have_clang) || (c == 1 && !XC_ALL && t > 0))
+        for (int k = 0; k < 2; k++) {
+            if ((k == 1 && !have_clang) || (k == 1 && !XC_ALL && t > 0))
                 continue;
-            if (!build(sub, ccs[c], "", ccs[c]))
+            if (!build(sub, ccs[k], "", ccs[k]))
                 continue;
-            float *got = run_driver(sub, ccs[c], "", n);
-            if (got && want) {
+            float *got = run_driver(sub, ccs[k], "", pixels, n);
+            if (got) {
                 char what[64];
-                snprintf(what, sizeof what, "%s/%s", net->name, ccs[c]);
-                xc_compare(what, got, want, n, 10, labels, 1e-4);
+                snprintf(what, sizeof what, "%s/%s", net->name, ccs[k]);
+                xc_compare(what, got, want, n, XC_K, c.labels, 1e-4);
             }
             nasc_free(got);
         }
@@ -217,77 +251,25 @@ int main(void) {
             /* sanitizers and valgrind, a few images */
             if (build(sub, "gcc", "-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all",
                       "san")) {
-                float *got = run_driver(sub, "san", "", 8);
-                if (got && want)
-                    xc_compare("nb201/asan", got, want, 8, 10, labels, 1e-4);
+                float *got = run_driver(sub, "san", "", pixels, 8);
+                if (got)
+                    xc_compare("nb201/asan", got, want, 8, XC_K, c.labels, 1e-4);
                 nasc_free(got);
             }
             if (have_valgrind && build(sub, "gcc", "-g", "vg")) {
-                float *got = run_driver(sub, "vg", "valgrind -q --error-exitcode=3", 3);
-                if (got && want)
-                    xc_compare("nb201/valgrind", got, want, 3, 10, labels, 1e-4);
+                float *got = run_driver(sub, "vg", "valgrind -q --error-exitcode=3", pixels, 3);
+                if (got)
+                    xc_compare("nb201/valgrind", got, want, 3, XC_K, c.labels, 1e-4);
                 nasc_free(got);
             }
         }
         if (!strcmp(net->name, "baseline")) {
-            /* int8 */
-            char sub8[600];
-            snprintf(sub8, sizeof sub8, "%s8", sub);
-            rc = export_c(cli, model, sub8, "--quantize int8 --calibration fashion-mnist");
-            CHECK_MSG(rc == 0, "int8 export exited %d", rc);
-            size_t wb8, ab8;
-            header_sizes(sub8, &wb8, &ab8);
-            CHECK_MSG(rc == 0 && wb8 < wb / 3, "int8 weight bytes %zu vs float %zu", wb8, wb);
-            if (rc == 0 && build(sub8, "gcc", "", "gcc")) {
-                float *got = run_driver(sub8, "gcc", "", n);
-                if (got && want) {
-                    /* quantization error relative to the logits' spread around each row's
-                     * mean (a briefly trained net has small margins, so argmaxes alone say
-                     * little) */
-                    int agree = 0, ok8 = 0, okf = 0;
-                    double err_sum = 0.0, spread = 0.0;
-                    for (int i = 0; i < n; i++) {
-                        int b8 = 0, bf = 0;
-                        double mean = 0.0;
-                        for (int k = 0; k < 10; k++)
-                            mean += want[i * 10 + k] / 10.0;
-                        for (int k = 0; k < 10; k++) {
-                            err_sum += fabs((double)got[i * 10 + k] - want[i * 10 + k]);
-                            spread += fabs(want[i * 10 + k] - mean);
-                        }
-                        for (int k = 1; k < 10; k++) {
-                            b8 = got[i * 10 + k] > got[i * 10 + b8] ? k : b8;
-                            bf = want[i * 10 + k] > want[i * 10 + bf] ? k : bf;
-                        }
-                        agree += b8 == bf;
-                        ok8 += b8 == labels[i];
-                        okf += bf == labels[i];
-                    }
-                    printf("baseline int8 %d images: mean abs logit error %.3g of spread %.3g, "
-                           "argmax agrees with float on %.2f%%, accuracy %.2f%% vs %.2f%%\n",
-                           n, err_sum / (10.0 * n), spread / (10.0 * n), 100.0 * agree / n,
-                           100.0 * ok8 / n, 100.0 * okf / n);
-                    CHECK_MSG(err_sum <= 0.1 * spread, "int8 logit error %.3g > 10%% of %.3g",
-                              err_sum, spread);
-                    CHECK_MSG(agree >= 0.85 * n, "int8 argmax agreement %d of %d", agree, n);
-                    CHECK_MSG(abs(ok8 - okf) <= 0.03 * n, "int8 accuracy %d vs %d", ok8, okf);
-                }
-                nasc_free(got);
-            }
+            check_int8(model, sub, wb, want, pixels, n);
             if (!XC_ALL)
-                bad_input(cli, model);
+                bad_input(c.cli, model);
         }
         nasc_free(want);
         printf("%s: %.1f s\n", net->name, xc_now() - t0);
     }
-    nasc_free(labels);
-    if (!test_failures) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        xc_run("/dev/null", argv);
-    } else {
-        fprintf(stderr, "kept %s\n", dir);
-    }
-    return test_done(XC_ALL ? "test_export_c_all" : "test_export_c");
+    return xc_end(&c, XC_ALL ? "test_export_c_all" : "test_export_c");
 }

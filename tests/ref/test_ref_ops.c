@@ -417,6 +417,8 @@ typedef struct drop_run {
     float *out, *dx; /* copies of the output and of the input gradient */
 } drop_run;
 
+static int64_t drop_first; /* nasc_graph_set_batch_first of drop_once's graph */
+
 /* out = op(x, p) on a fresh graph keyed (seed, step), then backward of sum(out*R). */
 static drop_run drop_once(nasc_backend *be, bool path, const float *x, const float *R,
                           const int ne[4], float p, bool training, uint64_t step) {
@@ -426,6 +428,7 @@ static drop_run drop_once(nasc_backend *be, bool path, const float *x, const flo
     nasc_graph *g = nasc_graph_new(be, 1 << 20, &err);
     nasc_graph_set_training(g, training);
     nasc_graph_set_rng(g, 1234, step);
+    nasc_graph_set_batch_first(g, drop_first);
     nasc_tensor *xt = nasc_input(g, ne[0], ne[1], ne[2], ne[3], x);
     nasc_tensor_set_requires_grad(xt, true);
     nasc_tensor *out = path ? nasc_drop_path(g, xt, p) : nasc_dropout(g, xt, p);
@@ -444,6 +447,37 @@ static drop_run drop_once(nasc_backend *be, bool path, const float *x, const flo
 static void drop_free(drop_run *r) {
     free(r->out);
     free(r->dx);
+}
+
+/* Data-parallel shards (nasc_graph_set_batch_first): samples [2, 6) of a batch of 6, run as a
+ * batch of 4 whose first sample is global sample 2, get exactly the masks, outputs and input
+ * gradients of those samples in the whole batch; numbered from 0 instead, they do not. */
+static void drop_shards(nasc_backend *be, bool path) {
+    const int ne[4] = {6, 4, 3, 2}, ne4[4] = {4, 4, 3, 2};
+    const size_t S = 4 * 3 * 2, n = 6 * S;
+    float *x = malloc(n * sizeof(float)), *R = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        x[i] = 0.5f + (float)(i % 7);
+        R[i] = 1.0f + (float)(i % 5);
+    }
+    drop_first = 0;
+    drop_run whole = drop_once(be, path, x, R, ne, 0.5f, true, 3);
+    drop_first = 2;
+    drop_run part = drop_once(be, path, x + 2 * S, R + 2 * S, ne4, 0.5f, true, 3);
+    drop_first = 0;
+    drop_run wrong = drop_once(be, path, x + 2 * S, R + 2 * S, ne4, 0.5f, true, 3);
+    CHECK_MSG(!memcmp(part.out, whole.out + 2 * S, 4 * S * sizeof(float)) &&
+                  !memcmp(part.dx, whole.dx + 2 * S, 4 * S * sizeof(float)),
+              "[%s] %s: a shard's masks differ from the whole batch's", nasc_backend_name(be),
+              path ? "drop_path" : "dropout");
+    CHECK_MSG(memcmp(wrong.out, whole.out + 2 * S, 4 * S * sizeof(float)) != 0,
+              "[%s] %s: masks do not depend on the batch's first sample", nasc_backend_name(be),
+              path ? "drop_path" : "dropout");
+    drop_free(&whole);
+    drop_free(&part);
+    drop_free(&wrong);
+    free(x);
+    free(R);
 }
 
 /* Checks one op (dropout: per element; drop-path: per sample of S = C*H*W values). */
@@ -680,6 +714,8 @@ int main(int argc, char **argv) {
         nasc_graph_free(g);
         drop_properties(backends[bi], false);
         drop_properties(backends[bi], true);
+        drop_shards(backends[bi], false);
+        drop_shards(backends[bi], true);
     }
     /* Every tensor of the file was compared: a case added to gen_torch.py but not here fails. */
     CHECK_MSG(refbin_report_unused(&rb) == 0, "%s holds tensors this test does not check", path);

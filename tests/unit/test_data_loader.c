@@ -383,6 +383,63 @@ static void test_no_steady_alloc(const nasc_dataset *ds) {
     nasc_alloc_set_hooks(NULL);
 }
 
+/* Data-parallel shards: for 1..4 shards, with and without prefetch, every batch's shares
+ * concatenated in shard order are the whole batch of one loader, byte for byte (the same order
+ * and augmentation draws), with first/n_total describing the share; the uneven last batch (23 =
+ * 3 x 7 + 2) included, where some shards get no image (2 images over 4 shards: 0, 1, 0, 1). */
+static void test_shards(const nasc_dataset *ds) {
+    const nasc_loader_config whole = {.batch = 7, .shuffle = true, .seed = 11,
+                                      .aug = {.crop_pad = 2, .hflip = true, .cutout = 3}};
+    const size_t img = (size_t)H * W * C;
+    for (int k = 1; k <= 4; k++) {
+        for (int pf = 0; pf < 2; pf++) {
+            nasc_loader_config wc = whole;
+            wc.prefetch = pf;
+            nasc_loader *ref = make_loader(ds, wc);
+            nasc_loader *sh[4];
+            for (int r = 0; r < k; r++) {
+                nasc_loader_config c = wc;
+                c.shard = r;
+                c.n_shards = k;
+                sh[r] = make_loader(ds, c);
+                CHECK(nasc_loader_n_batches(sh[r]) == nasc_loader_n_batches(ref));
+            }
+            for (uint32_t epoch = 0; epoch < 2; epoch++) {
+                nasc_loader_start_epoch(ref, epoch);
+                for (int r = 0; r < k; r++)
+                    nasc_loader_start_epoch(sh[r], epoch);
+                nasc_batch b;
+                while (nasc_loader_next(ref, &b)) {
+                    int at = 0;
+                    for (int r = 0; r < k; r++) {
+                        nasc_batch s;
+                        CHECK(nasc_loader_next(sh[r], &s));
+                        CHECK(s.index == b.index && s.n_total == b.n && s.first == at);
+                        CHECK(s.n == b.n * (r + 1) / k - b.n * r / k);
+                        CHECK(at + s.n <= b.n);
+                        if (s.n > 0 && at + s.n <= b.n) {
+                            CHECK(!memcmp(s.x, b.x + (size_t)at * img, (size_t)s.n * img * sizeof(float)));
+                            CHECK(!memcmp(s.labels, b.labels + at, (size_t)s.n * sizeof(int32_t)));
+                        }
+                        at += s.n;
+                    }
+                    CHECK(at == b.n && b.first == 0 && b.n_total == b.n);
+                }
+            }
+            nasc_loader_free(ref);
+            for (int r = 0; r < k; r++)
+                nasc_loader_free(sh[r]);
+        }
+    }
+    nasc_err err = {0};
+    nasc_loader *l = (nasc_loader *)1;
+    CHECK_STATUS(nasc_loader_new(ds, &(nasc_loader_config){.batch = 4, .shard = 2, .n_shards = 2},
+                                 &l, &err),
+                 NASC_ERR_ARG);
+    CHECK(l == NULL);
+    CHECK_STR_CONTAINS(err.msg, "shard 2 of 2");
+}
+
 static void test_config_errors(const nasc_dataset *ds) {
     struct {
         nasc_loader_config cfg;
@@ -421,6 +478,7 @@ int main(void) {
     test_restart(ds);
     test_no_steady_alloc(ds);
     test_config_errors(ds);
+    test_shards(ds);
     nasc_dataset_free(ds);
     return test_done("test_data_loader");
 }

@@ -16,7 +16,12 @@
  *     pixels in registers, then added into a private double buffer per ith.
  * Backward runs bwd-data and bwd-weights on the same chunk of pixels while it is in L1.
  * Threads split the pixel rows; the weight / bias gradients are reduced through the private
- * buffers in ith order. Without AVX-512 the same GEMMs run through OpenBLAS (conv2d.c). */
+ * buffers in ith order. Without AVX-512 the same GEMMs run through OpenBLAS (conv2d.c).
+ * Strided backward (stride > 1, still unpadded: the factorized reduce of DARTS): each chunk of
+ * output pixels gathers its x rows into a per-thread buffer and computes its dx rows into
+ * another, then adds them into dx at the strided pixels (dx zero-filled first when fresh); the
+ * oneDNN / im2col backward this replaces ran at 2.6-4.3 GFLOP/s against 60 for the forward
+ * (bench/roofline --by-shape, DARTS_V2 C=16: 4 such convs, 8 % of the step). */
 #include "cpu_int.h"
 
 #include <string.h>
@@ -198,7 +203,10 @@ static void wgrad_chunk(const float *dy, int K, const float *x, int C, size_t p0
 
 typedef struct k11_args {
     int C, K;
-    size_t P;
+    size_t P;        /* output pixels (rows of dy) */
+    int sh, sw;      /* stride (backward only; 1 = x rows are the output pixels) */
+    int H, W, OH, OW;
+    float *bufs;     /* strided: per ith, a gathered x chunk and a dx chunk (CHUNK x C each) */
     const float *x, *wt, *bias, *dy, *w;
     float *y, *dx;
     double *pw, *pb; /* private [K][C] / [K] doubles per ith, or NULL */
@@ -220,7 +228,35 @@ static void k11_task(void *arg, int ith, int nth) {
         memset(pw, 0, (size_t)a->K * a->C * sizeof *pw);
     if (pb)
         memset(pb, 0, (size_t)a->K * sizeof *pb);
-    for (size_t c0 = p0; c0 < p1; c0 += CHUNK) {
+    const bool strided = a->sh > 1 || a->sw > 1;
+    for (size_t c0 = p0; c0 < p1 && strided; c0 += CHUNK) {
+        const size_t c1 = c0 + CHUNK < p1 ? c0 + CHUNK : p1, C = (size_t)a->C;
+        float *xb = a->bufs + (size_t)ith * 2 * CHUNK * C, *db = xb + CHUNK * C;
+        size_t rows[CHUNK]; /* x / dx row of each output pixel of the chunk */
+        for (size_t p = c0; p < c1; p++) {
+            const size_t ow = p % (size_t)a->OW, oh = p / (size_t)a->OW % (size_t)a->OH,
+                         n = p / ((size_t)a->OW * a->OH);
+            rows[p - c0] = (n * a->H + oh * a->sh) * (size_t)a->W + ow * a->sw;
+            if (pw)
+                memcpy(xb + (p - c0) * C, a->x + rows[p - c0] * C, C * sizeof(float));
+        }
+        if (a->dx) {
+            gemm_rows(a->dy + c0 * a->K, a->K, a->w, a->C, NULL, db, false, 0, c1 - c0);
+            for (size_t p = c0; p < c1; p++) {
+                float *d = a->dx + rows[p - c0] * C;
+                const float *s = db + (p - c0) * C;
+                for (size_t c = 0; c < C; c++)
+                    d[c] += s[c];
+            }
+        }
+        if (pw)
+            wgrad_chunk(a->dy + c0 * a->K, a->K, xb, a->C, 0, c1 - c0, pw, 0);
+        if (pb)
+            for (size_t p = c0; p < c1; p++)
+                for (int k = 0; k < a->K; k++)
+                    pb[k] += (double)a->dy[p * (size_t)a->K + (size_t)k];
+    }
+    for (size_t c0 = p0; c0 < p1 && !strided; c0 += CHUNK) {
         const size_t c1 = c0 + CHUNK < p1 ? c0 + CHUNK : p1;
         if (a->dx) /* dx[P][C] += dy[P][K] w[K][C]: w is already "transposed" for this GEMM */
             gemm_rows(a->dy, a->K, a->w, a->C, NULL, a->dx, !a->store_dx, c0, c1);
@@ -267,15 +303,22 @@ nasc_status nasc_cpu_conv1x1_avx512_fwd(nasc_backend *be, nasc_graph *g, nasc_te
 nasc_status nasc_cpu_conv1x1_avx512_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node) {
     nasc_tensor *x = node->src[0], *w = node->src[1], *b = node->src[2];
     const int C = x->ne[1], K = w->ne[0], Cp = (C + L - 1) / L * L;
-    k11_args a = {.C = C, .K = K, .P = nasc_n(x) / (size_t)C, .x = x->data, .dy = node->grad,
-                  .dx = x->grad, .bwd = true, .store_dx = x->grad && nasc_cpu_take_fresh(x)};
+    const int sh = node->params.conv.stride[0], sw = node->params.conv.stride[1];
+    const bool strided = sh > 1 || sw > 1;
+    if (strided) /* dx is added into at the strided pixels only: zero-fill a fresh one */
+        nasc_backend_zero_fresh_grads(node);
+    k11_args a = {.C = C, .K = K, .P = nasc_n(node) / (size_t)K, .sh = sh, .sw = sw,
+                  .H = x->ne[2], .W = x->ne[3], .OH = node->ne[2], .OW = node->ne[3],
+                  .x = x->data, .dy = node->grad, .dx = x->grad, .bwd = true,
+                  .store_dx = x->grad && nasc_cpu_take_fresh(x)};
     nasc_backend_zero_fresh_grads(node); /* the weight / bias gradients are never fresh */
     const int nth = nasc_cpu_nth(be, a.P * (size_t)C * (size_t)K, 1u << 18);
     /* bwd-data reads w as [K][Cp] (padded rows); private buffers for dw and db */
     const size_t wp_b = x->grad ? nasc_cpu_align64((size_t)K * Cp * sizeof(float)) : 0;
     const size_t pw_b = w->grad ? nasc_cpu_align64((size_t)nth * K * C * sizeof(double)) : 0;
-    const size_t pb_b = b && b->grad ? (size_t)nth * K * sizeof(double) : 0;
-    char *ws = nasc_cpu_scratch(be, g, wp_b + pw_b + pb_b);
+    const size_t pb_b = b && b->grad ? nasc_cpu_align64((size_t)nth * K * sizeof(double)) : 0;
+    const size_t bf_b = strided ? (size_t)nth * 2 * CHUNK * (size_t)C * sizeof(float) : 0;
+    char *ws = nasc_cpu_scratch(be, g, wp_b + pw_b + pb_b + bf_b);
     if (!ws)
         return nasc_graph_status(g);
     if (x->grad) {
@@ -289,6 +332,7 @@ nasc_status nasc_cpu_conv1x1_avx512_bwd(nasc_backend *be, nasc_graph *g, nasc_te
     }
     a.pw = pw_b ? (double *)(ws + wp_b) : NULL;
     a.pb = pb_b ? (double *)(ws + wp_b + pw_b) : NULL;
+    a.bufs = bf_b ? (float *)(ws + wp_b + pw_b + pb_b) : NULL;
     nasc_cpu_run(nth, k11_task, &a);
     if (a.pw)
         for (size_t i = 0; i < (size_t)K * C; i++) {

@@ -413,11 +413,17 @@ nasc_status nasc_cpu_conv2d_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
     const enum nasc_cpu_conv_path path =
         node->saved ? (enum nasc_cpu_conv_path) * (const int *)node->saved
                     : nasc_cpu_conv_path(be, node);
+    /* strided unpadded 1x1 (factorized reduce): the 1x1 kernel's strided backward, 5-10x
+     * faster than oneDNN's or im2col's here (conv1x1.c) */
+    const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
+    if (nasc_cpu_ctx_of(be)->conv_force == NASC_CPU_CONV_AUTO && c.KH == 1 && c.KW == 1 &&
+        c.ph == 0 && c.pw == 0 && c.G == 1 && (c.sh > 1 || c.sw > 1) &&
+        nasc_cpu_conv1x1_avx512_ok(be, node))
+        return nasc_cpu_conv1x1_avx512_bwd(be, g, node);
     if (path != NASC_CPU_CONV_1X1) /* only the 1x1 AVX-512 kernel stores into a fresh dx */
         nasc_backend_zero_fresh_grads(node);
     switch (path) {
     case NASC_CPU_CONV_DW_DNNL: {
-        const nasc_cpu_conv c = nasc_cpu_conv_geom(node);
         const bool dnnl_w = c.KH == 3 && (node->src[1]->grad || (node->src[2] &&
                                                                  node->src[2]->grad)) &&
                             nasc_cpu_dnnl_jit(be, g, node, 2);

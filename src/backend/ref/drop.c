@@ -7,7 +7,7 @@
 
 float nasc_drop_uniform(const nasc_drop_params *d, uint64_t i) {
     const uint64_t stream = (d->step << 24) ^ ((uint64_t)d->seq << 8) ^ NASC_STREAM_DROPOUT;
-    return nasc_philox_uniform(d->seed, stream, i);
+    return nasc_philox_uniform(d->seed, stream, d->first + i);
 }
 
 nasc_status nasc_ref_dropout_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *node) {

@@ -12,7 +12,12 @@ static nasc_tensor *drop(nasc_graph *g, enum nasc_op op, nasc_tensor *x, float p
     }
     if (!g->training || p == 0.0f)
         return x;
-    nasc_op_params prm = {.drop = {.p = p, .seq = g->stoch_seq++, .seed = g->seed, .step = g->step}};
+    /* masks are numbered from the global batch's first sample (nasc_graph_set_batch_first) */
+    const uint64_t per_sample = (uint64_t)nasc_tensor_nelem(x) / (uint64_t)x->ne[0];
+    const uint64_t first =
+        (uint64_t)g->batch_first * (op == NASC_OP_DROP_PATH ? 1 : per_sample);
+    nasc_op_params prm = {.drop = {.p = p, .seq = g->stoch_seq++, .seed = g->seed, .step = g->step,
+                                   .first = first}};
     return nasc_engine_apply(g, op, x->ne, 1, &x, &prm, NULL, NULL);
 }
 

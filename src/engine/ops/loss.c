@@ -1,4 +1,4 @@
-/* loss.c — softmax, log-softmax, cross entropy, sum and mean nodes. */
+/* loss.c — softmax, log-softmax, cross entropy, sum and mean nodes; counting correct predictions. */
 #include "../engine_int.h"
 
 #include <string.h>
@@ -13,6 +13,20 @@ nasc_tensor *nasc_log_softmax(nasc_graph *g, nasc_tensor *x) {
     if (!nasc_engine_ok(g, 1, &x))
         return NULL;
     return nasc_engine_apply(g, NASC_OP_LOG_SOFTMAX, x->ne, 1, &x, NULL, NULL, NULL);
+}
+
+int nasc_count_correct(const nasc_tensor *logits, const int32_t *labels) {
+    const int N = logits->ne[0], K = logits->ne[1];
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        const float *row = logits->data + (size_t)i * (size_t)K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (row[k] > row[best])
+                best = k;
+        ok += best == labels[i];
+    }
+    return ok;
 }
 
 nasc_tensor *nasc_cross_entropy(nasc_graph *g, nasc_tensor *logits, const int32_t *labels,
