@@ -125,6 +125,11 @@ typedef struct nasc_conv {
 
 NASC_API nasc_status nasc_conv_init(nasc_conv *l, nasc_params *ps, const char *name,
                                     const nasc_conv_spec *spec, nasc_err *err);
+/* nasc_conv_init for the convolutions of cell ops (the spaces' ops and the supernet's): no bias,
+ * PyTorch's default initialisation, the geometry as arguments. */
+NASC_API nasc_status nasc_conv_init_cell(nasc_conv *l, nasc_params *ps, const char *name, int cin,
+                                         int cout, int k, int stride, int pad, int dil, int groups,
+                                         nasc_err *err);
 NASC_API nasc_tensor *nasc_conv_forward(nasc_graph *g, const nasc_conv *l, nasc_tensor *x);
 
 /* Batch norm with eps 1e-5, momentum 0.1; affine adds gamma (ones) and beta (zeros). Running

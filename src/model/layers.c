@@ -37,6 +37,20 @@ nasc_status nasc_conv_init(nasc_conv *l, nasc_params *ps, const char *name,
     return NASC_OK;
 }
 
+nasc_status nasc_conv_init_cell(nasc_conv *l, nasc_params *ps, const char *name, int cin, int cout,
+                                int k, int stride, int pad, int dil, int groups, nasc_err *err) {
+    return nasc_conv_init(l, ps, name,
+                          &(nasc_conv_spec){.cin = cin,
+                                            .cout = cout,
+                                            .k = k,
+                                            .stride = stride,
+                                            .pad = pad,
+                                            .dil = dil,
+                                            .groups = groups,
+                                            .init = NASC_INIT_TORCH_DEFAULT},
+                          err);
+}
+
 nasc_tensor *nasc_conv_forward(nasc_graph *g, const nasc_conv *l, nasc_tensor *x) {
     return nasc_conv2d(g, x, l->w, l->b, &l->p);
 }

@@ -98,15 +98,6 @@ os_kind nasc_os_kind(const nasc_supernet *sn) { return sn->kind; }
 
 /* ---- building ---- */
 
-static nasc_status conv(nasc_conv *c, nasc_params *ps, const char *name, int cin, int cout, int k,
-                        int stride, int pad, int dil, int groups, nasc_err *err) {
-    return nasc_conv_init(c, ps, name,
-                          &(nasc_conv_spec){.cin = cin, .cout = cout, .k = k, .stride = stride,
-                                            .pad = pad, .dil = dil, .groups = groups,
-                                            .init = NASC_INIT_TORCH_DEFAULT},
-                          err);
-}
-
 static nasc_status bn(nasc_bn *b, nasc_params *ps, const char *name, int c, bool affine,
                       nasc_err *err) {
     return nasc_bn_init(b, ps, name, c, affine, err);
@@ -118,7 +109,8 @@ static nasc_status bn(nasc_bn *b, nasc_params *ps, const char *name, int c, bool
 static nasc_status rcb_init(sn_rcb *r, nasc_params *ps, const char *prefix, int cin, int cout,
                             int k, int stride, bool affine, nasc_err *err) {
     char n[80];
-    NASC_TRY(conv(&r->conv, ps, NM(n, prefix, "conv"), cin, cout, k, stride, k / 2, 1, 1, err));
+    NASC_TRY(nasc_conv_init_cell(&r->conv, ps, NM(n, prefix, "conv"), cin, cout, k, stride, k / 2,
+                                 1, 1, err));
     return bn(&r->bn, ps, NM(n, prefix, "bn"), cout, affine, err);
 }
 
@@ -129,27 +121,31 @@ static nasc_status fr_init(sn_fr *f, nasc_params *ps, const char *prefix, int ci
         return nasc_errorf(err, NASC_ERR_ARG,
                            "supernet: %s: factorized reduce needs an even channel count (%d)",
                            prefix, cout);
-    NASC_TRY(conv(&f->c1, ps, NM(n, prefix, "c1"), cin, cout / 2, 1, 2, 0, 1, 1, err));
-    NASC_TRY(conv(&f->c2, ps, NM(n, prefix, "c2"), cin, cout / 2, 1, 2, 0, 1, 1, err));
+    NASC_TRY(
+        nasc_conv_init_cell(&f->c1, ps, NM(n, prefix, "c1"), cin, cout / 2, 1, 2, 0, 1, 1, err));
+    NASC_TRY(
+        nasc_conv_init_cell(&f->c2, ps, NM(n, prefix, "c2"), cin, cout / 2, 1, 2, 0, 1, 1, err));
     return bn(&f->bn, ps, NM(n, prefix, "bn"), cout, affine, err);
 }
 
 static nasc_status sep_init(sn_sep *s, nasc_params *ps, const char *prefix, int c, int k,
                             int stride, bool affine, nasc_err *err) {
     char n[80];
-    NASC_TRY(conv(&s->dw1, ps, NM(n, prefix, "dw1"), c, c, k, stride, k / 2, 1, c, err));
-    NASC_TRY(conv(&s->pw1, ps, NM(n, prefix, "pw1"), c, c, 1, 1, 0, 1, 1, err));
+    NASC_TRY(
+        nasc_conv_init_cell(&s->dw1, ps, NM(n, prefix, "dw1"), c, c, k, stride, k / 2, 1, c, err));
+    NASC_TRY(nasc_conv_init_cell(&s->pw1, ps, NM(n, prefix, "pw1"), c, c, 1, 1, 0, 1, 1, err));
     NASC_TRY(bn(&s->bn1, ps, NM(n, prefix, "bn1"), c, affine, err));
-    NASC_TRY(conv(&s->dw2, ps, NM(n, prefix, "dw2"), c, c, k, 1, k / 2, 1, c, err));
-    NASC_TRY(conv(&s->pw2, ps, NM(n, prefix, "pw2"), c, c, 1, 1, 0, 1, 1, err));
+    NASC_TRY(nasc_conv_init_cell(&s->dw2, ps, NM(n, prefix, "dw2"), c, c, k, 1, k / 2, 1, c, err));
+    NASC_TRY(nasc_conv_init_cell(&s->pw2, ps, NM(n, prefix, "pw2"), c, c, 1, 1, 0, 1, 1, err));
     return bn(&s->bn2, ps, NM(n, prefix, "bn2"), c, affine, err);
 }
 
 static nasc_status dil_init(sn_dil *d, nasc_params *ps, const char *prefix, int c, int k,
                             int stride, bool affine, nasc_err *err) {
     char n[80];
-    NASC_TRY(conv(&d->dw, ps, NM(n, prefix, "dw"), c, c, k, stride, k - 1, 2, c, err));
-    NASC_TRY(conv(&d->pw, ps, NM(n, prefix, "pw"), c, c, 1, 1, 0, 1, 1, err));
+    NASC_TRY(
+        nasc_conv_init_cell(&d->dw, ps, NM(n, prefix, "dw"), c, c, k, stride, k - 1, 2, c, err));
+    NASC_TRY(nasc_conv_init_cell(&d->pw, ps, NM(n, prefix, "pw"), c, c, 1, 1, 0, 1, 1, err));
     return bn(&d->bn, ps, NM(n, prefix, "bn"), c, affine, err);
 }
 
@@ -220,7 +216,8 @@ static nasc_status build_darts(nasc_supernet *sn, nasc_err *err) {
     if (L < 3)
         return nasc_errorf(err, NASC_ERR_ARG, "supernet darts: need at least 3 cells (%d)", L);
     char n[48];
-    NASC_TRY(conv(&sn->stem, sn->w, "stem.conv", c->in_c, 3 * C, 3, 1, 1, 1, 1, err));
+    NASC_TRY(
+        nasc_conv_init_cell(&sn->stem, sn->w, "stem.conv", c->in_c, 3 * C, 3, 1, 1, 1, 1, err));
     NASC_TRY(bn(&sn->stem_bn, sn->w, "stem.bn", 3 * C, true, err));
     sn->n_cells = L;
     sn->cells = nasc_calloc((size_t)L, sizeof *sn->cells);
@@ -266,7 +263,7 @@ static nasc_status build_nb201(nasc_supernet *sn, nasc_err *err) {
                            "supernet nb201: input %dx%dx%d: two stride-2 blocks need sides "
                            "divisible by 4",
                            c->in_c, c->in_h, c->in_w);
-    NASC_TRY(conv(&sn->stem, sn->w, "stem.conv", c->in_c, C, 3, 1, 1, 1, 1, err));
+    NASC_TRY(nasc_conv_init_cell(&sn->stem, sn->w, "stem.conv", c->in_c, C, 3, 1, 1, 1, 1, err));
     NASC_TRY(bn(&sn->stem_bn, sn->w, "stem.bn", C, true, err));
     sn->n_cells = 3 * N + 2;
     sn->cells = nasc_calloc((size_t)sn->n_cells, sizeof *sn->cells);
@@ -283,8 +280,8 @@ static nasc_status build_nb201(nasc_supernet *sn, nasc_err *err) {
             NASC_TRY(rcb_init(&cell->rb_a, sn->w, NM(n, pre, "a"), cur, 2 * cur, 3, 2, aff, err));
             NASC_TRY(rcb_init(&cell->rb_b, sn->w, NM(n, pre, "b"), 2 * cur, 2 * cur, 3, 1, aff,
                               err));
-            NASC_TRY(conv(&cell->rb_short, sn->w, NM(n, pre, "short"), cur, 2 * cur, 1, 1, 0, 1,
-                          1, err));
+            NASC_TRY(nasc_conv_init_cell(&cell->rb_short, sn->w, NM(n, pre, "short"), cur, 2 * cur,
+                                         1, 1, 0, 1, 1, err));
             cur *= 2;
             cell->C = cur;
             continue;

@@ -15,15 +15,6 @@
 
 #include <stdio.h>
 
-nasc_status nasc_sp_conv(nasc_conv *c, nasc_params *ps, const char *name, int cin, int cout, int k,
-                         int stride, int pad, int dil, int groups, nasc_err *err) {
-    return nasc_conv_init(c, ps, name,
-                          &(nasc_conv_spec){.cin = cin, .cout = cout, .k = k, .stride = stride,
-                                            .pad = pad, .dil = dil, .groups = groups,
-                                            .init = NASC_INIT_TORCH_DEFAULT},
-                          err);
-}
-
 static nasc_status bn(nasc_bn *b, nasc_params *ps, const char *prefix, int i, int c,
                       nasc_err *err) {
     char name[32];
@@ -35,8 +26,8 @@ static nasc_status conv(sp_op *op, nasc_params *ps, const char *prefix, int cin,
                         int stride, int pad, int dil, int groups, nasc_err *err) {
     char name[32];
     snprintf(name, sizeof name, "%s.c%d", prefix, op->n_conv);
-    return nasc_sp_conv(&op->conv[op->n_conv++], ps, name, cin, cout, k, stride, pad, dil, groups,
-                        err);
+    return nasc_conv_init_cell(&op->conv[op->n_conv++], ps, name, cin, cout, k, stride, pad, dil,
+                               groups, err);
 }
 
 nasc_status nasc_sp_op_init(sp_op *op, nasc_params *ps, const char *prefix, nasc_cell_op_kind kind,

@@ -468,7 +468,8 @@ static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint6
     net->aux_at = 2 * L / 3;
     net->has_aux = cfg.auxiliary;
 
-    nasc_status st = nasc_sp_conv(&net->stem, ps, "stem", cfg.in_c, 3 * C, 3, 1, 1, 1, 1, err);
+    nasc_status st =
+        nasc_conv_init_cell(&net->stem, ps, "stem", cfg.in_c, 3 * C, 3, 1, 1, 1, 1, err);
     if (st == NASC_OK)
         st = nasc_bn_init(&net->stem_bn, ps, "stem.bn", 3 * C, true, err);
     int cpp = 3 * C, cp = 3 * C, ccur = C, c_aux = 0;
@@ -508,11 +509,11 @@ static nasc_status da_build(const nasc_arch *a, const nasc_net_config *in, uint6
          * 8x8, so CIFAR is unchanged. Parameters do not depend on s. */
         net->aux.pool_stride[0] = aux_h - 5;
         net->aux.pool_stride[1] = aux_w - 5;
-        st = nasc_sp_conv(&net->aux.c0, ps, "aux.c0", c_aux, 128, 1, 1, 0, 1, 1, err);
+        st = nasc_conv_init_cell(&net->aux.c0, ps, "aux.c0", c_aux, 128, 1, 1, 0, 1, 1, err);
         if (st == NASC_OK)
             st = nasc_bn_init(&net->aux.bn0, ps, "aux.bn0", 128, true, err);
         if (st == NASC_OK)
-            st = nasc_sp_conv(&net->aux.c1, ps, "aux.c1", 128, 768, 2, 1, 0, 1, 1, err);
+            st = nasc_conv_init_cell(&net->aux.c1, ps, "aux.c1", 128, 768, 2, 1, 0, 1, 1, err);
         if (st == NASC_OK)
             st = nasc_bn_init(&net->aux.bn1, ps, "aux.bn1", 768, true, err);
         if (st == NASC_OK)

@@ -311,7 +311,7 @@ static nasc_status ma_build(const nasc_arch *a, const nasc_net_config *in, uint6
     net->pool_a = pd > 0 ? pd - 1 : -1;
     net->pool_b = pd > 0 ? 2 * pd - 1 : -1;
     memcpy(net->d, a->d, (size_t)a->n * sizeof(int));
-    nasc_status st = nasc_sp_conv(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
+    nasc_status st = nasc_conv_init_cell(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
     if (st == NASC_OK)
         st = nasc_bn_init(&net->stem_bn, ps, "stem.bn", C, true, err);
     for (int i = 0; i < L && st == NASC_OK; i++) {
@@ -320,17 +320,17 @@ static nasc_status ma_build(const nasc_arch *a, const nasc_net_config *in, uint6
         char name[32];
         l->op = op;
         snprintf(name, sizeof name, "l%d.in", i);
-        st = nasc_sp_conv(&l->in1x1, ps, name, C, C, 1, 1, 0, 1, 1, err);
+        st = nasc_conv_init_cell(&l->in1x1, ps, name, C, C, 1, 1, 0, 1, 1, err);
         snprintf(name, sizeof name, "l%d.in.bn", i);
         if (st == NASC_OK)
             st = nasc_bn_init(&l->bn_in, ps, name, C, true, err);
         if (st == NASC_OK && op <= MA_SEP5) {
             const bool sep = op == MA_SEP3 || op == MA_SEP5;
             snprintf(name, sizeof name, "l%d.conv", i);
-            st = nasc_sp_conv(&l->conv, ps, name, C, C, k, 1, k / 2, 1, sep ? C : 1, err);
+            st = nasc_conv_init_cell(&l->conv, ps, name, C, C, k, 1, k / 2, 1, sep ? C : 1, err);
             snprintf(name, sizeof name, "l%d.pw", i);
             if (st == NASC_OK && sep)
-                st = nasc_sp_conv(&l->pw, ps, name, C, C, 1, 1, 0, 1, 1, err);
+                st = nasc_conv_init_cell(&l->pw, ps, name, C, C, 1, 1, 0, 1, 1, err);
             snprintf(name, sizeof name, "l%d.out.bn", i);
             if (st == NASC_OK)
                 st = nasc_bn_init(&l->bn_out, ps, name, C, true, err);
@@ -339,7 +339,8 @@ static nasc_status ma_build(const nasc_arch *a, const nasc_net_config *in, uint6
             l->n_skips += ma_skip(a->d, i, j);
         if (st == NASC_OK && l->n_skips) {
             snprintf(name, sizeof name, "l%d.skip", i);
-            st = nasc_sp_conv(&l->skip1x1, ps, name, (l->n_skips + 1) * C, C, 1, 1, 0, 1, 1, err);
+            st = nasc_conv_init_cell(&l->skip1x1, ps, name, (l->n_skips + 1) * C, C, 1, 1, 0, 1, 1,
+                                     err);
             snprintf(name, sizeof name, "l%d.skip.bn", i);
             if (st == NASC_OK)
                 st = nasc_bn_init(&l->bn_skip, ps, name, C, true, err);

@@ -242,7 +242,7 @@ static nasc_status mb_build(const nasc_arch *a, const nasc_net_config *in, uint6
     }
     net->blocks = blocks;
     net->n_blocks = n_blocks;
-    nasc_status st = nasc_sp_conv(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
+    nasc_status st = nasc_conv_init_cell(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
     if (st == NASC_OK)
         st = nasc_bn_init(&net->stem_bn, ps, "stem.bn", C, true, err);
     int cin = C, bi = 0;
@@ -255,13 +255,13 @@ static nasc_status mb_build(const nasc_arch *a, const nasc_net_config *in, uint6
             b->residual = stride == 1 && cin == cout;
             char name[32];
             snprintf(name, sizeof name, "b%d.exp", bi);
-            st = nasc_sp_conv(&b->expand, ps, name, cin, mid, 1, 1, 0, 1, 1, err);
+            st = nasc_conv_init_cell(&b->expand, ps, name, cin, mid, 1, 1, 0, 1, 1, err);
             snprintf(name, sizeof name, "b%d.dw", bi);
             if (st == NASC_OK)
-                st = nasc_sp_conv(&b->dw, ps, name, mid, mid, k, stride, k / 2, 1, mid, err);
+                st = nasc_conv_init_cell(&b->dw, ps, name, mid, mid, k, stride, k / 2, 1, mid, err);
             snprintf(name, sizeof name, "b%d.proj", bi);
             if (st == NASC_OK)
-                st = nasc_sp_conv(&b->project, ps, name, mid, cout, 1, 1, 0, 1, 1, err);
+                st = nasc_conv_init_cell(&b->project, ps, name, mid, cout, 1, 1, 0, 1, 1, err);
             for (int q = 0; q < 3 && st == NASC_OK; q++) {
                 snprintf(name, sizeof name, "b%d.bn%d", bi, q);
                 st = nasc_bn_init(&b->bn[q], ps, name, q < 2 ? mid : cout, true, err);
@@ -270,7 +270,7 @@ static nasc_status mb_build(const nasc_arch *a, const nasc_net_config *in, uint6
         }
     }
     if (st == NASC_OK)
-        st = nasc_sp_conv(&net->head, ps, "head", cin, 4 * cin, 1, 1, 0, 1, 1, err);
+        st = nasc_conv_init_cell(&net->head, ps, "head", cin, 4 * cin, 1, 1, 0, 1, 1, err);
     if (st == NASC_OK)
         st = nasc_bn_init(&net->head_bn, ps, "head.bn", 4 * cin, true, err);
     if (st == NASC_OK)

@@ -562,15 +562,15 @@ static nasc_status mo_build_m(const nasc_arch *a, const mo_arch *m, const nasc_n
         u->pool = m->pool[i];
         u->skip = m->skip[i];
         snprintf(name, sizeof name, "u%d", i);
-        st = nasc_sp_conv(&u->conv, ps, name, cin, u->cout, u->k, 1, u->k / 2, 1, 1, err);
+        st = nasc_conv_init_cell(&u->conv, ps, name, cin, u->cout, u->k, 1, u->k / 2, 1, 1, err);
         snprintf(name, sizeof name, "u%d.bn", i);
         if (st == NASC_OK)
             st = nasc_bn_init(&u->bn, ps, name, u->cout, true, err);
         for (int j = 0; j < i && st == NASC_OK; j++)
             if ((u->skip >> j) & 1u) {
                 snprintf(name, sizeof name, "u%d.s%d", i, j);
-                st = nasc_sp_conv(&u->skipconv[j], ps, name, net->units[j].cout, u->cout, 1, 1, 0,
-                                  1, 1, err);
+                st = nasc_conv_init_cell(&u->skipconv[j], ps, name, net->units[j].cout, u->cout, 1,
+                                         1, 0, 1, 1, err);
             }
         cin = u->cout;
     }

@@ -352,7 +352,7 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
     net->cells = cells;
     net->n_cells = n_cells;
     memcpy(net->ops, a->d, sizeof net->ops);
-    nasc_status st = nasc_sp_conv(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
+    nasc_status st = nasc_conv_init_cell(&net->stem, ps, "stem", cfg.in_c, C, 3, 1, 1, 1, 1, err);
     if (st == NASC_OK)
         st = nasc_bn_init(&net->stem_bn, ps, "stem.bn", C, true, err);
     int cprev = C;
@@ -370,7 +370,7 @@ static nasc_status nb_build(const nasc_arch *a, const nasc_net_config *in, uint6
                 st = nasc_sp_op_init(&cell->edge[1], ps, name, NASC_CELL_RCB, ccur, ccur, 3, 1, err);
             snprintf(name, sizeof name, "c%d.down", i);
             if (st == NASC_OK)
-                st = nasc_sp_conv(&cell->down, ps, name, cprev, ccur, 1, 1, 0, 1, 1, err);
+                st = nasc_conv_init_cell(&cell->down, ps, name, cprev, ccur, 1, 1, 0, 1, 1, err);
         } else {
             for (int e = 0; e < NB_EDGES && st == NASC_OK; e++) {
                 const int op = a->d[e];

@@ -152,10 +152,7 @@ NASC_INTERNAL nasc_tensor *nasc_sp_op_forward(nasc_graph *g, const sp_op *op, na
 NASC_INTERNAL nasc_tensor *nasc_sp_op_forward_shared(nasc_graph *g, const sp_op *op,
                                                      nasc_tensor *x, nasc_tensor **relu_x);
 
-/* Short helpers around nn.h for the builders: conv without bias, PyTorch default init. */
-NASC_INTERNAL nasc_status nasc_sp_conv(nasc_conv *c, nasc_params *ps, const char *name, int cin,
-                                       int cout, int k, int stride, int pad, int dil, int groups,
-                                       nasc_err *err);
+/* The builders' convolutions: nasc_conv_init_cell (nn.h): no bias, PyTorch default init. */
 /* Output size of a conv/pool along one dim: floor((n + 2p - d(k-1) - 1)/s) + 1. */
 static inline int nasc_sp_out_dim(int n, int k, int s, int p, int d) {
     return (n + 2 * p - d * (k - 1) - 1) / s + 1;
