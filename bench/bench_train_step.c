@@ -16,6 +16,7 @@
 #include "nasc/optim.h"
 #include "nasc/rng.h"
 #include "nasc/space.h"
+#include "darts_v2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +29,6 @@ static double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
-
-static const char *const DARTS_V2 =
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
-    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
-    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-    "reduce_concat=[2, 3, 4, 5])";
 
 static nasc_status space_net_new(const char *space, const char *genotype, int C, int L, int in_c,
                                  int in_h, int in_w, int classes, nasc_model **out, nasc_err *err) {

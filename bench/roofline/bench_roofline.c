@@ -36,6 +36,7 @@
 #include "nasc/rng.h"
 #include "nasc/space.h"
 #include "nasc/supernet.h"
+#include "../darts_v2.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -405,14 +406,6 @@ static void profile_hook(void *ud, const nasc_tensor *node, bool backward, doubl
 }
 
 /* ---------------------------------------------------------------- the networks */
-
-static const char *const DARTS_V2 =
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
-    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
-    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-    "reduce_concat=[2, 3, 4, 5])";
 
 typedef struct net {
     const char *name;
