@@ -105,6 +105,9 @@ int cmd_search(int argc, char **argv); /* cmd_search.c */
 struct nasc_experiment_config;
 int cli_search_oneshot(const struct nasc_experiment_config *cfg, const bool *given,
                        const char *max_memory);
+/* Under mpirun, a rank > 0 before serving trials: if rank 0 sends a one-shot search, takes its
+ * data-parallel share of it (quietly) and sets *handled. A failure ends the whole job. */
+int cli_search_oneshot_rank(bool *handled);
 int cmd_trials(int argc, char **argv); /* cmd_trials.c */
 int cmd_report(int argc, char **argv); /* cmd_report.c */
 int cmd_predict(int argc, char **argv); /* cmd_predict.c */

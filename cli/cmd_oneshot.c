@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "nasc/dist.h"
 #include "nasc/oneshot_search.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -61,6 +62,66 @@ static bool on_step(const nasc_oneshot_progress *p, void *user) {
     return !stop_requested;
 }
 
+/* Runs the search; under mpirun every rank calls this (rank 0 with its flags, the others with
+ * what rank 0 sent them, quiet). A failure on one rank leaves the others waiting in the next
+ * collective, so it ends the whole job; a stop (Ctrl-C, SIGTERM) is rank 0's decision, taken by
+ * every rank at the same step, and ends normally. */
+static int run_search(const nasc_experiment_config *cfg, nasc_oneshot_search_opts *o,
+                      nasc_oneshot_result *r) {
+    const int rank = nasc_dist_rank(), n_ranks = nasc_dist_size();
+    os_cli c;
+    cli_progress_init(&c.bar, cfg->quiet || rank > 0);
+    o->user = &c;
+    o->data_parallel = n_ranks > 1;
+    if (!cfg->quiet && rank == 0 && n_ranks > 1)
+        fprintf(stderr,
+                "nasc search: data-parallel over %d ranks: each takes its share of every batch "
+                "(%d threads each)\n",
+                n_ranks, cfg->threads);
+    cli_signals sig;
+    cli_signals_catch(&sig, on_signal);
+    nasc_err err = {0};
+    const nasc_status st = nasc_oneshot_search(cfg, o, r, &err);
+    cli_signals_restore(&sig);
+    cli_progress_end(&c.bar);
+    if (st != NASC_OK && st != NASC_ERR_ABORTED && n_ranks > 1) {
+        cli_error("%s%s", rank > 0 ? "rank " : "", err.msg[0] ? err.msg : nasc_status_str(st));
+        nasc_dist_abort(cli_exit_code(st, true));
+    }
+    if (st != NASC_OK && rank > 0)
+        return cli_exit_code(st, true);
+    if (st != NASC_OK) {
+        const int code = cli_fail(st, &err, true);
+        if (st == NASC_ERR_ABORTED)
+            cli_resume_hint(cfg->db);
+        return code;
+    }
+    return CLI_OK;
+}
+
+int cli_search_oneshot_rank(bool *handled) {
+    *handled = false;
+    nasc_experiment_config cfg;
+    bool given[256] = {0}; /* indexed like nasc_config_keys (fewer than 96, cmd_search.c) */
+    size_t max_memory = 0;
+    nasc_err err = {0};
+    nasc_status st = nasc_oneshot_search_wait(&cfg, given, &max_memory, handled, &err);
+    if (st != NASC_OK) {
+        cli_error("rank %d: %s", nasc_dist_rank(), err.msg);
+        nasc_dist_abort(cli_exit_code(st, true));
+        return cli_exit_code(st, true);
+    }
+    if (!*handled)
+        return CLI_OK;
+    cfg.quiet = true;
+    cfg.json = false;
+    nasc_oneshot_search_opts o = {.given = given, .max_memory = max_memory, .on_step = on_step};
+    nasc_oneshot_result r;
+    const int code = run_search(&cfg, &o, &r);
+    nasc_oneshot_result_free(&r);
+    return code;
+}
+
 int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
                        const char *max_memory) {
     nasc_oneshot_search_opts o = {.given = given, .on_epoch_log = on_log, .on_step = on_step,
@@ -70,21 +131,18 @@ int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
                   max_memory);
         return CLI_USAGE;
     }
-    os_cli c;
-    cli_progress_init(&c.bar, cfg->quiet);
-    o.user = &c;
-    cli_signals sig;
-    cli_signals_catch(&sig, on_signal);
     nasc_err err = {0};
+    nasc_status st;
+    if (nasc_dist_size() > 1 &&
+        (st = nasc_oneshot_search_share(cfg, given, o.max_memory, &err)) != NASC_OK) {
+        cli_error("%s", err.msg);
+        nasc_dist_abort(cli_exit_code(st, false));
+        return cli_fail(st, &err, false);
+    }
     nasc_oneshot_result r;
-    const nasc_status st = nasc_oneshot_search(cfg, &o, &r, &err);
-    cli_signals_restore(&sig);
-    cli_progress_end(&c.bar);
-    if (st != NASC_OK) {
+    const int code = run_search(cfg, &o, &r);
+    if (code != CLI_OK) {
         nasc_oneshot_result_free(&r);
-        const int code = cli_fail(st, &err, true);
-        if (st == NASC_ERR_ABORTED)
-            cli_resume_hint(cfg->db);
         return code;
     }
     if (cfg->json) {

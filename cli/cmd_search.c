@@ -250,14 +250,9 @@ static int search_main(int argc, char **argv) {
     if (nasc_dist_size() > 1 && !given[i_workers]) /* under mpirun: the other ranks */
         cfg.workers = nasc_dist_size() - 1;
 
-    if (nasc_oneshot_search_handles(&cfg)) { /* darts, gdas, ...: a supernet, not trials */
-        if (nasc_dist_size() > 1)
-            fprintf(stderr,
-                    "nasc: note: one-shot strategies run on rank 0 alone; the other %d "
-                    "ranks stay idle\n",
-                    nasc_dist_size() - 1);
+    if (nasc_oneshot_search_handles(&cfg)) /* darts, gdas, ...: a supernet, not trials; under
+                                            * mpirun every rank trains it (data parallel) */
         return cli_search_oneshot(&cfg, given, max_memory);
-    }
     if (max_memory) { /* a flag the strategy would ignore is refused, not dropped */
         cli_error("nasc search: --max-memory: only for the one-shot strategies (strategy '%s' "
                   "builds no supernet)",
@@ -316,8 +311,9 @@ static int search_main(int argc, char **argv) {
     return code;
 }
 
-/* Under an MPI launcher (dist.h), rank 0 runs the search and the other ranks evaluate its trials;
- * only rank 0 reads the flags, the configuration file and the database. */
+/* Under an MPI launcher (dist.h), rank 0 runs the search and the other ranks evaluate its trials,
+ * or for a one-shot strategy all ranks train the supernet together (data parallel); only rank 0
+ * reads the flags, the configuration file and the database. */
 int cmd_search(int argc, char **argv) {
     nasc_err err = {0};
     nasc_status st = nasc_dist_init(&err);
@@ -326,6 +322,12 @@ int cmd_search(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (nasc_dist_rank() > 0) {
+        bool oneshot = false; /* a one-shot search: this rank's share of it, then QUIT */
+        const int code = cli_search_oneshot_rank(&oneshot);
+        if (code != CLI_OK) {
+            nasc_dist_finalize();
+            return code;
+        }
         st = nasc_experiment_serve(&err);
         nasc_dist_finalize();
         if (st != NASC_OK) {

@@ -34,6 +34,17 @@
  * controller samples) is keyed by the seed, so the same seed and thread count give the same
  * architecture bit for bit; a resumed search gives the same as an uninterrupted one.
  *
+ * Data parallel (config.data_parallel under an MPI launcher, dist.h): every rank runs the same
+ * search on its contiguous share of every training, validation and evaluation batch; each pass's
+ * gradients (weights or alpha; BN running statistics after weight steps), losses and counts are
+ * averaged over the global batch in a fixed rank order (optim.h, nasc_dp), so the stores stay
+ * identical on every rank and a given number of ranks is deterministic. Paths, Gumbel noise and
+ * controller samples draw from the same stream on every rank, so all ranks take the same path;
+ * candidate scores (SPOS, ENAS rewards) are summed over the ranks; BN re-estimation runs on the
+ * whole batches on every rank; ProxylessNAS's latencies are measured by rank 0. Rank 0 alone
+ * reads and writes the checkpoint (the other ranks receive its bytes) and decides a stop. Batch
+ * norm normalises with each rank's own share, so N ranks are not one process bit for bit.
+ *
  *     nasc_oneshot_config cfg;
  *     nasc_oneshot_config_default(&cfg, "darts");
  *     cfg.epochs = 50;
@@ -119,11 +130,14 @@ NASC_API void nasc_oneshot_opts_default(nasc_oneshot_opts *o, nasc_oneshot_metho
 
 typedef struct nasc_oneshot nasc_oneshot;
 
-/* A batch: n images (N, H, W, C floats, NHWC) and n labels; borrowed for the call. */
+/* A batch: n images (N, H, W, C floats, NHWC) and n labels; borrowed for the call. Data
+ * parallel (nasc_oneshot_config.data_parallel): this rank's share of a global batch of n_total
+ * images, starting at image `first` of it (nasc_batch's fields); n_total 0 means n (whole). */
 typedef struct nasc_oneshot_batch {
     const float *x;
     const int32_t *labels;
     int n;
+    int first, n_total;
 } nasc_oneshot_batch;
 
 /* What one step did. */
@@ -201,6 +215,10 @@ typedef struct nasc_oneshot_config {
     bool resume;            /* continue from the checkpoint if it exists */
     int stop_after_steps;   /* test hook: return NASC_ERR_ABORTED after this many steps of this
                              * run (0 = never) */
+    bool data_parallel;     /* under an MPI launcher with several ranks: every rank calls
+                             * nasc_oneshot_run with the same config (see the top); the hooks'
+                             * on_epoch and on_step answers are rank 0's. Ignored in a job of
+                             * one process. */
     nasc_oneshot_opts opts; /* method options (zero fields: defaults) */
 } nasc_oneshot_config;
 

@@ -43,6 +43,8 @@ typedef struct nasc_oneshot_search_opts {
     bool (*on_step)(const nasc_oneshot_progress *p, void *user);
     void (*on_memory)(const nasc_supernet_memory *m, void *user);
     void *user;
+    /* data parallel over the ranks of an MPI job (below); ignored in a job of one process */
+    bool data_parallel;
 } nasc_oneshot_search_opts;
 
 /* True if cfg->strategy names a one-shot method (the search loop of experiment.h does not run
@@ -56,6 +58,28 @@ NASC_API bool nasc_oneshot_search_handles(const nasc_experiment_config *cfg);
 NASC_API nasc_status nasc_oneshot_search(const nasc_experiment_config *cfg,
                                          const nasc_oneshot_search_opts *opts,
                                          nasc_oneshot_result *out, nasc_err *err);
+
+/* ---- data parallel: `mpirun -n N nasc search --strategy darts ...` (dist.h) ----
+ * Every rank runs the search on its share of each batch (oneshot.h, "Data parallel"). Rank 0,
+ * which read the flags (and on --resume the database), sends the configuration to the other
+ * ranks with nasc_oneshot_search_share and calls nasc_oneshot_search with opts.data_parallel;
+ * each other rank receives it with nasc_oneshot_search_wait and makes the same call. Rank 0 alone
+ * opens the database, records the epochs and reads and writes the checkpoint; the other ranks'
+ * hooks see the steps but no epoch log. Afterwards rank 0's nasc_experiment_dist_end and the
+ * other ranks' nasc_experiment_serve (which then only waits for it) end the job as for a trial
+ * search. */
+
+/* Rank 0: sends cfg, given (indexed like nasc_config_keys) and max_memory to ranks 1..N-1. */
+NASC_API nasc_status nasc_oneshot_search_share(const nasc_experiment_config *cfg,
+                                               const bool *given, size_t max_memory,
+                                               nasc_err *err);
+/* A rank > 0: waits (polling) for rank 0's first message. A one-shot configuration is received
+ * into *cfg, given (room for nasc_config_keys' count) and *max_memory, and *out_oneshot set;
+ * anything else (a trial search's configuration, QUIT) stays queued for nasc_experiment_serve and
+ * *out_oneshot is false. FORMAT for a message of another nasc binary. */
+NASC_API nasc_status nasc_oneshot_search_wait(nasc_experiment_config *cfg, bool *given,
+                                              size_t *max_memory, bool *out_oneshot,
+                                              nasc_err *err);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,10 @@ NASC_API void nasc_dp_free(nasc_dp *dp);
  * ranks. Every rank must call it the same number of times. NASC_ERR_IO from MPI. */
 NASC_API nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra,
                                      nasc_err *err);
+/* The same without the buffers: for passes that leave the running statistics alone (an
+ * architecture step's batch-statistics passes), whose buffers are already identical everywhere. */
+NASC_API nasc_status nasc_dp_average_grads(nasc_dp *dp, int n_local, int n_total, float *extra,
+                                           nasc_err *err);
 /* Copies rank 0's weights, buffers and (when o is not NULL) optimizer state and step count to
  * every rank: after a resume that only rank 0 read. */
 NASC_API nasc_status nasc_dp_bcast_state(nasc_params *ps, nasc_optim *o, nasc_err *err);

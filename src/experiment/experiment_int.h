@@ -57,6 +57,8 @@ enum {
     NASC_TAG_JOB,
     NASC_TAG_OUTCOME,
     NASC_TAG_QUIT,
+    NASC_TAG_ONESHOT, /* rank 0 -> every rank: run this one-shot search data-parallel
+                       * (oneshot_db.c), instead of CONFIG; QUIT still ends the job */
 };
 
 /* One trial as sent to a worker rank. */
@@ -74,6 +76,16 @@ NASC_INTERNAL nasc_status nasc_remote_send_config(int rank, const nasc_experimen
 /* FORMAT if the message is not a configuration of this very binary. */
 NASC_INTERNAL nasc_status nasc_remote_recv_config(const nasc_dist_msg *m,
                                                   nasc_experiment_config *out, nasc_err *err);
+/* The configuration of a data-parallel one-shot search (oneshot_search.h): cfg, given[0..n_given)
+ * (n_given <= NASC_REMOTE_MAX_KEYS) and max_memory, from rank 0 to `rank`, and back. */
+#define NASC_REMOTE_MAX_KEYS 256
+NASC_INTERNAL nasc_status nasc_remote_send_oneshot(int rank, const nasc_experiment_config *cfg,
+                                                   const bool *given, int n_given,
+                                                   size_t max_memory, nasc_err *err);
+NASC_INTERNAL nasc_status nasc_remote_recv_oneshot(const nasc_dist_msg *m,
+                                                   nasc_experiment_config *cfg, bool *given,
+                                                   int n_given, size_t *max_memory,
+                                                   nasc_err *err);
 /* A worker's answer to CONFIG: setup's status and message (to rank 0). */
 NASC_INTERNAL nasc_status nasc_remote_send_ready(nasc_status setup, const char *msg, nasc_err *err);
 /* NASC_OK if the worker is ready, else its setup status with "worker rank R (HOST): MSG". */

@@ -3,6 +3,7 @@
  * The one-shot loop itself (oneshot.h) knows nothing of databases; this file is the glue. */
 #include "nasc/oneshot_search.h"
 
+#include "experiment_int.h"
 #include "nasc/arena.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 bool nasc_oneshot_search_handles(const nasc_experiment_config *cfg) {
     return cfg && nasc_oneshot_method_parse(cfg->strategy, NULL);
@@ -92,6 +94,7 @@ static nasc_status resolve(const nasc_experiment_config *cfg, const nasc_oneshot
         snprintf(oc->checkpoint, sizeof oc->checkpoint, "%s.ckpt", cfg->db);
     oc->resume = cfg->resume;
     oc->stop_after_steps = o ? o->stop_after_steps : 0;
+    oc->data_parallel = o && o->data_parallel && nasc_dist_size() > 1;
     /* what the database stores: the values actually used */
     res->epochs = oc->epochs;
     res->data_fraction = oc->data_fraction;
@@ -298,6 +301,10 @@ nasc_status nasc_oneshot_search(const nasc_experiment_config *cfg,
     nasc_experiment_config res;
     NASC_TRY(resolve(cfg, opts, &oc, &res, err));
     glue gl = {.opts = opts, .oc = &oc};
+    if (oc.data_parallel && nasc_dist_rank() > 0) { /* rank 0 records; this rank computes */
+        nasc_oneshot_hooks h = {.on_step = on_step, .user = &gl};
+        return nasc_oneshot_run(&oc, &h, out, err);
+    }
     gl.history = cJSON_CreateObject();
     if (!gl.history || !cJSON_AddStringToObject(gl.history, "method", oc.method) ||
         !cJSON_AddArrayToObject(gl.history, "epochs")) {
@@ -313,4 +320,33 @@ nasc_status nasc_oneshot_search(const nasc_experiment_config *cfg,
     nasc_db_close(gl.db);
     cJSON_Delete(gl.history);
     return st;
+}
+
+/* ---- data parallel: the configuration from rank 0 ---- */
+
+nasc_status nasc_oneshot_search_share(const nasc_experiment_config *cfg, const bool *given,
+                                      size_t max_memory, nasc_err *err) {
+    int n_keys;
+    nasc_config_keys(&n_keys);
+    for (int r = 1; r < nasc_dist_size(); r++)
+        NASC_TRY(nasc_remote_send_oneshot(r, cfg, given, n_keys, max_memory, err));
+    return NASC_OK;
+}
+
+nasc_status nasc_oneshot_search_wait(nasc_experiment_config *cfg, bool *given,
+                                     size_t *max_memory, bool *out_oneshot, nasc_err *err) {
+    *out_oneshot = false;
+    nasc_dist_msg m;
+    unsigned us = 20; /* polling, not a blocking receive: see dist.h */
+    while (!nasc_dist_poll(0, &m)) {
+        usleep(us);
+        us = us < 4000 ? 2 * us : 4000;
+    }
+    if (m.tag != NASC_TAG_ONESHOT)
+        return NASC_OK;
+    int n_keys;
+    nasc_config_keys(&n_keys);
+    NASC_TRY(nasc_remote_recv_oneshot(&m, cfg, given, n_keys, max_memory, err));
+    *out_oneshot = true;
+    return NASC_OK;
 }

@@ -13,6 +13,7 @@
 #define MAGIC_READY 0x4e524459u   /* "NRDY" */
 #define MAGIC_JOB 0x4e4a4f42u     /* "NJOB" */
 #define MAGIC_OUTCOME 0x4e4f5554u /* "NOUT" */
+#define MAGIC_ONESHOT 0x4e4f5348u /* "NOSH" */
 
 typedef struct config_msg {
     uint32_t magic;
@@ -20,6 +21,15 @@ typedef struct config_msg {
     uint32_t pad;
     nasc_experiment_config cfg;
 } config_msg;
+
+typedef struct oneshot_msg {
+    uint32_t magic;
+    uint32_t cfg_bytes, n_given; /* the sender's struct size and key count: the same binary */
+    uint32_t pad;
+    uint64_t max_memory;
+    uint8_t given[NASC_REMOTE_MAX_KEYS];
+    nasc_experiment_config cfg;
+} oneshot_msg;
 
 typedef struct ready_msg {
     uint32_t magic;
@@ -252,6 +262,49 @@ nasc_status nasc_remote_recv_outcome(const nasc_dist_msg *dm, int64_t *out_trial
         *out_requeue = m->requeue != 0;
         *out = m->result;
         out->reason[sizeof out->reason - 1] = '\0';
+    }
+    nasc_free(m);
+    return st;
+}
+
+nasc_status nasc_remote_send_oneshot(int rank, const nasc_experiment_config *cfg,
+                                     const bool *given, int n_given, size_t max_memory,
+                                     nasc_err *err) {
+    if (n_given < 0 || n_given > NASC_REMOTE_MAX_KEYS)
+        return nasc_errorf(err, NASC_ERR_INTERNAL, "oneshot: %d configuration keys", n_given);
+    oneshot_msg *m = nasc_calloc(1, sizeof *m);
+    if (!m)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
+    m->magic = MAGIC_ONESHOT;
+    m->cfg_bytes = (uint32_t)sizeof m->cfg;
+    m->n_given = (uint32_t)n_given;
+    m->max_memory = max_memory;
+    for (int i = 0; given && i < n_given; i++)
+        m->given[i] = given[i];
+    m->cfg = *cfg;
+    nasc_status st = nasc_dist_send(rank, NASC_TAG_ONESHOT, m, sizeof *m, err);
+    nasc_free(m);
+    return st;
+}
+
+nasc_status nasc_remote_recv_oneshot(const nasc_dist_msg *dm, nasc_experiment_config *cfg,
+                                     bool *given, int n_given, size_t *max_memory,
+                                     nasc_err *err) {
+    oneshot_msg *m = nasc_calloc(1, sizeof *m);
+    if (!m)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "oneshot: out of memory");
+    nasc_status st = nasc_dist_recv(dm, m, sizeof *m, err);
+    if (st == NASC_OK && (dm->n_bytes != sizeof *m || m->magic != MAGIC_ONESHOT ||
+                          m->cfg_bytes != sizeof m->cfg || m->n_given != (uint32_t)n_given))
+        st = nasc_errorf(err, NASC_ERR_FORMAT,
+                         "distributed search: rank %d sent a one-shot configuration of %zu bytes "
+                         "this nasc does not read (every rank must run the same nasc binary)",
+                         dm->src, dm->n_bytes);
+    if (st == NASC_OK) {
+        *cfg = m->cfg;
+        for (int i = 0; i < n_given; i++)
+            given[i] = m->given[i] != 0;
+        *max_memory = (size_t)m->max_memory;
     }
     nasc_free(m);
     return st;

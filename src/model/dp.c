@@ -42,7 +42,9 @@ void nasc_dp_free(nasc_dp *dp) {
     nasc_free(dp);
 }
 
-nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra, nasc_err *err) {
+/* The collective of nasc_dp_average, with or without the buffers. */
+static nasc_status average(nasc_dp *dp, int n_local, int n_total, float *extra, bool buffers,
+                           nasc_err *err) {
     if (n_total < 1 || n_local < 0 || n_local > n_total)
         return nasc_errorf(err, NASC_ERR_ARG, "dp: %d images of a batch of %d", n_local, n_total);
     if (nasc_dist_size() == 1)
@@ -50,22 +52,33 @@ nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra,
     /* the weights n_local / n_total sum to 1 over the ranks; with equal shares of an even batch
      * over 2 ranks each is 0.5 and the weighted sum is the plain mean of the two, exactly */
     const float w = (float)n_local / (float)n_total;
+    const size_t n_buf = buffers ? dp->n_buf : 0;
     float *grad = nasc_params_grad(dp->ps), *buf = nasc_params_buffer_data(dp->ps);
     float *p = dp->pack;
     for (size_t i = 0; i < dp->n_grad; i++)
         p[i] = grad[i] * w;
     p += dp->n_grad;
-    for (size_t i = 0; i < dp->n_buf; i++)
+    for (size_t i = 0; i < n_buf; i++)
         p[i] = buf[i] * w;
-    p += dp->n_buf;
+    p += n_buf;
     if (dp->n_extra)
         memcpy(p, extra, (size_t)dp->n_extra * sizeof(float));
-    NASC_TRY(nasc_dist_allreduce_sum(dp->pack, dp->n_grad + dp->n_buf + (size_t)dp->n_extra, err));
+    NASC_TRY(nasc_dist_allreduce_sum(dp->pack, dp->n_grad + n_buf + (size_t)dp->n_extra, err));
     memcpy(grad, dp->pack, dp->n_grad * sizeof(float));
-    memcpy(buf, dp->pack + dp->n_grad, dp->n_buf * sizeof(float));
+    if (n_buf)
+        memcpy(buf, dp->pack + dp->n_grad, n_buf * sizeof(float));
     if (dp->n_extra)
-        memcpy(extra, dp->pack + dp->n_grad + dp->n_buf, (size_t)dp->n_extra * sizeof(float));
+        memcpy(extra, dp->pack + dp->n_grad + n_buf, (size_t)dp->n_extra * sizeof(float));
     return NASC_OK;
+}
+
+nasc_status nasc_dp_average(nasc_dp *dp, int n_local, int n_total, float *extra, nasc_err *err) {
+    return average(dp, n_local, n_total, extra, true, err);
+}
+
+nasc_status nasc_dp_average_grads(nasc_dp *dp, int n_local, int n_total, float *extra,
+                                  nasc_err *err) {
+    return average(dp, n_local, n_total, extra, false, err);
 }
 
 nasc_status nasc_dp_bcast_state(nasc_params *ps, nasc_optim *o, nasc_err *err) {

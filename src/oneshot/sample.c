@@ -99,11 +99,18 @@ static nasc_status score_arch(nasc_oneshot *os, const nasc_arch *a, int first, i
                 os->val_fn(os->val_user, j, &b);
         }
         float loss;
-        int c;
-        NASC_TRY(nasc_os_eval_arch(os, a, &b, &loss, &c, err));
+        int c = 0;
+        if (b.n > 0) /* data parallel: a rank's share of a short last batch may be empty */
+            NASC_TRY(nasc_os_eval_arch(os, a, &b, &loss, &c, err));
         correct += c;
         seen += b.n;
     }
+    /* data parallel: the counts of every rank's share, so every rank takes the same decisions
+     * (exact in float up to 2^24 images) */
+    float sums[2] = {(float)correct, (float)seen};
+    NASC_TRY(nasc_os_dp_sum(os, sums, 2, err));
+    correct = (int64_t)sums[0];
+    seen = (int64_t)sums[1];
     *out = seen ? 100.0 * (double)correct / (double)seen : 0.0;
     return NASC_OK;
 }
@@ -191,6 +198,8 @@ static nasc_status gdas_step(nasc_oneshot *os, const nasc_oneshot_batch *train,
                             &stats->arch_loss, NULL, err);
     }
     nasc_os_store_train(nasc_supernet_weights(os->sn), os->wgrads, true);
+    if (st == NASC_OK)
+        st = nasc_os_dp_arch(os, val, &stats->arch_loss, err);
     if (st == NASC_OK)
         nasc_os_arch_update(os);
     return st;
@@ -417,12 +426,14 @@ static nasc_status measure_latency(nasc_oneshot *os, nasc_err *err) {
     bool given = false;
     for (int k = 0; k < K; k++)
         given |= os->o.op_latency[k] > 0.0f;
+    /* data parallel: timings differ between processes; rank 0's are every rank's */
+    const bool measure = !given && nasc_os_dp_rank(os) == 0;
     const int n_dec = nasc_space_n_decisions(sp);
     int n_ops_total; /* ops of the network the decisions describe */
     const int L = sc->cells;
     n_ops_total = darts_space(os) ? 8 * L : 6 * 3 * L;
     double base = 0.0;
-    for (int k = 0; k < K && !given; k++) {
+    for (int k = 0; k < K && measure; k++) {
         int d[64];
         for (int i = 0; i < n_dec; i++)
             d[i] = darts_space(os) ? (i % 2 == 0 ? k : (i / 2) % 2) : k;
@@ -452,6 +463,8 @@ static nasc_status measure_latency(nasc_oneshot *os, nasc_err *err) {
     if (given)
         for (int k = 0; k < K; k++)
             ms->lat[k] = os->o.op_latency[k];
+    else
+        NASC_TRY(nasc_os_dp_agree(os, ms->lat, sizeof ms->lat, err));
     double mean = 0.0;
     for (int k = 1; k < K; k++)
         mean += (double)ms->lat[k];
@@ -556,9 +569,23 @@ static nasc_status proxyless_step(nasc_oneshot *os, const nasc_oneshot_batch *tr
         if (st != NASC_OK)
             return st;
         nasc_params_zero_grad(ap);
+        /* the binary-gate estimator from this rank's share, averaged over the ranks; then the
+         * latency term, which is the same on every rank */
         for (int t = 0; t < T; t++) {
             nasc_tensor *al = nasc_supernet_alpha(sn, t);
             const float *dg = gates[t]->grad;
+            for (int e = 0; e < E; e++)
+                for (int i = 0; i < 2 && dg; i++) {
+                    double s = 0.0;
+                    for (int j = 0; j < 2; j++)
+                        s += (double)dg[e * K + pair[t][e][j]] * (double)pp[t][e][j] *
+                             ((i == j ? 1.0 : 0.0) - (double)pp[t][e][i]);
+                    al->grad[e * K + pair[t][e][i]] += (float)s;
+                }
+        }
+        NASC_TRY(nasc_os_dp_arch(os, val, &stats->arch_loss, err));
+        for (int t = 0; t < T; t++) {
+            nasc_tensor *al = nasc_supernet_alpha(sn, t);
             float p[NASC_SUPERNET_MAX_EDGES * NASC_SUPERNET_MAX_OPS];
             nasc_supernet_probs(sn, t, p, NULL);
             /* cells of this type, for the latency term */
@@ -569,13 +596,6 @@ static nasc_status proxyless_step(nasc_oneshot *os, const nasc_oneshot_batch *tr
             else
                 n_cells = 3 * L;
             for (int e = 0; e < E; e++) {
-                for (int i = 0; i < 2 && dg; i++) {
-                    double s = 0.0;
-                    for (int j = 0; j < 2; j++)
-                        s += (double)dg[e * K + pair[t][e][j]] * (double)pp[t][e][j] *
-                             ((i == j ? 1.0 : 0.0) - (double)pp[t][e][i]);
-                    al->grad[e * K + pair[t][e][i]] += (float)s;
-                }
                 double expect = 0.0;
                 for (int k = 0; k < K; k++)
                     expect += (double)p[e * K + k] * (double)ms->lat[k];

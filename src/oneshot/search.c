@@ -20,6 +20,7 @@
 #include "nasc/arena.h"
 #include "nasc/cost.h"
 #include "nasc/data.h"
+#include "nasc/dist.h"
 #include "nasc/weights.h"
 
 #include <errno.h>
@@ -332,6 +333,11 @@ typedef struct run_state {
     nasc_supernet *sn;
     nasc_oneshot *os;
     nasc_loader *tl, *vl, *el; /* training, validation (arch steps), evaluation */
+    /* data parallel (cfg->data_parallel in a job of several ranks): tl, vl and el hand out this
+     * rank's share of each batch; rl the whole training batches for the BN re-estimation */
+    bool dp;
+    int rank;
+    nasc_loader *rl;
     /* position */
     int epoch;
     int64_t step;              /* steps done in this epoch */
@@ -352,6 +358,8 @@ typedef struct run_state {
 } run_state;
 
 static nasc_status ckpt_write(run_state *rs, nasc_err *err) {
+    if (rs->rank > 0) /* data parallel: rank 0 writes, the state is the same on every rank */
+        return NASC_OK;
     nasc_buf b = {0};
     nasc_buf_put_str(&b, rs->ident);
     nasc_buf_put_u64(&b, (uint64_t)rs->epoch);
@@ -400,12 +408,36 @@ static nasc_status read_file(const char *path, uint8_t **out, size_t *out_len, n
     return nasc_file_read_all(path, "checkpoint", UINT64_MAX, (char **)out, out_len, err);
 }
 
+/* Data parallel: rank 0's file bytes (or its failure) to every rank; the others' *p is
+ * nasc_malloc'd here. */
+static nasc_status ckpt_share(run_state *rs, nasc_status st, uint8_t **p, size_t *n,
+                              nasc_err *err) {
+    int64_t hdr[2] = {(int64_t)st, (int64_t)*n};
+    NASC_TRY(nasc_dist_bcast(hdr, sizeof hdr, 0, err));
+    if (hdr[0] != NASC_OK)
+        return rs->rank == 0 ? st
+                             : nasc_errorf(err, (nasc_status)hdr[0],
+                                           "%s: rank 0 could not read the checkpoint",
+                                           rs->cfg->checkpoint);
+    if (rs->rank > 0) {
+        *n = (size_t)hdr[1];
+        if (!(*p = nasc_malloc(*n ? *n : 1)))
+            return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", rs->cfg->checkpoint);
+    }
+    return nasc_dist_bcast(*p, *n, 0, err);
+}
+
 static nasc_status ckpt_read(run_state *rs, nasc_err *err) {
     const char *path = rs->cfg->checkpoint;
     uint8_t *p = NULL;
     size_t n = 0;
-    NASC_TRY(read_file(path, &p, &n, err));
-    nasc_status st = NASC_OK;
+    nasc_status st = rs->rank == 0 ? read_file(path, &p, &n, err) : NASC_OK;
+    if (rs->dp)
+        st = ckpt_share(rs, st, &p, &n, err);
+    if (st != NASC_OK) {
+        nasc_free(p);
+        return st;
+    }
     uint32_t ver, hs, crc;
     uint64_t len;
     if (n < CKPT_HEADER || memcmp(p, CKPT_MAGIC, 8)) {
@@ -576,6 +608,7 @@ static void run_free(run_state *rs) {
     nasc_loader_free(rs->tl);
     nasc_loader_free(rs->vl);
     nasc_loader_free(rs->el);
+    nasc_loader_free(rs->rl);
     nasc_oneshot_free(rs->os);
     nasc_supernet_free(rs->sn);
     nasc_backend_free(rs->be);
@@ -612,7 +645,8 @@ static bool eval_batch_at(void *user, int i, nasc_oneshot_batch *out) {
         nasc_loader_start_epoch(rs->el, 0);
     if (!nasc_loader_next(rs->el, &b))
         return false;
-    *out = (nasc_oneshot_batch){.x = b.x, .labels = b.labels, .n = b.n};
+    *out = (nasc_oneshot_batch){.x = b.x, .labels = b.labels, .n = b.n, .first = b.first,
+                                .n_total = b.n_total};
     return true;
 }
 
@@ -628,9 +662,10 @@ static nasc_status evaluate(run_state *rs, float *out_loss, float *out_acc, nasc
     if (rs->os->mi->relaxed) {
         /* the first batches of the epoch just trained, in its order (deterministic, so a
          * resumed search re-estimates the same statistics); the next epoch restarts tl */
-        nasc_loader_start_epoch(rs->tl, (uint32_t)rs->epoch);
+        nasc_loader *ld = rs->rl ? rs->rl : rs->tl; /* data parallel: whole batches */
+        nasc_loader_start_epoch(ld, (uint32_t)rs->epoch);
         nasc_batch b;
-        for (int i = 0; i < BN_RECAL_BATCHES && nasc_loader_next(rs->tl, &b); i++) {
+        for (int i = 0; i < BN_RECAL_BATCHES && nasc_loader_next(ld, &b); i++) {
             nasc_oneshot_batch ob = {.x = b.x, .labels = b.labels, .n = b.n};
             NASC_TRY(nasc_oneshot_recalibrate_bn(rs->os, &ob, i, err));
         }
@@ -642,13 +677,23 @@ static nasc_status evaluate(run_state *rs, float *out_loss, float *out_acc, nasc
     for (int i = 0; (rs->cfg->eval_batches <= 0 || i < rs->cfg->eval_batches) &&
                     nasc_loader_next(rs->el, &b);
          i++) {
-        float l;
-        int c;
-        nasc_oneshot_batch ob = {.x = b.x, .labels = b.labels, .n = b.n};
-        NASC_TRY(nasc_oneshot_eval_batch(rs->os, &ob, &l, &c, err));
-        loss += (double)l * b.n;
-        correct += c;
-        seen += b.n;
+        float l = 0.0f;
+        int c = 0;
+        nasc_oneshot_batch ob = {.x = b.x, .labels = b.labels, .n = b.n, .first = b.first,
+                                 .n_total = b.n_total};
+        if (b.n > 0) /* data parallel: a short last batch may leave a rank nothing */
+            NASC_TRY(nasc_oneshot_eval_batch(rs->os, &ob, &l, &c, err));
+        if (rs->dp) { /* the global batch's loss sum and count, the same on every rank */
+            float sums[2] = {l * (float)b.n, (float)c};
+            NASC_TRY(nasc_os_dp_sum(rs->os, sums, 2, err));
+            loss += (double)sums[0];
+            correct += (int64_t)sums[1];
+            seen += b.n_total;
+        } else {
+            loss += (double)l * b.n;
+            correct += c;
+            seen += b.n;
+        }
     }
     *out_loss = seen ? (float)(loss / (double)seen) : NAN;
     *out_acc = seen ? (float)(100.0 * (double)correct / (double)seen) : NAN;
@@ -672,6 +717,14 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
                            "(%g), threads >= 1 (%d)",
                            cfg->method, cfg->epochs, cfg->batch, (double)(float)cfg->lr,
                            cfg->val_fraction, cfg->data_fraction, cfg->threads);
+    rs->dp = cfg->data_parallel && nasc_dist_size() > 1;
+    rs->rank = rs->dp ? nasc_dist_rank() : 0;
+    const int n_ranks = rs->dp ? nasc_dist_size() : 1;
+    if (rs->dp && cfg->batch < 2 * n_ranks)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "%s: data-parallel over %d ranks needs a batch of at least %d (2 "
+                           "images per rank for batch norm; got %d)",
+                           cfg->method, n_ranks, 2 * n_ranks, cfg->batch);
     rs->opts = cfg->opts;
     nasc_oneshot_opts_default(&rs->opts, m, cfg->epochs);
     identity(cfg, &rs->opts, rs->ident, sizeof rs->ident);
@@ -699,14 +752,22 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
     if (hooks && hooks->on_memory)
         hooks->on_memory(&out->memory, hooks->user);
     NASC_TRY(check_memory(rs, &out->memory, err));
-    const nasc_loader_config tc = {.batch = cfg->batch, .shuffle = true, .drop_last = true,
-                                   .prefetch = true, .seed = cfg->seed,
-                                   .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip}};
+    nasc_loader_config tc = {.batch = cfg->batch, .shuffle = true, .drop_last = true,
+                             .prefetch = true, .seed = cfg->seed,
+                             .aug = {.crop_pad = cfg->crop_pad, .hflip = cfg->hflip}};
     nasc_loader_config vc = tc;
     vc.seed = cfg->seed ^ 0x5eed0f0a11ull;
     vc.aug = (nasc_augment){0};
-    const nasc_loader_config ec = {.batch = cfg->batch, .shuffle = false, .drop_last = false,
-                                   .prefetch = true, .seed = cfg->seed};
+    nasc_loader_config ec = {.batch = cfg->batch, .shuffle = false, .drop_last = false,
+                             .prefetch = true, .seed = cfg->seed};
+    if (rs->dp) {
+        nasc_loader_config rc = tc; /* whole batches, as one process's BN re-estimation */
+        rc.prefetch = false;
+        NASC_TRY(nasc_loader_new(rs->train, &rc, &rs->rl, err));
+        tc.shard = vc.shard = ec.shard = rs->rank;
+        tc.n_shards = vc.n_shards = ec.n_shards = n_ranks;
+        NASC_TRY(nasc_os_set_data_parallel(rs->os, err));
+    }
     NASC_TRY(nasc_loader_new(rs->train, &tc, &rs->tl, err));
     NASC_TRY(nasc_loader_new(rs->val, &vc, &rs->vl, err));
     NASC_TRY(nasc_loader_new(rs->val, &ec, &rs->el, err));
@@ -717,6 +778,7 @@ static nasc_status setup(run_state *rs, const nasc_oneshot_hooks *hooks, nasc_on
 /* The end-of-search phase (SPOS's evolution) reported through on_step, with phase set. */
 typedef struct phase_ctx {
     const nasc_oneshot_hooks *hooks;
+    run_state *rs;
     int epochs;
     double t_start, t_phase; /* run start; phase start (0 before its first report) */
 } phase_ctx;
@@ -733,7 +795,13 @@ static bool phase_progress(void *user, const char *phase, int64_t done, int64_t 
         .loss = NAN, .acc = (float)best, .elapsed_s = t - pc->t_start,
         .epoch_eta_s = per * (double)(total - done), .eta_s = per * (double)(total - done),
         .phase = phase};
-    return pc->hooks->on_step(&p, pc->hooks->user);
+    int go = !pc->hooks || !pc->hooks->on_step || pc->hooks->on_step(&p, pc->hooks->user);
+    if (pc->rs->dp) { /* rank 0 decides for every rank */
+        nasc_err e = {0};
+        if (nasc_os_dp_agree(pc->rs->os, &go, sizeof go, &e) != NASC_OK)
+            go = 0;
+    }
+    return go;
 }
 
 /* Continues from the checkpoint when asked and one exists (handing the recorded epochs to the
@@ -742,7 +810,10 @@ static nasc_status run_resume(run_state *rs, const nasc_oneshot_hooks *hooks,
                               nasc_oneshot_result *out, nasc_err *err) {
     const nasc_oneshot_config *cfg = rs->cfg;
     struct stat sb;
-    if (cfg->resume && cfg->checkpoint[0] && stat(cfg->checkpoint, &sb) == 0) {
+    int have = cfg->resume && cfg->checkpoint[0] && rs->rank == 0 && stat(cfg->checkpoint, &sb) == 0;
+    if (rs->dp) /* only rank 0's disk holds the checkpoint */
+        NASC_TRY(nasc_os_dp_agree(rs->os, &have, sizeof have, err));
+    if (have) {
         NASC_TRY(ckpt_read(rs, err));
         out->resumed = true;
         out->resumed_epoch = rs->epoch;
@@ -789,22 +860,29 @@ static nasc_status run_step(run_state *rs, const nasc_oneshot_hooks *hooks, cons
     const double t0 = now_s();
     nasc_batch vb;
     const bool have_val = next_val(rs, &vb);
-    const nasc_oneshot_batch t = {.x = tb->x, .labels = tb->labels, .n = tb->n};
+    const nasc_oneshot_batch t = {.x = tb->x, .labels = tb->labels, .n = tb->n,
+                                  .first = tb->first, .n_total = tb->n_total};
     const nasc_oneshot_batch v = {.x = have_val ? vb.x : NULL,
                                   .labels = have_val ? vb.labels : NULL,
-                                  .n = have_val ? vb.n : 0};
+                                  .n = have_val ? vb.n : 0, .first = have_val ? vb.first : 0,
+                                  .n_total = have_val ? vb.n_total : 0};
     nasc_oneshot_step_stats ss;
     NASC_TRY(nasc_oneshot_step(rs->os, &t, have_val ? &v : NULL, lr, &ss, err));
     rs->step++;
-    rs->loss_sum += (double)ss.train_loss * tb->n;
+    /* data parallel: loss and count are already the global batch's */
+    const int n_step = nasc_os_batch_total(&t);
+    rs->loss_sum += (double)ss.train_loss * n_step;
     rs->correct += ss.train_correct;
-    rs->seen += tb->n;
+    rs->seen += n_step;
     const double t1 = now_s();
     rs->seconds += t1 - t0;
     rs->run_step_s += t1 - *t_mark;
     *t_mark = t1;
     rs->steps_this_run++;
-    if (hooks && hooks->on_step && !report_step(rs, hooks, t1))
+    int stop = hooks && hooks->on_step && !report_step(rs, hooks, t1);
+    if (rs->dp) /* rank 0 decides for every rank (a signal may reach the ranks at other steps) */
+        NASC_TRY(nasc_os_dp_agree(rs->os, &stop, sizeof stop, err));
+    if (stop)
         /* counted as the progress line counts: epoch 1/E, step s/S done */
         return nasc_errorf(err, NASC_ERR_ABORTED, "%s: stopped at epoch %d/%d step %lld/%lld",
                            cfg->method, rs->epoch + 1, cfg->epochs, (long long)rs->step,
@@ -889,7 +967,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
     memset(out, 0, sizeof *out);
     out->resumed_epoch = -1;
     run_state rs = {.cfg = cfg, .t_start = now_s()};
-    phase_ctx pc = {.hooks = hooks, .epochs = cfg->epochs, .t_start = rs.t_start};
+    phase_ctx pc = {.hooks = hooks, .rs = &rs, .epochs = cfg->epochs, .t_start = rs.t_start};
     /* the DARTS code's schedule: cosine per epoch, from lr to lr_min */
     const nasc_sched sched = {.kind = NASC_SCHED_COSINE, .lr_max = (float)cfg->lr,
                               .lr_min = (float)cfg->lr_min, .total_steps = cfg->epochs,
@@ -899,7 +977,7 @@ nasc_status nasc_oneshot_run(const nasc_oneshot_config *cfg, const nasc_oneshot_
     rs.kill_step = ks ? atoll(ks) : 0;
 #endif
     nasc_status st = setup(&rs, hooks, out, err);
-    if (st == NASC_OK && hooks && hooks->on_step)
+    if (st == NASC_OK && ((hooks && hooks->on_step) || rs.dp))
         nasc_os_set_phase_progress(rs.os, phase_progress, &pc);
     if (st == NASC_OK)
         st = run_resume(&rs, hooks, out, err);

@@ -18,6 +18,7 @@
 #include "stepper_int.h"
 
 #include "nasc/arena.h"
+#include "nasc/dist.h"
 #include "nasc/optim.h"
 #include "nasc/rng.h"
 
@@ -199,7 +200,69 @@ void nasc_oneshot_free(nasc_oneshot *os) {
     nasc_free_aligned(os->v);
     nasc_free_aligned(os->a_tmp);
     nasc_free_aligned(os->a_tmp2);
+    nasc_dp_free(os->dpw);
+    nasc_dp_free(os->dpa);
     nasc_free(os);
+}
+
+/* ---- data parallel ---- */
+
+nasc_status nasc_os_set_data_parallel(nasc_oneshot *os, nasc_err *err) {
+    if (nasc_dist_size() < 2 || os->dpw)
+        return NASC_OK;
+    NASC_TRY(nasc_dp_new(nasc_supernet_weights(os->sn), 2, &os->dpw, err));
+    if (os->na)
+        NASC_TRY(nasc_dp_new(nasc_supernet_arch_params(os->sn), 1, &os->dpa, err));
+    return NASC_OK;
+}
+
+int nasc_os_batch_total(const nasc_oneshot_batch *b) { return b->n_total > 0 ? b->n_total : b->n; }
+
+int nasc_os_dp_rank(const nasc_oneshot *os) { return os->dpw ? nasc_dist_rank() : 0; }
+
+/* The mean loss of the global batch must be finite: checked after the sum, so that every rank
+ * stops at the same pass. */
+static nasc_status dp_finite(const nasc_oneshot *os, float loss, nasc_err *err) {
+    if (isfinite(loss))
+        return NASC_OK;
+    return nasc_errorf(err, NASC_ERR_ABORTED, "%s: diverged (loss %g)", os->mi->name,
+                       (double)loss);
+}
+
+nasc_status nasc_os_dp_weights(nasc_oneshot *os, const nasc_oneshot_batch *b, bool buffers,
+                               float *loss, int *correct, nasc_err *err) {
+    if (!os->dpw)
+        return NASC_OK;
+    const int nt = nasc_os_batch_total(b);
+    float ex[2] = {loss ? *loss * (float)b->n / (float)nt : 0.0f,
+                   correct ? (float)*correct : 0.0f};
+    NASC_TRY(buffers ? nasc_dp_average(os->dpw, b->n, nt, ex, err)
+                     : nasc_dp_average_grads(os->dpw, b->n, nt, ex, err));
+    if (loss)
+        *loss = ex[0];
+    if (correct)
+        *correct = (int)ex[1];
+    return loss ? dp_finite(os, *loss, err) : NASC_OK;
+}
+
+nasc_status nasc_os_dp_arch(nasc_oneshot *os, const nasc_oneshot_batch *b, float *loss,
+                            nasc_err *err) {
+    if (!os->dpa)
+        return NASC_OK;
+    const int nt = nasc_os_batch_total(b);
+    float ex[1] = {loss ? *loss * (float)b->n / (float)nt : 0.0f};
+    NASC_TRY(nasc_dp_average_grads(os->dpa, b->n, nt, ex, err));
+    if (loss)
+        *loss = ex[0];
+    return loss ? dp_finite(os, *loss, err) : NASC_OK;
+}
+
+nasc_status nasc_os_dp_sum(nasc_oneshot *os, float *v, size_t n, nasc_err *err) {
+    return os->dpw ? nasc_dist_allreduce_sum(v, n, err) : NASC_OK;
+}
+
+nasc_status nasc_os_dp_agree(nasc_oneshot *os, void *p, size_t n, nasc_err *err) {
+    return os->dpw ? nasc_dist_bcast(p, n, 0, err) : NASC_OK;
 }
 
 nasc_supernet *nasc_oneshot_supernet(const nasc_oneshot *os) { return os->sn; }
@@ -232,6 +295,7 @@ nasc_tensor *nasc_os_begin(nasc_oneshot *os, const nasc_oneshot_batch *b, bool t
     nasc_graph_set_training(g, training);
     nasc_graph_set_grad(g, true);
     nasc_graph_set_rng(g, os->seed, os->n_passes++);
+    nasc_graph_set_batch_first(g, b->first); /* per-image draws as in one process */
     const nasc_supernet_config *c = nasc_supernet_get_config(os->sn);
     return nasc_input(g, b->n, c->in_c, c->in_h, c->in_w, b->x);
 }
@@ -246,7 +310,8 @@ nasc_status nasc_os_finish(nasc_oneshot *os, nasc_tensor *logits, const nasc_one
         *out_loss = loss->data[0];
     if (out_correct)
         *out_correct = nasc_count_correct(logits, b->labels);
-    if (!isfinite(loss->data[0]))
+    /* data parallel: checked on the global batch's loss, by every rank alike (dp_finite) */
+    if (!os->dpw && !isfinite(loss->data[0]))
         return nasc_errorf(err, NASC_ERR_ABORTED, "%s: diverged (loss %g)",
                            os->mi->name, (double)loss->data[0]);
     if (backward && nasc_backward(g, loss) != NASC_OK)
@@ -294,8 +359,13 @@ static nasc_status arch_grad_first(nasc_oneshot *os, const nasc_oneshot_batch *v
                                    float *out_loss, nasc_err *err) {
     nasc_params_zero_grad(nasc_supernet_arch_params(os->sn));
     train_only(os, false, true);
-    nasc_status st = softmax_pass(os, val, true, true, out_loss, NULL, err);
+    float loss = NAN;
+    nasc_status st = softmax_pass(os, val, true, true, &loss, NULL, err);
     train_only(os, true, true);
+    if (st == NASC_OK)
+        st = nasc_os_dp_arch(os, val, &loss, err);
+    if (out_loss)
+        *out_loss = loss;
     return st;
 }
 
@@ -319,6 +389,8 @@ static nasc_status arch_grad_second(nasc_oneshot *os, const nasc_oneshot_batch *
     nasc_params_zero_grad(wp);
     train_only(os, true, false);
     st = softmax_pass(os, train, true, true, NULL, NULL, err);
+    if (st == NASC_OK) /* data parallel: the global batch's gradient, so w' is the same */
+        st = nasc_os_dp_weights(os, train, false, NULL, NULL, err);
     if (st != NASC_OK)
         goto done;
     /* 2. w' = w - xi (momentum * buf + g + wd w); buf is zero before the first SGD step */
@@ -332,7 +404,13 @@ static nasc_status arch_grad_second(nasc_oneshot *os, const nasc_oneshot_batch *
     nasc_params_zero_grad(wp);
     nasc_params_zero_grad(ap);
     train_only(os, true, true);
-    st = softmax_pass(os, val, true, true, out_loss, NULL, err);
+    float vloss = NAN;
+    st = softmax_pass(os, val, true, true, &vloss, NULL, err);
+    if (st == NASC_OK) /* v of the global batch (R and w +- R v the same on every rank); the alpha
+                        * gradients stay this rank's: step 5 is linear in them, averaged there */
+        st = nasc_os_dp_weights(os, val, false, &vloss, NULL, err);
+    if (out_loss)
+        *out_loss = vloss;
     if (st != NASC_OK)
         goto restore;
     memcpy(os->a_tmp, ga, na * sizeof(float));
@@ -356,6 +434,7 @@ static nasc_status arch_grad_second(nasc_oneshot *os, const nasc_oneshot_batch *
     /* 5. grad = dL_val/da - xi (g+ - g-) / 2R */
     for (size_t i = 0; i < na; i++)
         ga[i] = os->a_tmp[i] - (R > 0.0f ? xi * (os->a_tmp2[i] - ga[i]) / (2.0f * R) : 0.0f);
+    st = nasc_os_dp_arch(os, val, NULL, err);
 restore:
     memcpy(w, os->w_save, nw * sizeof(float));
 done:
@@ -397,6 +476,8 @@ nasc_status nasc_os_weight_step(nasc_oneshot *os, const nasc_oneshot_batch *trai
                             err);
     }
     train_only(os, true, true);
+    if (st == NASC_OK)
+        st = nasc_os_dp_weights(os, train, true, &stats->train_loss, &stats->train_correct, err);
     if (st != NASC_OK)
         return st;
     if (os->o.clip > 0.0f)

@@ -67,6 +67,8 @@ struct nasc_oneshot {
     void *val_user;
     nasc_os_phase_fn phase_fn; /* progress of SPOS's evolution (may be NULL) */
     void *phase_user;
+    /* data parallel over the ranks of a job (nasc_os_set_data_parallel), else NULL */
+    nasc_dp *dpw, *dpa;    /* reducers of the weight and the alpha store */
 };
 
 /* Builds the plan of a weight step. */
@@ -95,6 +97,31 @@ NASC_INTERNAL void nasc_os_skip_reg_grad(nasc_oneshot *os);
 NASC_INTERNAL nasc_status nasc_os_eval_arch(nasc_oneshot *os, const nasc_arch *a,
                                             const nasc_oneshot_batch *b, float *out_loss,
                                             int *out_correct, nasc_err *err);
+
+/* ---- data parallel (oneshot.h, "Data parallel") ----
+ * Every pass that trains runs on this rank's share of a global batch; the helpers below make the
+ * stores' gradients those of the global batch's mean loss. Without data parallelism (os->dpw
+ * NULL) they do nothing and the values stay the rank's own. */
+
+/* Makes os data-parallel over the job's ranks (a job of one process: nothing). NOMEM. */
+NASC_INTERNAL nasc_status nasc_os_set_data_parallel(nasc_oneshot *os, nasc_err *err);
+/* The global batch size of b (n_total, or n without shards). */
+NASC_INTERNAL int nasc_os_batch_total(const nasc_oneshot_batch *b);
+/* After a weight pass's backward on b: the weight gradients averaged over the ranks; with
+ * buffers also the BN running statistics; *loss and *correct (either may be NULL) become the
+ * global batch's mean loss and correct count. ABORTED if that loss is not finite. */
+NASC_INTERNAL nasc_status nasc_os_dp_weights(nasc_oneshot *os, const nasc_oneshot_batch *b,
+                                             bool buffers, float *loss, int *correct,
+                                             nasc_err *err);
+/* The same for the alpha store (no buffers) after an architecture pass on b. */
+NASC_INTERNAL nasc_status nasc_os_dp_arch(nasc_oneshot *os, const nasc_oneshot_batch *b,
+                                          float *loss, nasc_err *err);
+/* Sums n floats over the ranks (in place). */
+NASC_INTERNAL nasc_status nasc_os_dp_sum(nasc_oneshot *os, float *v, size_t n, nasc_err *err);
+/* Copies rank 0's n bytes at p to every rank. */
+NASC_INTERNAL nasc_status nasc_os_dp_agree(nasc_oneshot *os, void *p, size_t n, nasc_err *err);
+/* This rank (0 without data parallelism). */
+NASC_INTERNAL int nasc_os_dp_rank(const nasc_oneshot *os);
 
 /* sample.c: the method state of the stateful methods (os->ms). */
 NASC_INTERNAL void nasc_os_method_free(nasc_oneshot *os);
