@@ -95,14 +95,6 @@ static int train_main(int argc, char **argv) {
                        "on the test split. Without --arch it trains the built-in baseline CNN.");
     if (rc != CLI_OK)
         return rc == CLI_HELP ? CLI_OK : rc;
-    if (n_ranks > 1 && time_limit_s) {
-        if (rank == 0)
-            cli_error("nasc train: --time-limit is not supported under mpirun yet (%d ranks); "
-                      "give --epochs",
-                      n_ranks);
-        cli_train_opts_deinit(&o);
-        return CLI_USAGE;
-    }
     if (n_ranks > 1 && o.cfg.batch < n_ranks) {
         if (rank == 0)
             cli_error("nasc train: --batch %d: data-parallel over %d ranks needs at least one image "
@@ -166,16 +158,32 @@ static int train_main(int argc, char **argv) {
     o.cfg.backend = be;
     nasc_train_fit fit = {0};
     if (time_limit > 0.0) {
-        const int recorded = cli_checkpoint_epochs(ckpt);
+        /* under mpirun rank 0 decides (its checkpoint, its measurement) for every rank; the time
+         * limit itself is then checked by rank 0 alone inside nasc_train, which stops every rank
+         * at the same step */
+        int recorded = rank == 0 ? cli_checkpoint_epochs(ckpt) : 0;
+        if (n_ranks > 1 && (st = nasc_dist_bcast(&recorded, sizeof recorded, 0, &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
         if (recorded) { /* resuming a time-limited run: its epoch count, not a new measurement */
             o.cfg.epochs = recorded;
         } else {
             if (!quiet)
                 fprintf(stderr, "nasc train: measuring the step time to fit %.0f s...\n",
                         time_limit);
-            st = cli_train_fit(space, arch, &net, train, test, &o.cfg,
+            /* a data-parallel probe (every rank steps, rank 0 decides when it has measured
+             * enough); the evaluation is timed by rank 0 only */
+            st = cli_train_fit(space, arch, &net, train, rank == 0 ? test : NULL, &o.cfg,
                                time_limit - (cli_now() - t_start), &fit, &err);
+            if (st == NASC_OK && n_ranks > 1 &&
+                (st = nasc_dist_bcast(&fit, sizeof fit, 0, &err)) == NASC_OK)
+                o.cfg.epochs = fit.epochs;
             if (st != NASC_OK) {
+                if (n_ranks > 1) { /* the other ranks wait in the probe's collectives */
+                    cli_error("rank %d: %s", rank, err.msg[0] ? err.msg : nasc_status_str(st));
+                    nasc_dist_abort(cli_exit_code(st, false));
+                }
                 rc = cli_fail(st, &err, false);
                 goto done;
             }

@@ -1,7 +1,8 @@
 /* test_mpi_train.c — data-parallel `mpirun -n 2 nasc train` (docs/DISTRIBUTED.md): two runs give
  * the same model file byte for byte; its per-epoch training loss is that of one process with the
  * same global batch within the tolerances below; a run stopped by SIGTERM and rerun with the same
- * --checkpoint command ends with the model of the uninterrupted run, byte for byte. Skipped (77)
+ * --checkpoint command ends with the model of the uninterrupted run, byte for byte; a run with
+ * --time-limit (rank 0 measures and decides the stop for every rank) finishes. Skipped (77)
  * where the build has no MPI or mpirun is missing.
  *
  * Tolerances. Each rank normalises with the batch-norm statistics of its own 16 images, one
@@ -95,6 +96,32 @@ int main(void) {
     CHECK_MSG(rel(m2[0], m1[0]) < 0.05, "epoch 1 loss: %g vs %g", m2[0], m1[0]);
     CHECK_MSG(rel(m2[1], m1[1]) < 0.10, "epoch 2 loss: %g vs %g", m2[1], m1[1]);
     CHECK_MSG(!same_bytes(a, c), "the 2-rank model equals the 1-process one (not data-parallel?)");
+
+    /* --time-limit: rank 0 measures the step time and picks the epoch count for every rank, and
+     * rank 0 alone decides the hard stop inside nasc train (ranks that stopped at different steps
+     * would leave one waiting in a collective: a hang, not an exit 0) */
+    {
+        char tl[300];
+        path(tl, sizeof tl, "time-limit.json");
+        const double t1 = search_now();
+        rc = mpi_run(cli, 2, -1, tl, ea,
+                     "train --data-fraction 0.02 --batch 32 --width 0.25 --threads 1 --seed 5 "
+                     "--time-limit 12s --json");
+        const double wall = search_now() - t1;
+        CHECK_MSG(rc == 0, "mpirun -n 2 nasc train --time-limit 12s: exit %d", rc);
+        char *js = search_slurp(tl);
+        char ep[32] = "", planned[32] = "";
+        if (js) {
+            json_field(js, "epochs", ep, sizeof ep);
+            json_field(js, "planned_epochs", planned, sizeof planned);
+        }
+        CHECK_MSG(atoi(ep) >= 1 && atoi(planned) >= 1 && atoi(ep) <= atoi(planned),
+                  "--time-limit under mpirun: %s", js ? js : "(no output)");
+        printf("--time-limit 12s on 2 ranks: %s of %s planned epochs, %.1f s wall (mpirun "
+               "included)\n",
+               ep, planned, wall);
+        free(js);
+    }
 
     /* stopped by SIGTERM (mpirun passes it to the ranks) at growing fractions of a full run's
      * time, rerun with the same command until it finishes: the uninterrupted model */
