@@ -85,7 +85,11 @@ static int run_search(const nasc_experiment_config *cfg, nasc_oneshot_search_opt
     cli_signals_restore(&sig);
     cli_progress_end(&c.bar);
     if (st != NASC_OK && st != NASC_ERR_ABORTED && n_ranks > 1) {
-        cli_error("%s%s", rank > 0 ? "rank " : "", err.msg[0] ? err.msg : nasc_status_str(st));
+        const char *msg = err.msg[0] ? err.msg : nasc_status_str(st);
+        if (rank > 0)
+            cli_error("rank %d: %s", rank, msg);
+        else
+            cli_error("%s", msg);
         nasc_dist_abort(cli_exit_code(st, true));
     }
     if (st != NASC_OK && rank > 0)
