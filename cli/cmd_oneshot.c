@@ -139,9 +139,11 @@ int cli_search_oneshot(const nasc_experiment_config *cfg, const bool *given,
     nasc_status st;
     if (nasc_dist_size() > 1 &&
         (st = nasc_oneshot_search_share(cfg, given, o.max_memory, &err)) != NASC_OK) {
-        cli_error("%s", err.msg);
-        nasc_dist_abort(cli_exit_code(st, false));
-        return cli_fail(st, &err, false);
+        if (st != NASC_ERR_ARG) { /* some ranks may have the configuration: end them too */
+            cli_error("%s", err.msg);
+            nasc_dist_abort(cli_exit_code(st, false));
+        }
+        return cli_fail(st, &err, false); /* the other ranks get QUIT (cmd_search.c) */
     }
     nasc_oneshot_result r;
     const int code = run_search(cfg, &o, &r);

@@ -69,7 +69,9 @@ NASC_API nasc_status nasc_oneshot_search(const nasc_experiment_config *cfg,
  * other ranks' nasc_experiment_serve (which then only waits for it) end the job as for a trial
  * search. */
 
-/* Rank 0: sends cfg, given (indexed like nasc_config_keys) and max_memory to ranks 1..N-1. */
+/* Rank 0: sends cfg, given (indexed like nasc_config_keys) and max_memory to ranks 1..N-1.
+ * ARG, with nothing sent, for a configuration every rank would refuse (bad flags, a batch of
+ * fewer than 2 images per rank). */
 NASC_API nasc_status nasc_oneshot_search_share(const nasc_experiment_config *cfg,
                                                const bool *given, size_t max_memory,
                                                nasc_err *err);

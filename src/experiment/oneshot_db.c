@@ -326,6 +326,20 @@ nasc_status nasc_oneshot_search(const nasc_experiment_config *cfg,
 
 nasc_status nasc_oneshot_search_share(const nasc_experiment_config *cfg, const bool *given,
                                       size_t max_memory, nasc_err *err) {
+    /* what every rank would refuse alike is refused here, before any rank is involved */
+    nasc_oneshot_config oc;
+    nasc_experiment_config res;
+    const nasc_oneshot_search_opts o = {.given = given, .max_memory = max_memory};
+    if (!nasc_oneshot_search_handles(cfg))
+        return nasc_errorf(err, NASC_ERR_ARG, "oneshot: '%s' is not a one-shot strategy (%s)",
+                           cfg ? cfg->strategy : "(null)", nasc_oneshot_method_names());
+    NASC_TRY(resolve(cfg, &o, &oc, &res, err));
+    const int n_ranks = nasc_dist_size();
+    if (oc.batch < 2 * n_ranks)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "%s: --batch %d: data-parallel over %d ranks needs at least %d (2 "
+                           "images per rank for batch norm)",
+                           oc.method, oc.batch, n_ranks, 2 * n_ranks);
     int n_keys;
     nasc_config_keys(&n_keys);
     for (int r = 1; r < nasc_dist_size(); r++)

@@ -6,6 +6,7 @@
  *     training and validation losses agree within the tolerances below; the genotypes are printed;
  *   - the 2-rank search killed by SIGKILL mid-epoch (every rank, by the test hook) and continued
  *     with `mpirun -n 2 nasc search --db F --resume` ends with the uninterrupted run's database;
+ *   - a batch of fewer than 2 images per rank is refused by rank 0 (exit 2, no hang);
  *   - GDAS (Gumbel samples: every rank must draw the same path) and SPOS (uniform paths, then an
  *     evolution whose candidate scores are summed over the ranks) on 2 ranks, twice each: the same.
  * Skipped (77) where the build has no MPI or mpirun is missing.
@@ -196,6 +197,19 @@ int main(void) {
         CHECK_MSG(rc == 0, "mpirun -n 2 nasc search --resume: exit %d", rc);
         if (same_trials(ref, db, 2, "darts killed at step 5 and resumed"))
             printf("darts  2 ranks killed at step 5, resumed: the uninterrupted database\n");
+    }
+
+    /* a batch too small to split: refused by rank 0 before any rank trains (exit 2, no hang) */
+    {
+        char err[300];
+        path(err, sizeof err, "small-batch.err");
+        const int rc = mpi_run(cli, 2, -1, NULL, err,
+                               "search --space darts --strategy darts --data fashion-mnist "
+                               "--data-fraction 0.004 --epochs 1 --batch 3 --quiet");
+        char *e = search_slurp(err);
+        CHECK_MSG(rc == 2 && e && strstr(e, "needs at least 4"),
+                  "--batch 3 on 2 ranks: exit %d: %s", rc, e ? e : "");
+        free(e);
     }
 
     /* sampling methods: the same paths on every rank, so the same search twice */
