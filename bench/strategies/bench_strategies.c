@@ -62,6 +62,7 @@ static const row rows[] = {
     {"bananas", "", "bananas"},
     {"gan", "", "gan"},
     {"pnas", "", "pnas (MLP ensemble)"},
+    {"pnas", "surrogate=gp", "pnas (GP surrogate)"},
     {"pnas", "surrogate=gp,beam=5", "pnas (GP surrogate, beam 5)"},
     {"bohb", "min-fidelity=200", "bohb (200 epochs only: TPE)"},
     {"nsga2", "", "nsga2 (one objective)"},

@@ -4,12 +4,15 @@
  * elitism ranked by the score.
  *
  * Generation 0: P uniform samples. Every later generation: P children, each from two parents
- * chosen by binary tournaments on (front rank, then crowding distance), crossed over with
- * probability `crossover` and mutated once (never a copy of an architecture proposed before: up
- * to 50 tries, then a uniform unseen sample). When all children's results are told, parents and
- * children are merged and the next population is filled front by front, the last front cut by
- * crowding distance (sec. III-C). Failed trials rank behind every feasible one (their objectives
- * count as NaN, worse than any value). Resume replays (no save/load). */
+ * chosen by binary tournaments on (front rank, then crowding distance) among the population, or
+ * with parents=front (the default) on crowding distance among the non-dominated set of every
+ * result so far (an unbounded elitist archive: a front member pushed out of the population by
+ * crowding is not lost; used once that set has two members, so not with one objective), crossed
+ * over with probability `crossover` and mutated once (never a copy of an architecture proposed
+ * before: up to 50 tries, then a uniform unseen sample). When all children's results are told,
+ * parents and children are merged and the next population is filled front by front, the last front
+ * cut by crowding distance (sec. III-C). Failed trials rank behind every feasible one (their
+ * objectives count as NaN, worse than any value). Resume replays (no save/load). */
 #include "learn_int.h"
 
 #include <math.h>
@@ -28,8 +31,8 @@ typedef struct nsga2 {
     int *idx, *tmp;
     /* parents=front: the non-dominated set of every told trial (an unbounded elitist archive) */
     bool from_front;
-    int *fr;         /* its history indices */
-    double *fr_cd;   /* their crowding distances */
+    int *fr;       /* its history indices */
+    double *fr_cd; /* their crowding distances */
     int n_fr;
 } nsga2;
 

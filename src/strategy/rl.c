@@ -42,7 +42,7 @@ typedef struct rl {
     int batch, epochs;
     float lr;
     double ent, decay, eps, vcoef;
-    double floor_q; /* nasc_learn_floor of the rewards */
+    double floor_q;  /* nasc_learn_floor of the rewards */
     int replay;      /* reinforce: the `replay` best results so far, learned again each update */
     double replay_c; /* ... with this weight (priority-queue training) */
     bool fallback_mutate; /* a converged policy's repeats: mutate (true) or uniform (false) */

@@ -262,8 +262,7 @@ static void test_nb201(nasc_space *sp, nasc_evaluator *ev) {
             for (int j = 0; j < k; j++)
                 dups += !strcmp(a.text[k], a.text[j]);
         }
-        CHECK_MSG(same == 60, "%s: runs with the same seed differ (%d of 60 equal)", name,
-                  same);
+        CHECK_MSG(same == 60, "%s: runs with the same seed differ (%d of 60 equal)", name, same);
         CHECK_MSG(same_c < 60, "%s: seeds 7 and 8 give the same trials", name);
         CHECK_MSG(dups == 0, "%s: %d repeated proposals", name, dups);
         /* learning: the best of the last 30 trials beats the median of the first 10 */
