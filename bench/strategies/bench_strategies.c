@@ -63,6 +63,7 @@ static const row rows[] = {
     {"gan", "", "gan"},
     {"pnas", "", "pnas (MLP ensemble)"},
     {"pnas", "surrogate=gp", "pnas (GP surrogate)"},
+    {"pnas", "surrogate=gp,beam=5", "pnas (GP surrogate, beam 5)"},
     {"bohb", "min-fidelity=200", "bohb (200 epochs only: TPE)"},
     {"nsga2", "", "nsga2 (one objective)"},
     /* multi-fidelity: queries at 12 epochs count as queries here; see --time */

@@ -4,12 +4,15 @@
  * elitism ranked by the score.
  *
  * Generation 0: P uniform samples. Every later generation: P children, each from two parents
- * chosen by binary tournaments on (front rank, then crowding distance), crossed over with
- * probability `crossover` and mutated once (never a copy of an architecture proposed before: up
- * to 50 tries, then a uniform unseen sample). When all children's results are told, parents and
- * children are merged and the next population is filled front by front, the last front cut by
- * crowding distance (sec. III-C). Failed trials rank behind every feasible one (their objectives
- * count as NaN, worse than any value). Resume replays (no save/load). */
+ * chosen by binary tournaments on (front rank, then crowding distance) among the population, or
+ * with parents=front (the default) on crowding distance among the non-dominated set of every
+ * result so far (an unbounded elitist archive: a front member pushed out of the population by
+ * crowding is not lost; used once that set has two members, so not with one objective), crossed
+ * over with probability `crossover` and mutated once (never a copy of an architecture proposed
+ * before: up to 50 tries, then a uniform unseen sample). When all children's results are told,
+ * parents and children are merged and the next population is filled front by front, the last front
+ * cut by crowding distance (sec. III-C). Failed trials rank behind every feasible one (their
+ * objectives count as NaN, worse than any value). Resume replays (no save/load). */
 #include "learn_int.h"
 
 #include <math.h>
@@ -26,21 +29,32 @@ typedef struct nsga2 {
     int64_t gen_end; /* trials [gen_start, gen_end) are the current generation's children */
     double *obj;     /* scratch: vectors of the merged set */
     int *idx, *tmp;
+    /* parents=front: the non-dominated set of every told trial (an unbounded elitist archive) */
+    bool from_front;
+    int *fr;       /* its history indices */
+    double *fr_cd; /* their crowding distances */
+    int n_fr;
 } nsga2;
 
 static const nasc_strategy_opt nsga2_opts[] = {
     {.name = "population",
      .type = NASC_OPT_INT,
-     .def = "20",
+     .def = "10",
      .min = 2,
      .max = 100000,
      .help = "population size P (children per generation)"},
     {.name = "crossover",
      .type = NASC_OPT_DOUBLE,
-     .def = "0.9",
+     .def = "0",
      .min = 0,
      .max = 1,
      .help = "probability that a child is a crossover of its parents"},
+    {.name = "parents",
+     .type = NASC_OPT_CHOICE,
+     .def = "front",
+     .choices = "population|front",
+     .help = "tournaments among the population (NSGA-II) or among the non-dominated set of "
+             "every result so far (an elitist archive)"},
 };
 
 static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
@@ -51,6 +65,7 @@ static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
     NASC_TRY(nasc_learn_init(&q->b, s, err));
     q->P = nasc_strategy_opt_int(s, "population");
     q->p_cross = nasc_strategy_opt_double(s, "crossover");
+    q->from_front = nasc_strategy_opt_choice(s, "parents") == 1;
     size_t n2 = 2 * (size_t)q->P;
     q->pop = nasc_calloc(n2, sizeof(int));
     q->rank = nasc_calloc(n2, sizeof(int));
@@ -75,6 +90,8 @@ static void nsga2_free(void *impl) {
     nasc_free(q->obj);
     nasc_free(q->idx);
     nasc_free(q->tmp);
+    nasc_free(q->fr);
+    nasc_free(q->fr_cd);
     nasc_free(q);
 }
 
@@ -136,6 +153,47 @@ static nasc_status select_next(nsga2 *q, const int *cand, int m, nasc_err *err) 
     return NASC_OK;
 }
 
+/* parents=front: the non-dominated set of the told trials [0, n) with crowding distances. */
+static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
+    double *obj = nasc_malloc(sizeof(double) * (size_t)n * NASC_MAX_OBJECTIVES);
+    int *rank = nasc_malloc(sizeof(int) * (size_t)n);
+    nasc_free(q->fr);
+    nasc_free(q->fr_cd);
+    q->fr = nasc_malloc(sizeof(int) * (size_t)n);
+    q->fr_cd = nasc_malloc(sizeof(double) * (size_t)n);
+    q->n_fr = 0;
+    if (!obj || !rank || !q->fr || !q->fr_cd) {
+        nasc_free(obj);
+        nasc_free(rank);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    }
+    int no = 1;
+    for (int i = 0; i < n; i++)
+        no = vec(q, i, obj + (size_t)i * NASC_MAX_OBJECTIVES);
+    for (int i = 0; i < n; i++)
+        memmove(obj + (size_t)i * no, obj + (size_t)i * NASC_MAX_OBJECTIVES,
+                sizeof(double) * (size_t)no);
+    if (nasc_pareto_sort(obj, n, no, rank) < 0) {
+        nasc_free(obj);
+        nasc_free(rank);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        if (rank[i] == 0 && isfinite(q->b.hist[i].fitness))
+            q->fr[q->n_fr++] = i;
+    nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
+    nasc_free(obj);
+    nasc_free(rank);
+    return NASC_OK;
+}
+
+/* parents=front: the less crowded of two random archive members. */
+static int tournament_front(nasc_strategy *s, const nsga2 *q) {
+    int a = (int)nasc_rng_below(&s->rng, (uint32_t)q->n_fr);
+    int b = (int)nasc_rng_below(&s->rng, (uint32_t)q->n_fr);
+    return q->fr[q->fr_cd[a] >= q->fr_cd[b] ? a : b];
+}
+
 /* Binary tournament: the better of two random members by (rank, crowding). */
 static int tournament(nasc_strategy *s, const nsga2 *q) {
     int a = (int)nasc_rng_below(&s->rng, (uint32_t)q->n_pop);
@@ -158,12 +216,17 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
         for (int64_t k = q->gen_end - q->P; k < q->gen_end; k++)
             q->tmp[m++] = (int)k;
         NASC_TRY(select_next(q, q->tmp, m, err));
+        if (q->from_front)
+            NASC_TRY(front_all(q, (int)q->gen_end, err));
         q->gen_end += q->P;
     }
+    const bool arch_parents = q->from_front && q->n_fr >= 2;
     nasc_arch *child = NULL;
     for (int tries = 0; tries < 50 && !child; tries++) {
-        const nasc_arch *pa = q->b.hist[q->pop[tournament(s, q)]].arch;
-        const nasc_arch *pb = q->b.hist[q->pop[tournament(s, q)]].arch;
+        const nasc_arch *pa =
+            q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
+        const nasc_arch *pb =
+            q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
         nasc_arch *x = NULL;
         if (nasc_rng_uniform_double(&s->rng) < q->p_cross)
             NASC_TRY(nasc_arch_crossover(pa, pb, &s->rng, &x, err));

@@ -4,15 +4,18 @@
  * Loop: trials are proposed in batches of `batch`; at every batch boundary (once the results the
  * batch may use are known, learn_int.h) the policy learns from the results told since the last
  * update, then samples the next batch. An architecture proposed before is never proposed again:
- * the policy resamples (up to 100 times, then a uniform unseen sample is taken; its behaviour
- * log-probabilities are those of the policy, so PPO's ratios stay right).
+ * the policy resamples (up to 100 times; then, with fallback=mutate, the first unseen cell on a
+ * walk of random edits from its last sample, else or failing that a uniform unseen sample; its
+ * behaviour log-probabilities are those of the policy, so PPO's ratios stay right).
  *
  * Rewards: the score (or a random scalarisation of the objectives, new weights each update); a
  * failed trial gets the worst reward seen so far.
  *   reinforce (Williams 1992; Zoph & Le 2017): baseline b = exponential moving average of the
  *     rewards (decay `decay`), advantage (R - b) divided by a moving average of |R - b| (so the
  *     step size does not depend on the score's units), loss of nasc_rl_reinforce_loss, one Adam
- *     step per sample group, gradients clipped to norm 5.
+ *     step per sample group, gradients clipped to norm 5. With replay=k the same step also raises
+ *     the likelihood of the k best results so far (weight replay-coef; priority-queue training,
+ *     Abolafia et al. 2018), so the policy does not forget the best cells while it explores.
  *   ppo (Schulman et al., "Proximal Policy Optimization Algorithms", 2017): rewards standardised
  *     by their running mean and deviation, advantages A = R - V(h_t) from the value head
  *     (normalised over the batch), `epochs` passes of Adam over the batch on nasc_rl_ppo_loss
@@ -39,7 +42,10 @@ typedef struct rl {
     int batch, epochs;
     float lr;
     double ent, decay, eps, vcoef;
-    double floor_q; /* nasc_learn_floor of the rewards */
+    double floor_q;  /* nasc_learn_floor of the rewards */
+    int replay;      /* reinforce: the `replay` best results so far, learned again each update */
+    double replay_c; /* ... with this weight (priority-queue training) */
+    bool fallback_mutate; /* a converged policy's repeats: mutate (true) or uniform (false) */
     nasc_controller *ctl;
     nasc_optim *opt;
     rl_sample *samp; /* one per asked trial */
@@ -103,15 +109,18 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
 /* The controller's options, declared by REINFORCE and PPO (in this order, after their own);
  * only the reward floor's default differs. */
 // clang-format off
-#define RL_CONTROLLER_OPTS(floor_def)                                                              \
+#define RL_CONTROLLER_OPTS(floor_def, fallback_def)                                               \
     {.name = "hidden", .type = NASC_OPT_INT, .def = "32", .min = 1, .max = 1024,                  \
-     .help = "LSTM width"},                                                                      \
+     .help = "LSTM width"},                                                                       \
     {.name = "tanh-c", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 100,                 \
-     .help = "> 0: logits = c * tanh(logits / T) (ENAS)"},                                       \
+     .help = "> 0: logits = c * tanh(logits / T) (ENAS)"},                                        \
     {.name = "temperature", .type = NASC_OPT_DOUBLE, .def = "1", .min = 0.01, .max = 100,         \
-     .help = "softmax temperature T"},                                                           \
+     .help = "softmax temperature T"},                                                            \
     {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,           \
-     .help = "rewards below this quantile of the results are raised to it (0: off)"}
+     .help = "rewards below this quantile of the results are raised to it (0: off)"},             \
+    {.name = "fallback", .type = NASC_OPT_CHOICE, .def = fallback_def,                            \
+     .choices = "uniform|mutate",                                                                 \
+     .help = "when the policy only repeats known cells: a uniform sample or a mutation of one"}
 // clang-format on
 
 static const nasc_strategy_opt reinforce_opts[] = {
@@ -139,7 +148,19 @@ static const nasc_strategy_opt reinforce_opts[] = {
      .min = 0,
      .max = 1,
      .help = "baseline moving-average decay"},
-    RL_CONTROLLER_OPTS("0"),
+    {.name = "replay",
+     .type = NASC_OPT_INT,
+     .def = "3",
+     .min = 0,
+     .max = 100000,
+     .help = "best results so far whose likelihood every update raises (0: off)"},
+    {.name = "replay-coef",
+     .type = NASC_OPT_DOUBLE,
+     .def = "3",
+     .min = 0,
+     .max = 100,
+     .help = "weight of that likelihood term"},
+    RL_CONTROLLER_OPTS("0", "mutate"),
 };
 
 static const nasc_strategy_opt ppo_opts[] = {
@@ -179,7 +200,7 @@ static const nasc_strategy_opt ppo_opts[] = {
      .min = 0,
      .max = 100,
      .help = "entropy bonus weight"},
-    RL_CONTROLLER_OPTS("0.5"),
+    RL_CONTROLLER_OPTS("0.5", "uniform"),
 };
 
 static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
@@ -199,6 +220,9 @@ static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
     r->floor_q = nasc_strategy_opt_double(s, "floor");
     r->epochs = ppo ? nasc_strategy_opt_int(s, "epochs") : 1;
     r->decay = ppo ? 0.0 : nasc_strategy_opt_double(s, "decay");
+    r->replay = ppo ? 0 : nasc_strategy_opt_int(s, "replay");
+    r->replay_c = ppo ? 0.0 : nasc_strategy_opt_double(s, "replay-coef");
+    r->fallback_mutate = nasc_strategy_opt_choice(s, "fallback") == 1;
     r->eps = ppo ? nasc_strategy_opt_double(s, "clip") : 0.0;
     r->vcoef = ppo ? nasc_strategy_opt_double(s, "value-coef") : 0.0;
     r->r_min = INFINITY;
@@ -295,6 +319,33 @@ static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
             if (!loss || nasc_backward(g, loss) != NASC_OK)
                 st = graph_err(g, "reinforce", err);
         }
+        /* priority-queue training (Abolafia et al. 2018): the likelihood of the `replay` best
+         * results so far (by floored reward), weight replay_c / count, no entropy term */
+        if (st == NASC_OK && r->replay > 0 && r->replay_c > 0.0) {
+            int *order = nasc_malloc(sizeof(int) * (size_t)b->n_hist);
+            double *yr = nasc_malloc(sizeof(double) * (size_t)b->n_hist);
+            if (!order || !yr) {
+                nasc_free(order);
+                nasc_free(yr);
+                nasc_free(R);
+                return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
+            }
+            nasc_learn_targets(b, yr);
+            nasc_learn_rank(b, yr, order);
+            int nk = 0;
+            while (nk < r->replay && nk < b->n_hist && nk < r->n_samp && isfinite(yr[order[nk]]))
+                nk++;
+            for (int j = 0; j < nk && st == NASC_OK; j++) {
+                const rl_sample *sp = &r->samp[order[j]];
+                nasc_graph_reset(g);
+                nasc_tensor *loss =
+                    nasc_rl_reinforce_loss(r->ctl, g, sp->d, sp->n, r->replay_c / nk, 0.0);
+                if (!loss || nasc_backward(g, loss) != NASC_OK)
+                    st = graph_err(g, "reinforce", err);
+            }
+            nasc_free(order);
+            nasc_free(yr);
+        }
         if (st == NASC_OK) {
             nasc_clip_grad_norm(ps, 5.0f);
             nasc_optim_step(r->opt, r->lr);
@@ -386,23 +437,44 @@ static nasc_status rl_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     }
     rl_sample *sp = NULL;
     NASC_TRY(samp_push(r, err, &sp));
-    nasc_arch *a = NULL;
+    nasc_arch *a = NULL, *last = NULL;
     for (int tries = 0; tries < 100 && !a; tries++) {
         NASC_TRY(nasc_controller_sample(r->ctl, &s->rng, sp->d, &sp->n, NULL, sp->old_lp, err));
         NASC_TRY(nasc_arch_from_decisions(s->space, sp->d, sp->n, &a, err));
         if (!nasc_learn_mark(&r->b, a)) {
-            nasc_arch_free(a);
+            nasc_arch_free(last);
+            last = a;
             a = NULL;
         }
     }
-    if (!a) { /* the policy keeps proposing known architectures: a uniform unseen one */
-        NASC_TRY(nasc_learn_random_unseen(s, &r->b, &a, err));
+    if (!a) {
+        /* the policy keeps proposing known architectures (it has converged): with
+         * fallback=mutate a walk of up to 20 random edits from its last sample, the first unseen
+         * cell on it (it stays where the policy is); else, or if the walk finds nothing new, a
+         * uniform unseen one. Its behaviour log-probabilities are the policy's. */
+        for (int k = 0; k < 20 && !a && last && r->fallback_mutate; k++) {
+            nasc_arch *c = NULL;
+            nasc_status st = nasc_arch_mutate(last, &s->rng, &c, err);
+            nasc_arch_free(last);
+            last = c;
+            if (st != NASC_OK)
+                return st;
+            if (nasc_learn_mark(&r->b, c)) {
+                a = c;
+                last = NULL;
+            }
+        }
+        nasc_arch_free(last);
+        if (!a)
+            NASC_TRY(nasc_learn_random_unseen(s, &r->b, &a, err));
         nasc_arch_to_decisions(a, sp->d, &sp->n);
         nasc_status st = step_logp(r, sp->d, sp->n, sp->old_lp, err);
         if (st != NASC_OK) {
             nasc_arch_free(a);
             return st;
         }
+    } else {
+        nasc_arch_free(last);
     }
     out->arch = a;
     return NASC_OK;

@@ -227,13 +227,28 @@ static void test_controller_values(void) {
 
 /* ---- NAS-Bench-201: determinism, no repeats, progress ---- */
 
+/* Besides every strategy with its small options: the paths the defaults no longer take (reinforce
+ * without replay and with uniform fallback; nsga2's population tournaments with crossover), and a
+ * reinforce whose policy converges within a few trials (lr 0.5, temperature 0.3), so that its
+ * fallback (a mutation of the policy's repeat) proposes most of the late trials. */
+typedef struct nb_case {
+    const char *name, *opts;
+} nb_case;
+static const nb_case extra[] = {
+    {"reinforce", "batch=2,replay=0,fallback=uniform"},
+    {"reinforce", "lr=0.5,temperature=0.3,replay=5"},
+    {"nsga2", "population=4,parents=population,crossover=0.9"},
+};
+#define N_EXTRA (int)(sizeof extra / sizeof extra[0])
+
 static void test_nb201(nasc_space *sp, nasc_evaluator *ev) {
-    for (int i = 0; i < N_NAMES; i++) {
-        const char *opts = small_opts(names[i]);
+    for (int ci = 0; ci < N_NAMES + N_EXTRA; ci++) {
+        const char *name = ci < N_NAMES ? names[ci] : extra[ci - N_NAMES].name;
+        const char *opts = ci < N_NAMES ? small_opts(name) : extra[ci - N_NAMES].opts;
         trace a = {0}, b = {0};
-        nasc_strategy *s1 = make(names[i], sp, 7, 60, opts, 0, 0);
-        nasc_strategy *s2 = make(names[i], sp, 7, 60, opts, 0, 0);
-        nasc_strategy *s3 = make(names[i], sp, 8, 60, opts, 0, 0);
+        nasc_strategy *s1 = make(name, sp, 7, 60, opts, 0, 0);
+        nasc_strategy *s2 = make(name, sp, 7, 60, opts, 0, 0);
+        nasc_strategy *s3 = make(name, sp, 8, 60, opts, 0, 0);
         if (!s1 || !s2 || !s3)
             continue;
         CHECK(run(s1, ev, 60, &a) == 60);
@@ -247,10 +262,9 @@ static void test_nb201(nasc_space *sp, nasc_evaluator *ev) {
             for (int j = 0; j < k; j++)
                 dups += !strcmp(a.text[k], a.text[j]);
         }
-        CHECK_MSG(same == 60, "%s: runs with the same seed differ (%d of 60 equal)", names[i],
-                  same);
-        CHECK_MSG(same_c < 60, "%s: seeds 7 and 8 give the same trials", names[i]);
-        CHECK_MSG(dups == 0, "%s: %d repeated proposals", names[i], dups);
+        CHECK_MSG(same == 60, "%s: runs with the same seed differ (%d of 60 equal)", name, same);
+        CHECK_MSG(same_c < 60, "%s: seeds 7 and 8 give the same trials", name);
+        CHECK_MSG(dups == 0, "%s: %d repeated proposals", name, dups);
         /* learning: the best of the last 30 trials beats the median of the first 10 */
         double first[10], best_late = -INFINITY;
         for (int k = 0; k < 10; k++)
@@ -260,8 +274,9 @@ static void test_nb201(nasc_space *sp, nasc_evaluator *ev) {
         int below = 0;
         for (int k = 0; k < 10; k++)
             below += first[k] < best_late;
-        CHECK_MSG(below >= 5, "%s: no progress (best late %.2f)", names[i], best_late);
-        printf("%-10s 60 trials: deterministic, no repeats, best late %.2f\n", names[i], best_late);
+        CHECK_MSG(below >= 5, "%s: no progress (best late %.2f)", name, best_late);
+        printf("%-10s 60 trials: deterministic, no repeats, best late %.2f (%s)\n", name, best_late,
+               opts);
         trace_free(&a);
         trace_free(&b);
         trace_free(&c);
