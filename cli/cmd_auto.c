@@ -11,6 +11,7 @@
  *              one evaluation on the test set (the only time the test set is touched);
  *   write      the model, the HTML report and summary.json.
  * The library does the work; this file only sequences it and does the budget arithmetic. */
+#include "auto_prune.h"
 #include "cmd_export_c.h"
 #include "train_opts.h"
 
@@ -38,6 +39,7 @@
 #define AUTO_RETRAIN_CHANNELS 16
 #define AUTO_RETRAIN_CELLS 1
 #define AUTO_VAL_FRACTION 0.2
+#define AUTO_PROXY_MAX_CELLS 2000.0 /* cells scored by the proxy at most */
 /* a cell of middling cost (3 convolutions), for the calibration */
 #define AUTO_CALIB_ARCH \
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -557,43 +559,87 @@ int cmd_auto(int argc, char **argv) {
         const double reserve = 0.01 * s.budget + 3.0;
         const double search_s = 0.5 * (left - reserve);
         const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
-        const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
-        double frac = search_s / (12.0 * per_trial_full);
-        frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
-        const double per_trial = epoch_s * frac + val_s * frac + 1.0;
-        int64_t trials = (int64_t)(search_s / per_trial);
-        trials = trials < 2 ? 2 : trials;
+        /* zero-cost proxy pruning (docs/AUTO.md): a tenth of the search window scores random
+         * cells with synflow (a cell costs at most one training step at search size + 0.1 s
+         * of process and network set-up), the trials are planned on the other nine tenths and
+         * start from the best-scored fifth. It pays when at least 5 cells are scored per trial;
+         * not with constraints (synflow favours large cells, which they exclude) */
+        const double proxy_cell_s = num(cal, "step_ms") / 1e3 + 0.1;
+        double proxy_cells = floor(0.1 * search_s / proxy_cell_s);
+        proxy_cells = proxy_cells > AUTO_PROXY_MAX_CELLS ? AUTO_PROXY_MAX_CELLS : proxy_cells;
+        int64_t trials = 0;
+        double frac = 1.0, per_trial = 0.0;
+        bool prune = false;
+        for (int pass = 0; pass < 2; pass++) { /* pass 1: with pruning, if it pays */
+            const double window = pass ? 0.9 * search_s : search_s;
+            const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
+            frac = window / (12.0 * per_trial_full);
+            frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
+            per_trial = epoch_s * frac + val_s * frac + 1.0;
+            trials = (int64_t)(window / per_trial);
+            trials = trials < 2 ? 2 : trials;
+            if (pass == 1)
+                break;
+            if (cons[0] || proxy_cells < 5.0 * (double)trials)
+                break;
+            prune = true;
+        }
         const char *strategy = trials >= 20 ? "evolution" : "random";
+        const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
         plan = cJSON_CreateObject();
         cJSON_AddStringToObject(plan, "space", "nb201");
-        cJSON_AddStringToObject(plan, "estimator", "low-fidelity training (1 epoch, 8 channels)");
+        cJSON_AddStringToObject(plan, "estimator",
+                                prune ? "synflow pruning, then low-fidelity training (1 epoch, 8 "
+                                        "channels)"
+                                      : "low-fidelity training (1 epoch, 8 channels)");
         cJSON_AddStringToObject(plan, "strategy", strategy);
         cJSON_AddNumberToObject(plan, "trials", (double)trials);
         cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
+        if (prune) {
+            cJSON_AddStringToObject(plan, "proxy", "synflow");
+            cJSON_AddNumberToObject(plan, "proxy_cells", proxy_cells);
+            cJSON_AddNumberToObject(plan, "pool", pool);
+        }
         cJSON_AddNumberToObject(plan, "search_s", search_s);
         cJSON_AddNumberToObject(plan, "retrain_s", left - reserve - search_s);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
         double el, eh;
         const int ep_light = retrain_epochs(cal, plan, num(cal, "retrain_light_macs"), &el);
         const int ep_heavy = retrain_epochs(cal, plan, num(cal, "retrain_heavy_macs"), &eh);
-        if (!quiet)
+        /* one-shot: a first-order DARTS search of 10 % of Fashion-MNIST took 18 min on this
+         * machine (docs/ONESHOT.md), on the whole of it ~3 h; with a retraining as long, it
+         * would need budgets of 6 h and more */
+        if (!quiet) {
+            char pr[256];
+            if (prune)
+                snprintf(pr, sizeof pr,
+                         "  pruning: synflow scores %.0f random cells in ~%.0f s (%.2f s a "
+                         "cell); the trials start from the best %d\n",
+                         proxy_cells, proxy_cells * proxy_cell_s, proxy_cell_s, pool);
+            else
+                snprintf(pr, sizeof pr, "  no proxy pruning: %s\n",
+                         cons[0] ? "synflow favours large cells, which the constraints exclude"
+                                 : "too few cells could be scored per trial (fewer than 5) to "
+                                   "pay for the tenth of the search it takes");
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"
                     "  calibration: %.1f ms per step at search size (%d channels, %d cell)\n"
                     "  space nb201 (cells of 5 ops on 6 edges; small, trains fast on 2 cores)\n"
+                    "%s"
                     "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
                     " scored on the validation split (~%.1f s a trial)\n"
-                    "  strategy: %s, about %lld trials in %.0f s (%s)\n"
+                    "  strategy: %s%s, %lld trials in %.0f s (%s)\n"
                     "  retraining: %.0f s, %d channels%s: %d epochs for the dearest cell (%.1f s "
                     "an epoch) to %d for the cheapest (%.1f s), the winner's count from its "
                     "multiply-adds\n"
                     "  reserve: %.0f s for the test evaluation and the outputs\n"
-                    "  not chosen: one-shot supernet search (needs budgets of hours on this "
-                    "machine), zero-cost proxies (no reliable signal at 1 epoch)\n",
+                    "  not chosen: one-shot supernet search (a DARTS search of Fashion-MNIST "
+                    "alone takes hours on this machine, docs/ONESHOT.md)\n",
                     s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
-                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, frac * 100.0, per_trial, strategy,
-                    (long long)trials, search_s,
+                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial,
+                    strategy, prune ? " from the pruned pool" : "", (long long)trials,
+                    prune ? 0.9 * search_s : search_s,
                     trials >= 20 ? "enough trials for regularized evolution to improve on "
                                    "random sampling"
                                  : "too few trials for a model-based or evolutionary strategy",
@@ -601,6 +647,7 @@ int cmd_auto(int argc, char **argv) {
                     cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
                     cons[0] ? " (the searched size: the constraints were checked on it)" : "",
                     ep_heavy, eh, ep_light, el, reserve);
+        }
         if (!quiet && cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")))
             fprintf(stderr, "  (speeds fixed by NASC_TEST_AUTO_SPEED, a test hook)\n");
         if (!quiet && cons[0])
@@ -617,15 +664,46 @@ int cmd_auto(int argc, char **argv) {
     cJSON *srch = phase_get(&s, "search");
     if (!srch) {
         const double t0 = elapsed(&s);
+        /* a safety stop, for a machine much slower than calibrated: the search's window (it
+         * ends where the retraining's share of the budget begins) plus a tenth of it and 10 s */
+        s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
+                                    elapsed(&s)) + 0.1 * num(plan, "search_s") + 10.0;
         nasc_experiment_config ec;
         nasc_config_default(&ec);
         char v[64], dbp[600];
         path_in(&s, "search.db", dbp, sizeof dbp);
+        const char *strategy = str(plan, "strategy"), *sopt = "";
+        if (str(plan, "proxy")) {
+            /* proxy pruning: the pool of the best-scored cells (its own experiment, continued
+             * after a kill), which the "auto-pool" strategy starts from */
+            char pdb[600];
+            path_in(&s, "proxy.db", pdb, sizeof pdb);
+            const auto_prune_config pc = {.db = pdb,
+                                          .data = data,
+                                          .data_fraction = data_fraction,
+                                          .proxy = str(plan, "proxy"),
+                                          .n = (int64_t)num(plan, "proxy_cells"),
+                                          .keep = (int)num(plan, "pool"),
+                                          .seed = seed,
+                                          .channels = AUTO_SEARCH_CHANNELS,
+                                          .cells = AUTO_SEARCH_CELLS};
+            int kept = 0;
+            if (!quiet)
+                fprintf(stderr, "nasc auto: scoring %lld cells with %s\n", (long long)pc.n,
+                        pc.proxy);
+            if ((st = auto_prune(&pc, &kept, &err)) != NASC_OK ||
+                (st = auto_pool_register(&err)) != NASC_OK) {
+                rc = cli_fail(st, &err, false);
+                goto done;
+            }
+            sopt = !strcmp(strategy, "evolution") ? "then=evolve" : "then=random";
+            strategy = "auto-pool";
+        }
         struct {
             const char *k;
             const char *v;
-        } kv[] = {{"space", "nb201"}, {"strategy", str(plan, "strategy")}, {"data", data},
-                  {"objective", objective}, {"constraint", cons}, {"db", dbp}};
+        } kv[] = {{"space", "nb201"}, {"strategy", strategy}, {"strategy-opt", sopt},
+                  {"data", data}, {"objective", objective}, {"constraint", cons}, {"db", dbp}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
             st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
         ec.seed = seed;
@@ -652,10 +730,6 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
-        /* a safety stop, for a machine much slower than calibrated: the search's window (it
-         * ends where the retraining's share of the budget begins) plus a tenth of it and 10 s */
-        s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
-                                    elapsed(&s)) + 0.1 * num(plan, "search_s") + 10.0;
         running = s.ex;
         cli_signals sig;
         cli_signals_catch(&sig, on_signal);
@@ -934,5 +1008,6 @@ done:
     nasc_dataset_free(val);
     nasc_dataset_free(test);
     cJSON_Delete(s.phases);
+    auto_pool_clear();
     return rc;
 }

@@ -94,11 +94,14 @@ fi
 # the middle of it) and resumed after each kill end with a byte-identical model and the same
 # accuracies. The budget (300 s) is only the safety stops' (the declared speeds make a plan of a
 # few trials and epochs; elapsed_s is the time the plan believes is spent before it).
-export NASC_TEST_AUTO_SPEED='epoch_s=10,val_eval_s=1,retrain_light_epoch_s=1.5,retrain_heavy_epoch_s=2.5,test_eval_s=2,elapsed_s=270'
+# The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
+export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=20,val_eval_s=1,retrain_light_epoch_s=5,retrain_heavy_epoch_s=8,test_eval_s=2,elapsed_s=200'
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
 grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/u.err" || fail "the speed hook was not applied"
+grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose proxy pruning"
+[ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
 [ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
 [ "$(field "$OUT/u/summary.json" "['epochs']")" -ge 2 ] || fail "the plan retrains for fewer than 2 epochs"
 
