@@ -17,6 +17,7 @@
 
 #include "nasc/arena.h"
 #include "nasc/cost.h"
+#include "nasc/dist.h"
 #include "nasc/experiment.h"
 #include "nasc/export.h"
 #include "nasc/report.h"
@@ -362,11 +363,11 @@ static int retrain_epochs(const cJSON *cal, const cJSON *plan, double macs, doub
     return e < 1.0 ? 1 : (e > 1000.0 ? 1000 : (int)e);
 }
 
-int cmd_auto(int argc, char **argv) {
+static int auto_main(int argc, char **argv) {
     const char *data = "fashion-mnist", *budget_s = NULL, *out = "auto-out", *objective = "",
                *constraint = "";
     double data_fraction = 1.0;
-    int threads = 2;
+    int threads = 2, workers = 0;
     uint64_t seed = 1;
     bool resume = false, quiet = false;
     cli_flag flags[] = {
@@ -379,6 +380,9 @@ int cmd_auto(int argc, char **argv) {
         {"data-fraction", CLI_DOUBLE, &data_fraction, "F",
          "use this share of the training set (default 1)"},
         {"threads", CLI_INT, &threads, "T", "kernel threads (default 2)"},
+        {"workers", CLI_INT, &workers, "W",
+         "search trials at once, forked processes (default 1; under mpirun -n N: the N-1 "
+         "other ranks)"},
         {"seed", CLI_U64, &seed, "S", "random seed (default 1)"},
         {"resume", CLI_BOOL, &resume, NULL, "continue the run in --out after a kill"},
         {"quiet", CLI_BOOL, &quiet, NULL, "no progress output"},
@@ -408,6 +412,16 @@ int cmd_auto(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (cli_check_int("auto", "threads", threads, 1, 256) != CLI_OK)
+        return CLI_USAGE;
+    /* under mpirun the search's workers are the other ranks (docs/DISTRIBUTED.md) */
+    const int ranks = nasc_dist_size();
+    if (ranks > 1 && workers && workers != ranks - 1) {
+        cli_error("nasc auto: --workers: a run over %d MPI ranks has %d workers (ranks 1..%d); "
+                  "leave --workers out", ranks, ranks - 1, ranks - 1);
+        return CLI_USAGE;
+    }
+    workers = ranks > 1 ? ranks - 1 : (workers ? workers : 1);
+    if (cli_check_int("auto", "workers", workers, 1, 256) != CLI_OK)
         return CLI_USAGE;
     snprintf(s.dir, sizeof s.dir, "%s", out);
     char cons[256];
@@ -441,6 +455,14 @@ int cmd_auto(int argc, char **argv) {
         if (b != s.budget) {
             cli_error("nasc auto: --resume: %s: the run had --time-budget %gs (got %gs)", path, b,
                       s.budget);
+            cJSON_Delete(s.phases);
+            return CLI_USAGE;
+        }
+        const cJSON *oc = phase_get(&s, "calibrate"), *op = phase_get(&s, "plan");
+        if ((oc && !cJSON_IsNumber(cJSON_GetObjectItem(oc, "retrain_heavy_epoch_s"))) ||
+            (op && !cJSON_IsNumber(cJSON_GetObjectItem(op, "ask_ahead")))) {
+            cli_error("nasc auto: --resume: %s was written by an older nasc auto, whose plan this "
+                      "one cannot continue; start a new run", path);
             cJSON_Delete(s.phases);
             return CLI_USAGE;
         }
@@ -570,17 +592,20 @@ int cmd_auto(int argc, char **argv) {
         int64_t trials = 0;
         double frac = 1.0, per_trial = 0.0;
         bool prune = false;
+        /* W trials at once (--workers, or the other ranks under mpirun) */
+        const int W = workers;
         for (int pass = 0; pass < 2; pass++) { /* pass 1: with pruning, if it pays */
             const double window = pass ? 0.9 * search_s : search_s;
             const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
             frac = window / (12.0 * per_trial_full);
             frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
             per_trial = epoch_s * frac + val_s * frac + 1.0;
-            trials = (int64_t)(window / per_trial);
+            trials = (int64_t)(window / per_trial) * W;
             trials = trials < 2 ? 2 : trials;
             if (pass == 1)
                 break;
-            if (cons[0] || proxy_cells < 5.0 * (double)trials)
+            /* an MPI job's ranks serve one experiment, the search's: no proxy experiment */
+            if (cons[0] || ranks > 1 || proxy_cells < 5.0 * (double)trials)
                 break;
             prune = true;
         }
@@ -595,6 +620,10 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddStringToObject(plan, "strategy", strategy);
         cJSON_AddNumberToObject(plan, "trials", (double)trials);
         cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
+        /* evolution proposes W - 1 trials ahead of the results, so that W workers are busy; an
+         * identity of the search (its trials do not depend on how many workers run them) */
+        cJSON_AddNumberToObject(plan, "workers", W);
+        cJSON_AddNumberToObject(plan, "ask_ahead", W - 1);
         if (prune) {
             cJSON_AddStringToObject(plan, "proxy", "synflow");
             cJSON_AddNumberToObject(plan, "proxy_cells", proxy_cells);
@@ -619,6 +648,8 @@ int cmd_auto(int argc, char **argv) {
             else
                 snprintf(pr, sizeof pr, "  no proxy pruning: %s\n",
                          cons[0] ? "synflow favours large cells, which the constraints exclude"
+                         : ranks > 1 ? "under mpirun the ranks serve one experiment, the "
+                                       "search's"
                                  : "too few cells could be scored per trial (fewer than 5) to "
                                    "pay for the tenth of the search it takes");
             fprintf(stderr,
@@ -629,7 +660,7 @@ int cmd_auto(int argc, char **argv) {
                     "%s"
                     "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
                     " scored on the validation split (~%.1f s a trial)\n"
-                    "  strategy: %s%s, %lld trials in %.0f s (%s)\n"
+                    "  strategy: %s%s, %lld trials in %.0f s on %d worker%s (%s)\n"
                     "  retraining: %.0f s, %d channels%s: %d epochs for the dearest cell (%.1f s "
                     "an epoch) to %d for the cheapest (%.1f s), the winner's count from its "
                     "multiply-adds\n"
@@ -639,7 +670,7 @@ int cmd_auto(int argc, char **argv) {
                     s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
                     AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial,
                     strategy, prune ? " from the pruned pool" : "", (long long)trials,
-                    prune ? 0.9 * search_s : search_s,
+                    prune ? 0.9 * search_s : search_s, W, W > 1 ? "s" : "",
                     trials >= 20 ? "enough trials for regularized evolution to improve on "
                                    "random sampling"
                                  : "too few trials for a model-based or evolutionary strategy",
@@ -714,7 +745,8 @@ int cmd_auto(int argc, char **argv) {
         ec.channels = AUTO_SEARCH_CHANNELS;
         ec.cells = AUTO_SEARCH_CELLS;
         ec.batch = tc.batch;
-        ec.workers = 1;
+        ec.workers = workers;
+        ec.ask_ahead = (int)num(plan, "ask_ahead");
         ec.threads = threads;
         ec.quiet = true;
         ec.resume = access(dbp, F_OK) == 0;
@@ -1010,4 +1042,27 @@ done:
     cJSON_Delete(s.phases);
     auto_pool_clear();
     return rc;
+}
+
+/* Under an MPI launcher (dist.h) rank 0 runs every phase and the other ranks evaluate the
+ * search's trials (nasc_experiment_serve), as for `nasc search`. */
+int cmd_auto(int argc, char **argv) {
+    nasc_err err = {0};
+    if (nasc_dist_init(&err) != NASC_OK) {
+        cli_error("%s", err.msg);
+        return CLI_USAGE;
+    }
+    if (nasc_dist_rank() > 0) {
+        const nasc_status st = nasc_experiment_serve(&err);
+        nasc_dist_finalize();
+        if (st != NASC_OK) {
+            cli_error("rank %d: %s", nasc_dist_rank(), err.msg);
+            return CLI_FAIL;
+        }
+        return CLI_OK;
+    }
+    const int code = auto_main(argc, argv);
+    nasc_experiment_dist_end();
+    nasc_dist_finalize();
+    return code;
 }

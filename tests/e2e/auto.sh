@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/auto.sh NASC OUTDIR [resume] — `nasc train --time-limit` and `nasc auto` end to end on
+# tests/e2e/auto.sh NASC OUTDIR [resume|mpi] — `nasc train --time-limit` and `nasc auto` end to end on
 # 3% of Fashion-MNIST:
 #   default: train --time-limit fits its epochs and reproduces with --epochs (same test accuracy,
 #            bit-identical weights); auto --time-budget 40s: exit 0, summary.json fields, the
@@ -8,6 +8,7 @@
 #            in each phase (calibration, search, retraining, outputs) and resumed after each kill
 #            ends with the model (byte-identical) and the summary accuracies of an uninterrupted
 #            run.
+#   mpi:     mpirun -n 3 nasc auto gives the model and accuracies of nasc auto --workers 2.
 set -uo pipefail
 NASC=$1; OUT=$2; MODE=${3:-plain}
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
@@ -88,6 +89,35 @@ PY
     exit 0
 fi
 
+if [ "$MODE" = mpi ]; then
+    # mpirun -n 3 nasc auto: the search's trials run on ranks 1 and 2; the same plan (speeds fixed),
+    # the same trials and the same model as one process with --workers 2
+    MPIRUN=$(command -v mpirun) || { echo "skipped: mpirun not found (Debian: openmpi-bin)"; exit 77; }
+    export NASC_TEST_AUTO_SPEED='step_ms=1000,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=30,retrain_heavy_epoch_s=40,test_eval_s=2,elapsed_s=160'
+    ARGS=(auto --time-budget 200s --data-fraction 0.01 --threads 1)
+    "$MPIRUN" --oversubscribe --allow-run-as-root -x NASC_TEST_AUTO_SPEED -x ASAN_OPTIONS=detect_leaks=0 \
+        -n 3 "$NASC" "${ARGS[@]}" --out "$OUT/m" > "$OUT/m.txt" 2> "$OUT/m.err"
+    rc=$?
+    grep -q "built without MPI" "$OUT/m.err" && { echo "skipped: nasc built without MPI"; exit 77; }
+    [ $rc = 0 ] || { cat "$OUT/m.err"; fail "mpirun -n 3 nasc auto: exit $rc"; }
+    grep -q "on 2 workers" "$OUT/m.err" || { cat "$OUT/m.err"; fail "the plan does not count the 2 worker ranks"; }
+    "$NASC" "${ARGS[@]}" --workers 2 --out "$OUT/w" > "$OUT/w.txt" 2> "$OUT/w.err" || { cat "$OUT/w.err"; fail "--workers 2"; }
+    # the trials were spread over both worker ranks (the database records the worker slot)
+    python3 - "$OUT/m/search.db" <<'PY' || fail "trials not spread over the 2 worker ranks"
+import sqlite3, sys
+w = [r[0] for r in sqlite3.connect(sys.argv[1]).execute("select worker from trials")]
+sys.exit(0 if w and all(x in (1, 2) for x in w) and len(set(w)) == 2 else 1)
+PY
+    for k in "['arch']" "['epochs']" "['val_accuracy_search']" "['test_accuracy']" "['plan']"; do
+        a=$(field "$OUT/m/summary.json" "$k"); b=$(field "$OUT/w/summary.json" "$k")
+        [ "$a" = "$b" ] || fail "summary.json$k: mpirun -n 3 $a, --workers 2 $b"
+    done
+    cmp "$OUT/m/model.nasc" "$OUT/w/model.nasc" || fail "model.nasc: mpirun -n 3 and --workers 2 differ"
+    echo "mpirun -n 3 nasc auto = nasc auto --workers 2: test accuracy $(field "$OUT/m/summary.json" "['test_accuracy']")"
+    echo ok
+    exit 0
+fi
+
 # resume: the result is a function of the recorded plan. With the calibrated speeds fixed (a test
 # hook, so that the plan does not depend on this machine's load), an uninterrupted run and a run
 # killed with SIGKILL in each phase (a test hook: NASC_TEST_AUTO_KILL_AT=PHASE raises SIGKILL in
@@ -95,7 +125,7 @@ fi
 # accuracies. The budget (300 s) is only the safety stops' (the declared speeds make a plan of a
 # few trials and epochs; elapsed_s is the time the plan believes is spent before it).
 # The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
-export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=20,val_eval_s=1,retrain_light_epoch_s=5,retrain_heavy_epoch_s=8,test_eval_s=2,elapsed_s=200'
+export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=180'
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
