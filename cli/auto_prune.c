@@ -114,11 +114,22 @@ typedef struct pool_state {
 } pool_state;
 
 static const nasc_strategy_opt pool_opts[] = {
-    {.name = "population", .type = NASC_OPT_INT, .def = "10", .min = 1, .max = 100000,
+    {.name = "population",
+     .type = NASC_OPT_INT,
+     .def = "10",
+     .min = 1,
+     .max = 100000,
      .help = "P: the pool's first P cells start the search; evolution's window of results"},
-    {.name = "sample", .type = NASC_OPT_INT, .def = "3", .min = 1, .max = 100000,
+    {.name = "sample",
+     .type = NASC_OPT_INT,
+     .def = "3",
+     .min = 1,
+     .max = 100000,
      .help = "tournament size S (evolution)"},
-    {.name = "then", .type = NASC_OPT_CHOICE, .def = "evolve", .choices = "evolve|random",
+    {.name = "then",
+     .type = NASC_OPT_CHOICE,
+     .def = "evolve",
+     .choices = "evolve|random",
      .help = "after the pool's cells: regularized evolution, or uniform random cells"},
 };
 

@@ -1,15 +1,20 @@
 /* cmd_auto.c — `nasc auto`: from a dataset and a time budget to a trained network in one command.
  *
  * Phases (docs/AUTO.md), each recorded in OUT/phases.json when done so that --resume skips it:
- *   calibrate  measure this machine's step time for the search network on the training split;
- *   plan       split the budget (search / retraining / reserve), pick the strategy and the trial
- *              count from the measured trial time; printed before anything else runs;
- *   search     a trial-based search (nasc_experiment) on a validation split held out of the
- *              training data, stopped at its share of the budget (its database resumes);
- *   retrain    the best architecture at full size on the whole training set, the epoch count
- *              fitted to the time left (cli_train_fit, --checkpoint so a kill resumes it), then
- *              one evaluation on the test set (the only time the test set is touched);
- *   write      the model, the HTML report and summary.json.
+ *   calibrate  measure this machine's speed (the search network; the lightest and dearest cells
+ *              at retraining size; the evaluations): the only phase that measures;
+ *   plan       a function of the budget and the calibration record alone: the split (search /
+ *              retraining / reserve), the estimator (synflow pruning or not), the trial count, the
+ *              strategy and the retraining's epochs; printed before anything else runs;
+ *   search     (pruning: score random cells with synflow, keep the best fifth, auto_prune.c) a
+ *              trial-based search (nasc_experiment) of the plan's trial count on a validation
+ *              split held out of the training data (its database resumes);
+ *   retrain    the best architecture at full size on the whole training set for the plan's epoch
+ *              count (--checkpoint so a kill resumes it), then one evaluation on the test set
+ *              (the only time the test set is touched);
+ *   outputs    the model, its exports, the HTML report and summary.json.
+ * So a run killed anywhere and resumed ends as the uninterrupted one; the clock is only a safety
+ * stop (reported). Under mpirun the search's trials run on the other ranks.
  * The library does the work; this file only sequences it and does the budget arithmetic. */
 #include "auto_prune.h"
 #include "cmd_export_c.h"
@@ -42,22 +47,25 @@
 #define AUTO_VAL_FRACTION 0.2
 #define AUTO_PROXY_MAX_CELLS 2000.0 /* cells scored by the proxy at most */
 /* a cell of middling cost (3 convolutions), for the calibration */
-#define AUTO_CALIB_ARCH \
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+#define AUTO_CALIB_ARCH                                                                            \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_"        \
+    "connect~2|"
 /* the cheapest and the dearest cells to train (every edge pooling / every edge a 3x3
  * convolution), which bound the retraining's epoch time */
-#define AUTO_LIGHT_ARCH \
-    "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|"
-#define AUTO_HEAVY_ARCH \
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+#define AUTO_LIGHT_ARCH                                                                            \
+    "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_"    \
+    "3x3~2|"
+#define AUTO_HEAVY_ARCH                                                                            \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_"    \
+    "3x3~2|"
 
 typedef struct auto_state {
     char dir[512];
-    double budget;  /* seconds */
-    double spent;   /* seconds spent by finished phases (all runs) */
-    double t_run;   /* cli_now() when this run started */
+    double budget;       /* seconds */
+    double spent;        /* seconds spent by finished phases (all runs) */
+    double t_run;        /* cli_now() when this run started */
     double spent_at_run; /* spent when this run started */
-    cJSON *phases;  /* the phase file's object */
+    cJSON *phases;       /* the phase file's object */
     cli_progress bar;
     bool quiet;
     double search_end; /* this run's clock value at which the search stops */
@@ -70,8 +78,13 @@ typedef struct auto_state {
  * second finished trial; retrain: in the middle of the second epoch, after the first epoch's
  * checkpoint; outputs: after the report, before the exports and summary.json). */
 static bool kill_at(const char *phase) {
+#ifdef NASC_TEST
     const char *k = getenv("NASC_TEST_AUTO_KILL_AT");
     return k && !strcmp(k, phase);
+#else
+    (void)phase;
+    return false;
+#endif
 }
 
 static nasc_experiment *running;
@@ -225,8 +238,13 @@ static int constraint_rewrite(const char *in, char *out, size_t n, double *flash
 /* Test hook: NASC_TEST_AUTO_SPEED="key=value,..." replaces measured numbers of the calibration
  * record (step_ms, epoch_s, val_eval_s, retrain_light_epoch_s, retrain_heavy_epoch_s,
  * test_eval_s, elapsed_s) so that two runs on a machine of varying speed make the same plan. The
- * record says so ("speed_fixed"). CLI_USAGE for a malformed value or an unknown key. */
+ * record says so ("speed_fixed"). CLI_USAGE for a malformed value or an unknown key. Both hooks
+ * exist only in builds with NASC_TEST (cmake -DNASC_TEST_HOOKS=ON, the default). */
 static int speed_override(cJSON *cal) {
+#ifndef NASC_TEST
+    (void)cal;
+    return CLI_OK;
+#endif
     const char *env = getenv("NASC_TEST_AUTO_SPEED");
     if (!env || !*env)
         return CLI_OK;
@@ -237,9 +255,11 @@ static int speed_override(cJSON *cal) {
         const double v = eq ? strtod(eq + 1, &end) : -1.0;
         if (eq)
             *eq = '\0';
-        if (!eq || end == eq + 1 || *end || !(v >= 0.0) || !cJSON_IsNumber(cJSON_GetObjectItem(cal, kv))) {
+        if (!eq || end == eq + 1 || *end || !(v >= 0.0) ||
+            !cJSON_IsNumber(cJSON_GetObjectItem(cal, kv))) {
             cli_error("nasc auto: NASC_TEST_AUTO_SPEED: expected KEY=SECONDS,... with keys of the "
-                      "calibration record (got '%s')", env);
+                      "calibration record (got '%s')",
+                      env);
             return CLI_USAGE;
         }
         cJSON_ReplaceItemInObject(cal, kv, cJSON_CreateNumber(v));
@@ -417,7 +437,8 @@ static int auto_main(int argc, char **argv) {
     const int ranks = nasc_dist_size();
     if (ranks > 1 && workers && workers != ranks - 1) {
         cli_error("nasc auto: --workers: a run over %d MPI ranks has %d workers (ranks 1..%d); "
-                  "leave --workers out", ranks, ranks - 1, ranks - 1);
+                  "leave --workers out",
+                  ranks, ranks - 1, ranks - 1);
         return CLI_USAGE;
     }
     workers = ranks > 1 ? ranks - 1 : (workers ? workers : 1);
@@ -462,7 +483,8 @@ static int auto_main(int argc, char **argv) {
         if ((oc && !cJSON_IsNumber(cJSON_GetObjectItem(oc, "retrain_heavy_epoch_s"))) ||
             (op && !cJSON_IsNumber(cJSON_GetObjectItem(op, "ask_ahead")))) {
             cli_error("nasc auto: --resume: %s was written by an older nasc auto, whose plan this "
-                      "one cannot continue; start a new run", path);
+                      "one cannot continue; start a new run",
+                      path);
             cJSON_Delete(s.phases);
             return CLI_USAGE;
         }
@@ -538,8 +560,8 @@ static int auto_main(int argc, char **argv) {
     cJSON *cal = phase_get(&s, "calibrate");
     if (!cal) {
         const double t0 = elapsed(&s);
-        const cli_net_opts sn = {.width = 1.0f, .channels = AUTO_SEARCH_CHANNELS,
-                                 .cells = AUTO_SEARCH_CELLS};
+        const cli_net_opts sn = {
+            .width = 1.0f, .channels = AUTO_SEARCH_CHANNELS, .cells = AUTO_SEARCH_CELLS};
         auto_calib c;
         if ((rc = calibrate(&s, tr, val, train, test, &tc, &sn, &rn, seed, &c)) != CLI_OK)
             goto done;
@@ -647,11 +669,11 @@ static int auto_main(int argc, char **argv) {
                          proxy_cells, proxy_cells * proxy_cell_s, proxy_cell_s, pool);
             else
                 snprintf(pr, sizeof pr, "  no proxy pruning: %s\n",
-                         cons[0] ? "synflow favours large cells, which the constraints exclude"
+                         cons[0]     ? "synflow favours large cells, which the constraints exclude"
                          : ranks > 1 ? "under mpirun the ranks serve one experiment, the "
                                        "search's"
-                                 : "too few cells could be scored per trial (fewer than 5) to "
-                                   "pay for the tenth of the search it takes");
+                                     : "too few cells could be scored per trial (fewer than 5) to "
+                                       "pay for the tenth of the search it takes");
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"
@@ -668,8 +690,8 @@ static int auto_main(int argc, char **argv) {
                     "  not chosen: one-shot supernet search (a DARTS search of Fashion-MNIST "
                     "alone takes hours on this machine, docs/ONESHOT.md)\n",
                     s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
-                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial,
-                    strategy, prune ? " from the pruned pool" : "", (long long)trials,
+                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial, strategy,
+                    prune ? " from the pruned pool" : "", (long long)trials,
                     prune ? 0.9 * search_s : search_s, W, W > 1 ? "s" : "",
                     trials >= 20 ? "enough trials for regularized evolution to improve on "
                                    "random sampling"
@@ -682,8 +704,10 @@ static int auto_main(int argc, char **argv) {
         if (!quiet && cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")))
             fprintf(stderr, "  (speeds fixed by NASC_TEST_AUTO_SPEED, a test hook)\n");
         if (!quiet && cons[0])
-            fprintf(stderr, "  constraints %s, checked on every proposed architecture before "
-                            "it is trained\n", cons);
+            fprintf(stderr,
+                    "  constraints %s, checked on every proposed architecture before "
+                    "it is trained\n",
+                    cons);
         if ((st = phase_done(&s, "plan", plan, elapsed(&s), &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
@@ -697,8 +721,9 @@ static int auto_main(int argc, char **argv) {
         const double t0 = elapsed(&s);
         /* a safety stop, for a machine much slower than calibrated: the search's window (it
          * ends where the retraining's share of the budget begins) plus a tenth of it and 10 s */
-        s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
-                                    elapsed(&s)) + 0.1 * num(plan, "search_s") + 10.0;
+        s.search_end = cli_now() +
+                       (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") - elapsed(&s)) +
+                       0.1 * num(plan, "search_s") + 10.0;
         nasc_experiment_config ec;
         nasc_config_default(&ec);
         char v[64], dbp[600];
@@ -733,8 +758,9 @@ static int auto_main(int argc, char **argv) {
         struct {
             const char *k;
             const char *v;
-        } kv[] = {{"space", "nb201"}, {"strategy", strategy}, {"strategy-opt", sopt},
-                  {"data", data}, {"objective", objective}, {"constraint", cons}, {"db", dbp}};
+        } kv[] = {{"space", "nb201"}, {"strategy", strategy},   {"strategy-opt", sopt},
+                  {"data", data},     {"objective", objective}, {"constraint", cons},
+                  {"db", dbp}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
             st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
         ec.seed = seed;
@@ -778,13 +804,14 @@ static int auto_main(int argc, char **argv) {
          * retrain the calibration cell rather than nothing, and say so */
         const bool fallback = st == NASC_OK && !sum.best_arch && !cons[0] && s.stopped_by_clock;
         if (fallback && !quiet)
-            fprintf(stderr, "nasc auto: warning: no trial finished within the search window; "
-                            "retraining the calibration cell %s\n", AUTO_CALIB_ARCH);
+            fprintf(stderr,
+                    "nasc auto: warning: no trial finished within the search window; "
+                    "retraining the calibration cell %s\n",
+                    AUTO_CALIB_ARCH);
         if (st == NASC_OK && !sum.best_arch && !fallback)
-            st = nasc_errorf(&err, NASC_ERR_ABORTED,
-                             "auto: no trial of the search succeeded (%lld failed)%s",
-                             (long long)sum.n_failed,
-                             constraint[0] ? "; are the constraints satisfiable?" : "");
+            st = nasc_errorf(
+                &err, NASC_ERR_ABORTED, "auto: no trial of the search succeeded (%lld failed)%s",
+                (long long)sum.n_failed, constraint[0] ? "; are the constraints satisfiable?" : "");
         if (st != NASC_OK) {
             nasc_experiment_free(s.ex);
             s.ex = NULL;
@@ -837,8 +864,8 @@ static int auto_main(int argc, char **argv) {
         if (!quiet)
             fprintf(stderr, "nasc auto: retraining %s: %d epochs (~%.1f s each)%s\n", arch,
                     tc.epochs, epoch_s, resumed ? " (resumed from the checkpoint)" : "");
-        char *meta = cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs,
-                                         num(plan, "retrain_s"));
+        char *meta =
+            cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, num(plan, "retrain_s"));
         tc.checkpoint = ckpt;
         tc.checkpoint_meta = meta;
         /* a safety stop that leaves room for the test evaluation and the outputs, 3 % past the
@@ -930,12 +957,11 @@ static int auto_main(int argc, char **argv) {
         path_in(&s, "model_int8", q_stem, sizeof q_stem); /* model_int8.c and model_int8.h */
         nasc_export_c_info qi = {0};
         if (st == NASC_OK && mcu)
-            st = cli_export_c(model_path, exg, &en, q_stem,
-                              &(cli_export_c_opts){.quantize = "int8",
-                                                   .calibration = data,
-                                                   .calib_images = 256,
-                                                   .info = &qi},
-                              &err);
+            st = cli_export_c(
+                model_path, exg, &en, q_stem,
+                &(cli_export_c_opts){
+                    .quantize = "int8", .calibration = data, .calib_images = 256, .info = &qi},
+                &err);
         nasc_export_graph_free(exg);
         nasc_model_free(em);
         if (st != NASC_OK) {
@@ -959,7 +985,8 @@ static int auto_main(int argc, char **argv) {
          * activation peak */
         cJSON_AddNumberToObject(sum, "flash_int8_bytes_est", num(ret, "params"));
         cJSON_AddNumberToObject(sum, "ram_int8_bytes_est", num(ret, "memory_bytes") / 4.0);
-        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes", num(ret, "export_peak_bytes"));
+        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes",
+                                num(ret, "export_peak_bytes"));
         bool fits = true;
         if (mcu) {
             const bool flash_ok = !(flash_lim > 0.0) || (double)qi.weight_bytes <= flash_lim;

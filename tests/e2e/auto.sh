@@ -100,6 +100,7 @@ if [ "$MODE" = mpi ]; then
     rc=$?
     grep -q "built without MPI" "$OUT/m.err" && { echo "skipped: nasc built without MPI"; exit 77; }
     [ $rc = 0 ] || { cat "$OUT/m.err"; fail "mpirun -n 3 nasc auto: exit $rc"; }
+    grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/m.err" || { echo "skipped: a build without test hooks"; exit 77; }
     grep -q "on 2 workers" "$OUT/m.err" || { cat "$OUT/m.err"; fail "the plan does not count the 2 worker ranks"; }
     "$NASC" "${ARGS[@]}" --workers 2 --out "$OUT/w" > "$OUT/w.txt" 2> "$OUT/w.err" || { cat "$OUT/w.err"; fail "--workers 2"; }
     # the trials were spread over both worker ranks (the database records the worker slot)
@@ -129,7 +130,7 @@ export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoc
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
-grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/u.err" || fail "the speed hook was not applied"
+grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/u.err" || { echo "skipped: a build without test hooks (NASC_TEST_HOOKS=OFF)"; exit 77; }
 grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose proxy pruning"
 [ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
 [ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
