@@ -300,8 +300,9 @@ static nasc_status measure(const char *arch, const cli_net_opts *net, const nasc
 /* The calibration, in a child process (multi-threaded kernels (OpenMP) started here would leave
  * the search's forked trial workers hanging at their first parallel region; the child dies with
  * this process): the search network's epoch and validation times (the middling cell), and at the
- * retraining size the epoch time of the lightest and the heaviest NB201 cell and the test
- * evaluation's time. Each measurement takes about 1 % of the budget (1.5 to 8 s). */
+ * retraining size the epoch time of the heaviest and (budgets of 2 minutes and more) the lightest
+ * NB201 cell and the test evaluation's time. Each measurement takes about 1 % of the budget (1.5
+ * to 8 s). */
 static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dataset *val,
                      const nasc_dataset *train, const nasc_dataset *test,
                      const nasc_train_config *tc, const cli_net_opts *sn, const cli_net_opts *rn,
@@ -328,14 +329,19 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
         out->search_epoch_s = f.epoch_seconds;
         out->val_eval_s = f.eval_seconds;
         if (st == NASC_OK)
-            st = measure(AUTO_LIGHT_ARCH, rn, train, NULL, tc, seed, each, &f, &out->light_macs,
-                         &e2);
-        out->light_epoch_s = f.epoch_seconds;
-        if (st == NASC_OK)
             st = measure(AUTO_HEAVY_ARCH, rn, train, test, tc, seed, each, &f, &out->heavy_macs,
                          &e2);
         out->heavy_epoch_s = f.epoch_seconds;
         out->test_eval_s = f.eval_seconds;
+        /* under 2 minutes the lightest cell is not measured (a third of the calibration): every
+         * cell is then planned at the dearest one's epoch time */
+        out->light_epoch_s = out->heavy_epoch_s;
+        out->light_macs = out->heavy_macs;
+        if (st == NASC_OK && s->budget >= 120.0) {
+            st = measure(AUTO_LIGHT_ARCH, rn, train, NULL, tc, seed, each, &f, &out->light_macs,
+                         &e2);
+            out->light_epoch_s = f.epoch_seconds;
+        }
         out->st = st;
         snprintf(out->msg, sizeof out->msg, "%s", e2.msg);
         ssize_t w = write(fds[1], out, sizeof *out);
@@ -729,6 +735,13 @@ static int auto_main(int argc, char **argv) {
         char v[64], dbp[600];
         path_in(&s, "search.db", dbp, sizeof dbp);
         const char *strategy = str(plan, "strategy"), *sopt = "";
+        if (str(plan, "proxy") && ranks > 1) {
+            cli_error("nasc auto: --resume: this run's plan prunes with a proxy, which a run under "
+                      "mpirun cannot do (its ranks serve one experiment); resume it without "
+                      "mpirun");
+            rc = CLI_USAGE;
+            goto done;
+        }
         if (str(plan, "proxy")) {
             /* proxy pruning: the pool of the best-scored cells (its own experiment, continued
              * after a kill), which the "auto-pool" strategy starts from */
