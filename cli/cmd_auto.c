@@ -607,7 +607,11 @@ static int auto_main(int argc, char **argv) {
         /* the test evaluation is inside the retraining's fit; the reserve covers the outputs
          * (cost measurement, model, report) and the gaps between phases */
         const double reserve = 0.01 * s.budget + 3.0;
-        const double search_s = 0.5 * (left - reserve);
+        /* a calibration that took (nearly) the whole budget (a very loaded machine) leaves a
+         * minimal plan: 2 trials, 1 epoch, 1 s each share; the run then overruns, and says so */
+        const bool starved = left - reserve < 2.0;
+        const double usable = starved ? 2.0 : left - reserve;
+        const double search_s = 0.5 * usable;
         const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
         /* zero-cost proxy pruning (docs/AUTO.md): a tenth of the search window scores random
          * cells with synflow (a cell costs at most one training step at search size + 0.1 s
@@ -658,7 +662,7 @@ static int auto_main(int argc, char **argv) {
             cJSON_AddNumberToObject(plan, "pool", pool);
         }
         cJSON_AddNumberToObject(plan, "search_s", search_s);
-        cJSON_AddNumberToObject(plan, "retrain_s", left - reserve - search_s);
+        cJSON_AddNumberToObject(plan, "retrain_s", usable - search_s);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
         double el, eh;
         const int ep_light = retrain_epochs(cal, plan, num(cal, "retrain_light_macs"), &el);
@@ -702,11 +706,16 @@ static int auto_main(int argc, char **argv) {
                     trials >= 20 ? "enough trials for regularized evolution to improve on "
                                    "random sampling"
                                  : "too few trials for a model-based or evolutionary strategy",
-                    left - reserve - search_s,
-                    cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                    usable - search_s, cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
                     cons[0] ? " (the searched size: the constraints were checked on it)" : "",
                     ep_heavy, eh, ep_light, el, reserve);
         }
+        if (starved)
+            fprintf(stderr,
+                    "nasc auto: warning: data loading and the calibration took %.0f s of "
+                    "the %.0f s budget (a loaded machine?); the minimal plan left will "
+                    "overrun it\n",
+                    num(cal, "elapsed_s"), s.budget);
         if (!quiet && cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")))
             fprintf(stderr, "  (speeds fixed by NASC_TEST_AUTO_SPEED, a test hook)\n");
         if (!quiet && cons[0])
@@ -883,9 +892,12 @@ static int auto_main(int argc, char **argv) {
         tc.checkpoint_meta = meta;
         /* a safety stop that leaves room for the test evaluation and the outputs, 3 % past the
          * budget at most, for when even the planned epochs run late (a loaded machine, or a
-         * single epoch that does not fit); the summary says when it fired */
+         * single epoch that does not fit); the summary says when it fired. A run already past
+         * its budget (a calibration on a very loaded machine) still gets 1.5 times the planned
+         * training: a model late rather than none */
         const double hard = 1.03 * s.budget - elapsed(&s) - num(cal, "test_eval_s") - 2.0;
-        tc.max_seconds = hard > 1.0 ? hard : 1.0;
+        const double planned = 1.5 * tc.epochs * epoch_s;
+        tc.max_seconds = hard > planned ? hard : planned;
         retrain_ui ui = {&s};
         nasc_train_result res;
         st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
