@@ -1,21 +1,28 @@
 /* cmd_auto.c — `nasc auto`: from a dataset and a time budget to a trained network in one command.
  *
  * Phases (docs/AUTO.md), each recorded in OUT/phases.json when done so that --resume skips it:
- *   calibrate  measure this machine's step time for the search network on the training split;
- *   plan       split the budget (search / retraining / reserve), pick the strategy and the trial
- *              count from the measured trial time; printed before anything else runs;
- *   search     a trial-based search (nasc_experiment) on a validation split held out of the
- *              training data, stopped at its share of the budget (its database resumes);
- *   retrain    the best architecture at full size on the whole training set, the epoch count
- *              fitted to the time left (cli_train_fit, --checkpoint so a kill resumes it), then
- *              one evaluation on the test set (the only time the test set is touched);
- *   write      the model, the HTML report and summary.json.
+ *   calibrate  measure this machine's speed (the search network; the lightest and dearest cells
+ *              at retraining size; the evaluations): the only phase that measures;
+ *   plan       a function of the budget and the calibration record alone: the split (search /
+ *              retraining / reserve), the estimator (synflow pruning or not), the trial count, the
+ *              strategy and the retraining's epochs; printed before anything else runs;
+ *   search     (pruning: score random cells with synflow, keep the best fifth, auto_prune.c) a
+ *              trial-based search (nasc_experiment) of the plan's trial count on a validation
+ *              split held out of the training data (its database resumes);
+ *   retrain    the best architecture at full size on the whole training set for the plan's epoch
+ *              count (--checkpoint so a kill resumes it), then one evaluation on the test set
+ *              (the only time the test set is touched);
+ *   outputs    the model, its exports, the HTML report and summary.json.
+ * So a run killed anywhere and resumed ends as the uninterrupted one; the clock is only a safety
+ * stop (reported). Under mpirun the search's trials run on the other ranks.
  * The library does the work; this file only sequences it and does the budget arithmetic. */
+#include "auto_prune.h"
 #include "cmd_export_c.h"
 #include "train_opts.h"
 
 #include "nasc/arena.h"
 #include "nasc/cost.h"
+#include "nasc/dist.h"
 #include "nasc/experiment.h"
 #include "nasc/export.h"
 #include "nasc/report.h"
@@ -27,6 +34,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,24 +45,47 @@
 #define AUTO_RETRAIN_CHANNELS 16
 #define AUTO_RETRAIN_CELLS 1
 #define AUTO_VAL_FRACTION 0.2
+#define AUTO_PROXY_MAX_CELLS 2000.0 /* cells scored by the proxy at most */
 /* a cell of middling cost (3 convolutions), for the calibration */
-#define AUTO_CALIB_ARCH \
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+#define AUTO_CALIB_ARCH                                                                            \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_"        \
+    "connect~2|"
+/* the cheapest and the dearest cells to train (every edge pooling / every edge a 3x3
+ * convolution), which bound the retraining's epoch time */
+#define AUTO_LIGHT_ARCH                                                                            \
+    "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_"    \
+    "3x3~2|"
+#define AUTO_HEAVY_ARCH                                                                            \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_"    \
+    "3x3~2|"
 
 typedef struct auto_state {
     char dir[512];
-    double budget;  /* seconds */
-    double spent;   /* seconds spent by finished phases (all runs) */
-    double t_run;   /* cli_now() when this run started */
+    double budget;       /* seconds */
+    double spent;        /* seconds spent by finished phases (all runs) */
+    double t_run;        /* cli_now() when this run started */
     double spent_at_run; /* spent when this run started */
-    cJSON *phases;  /* the phase file's object */
+    cJSON *phases;       /* the phase file's object */
     cli_progress bar;
     bool quiet;
     double search_end; /* this run's clock value at which the search stops */
-    double last_trial_end; /* clock at the previous finished trial (trial durations) */
     bool stopped_by_clock;
     nasc_experiment *ex;
 } auto_state;
+
+/* Test hooks (tests/e2e/auto.sh resume): NASC_TEST_AUTO_KILL_AT=PHASE kills the run with
+ * SIGKILL in the middle of that phase (calibrate: measured, not recorded; search: after the
+ * second finished trial; retrain: in the middle of the second epoch, after the first epoch's
+ * checkpoint; outputs: after the report, before the exports and summary.json). */
+static bool kill_at(const char *phase) {
+#ifdef NASC_TEST
+    const char *k = getenv("NASC_TEST_AUTO_KILL_AT");
+    return k && !strcmp(k, phase);
+#else
+    (void)phase;
+    return false;
+#endif
+}
 
 static nasc_experiment *running;
 static void on_signal(int sig) {
@@ -131,14 +162,15 @@ static void on_search(const nasc_search_progress *p, void *user) {
     snprintf(what, sizeof what, "trial %lld/%lld, best validation %.2f%%", (long long)p->done,
              (long long)p->budget, p->best_score);
     show(s, "search", p->budget ? (double)p->done / (double)p->budget : 0.0, what);
-    /* the search stops at its share of the budget: when the next trial, as long as the last one,
-     * would end past it (the trial budget is only an upper bound) */
-    const double now = cli_now(), last = now - s->last_trial_end;
-    s->last_trial_end = now;
-    if (now + last >= s->search_end && s->ex) {
+    /* the plan fixes the trial count; the clock only stops a search that ran far past its
+     * window (a machine much slower than calibrated), and the summary says so */
+    if (cli_now() >= s->search_end && s->ex && p->done < p->budget) {
         s->stopped_by_clock = true;
         nasc_experiment_stop(s->ex);
     }
+    /* test hook: a kill in the middle of the search */
+    if (p->done_this_run == 2 && p->done < p->budget && kill_at("search"))
+        raise(SIGKILL);
 }
 
 typedef struct retrain_ui {
@@ -153,6 +185,10 @@ static bool on_train(const nasc_train_event *ev, void *user) {
     const double tot = (double)ev->epochs * (double)ev->steps_per_epoch;
     const double frac = tot > 0 ? (double)(ev->global_step + 1) / tot : 0.0;
     show(u->s, "retrain", frac < 1.0 ? frac : 1.0, what);
+    /* test hook: a kill in the middle of the second epoch (the first one's checkpoint written) */
+    if (ev->kind == NASC_TRAIN_STEP && ev->epoch == 1 && ev->step == ev->steps_per_epoch / 2 &&
+        kill_at("retrain"))
+        raise(SIGKILL);
     return true;
 }
 
@@ -199,11 +235,165 @@ static int constraint_rewrite(const char *in, char *out, size_t n, double *flash
     return CLI_OK;
 }
 
-int cmd_auto(int argc, char **argv) {
+/* Test hook: NASC_TEST_AUTO_SPEED="key=value,..." replaces measured numbers of the calibration
+ * record (step_ms, epoch_s, val_eval_s, retrain_light_epoch_s, retrain_heavy_epoch_s,
+ * test_eval_s, elapsed_s) so that two runs on a machine of varying speed make the same plan. The
+ * record says so ("speed_fixed"). CLI_USAGE for a malformed value or an unknown key. Both hooks
+ * exist only in builds with NASC_TEST (cmake -DNASC_TEST_HOOKS=ON, the default). */
+static int speed_override(cJSON *cal) {
+#ifndef NASC_TEST
+    (void)cal;
+    return CLI_OK;
+#endif
+    const char *env = getenv("NASC_TEST_AUTO_SPEED");
+    if (!env || !*env)
+        return CLI_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", env);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '='), *end = NULL;
+        const double v = eq ? strtod(eq + 1, &end) : -1.0;
+        if (eq)
+            *eq = '\0';
+        if (!eq || end == eq + 1 || *end || !(v >= 0.0) ||
+            !cJSON_IsNumber(cJSON_GetObjectItem(cal, kv))) {
+            cli_error("nasc auto: NASC_TEST_AUTO_SPEED: expected KEY=SECONDS,... with keys of the "
+                      "calibration record (got '%s')",
+                      env);
+            return CLI_USAGE;
+        }
+        cJSON_ReplaceItemInObject(cal, kv, cJSON_CreateNumber(v));
+    }
+    cJSON_AddBoolToObject(cal, "speed_fixed", true);
+    return CLI_OK;
+}
+
+/* What the calibration measures, sent back from its process through a pipe. */
+typedef struct auto_calib {
+    nasc_status st;
+    double search_step_ms, search_epoch_s, val_eval_s; /* search network, middling cell */
+    double light_epoch_s, heavy_epoch_s, test_eval_s;  /* retraining size: lightest / heaviest */
+    double light_macs, heavy_macs;                     /* their multiply-adds (batch 1) */
+    char msg[sizeof(nasc_err){0}.msg + 8];
+} auto_calib;
+
+/* One measurement: trains a throwaway network of `arch` at size `net` for about `each` seconds on
+ * train and times the evaluation of eval (nasc_train_fit_time); its MACs if macs != NULL. */
+static nasc_status measure(const char *arch, const cli_net_opts *net, const nasc_dataset *train,
+                           const nasc_dataset *eval, const nasc_train_config *tc, uint64_t seed,
+                           double each, nasc_train_fit *fit, double *macs, nasc_err *err) {
+    nasc_model *probe = NULL;
+    nasc_status st = cli_model_build("nb201", arch, net, train->c, train->h, train->w,
+                                     train->n_classes, seed, &probe, err);
+    if (st == NASC_OK && macs) {
+        nasc_model_cost mc;
+        st = nasc_model_cost_measure(probe, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
+                                     err);
+        *macs = mc.macs;
+    }
+    if (st == NASC_OK)
+        st = nasc_train_fit_time(probe, train, eval, tc, 1e6, each, fit, err);
+    nasc_model_free(probe);
+    return st;
+}
+
+/* The calibration, in a child process (multi-threaded kernels (OpenMP) started here would leave
+ * the search's forked trial workers hanging at their first parallel region; the child dies with
+ * this process): the search network's epoch and validation times (the middling cell), and at the
+ * retraining size the epoch time of the heaviest and (budgets of 2 minutes and more) the lightest
+ * NB201 cell and the test evaluation's time. Each measurement takes about 1 % of the budget (1.5
+ * to 8 s). */
+static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dataset *val,
+                     const nasc_dataset *train, const nasc_dataset *test,
+                     const nasc_train_config *tc, const cli_net_opts *sn, const cli_net_opts *rn,
+                     uint64_t seed, auto_calib *out) {
+    double each = 0.01 * s->budget;
+    each = each < 1.5 ? 1.5 : (each > 8.0 ? 8.0 : each);
+    memset(out, 0, sizeof *out);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        cli_error("nasc auto: calibration: pipe: %s", strerror(errno));
+        return CLI_FAIL;
+    }
+    fflush(NULL);
+    const pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(3);
+        close(fds[0]);
+        nasc_err e2 = {0};
+        nasc_train_fit f;
+        nasc_status st = measure(AUTO_CALIB_ARCH, sn, tr, val, tc, seed, each, &f, NULL, &e2);
+        out->search_step_ms = f.step_seconds * 1e3;
+        out->search_epoch_s = f.epoch_seconds;
+        out->val_eval_s = f.eval_seconds;
+        if (st == NASC_OK)
+            st = measure(AUTO_HEAVY_ARCH, rn, train, test, tc, seed, each, &f, &out->heavy_macs,
+                         &e2);
+        out->heavy_epoch_s = f.epoch_seconds;
+        out->test_eval_s = f.eval_seconds;
+        /* under 2 minutes the lightest cell is not measured (a third of the calibration): every
+         * cell is then planned at the dearest one's epoch time */
+        out->light_epoch_s = out->heavy_epoch_s;
+        out->light_macs = out->heavy_macs;
+        if (st == NASC_OK && s->budget >= 120.0) {
+            st = measure(AUTO_LIGHT_ARCH, rn, train, NULL, tc, seed, each, &f, &out->light_macs,
+                         &e2);
+            out->light_epoch_s = f.epoch_seconds;
+        }
+        out->st = st;
+        snprintf(out->msg, sizeof out->msg, "%s", e2.msg);
+        ssize_t w = write(fds[1], out, sizeof *out);
+        _exit(w == (ssize_t)sizeof *out ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    while (pid > 0 && got < sizeof *out) {
+        const ssize_t r = read(fds[0], (char *)out + got, sizeof *out - got);
+        if (r <= 0 && !(r < 0 && errno == EINTR))
+            break;
+        got += r > 0 ? (size_t)r : 0;
+    }
+    close(fds[0]);
+    int wst = 0;
+    if (pid > 0)
+        waitpid(pid, &wst, 0);
+    if (pid < 0 || got != sizeof *out) {
+        cli_error("nasc auto: calibration: the measuring process %s",
+                  pid < 0 ? "could not start" : "failed");
+        return CLI_FAIL;
+    }
+    if (out->st != NASC_OK) {
+        cli_error("%s", out->msg);
+        return cli_exit_code(out->st, false);
+    }
+    return CLI_OK;
+}
+
+/* The retraining's epoch count, a function of the plan and the architecture alone (so that a
+ * resumed run retrains exactly as the uninterrupted one): the epoch time of `macs` interpolated
+ * between the calibrated lightest and heaviest cells (linear in multiply-adds, never below the
+ * lightest), 5 % of margin, and as many epochs as fit the retraining's share after the test
+ * evaluation; at least 1. */
+static int retrain_epochs(const cJSON *cal, const cJSON *plan, double macs, double *epoch_s) {
+    const double tl = num(cal, "retrain_light_epoch_s"), th = num(cal, "retrain_heavy_epoch_s");
+    const double ml = num(cal, "retrain_light_macs"), mh = num(cal, "retrain_heavy_macs");
+    double x = mh > ml ? (macs - ml) / (mh - ml) : 1.0;
+    x = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
+    double t = tl + (th - tl) * x;
+    t = t < tl ? tl : t;
+    *epoch_s = t;
+    const double avail = num(plan, "retrain_s") - num(cal, "test_eval_s");
+    const double e = t > 0.0 ? floor(avail / (1.05 * t)) : 1000.0;
+    return e < 1.0 ? 1 : (e > 1000.0 ? 1000 : (int)e);
+}
+
+static int auto_main(int argc, char **argv) {
     const char *data = "fashion-mnist", *budget_s = NULL, *out = "auto-out", *objective = "",
                *constraint = "";
     double data_fraction = 1.0;
-    int threads = 2;
+    int threads = 2, workers = 0;
     uint64_t seed = 1;
     bool resume = false, quiet = false;
     cli_flag flags[] = {
@@ -216,6 +406,9 @@ int cmd_auto(int argc, char **argv) {
         {"data-fraction", CLI_DOUBLE, &data_fraction, "F",
          "use this share of the training set (default 1)"},
         {"threads", CLI_INT, &threads, "T", "kernel threads (default 2)"},
+        {"workers", CLI_INT, &workers, "W",
+         "search trials at once, forked processes (default 1; under mpirun -n N: the N-1 "
+         "other ranks)"},
         {"seed", CLI_U64, &seed, "S", "random seed (default 1)"},
         {"resume", CLI_BOOL, &resume, NULL, "continue the run in --out after a kill"},
         {"quiet", CLI_BOOL, &quiet, NULL, "no progress output"},
@@ -245,6 +438,17 @@ int cmd_auto(int argc, char **argv) {
         return CLI_USAGE;
     }
     if (cli_check_int("auto", "threads", threads, 1, 256) != CLI_OK)
+        return CLI_USAGE;
+    /* under mpirun the search's workers are the other ranks (docs/DISTRIBUTED.md) */
+    const int ranks = nasc_dist_size();
+    if (ranks > 1 && workers && workers != ranks - 1) {
+        cli_error("nasc auto: --workers: a run over %d MPI ranks has %d workers (ranks 1..%d); "
+                  "leave --workers out",
+                  ranks, ranks - 1, ranks - 1);
+        return CLI_USAGE;
+    }
+    workers = ranks > 1 ? ranks - 1 : (workers ? workers : 1);
+    if (cli_check_int("auto", "workers", workers, 1, 256) != CLI_OK)
         return CLI_USAGE;
     snprintf(s.dir, sizeof s.dir, "%s", out);
     char cons[256];
@@ -278,6 +482,15 @@ int cmd_auto(int argc, char **argv) {
         if (b != s.budget) {
             cli_error("nasc auto: --resume: %s: the run had --time-budget %gs (got %gs)", path, b,
                       s.budget);
+            cJSON_Delete(s.phases);
+            return CLI_USAGE;
+        }
+        const cJSON *oc = phase_get(&s, "calibrate"), *op = phase_get(&s, "plan");
+        if ((oc && !cJSON_IsNumber(cJSON_GetObjectItem(oc, "retrain_heavy_epoch_s"))) ||
+            (op && !cJSON_IsNumber(cJSON_GetObjectItem(op, "ask_ahead")))) {
+            cli_error("nasc auto: --resume: %s was written by an older nasc auto, whose plan this "
+                      "one cannot continue; start a new run",
+                      path);
             cJSON_Delete(s.phases);
             return CLI_USAGE;
         }
@@ -344,70 +557,38 @@ int cmd_auto(int argc, char **argv) {
     }
     tc.backend = be;
 
-    /* ---- calibrate ---- */
+    /* ---- calibrate (the only phase that measures; a resume redoes it only if it was not
+     * recorded, so the plan below, a function of this record, is the same on every resume) ---- */
+    /* with constraints the searched (checked) network is the one retrained and delivered */
+    const cli_net_opts rn = {.width = 1.0f,
+                             .channels = cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                             .cells = cons[0] ? AUTO_SEARCH_CELLS : AUTO_RETRAIN_CELLS};
     cJSON *cal = phase_get(&s, "calibrate");
     if (!cal) {
         const double t0 = elapsed(&s);
-        const cli_net_opts sn = {.width = 1.0f, .channels = AUTO_SEARCH_CHANNELS,
-                                 .cells = AUTO_SEARCH_CELLS};
-        double calib = 0.02 * s.budget;
-        calib = calib < 2.0 ? 2.0 : (calib > 20.0 ? 20.0 : calib);
-        /* measured in a child process: multi-threaded kernels (OpenMP) started here would leave
-         * the search's forked trial workers hanging at their first parallel region */
-        struct {
-            nasc_status st;
-            nasc_train_fit fit;
-            char msg[sizeof(nasc_err){0}.msg + 8];
-        } msg;
-        memset(&msg, 0, sizeof msg);
-        int fds[2];
-        if (pipe(fds) != 0) {
-            cli_error("nasc auto: calibration: pipe: %s", strerror(errno));
-            rc = CLI_FAIL;
+        const cli_net_opts sn = {
+            .width = 1.0f, .channels = AUTO_SEARCH_CHANNELS, .cells = AUTO_SEARCH_CELLS};
+        auto_calib c;
+        if ((rc = calibrate(&s, tr, val, train, test, &tc, &sn, &rn, seed, &c)) != CLI_OK)
             goto done;
-        }
-        fflush(NULL);
-        const pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            nasc_model *probe = NULL;
-            nasc_err e2 = {0};
-            msg.st = cli_model_build("nb201", AUTO_CALIB_ARCH, &sn, tr->c, tr->h, tr->w,
-                                     tr->n_classes, seed, &probe, &e2);
-            if (msg.st == NASC_OK)
-                msg.st = nasc_train_fit_time(probe, tr, val, &tc, s.budget, calib, &msg.fit, &e2);
-            snprintf(msg.msg, sizeof msg.msg, "%s", e2.msg);
-            ssize_t w = write(fds[1], &msg, sizeof msg);
-            _exit(w == (ssize_t)sizeof msg ? 0 : 1);
-        }
-        close(fds[1]);
-        size_t got = 0;
-        while (pid > 0 && got < sizeof msg) {
-            const ssize_t r = read(fds[0], (char *)&msg + got, sizeof msg - got);
-            if (r <= 0 && !(r < 0 && errno == EINTR))
-                break;
-            got += r > 0 ? (size_t)r : 0;
-        }
-        close(fds[0]);
-        int wst = 0;
-        if (pid > 0)
-            waitpid(pid, &wst, 0);
-        if (pid < 0 || got != sizeof msg) {
-            cli_error("nasc auto: calibration: the measuring process %s",
-                      pid < 0 ? "could not start" : "failed");
-            rc = CLI_FAIL;
-            goto done;
-        }
-        if (msg.st != NASC_OK) {
-            cli_error("%s", msg.msg);
-            rc = cli_exit_code(msg.st, false);
-            goto done;
-        }
-        const nasc_train_fit fit = msg.fit;
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
-        cJSON_AddNumberToObject(f, "epoch_s", fit.epoch_seconds);
-        cJSON_AddNumberToObject(f, "val_eval_s", fit.eval_seconds);
+        cJSON_AddNumberToObject(f, "step_ms", c.search_step_ms);
+        cJSON_AddNumberToObject(f, "epoch_s", c.search_epoch_s);
+        cJSON_AddNumberToObject(f, "val_eval_s", c.val_eval_s);
+        cJSON_AddNumberToObject(f, "retrain_light_epoch_s", c.light_epoch_s);
+        cJSON_AddNumberToObject(f, "retrain_heavy_epoch_s", c.heavy_epoch_s);
+        cJSON_AddNumberToObject(f, "retrain_light_macs", c.light_macs);
+        cJSON_AddNumberToObject(f, "retrain_heavy_macs", c.heavy_macs);
+        cJSON_AddNumberToObject(f, "test_eval_s", c.test_eval_s);
+        /* the time used before the plan (data loading and this calibration), planned with */
+        cJSON_AddNumberToObject(f, "elapsed_s", elapsed(&s));
+        if ((rc = speed_override(f)) != CLI_OK) {
+            cJSON_Delete(f);
+            goto done;
+        }
+        /* test hook (tests/e2e/auto.sh resume): die after measuring, before the record */
+        if (kill_at("calibrate"))
+            raise(SIGKILL);
         if ((st = phase_done(&s, "calibrate", f, t0, &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
@@ -420,54 +601,128 @@ int cmd_auto(int argc, char **argv) {
      * so that at least 12 trials fit ---- */
     cJSON *plan = phase_get(&s, "plan");
     if (!plan) {
-        const double left = s.budget - s.spent;
+        /* a function of the budget and the calibration record alone (its measured time used
+         * so far included), so that a resumed run plans exactly as the uninterrupted one did */
+        const double left = s.budget - num(cal, "elapsed_s");
         /* the test evaluation is inside the retraining's fit; the reserve covers the outputs
          * (cost measurement, model, report) and the gaps between phases */
         const double reserve = 0.01 * s.budget + 3.0;
-        const double search_s = 0.5 * (left - reserve);
+        /* a calibration that took (nearly) the whole budget (a very loaded machine) leaves a
+         * minimal plan: 2 trials, 1 epoch, 1 s each share; the run then overruns, and says so */
+        const bool starved = left - reserve < 2.0;
+        const double usable = starved ? 2.0 : left - reserve;
+        const double search_s = 0.5 * usable;
         const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
-        const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
-        double frac = search_s / (12.0 * per_trial_full);
-        frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
-        const double per_trial = epoch_s * frac + val_s * frac + 1.0;
-        int64_t trials = (int64_t)(search_s / per_trial);
-        trials = trials < 2 ? 2 : trials;
+        /* zero-cost proxy pruning (docs/AUTO.md): a tenth of the search window scores random
+         * cells with synflow (a cell costs at most one training step at search size + 0.1 s
+         * of process and network set-up), the trials are planned on the other nine tenths and
+         * start from the best-scored fifth. It pays when at least 5 cells are scored per trial;
+         * not with constraints (synflow favours large cells, which they exclude) */
+        const double proxy_cell_s = num(cal, "step_ms") / 1e3 + 0.1;
+        double proxy_cells = floor(0.1 * search_s / proxy_cell_s);
+        proxy_cells = proxy_cells > AUTO_PROXY_MAX_CELLS ? AUTO_PROXY_MAX_CELLS : proxy_cells;
+        int64_t trials = 0;
+        double frac = 1.0, per_trial = 0.0;
+        bool prune = false;
+        /* W trials at once (--workers, or the other ranks under mpirun) */
+        const int W = workers;
+        for (int pass = 0; pass < 2; pass++) { /* pass 1: with pruning, if it pays */
+            const double window = pass ? 0.9 * search_s : search_s;
+            const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
+            frac = window / (12.0 * per_trial_full);
+            frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
+            per_trial = epoch_s * frac + val_s * frac + 1.0;
+            trials = (int64_t)(window / per_trial) * W;
+            trials = trials < 2 ? 2 : trials;
+            if (pass == 1)
+                break;
+            /* an MPI job's ranks serve one experiment, the search's: no proxy experiment */
+            if (cons[0] || ranks > 1 || proxy_cells < 5.0 * (double)trials)
+                break;
+            prune = true;
+        }
         const char *strategy = trials >= 20 ? "evolution" : "random";
+        const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
         plan = cJSON_CreateObject();
         cJSON_AddStringToObject(plan, "space", "nb201");
-        cJSON_AddStringToObject(plan, "estimator", "low-fidelity training (1 epoch, 8 channels)");
+        cJSON_AddStringToObject(plan, "estimator",
+                                prune ? "synflow pruning, then low-fidelity training (1 epoch, 8 "
+                                        "channels)"
+                                      : "low-fidelity training (1 epoch, 8 channels)");
         cJSON_AddStringToObject(plan, "strategy", strategy);
         cJSON_AddNumberToObject(plan, "trials", (double)trials);
         cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
+        /* evolution proposes W - 1 trials ahead of the results, so that W workers are busy; an
+         * identity of the search (its trials do not depend on how many workers run them) */
+        cJSON_AddNumberToObject(plan, "workers", W);
+        cJSON_AddNumberToObject(plan, "ask_ahead", W - 1);
+        if (prune) {
+            cJSON_AddStringToObject(plan, "proxy", "synflow");
+            cJSON_AddNumberToObject(plan, "proxy_cells", proxy_cells);
+            cJSON_AddNumberToObject(plan, "pool", pool);
+        }
         cJSON_AddNumberToObject(plan, "search_s", search_s);
-        cJSON_AddNumberToObject(plan, "retrain_s", left - reserve - search_s);
+        cJSON_AddNumberToObject(plan, "retrain_s", usable - search_s);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
-        if (!quiet)
+        double el, eh;
+        const int ep_light = retrain_epochs(cal, plan, num(cal, "retrain_light_macs"), &el);
+        const int ep_heavy = retrain_epochs(cal, plan, num(cal, "retrain_heavy_macs"), &eh);
+        /* one-shot: a first-order DARTS search of 10 % of Fashion-MNIST took 18 min on this
+         * machine (docs/ONESHOT.md), on the whole of it ~3 h; with a retraining as long, it
+         * would need budgets of 6 h and more */
+        if (!quiet) {
+            char pr[256];
+            if (prune)
+                snprintf(pr, sizeof pr,
+                         "  pruning: synflow scores %.0f random cells in ~%.0f s (%.2f s a "
+                         "cell); the trials start from the best %d\n",
+                         proxy_cells, proxy_cells * proxy_cell_s, proxy_cell_s, pool);
+            else
+                snprintf(pr, sizeof pr, "  no proxy pruning: %s\n",
+                         cons[0]     ? "synflow favours large cells, which the constraints exclude"
+                         : ranks > 1 ? "under mpirun the ranks serve one experiment, the "
+                                       "search's"
+                                     : "too few cells could be scored per trial (fewer than 5) to "
+                                       "pay for the tenth of the search it takes");
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"
                     "  calibration: %.1f ms per step at search size (%d channels, %d cell)\n"
                     "  space nb201 (cells of 5 ops on 6 edges; small, trains fast on 2 cores)\n"
+                    "%s"
                     "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
                     " scored on the validation split (~%.1f s a trial)\n"
-                    "  strategy: %s, about %lld trials in %.0f s (%s)\n"
-                    "  retraining: %.0f s, %d channels%s, the epoch count fitted to the time left\n"
+                    "  strategy: %s%s, %lld trials in %.0f s on %d worker%s (%s)\n"
+                    "  retraining: %.0f s, %d channels%s: %d epochs for the dearest cell (%.1f s "
+                    "an epoch) to %d for the cheapest (%.1f s), the winner's count from its "
+                    "multiply-adds\n"
                     "  reserve: %.0f s for the test evaluation and the outputs\n"
-                    "  not chosen: one-shot supernet search (needs budgets of hours on this "
-                    "machine), zero-cost proxies (no reliable signal at 1 epoch)\n",
+                    "  not chosen: one-shot supernet search (a DARTS search of Fashion-MNIST "
+                    "alone takes hours on this machine, docs/ONESHOT.md)\n",
                     s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
-                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, frac * 100.0, per_trial, strategy,
-                    (long long)trials, search_s,
+                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial, strategy,
+                    prune ? " from the pruned pool" : "", (long long)trials,
+                    prune ? 0.9 * search_s : search_s, W, W > 1 ? "s" : "",
                     trials >= 20 ? "enough trials for regularized evolution to improve on "
                                    "random sampling"
                                  : "too few trials for a model-based or evolutionary strategy",
-                    left - reserve - search_s,
-                    cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                    usable - search_s, cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
                     cons[0] ? " (the searched size: the constraints were checked on it)" : "",
-                    reserve);
+                    ep_heavy, eh, ep_light, el, reserve);
+        }
+        if (starved)
+            fprintf(stderr,
+                    "nasc auto: warning: data loading and the calibration took %.0f s of "
+                    "the %.0f s budget (a loaded machine?); the minimal plan left will "
+                    "overrun it\n",
+                    num(cal, "elapsed_s"), s.budget);
+        if (!quiet && cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")))
+            fprintf(stderr, "  (speeds fixed by NASC_TEST_AUTO_SPEED, a test hook)\n");
         if (!quiet && cons[0])
-            fprintf(stderr, "  constraints %s, checked on every proposed architecture before "
-                            "it is trained\n", cons);
+            fprintf(stderr,
+                    "  constraints %s, checked on every proposed architecture before "
+                    "it is trained\n",
+                    cons);
         if ((st = phase_done(&s, "plan", plan, elapsed(&s), &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
@@ -479,26 +734,67 @@ int cmd_auto(int argc, char **argv) {
     cJSON *srch = phase_get(&s, "search");
     if (!srch) {
         const double t0 = elapsed(&s);
+        /* a safety stop, for a machine much slower than calibrated: the search's window (it
+         * ends where the retraining's share of the budget begins) plus a tenth of it and 10 s */
+        s.search_end = cli_now() +
+                       (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") - elapsed(&s)) +
+                       0.1 * num(plan, "search_s") + 10.0;
         nasc_experiment_config ec;
         nasc_config_default(&ec);
         char v[64], dbp[600];
         path_in(&s, "search.db", dbp, sizeof dbp);
+        const char *strategy = str(plan, "strategy"), *sopt = "";
+        if (str(plan, "proxy") && ranks > 1) {
+            cli_error("nasc auto: --resume: this run's plan prunes with a proxy, which a run under "
+                      "mpirun cannot do (its ranks serve one experiment); resume it without "
+                      "mpirun");
+            rc = CLI_USAGE;
+            goto done;
+        }
+        if (str(plan, "proxy")) {
+            /* proxy pruning: the pool of the best-scored cells (its own experiment, continued
+             * after a kill), which the "auto-pool" strategy starts from */
+            char pdb[600];
+            path_in(&s, "proxy.db", pdb, sizeof pdb);
+            const auto_prune_config pc = {.db = pdb,
+                                          .data = data,
+                                          .data_fraction = data_fraction,
+                                          .proxy = str(plan, "proxy"),
+                                          .n = (int64_t)num(plan, "proxy_cells"),
+                                          .keep = (int)num(plan, "pool"),
+                                          .seed = seed,
+                                          .channels = AUTO_SEARCH_CHANNELS,
+                                          .cells = AUTO_SEARCH_CELLS};
+            int kept = 0;
+            if (!quiet)
+                fprintf(stderr, "nasc auto: scoring %lld cells with %s\n", (long long)pc.n,
+                        pc.proxy);
+            if ((st = auto_prune(&pc, &kept, &err)) != NASC_OK ||
+                (st = auto_pool_register(&err)) != NASC_OK) {
+                rc = cli_fail(st, &err, false);
+                goto done;
+            }
+            sopt = !strcmp(strategy, "evolution") ? "then=evolve" : "then=random";
+            strategy = "auto-pool";
+        }
         struct {
             const char *k;
             const char *v;
-        } kv[] = {{"space", "nb201"}, {"strategy", str(plan, "strategy")}, {"data", data},
-                  {"objective", objective}, {"constraint", cons}, {"db", dbp}};
+        } kv[] = {{"space", "nb201"}, {"strategy", strategy},   {"strategy-opt", sopt},
+                  {"data", data},     {"objective", objective}, {"constraint", cons},
+                  {"db", dbp}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
             st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
         ec.seed = seed;
-        ec.budget = 4 * (int64_t)num(plan, "trials"); /* the clock stops it (on_search) */
+        ec.budget = (int64_t)num(plan, "trials"); /* the plan's count; the clock only guards */
         ec.epochs = 1;
         ec.data_fraction = num(plan, "trial_data_fraction") * data_fraction;
         ec.val_fraction = AUTO_VAL_FRACTION;
         ec.channels = AUTO_SEARCH_CHANNELS;
         ec.cells = AUTO_SEARCH_CELLS;
         ec.batch = tc.batch;
-        ec.workers = 1;
+        ec.workers = workers;
+        ec.ask_ahead = (int)num(plan, "ask_ahead");
         ec.threads = threads;
         ec.quiet = true;
         ec.resume = access(dbp, F_OK) == 0;
@@ -514,10 +810,6 @@ int cmd_auto(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
-        /* the search window ends where the retraining's share of the budget begins */
-        s.search_end = cli_now() + (s.budget - num(plan, "retrain_s") - num(plan, "reserve_s") -
-                                    elapsed(&s));
-        s.last_trial_end = cli_now();
         running = s.ex;
         cli_signals sig;
         cli_signals_catch(&sig, on_signal);
@@ -534,13 +826,14 @@ int cmd_auto(int argc, char **argv) {
          * retrain the calibration cell rather than nothing, and say so */
         const bool fallback = st == NASC_OK && !sum.best_arch && !cons[0] && s.stopped_by_clock;
         if (fallback && !quiet)
-            fprintf(stderr, "nasc auto: warning: no trial finished within the search window; "
-                            "retraining the calibration cell %s\n", AUTO_CALIB_ARCH);
+            fprintf(stderr,
+                    "nasc auto: warning: no trial finished within the search window; "
+                    "retraining the calibration cell %s\n",
+                    AUTO_CALIB_ARCH);
         if (st == NASC_OK && !sum.best_arch && !fallback)
-            st = nasc_errorf(&err, NASC_ERR_ABORTED,
-                             "auto: no trial of the search succeeded (%lld failed)%s",
-                             (long long)sum.n_failed,
-                             constraint[0] ? "; are the constraints satisfiable?" : "");
+            st = nasc_errorf(
+                &err, NASC_ERR_ABORTED, "auto: no trial of the search succeeded (%lld failed)%s",
+                (long long)sum.n_failed, constraint[0] ? "; are the constraints satisfiable?" : "");
         if (st != NASC_OK) {
             nasc_experiment_free(s.ex);
             s.ex = NULL;
@@ -553,11 +846,15 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "best_val_acc_search", sum.best_score);
         cJSON_AddNumberToObject(f, "trials", (double)sum.trials);
         cJSON_AddNumberToObject(f, "failed", (double)sum.n_failed);
+        cJSON_AddBoolToObject(f, "stopped_by_time", s.stopped_by_clock);
         nasc_experiment_free(s.ex);
         s.ex = NULL;
         if (!quiet)
-            fprintf(stderr, "nasc auto: search done: %lld trials, best %s (validation %.2f%%)\n",
-                    (long long)sum.trials, str(f, "best_arch"), num(f, "best_val_acc_search"));
+            fprintf(stderr, "nasc auto: search done: %lld trials, best %s (validation %.2f%%)%s\n",
+                    (long long)sum.trials, str(f, "best_arch"), num(f, "best_val_acc_search"),
+                    s.stopped_by_clock ? "; STOPPED by the safety stop (the machine was slower "
+                                         "than calibrated): the result is not the plan's"
+                                       : "");
         if ((st = phase_done(&s, "search", f, t0, &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
@@ -567,42 +864,40 @@ int cmd_auto(int argc, char **argv) {
 
     /* ---- retrain on the whole training split (validation included), then the test set ---- */
     cJSON *ret = phase_get(&s, "retrain");
-    /* with constraints the searched (checked) network is the one retrained and delivered */
-    const cli_net_opts rn = {.width = 1.0f,
-                             .channels = cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
-                             .cells = cons[0] ? AUTO_SEARCH_CELLS : AUTO_RETRAIN_CELLS};
     char model_path[600], ckpt[600];
     path_in(&s, "model.nasc", model_path, sizeof model_path);
     path_in(&s, "retrain.ckpt", ckpt, sizeof ckpt);
     if (!ret) {
         const double t0 = elapsed(&s);
         const char *arch = str(srch, "best_arch");
+        nasc_model_cost mc;
         if ((st = cli_model_build("nb201", arch, &rn, train->c, train->h, train->w,
-                                  train->n_classes, seed, &m, &err)) != NASC_OK) {
+                                  train->n_classes, seed, &m, &err)) != NASC_OK ||
+            (st = nasc_model_cost_measure(m, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
+                                          &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
-        const double left = s.budget - elapsed(&s) - num(plan, "reserve_s");
-        nasc_train_fit fit = {0};
-        const int recorded = cli_checkpoint_epochs(ckpt);
-        if (recorded) {
-            tc.epochs = recorded;
-        } else if ((st = cli_train_fit("nb201", arch, &rn, train, test, &tc, left, &fit,
-                                       &err)) != NASC_OK) {
-            rc = cli_fail(st, &err, false);
-            goto done;
-        }
+        /* the epoch count: the plan's, for this architecture's multiply-adds (a checkpoint of
+         * a killed retraining holds the same count) */
+        double epoch_s;
+        tc.epochs = retrain_epochs(cal, plan, mc.macs, &epoch_s);
+        const bool resumed = access(ckpt, F_OK) == 0;
         if (!quiet)
-            fprintf(stderr, "nasc auto: retraining %s: %d epochs fit %.0f s%s\n", arch, tc.epochs,
-                    left, recorded ? " (resumed from the checkpoint)" : "");
-        char *meta = cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, left);
+            fprintf(stderr, "nasc auto: retraining %s: %d epochs (~%.1f s each)%s\n", arch,
+                    tc.epochs, epoch_s, resumed ? " (resumed from the checkpoint)" : "");
+        char *meta =
+            cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, num(plan, "retrain_s"));
         tc.checkpoint = ckpt;
         tc.checkpoint_meta = meta;
-        /* a hard stop that leaves room for the test evaluation and the outputs, 3 % past the
-         * budget at most, for when even the fitted epochs run late (a loaded machine, or a
-         * single epoch that does not fit) */
-        const double hard = 1.03 * s.budget - elapsed(&s) - fit.eval_seconds - 2.0;
-        tc.max_seconds = hard > 1.0 ? hard : 1.0;
+        /* a safety stop that leaves room for the test evaluation and the outputs, 3 % past the
+         * budget at most, for when even the planned epochs run late (a loaded machine, or a
+         * single epoch that does not fit); the summary says when it fired. A run already past
+         * its budget (a calibration on a very loaded machine) still gets 1.5 times the planned
+         * training: a model late rather than none */
+        const double hard = 1.03 * s.budget - elapsed(&s) - num(cal, "test_eval_s") - 2.0;
+        const double planned = 1.5 * tc.epochs * epoch_s;
+        tc.max_seconds = hard > planned ? hard : planned;
         retrain_ui ui = {&s};
         nasc_train_result res;
         st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
@@ -620,7 +915,7 @@ int cmd_auto(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
         cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
         cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
-        nasc_model_cost mc;
+        cJSON_AddBoolToObject(f, "stopped_by_time", res.epochs_done < tc.epochs);
         const nasc_cost_config cc = {.repeats = 10, .threads = 1};
         if ((st = nasc_model_cost_measure(m, &cc, &mc, &err)) != NASC_OK) {
             cJSON_Delete(f);
@@ -662,8 +957,7 @@ int cmd_auto(int argc, char **argv) {
         }
         /* test hook (tests/e2e/auto.sh resume): die in the middle of the outputs phase, after
          * the report and before the exports and summary.json */
-        const char *kill_at = getenv("NASC_TEST_AUTO_KILL_AT");
-        if (kill_at && !strcmp(kill_at, "outputs"))
+        if (kill_at("outputs"))
             raise(SIGKILL);
         /* the delivered model for other runtimes: ONNX, and dependency-free C (float) */
         char onnx_path[600], c_stem[600];
@@ -688,12 +982,11 @@ int cmd_auto(int argc, char **argv) {
         path_in(&s, "model_int8", q_stem, sizeof q_stem); /* model_int8.c and model_int8.h */
         nasc_export_c_info qi = {0};
         if (st == NASC_OK && mcu)
-            st = cli_export_c(model_path, exg, &en, q_stem,
-                              &(cli_export_c_opts){.quantize = "int8",
-                                                   .calibration = data,
-                                                   .calib_images = 256,
-                                                   .info = &qi},
-                              &err);
+            st = cli_export_c(
+                model_path, exg, &en, q_stem,
+                &(cli_export_c_opts){
+                    .quantize = "int8", .calibration = data, .calib_images = 256, .info = &qi},
+                &err);
         nasc_export_graph_free(exg);
         nasc_model_free(em);
         if (st != NASC_OK) {
@@ -717,7 +1010,8 @@ int cmd_auto(int argc, char **argv) {
          * activation peak */
         cJSON_AddNumberToObject(sum, "flash_int8_bytes_est", num(ret, "params"));
         cJSON_AddNumberToObject(sum, "ram_int8_bytes_est", num(ret, "memory_bytes") / 4.0);
-        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes", num(ret, "export_peak_bytes"));
+        cJSON_AddNumberToObject(sum, "export_graph_peak_float_bytes",
+                                num(ret, "export_peak_bytes"));
         bool fits = true;
         if (mcu) {
             const bool flash_ok = !(flash_lim > 0.0) || (double)qi.weight_bytes <= flash_lim;
@@ -740,7 +1034,16 @@ int cmd_auto(int argc, char **argv) {
                         qi.weight_bytes, flash_lim, qi.arena_bytes, ram_lim);
         }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
-        cJSON_AddItemToObject(sum, "plan", cJSON_Duplicate(plan, true));
+        /* the result is a function of the recorded plan unless a safety stop fired */
+        const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
+        const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));
+        cJSON *sbt = cJSON_AddObjectToObject(sum, "stopped_by_time");
+        cJSON_AddBoolToObject(sbt, "search", stop_search);
+        cJSON_AddBoolToObject(sbt, "retrain", stop_retrain);
+        cJSON_AddBoolToObject(sum, "as_planned", !stop_search && !stop_retrain);
+        cJSON *pl = cJSON_Duplicate(plan, true);
+        cJSON_DeleteItemFromObject(pl, "seconds"); /* the plan alone (its time is nothing) */
+        cJSON_AddItemToObject(sum, "plan", pl);
         cJSON *ph = cJSON_AddObjectToObject(sum, "seconds");
         const char *names[] = {"calibrate", "search", "retrain"};
         for (int i = 0; i < 3; i++)
@@ -768,6 +1071,11 @@ int cmd_auto(int argc, char **argv) {
                "model.onnx, model.c/.h%s, report.html; %.0f s of %.0f s\n",
                num(ret, "test_acc"), best_arch ? best_arch : "?", num(ret, "params"), out,
                mcu ? ", model_int8.c/.h" : "", elapsed(&s), s.budget);
+        if (stop_search || stop_retrain)
+            printf("the safety stop fired in the %s (the machine was slower than calibrated): "
+                   "this result is not the plan's, a rerun may differ\n",
+                   stop_search ? (stop_retrain ? "search and the retraining" : "search")
+                               : "retraining");
         if (mcu)
             printf("int8 C export: weights %zu bytes, activation arena %zu bytes: %s the "
                    "bounds\n",
@@ -784,5 +1092,29 @@ done:
     nasc_dataset_free(val);
     nasc_dataset_free(test);
     cJSON_Delete(s.phases);
+    auto_pool_clear();
     return rc;
+}
+
+/* Under an MPI launcher (dist.h) rank 0 runs every phase and the other ranks evaluate the
+ * search's trials (nasc_experiment_serve), as for `nasc search`. */
+int cmd_auto(int argc, char **argv) {
+    nasc_err err = {0};
+    if (nasc_dist_init(&err) != NASC_OK) {
+        cli_error("%s", err.msg);
+        return CLI_USAGE;
+    }
+    if (nasc_dist_rank() > 0) {
+        const nasc_status st = nasc_experiment_serve(&err);
+        nasc_dist_finalize();
+        if (st != NASC_OK) {
+            cli_error("rank %d: %s", nasc_dist_rank(), err.msg);
+            return CLI_FAIL;
+        }
+        return CLI_OK;
+    }
+    const int code = auto_main(argc, argv);
+    nasc_experiment_dist_end();
+    nasc_dist_finalize();
+    return code;
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# tests/e2e/auto.sh NASC OUTDIR [resume] — `nasc train --time-limit` and `nasc auto` end to end on
+# tests/e2e/auto.sh NASC OUTDIR [resume|mpi] — `nasc train --time-limit` and `nasc auto` end to end on
 # 3% of Fashion-MNIST:
 #   default: train --time-limit fits its epochs and reproduces with --epochs (same test accuracy,
 #            bit-identical weights); auto --time-budget 40s: exit 0, summary.json fields, the
 #            outputs exist, the whole run ends within 5 % of the budget; bad flags exit 2.
-#   resume:  auto killed with SIGKILL in the calibration, the search, the retraining and the
-#            outputs (exports, summary); each --resume continues, and the last finishes with the
-#            model the retraining wrote and its test accuracy in summary.json.
+#   resume:  with the calibrated speeds fixed (NASC_TEST_AUTO_SPEED), a run killed with SIGKILL
+#            in each phase (calibration, search, retraining, outputs) and resumed after each kill
+#            ends with the model (byte-identical) and the summary accuracies of an uninterrupted
+#            run.
+#   mpi:     mpirun -n 3 nasc auto gives the model and accuracies of nasc auto --workers 2.
 set -uo pipefail
 NASC=$1; OUT=$2; MODE=${3:-plain}
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
@@ -87,45 +89,85 @@ PY
     exit 0
 fi
 
-# resume: kill in the search (after the plan is recorded) and in the retraining. The nasc process
-# itself is started in the background (not a shell function: its subshell would be what is killed).
-ARGS=(auto --time-budget 90s --data-fraction 0.01 --threads 1 --out "$OUT/r")
-# in the calibration (at least 2 s of measuring, after the data are loaded)
+if [ "$MODE" = mpi ]; then
+    # mpirun -n 3 nasc auto: the search's trials run on ranks 1 and 2; the same plan (speeds fixed),
+    # the same trials and the same model as one process with --workers 2
+    MPIRUN=$(command -v mpirun) || { echo "skipped: mpirun not found (Debian: openmpi-bin)"; exit 77; }
+    export NASC_TEST_AUTO_SPEED='step_ms=1000,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=30,retrain_heavy_epoch_s=40,test_eval_s=2,elapsed_s=160'
+    ARGS=(auto --time-budget 200s --data-fraction 0.01 --threads 1)
+    "$MPIRUN" --oversubscribe --allow-run-as-root -x NASC_TEST_AUTO_SPEED -x ASAN_OPTIONS=detect_leaks=0 \
+        -n 3 "$NASC" "${ARGS[@]}" --out "$OUT/m" > "$OUT/m.txt" 2> "$OUT/m.err"
+    rc=$?
+    grep -q "built without MPI" "$OUT/m.err" && { echo "skipped: nasc built without MPI"; exit 77; }
+    [ $rc = 0 ] || { cat "$OUT/m.err"; fail "mpirun -n 3 nasc auto: exit $rc"; }
+    grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/m.err" || { echo "skipped: a build without test hooks"; exit 77; }
+    grep -q "on 2 workers" "$OUT/m.err" || { cat "$OUT/m.err"; fail "the plan does not count the 2 worker ranks"; }
+    "$NASC" "${ARGS[@]}" --workers 2 --out "$OUT/w" > "$OUT/w.txt" 2> "$OUT/w.err" || { cat "$OUT/w.err"; fail "--workers 2"; }
+    # the trials were spread over both worker ranks (the database records the worker slot)
+    python3 - "$OUT/m/search.db" <<'PY' || fail "trials not spread over the 2 worker ranks"
+import sqlite3, sys
+w = [r[0] for r in sqlite3.connect(sys.argv[1]).execute("select worker from trials")]
+sys.exit(0 if w and all(x in (1, 2) for x in w) and len(set(w)) == 2 else 1)
+PY
+    for k in "['arch']" "['epochs']" "['val_accuracy_search']" "['test_accuracy']" "['plan']"; do
+        a=$(field "$OUT/m/summary.json" "$k"); b=$(field "$OUT/w/summary.json" "$k")
+        [ "$a" = "$b" ] || fail "summary.json$k: mpirun -n 3 $a, --workers 2 $b"
+    done
+    cmp "$OUT/m/model.nasc" "$OUT/w/model.nasc" || fail "model.nasc: mpirun -n 3 and --workers 2 differ"
+    echo "mpirun -n 3 nasc auto = nasc auto --workers 2: test accuracy $(field "$OUT/m/summary.json" "['test_accuracy']")"
+    echo ok
+    exit 0
+fi
+
+# resume: the result is a function of the recorded plan. With the calibrated speeds fixed (a test
+# hook, so that the plan does not depend on this machine's load), an uninterrupted run and a run
+# killed with SIGKILL in each phase (a test hook: NASC_TEST_AUTO_KILL_AT=PHASE raises SIGKILL in
+# the middle of it) and resumed after each kill end with a byte-identical model and the same
+# accuracies. The budget (300 s) is only the safety stops' (the declared speeds make a plan of a
+# few trials and epochs; elapsed_s is the time the plan believes is spent before it).
+# The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
+export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=180'
+ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
+"$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
+cat "$OUT/u.err"
+grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/u.err" || { echo "skipped: a build without test hooks (NASC_TEST_HOOKS=OFF)"; exit 77; }
+grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose proxy pruning"
+[ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
+[ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
+[ "$(field "$OUT/u/summary.json" "['epochs']")" -ge 2 ] || fail "the plan retrains for fewer than 2 epochs"
+
+ARGS+=(--out "$OUT/r")
+# a real SIGKILL from outside, 1 s in (data loading or the calibration; the calibration's child
+# process dies with it)
 "$NASC" "${ARGS[@]}" >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
 sleep 1; kill -9 $pid; wait $pid 2>/dev/null
 grep -q '"calibrate"' "$OUT/r/phases.json" 2>/dev/null && fail "killed too late (calibration already done)"
-# in the search (after the plan is recorded)
-"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
-for _ in $(seq 300); do grep -q '"plan"' "$OUT/r/phases.json" 2>/dev/null && break; sleep 0.2; done
-sleep 3; kill -9 $pid; wait $pid 2>/dev/null
-grep -q '"search"' "$OUT/r/phases.json" && fail "killed too late (search already done)"
-"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err" & pid=$!
-# kill once the retraining has started (its line on stderr), 2 s in; a checkpoint exists if an
-# epoch had finished, and then the resumed retraining must continue from it
-while ! grep -q "nasc auto: retraining" "$OUT/r.err" && kill -0 $pid 2>/dev/null; do sleep 0.1; done
-sleep 2; had_ckpt=0; [ -f "$OUT/r/retrain.ckpt" ] && had_ckpt=1
-kill -9 $pid; wait $pid 2>/dev/null
-grep -q '"retrain"' "$OUT/r/phases.json" && fail "killed too late (retraining done)"
-: > "$OUT/r2.err"
-# in the outputs phase (a test hook: after the report, before the exports and the summary)
-NASC_TEST_AUTO_KILL_AT=outputs "$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err"
-[ $? = 137 ] || { cat "$OUT/r2.err"; fail "resume after the retraining kill, to the outputs kill"; }
-grep -q '"retrain"' "$OUT/r/phases.json" || fail "retraining not recorded before the outputs kill"
-grep -q '"outputs"' "$OUT/r/phases.json" && fail "outputs recorded although killed"
-cp "$OUT/r/model.nasc" "$OUT/model_before.nasc"
-"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r2.err" || { cat "$OUT/r2.err"; fail "resume after the outputs kill"; }
-# the delivered model is the one the retraining wrote, and the summary gives its test accuracy
-cmp -s "$OUT/model_before.nasc" "$OUT/r/model.nasc" || fail "model.nasc changed by the outputs resume"
+# then in each phase by the hook; each --resume continues from the recorded phases
+for phase in calibrate search retrain outputs; do
+    NASC_TEST_AUTO_KILL_AT=$phase "$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err"
+    rc=$?
+    [ $rc = 137 ] || { cat "$OUT/r.err"; fail "kill in the $phase phase: exit $rc, not SIGKILL"; }
+    grep -q "\"$phase\"" "$OUT/r/phases.json" && fail "$phase recorded although killed in it"
+done
+# the run killed in the outputs had continued the retraining from its first epoch's checkpoint
+grep -q "resumed from the checkpoint" "$OUT/r.err" || fail "the retraining did not resume from its checkpoint"
+"$NASC" "${ARGS[@]}" --resume >> "$OUT/r.txt" 2>> "$OUT/r.err" || { cat "$OUT/r.err"; fail "last resume"; }
+[ -f "$OUT/r/retrain.ckpt" ] && fail "checkpoint left behind"
+for f in model.nasc model.onnx model.c model.h search.db report.html summary.json; do
+    [ -s "$OUT/r/$f" ] || fail "no $f"
+done
+grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
+# the same plan, the same result
+for k in "['plan']" "['arch']" "['epochs']" "['val_accuracy_search']" "['test_accuracy']" "['as_planned']"; do
+    a=$(field "$OUT/u/summary.json" "$k"); b=$(field "$OUT/r/summary.json" "$k")
+    [ "$a" = "$b" ] || fail "summary.json$k: uninterrupted $a, killed and resumed $b"
+done
+cmp "$OUT/u/model.nasc" "$OUT/r/model.nasc" || fail "model.nasc differs from the uninterrupted run's"
+cmp "$OUT/u/model.onnx" "$OUT/r/model.onnx" || fail "model.onnx differs from the uninterrupted run's"
+# and the summary's test accuracy is the model's
 acc=$(field "$OUT/r/summary.json" "['test_accuracy']")
 "$NASC" eval --model "$OUT/r/model.nasc" --json > "$OUT/reval.json" || fail "eval of the resumed model"
 python3 -c "import json,sys; e=json.load(open('$OUT/reval.json')); sys.exit(0 if abs(e['accuracy']-$acc) < 1e-3 else 1)" \
     || fail "summary.json's test accuracy is not the model's"
-for f in model.onnx model.c model.h; do [ -s "$OUT/r/$f" ] || fail "no $f after the outputs resume"; done
-for f in model.nasc search.db report.html summary.json; do [ -s "$OUT/r/$f" ] || fail "no $f"; done
-if [ $had_ckpt = 1 ]; then
-    grep -q "resumed from the checkpoint" "$OUT/r2.err" || fail "retraining did not resume from its checkpoint"
-fi
-grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
-[ -f "$OUT/r/retrain.ckpt" ] && fail "checkpoint left behind"
-echo "resumed four times (checkpoint at the retraining kill: $had_ckpt)"
+echo "killed in every phase and resumed: model.nasc byte-identical, test accuracy $acc as uninterrupted"
 echo ok
