@@ -20,7 +20,8 @@
  *    occupies rank 0). "batch B": model-based strategies fit once per B proposals.
  *    "ahead K": the strategy's own wait as well: trial n starts only once trials 0 .. n-1-K have
  *    ended (results are told in trial order; --ask-ahead K), with K = 2 (W-1), the default, and
- *    K = 8 (W-1). Random search never waits (its rows are "as is" only).
+ *    K = 8 (W-1) (ASHA's default). Random search never waits, synchronous bohb waits for whole
+ *    rungs (their rows are "as is" only).
  * Compare the simulated utilization at 4-64 workers with bench/dist/util.sh's measured one. */
 #include <math.h>
 #include <stdio.h>
@@ -288,7 +289,10 @@ int main(int argc, char **argv) {
                     printf(" %4.0f%%", 100 * simulate(&m, pool, n_pool, W_list[w], S_list[k], true,
                                                       strategies[s].ask_frac, -1, 7));
             }
-            for (int mult = 2; mult <= 8 && strcmp(strategies[s].name, "random"); mult *= 4) {
+            /* random never waits; synchronous bohb waits for rungs, not for ask-ahead */
+            bool waits = strcmp(strategies[s].name, "random") &&
+                         (strcmp(strategies[s].name, "bohb") || strcmp(strategies[s].opt, ""));
+            for (int mult = 2; mult <= 8 && waits; mult *= 4) {
                 printf("\n     ahead %d(W-1)", mult);
                 for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
                     printf(" %4.0f%%",

@@ -8,7 +8,9 @@
 #
 # Overrides (environment): STRATEGIES="random bohb" (the list), AHEAD=K (--ask-ahead K instead of
 # W-1; AHEAD=default leaves the flag out, so nasc picks its default), PER_WORKER=N (trials per
-# worker, default 8), OPTS_<strategy>="k=v,..." (strategy options; bo-gp/bananas default batch=W).
+# worker, default 8; PER_WORKER_<strategy>=N for one strategy, e.g. PER_WORKER_bohb=40: bohb's
+# 12-epoch trials are 6 % of a 200-epoch one), OPTS_<strategy>="k=v,..." (strategy options;
+# bo-gp/bananas default batch=W; dashes in names become underscores).
 #
 # Utilization = busy / (workers x wall), from the trial database: busy = the workers' measured
 # evaluation time (Σ seconds, which includes the sleep), wall = first trial started to last
@@ -44,7 +46,9 @@ for r in "${ranks[@]}"; do
         [ -n "${AHEAD:-}" ] && ahead="$AHEAD"
         ahead_flag="--ask-ahead $ahead"
         [ "$ahead" = default ] && ahead_flag=""
-        budget=$((per_worker * w > 60 ? per_worker * w : 60))
+        pw_var="PER_WORKER_${s//-/_}"
+        pw="${!pw_var:-$per_worker}"
+        budget=$((pw * w > 60 ? pw * w : 60))
         db="$tmp/$s-$r.db"
         if ! mpirun --oversubscribe --allow-run-as-root -n "$r" "$nasc" search --space nb201 \
             --benchmark nb201:cifar10 --strategy "$s" $opt $ahead_flag \

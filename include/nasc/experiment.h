@@ -45,13 +45,15 @@ extern "C" {
 
 /* ---- configuration ---- */
 
-/* ask_ahead's default: with W workers, 0 for W = 1 (sequential, as always) and
- * NASC_ASK_AHEAD_PER_WORKER x (W - 1) otherwise, so that every worker stays busy while a slow
- * trial holds back the results told in order (docs/DISTRIBUTED.md, "Scale"). The number is
- * resolved and stored when the experiment is created; --resume keeps it whatever the workers. */
+/* ask_ahead's default: with W workers, 0 for W = 1 (sequential, as always) and k x (W - 1)
+ * otherwise, k = the strategy's ahead_per_worker (strategy.h; NASC_ASK_AHEAD_PER_WORKER if it
+ * gives none), so that every worker stays busy while a slow trial holds back the results told
+ * in order (docs/DISTRIBUTED.md, "Scale"). The number is resolved and stored when the experiment
+ * is created; --resume keeps it whatever the workers. */
 #define NASC_ASK_AHEAD_AUTO (-1)
 #define NASC_ASK_AHEAD_PER_WORKER 2
-NASC_API int nasc_ask_ahead_auto(int workers);
+/* The default for `strategy` (a registered name; an unknown one: the general default). */
+NASC_API int nasc_ask_ahead_auto(const char *strategy, int workers);
 
 typedef struct nasc_experiment_config {
     /* what is searched */

@@ -50,7 +50,7 @@ static const nasc_config_key keys[] = {
      "optional)"},
     {"ask-ahead", NASC_CFG_INT, OFF(ask_ahead), 0, ID, "K",
      "trials an adaptive strategy may propose ahead of the results (default auto: 0 with one "
-     "worker, else 2 x (workers - 1))"},
+     "worker, else 2 x (workers - 1); sh, hyperband, bohb: 8 x (workers - 1))"},
     {"epochs", NASC_CFG_INT, OFF(epochs), 0, ID, "N", "training epochs per trial (full fidelity)"},
     {"data-fraction", NASC_CFG_DOUBLE, OFF(data_fraction), 0, ID, "F",
      "share of the training set used, in (0,1]"},
@@ -110,8 +110,10 @@ const nasc_config_key *nasc_config_key_find(const char *name) {
     return NULL;
 }
 
-int nasc_ask_ahead_auto(int workers) {
-    return workers > 1 ? NASC_ASK_AHEAD_PER_WORKER * (workers - 1) : 0;
+int nasc_ask_ahead_auto(const char *strategy, int workers) {
+    const nasc_strategy_i *it = nasc_strategy_find(strategy);
+    int k = it && it->ahead_per_worker > 0 ? it->ahead_per_worker : NASC_ASK_AHEAD_PER_WORKER;
+    return workers > 1 ? k * (workers - 1) : 0;
 }
 
 void nasc_config_default(nasc_experiment_config *cfg) {

@@ -396,7 +396,7 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
     /* the default ask-ahead follows the workers of the run that creates the experiment (the
      * stored number is what --resume continues with) */
     if (ex->cfg.ask_ahead == NASC_ASK_AHEAD_AUTO)
-        ex->cfg.ask_ahead = nasc_ask_ahead_auto(ex->cfg.workers);
+        ex->cfg.ask_ahead = nasc_ask_ahead_auto(ex->cfg.strategy, ex->cfg.workers);
     char canon[256];
     if (st == NASC_OK)
         st = nasc_strategy_opts_canonical(ex->cfg.strategy, ex->cfg.strategy_opt, canon,

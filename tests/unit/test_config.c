@@ -242,7 +242,7 @@ static void test_db_round_trip(void) {
     CHECK_STATUS(nasc_config_load_db(&d, db, NULL, &err), NASC_OK);
     /* the default ask-ahead ("auto") is stored as the number it stands for: 0 with one worker */
     CHECK(d.ask_ahead == 0);
-    c.ask_ahead = nasc_ask_ahead_auto(c.workers);
+    c.ask_ahead = nasc_ask_ahead_auto(c.strategy, c.workers);
     int n_keys;
     const nasc_config_key *keys = nasc_config_keys(&n_keys);
     for (int i = 0; i < n_keys; i++) {
@@ -271,6 +271,8 @@ static void test_db_round_trip(void) {
               d.ask_ahead);
     CHECK_STATUS(nasc_config_set(&c, "ask-ahead", "auto", &err), NASC_OK);
     CHECK(c.ask_ahead == NASC_ASK_AHEAD_AUTO);
+    /* ASHA's trials are as uneven as its fidelities: 8 x (workers - 1) */
+    CHECK(nasc_ask_ahead_auto("bohb", 3) == 16 && nasc_ask_ahead_auto("hyperband", 1) == 0);
     char missing[400];
     snprintf(missing, sizeof missing, "%s/none.db", dir);
     CHECK_STATUS(nasc_config_load_db(&d, missing, NULL, &err), NASC_ERR_IO);
