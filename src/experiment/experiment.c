@@ -63,6 +63,10 @@ typedef struct slot {
     size_t got;
     nasc_trial_result buf;
     bool timed_out;
+    /* a worker rank's second trial, sent while it runs the first (ex->prefetch) */
+    bool has_next;
+    int64_t next;
+    int next_attempt;
 } slot;
 
 struct nasc_experiment {
@@ -81,6 +85,7 @@ struct nasc_experiment {
     int n_slots;
     int n_ranks;      /* distributed search (rank 0): the worker ranks 1..n_ranks; 0 if none */
     bool ranks_ready; /* they have the configuration and answered */
+    bool prefetch;    /* a busy worker rank may hold a second trial (slot.next) */
     bool serving;     /* this process is a worker rank: no database, no trial list */
     volatile sig_atomic_t stop;
     int64_t snapshot_told; /* n_told of the latest snapshot */
@@ -671,6 +676,21 @@ static int free_slot(nasc_experiment *ex) {
     return -1;
 }
 
+/* The slot the next trial goes to: an idle one; else, with ex->prefetch, the busy worker rank
+ * without a second trial that has run longest (the trial is sent now and starts the moment
+ * the rank's current one ends, so the rank does not wait for rank 0 to receive its result and
+ * answer: message latency, commits and the strategy's model fits are off its path). -1: none. */
+static int slot_for_start(const nasc_experiment *ex) {
+    int i = free_slot((nasc_experiment *)ex);
+    if (i >= 0 || !ex->prefetch)
+        return i;
+    for (int j = 0; j < ex->n_slots; j++)
+        if (ex->slots[j].busy && !ex->slots[j].has_next &&
+            (i < 0 || ex->slots[j].started < ex->slots[i].started))
+            i = j;
+    return i;
+}
+
 static int n_busy(const nasc_experiment *ex) {
     int n = 0;
     for (int i = 0; i < ex->n_slots; i++)
@@ -866,6 +886,12 @@ static nasc_status start_remote(nasc_experiment *ex, int i, int64_t k, nasc_err 
     nasc_free(h);
     NASC_TRY(st);
     slot *s = &ex->slots[i];
+    if (s->busy) { /* the rank's second trial: it starts when the first ends */
+        s->has_next = true;
+        s->next = k;
+        s->next_attempt = t->attempts;
+        return NASC_OK;
+    }
     memset(s, 0, sizeof *s);
     s->busy = true;
     s->trial = k;
@@ -935,7 +961,14 @@ static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_
                                    "distributed search: rank %d reported trial %lld, which it was "
                                    "not running",
                                    m.src, (long long)k);
-            memset(s, 0, sizeof *s);
+            if (s->has_next) { /* the rank went on with its second trial */
+                s->trial = s->next;
+                s->attempt = s->next_attempt;
+                s->started = mono_now();
+                s->has_next = false;
+            } else {
+                memset(s, 0, sizeof *s);
+            }
             NASC_TRY(apply_outcome(ex, k, requeue, &r, cb, user, err));
         }
         if (any || ex->stop || mono_now() >= t_end)
@@ -1071,7 +1104,7 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
         report(ex, k, cb, user);
         return NASC_OK;
     }
-    int i = free_slot(ex);
+    int i = slot_for_start(ex);
     NASC_ASSERT(i >= 0);
     NASC_TRY(nasc_db_trial_start(ex->db, k, i + 1, t->attempts, err));
     if (ex->n_ranks) {
@@ -1101,6 +1134,10 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
     }
     if (ex->n_ranks && !ex->ranks_ready)
         NASC_TRY(ranks_setup(ex, err));
+    /* worker ranks that evaluate in the rank itself (a table, no trial timeout) cannot be
+     * interrupted within a trial anyway, so a second trial queued behind the first delays
+     * nothing but a stop, by one such trial; forked trials (training) keep one per rank */
+    ex->prefetch = ex->n_ranks && ex->eval->in_process && ex->cfg.trial_timeout <= 0;
     /* a snapshot lets an expensive strategy skip the replay of what it covers */
     if (nasc_strategy_can_save(ex->strategy) && ex->strategy->n_asked == 0) {
         int64_t a = 0, t = 0;
@@ -1152,7 +1189,7 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         bool progress = false;
         /* start what can start */
         for (;;) {
-            if (ex->n_slots && free_slot(ex) < 0)
+            if (ex->n_slots && slot_for_start(ex) < 0)
                 break;
             int64_t k = next_startable(ex);
             if (k < 0)
@@ -1230,6 +1267,10 @@ out:
             }
             ex->t[ex->slots[i].trial].state = T_QUEUED;
             ex->n_running--;
+            if (ex->slots[i].has_next) {
+                ex->t[ex->slots[i].next].state = T_QUEUED;
+                ex->n_running--;
+            }
             memset(&ex->slots[i], 0, sizeof ex->slots[i]);
         }
     ex->seconds = mono_now() - ex->t_start;
