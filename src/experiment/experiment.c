@@ -676,18 +676,27 @@ static int free_slot(nasc_experiment *ex) {
     return -1;
 }
 
-/* The slot the next trial goes to: an idle one; else, with ex->prefetch, the busy worker rank
- * without a second trial that has run longest (the trial is sent now and starts the moment
- * the rank's current one ends, so the rank does not wait for rank 0 to receive its result and
- * answer: message latency, commits and the strategy's model fits are off its path). -1: none. */
-static int slot_for_start(const nasc_experiment *ex) {
+/* The slot trial k goes to: an idle one; else, with ex->prefetch, a busy worker rank without a
+ * second trial (the trial is sent now and starts the moment the rank's current one ends, so the
+ * rank does not wait for rank 0 to receive its result and answer: message latency, commits and
+ * the strategy's model fits are off its path). Only behind a trial at a fidelity no higher than
+ * trial k's (a 12-epoch trial queued behind a 200-epoch one would idle while other ranks free
+ * up), the one that has run longest. -1: none. */
+static double full_if_0(double fidelity) {
+    return fidelity > 0 ? fidelity : (double)INFINITY; /* 0 asks for the full fidelity */
+}
+
+static int slot_for_start(const nasc_experiment *ex, int64_t k) {
     int i = free_slot((nasc_experiment *)ex);
     if (i >= 0 || !ex->prefetch)
         return i;
-    for (int j = 0; j < ex->n_slots; j++)
-        if (ex->slots[j].busy && !ex->slots[j].has_next &&
-            (i < 0 || ex->slots[j].started < ex->slots[i].started))
+    for (int j = 0; j < ex->n_slots; j++) {
+        const slot *s = &ex->slots[j];
+        if (s->busy && !s->has_next &&
+            full_if_0(ex->t[s->trial].fidelity) <= full_if_0(ex->t[k].fidelity) &&
+            (i < 0 || s->started < ex->slots[i].started))
             i = j;
+    }
     return i;
 }
 
@@ -1104,7 +1113,7 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
         report(ex, k, cb, user);
         return NASC_OK;
     }
-    int i = slot_for_start(ex);
+    int i = slot_for_start(ex, k);
     NASC_ASSERT(i >= 0);
     NASC_TRY(nasc_db_trial_start(ex->db, k, i + 1, t->attempts, err));
     if (ex->n_ranks) {
@@ -1189,10 +1198,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         bool progress = false;
         /* start what can start */
         for (;;) {
-            if (ex->n_slots && slot_for_start(ex) < 0)
-                break;
             int64_t k = next_startable(ex);
-            if (k < 0)
+            if (k < 0 || (ex->n_slots && slot_for_start(ex, k) < 0))
                 break;
             if ((st = start_trial(ex, k, cb, user, err)) != NASC_OK)
                 goto out;
