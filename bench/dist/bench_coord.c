@@ -18,6 +18,10 @@
  *    "prefetch" is the remedy modelled: rank 0 asks the next proposal while every worker is busy,
  *    so a reporting worker waits only for the commit and tell, not for the ask (the ask still
  *    occupies rank 0). "batch B": model-based strategies fit once per B proposals.
+ *    "ahead K": the strategy's own wait as well: trial n starts only once trials 0 .. n-1-K have
+ *    ended (results are told in trial order; --ask-ahead K), with K = 2 (W-1), the default, and
+ *    K = 8 (W-1) (ASHA's default). Random search never waits, synchronous bohb waits for whole
+ *    rungs (their rows are "as is" only).
  * Compare the simulated utilization at 4-64 workers with bench/dist/util.sh's measured one. */
 #include <math.h>
 #include <stdio.h>
@@ -177,16 +181,19 @@ static double heap_pop(double *h, int *n) {
 /* Simulated steady utilization of W workers; ask_frac: the part of c(n) that is the ask
  * (prefetch hides it from the worker's wait). */
 static double simulate(const cost_model *m, const double *dur_pool, int n_pool, long W, double S,
-                       bool prefetch, double ask_frac, unsigned seed) {
+                       bool prefetch, double ask_frac, long ahead, unsigned seed) {
     long budget = 20 * W;
     double *h = malloc(sizeof(double) * (size_t)W);
     int nh = 0;
     double t_coord = 0, busy = 0, t_last_start = 0;
     double *starts = malloc(sizeof(double) * (size_t)budget);
     double *ends = malloc(sizeof(double) * (size_t)budget);
+    double *done_by = malloc(sizeof(double) * (size_t)budget); /* max(ends[0..i]) */
     long n = 0;
     for (; n < budget; n++) {
         double ready = n < W ? 0 : heap_pop(h, &nh);
+        if (ahead >= 0 && n - 1 - ahead >= 0 && done_by[n - 1 - ahead] > ready)
+            ready = done_by[n - 1 - ahead]; /* the strategy waits for the result in order */
         double c = cost_at(m, n);
         double start;
         if (prefetch) { /* the ask was done while waiting; the worker waits for the rest */
@@ -203,6 +210,7 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
         double d = S * dur_pool[(seed >> 8) % (unsigned)n_pool];
         starts[n] = start;
         ends[n] = start + d;
+        done_by[n] = n > 0 && done_by[n - 1] > ends[n] ? done_by[n - 1] : ends[n];
         heap_push(h, &nh, start + d);
         t_last_start = start;
     }
@@ -216,6 +224,7 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
     free(h);
     free(starts);
     free(ends);
+    free(done_by);
     return busy / ((double)W * (t_last_start - t0));
 }
 
@@ -236,7 +245,7 @@ int main(int argc, char **argv) {
         {"random", "", 1500, 0.0, 1},        {"evolution", "", 1500, 0.0, 1},
         {"bo-gp", "", 300, 1.0, 1},          {"bo-gp", "batch=16", 300, 1.0, 16},
         {"bo-gp", "batch=64", 400, 1.0, 64}, {"bananas", "", 300, 1.0, 5},
-        {"bohb", "", 1500, 0.0, 1},
+        {"bohb", "", 1500, 0.0, 1},          {"bohb", "schedule=async", 1500, 0.0, 1},
     };
     const long W_list[] = {4, 16, 64, 100, 1000, 10000};
     printf("coordinator cost per trial (rank 0: ask + 3 commits + tell), measured in process; "
@@ -273,12 +282,23 @@ int main(int argc, char **argv) {
             printf("\n     as is        ");
             for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
                 printf(" %4.0f%%", 100 * simulate(&m, pool, n_pool, W_list[w], S_list[k], false,
-                                                  strategies[s].ask_frac, 7));
+                                                  strategies[s].ask_frac, -1, 7));
             if (strategies[s].ask_frac > 0) {
                 printf("\n     prefetch     ");
                 for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
                     printf(" %4.0f%%", 100 * simulate(&m, pool, n_pool, W_list[w], S_list[k], true,
-                                                      strategies[s].ask_frac, 7));
+                                                      strategies[s].ask_frac, -1, 7));
+            }
+            /* random never waits; synchronous bohb waits for rungs, not for ask-ahead */
+            bool waits = strcmp(strategies[s].name, "random") &&
+                         (strcmp(strategies[s].name, "bohb") || strcmp(strategies[s].opt, ""));
+            for (int mult = 2; mult <= 8 && waits; mult *= 4) {
+                printf("\n     ahead %d(W-1)", mult);
+                for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
+                    printf(" %4.0f%%",
+                           100 * simulate(&m, pool, n_pool, W_list[w], S_list[k],
+                                          strategies[s].ask_frac > 0, strategies[s].ask_frac,
+                                          mult * (W_list[w] - 1), 7));
             }
             printf("\n");
         }

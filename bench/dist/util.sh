@@ -6,6 +6,12 @@
 #
 #   bench/dist/util.sh BUILD_DIR [RANKS...]        (default ranks: 4 16 64; S = $SLEEP or 1)
 #
+# Overrides (environment): STRATEGIES="random bohb" (the list), AHEAD=K (--ask-ahead K instead of
+# W-1; AHEAD=default leaves the flag out, so nasc picks its default), PER_WORKER=N (trials per
+# worker, default 8; PER_WORKER_<strategy>=N for one strategy, e.g. PER_WORKER_bohb=40: bohb's
+# 12-epoch trials are 6 % of a 200-epoch one), OPTS_<strategy>="k=v,..." (strategy options;
+# bo-gp/bananas default batch=W; dashes in names become underscores).
+#
 # Utilization = busy / (workers x wall), from the trial database: busy = the workers' measured
 # evaluation time (Σ seconds, which includes the sleep), wall = first trial started to last
 # trial ended (rank 0's clock; the ranks' start-up, loading the table, is not counted).
@@ -19,12 +25,14 @@ shift
 ranks=("$@")
 [ ${#ranks[@]} -eq 0 ] && ranks=(4 16 64)
 sleep_s="${SLEEP:-1}"
-strategies=(random evolution bo-gp bananas bohb)
+read -r -a strategies <<<"${STRATEGIES:-random evolution bo-gp bananas bohb}"
+per_worker="${PER_WORKER:-8}"
 nasc="$build/nasc"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-printf "%-10s %5s %7s %7s %8s %8s %7s\n" strategy ranks trials wall_s busy_s util steady
+printf "%-10s %5s %6s %7s %7s %8s %8s %7s %7s %7s %6s\n" strategy ranks ahead trials wall_s \
+    busy_s util steady rtt_ms gap_ms best
 for r in "${ranks[@]}"; do
     w=$((r - 1))
     for s in "${strategies[@]}"; do
@@ -32,30 +40,53 @@ for r in "${ranks[@]}"; do
         case "$s" in
         bo-gp | bananas) opt="--strategy-opt batch=$w" ;;
         esac
-        budget=$((8 * w > 60 ? 8 * w : 60))
+        var="OPTS_${s//-/_}"
+        [ -n "${!var:-}" ] && opt="--strategy-opt ${!var}"
+        ahead=$((w > 1 ? w - 1 : 0))
+        [ -n "${AHEAD:-}" ] && ahead="$AHEAD"
+        ahead_flag="--ask-ahead $ahead"
+        [ "$ahead" = default ] && ahead_flag=""
+        pw_var="PER_WORKER_${s//-/_}"
+        pw="${!pw_var:-$per_worker}"
+        budget=$((pw * w > 60 ? pw * w : 60))
         db="$tmp/$s-$r.db"
         if ! mpirun --oversubscribe --allow-run-as-root -n "$r" "$nasc" search --space nb201 \
-            --benchmark nb201:cifar10 --strategy "$s" $opt --ask-ahead $((w > 1 ? w - 1 : 0)) \
+            --benchmark nb201:cifar10 --strategy "$s" $opt $ahead_flag \
             --budget "$budget" --seed 1 --sim-sleep "$sleep_s" --db "$db" --quiet --json \
             >"$tmp/out.json" 2>"$tmp/err.txt"; then
             echo "$s at $r ranks failed:" >&2
             tail -5 "$tmp/err.txt" >&2
             continue
         fi
-        python3 - "$db" "$s" "$r" "$w" <<'PY'
+        python3 - "$db" "$s" "$r" "$w" "$ahead" <<'PY'
 import sqlite3, sys
-db, s, r, w = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rows = sqlite3.connect(db).execute(
+db, s, r, w, ahead = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+con = sqlite3.connect(db)
+rows = con.execute(
     "SELECT started_at, ended_at, seconds FROM trials WHERE ended_at IS NOT NULL").fetchall()
+if ahead == "default":
+    ahead = "d:" + con.execute("SELECT value FROM config WHERE key = 'ask-ahead'").fetchone()[0]
+# rtt: rank 0's start-to-end minus the worker's own time (messages, naps, scheduling);
+# gap: a worker's previous end to its next start on rank 0's clock (rank 0's own time per trial)
+rtt = sum((b - a) - x for a, b, x in rows) / len(rows)
+per = {}
+for wk, a, b in con.execute("SELECT worker, started_at, ended_at FROM trials "
+                            "WHERE ended_at IS NOT NULL ORDER BY started_at"):
+    per.setdefault(wk, []).append((a, b))
+gaps = [t[i + 1][0] - t[i][1] for t in per.values() for i in range(len(t) - 1)]
+gap = sum(gaps) / max(1, len(gaps))
+# the search's result: the best by fidelity, then validation score; its test accuracy
+best = con.execute("SELECT test_score FROM trials WHERE status = 'ok' "
+                   "ORDER BY fidelity DESC, score DESC, id LIMIT 1").fetchone()
 t0 = min(a for a, _, _ in rows)
 t1 = max(b for _, b, _ in rows)
 t_last_start = max(a for a, _, _ in rows)
 busy = sum(x for _, _, x in rows)
 # steady state: busy time inside [t0, t_last_start], each trial busy over [end - seconds, end]
 steady = sum(max(0.0, min(b, t_last_start) - max(b - x, t0)) for _, b, x in rows)
-print("%-10s %5d %7d %7.2f %8.2f %7.1f%% %6.1f%%" % (
-    s, r, len(rows), t1 - t0, busy, 100 * busy / (w * (t1 - t0)),
-    100 * steady / (w * (t_last_start - t0))))
+print("%-10s %5d %6s %7d %7.2f %8.2f %7.1f%% %6.1f%% %7.1f %7.1f %6.2f" % (
+    s, r, ahead, len(rows), t1 - t0, busy, 100 * busy / (w * (t1 - t0)),
+    100 * steady / (w * (t_last_start - t0)), 1e3 * rtt, 1e3 * gap, best[0] if best else -1))
 PY
     done
 done

@@ -21,7 +21,8 @@
  *
  * Options: --seeds N, --seed0 S, --queries 25,50,100,200, --dataset cifar10|cifar100|both,
  * --strategy NAME [--opts K=V,...] (one row instead of the list), --oracle (search on test: the
- * numbers papers without a validation split report; labelled), --csv FILE (nb201 table path).
+ * numbers papers without a validation split report; labelled), --csv FILE (nb201 table path),
+ * --ask-ahead K (the strategies see results K trials late, as a search with --ask-ahead K).
  * "Optimum" is the table's best validation accuracy (its test accuracy is 94.37 on CIFAR-10 and
  * 73.51 on CIFAR-100, the best reachable); found = the best-on-validation trial is that cell. */
 #include <math.h>
@@ -161,6 +162,7 @@ static const nasc_evaluator_i mo_i = {.kind = "mo", .evaluate = mo_evaluate, .fr
 static int seeds = 100, seed0 = 1;
 static const char *csv = NULL;
 static bool oracle = false, tune = false;
+static int ask_ahead = 0; /* --ask-ahead K: the schedule of a search with K trials ahead */
 
 typedef struct dataset {
     const char *name;
@@ -176,6 +178,7 @@ static int make_strategy(const char *name, const char *opts, const nasc_space *s
                                .max_fidelity = ev->max_fidelity,
                                .min_fidelity = ev->n_fidelities ? ev->fidelities[0] : 0,
                                .n_fidelities = ev->n_fidelities,
+                               .ask_ahead = ask_ahead,
                                .n_objectives = n_obj};
     memcpy(sc.fidelities, ev->fidelities, sizeof sc.fidelities);
     if (nasc_strategy_new(name, sp, &sc, opts, st, &err) != NASC_OK) {
@@ -289,6 +292,8 @@ int main(int argc, char **argv) {
             only_opts = argv[++i];
         else if (!strcmp(a, "--csv") && v)
             csv = argv[++i];
+        else if (!strcmp(a, "--ask-ahead") && v)
+            ask_ahead = atoi(argv[++i]);
         else if (!strcmp(a, "--time"))
             mode = M_TIME;
         else if (!strcmp(a, "--mo"))
@@ -300,7 +305,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: bench_strategies [--seeds N] [--seed0 S] [--queries LIST] "
                             "[--dataset cifar10|cifar100|both] [--strategy NAME [--opts K=V,...]] "
-                            "[--time | --mo] [--tune] [--oracle] [--csv FILE]\n");
+                            "[--time | --mo] [--tune] [--oracle] [--csv FILE] [--ask-ahead K]\n");
             return 2;
         }
     }

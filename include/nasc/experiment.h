@@ -45,6 +45,16 @@ extern "C" {
 
 /* ---- configuration ---- */
 
+/* ask_ahead's default: with W workers, 0 for W = 1 (sequential, as always) and k x (W - 1)
+ * otherwise, k = the strategy's ahead_per_worker (strategy.h; NASC_ASK_AHEAD_PER_WORKER if it
+ * gives none), so that every worker stays busy while a slow trial holds back the results told
+ * in order (docs/DISTRIBUTED.md, "Scale"). The number is resolved and stored when the experiment
+ * is created; --resume keeps it whatever the workers. */
+#define NASC_ASK_AHEAD_AUTO (-1)
+#define NASC_ASK_AHEAD_PER_WORKER 2
+/* The default for `strategy` (a registered name; an unknown one: the general default). */
+NASC_API int nasc_ask_ahead_auto(const char *strategy, int workers);
+
 typedef struct nasc_experiment_config {
     /* what is searched */
     char space[32];         /* space name (space.h) */
@@ -60,7 +70,8 @@ typedef struct nasc_experiment_config {
     uint64_t seed;
     int64_t budget; /* trials to run, >= 1 (failed trials count); 0 with a time budget: no limit */
     double time_budget; /* simulated training seconds (tables with a training time); 0 = none */
-    int ask_ahead;      /* see strategy.h; independent of workers */
+    int ask_ahead;      /* see strategy.h; NASC_ASK_AHEAD_AUTO (the default): resolved when the
+                           experiment is created, nasc_ask_ahead_auto(workers), and stored */
     /* training evaluator: the hyperparameters of `nasc train` (train.h; same names and
      * defaults, NASC_TRAIN_PRESET_COMMAND), threads among them, and the network's size */
     NASC_TRAIN_HPARAMS_MEMBER;
@@ -109,9 +120,9 @@ typedef struct nasc_config_key {
     const char *help;
 } nasc_config_key;
 
-/* Defaults: strategy "random", seed 1, budget 0 (must be set), 1 worker, snapshots every 50
- * tells; training as `nasc train` (NASC_TRAIN_PRESET_COMMAND: 5 epochs, batch 128, SGD lr 0.1
- * Nesterov momentum 0.9, weight decay 5e-4, clip 5, validation 0.2, 2 threads). */
+/* Defaults: strategy "random", seed 1, budget 0 (must be set), 1 worker, ask-ahead auto,
+ * snapshots every 50 tells; training as `nasc train` (NASC_TRAIN_PRESET_COMMAND: 5 epochs, batch
+ * 128, SGD lr 0.1 Nesterov momentum 0.9, weight decay 5e-4, clip 5, validation 0.2, 2 threads). */
 NASC_API void nasc_config_default(nasc_experiment_config *cfg);
 /* The key table (n keys). */
 NASC_API const nasc_config_key *nasc_config_keys(int *out_n);

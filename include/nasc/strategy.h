@@ -91,6 +91,10 @@ typedef struct nasc_strategy_i {
     const nasc_strategy_opt *opts; /* accepted options (NULL if none) */
     int n_opts;
     bool needs_finite; /* only for finite, enumerable spaces (grid) */
+    /* The default --ask-ahead with W > 1 workers is ahead_per_worker x (W - 1) (0: 2): the trials
+     * ahead of the results that keep every worker busy while the oldest unfinished trial holds
+     * back the results (told in order). More for uneven trial times (ASHA: 8). */
+    int ahead_per_worker;
     /* Sets up s->impl from s->cfg and the options (nasc_strategy_opt_*). */
     nasc_status (*init)(nasc_strategy *s, nasc_err *err);
     /* Next proposal, or out->arch = NULL without any change of state (see the contract above). */

@@ -49,7 +49,8 @@ static const nasc_config_key keys[] = {
      "stop once the simulated training time of the trials reaches it (tables; --budget then "
      "optional)"},
     {"ask-ahead", NASC_CFG_INT, OFF(ask_ahead), 0, ID, "K",
-     "trials an adaptive strategy may propose ahead of the results (not tied to --workers)"},
+     "trials an adaptive strategy may propose ahead of the results (default auto: 0 with one "
+     "worker, else 2 x (workers - 1); sh, hyperband, bohb: 8 x (workers - 1))"},
     {"epochs", NASC_CFG_INT, OFF(epochs), 0, ID, "N", "training epochs per trial (full fidelity)"},
     {"data-fraction", NASC_CFG_DOUBLE, OFF(data_fraction), 0, ID, "F",
      "share of the training set used, in (0,1]"},
@@ -109,6 +110,12 @@ const nasc_config_key *nasc_config_key_find(const char *name) {
     return NULL;
 }
 
+int nasc_ask_ahead_auto(const char *strategy, int workers) {
+    const nasc_strategy_i *it = nasc_strategy_find(strategy);
+    int k = it && it->ahead_per_worker > 0 ? it->ahead_per_worker : NASC_ASK_AHEAD_PER_WORKER;
+    return workers > 1 ? k * (workers - 1) : 0;
+}
+
 void nasc_config_default(nasc_experiment_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->strategy, sizeof cfg->strategy, "random");
@@ -116,6 +123,7 @@ void nasc_config_default(nasc_experiment_config *cfg) {
     cfg->budget = 0;
     nasc_train_hparams_default(&cfg->train, NASC_TRAIN_PRESET_COMMAND); /* as `nasc train` */
     cfg->workers = 1;
+    cfg->ask_ahead = NASC_ASK_AHEAD_AUTO;
     cfg->snapshot_every = 50;
 }
 
@@ -147,6 +155,10 @@ static nasc_status set_key(nasc_experiment_config *cfg, const nasc_config_key *k
         memcpy(p, v, strlen(v) + 1);
         return NASC_OK;
     case NASC_CFG_INT: {
+        if (!strcmp(k->name, "ask-ahead") && !strcmp(v, "auto")) {
+            *(int *)p = NASC_ASK_AHEAD_AUTO;
+            return NASC_OK;
+        }
         long x = strtol(v, &end, 10);
         if (errno || !*v || *end || x < INT32_MIN || x > INT32_MAX)
             break;
@@ -227,7 +239,10 @@ void nasc_config_get(const nasc_experiment_config *cfg, const nasc_config_key *k
         snprintf(buf, n, "%s", p);
         break;
     case NASC_CFG_INT:
-        snprintf(buf, n, "%d", *(const int *)p);
+        if (!strcmp(k->name, "ask-ahead") && *(const int *)p == NASC_ASK_AHEAD_AUTO)
+            snprintf(buf, n, "auto");
+        else
+            snprintf(buf, n, "%d", *(const int *)p);
         break;
     case NASC_CFG_I64:
         snprintf(buf, n, "%" PRId64, *(const int64_t *)p);
@@ -313,8 +328,8 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
         NASC_TRY(nasc_limit_check_int(err, "threads", cfg->threads, 1, NASC_MAX_THREADS));
     }
     if (ON("ask-ahead")) {
-        if (cfg->ask_ahead < 0)
-            return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 (got %d)",
+        if (cfg->ask_ahead < 0 && cfg->ask_ahead != NASC_ASK_AHEAD_AUTO)
+            return nasc_errorf(err, NASC_ERR_ARG, "ask-ahead: must be >= 0 or auto (got %d)",
                                cfg->ask_ahead);
     }
     if (ON("epochs")) {

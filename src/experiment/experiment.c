@@ -63,6 +63,10 @@ typedef struct slot {
     size_t got;
     nasc_trial_result buf;
     bool timed_out;
+    /* a worker rank's second trial, sent while it runs the first (ex->prefetch) */
+    bool has_next;
+    int64_t next;
+    int next_attempt;
 } slot;
 
 struct nasc_experiment {
@@ -81,6 +85,7 @@ struct nasc_experiment {
     int n_slots;
     int n_ranks;      /* distributed search (rank 0): the worker ranks 1..n_ranks; 0 if none */
     bool ranks_ready; /* they have the configuration and answered */
+    bool prefetch;    /* a busy worker rank may hold a second trial (slot.next) */
     bool serving;     /* this process is a worker rank: no database, no trial list */
     volatile sig_atomic_t stop;
     int64_t snapshot_told; /* n_told of the latest snapshot */
@@ -393,6 +398,10 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
                              "not %d; leave --workers out",
                              nasc_dist_size(), ex->n_ranks, ex->n_ranks, ex->cfg.workers);
     }
+    /* the default ask-ahead follows the workers of the run that creates the experiment (the
+     * stored number is what --resume continues with) */
+    if (ex->cfg.ask_ahead == NASC_ASK_AHEAD_AUTO)
+        ex->cfg.ask_ahead = nasc_ask_ahead_auto(ex->cfg.strategy, ex->cfg.workers);
     char canon[256];
     if (st == NASC_OK)
         st = nasc_strategy_opts_canonical(ex->cfg.strategy, ex->cfg.strategy_opt, canon,
@@ -667,6 +676,30 @@ static int free_slot(nasc_experiment *ex) {
     return -1;
 }
 
+/* The slot trial k goes to: an idle one; else, with ex->prefetch, a busy worker rank without a
+ * second trial (the trial is sent now and starts the moment the rank's current one ends, so the
+ * rank does not wait for rank 0 to receive its result and answer: message latency, commits and
+ * the strategy's model fits are off its path). Only behind a trial at a fidelity no higher than
+ * trial k's (a 12-epoch trial queued behind a 200-epoch one would idle while other ranks free
+ * up), the one that has run longest. -1: none. */
+static double full_if_0(double fidelity) {
+    return fidelity > 0 ? fidelity : (double)INFINITY; /* 0 asks for the full fidelity */
+}
+
+static int slot_for_start(const nasc_experiment *ex, int64_t k) {
+    int i = free_slot((nasc_experiment *)ex);
+    if (i >= 0 || !ex->prefetch)
+        return i;
+    for (int j = 0; j < ex->n_slots; j++) {
+        const slot *s = &ex->slots[j];
+        if (s->busy && !s->has_next &&
+            full_if_0(ex->t[s->trial].fidelity) <= full_if_0(ex->t[k].fidelity) &&
+            (i < 0 || s->started < ex->slots[i].started))
+            i = j;
+    }
+    return i;
+}
+
 static int n_busy(const nasc_experiment *ex) {
     int n = 0;
     for (int i = 0; i < ex->n_slots; i++)
@@ -862,6 +895,12 @@ static nasc_status start_remote(nasc_experiment *ex, int i, int64_t k, nasc_err 
     nasc_free(h);
     NASC_TRY(st);
     slot *s = &ex->slots[i];
+    if (s->busy) { /* the rank's second trial: it starts when the first ends */
+        s->has_next = true;
+        s->next = k;
+        s->next_attempt = t->attempts;
+        return NASC_OK;
+    }
     memset(s, 0, sizeof *s);
     s->busy = true;
     s->trial = k;
@@ -931,7 +970,14 @@ static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_
                                    "distributed search: rank %d reported trial %lld, which it was "
                                    "not running",
                                    m.src, (long long)k);
-            memset(s, 0, sizeof *s);
+            if (s->has_next) { /* the rank went on with its second trial */
+                s->trial = s->next;
+                s->attempt = s->next_attempt;
+                s->started = mono_now();
+                s->has_next = false;
+            } else {
+                memset(s, 0, sizeof *s);
+            }
             NASC_TRY(apply_outcome(ex, k, requeue, &r, cb, user, err));
         }
         if (any || ex->stop || mono_now() >= t_end)
@@ -1067,7 +1113,7 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
         report(ex, k, cb, user);
         return NASC_OK;
     }
-    int i = free_slot(ex);
+    int i = slot_for_start(ex, k);
     NASC_ASSERT(i >= 0);
     NASC_TRY(nasc_db_trial_start(ex->db, k, i + 1, t->attempts, err));
     if (ex->n_ranks) {
@@ -1097,6 +1143,10 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
     }
     if (ex->n_ranks && !ex->ranks_ready)
         NASC_TRY(ranks_setup(ex, err));
+    /* worker ranks that evaluate in the rank itself (a table, no trial timeout) cannot be
+     * interrupted within a trial anyway, so a second trial queued behind the first delays
+     * nothing but a stop, by one such trial; forked trials (training) keep one per rank */
+    ex->prefetch = ex->n_ranks && ex->eval->in_process && ex->cfg.trial_timeout <= 0;
     /* a snapshot lets an expensive strategy skip the replay of what it covers */
     if (nasc_strategy_can_save(ex->strategy) && ex->strategy->n_asked == 0) {
         int64_t a = 0, t = 0;
@@ -1148,10 +1198,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         bool progress = false;
         /* start what can start */
         for (;;) {
-            if (ex->n_slots && free_slot(ex) < 0)
-                break;
             int64_t k = next_startable(ex);
-            if (k < 0)
+            if (k < 0 || (ex->n_slots && slot_for_start(ex, k) < 0))
                 break;
             if ((st = start_trial(ex, k, cb, user, err)) != NASC_OK)
                 goto out;
@@ -1226,6 +1274,10 @@ out:
             }
             ex->t[ex->slots[i].trial].state = T_QUEUED;
             ex->n_running--;
+            if (ex->slots[i].has_next) {
+                ex->t[ex->slots[i].next].state = T_QUEUED;
+                ex->n_running--;
+            }
             memset(&ex->slots[i], 0, sizeof ex->slots[i]);
         }
     ex->seconds = mono_now() - ex->t_start;
@@ -1262,11 +1314,15 @@ const nasc_experiment_config *nasc_experiment_get_config(const nasc_experiment *
 
 /* ---- distributed search: a worker rank's side ---- */
 
-/* Waits for the next message from rank 0 (polling: see nap). */
-static void wait_rank0(nasc_dist_msg *m) {
+/* Waits for the next message from rank 0 (polling: see nap). Right after a result was sent
+ * (expect_job), the next job usually follows within a few milliseconds: naps stay at most
+ * 250 us for the first 20 ms (the job starts on average ~0.1 ms after it arrives, not ~1-2 ms
+ * as with the idle naps' doubling), then grow to the idle 4 ms. */
+static void wait_rank0(nasc_dist_msg *m, bool expect_job) {
     unsigned us = 20;
+    double t_fast = expect_job ? mono_now() + 0.02 : 0.0;
     while (!nasc_dist_poll(0, m))
-        nap(&us, 4000);
+        nap(&us, expect_job && mono_now() < t_fast ? 250 : 4000);
 }
 
 /* Evaluates job j on a worker rank as --workers would: in a forked process (with the trial
@@ -1315,7 +1371,7 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
     if (nasc_dist_rank() == 0)
         return nasc_errorf(err, NASC_ERR_ARG, "nasc_experiment_serve: rank 0 runs the search");
     nasc_dist_msg m;
-    wait_rank0(&m);
+    wait_rank0(&m, false);
     if (m.tag == NASC_TAG_QUIT) /* rank 0 ended before the search started (an error, --help) */
         return nasc_dist_recv(&m, NULL, 0, err);
     if (m.tag != NASC_TAG_CONFIG)
@@ -1338,9 +1394,9 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
     nasc_err_clear(err);
     if (rst != NASC_OK)
         st = rst;
-    bool quit = false;
+    bool quit = false, sent = false;
     while (st == NASC_OK && !quit) {
-        wait_rank0(&m);
+        wait_rank0(&m, sent);
         if (m.tag == NASC_TAG_QUIT) {
             st = nasc_dist_recv(&m, NULL, 0, err);
             break;
@@ -1379,8 +1435,10 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
         int64_t k = rj->trial;
         nasc_arch_free(arch);
         nasc_free(rj);
-        if (!quit)
+        if (!quit) {
             st = nasc_remote_send_outcome(k, requeue, &r, err);
+            sent = true;
+        }
         else { /* consume the QUIT */
             nasc_dist_msg q;
             if (nasc_dist_poll(0, &q))
@@ -1391,7 +1449,7 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
         /* a failed setup was reported to rank 0: wait for its QUIT and end quietly */
         nasc_err_clear(err);
         st = NASC_OK;
-        while (wait_rank0(&m), m.tag != NASC_TAG_QUIT)
+        while (wait_rank0(&m, false), m.tag != NASC_TAG_QUIT)
             nasc_dist_recv(&m, NULL, 0, err); /* drop (a too-large message is consumed) */
         nasc_dist_recv(&m, NULL, 0, err);
         nasc_err_clear(err);

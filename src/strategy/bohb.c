@@ -268,6 +268,7 @@ const nasc_strategy_i nasc_strategy_bohb_i = {
     .opts = bohb_opts,
     .n_opts = (int)(sizeof bohb_opts / sizeof bohb_opts[0]),
     .init = bohb_init,
+    .ahead_per_worker = 8, /* ASHA's trials are as uneven as its fidelities */
     .ask = nasc_hb_ask,
     .tell = nasc_hb_tell,
     .free_impl = nasc_hb_free,

@@ -16,11 +16,37 @@
  * ladder instead: its fidelities from min-fidelity to the full one are the rungs, s_max is their
  * number minus one, and eta (when not given) is the ratio that makes every rung cost the same,
  * (R / r_min)^(1/s_max) (16.7 for 12 -> 200: 17 configurations at 12 epochs, the best one
- * at 200). */
+ * at 200).
+ *
+ * schedule=async (the default when --ask-ahead > 0, i.e. with parallel workers): asynchronous
+ * successive halving (ASHA; Li et al., "A System for Massively Parallel Hyperparameter Tuning",
+ * MLSys 2020). No rung is waited for: every ask promotes a configuration that is in the top
+ * 1/eta of its rung's finished results and not yet promoted (the highest rung first), and
+ * otherwise starts a new configuration at the lowest rung. Hyperband's brackets become
+ * asynchronous too (Li et al. section 3.3): new configurations are dealt to the brackets in the
+ * proportion of their sizes n_s (sh: all to s = s_max), and each bracket promotes within its own
+ * rungs. Trial k is proposed once the results of trials 0 .. k-1-ask_ahead are told (the ask/tell
+ * contract of strategy.h), so the schedule depends only on the seed and the results, never on
+ * timing; with ask_ahead = 0 it is sequential ASHA. */
 #include "strategy_int.h"
 
 #include <math.h>
 #include <string.h>
+
+/* ASHA: a finished result in a rung (rungs are kept sorted: best first, ties in tell order,
+ * failed trials last) */
+typedef struct asha_entry {
+    int cfg;       /* index in hb.acfg */
+    double fit;    /* nasc_result_fitness */
+    bool promoted; /* already sent to the next rung */
+} asha_entry;
+typedef struct asha_rung {
+    asha_entry *e;
+    int n, cap;
+} asha_rung;
+typedef struct asha_job { /* one asked trial, in ask order: where its result goes */
+    int cfg, bracket, rung;
+} asha_job;
 
 typedef struct hb {
     bool hyperband;
@@ -39,6 +65,16 @@ typedef struct hb {
     int asked, told;     /* in this rung */
     double r;            /* this rung's fidelity */
     nasc_hb_sampler smp; /* new configurations (sample == NULL: uniform) */
+    /* ---- schedule=async (ASHA) ---- */
+    bool async;
+    int lag;          /* ask_ahead: trial k waits for the results of 0 .. k-1-lag */
+    int n_br;         /* brackets: b = 0 .. n_br-1 is s = s_max - b (sh: 1) */
+    asha_rung *rungs; /* rungs[b * (s_max + 1) + i]: bracket b, rung i */
+    nasc_arch **acfg; /* every configuration started */
+    int n_acfg, cap_acfg;
+    asha_job *jobs; /* asked trials, in order */
+    int64_t n_jobs, cap_jobs, n_jobs_told;
+    int64_t n_new; /* new configurations so far (they cycle through the brackets) */
 } hb;
 
 const nasc_strategy_opt nasc_hb_opts[NASC_HB_N_OPTS] = {
@@ -135,6 +171,16 @@ nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband, const nasc_hb_sample
             h->eta = 3.0;
         h->s_max = (int)floor(log(h->R / h->r_min) / log(h->eta) + 1e-9);
     }
+    int sched = nasc_strategy_opt_choice(s, "schedule"); /* auto | sync | async */
+    h->async = sched == 2 || (sched == 0 && c->ask_ahead > 0);
+    if (h->async) {
+        h->lag = c->ask_ahead;
+        h->n_br = h->hyperband ? h->s_max + 1 : 1;
+        h->rungs = nasc_calloc((size_t)h->n_br * (size_t)(h->s_max + 1), sizeof *h->rungs);
+        if (!h->rungs)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+        return NASC_OK;
+    }
     start_bracket(h);
     return ensure_cap(h, h->n_rung, err);
 }
@@ -146,8 +192,113 @@ static nasc_status sh_init(nasc_strategy *s, nasc_err *err) {
     return nasc_hb_setup(s, false, NULL, err);
 }
 
+/* ---- ASHA ---- */
+
+static asha_rung *asha_rung_at(hb *h, int b, int i) {
+    return &h->rungs[(size_t)b * (size_t)(h->s_max + 1) + (size_t)i];
+}
+
+/* The bracket of the next new configuration: the cycle of sum_s n_s new configurations gives
+ * n_s to bracket s, the most aggressive first (as synchronous Hyperband's brackets would). */
+static int asha_new_bracket(const hb *h) {
+    if (h->n_br == 1)
+        return 0;
+    int64_t total = 0;
+    for (int b = 0; b < h->n_br; b++)
+        total += bracket_n(h, h->s_max - b);
+    int64_t p = h->n_new % total;
+    for (int b = 0; b < h->n_br; b++) {
+        p -= bracket_n(h, h->s_max - b);
+        if (p < 0)
+            return b;
+    }
+    return h->n_br - 1;
+}
+
+static nasc_status asha_ask(nasc_strategy *s, hb *h, nasc_proposal *out, nasc_err *err) {
+    if (s->n_told < s->n_asked - h->lag)
+        return NASC_OK; /* trial k waits for the results of trials 0 .. k-1-lag */
+    if (h->n_jobs == h->cap_jobs) {
+        int64_t cap = h->cap_jobs ? 2 * h->cap_jobs : 64;
+        asha_job *j = nasc_realloc(h->jobs, sizeof *j * (size_t)cap);
+        if (!j)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+        h->jobs = j;
+        h->cap_jobs = cap;
+    }
+    /* a promotion: the highest rung first, brackets in order */
+    for (int b = 0; b < h->n_br; b++) {
+        int sb = h->s_max - b;
+        for (int i = sb - 1; i >= 0; i--) {
+            asha_rung *rg = asha_rung_at(h, b, i);
+            int keep = (int)floor(rg->n / h->eta + 1e-9);
+            for (int j = 0; j < keep && j < rg->n; j++) {
+                asha_entry *e = &rg->e[j];
+                if (e->promoted || !isfinite(e->fit))
+                    continue;
+                if (!(out->arch = nasc_arch_clone(h->acfg[e->cfg])))
+                    return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+                e->promoted = true;
+                out->fidelity = rung_fidelity(h, sb, i + 1);
+                h->jobs[h->n_jobs++] = (asha_job){.cfg = e->cfg, .bracket = b, .rung = i + 1};
+                return NASC_OK;
+            }
+        }
+    }
+    /* otherwise a new configuration at its bracket's lowest rung */
+    if (h->n_acfg == h->cap_acfg) {
+        int cap = h->cap_acfg ? 2 * h->cap_acfg : 64;
+        nasc_arch **a = nasc_realloc(h->acfg, sizeof *a * (size_t)cap);
+        if (!a)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+        h->acfg = a;
+        h->cap_acfg = cap;
+    }
+    int b = asha_new_bracket(h);
+    double r = rung_fidelity(h, h->s_max - b, 0);
+    if (h->smp.sample)
+        NASC_TRY(h->smp.sample(s, h->smp.ctx, r, &out->arch, err));
+    else
+        NASC_TRY(nasc_space_sample(s->space, &s->rng, &out->arch, err));
+    if (!(h->acfg[h->n_acfg] = nasc_arch_clone(out->arch))) {
+        nasc_arch_free(out->arch);
+        out->arch = NULL;
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    }
+    out->fidelity = r;
+    h->jobs[h->n_jobs++] = (asha_job){.cfg = h->n_acfg, .bracket = b, .rung = 0};
+    h->n_acfg++;
+    h->n_new++;
+    return NASC_OK;
+}
+
+/* Files the next result (in ask order) into its rung, keeping the rung sorted. */
+static nasc_status asha_tell(hb *h, double fit, nasc_err *err) {
+    NASC_ASSERT(h->n_jobs_told < h->n_jobs);
+    asha_job j = h->jobs[h->n_jobs_told++];
+    asha_rung *rg = asha_rung_at(h, j.bracket, j.rung);
+    if (rg->n == rg->cap) {
+        int cap = rg->cap ? 2 * rg->cap : 32;
+        asha_entry *e = nasc_realloc(rg->e, sizeof *e * (size_t)cap);
+        if (!e)
+            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+        rg->e = e;
+        rg->cap = cap;
+    }
+    /* after every entry at least as good (NaN never occurs: fitness is a score or -inf) */
+    int p = rg->n;
+    while (p > 0 && rg->e[p - 1].fit < fit)
+        p--;
+    memmove(&rg->e[p + 1], &rg->e[p], sizeof *rg->e * (size_t)(rg->n - p));
+    rg->e[p] = (asha_entry){.cfg = j.cfg, .fit = fit, .promoted = false};
+    rg->n++;
+    return NASC_OK;
+}
+
 nasc_status nasc_hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     hb *h = s->impl;
+    if (h->async)
+        return asha_ask(s, h, out, err);
     if (h->asked == h->n_rung)
         return NASC_OK; /* wait for the rung's results */
     int j = h->asked;
@@ -215,6 +366,12 @@ nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const nasc_arch *arch,
                          const nasc_trial_result *r, nasc_err *err) {
     (void)trial;
     hb *h = s->impl;
+    if (h->async) {
+        NASC_TRY(asha_tell(h, nasc_result_fitness(r), err));
+        if (h->smp.observe)
+            NASC_TRY(h->smp.observe(s, h->smp.ctx, arch, fidelity, nasc_result_fitness(r), err));
+        return NASC_OK;
+    }
     NASC_ASSERT(h->told < h->asked);
     h->fit[h->told++] = nasc_result_fitness(r);
     if (h->smp.observe)
@@ -233,6 +390,14 @@ void nasc_hb_free(void *impl) {
     for (int i = 0; i < h->cap; i++)
         nasc_arch_free(h->cfg[i]);
     nasc_free(h->cfg);
+    if (h->rungs)
+        for (int i = 0; i < h->n_br * (h->s_max + 1); i++)
+            nasc_free(h->rungs[i].e);
+    nasc_free(h->rungs);
+    for (int i = 0; i < h->n_acfg; i++)
+        nasc_arch_free(h->acfg[i]);
+    nasc_free(h->acfg);
+    nasc_free(h->jobs);
     nasc_free(h->fit);
     nasc_free(h->order);
     nasc_free(h);
@@ -240,10 +405,12 @@ void nasc_hb_free(void *impl) {
 
 const nasc_strategy_i nasc_strategy_hyperband_i = {
     .name = "hyperband",
-    .help = "Hyperband: successive-halving brackets of every aggressiveness (fidelity = epochs)",
+    .help = "Hyperband: successive-halving brackets of every aggressiveness (fidelity = epochs; "
+            "asynchronous, ASHA, with --ask-ahead)",
     .opts = nasc_hb_opts,
     .n_opts = NASC_HB_N_OPTS,
     .init = hb_init,
+    .ahead_per_worker = 8, /* ASHA's trials are as uneven as its fidelities */
     .ask = nasc_hb_ask,
     .tell = nasc_hb_tell,
     .free_impl = nasc_hb_free,
@@ -256,6 +423,7 @@ const nasc_strategy_i nasc_strategy_sh_i = {
     .opts = nasc_hb_opts,
     .n_opts = NASC_HB_N_OPTS,
     .init = sh_init,
+    .ahead_per_worker = 8, /* ASHA's trials are as uneven as its fidelities */
     .ask = nasc_hb_ask,
     .tell = nasc_hb_tell,
     .free_impl = nasc_hb_free,

@@ -25,11 +25,11 @@ extern const nasc_strategy_i nasc_strategy_bohb_i;
 extern const nasc_strategy_i nasc_strategy_nsga2_i;
 
 /* ---- Hyperband's bracket scheduler, for strategies that bring their own sampler (BOHB) ----
- * A strategy whose options start with nasc_hb_opts (eta, min-fidelity, max-fidelity), whose init
- * calls nasc_hb_setup and whose ask/tell/free_impl are nasc_hb_ask/tell/free runs Hyperband (or
- * successive halving) brackets; new configurations come from sampler->sample instead of uniform
- * samples, and every result is passed to sampler->observe (in trial order). sampler->ctx is
- * freed with sampler->free_ctx. */
+ * A strategy whose options start with nasc_hb_opts (eta, min-fidelity, max-fidelity, schedule),
+ * whose init calls nasc_hb_setup and whose ask/tell/free_impl are nasc_hb_ask/tell/free runs
+ * Hyperband (or successive halving) brackets, synchronous or asynchronous (ASHA); new
+ * configurations come from sampler->sample instead of uniform samples, and every result is
+ * passed to sampler->observe (in trial order). sampler->ctx is freed with sampler->free_ctx. */
 typedef struct nasc_hb_sampler {
     nasc_status (*sample)(nasc_strategy *s, void *ctx, double fidelity, nasc_arch **out,
                           nasc_err *err);
@@ -39,7 +39,7 @@ typedef struct nasc_hb_sampler {
     void *ctx;
 } nasc_hb_sampler;
 
-#define NASC_HB_N_OPTS 3
+#define NASC_HB_N_OPTS 4
 // clang-format off
 /* Hyperband's options, as initializers, for the option tables that start with them. */
 #define NASC_HB_OPTS_INIT                                                                          \
@@ -62,10 +62,16 @@ typedef struct nasc_hb_sampler {
          .def = "0",                                                                               \
          .min = 0,                                                                                 \
          .max = 1e9,                                                                               \
-         .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"}
+         .help = "full fidelity R (0 = the evaluator's, e.g. --epochs)"},                      \
+        {.name = "schedule",                                                                       \
+         .type = NASC_OPT_CHOICE,                                                                  \
+         .def = "auto",                                                                            \
+         .choices = "auto|sync|async",                                                             \
+         .help = "sync: whole rungs (Hyperband); async: promote as soon as a configuration is in " \
+                 "the top 1/eta of its rung's results (ASHA); auto: async when --ask-ahead > 0"}
 // clang-format on
 extern NASC_INTERNAL const nasc_strategy_opt
-    nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity */
+    nasc_hb_opts[NASC_HB_N_OPTS]; /* eta, min/max-fidelity, schedule */
 NASC_INTERNAL nasc_status nasc_hb_setup(nasc_strategy *s, bool hyperband,
                                         const nasc_hb_sampler *sampler, nasc_err *err);
 NASC_INTERNAL nasc_status nasc_hb_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err);

@@ -1,8 +1,9 @@
 /* test_mpi_search.c — `mpirun -n N nasc search` (a distributed search: rank 0 runs the strategy
  * and the database, ranks 1..N-1 evaluate) gives exactly the trials of one process with
  * --workers N-1: evolution on the NB201 table over 4 ranks, and a small training search over 3
- * ranks (every trial recorded, the same validation accuracies bit for bit). Skipped (77) where the
- * build has no MPI or mpirun is missing. The failure cases are in fault/test_mpi_resume. */
+ * ranks (every trial recorded, the same validation accuracies bit for bit), and bohb with the default
+ * ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they run
+ * one. Skipped (77) where the build has no MPI or mpirun is missing. The failure cases are in fault/test_mpi_resume. */
 // ctest: labels=mpi timeout=600
 #include "test.h"
 
@@ -18,6 +19,25 @@ int main(void) {
         "--ask-ahead 1 --data fashion-mnist --data-fraction 0.01 --epochs 1 "
         "--channels 4 --cells 1 --batch 32 --threads 1 --seed 3 --json --quiet",
         6);
+    /* bohb with the default ask-ahead (auto: 8 x 3 = 24, so asynchronous brackets, ASHA) and
+     * sleeping trials: the worker ranks are also handed a second trial while they run one */
+    same_as_workers(cli, "bohb", 4, NB " --strategy bohb --sim-sleep 0.02", 60);
+    char db[300];
+    path(db, sizeof db, "bohb-mpi.db");
+    nasc_trial_record *t = NULL;
+    int64_t n = 0;
+    if (search_load(db, &t, &n)) {
+        int n_ahead = 0, n_top = 0; /* trials sent before their rank had finished the one before */
+        for (int64_t i = 0; i < n; i++) {
+            n_top += t[i].fidelity == 200;
+            for (int64_t j = 0; j < i; j++)
+                n_ahead += t[j].worker == t[i].worker && t[i].started_at < t[j].ended_at &&
+                           t[j].started_at < t[i].started_at;
+        }
+        CHECK_MSG(n_ahead > 0, "bohb over 4 ranks: no trial was sent ahead to a busy rank");
+        CHECK_MSG(n_top > 0, "bohb over 4 ranks: nothing promoted to 200 epochs");
+        nasc_db_trials_free(t, n);
+    }
     mpi_cleanup();
     return test_done("test_mpi_search");
 }

@@ -457,10 +457,12 @@ static void test_training_failures(void) {
         }
     }
     nasc_db_trials_free(t, n);
-    /* hyperband on training: fidelity = epochs; the best is taken at the highest fidelity */
+    /* hyperband on training: fidelity = epochs; the best is taken at the highest fidelity
+     * (the synchronous brackets: with 2 workers the default would be ASHA) */
     path(db, sizeof db, "hb.db");
     rc = nasc("search --space nb201 --data fashion-mnist --data-fraction 0.01 --channels 4 "
-              "--cells 1 --batch 32 --threads 1 --quiet --strategy hyperband --strategy-opt eta=2 "
+              "--cells 1 --batch 32 --threads 1 --quiet --strategy hyperband "
+              "--strategy-opt eta=2,schedule=sync "
               "--epochs 4 --budget 11 --workers 2 --db %s --json",
               db);
     CHECK(rc == 0);

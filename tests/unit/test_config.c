@@ -74,7 +74,7 @@ static void test_validate(void) {
         {"epochs", "0", "epochs: must be in"},
         {"data-fraction", "0", "data-fraction: must be in (0, 1]"},
         {"val-fraction", "1", "val-fraction: must be in (0, 1)"},
-        {"ask-ahead", "-1", "ask-ahead: must be >= 0"},
+        {"ask-ahead", "-2", "ask-ahead: must be >= 0 or auto"},
         {"lr", "0", "lr: must be > 0"},
         {"lr-min", "1", "lr-min: must be in [0, lr]"},
         {"optimizer", "lbfgs", "optimizer: expected sgd, adam or adamw"},
@@ -240,6 +240,9 @@ static void test_db_round_trip(void) {
     nasc_experiment_free(ex);
     nasc_config_default(&d);
     CHECK_STATUS(nasc_config_load_db(&d, db, NULL, &err), NASC_OK);
+    /* the default ask-ahead ("auto") is stored as the number it stands for: 0 with one worker */
+    CHECK(d.ask_ahead == 0);
+    c.ask_ahead = nasc_ask_ahead_auto(c.strategy, c.workers);
     int n_keys;
     const nasc_config_key *keys = nasc_config_keys(&n_keys);
     for (int i = 0; i < n_keys; i++) {
@@ -250,6 +253,26 @@ static void test_db_round_trip(void) {
         nasc_config_get(&d, &keys[i], b, sizeof b);
         CHECK_MSG(!strcmp(a, b), "%s: '%s' stored, '%s' loaded", keys[i].name, a, b);
     }
+    /* with 3 workers it is 2 x (3 - 1), and that number stays when resumed with other workers */
+    nasc_config_default(&c);
+    nasc_config_set(&c, "space", "nb201", NULL);
+    nasc_config_set(&c, "benchmark", "nb201:cifar10", NULL);
+    nasc_config_set(&c, "budget", "4", NULL);
+    nasc_config_set(&c, "workers", "3", NULL);
+    char auto_text[32];
+    nasc_config_get(&c, nasc_config_key_find("ask-ahead"), auto_text, sizeof auto_text);
+    CHECK_MSG(!strcmp(auto_text, "auto"), "ask-ahead default printed as %s", auto_text);
+    snprintf(c.db, sizeof c.db, "%s/auto.db", dir);
+    CHECK_STATUS(nasc_experiment_open(&c, &ex, &err), NASC_OK);
+    nasc_experiment_free(ex);
+    nasc_config_default(&d);
+    CHECK_STATUS(nasc_config_load_db(&d, c.db, NULL, &err), NASC_OK);
+    CHECK_MSG(d.ask_ahead == 2 * (3 - 1), "ask-ahead auto with 3 workers stored as %d",
+              d.ask_ahead);
+    CHECK_STATUS(nasc_config_set(&c, "ask-ahead", "auto", &err), NASC_OK);
+    CHECK(c.ask_ahead == NASC_ASK_AHEAD_AUTO);
+    /* ASHA's trials are as uneven as its fidelities: 8 x (workers - 1) */
+    CHECK(nasc_ask_ahead_auto("bohb", 3) == 16 && nasc_ask_ahead_auto("hyperband", 1) == 0);
     char missing[400];
     snprintf(missing, sizeof missing, "%s/none.db", dir);
     CHECK_STATUS(nasc_config_load_db(&d, missing, NULL, &err), NASC_ERR_IO);

@@ -342,7 +342,7 @@ static void on_hb(int64_t k, const nasc_arch *a, const nasc_trial_result *r, voi
     if (k < 200) {
         t->fid[k] = r->fidelity;
         t->h[k] = nasc_arch_hash(a);
-        t->score[k] = r->score;
+        t->score[k] = r->status == NASC_TRIAL_OK ? r->score : (double)NAN;
     }
     t->n = (int)k + 1;
 }
@@ -416,6 +416,145 @@ static void test_hyperband(void) {
     nasc_evaluator_free(ev);
 }
 
+/* ASHA (schedule=async): every proposal is checked against a plain re-implementation that looks
+ * only at the trials' recorded results: trial k promotes the best not yet promoted configuration
+ * in the top floor(n/eta) of the n results of its rung among trials 0 .. k-1-ask_ahead (brackets
+ * in order, the highest rung first), or starts a new configuration in the bracket the cycle of
+ * bracket sizes gives. Every 7th trial fails (never promoted). */
+static nasc_status asha_eval(nasc_evaluator *ev, const nasc_eval_request *req,
+                             nasc_trial_result *out, nasc_err *err) {
+    (void)ev, (void)err;
+    out->fidelity = req->fidelity;
+    if (req->trial % 7 == 3) {
+        out->status = NASC_TRIAL_FAILED;
+        return NASC_OK;
+    }
+    out->status = NASC_TRIAL_OK;
+    out->score = (double)(nasc_arch_hash(req->arch) % 1000) + req->fidelity * 1000.0;
+    return NASC_OK;
+}
+
+/* ladder 1, 3, 9, 27 (R = 27, eta = 3): bracket b (s = 3 - b) has rungs ladder[b .. 3] */
+static const double asha_ladder[4] = {1, 3, 9, 27};
+
+static int asha_check(const hb_trace *t, bool hyperband, int lag) {
+    static const int br_n[4] = {27, 12, 6, 4}; /* Hyperband's n_s, s = 3 .. 0 */
+    int n_br = hyperband ? 4 : 1, bad = 0;
+    int64_t n_new = 0;
+    int first[200], bracket[200], rung[200]; /* trial -> config's first trial, bracket, rung */
+    bool promoted[200] = {0};                /* trial's (config, rung) result was promoted */
+    for (int k = 0; k < t->n; k++) {
+        int known = k - lag; /* results of trials 0 .. known-1 */
+        int exp_src = -1, exp_b = -1, exp_i = -1;
+        for (int b = 0; b < n_br && exp_src < 0; b++)
+            for (int i = 3 - b - 1; i >= 0 && exp_src < 0; i--) {
+                /* the rung's results, best first, ties in trial order, failed last */
+                int idx[200], n = 0;
+                for (int j = 0; j < known; j++)
+                    if (bracket[j] == b && rung[j] == i)
+                        idx[n++] = j;
+                for (int x = 1; x < n; x++)
+                    for (int y = x; y > 0; y--) {
+                        double a = isfinite(t->score[idx[y]]) ? t->score[idx[y]] : -INFINITY;
+                        double c =
+                            isfinite(t->score[idx[y - 1]]) ? t->score[idx[y - 1]] : -INFINITY;
+                        if (a <= c)
+                            break;
+                        int z = idx[y];
+                        idx[y] = idx[y - 1];
+                        idx[y - 1] = z;
+                    }
+                int keep = (int)floor(n / 3.0 + 1e-9);
+                for (int x = 0; x < keep; x++)
+                    if (!promoted[idx[x]] && isfinite(t->score[idx[x]])) {
+                        exp_src = idx[x], exp_b = b, exp_i = i + 1;
+                        break;
+                    }
+            }
+        if (exp_src >= 0) {
+            promoted[exp_src] = true;
+            first[k] = first[exp_src], bracket[k] = exp_b, rung[k] = exp_i;
+            bad += t->h[k] != t->h[exp_src] || t->fid[k] != asha_ladder[exp_b + exp_i];
+        } else {
+            int b = 0;
+            if (hyperband) {
+                int64_t p = n_new % 49;
+                while (p >= br_n[b])
+                    p -= br_n[b++];
+            }
+            n_new++;
+            first[k] = k, bracket[k] = b, rung[k] = 0;
+            bad += t->fid[k] != asha_ladder[b];
+        }
+    }
+    return bad;
+}
+
+static void test_asha(void) {
+    static const nasc_evaluator_i asha_i = {.kind = "fidelity", .evaluate = asha_eval};
+    nasc_evaluator *ev = nasc_evaluator_new(&asha_i, NULL, nb201);
+    static const struct {
+        const char *name, *opts;
+        int lag;
+    } cases[] = {
+        {"sh", "eta=3,schedule=async", 0},         {"sh", "eta=3", 5}, /* auto: async */
+        {"hyperband", "eta=3,schedule=async", 0},  {"hyperband", "eta=3", 7},
+        {"hyperband", "eta=3,schedule=async", 40},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        hb_trace t[2];
+        for (int rep = 0; rep < 2; rep++) {
+            nasc_strategy_config sc = {
+                .seed = 3, .budget = 200, .max_fidelity = 27, .ask_ahead = cases[c].lag};
+            nasc_strategy *st = NULL;
+            nasc_err err = {0};
+            CHECK_STATUS(nasc_strategy_new(cases[c].name, nb201, &sc, cases[c].opts, &st, &err),
+                         NASC_OK);
+            memset(&t[rep], 0, sizeof t[rep]);
+            for (int k = 0; k < 200; k++)
+                t[rep].score[k] = NAN;
+            nasc_run_summary rs;
+            if (st)
+                CHECK_STATUS(
+                    nasc_strategy_run(
+                        st, ev,
+                        &(nasc_run_config){.budget = 200, .on_trial = on_hb, .user = &t[rep]}, &rs,
+                        &err),
+                    NASC_OK);
+            nasc_strategy_free(st);
+        }
+        int bad = asha_check(&t[0], !strcmp(cases[c].name, "hyperband"), cases[c].lag);
+        int n_top = 0;
+        for (int k = 0; k < t[0].n; k++)
+            n_top += t[0].fid[k] == 27;
+        CHECK_MSG(t[0].n == 200 && bad == 0, "%s %s lag %d: %d trials, %d unlike ASHA",
+                  cases[c].name, cases[c].opts, cases[c].lag, t[0].n, bad);
+        CHECK_MSG(n_top > 0, "%s %s lag %d: no configuration reached the full fidelity",
+                  cases[c].name, cases[c].opts, cases[c].lag);
+        CHECK_MSG(!memcmp(t[0].h, t[1].h, sizeof t[0].h) &&
+                      !memcmp(t[0].fid, t[1].fid, sizeof t[0].fid),
+                  "%s lag %d: not deterministic", cases[c].name, cases[c].lag);
+    }
+    /* schedule=sync with ask_ahead > 0 keeps the synchronous brackets (27 at fidelity 1 first) */
+    nasc_strategy_config sc = {.seed = 3, .budget = 30, .max_fidelity = 27, .ask_ahead = 7};
+    nasc_strategy *st = NULL;
+    nasc_err err = {0};
+    CHECK_STATUS(nasc_strategy_new("sh", nb201, &sc, "eta=3,schedule=sync", &st, &err), NASC_OK);
+    hb_trace t = {0};
+    nasc_run_summary rs;
+    if (st)
+        CHECK_STATUS(
+            nasc_strategy_run(
+                st, ev, &(nasc_run_config){.budget = 30, .on_trial = on_hb, .user = &t}, &rs, &err),
+            NASC_OK);
+    nasc_strategy_free(st);
+    int bad = 0;
+    for (int k = 0; k < 30; k++)
+        bad += t.fid[k] != (k < 27 ? 1 : 3);
+    CHECK_MSG(bad == 0, "sh schedule=sync with ask_ahead: %d trials off the sync schedule", bad);
+    nasc_evaluator_free(ev);
+}
+
 /* The benchmark: S seeds x 100 queries on the CIFAR-10 table, searched on validation accuracy;
  * the test accuracy of the best-on-validation architecture is what is compared. */
 static void bench_row(const char *name, const char *opts, int seeds, double *mean, double *se) {
@@ -479,6 +618,7 @@ int main(void) {
     test_failed_trials();
     test_every_space();
     test_hyperband();
+    test_asha();
     test_benchmark();
     nasc_evaluator_free(c10);
     nasc_space_free(nb201);
