@@ -62,6 +62,18 @@ NASC_API bool nasc_graph_training(const nasc_graph *g);
 /* With gradients off, ops record no nodes and save nothing (evaluation). */
 NASC_API void nasc_graph_set_grad(nasc_graph *g, bool enabled);
 NASC_API bool nasc_graph_grad_enabled(const nasc_graph *g);
+/* Activation reuse in inference: with it on and gradients off, a pass (from one reset to the
+ * next) gives each activation's buffer to a later tensor once the last op that read it has run,
+ * so memory follows the live activations instead of the whole network (a DARTS network at batch
+ * 64: see docs/EXPORT.md). Which op reads a tensor last is learnt from the pass before, so a
+ * pass teaches the next one (the batch size may differ). A pass stops releasing at its first
+ * tensor that differs from the plan's (another model, another code path); should one of its ops
+ * then read a buffer already released, that op fails with NASC_ERR_INTERNAL rather than compute
+ * a wrong value. Values are bit-identical with reuse off. The caller may
+ * read the last tensor of a pass and the inputs of its op (logits beside the loss), and no
+ * other tensor once the ops that read it have run. Off by default; turning it on or off forgets
+ * the plan. */
+NASC_API void nasc_graph_set_reuse(nasc_graph *g, bool on);
 /* Seed and step that key the masks of dropout and drop-path (see rng.h). */
 NASC_API void nasc_graph_set_rng(nasc_graph *g, uint64_t seed, uint64_t step);
 /* Data-parallel training: the graph's batch is the images [first, first + n) of a larger global

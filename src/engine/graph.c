@@ -35,11 +35,13 @@ void nasc_graph_free(nasc_graph *g) {
     for (int i = 0; i < g->n_blocks; i++)
         nasc_free_aligned(g->blocks[i].p);
     nasc_free(g->blocks);
+    nasc_reuse_free(&g->reuse);
     nasc_arena_free(g->arena);
     nasc_free(g);
 }
 
 void nasc_graph_reset(nasc_graph *g) {
+    nasc_reuse_reset(g); /* before the error is cleared: a failed pass teaches no plan */
     nasc_arena_reset(g->arena);
     nasc_err_clear(&g->err);
     g->last = NULL;
@@ -173,7 +175,10 @@ nasc_tensor *nasc_engine_tensor(nasc_graph *g, int n, int c, int h, int w) {
                           h, w, count, NASC_MAX_TENSOR_ELEMS);
         return NULL;
     }
-    float *data = nasc_graph_alloc(g, count * sizeof(float));
+    /* in a no-grad pass with reuse on, a buffer released after its last reader */
+    float *data = nasc_reuse_take(g, count * sizeof(float), &g->reuse.last_cap);
+    if (!data)
+        data = nasc_graph_alloc(g, count * sizeof(float));
     if (!data)
         return NULL;
     nasc_tensor_init(t, data, n, c, h, w);
@@ -192,6 +197,8 @@ nasc_tensor *nasc_input(nasc_graph *g, int n, int c, int h, int w, const float *
     nasc_tensor *t = nasc_engine_tensor(g, n, c, h, w);
     if (t && data_nhwc)
         memcpy(t->data, data_nhwc, (size_t)nasc_tensor_nelem(t) * sizeof(float));
+    if (t)
+        nasc_reuse_done(g, t, g->reuse.last_cap);
     return t;
 }
 
@@ -236,6 +243,9 @@ nasc_tensor *nasc_engine_apply(nasc_graph *g, enum nasc_op op, const int ne[4], 
     t->saved = saved;
     if (g->grad_enabled && needs_grad)
         t->flags |= NASC_TENSOR_REQUIRES_GRAD;
+    if (!nasc_reuse_check_inputs(g, t))
+        return NULL;
+    const size_t cap = data ? 0 : g->reuse.last_cap;
     nasc_status st = nasc_backend_forward(g->be, g, t);
     if (st != NASC_OK) {
         if (g->err.code == NASC_OK)
@@ -248,6 +258,7 @@ nasc_tensor *nasc_engine_apply(nasc_graph *g, enum nasc_op op, const int ne[4], 
         g->last = t;
         g->n_nodes++;
     }
+    nasc_reuse_done(g, t, cap);
     return t;
 }
 

@@ -1,7 +1,8 @@
 /* export_check.h — shared by the export tests (test_export_onnx.c, test_export_pytorch.c,
- * test_export_c.c): run a program with arguments, train the small models the tests export, write
- * test images as raw float32 pixels, and compare another runtime's logits with
- * `nasc predict --logits`. A test keeps only what differs:
+ * test_export_c.c, test_export_spaces.c): run a program with arguments, train the small models the
+ * tests export, write test images as raw float32 pixels, run each format in its tool (ONNX
+ * Runtime, PyTorch, a C compiler: xc_check_onnx, xc_check_torch, xc_c_*), and compare another
+ * runtime's logits with `nasc predict --logits`. A test keeps only what differs:
  *
  *     xc_ctx c;
  *     xc_begin(&c, "export_onnx");                 // NASC_CLI, a scratch dir, the test labels
@@ -128,6 +129,33 @@ static const xc_net xc_nets[] = {
     {"mobilenet", "mobilenet", "e6k3d1,e3k5d1,e6k7d1,e3k3d1,e6k5d1", 16, 0, false, 0.0f},
 };
 enum { XC_N_NETS = sizeof xc_nets / sizeof xc_nets[0] };
+
+/* The other spaces (test_export_spaces.c), each with the ops that set it apart: chain's
+ * sigmoid/tanh/fc layers and both pools; macro's six layer types, skips concatenated, and its
+ * pooling of every node; morph's 1x1 skip convolutions summed into a unit (each from a narrower unit), a max and
+ * an average pool;
+ * and a DARTS network without the auxiliary head whose cells use the ops DARTS_V2 does not
+ * (5x5 separable and dilated convolutions, average pooling, a skip in the reduction cell, i.e. a
+ * factorized reduce). */
+static const xc_net xc_space_nets[] = {
+    {"chain", "chain", "conv3x3-16,relu,maxpool,conv5x5-32,sigmoid,avgpool,fc-64,tanh", 0, 0,
+     false, 0.0f},
+    {"macro", "macro",
+     "conv3x3,sepconv5x5+0,maxpool+0+1,avgpool+2,conv5x5,sepconv3x3+1+3,conv3x3+5,maxpool,"
+     "avgpool+0+7,sepconv5x5,conv5x5+9,sepconv3x3+2+10",
+     8, 0, false, 0.0f},
+    {"morph", "morph",
+     "conv3x3-8,conv1x1-16+0,maxpool,conv3x3-16,conv5x5-32+2,avgpool,conv3x3-16,conv3x3-32+4", 0,
+     0, false, 0.0f},
+    {"darts_noaux", "darts",
+     "Genotype(normal=[('sep_conv_5x5', 0), ('dil_conv_5x5', 1), ('avg_pool_3x3', 0), "
+     "('skip_connect', 2), ('dil_conv_3x3', 1), ('max_pool_3x3', 3), ('sep_conv_3x3', 2), "
+     "('avg_pool_3x3', 4)], normal_concat=[2, 3, 4, 5], reduce=[('skip_connect', 0), "
+     "('avg_pool_3x3', 1), ('sep_conv_5x5', 0), ('skip_connect', 2), ('dil_conv_5x5', 1), "
+     "('max_pool_3x3', 0), ('dil_conv_3x3', 3), ('sep_conv_3x3', 4)], reduce_concat=[2, 3, 4, 5])",
+     8, 5, false, 0.0f},
+};
+enum { XC_N_SPACE_NETS = sizeof xc_space_nets / sizeof xc_space_nets[0] };
 
 /* Trains net and saves it to path; true on success. */
 static inline bool xc_train(const xc_net *net, const char *path) {
@@ -371,6 +399,195 @@ static inline int xc_end(xc_ctx *c, const char *name) {
     }
     nasc_free(c->labels);
     return test_done(name);
+}
+
+/* ---- the formats, each run by a tool other than nasc ---- */
+
+#define XC_NPM_DIR NASC_BINARY_DIR "/npm-onnxruntime"
+
+/* Whether ONNX can be checked here: false with a message when node or npm is absent (the caller
+ * skips), false with a failed check when onnxruntime-node cannot be installed; it is installed once
+ * into BUILD/npm-onnxruntime with `npm install --ignore-scripts` (its CPU library ships inside the
+ * package) and NODE_PATH is pointed at it. */
+static inline bool xc_onnx_ready(xc_ctx *c) {
+    if (!xc_have("node") || !xc_have("npm")) {
+        printf("skipped ONNX: node or npm is not installed (scripts/setup installs nodejs and "
+               "npm)\n");
+        return false;
+    }
+    if (access(XC_NPM_DIR "/node_modules/onnxruntime-node/package.json", R_OK) != 0) {
+        mkdir(XC_NPM_DIR, 0755);
+        const char *argv[] = {"npm", "install", "--ignore-scripts", "--no-audit", "--no-fund",
+                              "--prefix", XC_NPM_DIR, "onnxruntime-node", NULL};
+        printf("installing onnxruntime-node into %s (once)\n", XC_NPM_DIR);
+        if (xc_run(c->log, argv) != 0) {
+            xc_tail(c->log);
+            CHECK_MSG(false, "npm install onnxruntime-node failed (log above)");
+            return false;
+        }
+    }
+    setenv("NODE_PATH", XC_NPM_DIR "/node_modules", 1);
+    return true;
+}
+
+/* `nasc export --format onnx` of model, onnx.checker.check_model(full_check=True) (Debian
+ * python3-onnx), ONNX Runtime on the first n test images (tests/export/onnx_run.js, batches of 64
+ * and a partial one), logits compared with want (nasc predict's) to 1e-4 with the same accuracy. */
+static inline void xc_check_onnx(xc_ctx *c, const xc_net *net, const char *model, int n,
+                                 const float *want) {
+    char onnx[600], got[600], nbuf[16], what[64];
+    snprintf(onnx, sizeof onnx, "%s/%s.onnx", c->dir, net->name);
+    snprintf(got, sizeof got, "%s/%s.ort.f32", c->dir, net->name);
+    snprintf(nbuf, sizeof nbuf, "%d", n);
+    snprintf(what, sizeof what, "%s/onnx", net->name);
+    const char *pixels = xc_pixels(c, n);
+    const char *exp[] = {c->cli, "export", "--model", model, "--format", "onnx", "--out", onnx,
+                         NULL};
+    const char *chk[] = {"/usr/bin/python3", "-c",
+                         "import sys, onnx; m = onnx.load(sys.argv[1]); "
+                         "onnx.checker.check_model(m, full_check=True); "
+                         "assert m.opset_import[0].version >= 13; "
+                         "i = m.graph.input[0].type.tensor_type.shape.dim; "
+                         "assert m.graph.input[0].name == 'input' and i[0].dim_param; "
+                         "assert m.graph.output[0].name == 'logits'; print('onnx.checker: ok')",
+                         onnx, NULL};
+    /* onnx_run.js reads exactly n images from the pixels file */
+    const char *ort[] = {"node", NASC_SOURCE_DIR "/tests/export/onnx_run.js", onnx, pixels,
+                         nbuf, "1", "28", "28", got, NULL};
+    if (want && pixels && xc_cmd(c, what, exp) && xc_cmd(c, what, chk) && xc_cmd(c, what, ort))
+        xc_check_file(c, what, got, want, n, 1e-4);
+}
+
+/* Whether /usr/bin/python3 imports torch and numpy (else a message: the caller skips). */
+static inline bool xc_torch_ready(void) {
+    const char *probe[] = {"/usr/bin/python3", "-c", "import torch, numpy", NULL};
+    if (xc_run("/dev/null", probe) == 0)
+        return true;
+    printf("skipped PyTorch: /usr/bin/python3 cannot import torch and numpy (scripts/setup "
+           "installs python3-torch)\n");
+    return false;
+}
+
+/* `nasc export --format pytorch` of model, run by tests/export/torch_run.py: eval-mode logits of
+ * the first n test images compared with want to 1e-4 with the same accuracy; in train mode every
+ * parameter gets a finite gradient and one SGD step changes the loss (torch_run.py fails if not). */
+static inline void xc_check_torch(xc_ctx *c, const xc_net *net, const char *model, int n,
+                                  const float *want) {
+    char py[600], got[600], nbuf[16], what[64];
+    snprintf(py, sizeof py, "%s/%s_net.py", c->dir, net->name);
+    snprintf(got, sizeof got, "%s/%s.torch.f32", c->dir, net->name);
+    snprintf(nbuf, sizeof nbuf, "%d", n);
+    snprintf(what, sizeof what, "%s/torch", net->name);
+    const char *pixels = xc_pixels(c, n);
+    const char *exp[] = {c->cli, "export", "--model", model, "--format", "pytorch", "--out", py,
+                         NULL};
+    const char *run[] = {"/usr/bin/python3", NASC_SOURCE_DIR "/tests/export/torch_run.py", py,
+                         pixels, nbuf, "1", "28", "28", got, NULL};
+    if (want && pixels && xc_cmd(c, what, exp) && xc_cmd(c, what, run))
+        xc_check_file(c, what, got, want, n, 1e-4);
+}
+
+/* ---- the C export: a driver, the generated files, two compilers ---- */
+
+/* The driver: reads n images (raw float32 NCHW) from argv[1], writes n x K logits to argv[2]. */
+static const char *const xc_c_driver_src =
+    "#include \"net.h\"\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "int main(int argc, char **argv) {\n"
+    "    static float px[NET_IN_C * NET_IN_H * NET_IN_W];\n"
+    "    float lg[NET_N_CLASSES];\n"
+    "    FILE *in, *out;\n"
+    "    int i, n;\n"
+    "    if (argc != 4)\n"
+    "        return 2;\n"
+    "    in = fopen(argv[1], \"rb\");\n"
+    "    out = fopen(argv[2], \"wb\");\n"
+    "    n = atoi(argv[3]);\n"
+    "    if (!in || !out)\n"
+    "        return 1;\n"
+    "    for (i = 0; i < n; i++) {\n"
+    "        if (fread(px, sizeof px, 1, in) != 1)\n"
+    "            return 1;\n"
+    "        (void)net_predict(px, lg);\n"
+    "        if (fwrite(lg, sizeof lg, 1, out) != 1)\n"
+    "            return 1;\n"
+    "    }\n"
+    "    fclose(in);\n"
+    "    return fclose(out) != 0;\n"
+    "}\n";
+
+/* Writes the driver to dir/driver.c (a failed check if it cannot). */
+static inline bool xc_c_driver(xc_ctx *c) {
+    char p[300];
+    snprintf(p, sizeof p, "%s/driver.c", c->dir);
+    FILE *f = fopen(p, "w");
+    bool ok = f && fputs(xc_c_driver_src, f) >= 0;
+    if (f)
+        ok &= fclose(f) == 0;
+    CHECK_MSG(ok, "cannot write %s", p);
+    return ok;
+}
+
+/* `nasc export --format c` of model with extra arguments into sub/net.{c,h}; the exit code (the
+ * output in dir/export.log). */
+static inline int xc_c_export(xc_ctx *c, const char *model, const char *sub, const char *extra) {
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/export.log", c->dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format c --out %s/net.c %s",
+             sub, c->cli, model, sub, extra);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    return xc_run(log, argv);
+}
+
+/* Compiles sub/net.c + the driver with cc, `-std=c99 -O2 -Wall -Wextra -pedantic -Werror` and
+ * extra flags into sub/exe; true on success, else a failed check and the compiler's output. */
+static inline bool xc_c_build(xc_ctx *c, const char *sub, const char *cc, const char *extra,
+                              const char *exe) {
+    char log[512], cmd[2048];
+    snprintf(log, sizeof log, "%s/build.log", c->dir);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s -std=c99 -O2 -Wall -Wextra -pedantic -Werror %s net.c %s/driver.c -I. "
+             "-o %s -lm",
+             sub, cc, extra, c->dir, exe);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const int rc = xc_run(log, argv);
+    CHECK_MSG(rc == 0, "%s: %s failed (%d)", sub, cc, rc);
+    if (rc)
+        xc_tail(log);
+    return rc == 0;
+}
+
+/* Runs sub/exe on the first n images of pixels (optionally under a wrapper such as valgrind) and
+ * reads its n x XC_K logits (caller frees); NULL with a failed check on failure. */
+static inline float *xc_c_run(xc_ctx *c, const char *sub, const char *exe, const char *wrap,
+                              const char *pixels, int n) {
+    char log[512], cmd[2048], out[600];
+    snprintf(log, sizeof log, "%s/run.log", c->dir);
+    snprintf(out, sizeof out, "%s/%s.logits", sub, exe);
+    snprintf(cmd, sizeof cmd, "cd %s && %s ./%s %s %s %d", sub, wrap, exe, pixels, out, n);
+    const char *argv[] = {"sh", "-c", cmd, NULL};
+    const int rc = xc_run(log, argv);
+    CHECK_MSG(rc == 0, "%s: %s %s exited %d", sub, wrap, exe, rc);
+    if (rc) {
+        xc_tail(log);
+        return NULL;
+    }
+    return xc_read_floats(out, (size_t)n * XC_K);
+}
+
+/* The generated header's NET_WEIGHT_BYTES and NET_ARENA_BYTES (0 when missing). */
+static inline void xc_c_header_sizes(const char *sub, size_t *wb, size_t *ab) {
+    char p[700], line[256];
+    snprintf(p, sizeof p, "%s/net.h", sub);
+    FILE *f = fopen(p, "r");
+    *wb = *ab = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "#define NET_WEIGHT_BYTES %zu", wb);
+        sscanf(line, "#define NET_ARENA_BYTES %zu", ab);
+    }
+    if (f)
+        fclose(f);
 }
 
 #endif /* NASC_TEST_EXPORT_CHECK_H */

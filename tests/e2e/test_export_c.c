@@ -24,100 +24,6 @@
 
 static xc_ctx c; /* the scratch directory c.dir, the log, the labels */
 
-/* The driver: reads n images (raw float32 NCHW) from argv[1], writes n x K logits to argv[2]. */
-static const char *const driver_src =
-    "#include \"net.h\"\n"
-    "#include <stdio.h>\n"
-    "#include <stdlib.h>\n"
-    "int main(int argc, char **argv) {\n"
-    "    static float px[NET_IN_C * NET_IN_H * NET_IN_W];\n"
-    "    float lg[NET_N_CLASSES];\n"
-    "    FILE *in, *out;\n"
-    "    int i, n;\n"
-    "    if (argc != 4)\n"
-    "        return 2;\n"
-    "    in = fopen(argv[1], \"rb\");\n"
-    "    out = fopen(argv[2], \"wb\");\n"
-    "    n = atoi(argv[3]);\n"
-    "    if (!in || !out)\n"
-    "        return 1;\n"
-    "    for (i = 0; i < n; i++) {\n"
-    "        if (fread(px, sizeof px, 1, in) != 1)\n"
-    "            return 1;\n"
-    "        (void)net_predict(px, lg);\n"
-    "        if (fwrite(lg, sizeof lg, 1, out) != 1)\n"
-    "            return 1;\n"
-    "    }\n"
-    "    fclose(in);\n"
-    "    return fclose(out) != 0;\n"
-    "}\n";
-
-static bool write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f)
-        ok &= fclose(f) == 0;
-    return ok;
-}
-
-/* Compiles sub/net.c + driver with cc and extra flags into sub/exe; true on success. */
-static bool build(const char *sub, const char *cc, const char *extra, const char *exe) {
-    char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/build.log", c.dir);
-    snprintf(cmd, sizeof cmd,
-             "cd %s && %s -std=c99 -O2 -Wall -Wextra -pedantic -Werror %s net.c %s/driver.c -I. "
-             "-o %s -lm",
-             sub, cc, extra, c.dir, exe);
-    const char *argv[] = {"sh", "-c", cmd, NULL};
-    const int rc = xc_run(log, argv);
-    CHECK_MSG(rc == 0, "%s: %s failed (%d)", sub, cc, rc);
-    if (rc)
-        xc_tail(log);
-    return rc == 0;
-}
-
-/* Runs sub/exe on the first n images of `pixels` (optionally under a wrapper), reads the logits;
- * NULL on failure. */
-static float *run_driver(const char *sub, const char *exe, const char *wrap, const char *pixels,
-                         int n) {
-    char log[512], cmd[2048], out[512];
-    snprintf(log, sizeof log, "%s/run.log", c.dir);
-    snprintf(out, sizeof out, "%s/%s.logits", sub, exe);
-    snprintf(cmd, sizeof cmd, "cd %s && %s ./%s %s %s %d", sub, wrap, exe, pixels, out, n);
-    const char *argv[] = {"sh", "-c", cmd, NULL};
-    const int rc = xc_run(log, argv);
-    CHECK_MSG(rc == 0, "%s: %s %s exited %d", sub, wrap, exe, rc);
-    if (rc) {
-        xc_tail(log);
-        return NULL;
-    }
-    return xc_read_floats(out, (size_t)n * XC_K);
-}
-
-/* `nasc export` with extra arguments into sub/net.{c,h}; the exit code. */
-static int export_c(const char *cli, const char *model, const char *sub, const char *extra) {
-    char log[512], cmd[2048];
-    snprintf(log, sizeof log, "%s/export.log", c.dir);
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && %s export --model %s --format c --out %s/net.c %s",
-             sub, cli, model, sub, extra);
-    const char *argv[] = {"sh", "-c", cmd, NULL};
-    return xc_run(log, argv);
-}
-
-/* The header's WEIGHT_BYTES and ARENA_BYTES. */
-static void header_sizes(const char *sub, size_t *wb, size_t *ab) {
-    char p[700], line[256];
-    snprintf(p, sizeof p, "%s/net.h", sub);
-    FILE *f = fopen(p, "r");
-    *wb = *ab = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        sscanf(line, "#define NET_WEIGHT_BYTES %zu", wb);
-        sscanf(line, "#define NET_ARENA_BYTES %zu", ab);
-    }
-    if (f)
-        fclose(f);
-}
-
 static void bad_input(const char *cli, const char *model) {
     char log[512], cmd[4096], sub[300];
     snprintf(log, sizeof log, "%s/bad.log", c.dir);
@@ -128,8 +34,8 @@ static void bad_input(const char *cli, const char *model) {
     const char *argv[] = {"sh", "-c", cmd, NULL};
     CHECK(xc_run(log, argv) == 2);
     /* int8 without calibration; unknown quantization */
-    CHECK(export_c(cli, model, sub, "--quantize int8") == 2);
-    CHECK(export_c(cli, model, sub, "--quantize int4 --calibration fashion-mnist") == 2);
+    CHECK(xc_c_export(&c, model, sub, "--quantize int8") == 2);
+    CHECK(xc_c_export(&c, model, sub, "--quantize int4 --calibration fashion-mnist") == 2);
     /* unwritable output: a directory that does not exist */
     snprintf(cmd, sizeof cmd, "%s export --model %s --format c --out %s/no/such/dir/net.c", cli,
              model, sub);
@@ -159,14 +65,14 @@ static void check_int8(const char *model, const char *sub, size_t wb, const floa
                        const char *pixels, int n) {
     char sub8[520];
     snprintf(sub8, sizeof sub8, "%s8", sub);
-    const int rc = export_c(c.cli, model, sub8, "--quantize int8 --calibration fashion-mnist");
+    const int rc = xc_c_export(&c, model, sub8, "--quantize int8 --calibration fashion-mnist");
     CHECK_MSG(rc == 0, "int8 export exited %d", rc);
     size_t wb8, ab8;
-    header_sizes(sub8, &wb8, &ab8);
+    xc_c_header_sizes(sub8, &wb8, &ab8);
     CHECK_MSG(rc == 0 && wb8 < wb / 3, "int8 weight bytes %zu vs float %zu", wb8, wb);
-    if (rc != 0 || !build(sub8, "gcc", "", "gcc"))
+    if (rc != 0 || !xc_c_build(&c, sub8, "gcc", "", "gcc"))
         return;
-    float *got = run_driver(sub8, "gcc", "", pixels, n);
+    float *got = xc_c_run(&c, sub8, "gcc", "", pixels, n);
     const int32_t *labels = c.labels;
     if (got && want) {
         int agree = 0, ok8 = 0, okf = 0;
@@ -207,8 +113,7 @@ int main(void) {
     const char *px = xc_pixels(&c, n);
     char pixels[320], p[512];
     snprintf(pixels, sizeof pixels, "%s", px ? px : "");
-    snprintf(p, sizeof p, "%s/driver.c", c.dir);
-    CHECK(write_text(p, driver_src));
+    CHECK(xc_c_driver(&c));
 
     for (int t = 0; t < XC_N_NETS; t++) {
         const xc_net *net = &xc_nets[t];
@@ -221,7 +126,7 @@ int main(void) {
         float *want = xc_model(&c, net, n, model, sizeof model);
         if (!want)
             continue;
-        const int rc = export_c(c.cli, model, sub, "");
+        const int rc = xc_c_export(&c, model, sub, "");
         CHECK_MSG(rc == 0, "%s: nasc export --format c exited %d", net->name, rc);
         if (rc) {
             snprintf(p, sizeof p, "%s/export.log", c.dir);
@@ -231,15 +136,15 @@ int main(void) {
         }
         /* the header's sizes: the weights as float32, a non-empty arena */
         size_t wb, ab;
-        header_sizes(sub, &wb, &ab);
+        xc_c_header_sizes(sub, &wb, &ab);
         CHECK_MSG(wb >= 4 * 100 && ab > 0, "%s: header sizes %zu %zu", net->name, wb, ab);
         const char *ccs[] = {"gcc", "clang"};
         for (int k = 0; k < 2; k++) {
             if ((k == 1 && !have_clang) || (k == 1 && !XC_ALL && t > 0))
                 continue;
-            if (!build(sub, ccs[k], "", ccs[k]))
+            if (!xc_c_build(&c, sub, ccs[k], "", ccs[k]))
                 continue;
-            float *got = run_driver(sub, ccs[k], "", pixels, n);
+            float *got = xc_c_run(&c, sub, ccs[k], "", pixels, n);
             if (got) {
                 char what[64];
                 snprintf(what, sizeof what, "%s/%s", net->name, ccs[k]);
@@ -249,15 +154,16 @@ int main(void) {
         }
         if (!strcmp(net->name, "nb201")) {
             /* sanitizers and valgrind, a few images */
-            if (build(sub, "gcc", "-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all",
-                      "san")) {
-                float *got = run_driver(sub, "san", "", pixels, 8);
+            if (xc_c_build(&c, sub, "gcc",
+                           "-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all",
+                           "san")) {
+                float *got = xc_c_run(&c, sub, "san", "", pixels, 8);
                 if (got)
                     xc_compare("nb201/asan", got, want, 8, XC_K, c.labels, 1e-4);
                 nasc_free(got);
             }
-            if (have_valgrind && build(sub, "gcc", "-g", "vg")) {
-                float *got = run_driver(sub, "vg", "valgrind -q --error-exitcode=3", pixels, 3);
+            if (have_valgrind && xc_c_build(&c, sub, "gcc", "-g", "vg")) {
+                float *got = xc_c_run(&c, sub, "vg", "valgrind -q --error-exitcode=3", pixels, 3);
                 if (got)
                     xc_compare("nb201/valgrind", got, want, 3, XC_K, c.labels, 1e-4);
                 nasc_free(got);

@@ -10,33 +10,19 @@
 #include "export_check.h"
 
 int main(void) {
-    const char *probe[] = {"/usr/bin/python3", "-c", "import torch, numpy", NULL};
-    if (xc_run("/dev/null", probe) != 0) {
-        fprintf(stderr, "skipped: /usr/bin/python3 cannot import torch and numpy (scripts/setup "
-                        "installs python3-torch)\n");
+    if (!xc_torch_ready())
         return 77;
-    }
     xc_ctx c;
     xc_begin(&c, "export_torch");
     for (int i = 0; i < XC_N_NETS; i++) {
         const xc_net *net = &xc_nets[i];
         /* all 10,000 test images for the baseline, the first 1,000 for the others */
         const int n = !strcmp(net->name, "baseline") ? XC_N_TEST : 1000;
-        char model[600], py[600], got[600], nbuf[16];
-        snprintf(py, sizeof py, "%s/%s_net.py", c.dir, net->name);
-        snprintf(got, sizeof got, "%s/%s.torch.f32", c.dir, net->name);
-        snprintf(nbuf, sizeof nbuf, "%d", n);
+        char model[600];
         const double t0 = xc_now();
         float *want = xc_model(&c, net, n, model, sizeof model);
-        const char *pixels = xc_pixels(&c, n);
         const double t1 = xc_now();
-        const char *exp[] = {c.cli, "export", "--model", model, "--format", "pytorch", "--out", py,
-                             NULL};
-        const char *run[] = {"/usr/bin/python3", NASC_SOURCE_DIR "/tests/export/torch_run.py", py,
-                             pixels, nbuf, "1", "28", "28", got, NULL};
-        const bool ok = want && pixels && xc_cmd(&c, net->name, exp) && xc_cmd(&c, net->name, run);
-        if (ok)
-            xc_check_file(&c, net->name, got, want, n, 1e-4);
+        xc_check_torch(&c, net, model, n, want);
         printf("%-10s export + torch eval and train %.1f s (model and nasc's logits %.1f s)\n",
                net->name, xc_now() - t1, t1 - t0);
         nasc_free(want);
