@@ -2,12 +2,17 @@
  * (python3-torch): the baseline CNN, an nb201 network, DARTS_V2 (C=16, 8 cells, auxiliary head)
  * and a mobilenet-space network, each trained briefly. In eval mode the module's logits must
  * agree with `nasc predict --logits` to 1e-4 (max abs) with the same accuracy (all 10,000 test
- * images for the baseline, the first 1,000 for the others); train mode must work and gradients
+ * images for the baseline, the first 1,000 for the others; test_export_pytorch_all.c: all 10,000
+ * for every network); train mode must work and gradients
  * reach every parameter (tests/export/torch_run.py). Skipped (77) when torch is absent. */
 // ctest: labels=slow timeout=1200
 #include "test.h"
 
 #include "export_check.h"
+
+#ifndef XC_ALL
+#define XC_ALL 0
+#endif
 
 int main(void) {
     if (!xc_torch_ready())
@@ -17,7 +22,7 @@ int main(void) {
     for (int i = 0; i < XC_N_NETS; i++) {
         const xc_net *net = &xc_nets[i];
         /* all 10,000 test images for the baseline, the first 1,000 for the others */
-        const int n = !strcmp(net->name, "baseline") ? XC_N_TEST : 1000;
+        const int n = (XC_ALL || !strcmp(net->name, "baseline")) ? XC_N_TEST : 1000;
         char model[600];
         const double t0 = xc_now();
         float *want = xc_model(&c, net, n, model, sizeof model);
@@ -28,5 +33,5 @@ int main(void) {
         nasc_free(want);
     }
     xc_tail(c.log); /* torch_run.py's summary lines (versions, the train-mode step) */
-    return xc_end(&c, "test_export_pytorch");
+    return xc_end(&c, XC_ALL ? "test_export_pytorch_all" : "test_export_pytorch");
 }
