@@ -32,9 +32,9 @@ int main(void) {
     for (int i = 0; i < XC_N_NETS; i++) {
         const xc_net *net = &xc_nets[i];
         /* all 10,000 test images for the baseline and the DARTS network, 1,000 for the others */
-        const int n =
-            (XC_ALL || !strcmp(net->name, "baseline") || !strcmp(net->name, "darts")) ? XC_N_TEST
-                                                                                       : 1000;
+        const int n = (XC_ALL || !strcmp(net->name, "baseline") || !strcmp(net->name, "darts"))
+                          ? XC_N_TEST
+                          : 1000;
         char model[600];
         const double t0 = xc_now();
         float *want = xc_model(&c, net, n, model, sizeof model);
