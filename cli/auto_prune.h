@@ -1,7 +1,7 @@
 /* auto_prune.h — zero-cost proxy pruning for `nasc auto` (docs/AUTO.md, "The plan"): score many
- * random cells with a proxy (an experiment of its own, resumable), keep the best-scored share as
- * a pool, and a strategy, "auto-pool", that proposes the pool best first and then goes on by
- * regularized evolution or by random sampling. */
+ * random cells with a proxy (an experiment of its own, resumable) and keep the best-scored share
+ * as a pool, which the search takes as its strategy's initial population (the experiment key
+ * init-archs: evolution or random propose the pool first, best first). */
 #ifndef NASC_CLI_AUTO_PRUNE_H
 #define NASC_CLI_AUTO_PRUNE_H
 
@@ -20,19 +20,11 @@ typedef struct auto_prune_config {
     int channels, cells;
 } auto_prune_config;
 
-/* Runs (or continues) the proxy experiment and sets the pool the "auto-pool" strategy proposes
- * from: the `keep` best-scored cells, best first. *out_kept: the pool's size (fewer than keep
- * when fewer trials succeeded). Errors: the experiment's; ABORTED when no trial succeeded. */
-nasc_status auto_prune(const auto_prune_config *c, int *out_kept, nasc_err *err);
-
-/* Registers the "auto-pool" strategy (once; later calls do nothing). Options: population P
- * (default 10), sample S (default 3), then = evolve | random: the first P trials (random: every
- * trial while the pool lasts) are the pool's cells in order; then regularized evolution over the
- * last P results (tournament of S, the best mutated) or uniform random cells. A pool must be set
- * (auto_prune) before the strategy is created. */
-nasc_status auto_pool_register(nasc_err *err);
-
-/* The pool (auto_prune's) freed. */
-void auto_pool_clear(void);
+/* Runs (or continues) the proxy experiment; *out_pool gets the `keep` best-scored cells (their
+ * texts, best first, ties: the earlier trial; the caller frees it with auto_prune_free), a
+ * function of the proxy database alone, and *out_kept their number (fewer than keep when fewer
+ * trials succeeded). Errors: the experiment's; ABORTED when no trial succeeded. */
+nasc_status auto_prune(const auto_prune_config *c, char ***out_pool, int *out_kept, nasc_err *err);
+void auto_prune_free(char **pool, int n);
 
 #endif /* NASC_CLI_AUTO_PRUNE_H */

@@ -59,6 +59,14 @@
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_"    \
     "3x3~2|"
 
+/* The prior cell, retrained when the budget is too small for a search to pay (docs/AUTO.md) and
+ * proposed first when searching: the best NB201 cell by CIFAR-10 validation accuracy after 12
+ * epochs (data/nb201.csv's short-training column; validation, not test), a prior from another
+ * data set */
+#define AUTO_PRIOR_ARCH                                                                            \
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_"    \
+    "3x3~2|"
+
 typedef struct auto_state {
     char dir[512];
     double budget;       /* seconds */
@@ -71,6 +79,7 @@ typedef struct auto_state {
     double search_end; /* this run's clock value at which the search stops */
     bool stopped_by_clock;
     nasc_experiment *ex;
+    double data_s; /* seconds loading the training split took */
 } auto_state;
 
 /* Test hooks (tests/e2e/auto.sh resume): NASC_TEST_AUTO_KILL_AT=PHASE kills the run with
@@ -115,6 +124,25 @@ static nasc_status json_write(const auto_state *s, const char *name, const cJSON
     if (f && fclose(f) != 0)
         ok = false;
     cJSON_free(text);
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "auto: %s: cannot write (%s)", path,
+                              strerror(errno));
+    }
+    return NASC_OK;
+}
+
+/* Writes `first` and then lines[0..n) to path, one a line, atomically (tmp, rename). */
+static nasc_status lines_write(const char *path, const char *first, char *const *lines, int n,
+                               nasc_err *err) {
+    char tmp[620];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%s\n", first) > 0;
+    for (int i = 0; ok && i < n; i++)
+        ok = fprintf(f, "%s\n", lines[i]) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
         return nasc_errorf_at(err, NASC_ERR_IO, path, -1, "auto: %s: cannot write (%s)", path,
@@ -175,6 +203,7 @@ static void on_search(const nasc_search_progress *p, void *user) {
 
 typedef struct retrain_ui {
     auto_state *s;
+    int64_t steps; /* the run's */
 } retrain_ui;
 
 static bool on_train(const nasc_train_event *ev, void *user) {
@@ -182,7 +211,7 @@ static bool on_train(const nasc_train_event *ev, void *user) {
     char what[200];
     snprintf(what, sizeof what, "epoch %d/%d loss %.4f", ev->epoch + 1, ev->epochs,
              (double)ev->avg_loss);
-    const double tot = (double)ev->epochs * (double)ev->steps_per_epoch;
+    const double tot = (double)u->steps;
     const double frac = tot > 0 ? (double)(ev->global_step + 1) / tot : 0.0;
     show(u->s, "retrain", frac < 1.0 ? frac : 1.0, what);
     /* test hook: a kill in the middle of the second epoch (the first one's checkpoint written) */
@@ -274,6 +303,7 @@ typedef struct auto_calib {
     double search_step_ms, search_epoch_s, val_eval_s; /* search network, middling cell */
     double light_epoch_s, heavy_epoch_s, test_eval_s;  /* retraining size: lightest / heaviest */
     double light_macs, heavy_macs;                     /* their multiply-adds (batch 1) */
+    double search_first_s, heavy_first_s; /* a fresh run's first step (set-up, cold caches) */
     char msg[sizeof(nasc_err){0}.msg + 8];
 } auto_calib;
 
@@ -326,12 +356,14 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
         nasc_train_fit f;
         nasc_status st = measure(AUTO_CALIB_ARCH, sn, tr, val, tc, seed, each, &f, NULL, &e2);
         out->search_step_ms = f.step_seconds * 1e3;
+        out->search_first_s = f.first_step_seconds;
         out->search_epoch_s = f.epoch_seconds;
         out->val_eval_s = f.eval_seconds;
         if (st == NASC_OK)
             st = measure(AUTO_HEAVY_ARCH, rn, train, test, tc, seed, each, &f, &out->heavy_macs,
                          &e2);
         out->heavy_epoch_s = f.epoch_seconds;
+        out->heavy_first_s = f.first_step_seconds;
         out->test_eval_s = f.eval_seconds;
         /* under 2 minutes the lightest cell is not measured (a third of the calibration): every
          * cell is then planned at the dearest one's epoch time */
@@ -371,27 +403,31 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
     return CLI_OK;
 }
 
-/* The retraining's epoch count, a function of the plan and the architecture alone (so that a
- * resumed run retrains exactly as the uninterrupted one): the epoch time of `macs` interpolated
- * between the calibrated lightest and heaviest cells (linear in multiply-adds, never below the
- * lightest), 5 % of margin, and as many epochs as fit the retraining's share after the test
- * evaluation; at least 1. */
-static int retrain_epochs(const cJSON *cal, const cJSON *plan, double macs, double *epoch_s) {
+/* The retraining of an architecture of `macs` multiply-adds, in optimizer steps: a function of
+ * the calibration record and the plan alone (so that a resumed run retrains exactly as the
+ * uninterrupted one). Its step time is the epoch time interpolated between the calibrated
+ * lightest and heaviest cells (linear in multiply-adds, never below the lightest) over the steps
+ * of an epoch; the count is as many steps as fit the retraining's share after the first step's
+ * set-up and the test evaluation, with 2 % for the per-epoch checkpoints and loader restarts (at
+ * least 1). *step_s: that step time. */
+static int64_t retrain_steps(const cJSON *cal, const cJSON *plan, double macs, double *step_s) {
     const double tl = num(cal, "retrain_light_epoch_s"), th = num(cal, "retrain_heavy_epoch_s");
     const double ml = num(cal, "retrain_light_macs"), mh = num(cal, "retrain_heavy_macs");
     double x = mh > ml ? (macs - ml) / (mh - ml) : 1.0;
     x = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
     double t = tl + (th - tl) * x;
     t = t < tl ? tl : t;
-    *epoch_s = t;
-    const double avail = num(plan, "retrain_s") - num(cal, "test_eval_s");
-    const double e = t > 0.0 ? floor(avail / (1.05 * t)) : 1000.0;
-    return e < 1.0 ? 1 : (e > 1000.0 ? 1000 : (int)e);
+    const double spe = num(plan, "retrain_steps_per_epoch");
+    *step_s = spe >= 1.0 ? t / spe : t;
+    const double setup = num(cal, "retrain_first_step_s") - *step_s;
+    const double avail = num(plan, "retrain_s") - num(cal, "test_eval_s") - (setup > 0 ? setup : 0);
+    const double n = *step_s > 0.0 ? floor(avail / (1.02 * *step_s)) : 1e9;
+    return n < 1.0 ? 1 : (n > 1e9 ? (int64_t)1e9 : (int64_t)n);
 }
 
 static int auto_main(int argc, char **argv) {
     const char *data = "fashion-mnist", *budget_s = NULL, *out = "auto-out", *objective = "",
-               *constraint = "";
+               *constraint = "", *arch_opt = NULL;
     double data_fraction = 1.0;
     int threads = 2, workers = 0;
     uint64_t seed = 1;
@@ -409,6 +445,8 @@ static int auto_main(int argc, char **argv) {
         {"workers", CLI_INT, &workers, "W",
          "search trials at once, forked processes (default 1; under mpirun -n N: the N-1 "
          "other ranks)"},
+        {"arch", CLI_STR, &arch_opt, "TEXT",
+         "no search: retrain this NB201 cell with the plan's recipe for the whole budget"},
         {"seed", CLI_U64, &seed, "S", "random seed (default 1)"},
         {"resume", CLI_BOOL, &resume, NULL, "continue the run in --out after a kill"},
         {"quiet", CLI_BOOL, &quiet, NULL, "no progress output"},
@@ -457,6 +495,24 @@ static int auto_main(int argc, char **argv) {
         return CLI_USAGE;
 
     nasc_err err = {0};
+    if (arch_opt) { /* checked now, not after the calibration */
+        nasc_space *sp = NULL;
+        nasc_arch *a = NULL;
+        nasc_status ast = nasc_space_new("nb201", NULL, &sp, &err);
+        if (ast == NASC_OK)
+            ast = nasc_arch_parse(sp, arch_opt, &a, &err);
+        nasc_arch_free(a);
+        nasc_space_free(sp);
+        if (ast != NASC_OK) {
+            cli_error("nasc auto: --arch: %s", err.msg);
+            return CLI_USAGE;
+        }
+        if (cons[0]) {
+            cli_error("nasc auto: --arch and --constraint: the constraints are checked by the "
+                      "search, which --arch skips");
+            return CLI_USAGE;
+        }
+    }
     nasc_status st = NASC_OK;
     nasc_dataset *full = NULL, *train = NULL, *test = NULL, *tr = NULL, *val = NULL;
     nasc_model *m = NULL;
@@ -486,8 +542,8 @@ static int auto_main(int argc, char **argv) {
             return CLI_USAGE;
         }
         const cJSON *oc = phase_get(&s, "calibrate"), *op = phase_get(&s, "plan");
-        if ((oc && !cJSON_IsNumber(cJSON_GetObjectItem(oc, "retrain_heavy_epoch_s"))) ||
-            (op && !cJSON_IsNumber(cJSON_GetObjectItem(op, "ask_ahead")))) {
+        if ((oc && !cJSON_IsNumber(cJSON_GetObjectItem(oc, "retrain_first_step_s"))) ||
+            (op && !cJSON_IsNumber(cJSON_GetObjectItem(op, "retrain_steps_per_epoch")))) {
             cli_error("nasc auto: --resume: %s was written by an older nasc auto, whose plan this "
                       "one cannot continue; start a new run",
                       path);
@@ -525,8 +581,10 @@ static int auto_main(int argc, char **argv) {
 
     /* ---- data: the training split (reduced by --data-fraction), a validation split held out of
      * it for the search, and the test split, used once at the end ---- */
-    if ((st = nasc_dataset_load(data, NASC_SPLIT_TRAIN, &full, &err)) != NASC_OK ||
-        (st = nasc_dataset_load(data, NASC_SPLIT_TEST, &test, &err)) != NASC_OK) {
+    const double t_data = cli_now();
+    st = nasc_dataset_load(data, NASC_SPLIT_TRAIN, &full, &err);
+    s.data_s = cli_now() - t_data;
+    if (st != NASC_OK || (st = nasc_dataset_load(data, NASC_SPLIT_TEST, &test, &err)) != NASC_OK) {
         rc = cli_fail(st, &err, true);
         goto done;
     }
@@ -580,6 +638,11 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "retrain_light_macs", c.light_macs);
         cJSON_AddNumberToObject(f, "retrain_heavy_macs", c.heavy_macs);
         cJSON_AddNumberToObject(f, "test_eval_s", c.test_eval_s);
+        cJSON_AddNumberToObject(f, "first_step_s", c.search_first_s);
+        cJSON_AddNumberToObject(f, "retrain_first_step_s", c.heavy_first_s);
+        /* loading the training split: what each experiment (the search's, the proxy's) pays
+         * once when it opens */
+        cJSON_AddNumberToObject(f, "data_s", s.data_s);
         /* the time used before the plan (data loading and this calibration), planned with */
         cJSON_AddNumberToObject(f, "elapsed_s", elapsed(&s));
         if ((rc = speed_override(f)) != CLI_OK) {
@@ -596,83 +659,139 @@ static int auto_main(int argc, char **argv) {
         cal = phase_get(&s, "calibrate");
     }
 
-    /* ---- plan: half the budget searches, the rest retrains (minus a reserve for evaluation
-     * and writing); a trial is one epoch at search size on a share of the training split chosen
-     * so that at least 12 trials fit ---- */
+    /* ---- plan (docs/AUTO.md, "The plan"): a function of the budget and the calibration record
+     * alone (its measured time used so far included), so that a resumed run plans exactly as
+     * the uninterrupted one did ---- */
     cJSON *plan = phase_get(&s, "plan");
     if (!plan) {
-        /* a function of the budget and the calibration record alone (its measured time used
-         * so far included), so that a resumed run plans exactly as the uninterrupted one did */
         const double left = s.budget - num(cal, "elapsed_s");
-        /* the test evaluation is inside the retraining's fit; the reserve covers the outputs
-         * (cost measurement, model, report) and the gaps between phases */
+        /* the test evaluation is inside the retraining's share; the reserve covers the outputs
+         * (cost measurement, model, exports, report) and the gaps between phases */
         const double reserve = 0.01 * s.budget + 3.0;
         /* a calibration that took (nearly) the whole budget (a very loaded machine) leaves a
-         * minimal plan: 2 trials, 1 epoch, 1 s each share; the run then overruns, and says so */
+         * minimal plan: 2 trials, 1 s each share; the run then overruns, and says so */
         const bool starved = left - reserve < 2.0;
         const double usable = starved ? 2.0 : left - reserve;
-        const double search_s = 0.5 * usable;
         const double epoch_s = num(cal, "epoch_s"), val_s = num(cal, "val_eval_s");
-        /* zero-cost proxy pruning (docs/AUTO.md): a tenth of the search window scores random
-         * cells with synflow (a cell costs at most one training step at search size + 0.1 s
-         * of process and network set-up), the trials are planned on the other nine tenths and
-         * start from the best-scored fifth. It pays when at least 5 cells are scored per trial;
-         * not with constraints (synflow favours large cells, which they exclude) */
-        const double proxy_cell_s = num(cal, "step_ms") / 1e3 + 0.1;
-        double proxy_cells = floor(0.1 * search_s / proxy_cell_s);
-        proxy_cells = proxy_cells > AUTO_PROXY_MAX_CELLS ? AUTO_PROXY_MAX_CELLS : proxy_cells;
-        int64_t trials = 0;
-        double frac = 1.0, per_trial = 0.0;
-        bool prune = false;
+        const double step_s = num(cal, "step_ms") / 1e3, data_s = num(cal, "data_s");
+        /* a trial: a forked process that builds its network and trains (its first step pays
+         * the set-up: the calibrated first step beyond a steady one) plus 0.2 s for the fork and
+         * the database */
+        const double first_extra = num(cal, "first_step_s") - step_s;
+        const double trial_setup = (first_extra > 0.0 ? first_extra : 0.0) + 0.2;
+        /* the retraining's steps per epoch (the loader drops a last partial batch) */
+        const double spe = train->n > tc.batch ? floor((double)train->n / tc.batch) : 1.0;
         /* W trials at once (--workers, or the other ranks under mpirun) */
         const int W = workers;
-        for (int pass = 0; pass < 2; pass++) { /* pass 1: with pruning, if it pays */
-            const double window = pass ? 0.9 * search_s : search_s;
-            const double per_trial_full = epoch_s + val_s + 1.0; /* + fork and data setup */
-            frac = window / (12.0 * per_trial_full);
+        /* search or not: a search halves the retraining. Below 5 epochs of retraining (of the
+         * dearest cell) accuracy still climbs steeply with epochs, so the half a search takes
+         * costs more than a search at that budget can find over a good prior cell: the plan
+         * then retrains the prior (or --arch) for the whole budget. Constraints always search
+         * (the prior may violate them). */
+        const double heavy_epoch = num(cal, "retrain_heavy_epoch_s");
+        const double half_epochs = heavy_epoch > 0.0 ? 0.5 * usable / heavy_epoch : 1e9;
+        const bool search = !arch_opt && (cons[0] || half_epochs >= 5.0);
+        const double search_s = search ? 0.5 * usable : 0.0;
+        /* zero-cost proxy pruning (docs/AUTO.md): a tenth of the search window scores random
+         * cells with synflow (a cell costs at most one training step at search size + 0.1 s of
+         * process and network set-up), the trials are planned on the other nine tenths and
+         * start from the best-scored fifth. It pays when at least 5 cells are scored per trial;
+         * not with constraints (synflow favours large cells, which they exclude) */
+        const double proxy_cell_s = step_s + 0.1;
+        int64_t trials = 0;
+        double frac = 1.0, per_trial = 0.0, proxy_cells = 0.0, trial_window = 0.0;
+        bool prune = false;
+        for (int pass = 0; search && pass < 2; pass++) { /* pass 1: with pruning, if it pays */
+            /* the proxy experiment opens its own data set and scores its cells */
+            const double proxy_s = pass ? 0.1 * search_s : 0.0;
+            proxy_cells = pass ? floor((proxy_s - data_s) / proxy_cell_s) : 0.0;
+            proxy_cells = proxy_cells > AUTO_PROXY_MAX_CELLS ? AUTO_PROXY_MAX_CELLS : proxy_cells;
+            /* the search's experiment opens the data set once, then runs the trials */
+            trial_window = search_s - proxy_s - data_s;
+            trial_window = trial_window > 1.0 ? trial_window : 1.0;
+            /* the share of the training split a trial trains on: at least 12 trials fit */
+            const double per_trial_full = epoch_s + val_s + trial_setup;
+            frac = trial_window / (12.0 * per_trial_full);
             frac = frac > 1.0 ? 1.0 : (frac < 0.02 ? 0.02 : frac);
-            per_trial = epoch_s * frac + val_s * frac + 1.0;
-            trials = (int64_t)(window / per_trial) * W;
+            per_trial = (epoch_s + val_s) * frac + trial_setup;
+            /* as many as fill the window: the plan fixes the count (so that a resume is exact) */
+            trials = (int64_t)floor(trial_window / per_trial) * W;
             trials = trials < 2 ? 2 : trials;
             if (pass == 1)
                 break;
             /* an MPI job's ranks serve one experiment, the search's: no proxy experiment */
-            if (cons[0] || ranks > 1 || proxy_cells < 5.0 * (double)trials)
+            const double cells1 = floor((0.1 * search_s - data_s) / proxy_cell_s);
+            if (cons[0] || ranks > 1 || cells1 < 5.0 * (double)trials)
                 break;
             prune = true;
         }
+        /* the trials fill their window: the share of the training split is stretched so that
+         * the rounds of W trials end with it (when it is not already the whole split) */
+        const int64_t rounds = search ? (trials + W - 1) / W : 0;
+        if (search && frac < 1.0) {
+            const double f = (trial_window / (double)rounds - trial_setup) / (epoch_s + val_s);
+            frac = f > frac ? (f < 1.0 ? f : 1.0) : frac;
+            per_trial = (epoch_s + val_s) * frac + trial_setup;
+        }
+        const double proxy_pred = prune ? data_s + proxy_cells * proxy_cell_s : 0.0;
+        const double trials_pred = search ? data_s + (double)rounds * per_trial : 0.0;
+        /* the retraining gets the rest, what the search's rounding left included */
+        double retrain_s = usable - proxy_pred - trials_pred;
+        retrain_s = retrain_s > 1.0 ? retrain_s : 1.0;
         const char *strategy = trials >= 20 ? "evolution" : "random";
         const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
         plan = cJSON_CreateObject();
         cJSON_AddStringToObject(plan, "space", "nb201");
-        cJSON_AddStringToObject(plan, "estimator",
-                                prune ? "synflow pruning, then low-fidelity training (1 epoch, 8 "
-                                        "channels)"
-                                      : "low-fidelity training (1 epoch, 8 channels)");
-        cJSON_AddStringToObject(plan, "strategy", strategy);
-        cJSON_AddNumberToObject(plan, "trials", (double)trials);
-        cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
-        /* evolution proposes W - 1 trials ahead of the results, so that W workers are busy; an
-         * identity of the search (its trials do not depend on how many workers run them) */
-        cJSON_AddNumberToObject(plan, "workers", W);
-        cJSON_AddNumberToObject(plan, "ask_ahead", W - 1);
-        if (prune) {
-            cJSON_AddStringToObject(plan, "proxy", "synflow");
-            cJSON_AddNumberToObject(plan, "proxy_cells", proxy_cells);
-            cJSON_AddNumberToObject(plan, "pool", pool);
+        cJSON_AddBoolToObject(plan, "with_search", search);
+        if (search) {
+            cJSON_AddStringToObject(plan, "estimator",
+                                    prune ? "synflow pruning, then low-fidelity training (1 epoch, "
+                                            "8 channels)"
+                                          : "low-fidelity training (1 epoch, 8 channels)");
+            cJSON_AddStringToObject(plan, "strategy", strategy);
+            cJSON_AddNumberToObject(plan, "trials", (double)trials);
+            cJSON_AddNumberToObject(plan, "trial_data_fraction", frac);
+            cJSON_AddNumberToObject(plan, "trial_s", per_trial);
+            /* evolution proposes W - 1 trials ahead of the results, so that W workers are busy;
+             * an identity of the search (its trials do not depend on how many workers run them) */
+            cJSON_AddNumberToObject(plan, "workers", W);
+            cJSON_AddNumberToObject(plan, "ask_ahead", W - 1);
+            if (prune) {
+                cJSON_AddStringToObject(plan, "proxy", "synflow");
+                cJSON_AddNumberToObject(plan, "proxy_cells", proxy_cells);
+                cJSON_AddNumberToObject(plan, "pool", pool);
+            }
+        } else {
+            /* no search: --arch, or the prior cell */
+            cJSON_AddStringToObject(plan, "arch", arch_opt ? arch_opt : AUTO_PRIOR_ARCH);
+            cJSON_AddNumberToObject(plan, "ask_ahead", 0);
         }
-        cJSON_AddNumberToObject(plan, "search_s", search_s);
-        cJSON_AddNumberToObject(plan, "retrain_s", usable - search_s);
+        cJSON_AddNumberToObject(plan, "search_s", proxy_pred + trials_pred);
+        cJSON_AddNumberToObject(plan, "retrain_s", retrain_s);
+        cJSON_AddNumberToObject(plan, "retrain_steps_per_epoch", spe);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
-        double el, eh;
-        const int ep_light = retrain_epochs(cal, plan, num(cal, "retrain_light_macs"), &el);
-        const int ep_heavy = retrain_epochs(cal, plan, num(cal, "retrain_heavy_macs"), &eh);
+        double sl, sh;
+        const int64_t st_light = retrain_steps(cal, plan, num(cal, "retrain_light_macs"), &sl);
+        const int64_t st_heavy = retrain_steps(cal, plan, num(cal, "retrain_heavy_macs"), &sh);
+        /* what the plan predicts the run takes (with the dearest cell): the phases' times
+         * should sum to the budget (tests/e2e/auto.sh checks it) */
+        cJSON *pred = cJSON_AddObjectToObject(plan, "predicted_s");
+        cJSON_AddNumberToObject(pred, "calibration", num(cal, "elapsed_s"));
+        cJSON_AddNumberToObject(pred, "proxy_scoring", proxy_pred);
+        cJSON_AddNumberToObject(pred, "trials", trials_pred);
+        const double setup_h = num(cal, "retrain_first_step_s") - sh;
+        cJSON_AddNumberToObject(pred, "retraining",
+                                (double)st_heavy * sh * 1.02 + num(cal, "test_eval_s") +
+                                    (setup_h > 0 ? setup_h : 0));
+        cJSON_AddNumberToObject(pred, "reserve", reserve);
         /* one-shot: a first-order DARTS search of 10 % of Fashion-MNIST took 18 min on this
          * machine (docs/ONESHOT.md), on the whole of it ~3 h; with a retraining as long, it
          * would need budgets of 6 h and more */
         if (!quiet) {
-            char pr[256];
-            if (prune)
+            char pr[256], body[1024];
+            if (!search)
+                snprintf(pr, sizeof pr, "%s", "");
+            else if (prune)
                 snprintf(pr, sizeof pr,
                          "  pruning: synflow scores %.0f random cells in ~%.0f s (%.2f s a "
                          "cell); the trials start from the best %d\n",
@@ -684,31 +803,45 @@ static int auto_main(int argc, char **argv) {
                                        "search's"
                                      : "too few cells could be scored per trial (fewer than 5) to "
                                        "pay for the tenth of the search it takes");
+            if (search)
+                snprintf(body, sizeof body,
+                         "%s"
+                         "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training "
+                         "split, scored on the validation split (~%.1f s a trial)\n"
+                         "  strategy: %s, %lld trials in %.0f s on %d worker%s (%s), the prior "
+                         "cell%s first\n",
+                         pr, frac * 100.0, per_trial, strategy, (long long)trials, trial_window, W,
+                         W > 1 ? "s" : "",
+                         trials >= 20 ? "enough trials for regularized evolution to improve on "
+                                        "random sampling"
+                                      : "too few trials for a model-based or evolutionary "
+                                        "strategy",
+                         prune ? " and the pruned pool" : "");
+            else
+                snprintf(body, sizeof body, "  no search: %s; retraining %s for the whole budget\n",
+                         arch_opt ? "--arch given"
+                                  : "a search would leave the retraining fewer than 5 epochs "
+                                    "(its half), where epochs matter more than the cell",
+                         arch_opt ? "it" : "the prior cell (NB201's best at 12 epochs)");
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"
                     "  calibration: %.1f ms per step at search size (%d channels, %d cell)\n"
                     "  space nb201 (cells of 5 ops on 6 edges; small, trains fast on 2 cores)\n"
                     "%s"
-                    "  estimator: low-fidelity training, 1 epoch on %.0f%% of the training split,"
-                    " scored on the validation split (~%.1f s a trial)\n"
-                    "  strategy: %s%s, %lld trials in %.0f s on %d worker%s (%s)\n"
-                    "  retraining: %.0f s, %d channels%s: %d epochs for the dearest cell (%.1f s "
-                    "an epoch) to %d for the cheapest (%.1f s), the winner's count from its "
+                    "  retraining: %.0f s, %d channels%s, in steps with the cosine schedule "
+                    "over them: %lld steps (%.1f epochs) for the dearest cell (%.1f ms a step) "
+                    "to %lld for the cheapest (%.1f ms), the winner's count from its "
                     "multiply-adds\n"
-                    "  reserve: %.0f s for the test evaluation and the outputs\n"
+                    "  reserve: %.0f s for the outputs\n"
                     "  not chosen: one-shot supernet search (a DARTS search of Fashion-MNIST "
                     "alone takes hours on this machine, docs/ONESHOT.md)\n",
                     s.budget, tr->name, tr->n, val->n, test->n, num(cal, "step_ms"),
-                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, pr, frac * 100.0, per_trial, strategy,
-                    prune ? " from the pruned pool" : "", (long long)trials,
-                    prune ? 0.9 * search_s : search_s, W, W > 1 ? "s" : "",
-                    trials >= 20 ? "enough trials for regularized evolution to improve on "
-                                   "random sampling"
-                                 : "too few trials for a model-based or evolutionary strategy",
-                    usable - search_s, cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
+                    AUTO_SEARCH_CHANNELS, AUTO_SEARCH_CELLS, body, retrain_s,
+                    cons[0] ? AUTO_SEARCH_CHANNELS : AUTO_RETRAIN_CHANNELS,
                     cons[0] ? " (the searched size: the constraints were checked on it)" : "",
-                    ep_heavy, eh, ep_light, el, reserve);
+                    (long long)st_heavy, (double)st_heavy / spe, sh * 1e3, (long long)st_light,
+                    sl * 1e3, reserve);
         }
         if (starved)
             fprintf(stderr,
@@ -732,6 +865,20 @@ static int auto_main(int argc, char **argv) {
 
     /* ---- search ---- */
     cJSON *srch = phase_get(&s, "search");
+    if (!srch && !cJSON_IsTrue(cJSON_GetObjectItem(plan, "with_search"))) {
+        /* no search (the plan's choice): the plan's architecture is the one retrained */
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "best_arch", str(plan, "arch"));
+        cJSON_AddBoolToObject(f, "fallback", false);
+        cJSON_AddNumberToObject(f, "trials", 0);
+        cJSON_AddNumberToObject(f, "failed", 0);
+        cJSON_AddBoolToObject(f, "stopped_by_time", false);
+        if ((st = phase_done(&s, "search", f, elapsed(&s), &err)) != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
+        }
+        srch = phase_get(&s, "search");
+    }
     if (!srch) {
         const double t0 = elapsed(&s);
         /* a safety stop, for a machine much slower than calibrated: the search's window (it
@@ -751,9 +898,14 @@ static int auto_main(int argc, char **argv) {
             rc = CLI_USAGE;
             goto done;
         }
+        /* the strategy's initial population (experiment key init-archs), proposed first: the
+         * prior cell, then, with proxy pruning, the pool of the best-scored cells (its own
+         * experiment, continued after a kill; the pool a function of its database) */
+        char init_file[600];
+        path_in(&s, "init.txt", init_file, sizeof init_file);
+        char **pool = NULL;
+        int kept = 0;
         if (str(plan, "proxy")) {
-            /* proxy pruning: the pool of the best-scored cells (its own experiment, continued
-             * after a kill), which the "auto-pool" strategy starts from */
             char pdb[600];
             path_in(&s, "proxy.db", pdb, sizeof pdb);
             const auto_prune_config pc = {.db = pdb,
@@ -765,24 +917,27 @@ static int auto_main(int argc, char **argv) {
                                           .seed = seed,
                                           .channels = AUTO_SEARCH_CHANNELS,
                                           .cells = AUTO_SEARCH_CELLS};
-            int kept = 0;
             if (!quiet)
                 fprintf(stderr, "nasc auto: scoring %lld cells with %s\n", (long long)pc.n,
                         pc.proxy);
-            if ((st = auto_prune(&pc, &kept, &err)) != NASC_OK ||
-                (st = auto_pool_register(&err)) != NASC_OK) {
+            if ((st = auto_prune(&pc, &pool, &kept, &err)) != NASC_OK) {
                 rc = cli_fail(st, &err, false);
                 goto done;
             }
-            sopt = !strcmp(strategy, "evolution") ? "then=evolve" : "then=random";
-            strategy = "auto-pool";
+        }
+        st = lines_write(init_file, AUTO_PRIOR_ARCH, pool, kept, &err);
+        auto_prune_free(pool, kept);
+        if (st != NASC_OK) {
+            rc = cli_fail(st, &err, false);
+            goto done;
         }
         struct {
             const char *k;
             const char *v;
-        } kv[] = {{"space", "nb201"}, {"strategy", strategy},   {"strategy-opt", sopt},
-                  {"data", data},     {"objective", objective}, {"constraint", cons},
-                  {"db", dbp}};
+        } kv[] = {{"space", "nb201"},     {"strategy", strategy},
+                  {"strategy-opt", sopt}, {"init-archs", init_file},
+                  {"data", data},         {"objective", objective},
+                  {"constraint", cons},   {"db", dbp}};
         for (size_t i = 0; i < sizeof kv / sizeof kv[0] && st == NASC_OK; i++)
             st = nasc_config_set(&ec, kv[i].k, kv[i].v, &err);
         ec.seed = seed;
@@ -878,14 +1033,18 @@ static int auto_main(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
-        /* the epoch count: the plan's, for this architecture's multiply-adds (a checkpoint of
-         * a killed retraining holds the same count) */
-        double epoch_s;
-        tc.epochs = retrain_epochs(cal, plan, mc.macs, &epoch_s);
+        /* the step count: the plan's, for this architecture's multiply-adds (a checkpoint of
+         * a killed retraining holds the same count); the cosine schedule spans these steps */
+        double step_s;
+        tc.steps = retrain_steps(cal, plan, mc.macs, &step_s);
+        const double spe = num(plan, "retrain_steps_per_epoch");
+        tc.epochs = (int)ceil((double)tc.steps / spe);
         const bool resumed = access(ckpt, F_OK) == 0;
         if (!quiet)
-            fprintf(stderr, "nasc auto: retraining %s: %d epochs (~%.1f s each)%s\n", arch,
-                    tc.epochs, epoch_s, resumed ? " (resumed from the checkpoint)" : "");
+            fprintf(stderr,
+                    "nasc auto: retraining %s: %lld steps, %.2f epochs (~%.1f ms a step)%s\n", arch,
+                    (long long)tc.steps, (double)tc.steps / spe, step_s * 1e3,
+                    resumed ? " (resumed from the checkpoint)" : "");
         char *meta =
             cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, num(plan, "retrain_s"));
         tc.checkpoint = ckpt;
@@ -896,9 +1055,9 @@ static int auto_main(int argc, char **argv) {
          * its budget (a calibration on a very loaded machine) still gets 1.5 times the planned
          * training: a model late rather than none */
         const double hard = 1.03 * s.budget - elapsed(&s) - num(cal, "test_eval_s") - 2.0;
-        const double planned = 1.5 * tc.epochs * epoch_s;
+        const double planned = 1.5 * (double)tc.steps * step_s;
         tc.max_seconds = hard > planned ? hard : planned;
-        retrain_ui ui = {&s};
+        retrain_ui ui = {&s, tc.steps};
         nasc_train_result res;
         st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
         cli_progress_end(&s.bar);
@@ -910,12 +1069,13 @@ static int auto_main(int argc, char **argv) {
             goto done;
         }
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "epochs", tc.epochs);
-        cJSON_AddNumberToObject(f, "epochs_done", res.epochs_done);
+        cJSON_AddNumberToObject(f, "epochs", (double)tc.steps / spe);
+        cJSON_AddNumberToObject(f, "steps", (double)tc.steps);
+        cJSON_AddNumberToObject(f, "steps_done", (double)res.steps);
         cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
         cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
         cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
-        cJSON_AddBoolToObject(f, "stopped_by_time", res.epochs_done < tc.epochs);
+        cJSON_AddBoolToObject(f, "stopped_by_time", res.steps < tc.steps);
         const nasc_cost_config cc = {.repeats = 10, .threads = 1};
         if ((st = nasc_model_cost_measure(m, &cc, &mc, &err)) != NASC_OK) {
             cJSON_Delete(f);
@@ -951,7 +1111,9 @@ static int auto_main(int argc, char **argv) {
         path_in(&s, "report.html", rep, sizeof rep);
         nasc_report_opts ro;
         nasc_report_opts_default(&ro);
-        if ((st = nasc_report_write_file(dbp, rep, &ro, NULL, &err)) != NASC_OK) {
+        /* the report is the search's: none without a search (the summary says so) */
+        const bool searched = cJSON_IsTrue(cJSON_GetObjectItem(plan, "with_search"));
+        if (searched && (st = nasc_report_write_file(dbp, rep, &ro, NULL, &err)) != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
@@ -1034,6 +1196,7 @@ static int auto_main(int argc, char **argv) {
                         qi.weight_bytes, flash_lim, qi.arena_bytes, ram_lim);
         }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
+        cJSON_AddNumberToObject(sum, "steps", num(ret, "steps"));
         /* the result is a function of the recorded plan unless a safety stop fired */
         const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
         const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));
@@ -1052,10 +1215,16 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(ph, "total", elapsed(&s));
         cJSON_AddNumberToObject(sum, "budget_s", s.budget);
         cJSON_AddStringToObject(sum, "model", "model.nasc");
-        cJSON_AddStringToObject(sum, "report", "report.html");
+        if (searched)
+            cJSON_AddStringToObject(sum, "report", "report.html");
+        else
+            cJSON_AddNullToObject(sum, "report");
         cJSON_AddStringToObject(sum, "onnx", "model.onnx");
         cJSON_AddStringToObject(sum, "c", "model.c");
-        cJSON_AddStringToObject(sum, "database", "search.db");
+        if (searched)
+            cJSON_AddStringToObject(sum, "database", "search.db");
+        else
+            cJSON_AddNullToObject(sum, "database");
         st = json_write(&s, "summary.json", sum, &err);
         if (st == NASC_OK) {
             cJSON *f = cJSON_CreateObject();
@@ -1068,9 +1237,10 @@ static int auto_main(int argc, char **argv) {
         }
         const char *best_arch = str(srch, "best_arch");
         printf("test accuracy %.2f%% (%s, %.0f parameters); %s/summary.json, model.nasc, "
-               "model.onnx, model.c/.h%s, report.html; %.0f s of %.0f s\n",
+               "model.onnx, model.c/.h%s%s; %.0f s of %.0f s\n",
                num(ret, "test_acc"), best_arch ? best_arch : "?", num(ret, "params"), out,
-               mcu ? ", model_int8.c/.h" : "", elapsed(&s), s.budget);
+               mcu ? ", model_int8.c/.h" : "",
+               searched ? ", report.html" : " (no search: no report)", elapsed(&s), s.budget);
         if (stop_search || stop_retrain)
             printf("the safety stop fired in the %s (the machine was slower than calibrated): "
                    "this result is not the plan's, a rerun may differ\n",
@@ -1092,7 +1262,6 @@ done:
     nasc_dataset_free(val);
     nasc_dataset_free(test);
     cJSON_Delete(s.phases);
-    auto_pool_clear();
     return rc;
 }
 

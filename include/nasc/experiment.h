@@ -60,6 +60,9 @@ typedef struct nasc_experiment_config {
     char space[32];         /* space name (space.h) */
     char strategy[32];      /* strategy name (strategy.h) */
     char strategy_opt[256]; /* "key=value,..." strategy options */
+    char init_archs[512];   /* a file of architectures, one a line ('#' comments), that the
+                             * strategy proposes first (strategy.h's initial population:
+                             * evolution, random), or "" */
     char benchmark[512];    /* tabular evaluator spec ("nb201:cifar10", "table:F.csv:COL"), or "" */
     bool oracle;            /* nb201 tables: search on the test accuracy (labelled everywhere) */
     char table_low[128];    /* user tables: "COLUMN[:REPORT]" at the low fidelity, or "" */

@@ -62,6 +62,12 @@ typedef struct nasc_strategy_config {
     int n_fidelities;    /* the evaluator's discrete fidelities, ascending (tables: 12, 200); */
     double fidelities[NASC_MAX_FIDELITIES]; /* 0 = any fidelity (training) */
     int n_objectives; /* 0/1: single objective (score); >1: result.objectives */
+    /* An initial population: architectures of the space (texts, as nasc_arch_parse reads them;
+     * not owned, read by nasc_strategy_new only) proposed first, in order, in place of random
+     * samples: evolution's first min(P, n_init) trials, random's first n_init (e.g. the cells a
+     * zero-cost proxy ranked best). Strategies that take none refuse a list (ARG). */
+    const char *const *init;
+    int n_init;
 } nasc_strategy_config;
 
 /* One proposal. arch is owned by the caller after ask (free with nasc_arch_free). */
@@ -91,6 +97,7 @@ typedef struct nasc_strategy_i {
     const nasc_strategy_opt *opts; /* accepted options (NULL if none) */
     int n_opts;
     bool needs_finite; /* only for finite, enumerable spaces (grid) */
+    bool takes_init;   /* proposes cfg.init first (the others refuse one) */
     /* The default --ask-ahead with W > 1 workers is ahead_per_worker x (W - 1) (0: 2): the trials
      * ahead of the results that keep every worker busy while the oldest unfinished trial holds
      * back the results (told in order). More for uneven trial times (ASHA: 8). */

@@ -28,6 +28,9 @@ static const nasc_config_key keys[] = {
     {"strategy", NASC_CFG_STR, OFF(strategy), SZ(strategy), ID, "NAME", "search strategy"},
     {"strategy-opt", NASC_CFG_STR, OFF(strategy_opt), SZ(strategy_opt), ID, "K=V,...",
      "strategy options, e.g. population=20,sample=5"},
+    {"init-archs", NASC_CFG_STR, OFF(init_archs), SZ(init_archs), ID, "FILE",
+     "architectures (one a line) proposed first: the initial population of evolution, the first "
+     "trials of random"},
     {"benchmark", NASC_CFG_STR, OFF(benchmark), SZ(benchmark), ID, "SPEC",
      "tabular evaluator: nb201:cifar10, nb201:cifar100 (search on validation, report test) or "
      "table:FILE.csv:SEARCH_COLUMN[:REPORT_COLUMN]"},
@@ -363,8 +366,8 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
     if (ON("optimizer")) {
         if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
             strcmp(cfg->optimizer, "adamw"))
-            return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
-                               cfg->optimizer);
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "optimizer: expected sgd, adam or adamw (got '%s')", cfg->optimizer);
     }
     if (ON("warmup-epochs") || ON("crop-pad") || ON("cutout")) {
         if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)

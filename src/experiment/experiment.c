@@ -13,6 +13,7 @@
  * recorded as pending or running are evaluated (again). */
 #include "experiment_int.h"
 
+#include "nasc/limits.h"
 #include "nasc/pareto.h"
 
 #include <errno.h>
@@ -97,6 +98,9 @@ struct nasc_experiment {
     double sim_seconds;   /* simulated training time of the finished trials */
     double t_start, seconds;
     nasc_objectives obj; /* --objective / --constraint (pareto.h) */
+    char *init_text;     /* cfg.init_archs read, cut into lines */
+    const char **init;   /* its architectures (into init_text), for the strategy */
+    int n_init;
 };
 
 static double mono_now(void) {
@@ -210,7 +214,34 @@ void nasc_experiment_free(nasc_experiment *ex) {
     nasc_evaluator_free(ex->eval);
     nasc_space_free(ex->space);
     nasc_db_close(ex->db);
+    nasc_free(ex->init);
+    nasc_free(ex->init_text);
     nasc_free(ex);
+}
+
+/* cfg.init_archs: the file's lines (blank lines and '#' comments skipped) into ex->init, for
+ * the strategy's initial population. IO naming the file; the strategy checks the texts. */
+static nasc_status init_archs_load(nasc_experiment *ex, nasc_err *err) {
+    if (!ex->cfg.init_archs[0])
+        return NASC_OK;
+    size_t len = 0;
+    NASC_TRY(
+        nasc_file_read_all(ex->cfg.init_archs, "init-archs", 64u << 20, &ex->init_text, &len, err));
+    int cap = 0;
+    for (size_t i = 0; i < len; i++)
+        cap += ex->init_text[i] == '\n';
+    if (!(ex->init = nasc_calloc((size_t)cap + 1, sizeof *ex->init)))
+        return nasc_errorf(err, NASC_ERR_NOMEM, "init-archs: out of memory");
+    for (char *save = NULL, *l = strtok_r(ex->init_text, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        l += strspn(l, " \t\r");
+        size_t n = strlen(l);
+        while (n && strchr(" \t\r", l[n - 1]))
+            l[--n] = '\0';
+        if (n && l[0] != '#')
+            ex->init[ex->n_init++] = l;
+    }
+    return NASC_OK;
 }
 
 /* Compares the identity keys of cfg with the stored configuration. */
@@ -460,6 +491,10 @@ nasc_status nasc_experiment_open(const nasc_experiment_config *cfg_in, nasc_expe
         .n_objectives = ex->obj.n > 1 ? ex->obj.n : 0,
     };
     memcpy(sc.fidelities, ex->eval->fidelities, sizeof sc.fidelities);
+    if ((st = init_archs_load(ex, err)) != NASC_OK)
+        goto fail;
+    sc.init = ex->init;
+    sc.n_init = ex->n_init;
     if ((st = nasc_strategy_new(ex->cfg.strategy, ex->space, &sc, ex->cfg.strategy_opt,
                                 &ex->strategy, err)) != NASC_OK)
         goto fail;
@@ -1189,10 +1224,9 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
 
     for (;;) {
         if (ex->stop) {
-            st =
-                nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
-                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
-                            ex->cfg.db[0] ? "; continue with --resume" : "");
+            st = nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
+                             (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
+                             ex->cfg.db[0] ? "; continue with --resume" : "");
             break;
         }
         bool progress = false;
@@ -1438,8 +1472,7 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
         if (!quit) {
             st = nasc_remote_send_outcome(k, requeue, &r, err);
             sent = true;
-        }
-        else { /* consume the QUIT */
+        } else { /* consume the QUIT */
             nasc_dist_msg q;
             if (nasc_dist_poll(0, &q))
                 st = nasc_dist_recv(&q, NULL, 0, err);

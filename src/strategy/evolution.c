@@ -1,10 +1,12 @@
 /* evolution.c — regularized (aging) evolution (Real et al., "Regularized Evolution for Image
  * Classifier Architecture Search", AAAI 2019, Algorithm 1).
  *
- * The first P trials are random samples. Every later trial: draw S members of the population
- * uniformly without replacement, mutate the fittest of them, evaluate the child; when its result is
- * told it joins the population and the oldest member dies (the population is a queue of the last P
- * told results). Failed children join with fitness -inf and simply age out.
+ * The first P trials are random samples (or the initial population, cfg.init: its first
+ * min(P, n_init) architectures in order, the rest of the P random). Every later trial: draw S
+ * members of the population uniformly without replacement, mutate the fittest of them, evaluate the
+ * child; when its result is told it joins the population and the oldest member dies (the population
+ * is a queue of the last P told results). Failed children join with fitness -inf and simply age
+ * out.
  *
  * Trial k (k >= P) is proposed once the results of trials 0 .. k-1-ask_ahead are known: with
  * ask_ahead = 0 it is the sequential algorithm; larger values give the asynchronous variant of the
@@ -25,9 +27,11 @@ typedef struct member {
 
 typedef struct evolution {
     int P, S;
-    member *pop; /* ring buffer of capacity P */
-    int head, n; /* oldest at head, n members */
-    int *idx;    /* scratch for sampling without replacement */
+    member *pop;      /* ring buffer of capacity P */
+    int head, n;      /* oldest at head, n members */
+    int *idx;         /* scratch for sampling without replacement */
+    nasc_arch **init; /* cfg.init parsed (n_init of them), proposed first */
+    int n_init;
 } evolution;
 
 static const nasc_strategy_opt evolution_opts[] = {
@@ -56,6 +60,8 @@ static nasc_status evolution_init(nasc_strategy *s, nasc_err *err) {
         return nasc_errorf(err, NASC_ERR_ARG,
                            "strategy evolution: option sample (%d) must not exceed population (%d)",
                            e->S, e->P);
+    NASC_TRY(nasc_strategy_init_parse(s, &e->init, err));
+    e->n_init = s->cfg.n_init;
     e->pop = nasc_calloc((size_t)e->P, sizeof *e->pop);
     e->idx = nasc_malloc(sizeof(int) * (size_t)e->P);
     if (!e->pop || !e->idx)
@@ -66,6 +72,10 @@ static nasc_status evolution_init(nasc_strategy *s, nasc_err *err) {
 static nasc_status evolution_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     evolution *e = s->impl;
     int64_t k = s->n_asked;
+    if (k < e->P && k < s->cfg.n_init) {
+        out->arch = nasc_arch_clone(e->init[k]);
+        return out->arch ? NASC_OK : nasc_errorf(err, NASC_ERR_NOMEM, "evolution: out of memory");
+    }
     if (k < e->P)
         return nasc_space_sample(s->space, &s->rng, &out->arch, err);
     int64_t need = k - s->cfg.ask_ahead;
@@ -158,6 +168,7 @@ static void evolution_free(void *impl) {
             nasc_arch_free(e->pop[i].arch);
     nasc_free(e->pop);
     nasc_free(e->idx);
+    nasc_strategy_init_free(e->init, e->n_init);
     nasc_free(e);
 }
 
@@ -166,6 +177,7 @@ const nasc_strategy_i nasc_strategy_evolution_i = {
     .help = "regularized (aging) evolution with tournament selection (Real et al. 2019)",
     .opts = evolution_opts,
     .n_opts = 2,
+    .takes_init = true,
     .init = evolution_init,
     .ask = evolution_ask,
     .tell = evolution_tell,

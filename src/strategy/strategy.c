@@ -39,10 +39,9 @@ const nasc_strategy_i *nasc_strategy_find(const char *name) {
 /* "unknown strategy 'evolutoin'; did you mean 'evolution'? (strategies: ...)" */
 static nasc_status unknown_strategy(const char *name, nasc_err *err) {
     char hint[96];
-    return nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)",
-                       name ? name : "(null)",
-                       nasc_did_you_mean(name, nasc_strategy_names(), hint, sizeof hint),
-                       nasc_strategy_names());
+    return nasc_errorf(
+        err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)", name ? name : "(null)",
+        nasc_did_you_mean(name, nasc_strategy_names(), hint, sizeof hint), nasc_strategy_names());
 }
 
 const char *nasc_strategy_names(void) {
@@ -182,8 +181,7 @@ static nasc_status opts_parse(const nasc_strategy_i *it, const char *text, doubl
             snprintf(key, sizeof key, "%.*s", (int)(kl < 63 ? kl : 63), p);
             return nasc_errorf(err, NASC_ERR_ARG,
                                "strategy %s: unknown option '%.*s'%s (options: %s)", it->name,
-                               (int)kl, p, nasc_did_you_mean(key, names, hint, sizeof hint),
-                               names);
+                               (int)kl, p, nasc_did_you_mean(key, names, hint, sizeof hint), names);
         }
         if (given[idx])
             return nasc_errorf(err, NASC_ERR_ARG, "strategy %s: option %s given twice", it->name,
@@ -251,6 +249,35 @@ int nasc_strategy_opt_choice(const nasc_strategy *st, const char *name) {
     return (int)st->opt_values[opt_index(st, name)];
 }
 
+/* ---- the initial population (cfg.init) ---- */
+
+nasc_status nasc_strategy_init_parse(const nasc_strategy *s, nasc_arch ***out, nasc_err *err) {
+    *out = NULL;
+    const int n = s->cfg.n_init;
+    if (n <= 0)
+        return NASC_OK;
+    nasc_arch **a = nasc_calloc((size_t)n, sizeof *a);
+    if (!a)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", s->iface->name);
+    for (int i = 0; i < n; i++) {
+        nasc_err e = {0};
+        if (nasc_arch_parse(s->space, s->cfg.init[i], &a[i], &e) != NASC_OK) {
+            nasc_strategy_init_free(a, n);
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "strategy %s: initial population, architecture %d: %s",
+                               s->iface->name, i + 1, e.msg);
+        }
+    }
+    *out = a;
+    return NASC_OK;
+}
+
+void nasc_strategy_init_free(nasc_arch **a, int n) {
+    for (int i = 0; a && i < n; i++)
+        nasc_arch_free(a[i]);
+    nasc_free(a);
+}
+
 /* ---- lifetime ---- */
 
 nasc_status nasc_strategy_new(const char *name, const nasc_space *s,
@@ -264,6 +291,10 @@ nasc_status nasc_strategy_new(const char *name, const nasc_space *s,
         return nasc_errorf(err, NASC_ERR_ARG,
                            "strategy %s needs a finite, enumerable space (%s is not)", it->name,
                            nasc_space_name(s));
+    if (cfg && cfg->n_init > 0 && !it->takes_init)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "strategy %s takes no initial population (evolution and random do)",
+                           it->name);
     nasc_strategy *st = nasc_calloc(1, sizeof *st);
     if (!st)
         return nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", name);
@@ -275,6 +306,8 @@ nasc_status nasc_strategy_new(const char *name, const nasc_space *s,
         st->cfg.max_fidelity = 1.0;
     if (st->cfg.ask_ahead < 0)
         st->cfg.ask_ahead = 0;
+    if (st->cfg.n_init < 0 || !st->cfg.init)
+        st->cfg.n_init = 0;
     nasc_rng_init(&st->rng, st->cfg.seed, NASC_STREAM_STRATEGY);
     char canon[512];
     st->opt_values = nasc_calloc((size_t)(it->n_opts > 0 ? it->n_opts : 1), sizeof(double));

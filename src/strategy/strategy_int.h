@@ -24,6 +24,13 @@ extern const nasc_strategy_i nasc_strategy_pnas_i;
 extern const nasc_strategy_i nasc_strategy_bohb_i;
 extern const nasc_strategy_i nasc_strategy_nsga2_i;
 
+/* The initial population (cfg.init) parsed on s's space: *out gets cfg.n_init architectures
+ * (NULL when none), freed with nasc_strategy_init_free. ARG naming the entry that does not
+ * parse. */
+NASC_INTERNAL nasc_status nasc_strategy_init_parse(const nasc_strategy *s, nasc_arch ***out,
+                                                   nasc_err *err);
+NASC_INTERNAL void nasc_strategy_init_free(nasc_arch **a, int n);
+
 /* ---- Hyperband's bracket scheduler, for strategies that bring their own sampler (BOHB) ----
  * A strategy whose options start with nasc_hb_opts (eta, min-fidelity, max-fidelity, schedule),
  * whose init calls nasc_hb_setup and whose ask/tell/free_impl are nasc_hb_ask/tell/free runs

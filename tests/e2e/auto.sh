@@ -93,7 +93,7 @@ if [ "$MODE" = mpi ]; then
     # mpirun -n 3 nasc auto: the search's trials run on ranks 1 and 2; the same plan (speeds fixed),
     # the same trials and the same model as one process with --workers 2
     MPIRUN=$(command -v mpirun) || { echo "skipped: mpirun not found (Debian: openmpi-bin)"; exit 77; }
-    export NASC_TEST_AUTO_SPEED='step_ms=1000,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=30,retrain_heavy_epoch_s=40,test_eval_s=2,elapsed_s=160'
+    export NASC_TEST_AUTO_SPEED='step_ms=1000,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=2,retrain_heavy_epoch_s=3,test_eval_s=2,elapsed_s=160,first_step_s=1.2,retrain_first_step_s=0.5,data_s=0.5'
     ARGS=(auto --time-budget 200s --data-fraction 0.01 --threads 1)
     "$MPIRUN" --oversubscribe --allow-run-as-root -x NASC_TEST_AUTO_SPEED -x ASAN_OPTIONS=detect_leaks=0 \
         -n 3 "$NASC" "${ARGS[@]}" --out "$OUT/m" > "$OUT/m.txt" 2> "$OUT/m.err"
@@ -126,7 +126,7 @@ fi
 # accuracies. The budget (300 s) is only the safety stops' (the declared speeds make a plan of a
 # few trials and epochs; elapsed_s is the time the plan believes is spent before it).
 # The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
-export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=180'
+export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=170,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1'
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
@@ -134,7 +134,24 @@ grep -q "speeds fixed by NASC_TEST_AUTO_SPEED" "$OUT/u.err" || { echo "skipped: 
 grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose proxy pruning"
 [ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
 [ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
-[ "$(field "$OUT/u/summary.json" "['epochs']")" -ge 2 ] || fail "the plan retrains for fewer than 2 epochs"
+python3 -c "import sys; sys.exit(0 if $(field "$OUT/u/summary.json" "['epochs']") >= 2 else 1)" || fail "the plan retrains for fewer than 2 epochs"
+# the plan fills the budget: its predicted phase times (the declared speeds) sum to within 1 % of it
+python3 - "$OUT/u/summary.json" 300 <<'PY' || fail "the plan's predicted times do not fill the budget"
+import json, sys
+p = json.load(open(sys.argv[1]))['plan']['predicted_s']; b = float(sys.argv[2]); t = sum(p.values())
+print('plan: predicted %.1f s of a %.0f s budget %s' % (t, b, p))
+sys.exit(0 if 0.99 * b <= t <= b else 1)
+PY
+# a budget too small for a search to pay: no search, the prior cell retrained for the whole budget
+NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1' \
+    "$NASC" auto --time-budget 60s --data-fraction 0.01 --threads 1 --out "$OUT/n" > "$OUT/n.txt" 2> "$OUT/n.err" || { cat "$OUT/n.err"; fail "no-search run"; }
+grep -q "no search: a search would leave the retraining fewer than 5 epochs" "$OUT/n.err" || { cat "$OUT/n.err"; fail "the small plan searched"; }
+[ "$(field "$OUT/n/summary.json" "['plan']['with_search']")" = False ] || fail "plan.with_search"
+[ "$(field "$OUT/n/summary.json" "['arch']")" = "$(field "$OUT/n/summary.json" "['plan']['arch']")" ] || fail "not the plan's cell"
+[ -e "$OUT/n/search.db" ] && fail "a search.db without a search"
+# --arch: that cell, no search; a cell that does not parse is refused at once
+"$NASC" auto --time-budget 60s --arch '|conv~0|' --out "$OUT/x" 2> "$OUT/x.err"; [ $? = 2 ] || fail "bad --arch exit"
+grep -q "\-\-arch" "$OUT/x.err" || fail "bad --arch message"
 
 ARGS+=(--out "$OUT/r")
 # a real SIGKILL from outside, 1 s in (data loading or the calibration; the calibration's child

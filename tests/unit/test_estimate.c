@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include "nasc/arena.h"
+#include "nasc/data.h"
 #include "nasc/estimate.h"
+#include "nasc/limits.h"
+#include "nasc/optim.h"
+#include "nasc/train.h"
+#include "nasc/weights.h"
 
 static char dir[256];
 static nasc_space *nb201;
@@ -331,6 +336,99 @@ static void test_proxies(void) {
     CHECK_STR_CONTAINS(err.msg, "synflow, snip, grad_norm, jacob_cov, naswot");
 }
 
+/* nasc_train with cfg.steps: exactly that many optimizer steps (the last epoch partial), the
+ * cosine schedule ending at them (the last step's rate is the schedule's at steps - 1 of steps),
+ * and a checkpointed run killed after its first epoch... here: continued from its first epoch's
+ * checkpoint, ends with the weights of an uninterrupted run. Synthetic data (random pixels). */
+typedef struct lr_log {
+    float last_lr;
+    int64_t last_step;
+    int stop_after_epoch; /* >0: stop (callback) after this epoch's end */
+} lr_log;
+
+static bool on_lr(const nasc_train_event *ev, void *user) {
+    lr_log *l = user;
+    if (ev->kind == NASC_TRAIN_STEP) {
+        l->last_lr = ev->lr;
+        l->last_step = ev->global_step;
+    }
+    return !(ev->kind == NASC_TRAIN_EPOCH_END && l->stop_after_epoch == ev->epoch + 1);
+}
+
+static void test_train_steps(void) {
+    nasc_err err = {0};
+    nasc_dataset *ds = NULL;
+    CHECK_STATUS(nasc_dataset_new("synthetic", 100, 8, 8, 1, 3, &ds, &err), NASC_OK);
+    if (!ds)
+        return;
+    for (int i = 0; i < 100 * 64; i++)
+        ds->images[i] = (uint8_t)((i * 2654435761u) >> 24);
+    for (int i = 0; i < 100; i++)
+        ds->labels[i] = i % 3;
+    const nasc_net_config nc = {
+        .in_c = 1, .in_h = 8, .in_w = 8, .n_classes = 3, .channels = 4, .cells = 1};
+    nasc_arch *a = NULL;
+    CHECK_STATUS(nasc_arch_parse(nb201, A_POOL, &a, &err), NASC_OK);
+    nasc_train_config tc;
+    nasc_train_config_default(&tc);
+    tc.batch = 16;  /* 6 steps an epoch (a last partial batch dropped) */
+    tc.epochs = 99; /* ignored with steps */
+    tc.steps = 15;  /* 2 epochs and a half */
+    tc.lr = 0.1f;
+    tc.threads = 1;
+    tc.prefetch = false;
+    char ckpt[300], w1[300], w2[300];
+    snprintf(ckpt, sizeof ckpt, "%s/steps.ckpt", dir);
+    snprintf(w1, sizeof w1, "%s/steps1.nasc", dir);
+    snprintf(w2, sizeof w2, "%s/steps2.nasc", dir);
+    nasc_model *m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    lr_log l = {0};
+    nasc_train_result r;
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_lr, &l, &r, &err), NASC_OK);
+    CHECK_MSG(r.steps == 15 && l.last_step == 14 && r.epochs_done == 3,
+              "steps %lld, last %lld, epochs %d", (long long)r.steps, (long long)l.last_step,
+              r.epochs_done);
+    const nasc_sched sc = {.kind = NASC_SCHED_COSINE, .lr_max = 0.1f, .total_steps = 15};
+    CHECK_CLOSE(l.last_lr, nasc_sched_lr(&sc, 14), 1e-7, 0);
+    CHECK(l.last_lr < 0.01f); /* the end of the cosine, not a third of the way (45 steps) */
+    CHECK_STATUS(nasc_weights_save(w1, m, NULL, &err), NASC_OK);
+    nasc_model_free(m);
+    /* the same run stopped after its first epoch, then continued from the checkpoint */
+    tc.checkpoint = ckpt;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    l = (lr_log){.stop_after_epoch = 1};
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_lr, &l, &r, &err), NASC_ERR_ABORTED);
+    nasc_model_free(m);
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    l = (lr_log){0};
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_lr, &l, &r, &err), NASC_OK);
+    CHECK_MSG(r.resumed_epochs == 1 && r.steps == 15, "resumed %d, steps %lld", r.resumed_epochs,
+              (long long)r.steps);
+    CHECK_STATUS(nasc_weights_save(w2, m, NULL, &err), NASC_OK);
+    nasc_model_free(m);
+    /* another step count is another run: its checkpoint is refused */
+    tc.steps = 16;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, NULL, NULL, &r, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "steps");
+    nasc_model_free(m);
+    char *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    CHECK_STATUS(nasc_file_read_all(w1, "w1", 1u << 26, &b1, &n1, &err), NASC_OK);
+    CHECK_STATUS(nasc_file_read_all(w2, "w2", 1u << 26, &b2, &n2, &err), NASC_OK);
+    CHECK_MSG(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1),
+              "steps: the resumed run's weights differ from the uninterrupted run's");
+    nasc_free(b1);
+    nasc_free(b2);
+    nasc_arch_free(a);
+    nasc_dataset_free(ds);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s/test_estimate.XXXXXX", NASC_BINARY_DIR);
     if (!mkdtemp(dir)) {
@@ -347,6 +445,7 @@ int main(void) {
     test_nan();
     test_median_rule();
     test_proxies();
+    test_train_steps();
     nasc_space_free(nb201);
     if (!test_failures) {
         char cmd[400];

@@ -602,6 +602,76 @@ static void test_benchmark(void) {
     printf("%-10s %.3f +- %.3f (SE); exact expectation %.3f\n", "random", m_rand, se_rand, exact);
 }
 
+/* The initial population (cfg.init): evolution proposes its first min(P, n_init) entries in order
+ * and fills the rest of its first P with random samples; random proposes all of them first; the
+ * other strategies refuse a list; a text that does not parse is an ARG error naming its entry. */
+static void test_initial_population(void) {
+    static const char *const init[] = {
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_"
+        "conv_3x3~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_"
+        "connect~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    };
+    nasc_err err = {0};
+    const struct {
+        const char *name, *opts;
+        int expect_first; /* trials that must be the list's */
+        bool then_sample; /* the next trial is a random sample: the first of a run without list */
+    } cases[] = {{"evolution", "population=2,sample=2", 2, false},
+                 {"evolution", "population=5,sample=2", 3, true},
+                 {"random", "", 3, true}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nasc_strategy_config sc = {.seed = 5, .budget = 20, .init = init, .n_init = 3};
+        nasc_strategy *st = NULL;
+        CHECK_STATUS(nasc_strategy_new(cases[c].name, nb201, &sc, cases[c].opts, &st, &err),
+                     NASC_OK);
+        if (!st)
+            continue;
+        /* the first proposal of the same strategy without a list */
+        nasc_strategy *plain = make(cases[c].name, nb201, 5, 20, cases[c].opts);
+        nasc_proposal q = {0};
+        CHECK_STATUS(nasc_strategy_ask(plain, &q, &err), NASC_OK);
+        for (int k = 0; k <= cases[c].expect_first; k++) {
+            nasc_proposal p = {0};
+            CHECK_STATUS(nasc_strategy_ask(st, &p, &err), NASC_OK);
+            if (!p.arch)
+                break;
+            char *t = nasc_arch_to_string(p.arch);
+            if (k < cases[c].expect_first)
+                CHECK_MSG(t && !strcmp(t, init[k]), "%s(%s) trial %d: %s, not the list's",
+                          cases[c].name, cases[c].opts, k, t ? t : "?");
+            else if (cases[c].then_sample) /* no draws were spent on the list */
+                CHECK_MSG(q.arch && nasc_arch_hash(p.arch) == nasc_arch_hash(q.arch),
+                          "%s(%s) trial %d: not the sample a run without the list starts with",
+                          cases[c].name, cases[c].opts, k);
+            else /* evolution past its population: a mutation, not the list's third */
+                CHECK_MSG(t && strcmp(t, init[k]), "%s(%s) trial %d: the list beyond P",
+                          cases[c].name, cases[c].opts, k);
+            nasc_free(t);
+            nasc_trial_result r = {.status = NASC_TRIAL_OK, .score = k, .test_score = NAN};
+            CHECK_STATUS(nasc_strategy_tell(st, k, p.arch, 0, &r, &err), NASC_OK);
+            nasc_arch_free(p.arch);
+        }
+        nasc_arch_free(q.arch);
+        nasc_strategy_free(plain);
+        nasc_strategy_free(st);
+    }
+    nasc_strategy *st = NULL;
+    nasc_strategy_config sc = {.seed = 5, .budget = 20, .init = init, .n_init = 3};
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("ga", nb201, &sc, NULL, &st, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "initial population");
+    static const char *const bad[] = {"|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                                      "|conv~0|"};
+    sc.init = bad;
+    sc.n_init = 2;
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_strategy_new("evolution", nb201, &sc, NULL, &st, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "architecture 2");
+    CHECK(st == NULL);
+}
+
 int main(void) {
     nasc_err err = {0};
     if (nasc_space_new("nb201", NULL, &nb201, &err) != NASC_OK ||
@@ -611,6 +681,7 @@ int main(void) {
         return 1;
     }
     test_options();
+    test_initial_population();
     test_determinism();
     test_wait_contract();
     test_grid();
