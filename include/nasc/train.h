@@ -37,23 +37,23 @@ typedef struct nasc_dataset nasc_dataset; /* data.h */
  * nasc_train_config_set_hparams maps them onto a run. The fields are also spliced into the
  * configurations that embed them (NASC_TRAIN_HPARAMS_MEMBER), so there cfg->lr and cfg->train
  * (all of them) name the same bytes. */
-#define NASC_TRAIN_HPARAMS_FIELDS                                                                  \
-    int epochs;         /* >= 1 */                                                                 \
-    int batch;          /* training batch size */                                                  \
-    double lr, lr_min;  /* cosine from lr to lr_min */                                             \
-    int warmup_epochs;  /* linear warm-up (in epochs) before the cosine */                         \
-    char optimizer[16]; /* "sgd", "adam" or "adamw" */                                             \
-    double momentum;    /* SGD */                                                                  \
-    bool no_nesterov;   /* SGD: plain momentum instead of Nesterov's */                            \
-    double weight_decay;                                                                           \
-    double clip;            /* global-norm gradient clipping; 0 = off */                           \
-    double label_smoothing; /* in [0,1) */                                                         \
-    int crop_pad;           /* random crop with this zero padding; 0 = off */                      \
-    bool hflip;             /* random horizontal flips */                                          \
-    int cutout;             /* cutout square side; 0 = off */                                      \
-    double drop_path;       /* maximum drop-path probability; 0 = off */                           \
-    double data_fraction;   /* share of the training set used, in (0,1] */                         \
-    double val_fraction;    /* searches: share of that held out to score, in (0,1) */              \
+#define NASC_TRAIN_HPARAMS_FIELDS                                                              \
+    int epochs;             /* >= 1 */                                                         \
+    int batch;              /* training batch size */                                          \
+    double lr, lr_min;      /* cosine from lr to lr_min */                                     \
+    int warmup_epochs;      /* linear warm-up (in epochs) before the cosine */                 \
+    char optimizer[16];     /* "sgd", "adam" or "adamw" */                                     \
+    double momentum;        /* SGD */                                                          \
+    bool no_nesterov;       /* SGD: plain momentum instead of Nesterov's */                    \
+    double weight_decay;                                                                       \
+    double clip;            /* global-norm gradient clipping; 0 = off */                       \
+    double label_smoothing; /* in [0,1) */                                                     \
+    int crop_pad;           /* random crop with this zero padding; 0 = off */                  \
+    bool hflip;             /* random horizontal flips */                                      \
+    int cutout;             /* cutout square side; 0 = off */                                  \
+    double drop_path;       /* maximum drop-path probability; 0 = off */                       \
+    double data_fraction;   /* share of the training set used, in (0,1] */                     \
+    double val_fraction;    /* searches: share of that held out to score, in (0,1) */          \
     int threads;            /* kernel threads */
 
 typedef struct nasc_train_hparams {
@@ -62,12 +62,12 @@ typedef struct nasc_train_hparams {
 
 /* The hyperparameters as members of a configuration struct: each field by its name, and the
  * whole set as `train`. */
-#define NASC_TRAIN_HPARAMS_MEMBER                                                                  \
-    union {                                                                                        \
-        nasc_train_hparams train;                                                                  \
-        struct {                                                                                   \
-            NASC_TRAIN_HPARAMS_FIELDS                                                              \
-        };                                                                                         \
+#define NASC_TRAIN_HPARAMS_MEMBER                                                              \
+    union {                                                                                    \
+        nasc_train_hparams train;                                                              \
+        struct {                                                                               \
+            NASC_TRAIN_HPARAMS_FIELDS                                                          \
+        };                                                                                     \
     }
 
 /* Whose defaults (one row each of the one table, src/estimate/train.c). */
@@ -89,33 +89,33 @@ typedef enum nasc_train_preset {
 NASC_API void nasc_train_hparams_default(nasc_train_hparams *hp, nasc_train_preset p);
 
 typedef struct nasc_train_config {
-    int epochs;            /* >= 1 */
-    int64_t steps;         /* > 0: train for exactly this many optimizer steps instead (the
-                            * cosine horizon, warm-up aside, is these steps; the last epoch may
-                            * be partial; epochs is then ceil(steps / steps per epoch) and the
-                            * given value is ignored); 0: epochs x steps per epoch */
-    int batch;             /* training batch size */
-    int eval_batch;        /* evaluation batch size; 0 (default): the training batch, so that an
-                            * evaluation never needs more memory than a training step */
-    nasc_optim_kind optim; /* SGD, Adam or AdamW */
-    float lr, lr_min;      /* cosine from lr to lr_min over all steps */
-    int warmup_epochs;     /* linear warm-up (in epochs) before the cosine */
-    float momentum;        /* SGD */
-    bool nesterov;         /* SGD */
+    int epochs;             /* >= 1 */
+    int64_t steps;          /* > 0: train for exactly this many optimizer steps instead (the
+                             * cosine horizon, warm-up aside, is these steps; the last epoch may
+                             * be partial; epochs is then ceil(steps / steps per epoch) and the
+                             * given value is ignored); 0: epochs x steps per epoch */
+    int batch;              /* training batch size */
+    int eval_batch;         /* evaluation batch size; 0 (default): the training batch, so that an
+                             * evaluation never needs more memory than a training step */
+    nasc_optim_kind optim;  /* SGD, Adam or AdamW */
+    float lr, lr_min;       /* cosine from lr to lr_min over all steps */
+    int warmup_epochs;      /* linear warm-up (in epochs) before the cosine */
+    float momentum;         /* SGD */
+    bool nesterov;          /* SGD */
     float weight_decay;
-    float clip_norm;       /* global-norm clipping; 0 = off */
-    float label_smoothing; /* in [0,1) */
-    float drop_path;       /* maximum drop-path probability, scaled by epoch/epochs; 0 = off */
-    float aux_weight;      /* weight of the auxiliary head's loss; 0 = off */
-    int crop_pad;          /* random crop with this zero padding; 0 = off */
-    bool hflip;            /* random horizontal flip */
-    int cutout;            /* cutout square side; 0 = off */
-    int threads;           /* kernel threads (a cpu backend is created unless backend is set) */
-    nasc_backend *backend; /* optional, not owned */
-    uint64_t seed;         /* data order, augmentation, dropout masks */
-    bool eval_each_epoch;  /* evaluate on the eval set after every epoch (else only at the end) */
-    double max_seconds;    /* stop after this much training time (0 = no limit) */
-    bool prefetch;         /* background batch preparation */
+    float clip_norm;        /* global-norm clipping; 0 = off */
+    float label_smoothing;  /* in [0,1) */
+    float drop_path;        /* maximum drop-path probability, scaled by epoch/epochs; 0 = off */
+    float aux_weight;       /* weight of the auxiliary head's loss; 0 = off */
+    int crop_pad;           /* random crop with this zero padding; 0 = off */
+    bool hflip;             /* random horizontal flip */
+    int cutout;             /* cutout square side; 0 = off */
+    int threads;            /* kernel threads (a cpu backend is created unless backend is set) */
+    nasc_backend *backend;  /* optional, not owned */
+    uint64_t seed;          /* data order, augmentation, dropout masks */
+    bool eval_each_epoch;   /* evaluate on the eval set after every epoch (else only at the end) */
+    double max_seconds;     /* stop after this much training time (0 = no limit) */
+    bool prefetch;          /* background batch preparation */
     /* Crash-safe training: after every completed epoch the whole training state (weights, buffers,
      * optimizer state, counters) is written atomically to this file, and when the file exists at
      * the start, training resumes from it and continues exactly as the uninterrupted run would
@@ -165,8 +165,8 @@ NASC_API nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hpar
 NASC_API const char *nasc_train_recipe_names(void);
 
 typedef enum nasc_train_event_kind {
-    NASC_TRAIN_STEP = 0, /* after every optimizer step */
-    NASC_TRAIN_EPOCH_END /* after each epoch (and its evaluation, if any) */
+    NASC_TRAIN_STEP = 0,  /* after every optimizer step */
+    NASC_TRAIN_EPOCH_END  /* after each epoch (and its evaluation, if any) */
 } nasc_train_event_kind;
 
 typedef struct nasc_train_event {
@@ -174,12 +174,12 @@ typedef struct nasc_train_event {
     int epoch, epochs;             /* epoch is 0-based */
     int64_t step, steps_per_epoch; /* step within the epoch, 0-based */
     int64_t global_step;
-    float loss;              /* this step's loss */
-    float avg_loss, avg_acc; /* running means over the epoch so far (acc in percent) */
+    float loss;                    /* this step's loss */
+    float avg_loss, avg_acc;       /* running means over the epoch so far (acc in percent) */
     float lr;
-    double images_per_second; /* training throughput so far */
+    double images_per_second;      /* training throughput so far */
     double elapsed_s, eta_s;
-    float eval_acc, eval_loss; /* EPOCH_END with an evaluation; else NaN */
+    float eval_acc, eval_loss;     /* EPOCH_END with an evaluation; else NaN */
 } nasc_train_event;
 
 /* Called on every event; returning false stops training (NASC_ERR_ABORTED). */
@@ -204,28 +204,28 @@ NASC_API nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const 
 
 /* A training run fitted to a wall-time budget (`nasc train --time-limit`). */
 typedef struct nasc_train_fit {
-    int epochs;                /* epochs that fit: the run to do is cfg with epochs = this (>= 1) */
-    double step_seconds;       /* measured seconds per training step (first step excluded) */
+    int epochs;             /* epochs that fit: the run to do is cfg with epochs = this (>= 1) */
+    double step_seconds;    /* measured seconds per training step (first step excluded) */
     double first_step_seconds; /* the first step's time (graph and buffers allocated, caches
                                 * cold): what a fresh run costs once, on top of its steps */
-    double epoch_seconds;      /* predicted: step_seconds x steps per epoch */
-    double eval_seconds;  /* predicted time of the final evaluation (timed on 1 and 4 batches) */
-    double calib_seconds; /* wall time the measurements took */
-    int64_t calib_steps;  /* steps it ran */
+    double epoch_seconds;   /* predicted: step_seconds x steps per epoch */
+    double eval_seconds;    /* predicted time of the final evaluation (timed on 1 and 4 batches) */
+    double calib_seconds;   /* wall time the measurements took */
+    int64_t calib_steps;    /* steps it ran */
 } nasc_train_fit;
 
 /* Measures this machine's step time for cfg on `probe` (a throwaway copy of the model to train:
  * it is trained for at least 3 steps and about calib_seconds, then left in whatever state; the
- * caller frees it) and the time to evaluate `eval` (from 1 and 4 of its batches: fixed + per image)
- * (may be NULL: no final evaluation), then picks the largest epoch count whose training plus the
- * final evaluation of all of eval fits in `seconds`, the measurement included (at least 1 epoch).
- * The chosen run is then an ordinary fixed-epoch run (cosine horizon = epochs), reproducible with
- * that epoch count alone: the clock only decides the number. cfg->checkpoint and cfg->max_seconds
- * are not used. Errors: as nasc_train. */
+ * caller frees it) and the time to evaluate `eval` (from 1 and 4 of its batches: fixed + per image) (may be NULL: no final
+ * evaluation), then picks the largest epoch count whose training plus the final evaluation of all
+ * of eval fits in `seconds`, the measurement included (at least 1 epoch). The chosen run is then
+ * an ordinary fixed-epoch run (cosine horizon = epochs), reproducible with that epoch count alone:
+ * the clock only decides the number. cfg->checkpoint and cfg->max_seconds are not used.
+ * Errors: as nasc_train. */
 NASC_API nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
                                          const nasc_dataset *eval, const nasc_train_config *cfg,
-                                         double seconds, double calib_seconds, nasc_train_fit *out,
-                                         nasc_err *err);
+                                         double seconds, double calib_seconds,
+                                         nasc_train_fit *out, nasc_err *err);
 
 /* Accuracy (percent) and mean cross entropy of m on ds in inference mode. be may be NULL (a cpu
  * backend with `threads` threads is used). */

@@ -25,35 +25,15 @@ static double now_s(void) {
 /* The one table of training defaults: a row per preset (train.h). Searches and `nasc train`
  * read theirs from here; nothing else writes a default hyperparameter. */
 static const nasc_train_hparams presets[NASC_TRAIN_PRESET_COUNT] = {
-    [NASC_TRAIN_PRESET_LIBRARY] = {.epochs = 10,
-                                   .batch = 64,
-                                   .lr = 0.05,
-                                   .optimizer = "sgd",
-                                   .momentum = 0.9,
-                                   .weight_decay = 5e-4,
-                                   .clip = 5.0,
-                                   .data_fraction = 1.0,
-                                   .threads = 1},
-    [NASC_TRAIN_PRESET_COMMAND] = {.epochs = 5,
-                                   .batch = 128,
-                                   .lr = 0.1,
-                                   .optimizer = "sgd",
-                                   .momentum = 0.9,
-                                   .weight_decay = 5e-4,
-                                   .clip = 5.0,
-                                   .data_fraction = 1.0,
-                                   .val_fraction = 0.2,
-                                   .threads = 2},
-    [NASC_TRAIN_PRESET_ONESHOT] = {.epochs = 50,
-                                   .batch = 64,
-                                   .lr = 0.025,
-                                   .lr_min = 0.001,
-                                   .optimizer = "sgd",
-                                   .momentum = 0.9,
-                                   .weight_decay = 3e-4,
-                                   .clip = 5.0,
-                                   .data_fraction = 1.0,
-                                   .val_fraction = 0.5,
+    [NASC_TRAIN_PRESET_LIBRARY] = {.epochs = 10, .batch = 64, .lr = 0.05, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .threads = 1},
+    [NASC_TRAIN_PRESET_COMMAND] = {.epochs = 5, .batch = 128, .lr = 0.1, .optimizer = "sgd",
+                                   .momentum = 0.9, .weight_decay = 5e-4, .clip = 5.0,
+                                   .data_fraction = 1.0, .val_fraction = 0.2, .threads = 2},
+    [NASC_TRAIN_PRESET_ONESHOT] = {.epochs = 50, .batch = 64, .lr = 0.025, .lr_min = 0.001,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 3e-4,
+                                   .clip = 5.0, .data_fraction = 1.0, .val_fraction = 0.5,
                                    .threads = 2},
 };
 
@@ -102,24 +82,17 @@ const char *nasc_train_recipe_names(void) {
     return "nb201-12, nb201-200";
 }
 
-nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hparams *hp, int *out_channels,
-                                      int *out_cells, nasc_err *err) {
+nasc_status nasc_train_recipe_hparams(const char *name, nasc_train_hparams *hp,
+                                      int *out_channels, int *out_cells, nasc_err *err) {
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         if (!name || strcmp(name, recipes[i].name))
             continue;
         const double data_fraction = hp->data_fraction, val_fraction = hp->val_fraction;
         const int threads = hp->threads;
-        *hp = (nasc_train_hparams){.epochs = recipes[i].epochs,
-                                   .batch = 256,
-                                   .lr = 0.1,
-                                   .optimizer = "sgd",
-                                   .momentum = 0.9,
-                                   .weight_decay = 5e-4,
-                                   .crop_pad = 4,
-                                   .hflip = true,
-                                   .data_fraction = data_fraction,
-                                   .val_fraction = val_fraction,
-                                   .threads = threads};
+        *hp = (nasc_train_hparams){.epochs = recipes[i].epochs, .batch = 256, .lr = 0.1,
+                                   .optimizer = "sgd", .momentum = 0.9, .weight_decay = 5e-4,
+                                   .crop_pad = 4, .hflip = true, .data_fraction = data_fraction,
+                                   .val_fraction = val_fraction, .threads = threads};
         if (out_channels)
             *out_channels = 16;
         if (out_cells)
@@ -146,8 +119,9 @@ static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
         return nasc_errorf(err, NASC_ERR_ARG, "train: steps must be >= 0 (%lld)",
                            (long long)c->steps);
     if (c->batch < 1 || c->eval_batch < 0)
-        return nasc_errorf(err, NASC_ERR_ARG, "train: need batch >= 1 and eval_batch >= 0 (%d, %d)",
-                           c->batch, c->eval_batch);
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: need batch >= 1 and eval_batch >= 0 (%d, %d)", c->batch,
+                           c->eval_batch);
     if (!(c->lr > 0.0f) || !(c->lr_min >= 0.0f) || c->lr_min > c->lr)
         return nasc_errorf(err, NASC_ERR_ARG, "train: need lr > 0 and 0 <= lr_min <= lr (%g, %g)",
                            (double)c->lr, (double)c->lr_min);
@@ -339,7 +313,8 @@ static cJSON *identity_json(const nasc_train_config *c, const nasc_dataset *trai
 }
 
 static nasc_status ckpt_save(const nasc_train_config *c, const nasc_dataset *train,
-                             const nasc_model *m, nasc_optim *o, const progress *p, nasc_err *err) {
+                             const nasc_model *m, nasc_optim *o, const progress *p,
+                             nasc_err *err) {
     cJSON *meta = cJSON_Parse(c->checkpoint_meta ? c->checkpoint_meta : "{}");
     if (!cJSON_IsObject(meta)) {
         cJSON_Delete(meta);
@@ -376,8 +351,8 @@ static double num_or_nan(const cJSON *o, const char *key) {
 }
 
 /* Restores m, o and *p from the checkpoint after checking it was written by this configuration. */
-static nasc_status ckpt_resume(const nasc_train_config *c, const nasc_dataset *train, nasc_model *m,
-                               nasc_optim *o, progress *p, nasc_err *err) {
+static nasc_status ckpt_resume(const nasc_train_config *c, const nasc_dataset *train,
+                               nasc_model *m, nasc_optim *o, progress *p, nasc_err *err) {
     const char *path = c->checkpoint;
     char *text = NULL;
     NASC_TRY(nasc_weights_read_meta(path, &text, err));
@@ -466,13 +441,13 @@ typedef struct train_run {
     nasc_graph *g;
     nasc_optim *opt;
     nasc_sched sched;
-    nasc_dp *dp;          /* data parallel over ranks, or NULL */
-    int rank;             /* this rank (0 without data parallelism) */
-    int64_t spe;          /* steps per epoch */
-    int64_t total;        /* steps of the whole run */
-    double t0, eval_time; /* start (resumed seconds included), time spent evaluating */
+    nasc_dp *dp;               /* data parallel over ranks, or NULL */
+    int rank;                  /* this rank (0 without data parallelism) */
+    int64_t spe;               /* steps per epoch */
+    int64_t total;             /* steps of the whole run */
+    double t0, eval_time;      /* start (resumed seconds included), time spent evaluating */
     int64_t images, gstep;
-    double loss_sum; /* this epoch so far */
+    double loss_sum;           /* this epoch so far */
     int64_t correct, seen, step;
 } train_run;
 
@@ -527,7 +502,8 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     nasc_tensor *logits = nasc_model_forward(r->m, g, x, fo);
     nasc_tensor *loss = nasc_cross_entropy(g, logits, b->labels, cfg->label_smoothing);
     if (loss && fo->want_aux && r->m->aux_logits) {
-        nasc_tensor *aux = nasc_cross_entropy(g, r->m->aux_logits, b->labels, cfg->label_smoothing);
+        nasc_tensor *aux =
+            nasc_cross_entropy(g, r->m->aux_logits, b->labels, cfg->label_smoothing);
         loss = nasc_add(g, loss, nasc_scale(g, aux, cfg->aux_weight));
     }
     if (!loss || nasc_backward(g, loss) != NASC_OK)
@@ -563,21 +539,12 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     int stop = 0; /* 1: the callback stopped the run, 2: out of time (rank 0 decides) */
     const int64_t left = r->total - r->gstep;
     const nasc_train_event ev = {
-        .kind = NASC_TRAIN_STEP,
-        .epoch = epoch,
-        .epochs = cfg->epochs,
-        .step = r->step - 1,
-        .steps_per_epoch = r->spe,
-        .global_step = r->gstep - 1,
-        .loss = lv,
-        .avg_loss = out->train_loss,
-        .avg_acc = out->train_acc,
-        .lr = lr,
-        .images_per_second = out->images_per_second,
-        .elapsed_s = elapsed,
-        .eta_s = r->gstep ? elapsed / (double)r->gstep * (double)left : 0,
-        .eval_acc = NAN,
-        .eval_loss = NAN,
+        .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = cfg->epochs,
+        .step = r->step - 1, .steps_per_epoch = r->spe, .global_step = r->gstep - 1,
+        .loss = lv, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
+        .lr = lr, .images_per_second = out->images_per_second,
+        .elapsed_s = elapsed, .eta_s = r->gstep ? elapsed / (double)r->gstep * (double)left : 0,
+        .eval_acc = NAN, .eval_loss = NAN,
     };
     if (r->cb && !r->cb(&ev, r->user))
         stop = 1;
@@ -585,8 +552,8 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
         stop = 2;
     NASC_TRY(dp_agree(r->dp, &stop, 1, err));
     if (stop == 1)
-        return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld", epoch + 1,
-                           (long long)r->step);
+        return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
+                           epoch + 1, (long long)r->step);
     *halt = stop;
     return NASC_OK;
 }
@@ -599,8 +566,8 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
     nasc_train_result *out = r->out;
     const bool full_epoch = r->step == r->spe;
     out->epochs_done = epoch + 1;
-    int last =
-        epoch + 1 == cfg->epochs || (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
+    int last = epoch + 1 == cfg->epochs ||
+               (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
     NASC_TRY(dp_agree(r->dp, &last, 1, err));
     *out_last = last;
     float eacc = NAN, eloss = NAN;
@@ -613,33 +580,20 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
         out->eval_loss = eloss;
     }
     if (cfg->checkpoint && full_epoch && r->rank == 0) {
-        const progress now = {.epochs_done = epoch + 1,
-                              .gstep = r->gstep,
-                              .images = r->images,
-                              .seconds = out->seconds,
-                              .train_loss = out->train_loss,
-                              .train_acc = out->train_acc,
-                              .eval_acc = eacc,
-                              .eval_loss = eloss};
+        const progress now = {.epochs_done = epoch + 1, .gstep = r->gstep, .images = r->images,
+                              .seconds = out->seconds, .train_loss = out->train_loss,
+                              .train_acc = out->train_acc, .eval_acc = eacc, .eval_loss = eloss};
         NASC_TRY(ckpt_save(cfg, r->train, r->m, r->opt, &now, err));
     }
     const int64_t left = r->total - r->gstep;
     const nasc_train_event ev = {
-        .kind = NASC_TRAIN_EPOCH_END,
-        .epoch = epoch,
-        .epochs = cfg->epochs,
-        .step = r->step,
-        .steps_per_epoch = r->spe,
-        .global_step = r->gstep,
-        .loss = NAN,
-        .avg_loss = out->train_loss,
-        .avg_acc = out->train_acc,
-        .lr = nasc_sched_lr(&r->sched, r->gstep),
-        .images_per_second = out->images_per_second,
+        .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
+        .step = r->step, .steps_per_epoch = r->spe, .global_step = r->gstep,
+        .loss = NAN, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
+        .lr = nasc_sched_lr(&r->sched, r->gstep), .images_per_second = out->images_per_second,
         .elapsed_s = out->seconds,
         .eta_s = r->gstep ? out->seconds / (double)r->gstep * (double)left : 0,
-        .eval_acc = eacc,
-        .eval_loss = eloss,
+        .eval_acc = eacc, .eval_loss = eloss,
     };
     int halt = r->cb && !r->cb(&ev, r->user);
     NASC_TRY(dp_agree(r->dp, &halt, 1, err));
@@ -668,15 +622,8 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
                            "of at least %d images (batch %d, %d images)",
                            n_ranks, n_ranks, cfg->batch, train->n);
 
-    train_run r = {.m = m,
-                   .train = train,
-                   .eval = eval,
-                   .cfg = cfg,
-                   .cb = cb,
-                   .user = user,
-                   .out = out,
-                   .be = cfg->backend,
-                   .rank = rank};
+    train_run r = {.m = m, .train = train, .eval = eval, .cfg = cfg, .cb = cb, .user = user,
+                   .out = out, .be = cfg->backend, .rank = rank};
     nasc_backend *own = NULL;
     NASC_TRY(backend_or_own(&r.be, cfg->threads, &own, err));
     nasc_status st = NASC_OK;
@@ -769,7 +716,7 @@ typedef struct fit_probe {
     double t_first; /* elapsed after the first step (graph and buffers allocated) */
     double t_last;
     int64_t steps;
-    double limit; /* seconds to measure for */
+    double limit;   /* seconds to measure for */
 } fit_probe;
 
 /* at least 3 steps (2 steady-state intervals), then until the measuring time is spent */
@@ -791,8 +738,8 @@ nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
     memset(out, 0, sizeof *out);
     if (!(seconds > 0.0) || !(calib_seconds > 0.0))
         return nasc_errorf(err, NASC_ERR_ARG,
-                           "train: time limit and calibration time must be > 0 (%g, %g)", seconds,
-                           calib_seconds);
+                           "train: time limit and calibration time must be > 0 (%g, %g)",
+                           seconds, calib_seconds);
     /* one epoch at most, stopped by the callback: the steps measured are real steps of this
      * model, data and thread count (the loader, augmentation and optimizer included) */
     nasc_train_config c = *cfg;

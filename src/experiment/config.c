@@ -366,8 +366,8 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
     if (ON("optimizer")) {
         if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
             strcmp(cfg->optimizer, "adamw"))
-            return nasc_errorf(err, NASC_ERR_ARG,
-                               "optimizer: expected sgd, adam or adamw (got '%s')", cfg->optimizer);
+            return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
+                               cfg->optimizer);
     }
     if (ON("warmup-epochs") || ON("crop-pad") || ON("cutout")) {
         if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)

@@ -225,8 +225,8 @@ static nasc_status init_archs_load(nasc_experiment *ex, nasc_err *err) {
     if (!ex->cfg.init_archs[0])
         return NASC_OK;
     size_t len = 0;
-    NASC_TRY(
-        nasc_file_read_all(ex->cfg.init_archs, "init-archs", 64u << 20, &ex->init_text, &len, err));
+    NASC_TRY(nasc_file_read_all(ex->cfg.init_archs, "init-archs", 64u << 20, &ex->init_text, &len,
+                                err));
     int cap = 0;
     for (size_t i = 0; i < len; i++)
         cap += ex->init_text[i] == '\n';
@@ -1224,9 +1224,10 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
 
     for (;;) {
         if (ex->stop) {
-            st = nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
-                             (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
-                             ex->cfg.db[0] ? "; continue with --resume" : "");
+            st =
+                nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
+                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
+                            ex->cfg.db[0] ? "; continue with --resume" : "");
             break;
         }
         bool progress = false;
@@ -1472,7 +1473,8 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
         if (!quit) {
             st = nasc_remote_send_outcome(k, requeue, &r, err);
             sent = true;
-        } else { /* consume the QUIT */
+        }
+        else { /* consume the QUIT */
             nasc_dist_msg q;
             if (nasc_dist_poll(0, &q))
                 st = nasc_dist_recv(&q, NULL, 0, err);

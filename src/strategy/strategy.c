@@ -39,9 +39,10 @@ const nasc_strategy_i *nasc_strategy_find(const char *name) {
 /* "unknown strategy 'evolutoin'; did you mean 'evolution'? (strategies: ...)" */
 static nasc_status unknown_strategy(const char *name, nasc_err *err) {
     char hint[96];
-    return nasc_errorf(
-        err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)", name ? name : "(null)",
-        nasc_did_you_mean(name, nasc_strategy_names(), hint, sizeof hint), nasc_strategy_names());
+    return nasc_errorf(err, NASC_ERR_ARG, "unknown strategy '%s'%s (strategies: %s)",
+                       name ? name : "(null)",
+                       nasc_did_you_mean(name, nasc_strategy_names(), hint, sizeof hint),
+                       nasc_strategy_names());
 }
 
 const char *nasc_strategy_names(void) {
@@ -181,7 +182,8 @@ static nasc_status opts_parse(const nasc_strategy_i *it, const char *text, doubl
             snprintf(key, sizeof key, "%.*s", (int)(kl < 63 ? kl : 63), p);
             return nasc_errorf(err, NASC_ERR_ARG,
                                "strategy %s: unknown option '%.*s'%s (options: %s)", it->name,
-                               (int)kl, p, nasc_did_you_mean(key, names, hint, sizeof hint), names);
+                               (int)kl, p, nasc_did_you_mean(key, names, hint, sizeof hint),
+                               names);
         }
         if (given[idx])
             return nasc_errorf(err, NASC_ERR_ARG, "strategy %s: option %s given twice", it->name,
