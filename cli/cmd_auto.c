@@ -1033,11 +1033,70 @@ static int auto_main(int argc, char **argv) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
-        /* the step count: the plan's, for this architecture's multiply-adds (a checkpoint of
-         * a killed retraining holds the same count); the cosine schedule spans these steps */
+        /* the step count (the cosine schedule spans these steps): the plan's for this
+         * architecture's multiply-adds, unless the machine's speed now, measured on the winner
+         * itself, and the time left put the plan's end more than 4 % of the budget away from the
+         * budget's; then it is fitted to the time left (docs/AUTO.md, "Keeping the budget").
+         * Either way the count is recorded (retrain_fit) before the first step, so that a resume
+         * retrains exactly as the run it continues (a checkpoint holds the same count) */
         double step_s;
-        tc.steps = retrain_steps(cal, plan, mc.macs, &step_s);
+        const int64_t planned_steps = retrain_steps(cal, plan, mc.macs, &step_s);
         const double spe = num(plan, "retrain_steps_per_epoch");
+        cJSON *rfit = phase_get(&s, "retrain_fit");
+        if (!rfit) {
+            const double tf = elapsed(&s);
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
+            int64_t steps = planned_steps;
+            bool refit = false;
+            /* with the speeds fixed by the test hook the plan's count is kept: the clock would
+             * make the count, and the test's result, depend on the machine's load */
+            if (!cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed"))) {
+                double each = 0.01 * s.budget;
+                each = each < 1.5 ? 1.5 : (each > 8.0 ? 8.0 : each);
+                nasc_train_fit fit;
+                if ((st = measure(arch, &rn, train, test, &tc, seed, each, &fit, NULL, &err)) !=
+                    NASC_OK) {
+                    cJSON_Delete(f);
+                    rc = cli_fail(st, &err, false);
+                    goto done;
+                }
+                const double setup = fit.first_step_seconds > fit.step_seconds
+                                         ? fit.first_step_seconds - fit.step_seconds
+                                         : 0.0;
+                /* the time left for the training and the test evaluation */
+                const double avail = s.budget - elapsed(&s) - num(plan, "reserve_s");
+                const double pred =
+                    (double)planned_steps * 1.02 * fit.step_seconds + fit.eval_seconds + setup;
+                cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
+                cJSON_AddNumberToObject(f, "test_eval_s", fit.eval_seconds);
+                cJSON_AddNumberToObject(f, "available_s", avail);
+                cJSON_AddNumberToObject(f, "planned_would_take_s", pred);
+                if (fabs(pred - avail) > 0.04 * s.budget && fit.step_seconds > 0.0) {
+                    const double n =
+                        floor((avail - fit.eval_seconds - setup) / (1.02 * fit.step_seconds));
+                    steps = n < 1.0 ? 1 : (n > 1e9 ? (int64_t)1e9 : (int64_t)n);
+                    refit = true;
+                    step_s = fit.step_seconds;
+                }
+            }
+            cJSON_AddNumberToObject(f, "steps", (double)steps);
+            cJSON_AddBoolToObject(f, "refit", refit);
+            if ((st = phase_done(&s, "retrain_fit", f, tf, &err)) != NASC_OK) {
+                rc = cli_fail(st, &err, false);
+                goto done;
+            }
+            rfit = phase_get(&s, "retrain_fit");
+            if (refit && !quiet)
+                fprintf(stderr,
+                        "nasc auto: the plan's %lld steps would take %.0f s at this machine's "
+                        "speed now (%.1f ms a step), %.0f s are left: refitted to %lld steps\n",
+                        (long long)planned_steps, num(rfit, "planned_would_take_s"),
+                        num(rfit, "step_ms"), num(rfit, "available_s"), (long long)steps);
+        }
+        tc.steps = (int64_t)num(rfit, "steps");
+        if (cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")))
+            step_s = num(rfit, "step_ms") / 1e3;
         tc.epochs = (int)ceil((double)tc.steps / spe);
         const bool resumed = access(ckpt, F_OK) == 0;
         if (!quiet)
@@ -1072,6 +1131,8 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "epochs", (double)tc.steps / spe);
         cJSON_AddNumberToObject(f, "steps", (double)tc.steps);
         cJSON_AddNumberToObject(f, "steps_done", (double)res.steps);
+        cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
+        cJSON_AddBoolToObject(f, "refit", cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")));
         cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
         cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
         cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
@@ -1197,6 +1258,9 @@ static int auto_main(int argc, char **argv) {
         }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
         cJSON_AddNumberToObject(sum, "steps", num(ret, "steps"));
+        /* the retraining fitted to the time left rather than the plan's count (the machine's
+         * speed changed); still a recorded count, so a resume gives the same result */
+        cJSON_AddBoolToObject(sum, "retrain_refit", cJSON_IsTrue(cJSON_GetObjectItem(ret, "refit")));
         /* the result is a function of the recorded plan unless a safety stop fired */
         const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
         const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));

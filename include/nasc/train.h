@@ -215,7 +215,7 @@ typedef struct nasc_train_fit {
 } nasc_train_fit;
 
 /* Measures this machine's step time for cfg on `probe` (a throwaway copy of the model to train:
- * it is trained for at least 3 steps and about calib_seconds, then left in whatever state; the
+ * it is trained for at least 6 steps (3 of warm-up) and about calib_seconds, then left in whatever state; the
  * caller frees it) and the time to evaluate `eval` (from 1 and 4 of its batches: fixed + per image) (may be NULL: no final
  * evaluation), then picks the largest epoch count whose training plus the final evaluation of all
  * of eval fits in `seconds`, the measurement included (at least 1 epoch). The chosen run is then

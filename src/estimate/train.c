@@ -714,12 +714,21 @@ done:
 
 typedef struct fit_probe {
     double t_first; /* elapsed after the first step (graph and buffers allocated) */
+    double t_warm;  /* elapsed after the warm-up (FIT_WARMUP_STEPS) */
     double t_last;
     int64_t steps;
     double limit;   /* seconds to measure for */
 } fit_probe;
 
-/* at least 3 steps (2 steady-state intervals), then until the measuring time is spent */
+/* The first steps of a run are slower than the rest (the first allocates the graph; the next
+ * few run while the loader's prefetch fills its queue and the buffer pools grow). With the mean
+ * of steps 2-3 as the step time, nasc auto's 3-minute runs on the shared 2-core machine planned
+ * 2-4 times the time their steps then took (docs/AUTO.md); so the steady time is taken after
+ * FIT_WARMUP_STEPS steps, over at least FIT_MIN_STEADY more. */
+#define FIT_WARMUP_STEPS 3
+#define FIT_MIN_STEADY 3
+
+/* at least the warm-up and FIT_MIN_STEADY steady steps, then until the measuring time is spent */
 static bool fit_on_event(const nasc_train_event *ev, void *user) {
     fit_probe *p = user;
     if (ev->kind != NASC_TRAIN_STEP)
@@ -728,7 +737,9 @@ static bool fit_on_event(const nasc_train_event *ev, void *user) {
         p->t_first = ev->elapsed_s;
     p->t_last = ev->elapsed_s;
     p->steps++;
-    return p->steps < 3 || ev->elapsed_s < p->limit;
+    if (p->steps == FIT_WARMUP_STEPS)
+        p->t_warm = ev->elapsed_s;
+    return p->steps < FIT_WARMUP_STEPS + FIT_MIN_STEADY || ev->elapsed_s < p->limit;
 }
 
 nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
@@ -754,13 +765,17 @@ nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
     nasc_train_result r;
     const double t0 = now_s();
     nasc_status st = nasc_train(probe, train, NULL, &c, fit_on_event, &p, &r, err);
-    if (st == NASC_ERR_ABORTED && p.steps >= 3)
+    if (st == NASC_ERR_ABORTED && p.steps >= FIT_WARMUP_STEPS + FIT_MIN_STEADY)
         st = NASC_OK; /* stopped by fit_on_event */
     if (st != NASC_OK)
         return st;
     out->calib_steps = p.steps;
-    /* the first step allocates the graph and warms caches; later steps are the steady state */
-    out->step_seconds = p.steps > 1 ? (p.t_last - p.t_first) / (double)(p.steps - 1) : p.t_last;
+    /* the steady state, after the warm-up (an epoch shorter than that: all but the first step) */
+    if (p.steps > FIT_WARMUP_STEPS)
+        out->step_seconds = (p.t_last - p.t_warm) / (double)(p.steps - FIT_WARMUP_STEPS);
+    else
+        out->step_seconds =
+            p.steps > 1 ? (p.t_last - p.t_first) / (double)(p.steps - 1) : p.t_last;
     out->first_step_seconds = p.t_first;
     const int64_t spe = train->n > cfg->batch ? train->n / cfg->batch : 1; /* drop_last */
     out->epoch_seconds = out->step_seconds * (double)spe;
