@@ -735,8 +735,12 @@ static int auto_main(int argc, char **argv) {
         }
         const double proxy_pred = prune ? data_s + proxy_cells * proxy_cell_s : 0.0;
         const double trials_pred = search ? data_s + (double)rounds * per_trial : 0.0;
-        /* the retraining gets the rest, what the search's rounding left included */
-        double retrain_s = usable - proxy_pred - trials_pred;
+        /* the check of the retraining's speed at its start (a measurement of the winner: 1 %
+         * of the budget, 1.5-8 s, and its first step), then the retraining gets the rest, what
+         * the search's rounding left included */
+        double fit_s = 0.01 * s.budget;
+        fit_s = (fit_s < 1.5 ? 1.5 : (fit_s > 8.0 ? 8.0 : fit_s)) + num(cal, "retrain_first_step_s");
+        double retrain_s = usable - proxy_pred - trials_pred - fit_s;
         retrain_s = retrain_s > 1.0 ? retrain_s : 1.0;
         const char *strategy = trials >= 20 ? "evolution" : "random";
         const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
@@ -779,6 +783,7 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(pred, "calibration", num(cal, "elapsed_s"));
         cJSON_AddNumberToObject(pred, "proxy_scoring", proxy_pred);
         cJSON_AddNumberToObject(pred, "trials", trials_pred);
+        cJSON_AddNumberToObject(pred, "retrain_check", fit_s);
         const double setup_h = num(cal, "retrain_first_step_s") - sh;
         cJSON_AddNumberToObject(pred, "retraining",
                                 (double)st_heavy * sh * 1.02 + num(cal, "test_eval_s") +

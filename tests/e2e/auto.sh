@@ -64,8 +64,24 @@ PY
     for k in arch test_accuracy val_accuracy_search params plan seconds; do
         field "$OUT/a/summary.json" "['$k']" > /dev/null || fail "summary.json: no $k"
     done
-    # the budget (within 5 %) is checked by bench/auto/compare.sh, not here: no timed assertions
-    python3 -c "print('auto: wall %.1f s of a 40 s budget' % ($t1-$t0))"
+    # the budget: the plan's predicted phase times (from this run's calibration) sum to it (the
+    # step and trial counts round down, so a little under); the 5 % of the issue is measured by
+    # bench/auto/compare.sh on a quiet machine, not asserted here. The plumbing: unless the
+    # calibration left too little (a loaded machine; the plan warns), the run ends before the
+    # deadline plus the safety stops' room and the outputs (a quarter of the budget + 5 s)
+    python3 - "$OUT/a/summary.json" 40 "$(python3 -c "print($t1-$t0)")" "$OUT/auto.err" <<'PY' || fail "budget"
+import json, sys
+d = json.load(open(sys.argv[1])); b = float(sys.argv[2]); wall = float(sys.argv[3])
+p = d['plan']['predicted_s']; t = sum(p.values())
+starved = 'the minimal plan left will overrun' in open(sys.argv[4]).read()
+print('auto: predicted %.1f s, wall %.1f s of a %.0f s budget%s' % (t, wall, b, ' (starved plan)' if starved else ''))
+if starved:
+    sys.exit(0)
+if not 0.95 * b <= t <= b:
+    sys.exit('the plan predicts %.1f s for a %.0f s budget' % (t, b))
+if wall > 1.25 * b + 5:
+    sys.exit('the run took %.1f s of a %.0f s budget' % (wall, b))
+PY
     # the model loads and gives the recorded test accuracy (the test split evaluated again)
     acc=$(field "$OUT/a/summary.json" "['test_accuracy']")
     "$NASC" eval --model "$OUT/a/model.nasc" --json > "$OUT/eval.json" || fail "eval of the model"
