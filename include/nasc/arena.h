@@ -49,6 +49,12 @@ NASC_API void nasc_free(void *p);
 /* 64-byte aligned allocation through the hooks (stores the offset before the block). */
 NASC_API void *nasc_malloc_aligned(size_t bytes);
 NASC_API void nasc_free_aligned(void *p);
+/* Room for `need` elements of `elem` bytes in the array p of capacity *cap (elements): p itself if
+ * need <= *cap; else p reallocated (through the hooks) to the capacity doubled, starting at
+ * `first`, until it holds need, and *cap set to it. NULL on overflow or out of memory, with p and
+ * *cap unchanged (p still owned by the caller). Usage:
+ *   T *a = nasc_grow(x->a, &x->cap, x->n + 1, sizeof *a, 64); if (!a) fail; x->a = a; */
+NASC_API void *nasc_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
 /* strdup through the hooks; NULL on OOM. */
 NASC_API char *nasc_strdup(const char *s);
 

@@ -32,6 +32,23 @@ void *nasc_realloc(void *p, size_t bytes) {
     return hooks.realloc_fn(p, bytes ? bytes : 1, hooks.user);
 }
 
+void *nasc_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first) {
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : (first ? first : 1);
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return NULL;
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem)
+        return NULL;
+    void *q = nasc_realloc(p, c * elem);
+    if (q)
+        *cap = c;
+    return q;
+}
+
 void nasc_free(void *p) {
     if (p)
         hooks.free_fn(p, hooks.user);
