@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/dist/util.sh — worker utilization of a distributed search (docs/DISTRIBUTED.md):
 # `mpirun -n R nasc search --benchmark nb201:cifar10 --sim-sleep S` for R ranks (R-1 workers) and
-# each strategy, with --ask-ahead R-2 (every worker can be busy) and model-based strategies in
-# batches of R-1 proposals per model fit.
+# each strategy, with --ask-ahead R-2 (every worker can be busy; AHEAD=default: nasc's default)
+# and model-based strategies in batches of R-1 proposals per model fit.
 #
 #   bench/dist/util.sh BUILD_DIR [RANKS...]        (default ranks: 4 16 64; S = $SLEEP or 1)
 #   WALL=30 bench/dist/util.sh BUILD_DIR [RANKS...] (each search stopped 30 s after it started)
@@ -11,7 +11,8 @@
 # W-1; AHEAD=default leaves the flag out, so nasc picks its default), PER_WORKER=N (trials per
 # worker, default 8; PER_WORKER_<strategy>=N for one strategy, e.g. PER_WORKER_bohb=40: bohb's
 # 12-epoch trials are 6 % of a 200-epoch one), OPTS_<strategy>="k=v,..." (strategy options;
-# bo-gp/bananas default batch=W; dashes in names become underscores), KEEP=DIR (keep the trial
+# bo-gp/bananas default batch=W,max-fit=$MAX_FIT (128: the model is fitted on at most 128
+# results, docs/STRATEGIES.md; MAX_FIT=0: on all); dashes in names become underscores), KEEP=DIR (keep the trial
 # databases there, as STRATEGY-RANKS.db).
 #
 # Two ways to end a run, two definitions (both: busy / (workers x window)):
@@ -52,7 +53,7 @@ for r in "${ranks[@]}"; do
     for s in "${strategies[@]}"; do
         opt=""
         case "$s" in
-        bo-gp | bananas) opt="--strategy-opt batch=$w" ;;
+        bo-gp | bananas) opt="--strategy-opt batch=$w,max-fit=${MAX_FIT:-128}" ;;
         esac
         var="OPTS_${s//-/_}"
         [ -n "${!var:-}" ] && opt="--strategy-opt ${!var}"

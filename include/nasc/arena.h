@@ -41,7 +41,8 @@ typedef struct nasc_alloc_hooks {
 
 /* Installs hooks (NULL restores libc). Not thread-safe: call before any other nasc function. */
 NASC_API void nasc_alloc_set_hooks(const nasc_alloc_hooks *hooks);
-/* malloc/calloc/realloc/free through the hooks. Return NULL on failure; nasc_free(NULL) is a no-op. */
+/* malloc/calloc/realloc/free through the hooks. Return NULL on failure; nasc_free(NULL) is a no-op.
+ */
 NASC_API void *nasc_malloc(size_t bytes);
 NASC_API void *nasc_calloc(size_t n, size_t size);
 NASC_API void *nasc_realloc(void *p, size_t bytes);

@@ -4,9 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *libc_malloc(size_t n, void *u) { (void)u; return malloc(n); }
-static void *libc_realloc(void *p, size_t n, void *u) { (void)u; return realloc(p, n); }
-static void libc_free(void *p, void *u) { (void)u; free(p); }
+static void *libc_malloc(size_t n, void *u) {
+    (void)u;
+    return malloc(n);
+}
+static void *libc_realloc(void *p, size_t n, void *u) {
+    (void)u;
+    return realloc(p, n);
+}
+static void libc_free(void *p, void *u) {
+    (void)u;
+    free(p);
+}
 
 static nasc_alloc_hooks hooks = {libc_malloc, libc_realloc, libc_free, NULL};
 
@@ -17,7 +26,9 @@ void nasc_alloc_set_hooks(const nasc_alloc_hooks *h) {
         hooks = (nasc_alloc_hooks){libc_malloc, libc_realloc, libc_free, NULL};
 }
 
-void *nasc_malloc(size_t bytes) { return hooks.malloc_fn(bytes ? bytes : 1, hooks.user); }
+void *nasc_malloc(size_t bytes) {
+    return hooks.malloc_fn(bytes ? bytes : 1, hooks.user);
+}
 
 void *nasc_calloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)

@@ -366,8 +366,8 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
     if (ON("optimizer")) {
         if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
             strcmp(cfg->optimizer, "adamw"))
-            return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
-                               cfg->optimizer);
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "optimizer: expected sgd, adam or adamw (got '%s')", cfg->optimizer);
     }
     if (ON("warmup-epochs") || ON("crop-pad") || ON("cutout")) {
         if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)
@@ -436,7 +436,8 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
         return nasc_errorf(err, NASC_ERR_ARG, "time-budget: must be >= 0 (got %g)",
                            cfg->time_budget);
     if (!(cfg->wall_budget >= 0) || !isfinite(cfg->wall_budget))
-        return nasc_errorf(err, NASC_ERR_ARG, "wall-budget: must be a number of seconds >= 0 (got %g)",
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "wall-budget: must be a number of seconds >= 0 (got %g)",
                            cfg->wall_budget);
     if (cfg->time_budget > 0 && !cfg->benchmark[0])
         return nasc_errorf(err, NASC_ERR_ARG,

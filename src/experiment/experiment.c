@@ -1226,10 +1226,9 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
 
     for (;;) {
         if (ex->stop) {
-            st =
-                nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
-                            (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
-                            ex->cfg.db[0] ? "; continue with --resume" : "");
+            st = nasc_errorf(err, NASC_ERR_ABORTED, "interrupted after %lld of %lld trials%s",
+                             (long long)count_done(ex, NULL, NULL, NULL), (long long)ex->cfg.budget,
+                             ex->cfg.db[0] ? "; continue with --resume" : "");
             break;
         }
         if ((st = batch_tick(ex, err)) != NASC_OK)
@@ -1495,8 +1494,7 @@ nasc_status nasc_experiment_serve(nasc_err *err) {
         if (!quit) {
             st = nasc_remote_send_outcome(k, requeue, &r, err);
             sent = true;
-        }
-        else { /* consume the QUIT */
+        } else { /* consume the QUIT */
             nasc_dist_msg q;
             if (nasc_dist_poll(0, &q))
                 st = nasc_dist_recv(&q, NULL, 0, err);
