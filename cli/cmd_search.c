@@ -96,6 +96,10 @@ static void print_json(const nasc_experiment_config *cfg, const nasc_search_summ
     cJSON_AddNumberToObject(o, "ok", (double)s->n_ok);
     cJSON_AddNumberToObject(o, "failed", (double)s->n_failed);
     cJSON_AddBoolToObject(o, "exhausted", s->exhausted);
+    if (cfg->wall_budget > 0) {
+        cJSON_AddBoolToObject(o, "wall_stopped", s->wall_stopped);
+        cJSON_AddNumberToObject(o, "cancelled", (double)s->cancelled);
+    }
     cJSON_AddStringToObject(o, "space", cfg->space);
     cJSON_AddStringToObject(o, "strategy", cfg->strategy);
     cJSON_AddStringToObject(o, "evaluator", cfg->benchmark[0] ? cfg->benchmark : cfg->data);
@@ -299,6 +303,11 @@ static int search_main(int argc, char **argv) {
                    s.best_score, what, (long long)s.best_trial, (long long)s.trials,
                    (long long)s.n_failed, sim);
         }
+        if (s.wall_stopped && !cfg.quiet)
+            fprintf(stderr,
+                    "nasc: note: wall-time budget of %g s reached after %lld trials; %lld running "
+                    "trials cancelled (--resume runs them again)\n",
+                    cfg.wall_budget, (long long)s.trials, (long long)s.cancelled);
         if (s.exhausted && !cfg.quiet)
             fprintf(stderr, "nasc: note: strategy %s ran out of proposals after %lld trials\n",
                     cfg.strategy, (long long)s.trials);

@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
 # bench/dist/util.sh — worker utilization of a distributed search (docs/DISTRIBUTED.md):
 # `mpirun -n R nasc search --benchmark nb201:cifar10 --sim-sleep S` for R ranks (R-1 workers) and
-# each strategy, with --ask-ahead R-2 (every worker can be busy) and model-based strategies in
-# batches of R-1 proposals per model fit.
+# each strategy, with --ask-ahead R-2 (every worker can be busy; AHEAD=default: nasc's default)
+# and model-based strategies in batches of R-1 proposals per model fit.
 #
 #   bench/dist/util.sh BUILD_DIR [RANKS...]        (default ranks: 4 16 64; S = $SLEEP or 1)
+#   WALL=30 bench/dist/util.sh BUILD_DIR [RANKS...] (each search stopped 30 s after it started)
 #
 # Overrides (environment): STRATEGIES="random bohb" (the list), AHEAD=K (--ask-ahead K instead of
 # W-1; AHEAD=default leaves the flag out, so nasc picks its default), PER_WORKER=N (trials per
 # worker, default 8; PER_WORKER_<strategy>=N for one strategy, e.g. PER_WORKER_bohb=40: bohb's
 # 12-epoch trials are 6 % of a 200-epoch one), OPTS_<strategy>="k=v,..." (strategy options;
-# bo-gp/bananas default batch=W; dashes in names become underscores).
+# bo-gp/bananas default batch=W,max-fit=$MAX_FIT (128: the model is fitted on at most 128
+# results, docs/STRATEGIES.md; MAX_FIT=0: on all); dashes in names become underscores), KEEP=DIR (keep the trial
+# databases there, as STRATEGY-RANKS.db).
 #
-# Utilization = busy / (workers x wall), from the trial database: busy = the workers' measured
-# evaluation time (Σ seconds, which includes the sleep), wall = first trial started to last
-# trial ended (rank 0's clock; the ranks' start-up, loading the table, is not counted).
-# "steady" counts only the window up to the last trial's start (the final drain, when fewer trials
-# than workers are left, is a property of a fixed budget, not of the scheduler).
-# Budget: 8 trials per worker (at least 60). Ranks are oversubscribed (--oversubscribe): sleeping trials use
-# no CPU, but rank 0 shares the cores with everything else on the machine.
+# Two ways to end a run, two definitions (both: busy / (workers x window)):
+#  - budget (the default): PER_WORKER trials per worker (at least 60). busy = the workers'
+#    measured evaluation time (Σ seconds, which includes the sleep), window = first trial started
+#    to last trial ended (rank 0's clock; the ranks' start-up, loading the table, is not counted).
+#    It includes the final drain, when fewer trials than workers are left and the last, longest
+#    ones end well after the others (a property of a fixed trial budget, not of the scheduler).
+#    "steady" counts only the window up to the last trial's start.
+#  - WALL=S: the search runs with --wall-budget S (and no trial budget to speak of), as DeepHyper
+#    measures it: it stops S seconds after its first trial started and cancels what still runs, so
+#    there is no drain. window = [t0, t0 + S], t0 the first trial's start; busy = each worker's
+#    finished trials clipped to the window ([end - seconds, end]), plus, for the trial it was
+#    running at the deadline, the time from its start (when rank 0 sent it, or the worker's
+#    previous trial ended, whichever is later) to the deadline. The ramp-up (rank 0 handing out
+#    the first W trials) counts; a trial sent ahead to a busy worker (prefetch) and not begun
+#    does not. The "trials" column then counts finished trials.
+# rtt: rank 0's start-to-end minus the worker's own time; gap: a worker's end to its next start
+# (both meaningless with prefetch, where a trial's start is when it was sent). Ranks are
+# oversubscribed (--oversubscribe): sleeping trials use no CPU, but rank 0 shares the cores with
+# everything else on the machine: note `uptime` with every figure.
 set -u
 build="${1:?usage: util.sh BUILD_DIR [RANKS...]}"
 shift
@@ -38,7 +53,7 @@ for r in "${ranks[@]}"; do
     for s in "${strategies[@]}"; do
         opt=""
         case "$s" in
-        bo-gp | bananas) opt="--strategy-opt batch=$w" ;;
+        bo-gp | bananas) opt="--strategy-opt batch=$w,max-fit=${MAX_FIT:-128}" ;;
         esac
         var="OPTS_${s//-/_}"
         [ -n "${!var:-}" ] && opt="--strategy-opt ${!var}"
@@ -49,18 +64,25 @@ for r in "${ranks[@]}"; do
         pw_var="PER_WORKER_${s//-/_}"
         pw="${!pw_var:-$per_worker}"
         budget=$((pw * w > 60 ? pw * w : 60))
-        db="$tmp/$s-$r.db"
+        wall_flag=""
+        if [ -n "${WALL:-}" ]; then
+            budget=100000000
+            wall_flag="--wall-budget $WALL"
+        fi
+        db="${KEEP:-$tmp}/$s-$r.db"
+        rm -f "$db" "$db-wal" "$db-shm"
         if ! mpirun --oversubscribe --allow-run-as-root -n "$r" "$nasc" search --space nb201 \
-            --benchmark nb201:cifar10 --strategy "$s" $opt $ahead_flag \
+            --benchmark nb201:cifar10 --strategy "$s" $opt $ahead_flag $wall_flag \
             --budget "$budget" --seed 1 --sim-sleep "$sleep_s" --db "$db" --quiet --json \
             >"$tmp/out.json" 2>"$tmp/err.txt"; then
             echo "$s at $r ranks failed:" >&2
             tail -5 "$tmp/err.txt" >&2
             continue
         fi
-        python3 - "$db" "$s" "$r" "$w" "$ahead" <<'PY'
+        python3 - "$db" "$s" "$r" "$w" "$ahead" "${WALL:-}" <<'PY'
 import sqlite3, sys
 db, s, r, w, ahead = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+wall = float(sys.argv[6]) if sys.argv[6] else None
 con = sqlite3.connect(db)
 rows = con.execute(
     "SELECT started_at, ended_at, seconds FROM trials WHERE ended_at IS NOT NULL").fetchall()
@@ -84,6 +106,23 @@ t_last_start = max(a for a, _, _ in rows)
 busy = sum(x for _, _, x in rows)
 # steady state: busy time inside [t0, t_last_start], each trial busy over [end - seconds, end]
 steady = sum(max(0.0, min(b, t_last_start) - max(b - x, t0)) for _, b, x in rows)
+if wall is not None:  # the deadline window [t0, t0 + wall]; t0 over all trials, running ones too
+    t0 = min(a for (a,) in con.execute("SELECT started_at FROM trials WHERE started_at IS NOT NULL"))
+    d = t0 + wall
+    busy = 0.0
+    last_end = {}
+    for wk, b, x in con.execute("SELECT worker, ended_at, seconds FROM trials "
+                                "WHERE ended_at IS NOT NULL ORDER BY ended_at"):
+        busy += max(0.0, min(b, d) - max(b - x, t0))
+        last_end[wk] = b
+    seen = set()
+    for wk, a in con.execute("SELECT worker, started_at FROM trials WHERE status = 'running' "
+                             "ORDER BY started_at"):
+        if wk in seen:  # sent ahead behind the one it runs: not begun
+            continue
+        seen.add(wk)
+        busy += max(0.0, d - max(a, last_end.get(wk, t0)))
+    t1, t_last_start, steady = d, d, busy
 print("%-10s %5d %6s %7d %7.2f %8.2f %7.1f%% %6.1f%% %7.1f %7.1f %6.2f" % (
     s, r, ahead, len(rows), t1 - t0, busy, 100 * busy / (w * (t1 - t0)),
     100 * steady / (w * (t_last_start - t0)), 1e3 * rtt, 1e3 * gap, best[0] if best else -1))

@@ -41,7 +41,8 @@ typedef struct nasc_alloc_hooks {
 
 /* Installs hooks (NULL restores libc). Not thread-safe: call before any other nasc function. */
 NASC_API void nasc_alloc_set_hooks(const nasc_alloc_hooks *hooks);
-/* malloc/calloc/realloc/free through the hooks. Return NULL on failure; nasc_free(NULL) is a no-op. */
+/* malloc/calloc/realloc/free through the hooks. Return NULL on failure; nasc_free(NULL) is a no-op.
+ */
 NASC_API void *nasc_malloc(size_t bytes);
 NASC_API void *nasc_calloc(size_t n, size_t size);
 NASC_API void *nasc_realloc(void *p, size_t bytes);
@@ -49,6 +50,12 @@ NASC_API void nasc_free(void *p);
 /* 64-byte aligned allocation through the hooks (stores the offset before the block). */
 NASC_API void *nasc_malloc_aligned(size_t bytes);
 NASC_API void nasc_free_aligned(void *p);
+/* Room for `need` elements of `elem` bytes in the array p of capacity *cap (elements): p itself if
+ * need <= *cap; else p reallocated (through the hooks) to the capacity doubled, starting at
+ * `first`, until it holds need, and *cap set to it. NULL on overflow or out of memory, with p and
+ * *cap unchanged (p still owned by the caller). Usage:
+ *   T *a = nasc_grow(x->a, &x->cap, x->n + 1, sizeof *a, 64); if (!a) fail; x->a = a; */
+NASC_API void *nasc_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
 /* strdup through the hooks; NULL on OOM. */
 NASC_API char *nasc_strdup(const char *s);
 

@@ -73,6 +73,10 @@ typedef struct nasc_experiment_config {
     uint64_t seed;
     int64_t budget; /* trials to run, >= 1 (failed trials count); 0 with a time budget: no limit */
     double time_budget; /* simulated training seconds (tables with a training time); 0 = none */
+    double wall_budget; /* runtime: wall seconds from this run's first trial start; nothing starts
+                           after it and running trials are cancelled (left 'running' in the
+                           database, for --resume); 0 = none. The trials are a prefix of those of
+                           the run without it (the schedule does not depend on timing) */
     int ask_ahead;      /* see strategy.h; NASC_ASK_AHEAD_AUTO (the default): resolved when the
                            experiment is created, nasc_ask_ahead_auto(workers), and stored */
     /* training evaluator: the hyperparameters of `nasc train` (train.h; same names and
@@ -185,6 +189,8 @@ typedef struct nasc_search_summary {
     bool has_sim_time;     /* the evaluator simulates training time (sim_seconds means something) */
     const char *best_arch; /* owned by the experiment; NULL if none */
     bool exhausted;        /* the strategy ran out of proposals before the budget */
+    bool wall_stopped;     /* stopped by cfg.wall_budget */
+    int64_t cancelled;     /* trials running when it stopped (recorded as running) */
     double seconds;        /* wall time of nasc_experiment_run */
 } nasc_search_summary;
 

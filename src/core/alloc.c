@@ -4,9 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *libc_malloc(size_t n, void *u) { (void)u; return malloc(n); }
-static void *libc_realloc(void *p, size_t n, void *u) { (void)u; return realloc(p, n); }
-static void libc_free(void *p, void *u) { (void)u; free(p); }
+static void *libc_malloc(size_t n, void *u) {
+    (void)u;
+    return malloc(n);
+}
+static void *libc_realloc(void *p, size_t n, void *u) {
+    (void)u;
+    return realloc(p, n);
+}
+static void libc_free(void *p, void *u) {
+    (void)u;
+    free(p);
+}
 
 static nasc_alloc_hooks hooks = {libc_malloc, libc_realloc, libc_free, NULL};
 
@@ -17,7 +26,9 @@ void nasc_alloc_set_hooks(const nasc_alloc_hooks *h) {
         hooks = (nasc_alloc_hooks){libc_malloc, libc_realloc, libc_free, NULL};
 }
 
-void *nasc_malloc(size_t bytes) { return hooks.malloc_fn(bytes ? bytes : 1, hooks.user); }
+void *nasc_malloc(size_t bytes) {
+    return hooks.malloc_fn(bytes ? bytes : 1, hooks.user);
+}
 
 void *nasc_calloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)
@@ -30,6 +41,23 @@ void *nasc_calloc(size_t n, size_t size) {
 
 void *nasc_realloc(void *p, size_t bytes) {
     return hooks.realloc_fn(p, bytes ? bytes : 1, hooks.user);
+}
+
+void *nasc_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first) {
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : (first ? first : 1);
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return NULL;
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem)
+        return NULL;
+    void *q = nasc_realloc(p, c * elem);
+    if (q)
+        *cap = c;
+    return q;
 }
 
 void nasc_free(void *p) {

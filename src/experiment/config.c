@@ -51,6 +51,9 @@ static const nasc_config_key keys[] = {
     {"time-budget", NASC_CFG_DOUBLE, OFF(time_budget), 0, RT, "SECONDS",
      "stop once the simulated training time of the trials reaches it (tables; --budget then "
      "optional)"},
+    {"wall-budget", NASC_CFG_DOUBLE, OFF(wall_budget), 0, RT, "SECONDS",
+     "stop SECONDS of wall time after this run's first trial started: nothing starts after it "
+     "and running trials are cancelled (recorded as running: --resume runs them again)"},
     {"ask-ahead", NASC_CFG_INT, OFF(ask_ahead), 0, ID, "K",
      "trials an adaptive strategy may propose ahead of the results (default auto: 0 with one "
      "worker, else 2 x (workers - 1); sh, hyperband, bohb: 8 x (workers - 1))"},
@@ -366,8 +369,8 @@ static nasc_status check_ranges(const nasc_experiment_config *cfg, const char *o
     if (ON("optimizer")) {
         if (strcmp(cfg->optimizer, "sgd") && strcmp(cfg->optimizer, "adam") &&
             strcmp(cfg->optimizer, "adamw"))
-            return nasc_errorf(err, NASC_ERR_ARG, "optimizer: expected sgd, adam or adamw (got '%s')",
-                               cfg->optimizer);
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "optimizer: expected sgd, adam or adamw (got '%s')", cfg->optimizer);
     }
     if (ON("warmup-epochs") || ON("crop-pad") || ON("cutout")) {
         if (cfg->warmup_epochs < 0 || cfg->crop_pad < 0 || cfg->cutout < 0)
@@ -435,6 +438,10 @@ nasc_status nasc_config_validate(const nasc_experiment_config *cfg, nasc_err *er
     if (!(cfg->time_budget >= 0))
         return nasc_errorf(err, NASC_ERR_ARG, "time-budget: must be >= 0 (got %g)",
                            cfg->time_budget);
+    if (!(cfg->wall_budget >= 0) || !isfinite(cfg->wall_budget))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "wall-budget: must be a number of seconds >= 0 (got %g)",
+                           cfg->wall_budget);
     if (cfg->time_budget > 0 && !cfg->benchmark[0])
         return nasc_errorf(err, NASC_ERR_ARG,
                            "time-budget: counts simulated training time, which only benchmark "

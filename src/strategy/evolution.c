@@ -10,7 +10,12 @@
  *
  * Trial k (k >= P) is proposed once the results of trials 0 .. k-1-ask_ahead are known: with
  * ask_ahead = 0 it is the sequential algorithm; larger values give the asynchronous variant of the
- * paper, where up to ask_ahead+1 children are evaluated at once.
+ * paper, where up to ask_ahead+1 children are evaluated at once. A trial k <= ask_ahead may use no
+ * result at all, so it is a random sample too: the first max(P, ask_ahead + 1) trials are random,
+ * as in the paper's asynchronous runs (and DeepHyper's), where every worker starts on a random
+ * architecture. (It used to wait for trial 0's result and mutate the first results: with P = 10
+ * and 63 workers, 53 workers idled for the whole of trial 0, and the children of the first told
+ * results were mostly mutations of trial 0.)
  *
  * Defaults P = 10, S = 7: tuned on the NAS-Bench-201 table with 100 queries (bench_strategies
  * --sweep, on seeds 1001..1400, apart from the reported 1..100). P in 10..20 with S in 7..10 are
@@ -72,15 +77,13 @@ static nasc_status evolution_init(nasc_strategy *s, nasc_err *err) {
 static nasc_status evolution_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     evolution *e = s->impl;
     int64_t k = s->n_asked;
+    int64_t need = k - s->cfg.ask_ahead; /* results trial k may use: 0 .. need-1 */
     if (k < e->P && k < s->cfg.n_init) {
         out->arch = nasc_arch_clone(e->init[k]);
         return out->arch ? NASC_OK : nasc_errorf(err, NASC_ERR_NOMEM, "evolution: out of memory");
     }
-    if (k < e->P)
+    if (k < e->P || need < 1)
         return nasc_space_sample(s->space, &s->rng, &out->arch, err);
-    int64_t need = k - s->cfg.ask_ahead;
-    if (need < 1)
-        need = 1;
     if (s->n_told < need || e->n == 0)
         return NASC_OK; /* wait for results */
     /* S distinct members (partial Fisher-Yates over the population indices) */

@@ -42,7 +42,8 @@ typedef struct asha_entry {
 } asha_entry;
 typedef struct asha_rung {
     asha_entry *e;
-    int n, cap;
+    int n;
+    size_t cap;
 } asha_rung;
 typedef struct asha_job { /* one asked trial, in ask order: where its result goes */
     int cfg, bracket, rung;
@@ -71,9 +72,11 @@ typedef struct hb {
     int n_br;         /* brackets: b = 0 .. n_br-1 is s = s_max - b (sh: 1) */
     asha_rung *rungs; /* rungs[b * (s_max + 1) + i]: bracket b, rung i */
     nasc_arch **acfg; /* every configuration started */
-    int n_acfg, cap_acfg;
+    int n_acfg;
+    size_t cap_acfg;
     asha_job *jobs; /* asked trials, in order */
-    int64_t n_jobs, cap_jobs, n_jobs_told;
+    int64_t n_jobs, n_jobs_told;
+    size_t cap_jobs;
     int64_t n_new; /* new configurations so far (they cycle through the brackets) */
 } hb;
 
@@ -218,14 +221,10 @@ static int asha_new_bracket(const hb *h) {
 static nasc_status asha_ask(nasc_strategy *s, hb *h, nasc_proposal *out, nasc_err *err) {
     if (s->n_told < s->n_asked - h->lag)
         return NASC_OK; /* trial k waits for the results of trials 0 .. k-1-lag */
-    if (h->n_jobs == h->cap_jobs) {
-        int64_t cap = h->cap_jobs ? 2 * h->cap_jobs : 64;
-        asha_job *j = nasc_realloc(h->jobs, sizeof *j * (size_t)cap);
-        if (!j)
-            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
-        h->jobs = j;
-        h->cap_jobs = cap;
-    }
+    asha_job *jobs = nasc_grow(h->jobs, &h->cap_jobs, (size_t)h->n_jobs + 1, sizeof *jobs, 64);
+    if (!jobs)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    h->jobs = jobs;
     /* a promotion: the highest rung first, brackets in order */
     for (int b = 0; b < h->n_br; b++) {
         int sb = h->s_max - b;
@@ -246,14 +245,10 @@ static nasc_status asha_ask(nasc_strategy *s, hb *h, nasc_proposal *out, nasc_er
         }
     }
     /* otherwise a new configuration at its bracket's lowest rung */
-    if (h->n_acfg == h->cap_acfg) {
-        int cap = h->cap_acfg ? 2 * h->cap_acfg : 64;
-        nasc_arch **a = nasc_realloc(h->acfg, sizeof *a * (size_t)cap);
-        if (!a)
-            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
-        h->acfg = a;
-        h->cap_acfg = cap;
-    }
+    nasc_arch **acfg = nasc_grow(h->acfg, &h->cap_acfg, (size_t)h->n_acfg + 1, sizeof *acfg, 64);
+    if (!acfg)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    h->acfg = acfg;
     int b = asha_new_bracket(h);
     double r = rung_fidelity(h, h->s_max - b, 0);
     if (h->smp.sample)
@@ -277,14 +272,10 @@ static nasc_status asha_tell(hb *h, double fit, nasc_err *err) {
     NASC_ASSERT(h->n_jobs_told < h->n_jobs);
     asha_job j = h->jobs[h->n_jobs_told++];
     asha_rung *rg = asha_rung_at(h, j.bracket, j.rung);
-    if (rg->n == rg->cap) {
-        int cap = rg->cap ? 2 * rg->cap : 32;
-        asha_entry *e = nasc_realloc(rg->e, sizeof *e * (size_t)cap);
-        if (!e)
-            return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
-        rg->e = e;
-        rg->cap = cap;
-    }
+    asha_entry *e = nasc_grow(rg->e, &rg->cap, (size_t)rg->n + 1, sizeof *e, 32);
+    if (!e)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "hyperband: out of memory");
+    rg->e = e;
     /* after every entry at least as good (NaN never occurs: fitness is a score or -inf) */
     int p = rg->n;
     while (p > 0 && rg->e[p - 1].fit < fit)

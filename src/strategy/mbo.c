@@ -18,6 +18,7 @@
 #include "mbo_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 nasc_status nasc_mbo_new(nasc_strategy *s, mbo **out, nasc_err *err) {
@@ -34,6 +35,54 @@ nasc_status nasc_mbo_new(nasc_strategy *s, mbo **out, nasc_err *err) {
                            s->iface->name, nasc_space_name(s->space),
                            m->c.enc == NASC_ENC_PATH ? "path" : "one-hot");
     return NASC_OK;
+}
+
+/* The training set past `max-fit` results (a cheaper surrogate past a history size: a GP fit is
+ * cubic in it, an MLP fit linear): the max/2 best targets and, of the rest, the most recent, kept
+ * in history order. Ties by history order, so the subset is a function of the history only.
+ * Returns the new count; ok and y are compacted in place. */
+typedef struct ranked {
+    double y;
+    int i;
+} ranked;
+
+static int by_target_desc(const void *a, const void *b) {
+    const ranked *p = a, *q = b;
+    if (p->y != q->y)
+        return p->y > q->y ? -1 : 1;
+    return p->i < q->i ? -1 : 1;
+}
+
+static int fit_subset(nasc_arch **ok, double *y, int n, int max, nasc_err *err, bool *nomem) {
+    ranked *r = nasc_malloc(sizeof *r * (size_t)n);
+    bool *keep = nasc_calloc((size_t)n, sizeof(bool));
+    if (!r || !keep) {
+        nasc_free(r);
+        nasc_free(keep);
+        *nomem = true;
+        nasc_errorf(err, NASC_ERR_NOMEM, "model-based strategy: out of memory");
+        return n;
+    }
+    for (int i = 0; i < n; i++)
+        r[i] = (ranked){y[i], i};
+    qsort(r, (size_t)n, sizeof *r, by_target_desc);
+    int kept = 0;
+    for (int i = 0; i < max / 2; i++, kept++)
+        keep[r[i].i] = true;
+    for (int i = n - 1; i >= 0 && kept < max; i--)
+        if (!keep[i]) {
+            keep[i] = true;
+            kept++;
+        }
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (keep[i]) {
+            ok[m] = ok[i];
+            y[m++] = y[i];
+        }
+    nasc_free(r);
+    nasc_free(keep);
+    return m;
 }
 
 /* Fits the surrogate and queues the batch (see the header comment). */
@@ -63,6 +112,14 @@ static nasc_status iterate(nasc_strategy *s, mbo *m, nasc_err *err) {
             best = fmax(best, y[i]);
         }
     nasc_learn_floor(yok, n_ok, m->c.floor_q);
+    if (m->c.max_fit > 0 && n_ok > m->c.max_fit) {
+        bool nomem = false;
+        n_ok = fit_subset(ok, yok, n_ok, m->c.max_fit, err, &nomem);
+        if (nomem) {
+            st = NASC_ERR_NOMEM;
+            goto done;
+        }
+    }
     if (n_ok < 2) { /* nothing to learn from yet */
         nasc_arch *a;
         for (int k = 0; k < m->c.batch && st == NASC_OK; k++) {

@@ -21,6 +21,7 @@ typedef struct mbo_config {
     int n_rand;     /* uniform samples among the candidates */
     int batch;      /* proposals per fit */
     double floor_q; /* targets below this quantile are raised to it (0: off) */
+    int max_fit;    /* the surrogate is fitted on at most this many results (0: all) */
 } mbo_config;
 
 typedef struct mbo {
@@ -61,7 +62,9 @@ NASC_INTERNAL void nasc_mbo_free(void *impl);
     {.name = "encoding", .type = NASC_OPT_CHOICE, .def = enc_def, .choices = "onehot|path",     \
      .help = "architecture encoding the model sees"},                                           \
     {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,         \
-     .help = "targets below this quantile of the results are raised to it (0: off)"}
+     .help = "targets below this quantile of the results are raised to it (0: off)"},           \
+    {.name = "max-fit", .type = NASC_OPT_INT, .def = "0", .min = 0, .max = 1000000,             \
+     .help = "fit the model on at most N results: the N/2 best and the most recent (0: all)"}
 /* Expected improvement's margin, for the strategies that offer EI. */
 #define NASC_MBO_XI_OPT                                                                          \
     {.name = "xi", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e6,                     \
@@ -78,6 +81,7 @@ static inline void nasc_mbo_read_common(const nasc_strategy *s, mbo_config *c) {
     c->batch = nasc_strategy_opt_int(s, "batch");
     c->enc = nasc_strategy_opt_choice(s, "encoding") == 1 ? NASC_ENC_PATH : NASC_ENC_ONEHOT;
     c->floor_q = nasc_strategy_opt_double(s, "floor");
+    c->max_fit = nasc_strategy_opt_int(s, "max-fit");
 }
 
 #endif /* NASC_MBO_INT_H */

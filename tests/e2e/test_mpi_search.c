@@ -1,9 +1,11 @@
 /* test_mpi_search.c — `mpirun -n N nasc search` (a distributed search: rank 0 runs the strategy
  * and the database, ranks 1..N-1 evaluate) gives exactly the trials of one process with
  * --workers N-1: evolution on the NB201 table over 4 ranks, and a small training search over 3
- * ranks (every trial recorded, the same validation accuracies bit for bit), and bohb with the default
- * ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they run
- * one. Skipped (77) where the build has no MPI or mpirun is missing. The failure cases are in fault/test_mpi_resume. */
+ * ranks (every trial recorded, the same validation accuracies bit for bit), and bohb with the
+ * default ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they
+ * run one; --wall-budget over 4 ranks stops with the trials still running cancelled and the
+ * finished ones those of --workers 3. Skipped (77) where the build has no MPI or mpirun is missing.
+ * The failure cases are in fault/test_mpi_resume. */
 // ctest: labels=mpi timeout=600
 #include "test.h"
 
@@ -37,7 +39,51 @@ int main(void) {
         CHECK_MSG(n_ahead > 0, "bohb over 4 ranks: no trial was sent ahead to a busy rank");
         CHECK_MSG(n_top > 0, "bohb over 4 ranks: nothing promoted to 200 epochs");
         nasc_db_trials_free(t, n);
+        t = NULL;
+        n = 0;
     }
+    /* --wall-budget over 4 ranks: stopped 1 s after the first trial started; the trials still
+     * running (or sent ahead to a busy rank) are left 'running' and counted as cancelled; the
+     * finished ones are those of the --workers 3 run of bohb above (a prefix of it) */
+    char w[300], wo[300], we[300];
+    path(w, sizeof w, "wall-mpi.db");
+    path(wo, sizeof wo, "wall-out.txt");
+    path(we, sizeof we, "wall-err.txt");
+    int rc =
+        mpi_run(cli, 4, -1, wo, we,
+                NB " --strategy bohb --sim-sleep 0.02 --budget 100000 --wall-budget 1 --db %s", w);
+    CHECK_MSG(rc == 0, "wall budget over 4 ranks: exit %d", rc);
+    char *j = search_slurp(wo);
+    CHECK_STR_CONTAINS(j, "\"wall_stopped\":true");
+    const char *c = strstr(j, "\"cancelled\":");
+    long cancelled = c ? strtol(c + 12, NULL, 10) : -1;
+    free(j);
+    char ref[300];
+    path(ref, sizeof ref, "bohb-w.db");
+    nasc_trial_record *r = NULL;
+    int64_t nr = 0;
+    if (search_load(w, &t, &n) && search_load(ref, &r, &nr)) {
+        long running = 0, differ = 0, finished = 0;
+        for (int64_t i = 0; i < n; i++) {
+            running += t[i].status == NASC_TRIAL_RUNNING;
+            if (t[i].status == NASC_TRIAL_OK && i < nr) {
+                finished++;
+                differ += strcmp(t[i].arch, r[i].arch) != 0 || t[i].score != r[i].score;
+            }
+        }
+        CHECK_MSG(running == cancelled, "wall budget: %ld trials running, %ld cancelled reported",
+                  running, cancelled);
+        CHECK_MSG(finished > 0 && differ == 0,
+                  "wall budget: %ld of %ld finished trials differ "
+                  "from --workers 3",
+                  differ, finished);
+        if (!differ)
+            printf("%-22s 4 ranks, 1 s: %ld of the first 60 finished, as --workers 3; %ld "
+                   "cancelled\n",
+                   "wall-budget", finished, running);
+    }
+    nasc_db_trials_free(t, n);
+    nasc_db_trials_free(r, nr);
     mpi_cleanup();
     return test_done("test_mpi_search");
 }

@@ -591,6 +591,74 @@ static void test_training_failures(void) {
     nasc_db_trials_free(t, n);
 }
 
+/* --wall-budget: the search stops that long after its first trial started and cancels what runs
+ * (left 'running', the count reported); the trials recorded are those of the run without it; a
+ * --resume without it finishes with exactly the trials of the uninterrupted run. */
+static void test_wall_budget(void) {
+    char a[400], b[400];
+    path(a, sizeof a, "wall.db");
+    path(b, sizeof b, "wall_full.db");
+    CHECK(nasc("search " NB " --strategy evolution --ask-ahead 4 --budget 100000 --workers 3 "
+               "--sim-sleep 0.05 --wall-budget 1 --db %s --json",
+               a) == 0);
+    char *j = out_text(), *e = err_text();
+    CHECK_STR_CONTAINS(j, "\"wall_stopped\":true");
+    CHECK_STR_CONTAINS(e, "wall-time budget of 1 s reached after");
+    cJSON *o = cJSON_Parse(j);
+    double cancelled = o ? cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cancelled")) : -1;
+    double seconds = o ? cJSON_GetNumberValue(cJSON_GetObjectItem(o, "seconds")) : -1;
+    cJSON_Delete(o);
+    free(j);
+    free(e);
+    CHECK_MSG(seconds >= 1 && seconds < 20, "a 1 s wall budget ran %g s", seconds);
+    nasc_trial_record *ta = NULL, *tb = NULL;
+    int64_t na = 0, nb = 0;
+    if (!search_load(a, &ta, &na)) {
+        CHECK(0);
+        return;
+    }
+    int64_t running = 0, ok = 0, pending = 0;
+    for (int64_t i = 0; i < na; i++) {
+        running += ta[i].status == NASC_TRIAL_RUNNING;
+        ok += ta[i].status == NASC_TRIAL_OK;
+        pending += ta[i].status == NASC_TRIAL_PENDING; /* asked while every worker was busy */
+    }
+    CHECK_MSG(running == (int64_t)cancelled, "%lld trials left running, %g reported cancelled",
+              (long long)running, cancelled);
+    CHECK_MSG(ok >= 3 && ok + running + pending == na, "%lld ok, %lld running of %lld",
+              (long long)ok, (long long)running, (long long)na);
+    /* the same trials as a run of that many trials without a wall budget */
+    CHECK(nasc("search " NB " --strategy evolution --ask-ahead 4 --budget %lld --workers 3 --db %s "
+               "--quiet",
+               (long long)na, b) == 0);
+    if (search_load(b, &tb, &nb)) {
+        int diff = 0;
+        for (int64_t i = 0; i < na && i < nb; i++)
+            diff += strcmp(ta[i].arch, tb[i].arch) != 0 ||
+                    (ta[i].status == NASC_TRIAL_OK && ta[i].score != tb[i].score);
+        CHECK_MSG(nb == na && diff == 0,
+                  "%d of %lld trials differ from the run without a wall "
+                  "budget",
+                  diff, (long long)na);
+    }
+    nasc_db_trials_free(ta, na);
+    ta = NULL;
+    /* --resume (the stored wall budget lifted) runs the cancelled trials: the full run exactly */
+    CHECK(nasc("search --db %s --resume --budget %lld --wall-budget 0 --quiet", a, (long long)na) ==
+          0);
+    if (search_load(a, &ta, &na)) {
+        int diff = 0;
+        for (int64_t i = 0; i < na && i < nb; i++)
+            diff += strcmp(ta[i].arch, tb[i].arch) != 0 || ta[i].status != NASC_TRIAL_OK ||
+                    ta[i].score != tb[i].score;
+        CHECK_MSG(na == nb && diff == 0, "resumed: %d of %lld trials differ", diff, (long long)na);
+    }
+    nasc_db_trials_free(ta, na);
+    nasc_db_trials_free(tb, nb);
+    expect_usage("wall-budget: must be", "search " NB " --strategy random --budget 5 "
+                                         "--wall-budget -1");
+}
+
 int main(void) {
     cli = search_cli();
     snprintf(dir, sizeof dir, "%s/test_search.XXXXXX", NASC_BINARY_DIR);
@@ -606,6 +674,7 @@ int main(void) {
     test_nan_trials();
     test_bad_snapshot();
     test_workers();
+    test_wall_budget();
     test_yaml();
     test_output();
     test_training_failures();

@@ -135,6 +135,24 @@ static void test_determinism(void) {
     }
 }
 
+/* max-fit (model-based strategies): the surrogate sees at most N results. Up to N results told it
+ * changes nothing; past it the proposals differ; it stays deterministic. */
+static void test_max_fit(void) {
+    trace all = {0}, big = {0}, a = {0}, b = {0};
+    run("bo-gp", "fit-iters=5", nb201, c10, 5, 40, &all);
+    run("bo-gp", "fit-iters=5,max-fit=1000", nb201, c10, 5, 40, &big);
+    run("bo-gp", "fit-iters=5,max-fit=16", nb201, c10, 5, 40, &a);
+    run("bo-gp", "fit-iters=5,max-fit=16", nb201, c10, 5, 40, &b);
+    CHECK_MSG(all.n == 40 && a.n == 40 && b.n == 40, "max-fit: %d, %d, %d trials", all.n, a.n,
+              b.n);
+    CHECK_MSG(!memcmp(all.h, big.h, sizeof all.h), "max-fit above the history changed trials");
+    CHECK_MSG(!memcmp(a.h, b.h, sizeof a.h), "max-fit=16: same seed, other trials");
+    /* trial k's fit sees the k results before it (batch 1, ask-ahead 0): the same up to k = 16 */
+    CHECK_MSG(!memcmp(all.h, a.h, sizeof(uint64_t) * 17), "max-fit=16 changed trials 0..16");
+    CHECK_MSG(memcmp(all.h + 17, a.h + 17, sizeof(uint64_t) * 23) != 0,
+              "max-fit=16 changed nothing past 16 results");
+}
+
 /* A "wait" changes nothing; results must come in order. */
 static void test_wait_contract(void) {
     nasc_strategy_config sc = {.seed = 3, .budget = 100, .ask_ahead = 0};
@@ -683,6 +701,7 @@ int main(void) {
     test_options();
     test_initial_population();
     test_determinism();
+    test_max_fit();
     test_wait_contract();
     test_grid();
     test_snapshot();
