@@ -5,9 +5,13 @@
  *   bench_train_step [--model baseline|darts|nb201] [--batch 64] [--threads 2] [--steps 20]
  *                    [--warmup 3] [--input 1x28x28] [--classes 10] [--backend cpu]
  *                    [--genotype TEXT] [--channels 16] [--cells 8]
+ *                    [--auxiliary W] [--drop-path P] [--clip NORM]
  *
- * --model darts builds the DARTS network (NetworkCIFAR, no auxiliary head, no drop-path) of
- * --genotype (default: DARTS_V2) with --channels C and --cells L. --model nb201 builds the
+ * --model darts builds the DARTS network (NetworkCIFAR) of --genotype (default: DARTS_V2) with
+ * --channels C and --cells L; --auxiliary W > 0 adds the auxiliary head (loss weight W),
+ * --drop-path P drops op outputs with probability P, --clip clips the gradient norm (the DARTS
+ * CIFAR evaluation recipe: --channels 36 --cells 20 --input 3x32x32 --batch 96 --auxiliary 0.4
+ * --drop-path 0.2 --clip 5). --model nb201 builds the
  * NAS-Bench-201 network of the cell given as --genotype (C and N from --channels and --cells).
  */
 #include "nasc/arena.h"
@@ -31,7 +35,8 @@ static double now(void) {
 }
 
 static nasc_status space_net_new(const char *space, const char *genotype, int C, int L, int in_c,
-                                 int in_h, int in_w, int classes, nasc_model **out, nasc_err *err) {
+                                 int in_h, int in_w, int classes, bool aux, float drop,
+                                 nasc_model **out, nasc_err *err) {
     nasc_space *sp = NULL;
     nasc_arch *a = NULL;
     nasc_status st = nasc_space_new(space, NULL, &sp, err);
@@ -39,7 +44,8 @@ static nasc_status space_net_new(const char *space, const char *genotype, int C,
         st = nasc_arch_parse(sp, genotype, &a, err);
     if (st == NASC_OK) {
         const nasc_net_config nc = {.in_c = in_c, .in_h = in_h, .in_w = in_w,
-                                    .n_classes = classes, .channels = C, .cells = L};
+                                    .n_classes = classes, .channels = C, .cells = L,
+                                    .auxiliary = aux, .drop_path = drop};
         st = nasc_space_build(a, &nc, 1, out, err);
     }
     nasc_arch_free(a);
@@ -56,6 +62,7 @@ int main(int argc, char **argv) {
     const char *model = "baseline", *backend = "cpu", *genotype = DARTS_V2;
     int batch = 64, threads = 2, steps = 20, warmup = 3, C = 1, H = 28, W = 28, classes = 10;
     int channels = 16, cells = 8;
+    float aux_w = 0.0f, drop = 0.0f, clip = 0.0f;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -67,6 +74,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--genotype")) genotype = argv[i + 1];
         else if (!strcmp(argv[i], "--channels")) channels = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--cells")) cells = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--auxiliary")) aux_w = strtof(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--drop-path")) drop = strtof(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--clip")) clip = strtof(argv[i + 1], NULL);
         else if (!strcmp(argv[i], "--input")) {
             if (sscanf(argv[i + 1], "%dx%dx%d", &C, &H, &W) != 3) {
                 fprintf(stderr, "bad --input\n");
@@ -84,7 +94,8 @@ int main(int argc, char **argv) {
     if (!strcmp(model, "baseline"))
         st = nasc_baseline_new(C, H, W, classes, 1.0f, 1, &m, &err);
     else if (!strcmp(model, "darts") || !strcmp(model, "nb201"))
-        st = space_net_new(model, genotype, channels, cells, C, H, W, classes, &m, &err);
+        st = space_net_new(model, genotype, channels, cells, C, H, W, classes, aux_w > 0.0f,
+                           drop, &m, &err);
     if (!be || st != NASC_OK) {
         fprintf(stderr, "bench: %s\n", err.msg[0] ? err.msg : "unknown model");
         return 1;
@@ -113,11 +124,17 @@ int main(int argc, char **argv) {
         nasc_graph_set_rng(g, 1, (uint64_t)s);
         nasc_params_zero_grad(m->params);
         nasc_tensor *in = nasc_input(g, batch, C, H, W, x);
-        nasc_tensor *loss = nasc_cross_entropy(g, nasc_model_forward(m, g, in, NULL), y, 0.0f);
+        const nasc_forward_opts fo = {.drop_path = drop, .want_aux = aux_w > 0.0f};
+        nasc_tensor *loss = nasc_cross_entropy(g, nasc_model_forward(m, g, in, &fo), y, 0.0f);
+        if (loss && aux_w > 0.0f && m->aux_logits)
+            loss = nasc_add(g, loss,
+                            nasc_scale(g, nasc_cross_entropy(g, m->aux_logits, y, 0.0f), aux_w));
         if (!loss || nasc_backward(g, loss) != NASC_OK) {
             fprintf(stderr, "bench: %s\n", nasc_graph_errmsg(g));
             return 1;
         }
+        if (clip > 0.0f)
+            nasc_clip_grad_norm(m->params, clip);
         nasc_optim_step(o, 0.01f);
         loss_v = loss->data[0];
         double dt = now() - t0;

@@ -14,9 +14,10 @@
  *
  *   bench_kernels [--threads 2] [--batch 64] [--hw 28] [--channels 16,32,64] [--iters 20]
  *                 [--only SUBSTRING] [--op NAME] [--conv-path auto|dw|1x1|gemm|dnnl|ref] [--portable]
- *                 [--no-check] [--grads xw|x|w] [--stat min|median]
+ *                 [--no-check] [--grads xw|x|w] [--stat min|median] [--fresh]
  * --grads picks which gradients backward computes (input x, weights w; default both), to time
- * backward-data and backward-weights apart.
+ * backward-data and backward-weights apart. --fresh flags the gradients NASC_TENSOR_GRAD_FRESH
+ * before each backward (the kernels store instead of adding, as for most gradients in a step).
  */
 #include "backend/cpu/cpu_int.h"
 #include "nasc/arena.h"
@@ -41,7 +42,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-enum op_kind { K_CONV, K_BN, K_MAXPOOL, K_AVGPOOL, K_RELU, K_ADD, K_EDGE };
+enum op_kind { K_CONV, K_BN, K_MAXPOOL, K_AVGPOOL, K_RELU, K_ADD, K_CONCAT, K_WSUM, K_EDGE };
 
 typedef struct bop {
     const char *name;
@@ -56,12 +57,14 @@ static const bop ops[] = {
     {"conv1x1", K_CONV, 1, 1, 1, 0},   {"conv3x3", K_CONV, 3, 1, 1, 0},
     {"bn", K_BN, 0, 0, 0, 0},          {"maxpool3x3", K_MAXPOOL, 3, 1, 0, 0},
     {"avgpool3x3", K_AVGPOOL, 3, 1, 0, 0}, {"relu", K_RELU, 0, 0, 0, 0},
-    {"add", K_ADD, 0, 0, 0, 0},
+    {"add", K_ADD, 0, 0, 0, 0},        {"concat4", K_CONCAT, 0, 0, 0, 0},
+    {"wsum7", K_WSUM, 0, 0, 0, 0},
     {"darts_edge", K_EDGE, 0, 0, 0, 0},
 };
 
 typedef struct built {
-    nasc_tensor *x, *w, *y, *b2;
+    nasc_tensor *x, *w, *y, *b2, *b3, *b4; /* b2..b4: add's / concat's other inputs */
+    nasc_tensor *more[6];                  /* wsum7's terms past x (w is its weights) */
 } built;
 
 static nasc_tensor *leaf(nasc_graph *g, int n, int c, int h, int w, nasc_rng *r) {
@@ -76,7 +79,8 @@ static nasc_tensor *leaf(nasc_graph *g, int n, int c, int h, int w, nasc_rng *r)
 static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nasc_rng *r,
                           built *b) {
     b->x = leaf(g, N, C, HW, HW, r);
-    b->w = b->b2 = NULL;
+    b->w = b->b2 = b->b3 = b->b4 = NULL;
+    memset(b->more, 0, sizeof b->more);
     switch (o->kind) {
     case K_CONV: {
         const int pad = o->dil * (o->k - 1) / 2;
@@ -99,6 +103,21 @@ static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nas
     case K_ADD:
         b->b2 = leaf(g, N, C, HW, HW, r);
         return nasc_add(g, b->x, b->b2);
+    case K_CONCAT: { /* a DARTS cell's output: 4 states of C channels */
+        b->b2 = leaf(g, N, C, HW, HW, r);
+        b->b3 = leaf(g, N, C, HW, HW, r);
+        b->b4 = leaf(g, N, C, HW, HW, r);
+        nasc_tensor *xs[4] = {b->x, b->b2, b->b3, b->b4};
+        return nasc_concat(g, 4, xs);
+    }
+    case K_WSUM: { /* a DARTS mixed op: 7 terms ("none" left out), weights of 8 */
+        b->w = leaf(g, 1, 8, 1, 1, r);
+        nasc_tensor *xs[7] = {b->x};
+        for (int i = 0; i < 6; i++)
+            xs[i + 1] = b->more[i] = leaf(g, N, C, HW, HW, r);
+        static const int idx[7] = {1, 2, 3, 4, 5, 6, 7};
+        return nasc_weighted_sum(g, b->w, 7, xs, idx);
+    }
     case K_EDGE:
         break; /* timed through the graph API (edge_time) */
     }
@@ -106,13 +125,15 @@ static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nas
 }
 
 static const char *want_grads = "xw";
+static bool fresh_grads = false; /* --fresh: backward stores into the inputs' gradients */
 static bool stat_median = false;
 
 /* Gives every input that requires a gradient a zeroed grad buffer and y a random upstream grad. */
 static void grads(nasc_graph *g, built *b, nasc_tensor *y, nasc_rng *r) {
-    nasc_tensor *ts[] = {b->x, b->w, b->b2};
-    for (int i = 0; i < 3; i++)
-        if (ts[i] && !ts[i]->grad && (i == 2 || strchr(want_grads, i == 0 ? 'x' : 'w'))) {
+    nasc_tensor *ts[] = {b->x,       b->w,       b->b2,      b->b3,      b->b4,
+                         b->more[0], b->more[1], b->more[2], b->more[3], b->more[4], b->more[5]};
+    for (int i = 0; i < 11; i++)
+        if (ts[i] && !ts[i]->grad && (i >= 2 || strchr(want_grads, i == 0 ? 'x' : 'w'))) {
             ts[i]->grad = nasc_graph_alloc(g, (size_t)nasc_tensor_nelem(ts[i]) * sizeof(float));
             memset(ts[i]->grad, 0, (size_t)nasc_tensor_nelem(ts[i]) * sizeof(float));
         }
@@ -136,8 +157,8 @@ static double nmse(const float *a, const float *b, size_t n) {
 static double check(nasc_backend *be, const bop *o, int C, int HW) {
     const int N = 2;
     double worst = 0.0;
-    float *res[2][4] = {{0}};
-    size_t n[4] = {0};
+    float *res[2][12] = {{0}};
+    size_t n[12] = {0};
     for (int pass = 0; pass < 2; pass++) {
         nasc_err err = {0};
         nasc_graph *g = nasc_graph_new(pass ? nasc_backend_ref() : be, 1 << 20, &err);
@@ -147,8 +168,9 @@ static double check(nasc_backend *be, const bop *o, int C, int HW) {
         nasc_tensor *y = build(g, o, N, C, HW, &r, &b);
         grads(g, &b, y, &r);
         nasc_backend_backward(nasc_graph_backend(g), g, y);
-        nasc_tensor *ts[] = {y, b.x, b.w, b.b2};
-        for (int i = 0; i < 4; i++) {
+        nasc_tensor *ts[] = {y,         b.x,       b.w,       b.b2,      b.b3,      b.b4,
+                             b.more[0], b.more[1], b.more[2], b.more[3], b.more[4], b.more[5]};
+        for (int i = 0; i < 12; i++) {
             if (!ts[i])
                 continue;
             n[i] = (size_t)nasc_tensor_nelem(ts[i]);
@@ -157,7 +179,7 @@ static double check(nasc_backend *be, const bop *o, int C, int HW) {
         }
         nasc_graph_free(g);
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 12; i++)
         if (res[0][i]) {
             const double e = nmse(res[0][i], res[1][i], n[i]);
             worst = e > worst ? e : worst;
@@ -272,6 +294,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--portable")) portable = true;
         else if (!strcmp(a, "--no-check")) do_check = false;
+        else if (!strcmp(a, "--fresh")) fresh_grads = true;
         else if (!v) { fprintf(stderr, "bench_kernels: %s needs a value\n", a); return 2; }
         else if (!strcmp(a, "--threads")) threads = atoi(v), i++;
         else if (!strcmp(a, "--batch")) N = atoi(v), i++;
@@ -350,6 +373,14 @@ int main(int argc, char **argv) {
                 nasc_arena_reset_to(nasc_graph_arena(g), mark);
                 const double t0 = now_ms();
                 nasc_backend_forward(be, g, y);
+                if (fresh_grads) {
+                    nasc_tensor *ts[] = {b.x,       b.w,       b.b2,      b.b3,
+                                         b.b4,      b.more[0], b.more[1], b.more[2],
+                                         b.more[3], b.more[4], b.more[5]};
+                    for (int i = 0; i < 11; i++)
+                        if (ts[i] && ts[i]->grad)
+                            ts[i]->flags |= NASC_TENSOR_GRAD_FRESH;
+                }
                 const double t1 = now_ms();
                 nasc_backend_backward(be, g, y);
                 const double t2 = now_ms();

@@ -6,7 +6,8 @@
  * intermediate node h (so h's gradient comes from the pool), also in the awkward spots: h used
  * twice by one op (h + h, concat(h, k, h)), h read by two ops (the first in backward order
  * stores, the second adds), an op that only adds (mul, a 3x3 conv) next to one that stores;
- * batch norm and the 1x1 conv (whose AVX-512 kernel stores) on their own. The input
+ * batch norm and the 1x1 conv (whose AVX-512 kernel stores) on their own; the weighted sum (a
+ * supernet's mixed op) with h as two of its terms and next to a relu of h. The input
  * gradient must equal the one computed with the pool off (zeroed arena gradients, every kernel
  * adding), value for value, on both backends; and a pool block filled with garbage beforehand
  * (a previous step's values) must not leak into the result. */
@@ -16,15 +17,16 @@
 #include "nasc/ops.h"
 #include "nasc/rng.h"
 
-enum { N = 4, C = 8, H = 5, W = 5, E = N * C * H * W, N_CASES = 14 };
+enum { N = 4, C = 8, H = 5, W = 5, E = N * C * H * W, N_CASES = 16 };
 
 static const char *const case_names[N_CASES] = {
     "relu",          "scale",           "drop_path",           "add(h, k)",
     "add(h, h)",     "concat(h,k,h)",   "relu + scale of h",   "mul(h, h) + relu(h)",
     "concat(relu, h)", "batchnorm",     "conv1x1",             "conv1x1 + conv3x3 of h",
-    "depthwise 3x3", "bn + relu of h"};
+    "depthwise 3x3", "bn + relu of h", "wsum(h, k, 1, h)", "relu(h) + wsum(h, k)"};
 
 static float wconv[C * C * 9];
+static const float wsum_w[4] = {0.3f, -1.25f, 0.6f, 0.9f}; /* a weighted sum's weights */
 
 /* A conv of h with the fixed weights wconv (a leaf without gradient): k x k, groups. */
 static nasc_tensor *conv(nasc_graph *g, nasc_tensor *h, int k, int groups) {
@@ -61,7 +63,18 @@ static nasc_tensor *op_case(nasc_graph *g, int c, nasc_tensor *h, nasc_tensor *k
     case 10: return conv(g, h, 1, 1);
     case 11: return nasc_add(g, conv(g, h, 1, 1), conv(g, h, 3, 1));
     case 12: return conv(g, h, 3, C);
-    default: return nasc_add(g, bn(g, h), nasc_relu(g, h));
+    case 13: return nasc_add(g, bn(g, h), nasc_relu(g, h));
+    case 14: {
+        nasc_tensor *xs[4] = {h, k, NULL, h};
+        return nasc_weighted_sum(g, nasc_input(g, 1, 4, 1, 1, wsum_w), 4, xs,
+                                 (const int[]){0, 1, 2, 3});
+    }
+    default: {
+        nasc_tensor *xs[2] = {h, k};
+        nasc_tensor *r = nasc_relu(g, h);
+        return nasc_add(g, r, nasc_weighted_sum(g, nasc_input(g, 1, 4, 1, 1, wsum_w), 2, xs,
+                                                (const int[]){2, 0}));
+    }
     }
 }
 

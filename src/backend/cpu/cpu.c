@@ -64,6 +64,7 @@ static bool cpu_stores_grads(const nasc_tensor *node) {
     case NASC_OP_MUL:
     case NASC_OP_DROP_PATH:
     case NASC_OP_CONCAT:
+    case NASC_OP_WSUM: /* mixed.c: stores the terms' gradients, zero-fills w's */
     case NASC_OP_BATCHNORM:
     case NASC_OP_CONV2D: /* conv2d.c: the 1x1 AVX-512 path stores, the others zero-fill */
         return true;

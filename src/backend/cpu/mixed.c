@@ -3,6 +3,7 @@
  * weighted_sum: src w (read flat), x_1..x_n (each the output's shape, or NULL = constant 1).
  *   forward   out[j] = sum_i w[idx_i] * x_i[j]           (terms added in order, float)
  *   backward  dx_i[j] += w[idx_i] * dout[j];  dw[idx_i] += sum_j dout[j] * x_i[j]
+ *             (a fresh dx_i, NASC_TENSOR_GRAD_FRESH, is stored: dx_i[j] = w[idx_i] * dout[j])
  * One pass over the elements does every term: each ith takes a fixed element range and, per block
  * of 2048 elements (in L1/L2), adds every term's contribution, so dout is read once for all terms
  * and each x_i / dx_i once. The n sums for dw run in double per ith (private) and are added in
@@ -24,7 +25,8 @@
 
 typedef struct ws_args {
     nasc_tensor *node;
-    double *priv; /* nth * n partial sums for dw, or NULL */
+    double *priv;   /* nth * n partial sums for dw, or NULL */
+    uint64_t store; /* bwd: bit i set: term i's dx is fresh, store w_i*dy instead of adding */
     bool bwd, avx512;
 } ws_args;
 
@@ -35,13 +37,16 @@ typedef struct ws_args {
  * measured 17% of a DARTS edge in this op before). Remainder lanes masked. */
 NASC_CPU_AVX512
 static double ws_bwd_block_avx512(const float *dy, const float *x, float *dx, float wi, size_t b0,
-                                  size_t b1, bool want_dot) {
+                                  size_t b1, bool want_dot, bool store) {
     const __m512 w = _mm512_set1_ps(wi);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     size_t j = b0;
     for (; j + 32 <= b1; j += 32) {
         const __m512 d0 = _mm512_loadu_ps(dy + j), d1 = _mm512_loadu_ps(dy + j + 16);
-        if (dx) {
+        if (dx && store) {
+            _mm512_storeu_ps(dx + j, _mm512_mul_ps(w, d0));
+            _mm512_storeu_ps(dx + j + 16, _mm512_mul_ps(w, d1));
+        } else if (dx) {
             _mm_prefetch((const char *)(dx + j + WS_BLOCK), _MM_HINT_T0);
             _mm512_storeu_ps(dx + j, _mm512_fmadd_ps(w, d0, _mm512_loadu_ps(dx + j)));
             _mm512_storeu_ps(dx + j + 16, _mm512_fmadd_ps(w, d1, _mm512_loadu_ps(dx + j + 16)));
@@ -62,7 +67,8 @@ static double ws_bwd_block_avx512(const float *dy, const float *x, float *dx, fl
         const __m512 d0 = _mm512_maskz_loadu_ps(m, dy + j);
         if (dx)
             _mm512_mask_storeu_ps(dx + j, m,
-                                  _mm512_fmadd_ps(w, d0, _mm512_maskz_loadu_ps(m, dx + j)));
+                                  store ? _mm512_mul_ps(w, d0)
+                                        : _mm512_fmadd_ps(w, d0, _mm512_maskz_loadu_ps(m, dx + j)));
         if (want_dot)
             s0 = x ? _mm512_fmadd_ps(d0, _mm512_maskz_loadu_ps(m, x + j), s0)
                    : _mm512_add_ps(s0, d0);
@@ -162,9 +168,9 @@ static void ws_task(void *arg, int ith, int nth) {
         if (a->avx512) {
             for (int i = 0; i < p->n; i++) {
                 nasc_tensor *x = node->src[i + 1];
-                const double d = ws_bwd_block_avx512(dy, x ? x->data : NULL,
-                                                     x && x->grad ? x->grad : NULL,
-                                                     w->data[p->idx[i]], b0, b1, part != NULL);
+                const double d = ws_bwd_block_avx512(
+                    dy, x ? x->data : NULL, x && x->grad ? x->grad : NULL, w->data[p->idx[i]],
+                    b0, b1, part != NULL, i < 64 && ((a->store >> i) & 1u));
                 if (part)
                     part[i] += d;
             }
@@ -174,7 +180,11 @@ static void ws_task(void *arg, int ith, int nth) {
         for (int i = 0; i < p->n; i++) {
             nasc_tensor *x = node->src[i + 1];
             const float wi = w->data[p->idx[i]];
-            if (x && x->grad) {
+            if (x && x->grad && i < 64 && ((a->store >> i) & 1u)) {
+                float *restrict dx = x->grad;
+                for (size_t j = b0; j < b1; j++)
+                    dx[j] = wi * dy[j];
+            } else if (x && x->grad) {
                 float *restrict dx = x->grad;
                 for (size_t j = b0; j < b1; j++)
                     dx[j] += wi * dy[j];
@@ -219,6 +229,20 @@ nasc_status nasc_cpu_wsum_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *node
     const int n = node->params.wsum.n;
     const int nth = nasc_cpu_nth(be, nasc_n(node) * (size_t)n, WS_GRAIN);
     ws_args a = {.node = node, .bwd = true, .avx512 = nasc_cpu_ctx_of(be)->avx512};
+    /* fresh gradients are stored, not zero-filled and added (a pass over memory less per term);
+     * a tensor that is two terms stores at the first and adds at the second: each ith walks
+     * the terms in order over its own elements. Terms past 64 and w are zero-filled. */
+    if (w->grad && nasc_cpu_take_fresh(w))
+        memset(w->grad, 0, nasc_n(w) * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        nasc_tensor *x = node->src[i + 1];
+        if (!x || !x->grad || !nasc_cpu_take_fresh(x))
+            continue;
+        if (i < 64)
+            a.store |= (uint64_t)1 << i;
+        else
+            memset(x->grad, 0, nasc_n(x) * sizeof(float));
+    }
     if (w->grad) {
         a.priv = nasc_cpu_scratch(be, g, (size_t)nth * (size_t)n * sizeof(double));
         if (!a.priv)
