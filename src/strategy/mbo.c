@@ -38,9 +38,10 @@ nasc_status nasc_mbo_new(nasc_strategy *s, mbo **out, nasc_err *err) {
 }
 
 /* Two objectives with mo=ehvi: the surrogate models the accuracy, a ridge regression the cost,
- * candidates come from the neighbourhoods of the front, and the batch maximises the expected
- * hypervolume improvement over the front so far (each pick's predicted point joins the front for
- * the next pick: the "kriging believer"). */
+ * candidates are the neighbours of the front (its members inside the reference box, at least the
+ * `top` best-ranked trials; `mutations` and `random` do not apply), and the batch maximises the
+ * expected hypervolume improvement over the front so far (each pick's predicted point joins the
+ * front for the next pick: the "kriging believer"). */
 static nasc_status iterate_ehvi(nasc_strategy *s, mbo *m, nasc_err *err) {
     learn_base *b = &m->b;
     const int n = b->n_hist;
@@ -89,8 +90,10 @@ static nasc_status iterate_ehvi(nasc_strategy *s, mbo *m, nasc_err *err) {
         st = NASC_ERR_NOMEM;
         goto done;
     }
-    st = nasc_learn_candidates(s, b, yr, in_box > m->c.top ? in_box : m->c.top, m->c.n_mut,
-                               m->c.max_edits, m->c.n_rand, &cand, &n_cand, err);
+    /* the neighbours of the front only (mutations and uniform samples did worse on validation:
+     * docs/STRATEGIES.md §4) */
+    st = nasc_learn_candidates(s, b, yr, in_box > m->c.top ? in_box : m->c.top, 0, m->c.max_edits,
+                               0, &cand, &n_cand, err);
     if (st != NASC_OK)
         goto done;
     if (!n_cand) {
