@@ -88,17 +88,17 @@ static const row time_rows[] = {
 
 /* --mo: nsga2 and the strategies that optimise ParEGO scalarisations */
 static const row mo_rows[] = {
-    {"random", "", "random"},           {"nsga2", "", "nsga2"},     {"bo-gp", "", "bo-gp"},
-    {"bo-rf", "", "bo-rf"},             {"bananas", "", "bananas"}, {"reinforce", "", "reinforce"},
-    {"ppo", "", "ppo"},                 {"gan", "", "gan"},         {"pnas", "", "pnas"},
+    {"random", "", "random"}, {"nsga2", "", "nsga2"},     {"bo-gp", "", "bo-gp"},
+    {"bo-rf", "", "bo-rf"},   {"bananas", "", "bananas"}, {"reinforce", "", "reinforce"},
+    {"ppo", "", "ppo"},       {"gan", "", "gan"},         {"pnas", "", "pnas"},
 };
 
 /* ---- one run, observed trial by trial ---- */
 
 typedef struct observer {
     int nq;
-    int q[MAX_Q];               /* checkpoints (query counts), ascending */
-    double opt_valid;           /* the table's best validation accuracy */
+    int q[MAX_Q];                    /* checkpoints (query counts), ascending */
+    double opt_valid;                /* the table's best validation accuracy */
     double best_fid, best_v, best_t; /* best so far (nasc_trial_better) */
     double at_v[MAX_Q], at_t[MAX_Q]; /* at each checkpoint */
     /* --mo: every finished full-fidelity trial's (valid, test, latency) */
@@ -161,7 +161,7 @@ static const nasc_evaluator_i mo_i = {.kind = "mo", .evaluate = mo_evaluate, .fr
 
 static int seeds = 100, seed0 = 1;
 static const char *csv = NULL;
-static bool oracle = false, tune = false;
+static bool oracle = false, tune = false, per_seed = false;
 static int ask_ahead = 0; /* --ask-ahead K: the schedule of a search with K trials ahead */
 
 typedef struct dataset {
@@ -241,6 +241,15 @@ static int run_seeds(const nasc_space *sp, const dataset *d, nasc_evaluator *ev,
                 p[2 * k + 1] = o.mo[3 * front[k] + 2];
             }
             mo_share_test[i] = nasc_pareto_hypervolume2(p, nf, mo_ref + 2) / mo_full[1];
+            if (per_seed) { /* validation only: the search's own front */
+                fprintf(stderr, "seed %d: HV share (valid) %.3f, %d points on its front\n",
+                        seed0 + i, mo_share[i], nf);
+                if (getenv("MO_DEBUG"))
+                    for (int k = 0; k < nf; k++)
+                        if (o.mo[3 * front[k]] > mo_ref[0] && o.mo[3 * front[k] + 2] < mo_ref[1])
+                            fprintf(stderr, "  (%.3f, %.3f)\n", o.mo[3 * front[k]],
+                                    o.mo[3 * front[k] + 2]);
+            }
             nasc_free(front);
             nasc_free(p);
             nasc_free(o.mo);
@@ -302,10 +311,14 @@ int main(int argc, char **argv) {
             tune = true;
         else if (!strcmp(a, "--oracle"))
             oracle = true;
+        else if (!strcmp(a, "--per-seed"))
+            per_seed = true;
         else {
-            fprintf(stderr, "usage: bench_strategies [--seeds N] [--seed0 S] [--queries LIST] "
-                            "[--dataset cifar10|cifar100|both] [--strategy NAME [--opts K=V,...]] "
-                            "[--time | --mo] [--tune] [--oracle] [--csv FILE] [--ask-ahead K]\n");
+            fprintf(
+                stderr,
+                "usage: bench_strategies [--seeds N] [--seed0 S] [--queries LIST] "
+                "[--dataset cifar10|cifar100|both] [--strategy NAME [--opts K=V,...]] "
+                "[--time | --mo] [--tune] [--oracle] [--per-seed] [--csv FILE] [--ask-ahead K]\n");
             return 2;
         }
     }
@@ -362,7 +375,7 @@ int main(int argc, char **argv) {
     }
 
     const row *list = mode == M_TIME ? time_rows : mode == M_MO ? mo_rows : rows;
-    size_t n_rows = mode == M_TIME  ? sizeof time_rows / sizeof time_rows[0]
+    size_t n_rows = mode == M_TIME ? sizeof time_rows / sizeof time_rows[0]
                     : mode == M_MO ? sizeof mo_rows / sizeof mo_rows[0]
                                    : sizeof rows / sizeof rows[0];
     row one = {only, only_opts, NULL};

@@ -16,6 +16,7 @@
  * The state is the history plus the queue plus the surrogate's warm start, so save/load is exact.
  */
 #include "mbo_int.h"
+#include "mo_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,9 +86,127 @@ static int fit_subset(nasc_arch **ok, double *y, int n, int max, nasc_err *err, 
     return m;
 }
 
+/* Two objectives with mo=ehvi: the surrogate models the accuracy, a ridge regression the cost,
+ * candidates are the neighbours of the front (its members inside the reference box, at least the
+ * `top` best-ranked trials; `mutations` and `random` do not apply), and the batch maximises the
+ * expected hypervolume improvement over the front so far (each pick's predicted point joins the
+ * front for the next pick: the "kriging believer"). */
+static nasc_status iterate_ehvi(nasc_strategy *s, mbo *m, nasc_err *err) {
+    learn_base *b = &m->b;
+    const int n = b->n_hist;
+    const size_t L = m->enc_len;
+    double ref[2];
+    if (!nasc_mo_reference(b, m->c.n_init, m->c.ref_q, ref)) { /* nothing known yet */
+        nasc_arch *a;
+        NASC_TRY(nasc_learn_random_unseen(s, b, &a, err));
+        return nasc_learn_push(b, a, 0.0, err);
+    }
+    nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(n + 1));
+    double *ya = nasc_malloc(sizeof(double) * (size_t)(n + 1));
+    double *yc = nasc_malloc(sizeof(double) * (size_t)(n + 1));
+    double *yr = nasc_malloc(sizeof(double) * (size_t)(n + 1));
+    float *X = nasc_malloc(sizeof(float) * (size_t)(n + 1) * L);
+    float *Xc = NULL;
+    double *mu = NULL, *sd = NULL, *cost = NULL;
+    nasc_arch **cand = NULL;
+    size_t n_cand = 0;
+    mo_front f = {0};
+    nasc_status st = NASC_OK;
+    if (!ok || !ya || !yc || !yr || !X) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", s->iface->name);
+        goto done;
+    }
+    int n_ok = 0;
+    for (int i = 0; i < n; i++) {
+        const learn_trial *t = &b->hist[i];
+        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
+            ok[n_ok] = t->arch;
+            ya[n_ok] = m->c.clip ? fmax(t->obj[0], ref[0]) : t->obj[0];
+            yc[n_ok++] = t->obj[1];
+        }
+    }
+    if (n_ok < 2) {
+        nasc_arch *a;
+        if ((st = nasc_learn_random_unseen(s, b, &a, err)) == NASC_OK)
+            st = nasc_learn_push(b, a, 0.0, err);
+        goto done;
+    }
+    if ((st = nasc_learn_encode(ok, (size_t)n_ok, m->c.enc, L, X, err)) != NASC_OK ||
+        (st = nasc_learn_model_fit(&m->model, X, ya, n_ok, err)) != NASC_OK)
+        goto done;
+    int in_box = nasc_mo_rank_targets(b, ref, yr, err);
+    if (in_box < 0) {
+        st = NASC_ERR_NOMEM;
+        goto done;
+    }
+    /* the neighbours of the front only (mutations and uniform samples did worse on validation:
+     * docs/STRATEGIES.md §4) */
+    st = nasc_learn_candidates(s, b, yr, in_box > m->c.top ? in_box : m->c.top, 0, m->c.max_edits,
+                               0, &cand, &n_cand, err);
+    if (st != NASC_OK)
+        goto done;
+    if (!n_cand) {
+        nasc_arch *a;
+        if ((st = nasc_learn_random_unseen(s, b, &a, err)) == NASC_OK)
+            st = nasc_learn_push(b, a, 0.0, err);
+        goto done;
+    }
+    Xc = nasc_malloc(sizeof(float) * n_cand * L);
+    mu = nasc_malloc(sizeof(double) * n_cand);
+    sd = nasc_malloc(sizeof(double) * n_cand);
+    cost = nasc_malloc(sizeof(double) * n_cand);
+    if (!Xc || !mu || !sd || !cost) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", s->iface->name);
+        goto done;
+    }
+    if ((st = nasc_learn_encode(cand, n_cand, m->c.enc, L, Xc, err)) != NASC_OK ||
+        (st = nasc_learn_model_predict(&m->model, Xc, (int)n_cand, mu, sd, err)) != NASC_OK ||
+        (st = nasc_mo_ridge(X, yc, n_ok, (int)L, m->c.lambda, Xc, (int)n_cand, cost, err)) !=
+            NASC_OK)
+        goto done;
+    if ((st = nasc_mo_front_build(b, ref, &f, err)) != NASC_OK)
+        goto done;
+    for (int k = 0; k < m->c.batch && (size_t)k < n_cand && st == NASC_OK; k++) {
+        size_t bi = 0;
+        double best = -1.0;
+        for (size_t i = 0; i < n_cand; i++) {
+            if (!cand[i])
+                continue;
+            double v = nasc_mo_ehvi(&f, mu[i], sd[i], cost[i]);
+            if (v > best) {
+                best = v;
+                bi = i;
+            }
+        }
+        if (best < 0.0)
+            break;
+        if ((st = nasc_mo_front_add(&f, mu[bi], cost[bi], err)) != NASC_OK)
+            break;
+        nasc_learn_mark(b, cand[bi]);
+        st = nasc_learn_push(b, cand[bi], 0.0, err);
+        cand[bi] = NULL;
+    }
+done:
+    if (cand)
+        nasc_arch_list_free(cand, n_cand);
+    nasc_mo_front_free(&f);
+    nasc_free(ok);
+    nasc_free(ya);
+    nasc_free(yc);
+    nasc_free(yr);
+    nasc_free(X);
+    nasc_free(Xc);
+    nasc_free(mu);
+    nasc_free(sd);
+    nasc_free(cost);
+    return st;
+}
+
 /* Fits the surrogate and queues the batch (see the header comment). */
 static nasc_status iterate(nasc_strategy *s, mbo *m, nasc_err *err) {
     learn_base *b = &m->b;
+    if (b->n_obj == 2 && m->c.ehvi)
+        return iterate_ehvi(s, m, err);
     nasc_learn_draw_weights(s, b);
     const int n = b->n_hist;
     double *y = nasc_malloc(sizeof(double) * (size_t)(n + 1));

@@ -22,6 +22,11 @@ typedef struct mbo_config {
     int batch;      /* proposals per fit */
     double floor_q; /* targets below this quantile are raised to it (0: off) */
     int max_fit;    /* the surrogate is fitted on at most this many results (0: all) */
+    /* two objectives (accuracy, cost): */
+    bool ehvi;     /* expected hypervolume improvement (mo_int.h) instead of ParEGO */
+    double ref_q;  /* reference point: this quantile of the init samples */
+    bool clip;     /* accuracies below the reference raised to it before the fit */
+    double lambda; /* ridge penalty of the cost model */
 } mbo_config;
 
 typedef struct mbo {
@@ -64,7 +69,17 @@ NASC_INTERNAL void nasc_mbo_free(void *impl);
     {.name = "floor", .type = NASC_OPT_DOUBLE, .def = floor_def, .min = 0, .max = 0.99,         \
      .help = "targets below this quantile of the results are raised to it (0: off)"},           \
     {.name = "max-fit", .type = NASC_OPT_INT, .def = "0", .min = 0, .max = 1000000,             \
-     .help = "fit the model on at most N results: the N/2 best and the most recent (0: all)"}
+     .help = "fit the model on at most N results: the N/2 best and the most recent (0: all)"}, \
+    {.name = "mo", .type = NASC_OPT_CHOICE, .def = "ehvi", .choices = "ehvi|parego",            \
+     .help = "two objectives: expected hypervolume improvement with a linear cost model, or "   \
+             "random ParEGO scalarisations (always with more than two)"},                       \
+    {.name = "mo-ref", .type = NASC_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1,              \
+     .help = "ehvi: reference point at this quantile of the init samples' accuracy (and 1 - it "\
+             "of their cost)"},                                                                 \
+    {.name = "mo-clip", .type = NASC_OPT_INT, .def = "1", .min = 0, .max = 1,                  \
+     .help = "ehvi: accuracies below the reference point's raised to it before the fit"},       \
+    {.name = "mo-lambda", .type = NASC_OPT_DOUBLE, .def = "0.1", .min = 1e-9, .max = 1e9,      \
+     .help = "ehvi: ridge penalty of the linear cost model"}
 /* Expected improvement's margin, for the strategies that offer EI. */
 #define NASC_MBO_XI_OPT                                                                          \
     {.name = "xi", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e6,                     \
@@ -82,6 +97,10 @@ static inline void nasc_mbo_read_common(const nasc_strategy *s, mbo_config *c) {
     c->enc = nasc_strategy_opt_choice(s, "encoding") == 1 ? NASC_ENC_PATH : NASC_ENC_ONEHOT;
     c->floor_q = nasc_strategy_opt_double(s, "floor");
     c->max_fit = nasc_strategy_opt_int(s, "max-fit");
+    c->ehvi = nasc_strategy_opt_choice(s, "mo") == 0;
+    c->ref_q = nasc_strategy_opt_double(s, "mo-ref");
+    c->clip = nasc_strategy_opt_int(s, "mo-clip") != 0;
+    c->lambda = nasc_strategy_opt_double(s, "mo-lambda");
 }
 
 #endif /* NASC_MBO_INT_H */

@@ -12,8 +12,12 @@
  * before: up to 50 tries, then a uniform unseen sample). When all children's results are told,
  * parents and children are merged and the next population is filled front by front, the last front
  * cut by crowding distance (sec. III-C). Failed trials rank behind every feasible one (their
- * objectives count as NaN, worse than any value). Resume replays (no save/load). */
+ * objectives count as NaN, worse than any value). With two objectives and screen=K > 1 (default
+ * 3), each proposal is the best of K distinct unseen children by expected hypervolume improvement
+ * under ridge regressions of both objectives on the one-hot encoding (mo.c; surrogate-assisted
+ * selection, chosen on validation: docs/STRATEGIES.md §4). Resume replays (no save/load). */
 #include "learn_int.h"
+#include "mo_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -34,6 +38,7 @@ typedef struct nsga2 {
     int *fr;       /* its history indices */
     double *fr_cd; /* their crowding distances */
     int n_fr;
+    int screen; /* two objectives: children drawn per proposal, the best by model EHVI kept */
 } nsga2;
 
 static const nasc_strategy_opt nsga2_opts[] = {
@@ -55,6 +60,14 @@ static const nasc_strategy_opt nsga2_opts[] = {
      .choices = "population|front",
      .help = "tournaments among the population (NSGA-II) or among the non-dominated set of "
              "every result so far (an elitist archive)"},
+    {.name = "screen",
+     .type = NASC_OPT_INT,
+     .def = "3",
+     .min = 1,
+     .max = 100000,
+     .help = "two objectives: children drawn per proposal, of which the one with the highest "
+             "expected hypervolume improvement under linear models of both objectives is "
+             "proposed (1: off)"},
 };
 
 static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
@@ -66,6 +79,7 @@ static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
     q->P = nasc_strategy_opt_int(s, "population");
     q->p_cross = nasc_strategy_opt_double(s, "crossover");
     q->from_front = nasc_strategy_opt_choice(s, "parents") == 1;
+    q->screen = nasc_strategy_opt_int(s, "screen");
     size_t n2 = 2 * (size_t)q->P;
     q->pop = nasc_calloc(n2, sizeof(int));
     q->rank = nasc_calloc(n2, sizeof(int));
@@ -203,6 +217,139 @@ static int tournament(nasc_strategy *s, const nsga2 *q) {
     return q->crowd[a] >= q->crowd[b] ? a : b;
 }
 
+/* Surrogate screening (two objectives): of the n unseen children in c, the index of the one with
+ * the highest expected hypervolume improvement over the front of the results so far, under ridge
+ * regressions of accuracy (clipped at the reference point; its training residual as the
+ * standard deviation) and cost on the one-hot encoding; -1 if there is too little to fit. */
+static nasc_status screen_pick(nasc_strategy *s, nsga2 *q, nasc_arch **c, int n, int *pick,
+                               nasc_err *err) {
+    const learn_base *b = &q->b;
+    *pick = -1;
+    size_t L = nasc_space_encoding_len(s->space, NASC_ENC_ONEHOT);
+    double ref[2];
+    if (!L || !nasc_mo_reference(b, q->P, 0.5, ref))
+        return NASC_OK;
+    const int nh = b->n_hist;
+    nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(nh + n + 1));
+    double *ya = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
+    double *yc = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
+    double *pa = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
+    double *pc = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
+    float *X = nasc_calloc((size_t)(nh + n + 1) * L, sizeof(float));
+    mo_front f = {0};
+    nasc_status st = NASC_OK;
+    if (!ok || !ya || !yc || !pa || !pc || !X) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+        goto done;
+    }
+    int m = 0;
+    for (int i = 0; i < nh; i++) {
+        const learn_trial *t = &b->hist[i];
+        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
+            ok[m] = t->arch;
+            ya[m] = fmax(t->obj[0], ref[0]);
+            yc[m++] = t->obj[1];
+        }
+    }
+    if (m < q->P)
+        goto done;
+    for (int i = 0; i < n; i++)
+        ok[m + i] = c[i];
+    if ((st = nasc_learn_encode(ok, (size_t)(m + n), NASC_ENC_ONEHOT, L, X, err)) != NASC_OK ||
+        (st = nasc_mo_ridge(X, ya, m, (int)L, 1.0, X, m + n, pa, err)) != NASC_OK ||
+        (st = nasc_mo_ridge(X, yc, m, (int)L, 0.1, X, m + n, pc, err)) != NASC_OK ||
+        (st = nasc_mo_front_build(b, ref, &f, err)) != NASC_OK)
+        goto done;
+    double rss = 0.0;
+    for (int i = 0; i < m; i++)
+        rss += (ya[i] - pa[i]) * (ya[i] - pa[i]);
+    double sd = sqrt(rss / m);
+    double best = -1.0;
+    for (int i = 0; i < n; i++) {
+        double v = nasc_mo_ehvi(&f, pa[m + i], sd, pc[m + i]);
+        if (v > best) {
+            best = v;
+            *pick = i;
+        }
+    }
+done:
+    nasc_mo_front_free(&f);
+    nasc_free(ok);
+    nasc_free(ya);
+    nasc_free(yc);
+    nasc_free(pa);
+    nasc_free(pc);
+    nasc_free(X);
+    return st;
+}
+
+/* One child by tournament, crossover and mutation (may be a known architecture). */
+static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_arch **out,
+                              nasc_err *err) {
+    const nasc_arch *pa =
+        q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
+    const nasc_arch *pb =
+        q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
+    nasc_arch *x = NULL;
+    if (nasc_rng_uniform_double(&s->rng) < q->p_cross)
+        NASC_TRY(nasc_arch_crossover(pa, pb, &s->rng, &x, err));
+    else if (!(x = nasc_arch_clone(pa)))
+        return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+    nasc_status st = nasc_arch_mutate(x, &s->rng, out, err);
+    nasc_arch_free(x);
+    return st;
+}
+
+/* screen > 1: up to `screen` distinct unseen children (50 draws per child at most), the best by
+ * screen_pick proposed (the first when there is too little to fit). */
+static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_proposal *out,
+                                  nasc_err *err) {
+    nasc_arch **c = nasc_calloc((size_t)q->screen, sizeof *c);
+    uint64_t *keys = nasc_calloc((size_t)q->screen, sizeof *keys);
+    int n = 0;
+    nasc_status st = NASC_OK;
+    if (!c || !keys) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
+        goto done;
+    }
+    for (int tries = 0; tries < 50 * q->screen && n < q->screen && st == NASC_OK; tries++) {
+        nasc_arch *a = NULL;
+        if ((st = make_child(s, q, arch_parents, &a, err)) != NASC_OK)
+            break;
+        uint64_t k = nasc_learn_key(a);
+        bool dup = nasc_learn_set_has(&q->b.seen, k);
+        for (int i = 0; i < n && !dup; i++)
+            dup = keys[i] == k;
+        if (dup) {
+            nasc_arch_free(a);
+            continue;
+        }
+        keys[n] = k;
+        c[n++] = a;
+    }
+    if (st != NASC_OK)
+        goto done;
+    if (!n) {
+        st = nasc_learn_random_unseen(s, &q->b, &out->arch, err);
+        goto done;
+    }
+    int pick = -1;
+    if ((st = screen_pick(s, q, c, n, &pick, err)) != NASC_OK)
+        goto done;
+    if (pick < 0)
+        pick = 0;
+    nasc_learn_mark(&q->b, c[pick]);
+    out->arch = c[pick];
+    c[pick] = NULL;
+done:
+    if (c)
+        for (int i = 0; i < n; i++)
+            nasc_arch_free(c[i]);
+    nasc_free(c);
+    nasc_free(keys);
+    return st;
+}
+
 static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     nsga2 *q = s->impl;
     if (s->n_asked < q->P)
@@ -221,6 +368,8 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
         q->gen_end += q->P;
     }
     const bool arch_parents = q->from_front && q->n_fr >= 2;
+    if (q->b.n_obj == 2 && q->screen > 1)
+        return screened_child(s, q, arch_parents, out, err);
     nasc_arch *child = NULL;
     for (int tries = 0; tries < 50 && !child; tries++) {
         const nasc_arch *pa =

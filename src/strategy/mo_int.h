@@ -1,0 +1,52 @@
+/* mo_int.h — model-based two-objective search (mo.c; never installed): the expected hypervolume
+ * improvement (EHVI) of a candidate whose accuracy is a Gaussian prediction and whose cost is a
+ * point prediction, over the front of the results so far, and the linear cost model that gives
+ * the cost (ridge regression on the architecture encoding: NAS-Bench-201 latency, parameters and
+ * FLOPs are close to additive over a cell's operations, so a few dozen results fit them well).
+ *
+ * Convention of pareto.h: objective 0 is accuracy (higher is better), objective 1 a cost (lower is
+ * better). The reference point is that of a typical architecture of the space (the hypervolume of
+ * issue 19 is measured from the median accuracy and median latency of the table), estimated from
+ * the strategy's first uniform samples, its cost raised so that the most accurate architecture
+ * found is never cut off. */
+#ifndef NASC_MO_INT_H
+#define NASC_MO_INT_H
+
+#include "learn_int.h"
+
+/* The observed front as a staircase: points sorted by cost ascending (accuracy ascending),
+ * only those that dominate the reference point. */
+typedef struct mo_front {
+    double *acc, *cost;
+    int n, cap;
+    double ref[2]; /* accuracy, cost */
+} mo_front;
+
+/* The reference point from the first n_ref told trials of b (those with finite objectives):
+ * the q-quantile of their accuracies and the (1-q)-quantile of their costs, the cost raised to
+ * 1.1 times that of the most accurate told trial if it is below. False if none. */
+NASC_INTERNAL bool nasc_mo_reference(const learn_base *b, int n_ref, double q, double ref[2]);
+/* The q-quantile of v[0..n) (n >= 1; sorted in place), interpolated linearly. */
+NASC_INTERNAL double nasc_mo_quantile(double *v, int n, double q);
+/* Builds the front of b's told trials (two objectives) with respect to ref. */
+NASC_INTERNAL nasc_status nasc_mo_front_build(const learn_base *b, const double ref[2], mo_front *f,
+                                              nasc_err *err);
+/* Adds a point (a batch's predicted result: later candidates of the batch see it). */
+NASC_INTERNAL nasc_status nasc_mo_front_add(mo_front *f, double acc, double cost, nasc_err *err);
+NASC_INTERNAL void nasc_mo_front_free(mo_front *f);
+/* Expected hypervolume improvement of a point with accuracy ~ N(mu, sd^2) and cost `cost`:
+ * the sum over the staircase's segments between `cost` and the reference cost of the segment's
+ * width times the expected improvement of the accuracy over the segment's level. */
+NASC_INTERNAL double nasc_mo_ehvi(const mo_front *f, double mu, double sd, double cost);
+/* Ridge regression y ~ X w + c (n rows of d features, intercept unpenalised, penalty lambda) and
+ * its predictions at the m rows of Xq into pred. */
+NASC_INTERNAL nasc_status nasc_mo_ridge(const float *X, const double *y, int n, int d,
+                                        double lambda, const float *Xq, int m, double *pred,
+                                        nasc_err *err);
+/* Candidate-ranking targets for nasc_learn_candidates: minus the non-dominated rank of each told
+ * trial, minus one half for points that do not dominate ref (so the front inside the reference
+ * box comes first); -inf for failed trials. Returns the number of front members inside the box. */
+NASC_INTERNAL int nasc_mo_rank_targets(const learn_base *b, const double ref[2], double *y,
+                                       nasc_err *err);
+
+#endif /* NASC_MO_INT_H */
