@@ -739,7 +739,8 @@ static int auto_main(int argc, char **argv) {
          * of the budget, 1.5-8 s, and its first step), then the retraining gets the rest, what
          * the search's rounding left included */
         double fit_s = 0.01 * s.budget;
-        fit_s = (fit_s < 1.5 ? 1.5 : (fit_s > 8.0 ? 8.0 : fit_s)) + num(cal, "retrain_first_step_s");
+        fit_s =
+            (fit_s < 1.5 ? 1.5 : (fit_s > 8.0 ? 8.0 : fit_s)) + num(cal, "retrain_first_step_s");
         double retrain_s = usable - proxy_pred - trials_pred - fit_s;
         retrain_s = retrain_s > 1.0 ? retrain_s : 1.0;
         const char *strategy = trials >= 20 ? "evolution" : "random";
@@ -1265,7 +1266,8 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(sum, "steps", num(ret, "steps"));
         /* the retraining fitted to the time left rather than the plan's count (the machine's
          * speed changed); still a recorded count, so a resume gives the same result */
-        cJSON_AddBoolToObject(sum, "retrain_refit", cJSON_IsTrue(cJSON_GetObjectItem(ret, "refit")));
+        cJSON_AddBoolToObject(sum, "retrain_refit",
+                              cJSON_IsTrue(cJSON_GetObjectItem(ret, "refit")));
         /* the result is a function of the recorded plan unless a safety stop fired */
         const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
         const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));
