@@ -31,11 +31,13 @@ S="$OUT/auto/summary.json"
 
 "$NASC" train --time-limit "$BUDGET" --threads "$T" --json --quiet > "$OUT/baseline.json"
 
-# a random cell: 6 edges, 5 ops each, from a fixed seed
-ops=(none skip_connect nor_conv_1x1 nor_conv_3x3 avg_pool_3x3)
-RANDOM=20
-e() { echo "${ops[$((RANDOM % 5))]}"; }
-arch="|$(e)~0|+|$(e)~0|$(e)~1|+|$(e)~0|$(e)~1|$(e)~2|"
+# a random cell: 6 edges, 5 ops each, from a fixed seed (drawn in one process: bash reseeds
+# $RANDOM in every $(...) subshell, so the earlier per-edge $(e) draws were not reproducible)
+arch=$(python3 -c "
+import random; r = random.Random(20)
+o = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3']
+e = lambda i: '%s~%d' % (r.choice(o), i)
+print('|%s|+|%s|%s|+|%s|%s|%s|' % (e(0), e(0), e(1), e(0), e(1), e(2)))")
 "$NASC" auto --arch "$arch" --time-budget "$BUDGET" --threads "$T" --out "$OUT/random" 2> "$OUT/random.log"
 R="$OUT/random/summary.json"
 
