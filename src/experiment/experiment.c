@@ -1323,6 +1323,27 @@ out:
             *err = berr;
         }
     }
+    /* stopped by the wall budget while worker ranks evaluate in themselves (tables: such a trial
+     * cannot be interrupted, and a rank may hold a second one): receive the outcomes of the
+     * trials they hold, dropped (the trials stay 'running'), so that no rank is still sending to
+     * rank 0 when it finalizes MPI (seconds at most: only --sim-sleep makes such trials long). A
+     * forked trial (training) is killed by the rank when QUIT comes and sends nothing. */
+    if (ex->wall_stopped && ex->prefetch) {
+        int left = 0;
+        for (int i = 0; i < ex->n_slots; i++)
+            left += ex->slots[i].busy + ex->slots[i].has_next;
+        unsigned us = 20;
+        while (left > 0 && !ex->stop) {
+            nasc_dist_msg m;
+            if (!nasc_dist_poll(-1, &m)) {
+                nap(&us, 1000);
+                continue;
+            }
+            nasc_err derr = {0};
+            nasc_dist_recv(&m, NULL, 0, &derr); /* consumed, whatever it holds */
+            left -= m.tag == NASC_TAG_OUTCOME;
+        }
+    }
     /* interrupted: running trials are re-run on resume (a worker rank's trial is abandoned when
      * the ranks are sent QUIT, nasc_experiment_dist_end) */
     for (int i = 0; i < ex->n_slots; i++)
