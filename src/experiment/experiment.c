@@ -985,6 +985,38 @@ static nasc_status ranks_setup(nasc_experiment *ex, nasc_err *err) {
     return NASC_OK;
 }
 
+/* Rank 0 of a distributed search commits its database changes in batches: one transaction for
+ * the changes made while it is busy (results recorded, proposals recorded, trials started,
+ * snapshots), committed before it naps for want of messages and at least every 50 ms, instead of
+ * three transactions per trial. A kill loses at most the last batch, which --resume redoes like
+ * any unfinished trial (the replay proposes the same trials). */
+#define BATCH_SECONDS 0.05
+
+static nasc_status batch_end(nasc_experiment *ex, nasc_err *err) {
+    if (!ex->batch_open)
+        return NASC_OK;
+    ex->batch_open = false;
+    return nasc_db_group_end(ex->db, true, err);
+}
+
+static nasc_status batch_begin(nasc_experiment *ex, nasc_err *err) {
+    if (!ex->n_ranks || ex->batch_open)
+        return NASC_OK;
+    NASC_TRY(nasc_db_group_begin(ex->db, err));
+    ex->batch_open = true;
+    ex->batch_t = mono_now();
+    return NASC_OK;
+}
+
+static nasc_status batch_tick(nasc_experiment *ex, nasc_err *err) {
+    if (!ex->n_ranks)
+        return NASC_OK;
+    if (ex->batch_open && mono_now() - ex->batch_t < BATCH_SECONDS)
+        return NASC_OK;
+    NASC_TRY(batch_end(ex, err));
+    return batch_begin(ex, err);
+}
+
 /* Receives the worker ranks' results for at most max_wait seconds (returns after the first
  * batch). */
 static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_cb cb, void *user,
@@ -995,6 +1027,8 @@ static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_
         bool any = false;
         nasc_dist_msg m;
         while (nasc_dist_poll(-1, &m)) {
+            if (!any) /* results arrive: recorded in the batch, committed at the next nap */
+                NASC_TRY(batch_begin(ex, err));
             any = true;
             int64_t k = -1;
             bool requeue = false;
@@ -1022,6 +1056,7 @@ static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_
         }
         if (any || ex->stop || mono_now() >= t_end)
             return NASC_OK;
+        NASC_TRY(batch_end(ex, err)); /* nothing to do: commit before napping */
         nap(&us, 1000);
     }
 }
@@ -1169,33 +1204,6 @@ static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb
     return NASC_OK;
 }
 
-/* Rank 0 of a distributed search commits its database changes in batches: one transaction for
- * every change made while it is busy (proposals recorded, trials started, results recorded,
- * snapshots), committed before it waits for the workers and at least every 50 ms, instead of
- * three transactions per trial (one of its costs per trial at hundreds of trials a second). A
- * kill loses at most the last batch, which --resume redoes like any unfinished trial (the replay
- * proposes the same trials). */
-#define BATCH_SECONDS 0.05
-
-static nasc_status batch_end(nasc_experiment *ex, nasc_err *err) {
-    if (!ex->batch_open)
-        return NASC_OK;
-    ex->batch_open = false;
-    return nasc_db_group_end(ex->db, true, err);
-}
-
-static nasc_status batch_tick(nasc_experiment *ex, nasc_err *err) {
-    if (!ex->n_ranks)
-        return NASC_OK;
-    if (ex->batch_open && mono_now() - ex->batch_t < BATCH_SECONDS)
-        return NASC_OK;
-    NASC_TRY(batch_end(ex, err));
-    NASC_TRY(nasc_db_group_begin(ex->db, err));
-    ex->batch_open = true;
-    ex->batch_t = mono_now();
-    return NASC_OK;
-}
-
 nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *user, nasc_err *err) {
     ex->t_start = mono_now();
     ex->done_this_run = 0;
@@ -1337,8 +1345,6 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
                              (long long)ex->strategy->n_asked);
             goto out;
         }
-        if ((st = batch_end(ex, err)) != NASC_OK) /* committed before waiting */
-            goto out;
         double max_wait = fmin(0.5, ex->wall_deadline - mono_now());
         if ((st = wait_workers(ex, max_wait > 0 ? max_wait : 0, cb, user, err)) != NASC_OK)
             goto out;
@@ -1350,6 +1356,27 @@ out:
         if (st == NASC_OK && bst != NASC_OK) {
             st = bst;
             *err = berr;
+        }
+    }
+    /* stopped by the wall budget while worker ranks evaluate in themselves (tables: such a trial
+     * cannot be interrupted, and a rank may hold a second one): receive the outcomes of the
+     * trials they hold, dropped (the trials stay 'running'), so that no rank is still sending to
+     * rank 0 when it finalizes MPI (seconds at most: only --sim-sleep makes such trials long). A
+     * forked trial (training) is killed by the rank when QUIT comes and sends nothing. */
+    if (ex->wall_stopped && ex->prefetch) {
+        int left = 0;
+        for (int i = 0; i < ex->n_slots; i++)
+            left += ex->slots[i].busy + ex->slots[i].has_next;
+        unsigned us = 20;
+        while (left > 0 && !ex->stop) {
+            nasc_dist_msg m;
+            if (!nasc_dist_poll(-1, &m)) {
+                nap(&us, 1000);
+                continue;
+            }
+            nasc_err derr = {0};
+            nasc_dist_recv(&m, NULL, 0, &derr); /* consumed, whatever it holds */
+            left -= m.tag == NASC_TAG_OUTCOME;
         }
     }
     /* interrupted: running trials are re-run on resume (a worker rank's trial is abandoned when
