@@ -359,7 +359,7 @@ static void da_net_free(void *impl) {
 
 /* One cell. r0 and r1 hold relu(s0) and relu(s1) once computed (a cell's output is s1 of the next
  * cell and s0 of the one after: both preprocess it with a ReLU first); within the cell, every
- * state's ReLU is computed once for all the ops that read it. */
+ * state's ReLU, max pool and avg pool are computed once for all the ops that read them. */
 static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_cell *cell,
                                     nasc_tensor *s0, nasc_tensor *s1, nasc_tensor **r0,
                                     nasc_tensor **r1, float drop) {
@@ -367,13 +367,27 @@ static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_c
     nasc_tensor *st[6] = {nasc_sp_op_forward_shared(g, &cell->pre0, s0, r0),
                           nasc_sp_op_forward_shared(g, &cell->pre1, s1, r1)};
     nasc_tensor *rst[6] = {NULL};
+    nasc_tensor *pooled[6][2] = {{NULL}}; /* max / avg 3x3 pool of each state */
+    int pooled_stride[6][2] = {{0}};
     for (int node = 0; node < DA_NODES; node++) {
         nasc_tensor *h[2];
         for (int j = 0; j < 2; j++) {
             const int k = 2 * node + j;
             const sp_op *op = &cell->ops[k];
             const int in = da_in(net->d, t, k);
-            h[j] = nasc_sp_op_forward_shared(g, op, st[in], &rst[in]);
+            /* a parameter-free pool of a state is computed once for all the ops that pool it
+             * (DARTS_V2's reduction cells max-pool s0 twice and s1 three times); the stride is
+             * the state's, so one slot per state and pool kind */
+            const int pk = op->kind == NASC_CELL_MAX3 ? 0 : op->kind == NASC_CELL_AVG3 ? 1 : -1;
+            if (pk >= 0 && pooled[in][pk] && pooled_stride[in][pk] == op->stride) {
+                h[j] = pooled[in][pk];
+            } else {
+                h[j] = nasc_sp_op_forward_shared(g, op, st[in], &rst[in]);
+                if (pk >= 0) {
+                    pooled[in][pk] = h[j];
+                    pooled_stride[in][pk] = op->stride;
+                }
+            }
             if (drop > 0.0f && op->kind != NASC_CELL_IDENTITY)
                 h[j] = nasc_drop_path(g, h[j], drop);
         }
