@@ -63,8 +63,8 @@ static const row rows[] = {
     {"bananas", "", "bananas"},
     {"gan", "", "gan"},
     {"pnas", "", "pnas (MLP ensemble)"},
-    {"pnas", "surrogate=gp", "pnas (GP surrogate)"},
-    {"pnas", "surrogate=gp,beam=5", "pnas (GP surrogate, beam 5)"},
+    {"pnas", "surrogate=gp", "pnas (GP surrogate; beam 5)"},
+    {"pnas", "surrogate=gp,beam=10", "pnas (GP surrogate, beam 10)"},
     {"bohb", "min-fidelity=200", "bohb (200 epochs only: TPE)"},
     {"nsga2", "", "nsga2 (one objective)"},
     /* multi-fidelity: queries at 12 epochs count as queries here; see --time */
