@@ -86,7 +86,7 @@ static const row time_rows[] = {
     {"bohb", "", "bohb (12+200 epochs)"},
 };
 
-/* --mo: nsga2 and the strategies that optimise ParEGO scalarisations */
+/* --mo: nsga2, the model-based strategies (EHVI) and those that optimise ParEGO scalarisations */
 static const row mo_rows[] = {
     {"random", "", "random"}, {"nsga2", "", "nsga2"},     {"bo-gp", "", "bo-gp"},
     {"bo-rf", "", "bo-rf"},   {"bananas", "", "bananas"}, {"reinforce", "", "reinforce"},
