@@ -63,8 +63,8 @@ static const row rows[] = {
     {"bananas", "", "bananas"},
     {"gan", "", "gan"},
     {"pnas", "", "pnas (MLP ensemble)"},
-    {"pnas", "surrogate=gp", "pnas (GP surrogate)"},
-    {"pnas", "surrogate=gp,beam=5", "pnas (GP surrogate, beam 5)"},
+    {"pnas", "surrogate=gp", "pnas (GP surrogate; beam 5)"},
+    {"pnas", "surrogate=gp,beam=10", "pnas (GP surrogate, beam 10)"},
     {"bohb", "min-fidelity=200", "bohb (200 epochs only: TPE)"},
     {"nsga2", "", "nsga2 (one objective)"},
     /* multi-fidelity: queries at 12 epochs count as queries here; see --time */
@@ -86,7 +86,7 @@ static const row time_rows[] = {
     {"bohb", "", "bohb (12+200 epochs)"},
 };
 
-/* --mo: nsga2 and the strategies that optimise ParEGO scalarisations */
+/* --mo: nsga2, the model-based strategies (EHVI) and those that optimise ParEGO scalarisations */
 static const row mo_rows[] = {
     {"random", "", "random"}, {"nsga2", "", "nsga2"},     {"bo-gp", "", "bo-gp"},
     {"bo-rf", "", "bo-rf"},   {"bananas", "", "bananas"}, {"reinforce", "", "reinforce"},

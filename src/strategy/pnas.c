@@ -46,10 +46,10 @@ typedef struct pnas {
 static const nasc_strategy_opt pnas_opts[] = {
     {.name = "beam",
      .type = NASC_OPT_INT,
-     .def = "10",
-     .min = 1,
+     .def = "0",
+     .min = 0,
      .max = 100000,
-     .help = "cells evaluated per level (K)"},
+     .help = "cells evaluated per level (K; 0: 5 with the GP surrogate, 10 with the others)"},
     {.name = "expand",
      .type = NASC_OPT_INT,
      .def = "2000",
@@ -86,6 +86,8 @@ static nasc_status pnas_init(nasc_strategy *s, nasc_err *err) {
     s->impl = p;
     NASC_TRY(nasc_learn_init(&p->b, s, err));
     p->K = nasc_strategy_opt_int(s, "beam");
+    if (!p->K) /* chosen on validation accuracy (docs/STRATEGIES.md §4) */
+        p->K = nasc_strategy_opt_choice(s, "surrogate") == 2 ? 5 : 10;
     p->expand = nasc_strategy_opt_int(s, "expand");
     p->floor_q = nasc_strategy_opt_double(s, "floor");
     p->T = p->b.n_dec;
