@@ -372,18 +372,7 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
         return screened_child(s, q, arch_parents, out, err);
     nasc_arch *child = NULL;
     for (int tries = 0; tries < 50 && !child; tries++) {
-        const nasc_arch *pa =
-            q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
-        const nasc_arch *pb =
-            q->b.hist[arch_parents ? tournament_front(s, q) : q->pop[tournament(s, q)]].arch;
-        nasc_arch *x = NULL;
-        if (nasc_rng_uniform_double(&s->rng) < q->p_cross)
-            NASC_TRY(nasc_arch_crossover(pa, pb, &s->rng, &x, err));
-        else if (!(x = nasc_arch_clone(pa)))
-            return nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
-        nasc_status st = nasc_arch_mutate(x, &s->rng, &child, err);
-        nasc_arch_free(x);
-        NASC_TRY(st);
+        NASC_TRY(make_child(s, q, arch_parents, &child, err));
         if (!nasc_learn_mark(&q->b, child)) {
             nasc_arch_free(child);
             child = NULL;
