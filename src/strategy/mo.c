@@ -49,6 +49,20 @@ bool nasc_mo_reference(const learn_base *b, int n_ref, double q, double ref[2]) 
     return true;
 }
 
+int nasc_mo_gather(const learn_base *b, const double ref[2], bool clip, nasc_arch **arch,
+                   double *acc, double *cost) {
+    int n = 0;
+    for (int i = 0; i < b->n_hist; i++) {
+        const learn_trial *t = &b->hist[i];
+        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
+            arch[n] = t->arch;
+            acc[n] = clip ? fmax(t->obj[0], ref[0]) : t->obj[0];
+            cost[n++] = t->obj[1];
+        }
+    }
+    return n;
+}
+
 static nasc_status front_grow(mo_front *f, nasc_err *err) {
     if (f->n < f->cap)
         return NASC_OK;

@@ -28,6 +28,11 @@ typedef struct mo_front {
 NASC_INTERNAL bool nasc_mo_reference(const learn_base *b, int n_ref, double q, double ref[2]);
 /* The q-quantile of v[0..n) (n >= 1; sorted in place), interpolated linearly. */
 NASC_INTERNAL double nasc_mo_quantile(double *v, int n, double q);
+/* The two-objective history the models are fitted on: for every told trial with a finite fitness
+ * and finite objectives 0 and 1, in trial order, its architecture (borrowed), its accuracy (raised
+ * to ref[0] when clip) and its cost. The arrays hold b->n_hist entries at least. Returns the count. */
+NASC_INTERNAL int nasc_mo_gather(const learn_base *b, const double ref[2], bool clip,
+                                 nasc_arch **arch, double *acc, double *cost);
 /* Builds the front of b's told trials (two objectives) with respect to ref. */
 NASC_INTERNAL nasc_status nasc_mo_front_build(const learn_base *b, const double ref[2], mo_front *f,
                                               nasc_err *err);

@@ -242,15 +242,7 @@ static nasc_status screen_pick(nasc_strategy *s, nsga2 *q, nasc_arch **c, int n,
         st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
         goto done;
     }
-    int m = 0;
-    for (int i = 0; i < nh; i++) {
-        const learn_trial *t = &b->hist[i];
-        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
-            ok[m] = t->arch;
-            ya[m] = fmax(t->obj[0], ref[0]);
-            yc[m++] = t->obj[1];
-        }
-    }
+    int m = nasc_mo_gather(b, ref, true, ok, ya, yc);
     if (m < q->P)
         goto done;
     for (int i = 0; i < n; i++)
