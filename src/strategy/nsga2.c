@@ -13,9 +13,15 @@
  * parents and children are merged and the next population is filled front by front, the last front
  * cut by crowding distance (sec. III-C). Failed trials rank behind every feasible one (their
  * objectives count as NaN, worse than any value). With two objectives and screen=K > 1 (default
- * 3), each proposal is the best of K distinct unseen children by expected hypervolume improvement
+ * 4), each proposal is the best of K distinct unseen children by expected hypervolume improvement
  * under ridge regressions of both objectives on the one-hot encoding (mo.c; surrogate-assisted
- * selection, chosen on validation: docs/STRATEGIES.md §4). Resume replays (no save/load). */
+ * selection). With two objectives and parents=front, by default (all chosen on validation:
+ * docs/STRATEGIES.md §4): the archive is rebuilt from every known result at each proposal
+ * (steady=1: no generations, the population is not used), it holds only the front members that
+ * dominate the reference point (box=1: the median accuracy and cost of the first ref-n=20
+ * results, mo.c), and tournaments compare their hypervolume contributions (select=hvc) rather
+ * than crowding distances, which favour the front's extremes (infinite crowding distance) even
+ * where they add nothing to the hypervolume. Resume replays (no save/load). */
 #include "learn_int.h"
 #include "mo_int.h"
 
@@ -39,6 +45,10 @@ typedef struct nsga2 {
     double *fr_cd; /* their crowding distances */
     int n_fr;
     int screen; /* two objectives: children drawn per proposal, the best by model EHVI kept */
+    bool box;   /* two objectives: the archive is the front inside the reference box */
+    bool hvc;   /* two objectives: tournaments by hypervolume contribution, not crowding */
+    int ref_n;  /* the reference point from the first ref_n results */
+    bool steady; /* parents=front: the archive is rebuilt at every ask, not every generation */
 } nsga2;
 
 static const nasc_strategy_opt nsga2_opts[] = {
@@ -62,12 +72,39 @@ static const nasc_strategy_opt nsga2_opts[] = {
              "every result so far (an elitist archive)"},
     {.name = "screen",
      .type = NASC_OPT_INT,
-     .def = "3",
+     .def = "4",
      .min = 1,
      .max = 100000,
      .help = "two objectives: children drawn per proposal, of which the one with the highest "
              "expected hypervolume improvement under linear models of both objectives is "
              "proposed (1: off)"},
+    {.name = "box",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 0,
+     .max = 1,
+     .help = "two objectives, parents=front: parents only from the archive members that "
+             "dominate the reference point (when there are two)"},
+    {.name = "ref-n",
+     .type = NASC_OPT_INT,
+     .def = "20",
+     .min = 0,
+     .max = 1000000,
+     .help = "two objectives: the reference point (median accuracy and cost) from the first N "
+             "results (0: the population)"},
+    {.name = "steady",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 0,
+     .max = 1,
+     .help = "two objectives, parents=front: rebuild the archive from every known result at each "
+             "proposal (steady state) instead of once per generation"},
+    {.name = "select",
+     .type = NASC_OPT_CHOICE,
+     .def = "hvc",
+     .choices = "crowding|hvc",
+     .help = "two objectives, parents=front: tournaments by crowding distance or by each "
+             "member's hypervolume contribution in the reference box"},
 };
 
 static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
@@ -80,6 +117,12 @@ static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
     q->p_cross = nasc_strategy_opt_double(s, "crossover");
     q->from_front = nasc_strategy_opt_choice(s, "parents") == 1;
     q->screen = nasc_strategy_opt_int(s, "screen");
+    q->box = nasc_strategy_opt_int(s, "box") == 1;
+    q->hvc = nasc_strategy_opt_choice(s, "select") == 1;
+    q->ref_n = nasc_strategy_opt_int(s, "ref-n");
+    q->steady = nasc_strategy_opt_int(s, "steady") == 1 && q->from_front && q->b.n_obj == 2;
+    if (!q->ref_n)
+        q->ref_n = q->P;
     size_t n2 = 2 * (size_t)q->P;
     q->pop = nasc_calloc(n2, sizeof(int));
     q->rank = nasc_calloc(n2, sizeof(int));
@@ -167,6 +210,31 @@ static nasc_status select_next(nsga2 *q, const int *cand, int m, nasc_err *err) 
     return NASC_OK;
 }
 
+/* The hypervolume contribution of each of the m mutually non-dominated points idx (rows of obj:
+ * accuracy, cost) to the box of ref: the area only it dominates, 0 outside the box. */
+static void hv_contribution(const double *obj, const int *idx, int m, const double ref[2],
+                            double *hvc) {
+    for (int k = 0; k < m; k++) {
+        const double *v = obj + (size_t)idx[k] * 2;
+        if (!(v[0] > ref[0] && v[1] < ref[1])) {
+            hvc[k] = 0.0;
+            continue;
+        }
+        /* the nearest neighbours inside the box: cheaper (less accurate) and dearer (more) */
+        double acc_below = ref[0], cost_above = ref[1];
+        for (int j = 0; j < m; j++) {
+            const double *u = obj + (size_t)idx[j] * 2;
+            if (j == k || !(u[0] > ref[0] && u[1] < ref[1]))
+                continue;
+            if (u[1] < v[1] || (u[1] == v[1] && u[0] < v[0]))
+                acc_below = fmax(acc_below, u[0]);
+            else if (u[1] > v[1] || u[0] > v[0])
+                cost_above = fmin(cost_above, u[1]);
+        }
+        hvc[k] = fmax(0.0, v[0] - acc_below) * fmax(0.0, cost_above - v[1]);
+    }
+}
+
 /* parents=front: the non-dominated set of the told trials [0, n) with crowding distances. */
 static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
     double *obj = nasc_malloc(sizeof(double) * (size_t)n * NASC_MAX_OBJECTIVES);
@@ -195,7 +263,28 @@ static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
     for (int i = 0; i < n; i++)
         if (rank[i] == 0 && isfinite(q->b.hist[i].fitness))
             q->fr[q->n_fr++] = i;
-    nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
+    double ref[2];
+    bool two = no == 2 && (q->box || q->hvc) && nasc_mo_reference(&q->b, q->ref_n, 0.5, ref);
+    if (two && q->box) { /* the members inside the reference box, when there are two */
+        int m = 0;
+        for (int k = 0; k < q->n_fr; k++) {
+            const double *v = obj + (size_t)q->fr[k] * 2;
+            m += v[0] > ref[0] && v[1] < ref[1];
+        }
+        if (m >= 2) {
+            m = 0;
+            for (int k = 0; k < q->n_fr; k++) {
+                const double *v = obj + (size_t)q->fr[k] * 2;
+                if (v[0] > ref[0] && v[1] < ref[1])
+                    q->fr[m++] = q->fr[k];
+            }
+            q->n_fr = m;
+        }
+    }
+    if (two && q->hvc)
+        hv_contribution(obj, q->fr, q->n_fr, ref, q->fr_cd);
+    else
+        nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
     nasc_free(obj);
     nasc_free(rank);
     return NASC_OK;
@@ -227,7 +316,7 @@ static nasc_status screen_pick(nasc_strategy *s, nsga2 *q, nasc_arch **c, int n,
     *pick = -1;
     size_t L = nasc_space_encoding_len(s->space, NASC_ENC_ONEHOT);
     double ref[2];
-    if (!L || !nasc_mo_reference(b, q->P, 0.5, ref))
+    if (!L || !nasc_mo_reference(b, q->ref_n, 0.5, ref))
         return NASC_OK;
     const int nh = b->n_hist;
     nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(nh + n + 1));
@@ -346,7 +435,11 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
     nsga2 *q = s->impl;
     if (s->n_asked < q->P)
         return nasc_learn_random_unseen(s, &q->b, &out->arch, err);
-    if (s->n_asked == q->gen_end) { /* a new generation: select from parents + children */
+    if (q->steady) { /* the archive of every result the proposal may use */
+        if (!nasc_learn_ready(s))
+            return NASC_OK; /* wait */
+        NASC_TRY(front_all(q, q->b.n_hist, err));
+    } else if (s->n_asked == q->gen_end) { /* a new generation: select from parents + children */
         if (s->n_told < q->gen_end)
             return NASC_OK; /* wait */
         int m = 0;
@@ -359,7 +452,12 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
             NASC_TRY(front_all(q, (int)q->gen_end, err));
         q->gen_end += q->P;
     }
-    const bool arch_parents = q->from_front && q->n_fr >= 2;
+    bool arch_parents = q->from_front && q->n_fr >= 2;
+    if (q->steady) { /* no population: the archive alone (a single member is both parents) */
+        if (!q->n_fr)
+            return nasc_learn_random_unseen(s, &q->b, &out->arch, err);
+        arch_parents = true;
+    }
     if (q->b.n_obj == 2 && q->screen > 1)
         return screened_child(s, q, arch_parents, out, err);
     nasc_arch *child = NULL;
