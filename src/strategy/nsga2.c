@@ -210,31 +210,6 @@ static nasc_status select_next(nsga2 *q, const int *cand, int m, nasc_err *err) 
     return NASC_OK;
 }
 
-/* The hypervolume contribution of each of the m mutually non-dominated points idx (rows of obj:
- * accuracy, cost) to the box of ref: the area only it dominates, 0 outside the box. */
-static void hv_contribution(const double *obj, const int *idx, int m, const double ref[2],
-                            double *hvc) {
-    for (int k = 0; k < m; k++) {
-        const double *v = obj + (size_t)idx[k] * 2;
-        if (!(v[0] > ref[0] && v[1] < ref[1])) {
-            hvc[k] = 0.0;
-            continue;
-        }
-        /* the nearest neighbours inside the box: cheaper (less accurate) and dearer (more) */
-        double acc_below = ref[0], cost_above = ref[1];
-        for (int j = 0; j < m; j++) {
-            const double *u = obj + (size_t)idx[j] * 2;
-            if (j == k || !(u[0] > ref[0] && u[1] < ref[1]))
-                continue;
-            if (u[1] < v[1] || (u[1] == v[1] && u[0] < v[0]))
-                acc_below = fmax(acc_below, u[0]);
-            else if (u[1] > v[1] || u[0] > v[0])
-                cost_above = fmin(cost_above, u[1]);
-        }
-        hvc[k] = fmax(0.0, v[0] - acc_below) * fmax(0.0, cost_above - v[1]);
-    }
-}
-
 /* parents=front: the non-dominated set of the told trials [0, n) with crowding distances. */
 static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
     double *obj = nasc_malloc(sizeof(double) * (size_t)n * NASC_MAX_OBJECTIVES);
@@ -282,7 +257,7 @@ static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
         }
     }
     if (two && q->hvc)
-        hv_contribution(obj, q->fr, q->n_fr, ref, q->fr_cd);
+        nasc_mo_hv_contribution(obj, q->fr, q->n_fr, ref, q->fr_cd);
     else
         nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
     nasc_free(obj);
@@ -306,64 +281,6 @@ static int tournament(nasc_strategy *s, const nsga2 *q) {
     return q->crowd[a] >= q->crowd[b] ? a : b;
 }
 
-/* Surrogate screening (two objectives): of the n unseen children in c, the index of the one with
- * the highest expected hypervolume improvement over the front of the results so far, under ridge
- * regressions of accuracy (clipped at the reference point; its training residual as the
- * standard deviation) and cost on the one-hot encoding; -1 if there is too little to fit. */
-static nasc_status screen_pick(nasc_strategy *s, nsga2 *q, nasc_arch **c, int n, int *pick,
-                               nasc_err *err) {
-    const learn_base *b = &q->b;
-    *pick = -1;
-    size_t L = nasc_space_encoding_len(s->space, NASC_ENC_ONEHOT);
-    double ref[2];
-    if (!L || !nasc_mo_reference(b, q->ref_n, 0.5, ref))
-        return NASC_OK;
-    const int nh = b->n_hist;
-    nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(nh + n + 1));
-    double *ya = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
-    double *yc = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
-    double *pa = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
-    double *pc = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
-    float *X = nasc_calloc((size_t)(nh + n + 1) * L, sizeof(float));
-    mo_front f = {0};
-    nasc_status st = NASC_OK;
-    if (!ok || !ya || !yc || !pa || !pc || !X) {
-        st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
-        goto done;
-    }
-    int m = nasc_mo_gather(b, ref, true, ok, ya, yc);
-    if (m < q->P)
-        goto done;
-    for (int i = 0; i < n; i++)
-        ok[m + i] = c[i];
-    if ((st = nasc_learn_encode(ok, (size_t)(m + n), NASC_ENC_ONEHOT, L, X, err)) != NASC_OK ||
-        (st = nasc_mo_ridge(X, ya, m, (int)L, 1.0, X, m + n, pa, err)) != NASC_OK ||
-        (st = nasc_mo_ridge(X, yc, m, (int)L, 0.1, X, m + n, pc, err)) != NASC_OK ||
-        (st = nasc_mo_front_build(b, ref, &f, err)) != NASC_OK)
-        goto done;
-    double rss = 0.0;
-    for (int i = 0; i < m; i++)
-        rss += (ya[i] - pa[i]) * (ya[i] - pa[i]);
-    double sd = sqrt(rss / m);
-    double best = -1.0;
-    for (int i = 0; i < n; i++) {
-        double v = nasc_mo_ehvi(&f, pa[m + i], sd, pc[m + i]);
-        if (v > best) {
-            best = v;
-            *pick = i;
-        }
-    }
-done:
-    nasc_mo_front_free(&f);
-    nasc_free(ok);
-    nasc_free(ya);
-    nasc_free(yc);
-    nasc_free(pa);
-    nasc_free(pc);
-    nasc_free(X);
-    return st;
-}
-
 /* One child by tournament, crossover and mutation (may be a known architecture). */
 static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_arch **out,
                               nasc_err *err) {
@@ -382,7 +299,7 @@ static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nas
 }
 
 /* screen > 1: up to `screen` distinct unseen children (50 draws per child at most), the best by
- * screen_pick proposed (the first when there is too little to fit). */
+ * nasc_mo_screen proposed (the first when there is too little to fit). */
 static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_proposal *out,
                                   nasc_err *err) {
     nasc_arch **c = nasc_calloc((size_t)q->screen, sizeof *c);
@@ -415,7 +332,7 @@ static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents,
         goto done;
     }
     int pick = -1;
-    if ((st = screen_pick(s, q, c, n, &pick, err)) != NASC_OK)
+    if ((st = nasc_mo_screen(s, &q->b, q->ref_n, q->P, c, n, &pick, err)) != NASC_OK)
         goto done;
     if (pick < 0)
         pick = 0;
