@@ -22,6 +22,7 @@
  * after that a mutation of a real architecture, then a uniform sample, is taken. The GAN keeps
  * training across rounds. Resume replays (no save/load). */
 #include "learn_int.h"
+#include "mo_int.h"
 
 #include "nasc/backend.h"
 #include "nasc/optim.h"
@@ -38,6 +39,8 @@ typedef struct mlp3 {
 typedef struct gan {
     learn_base b;
     int n_init, n_real, batch, steps, Z, H;
+    int screen; /* two objectives: generated per proposal, the best by model EHVI kept */
+    bool mo_hv; /* two objectives: hypervolume-based targets (nasc_mo_targets) */
     float lr;
     int T, L;
     int *M, *off; /* slots and offset of each step */
@@ -91,6 +94,19 @@ static const nasc_strategy_opt gan_opts[] = {
      .min = 1e-7,
      .max = 10,
      .help = "Adam learning rate of G and D"},
+    {.name = "screen",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 1,
+     .max = 1000,
+     .help = "two objectives: distinct unseen architectures generated per proposal, the one with "
+             "the highest expected hypervolume improvement under linear models proposed (1: off)"},
+    {.name = "mo-reward",
+     .type = NASC_OPT_CHOICE,
+     .def = "hv",
+     .choices = "parego|hv",
+     .help = "two objectives: the real set by random ParEGO scalarisations or by "
+             "hypervolume-based targets (non-dominated rank, reference box, contribution)"},
 };
 
 static nasc_status mlp3_init(mlp3 *m, const char *name, int in, int hid, int out, uint64_t seed,
@@ -141,6 +157,8 @@ static nasc_status gan_init(nasc_strategy *s, nasc_err *err) {
     q->n_init = nasc_strategy_opt_int(s, "init");
     q->n_real = nasc_strategy_opt_int(s, "real");
     q->batch = nasc_strategy_opt_int(s, "batch");
+    q->screen = nasc_strategy_opt_int(s, "screen");
+    q->mo_hv = nasc_strategy_opt_choice(s, "mo-reward") == 1;
     q->steps = nasc_strategy_opt_int(s, "steps");
     q->Z = nasc_strategy_opt_int(s, "noise");
     q->H = nasc_strategy_opt_int(s, "hidden");
@@ -276,6 +294,63 @@ static void encode_dec(const gan *q, const nasc_arch *a, float *x) {
             x[q->off[t] + d[t]] = 1.0f;
 }
 
+/* screen=K > 1 with two objectives: up to K distinct unseen generated architectures (50 noise
+ * vectors at most), the one with the highest model EHVI (nasc_mo_screen; the first while there is
+ * too little to fit) marked and handed to *out; *out NULL if every one was known. */
+static nasc_status screened(nasc_strategy *s, gan *q, nasc_arch **out, nasc_err *err) {
+    const int K = q->screen;
+    nasc_arch **c = nasc_calloc((size_t)K, sizeof *c);
+    uint64_t *keys = nasc_calloc((size_t)K, sizeof *keys);
+    int n = 0, pick = -1;
+    nasc_status st = NASC_OK;
+    *out = NULL;
+    if (!c || !keys) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "gan: out of memory");
+        goto done;
+    }
+    for (int tries = 0; tries < 50 && n < K && st == NASC_OK; tries++) {
+        draw_noise(s, q, 1);
+        nasc_graph *g = q->g;
+        nasc_graph_reset(g);
+        nasc_graph_set_grad(g, false);
+        nasc_tensor *p = generate(q, g, nasc_input(g, 1, q->Z, 1, 1, q->z));
+        nasc_graph_set_grad(g, true);
+        if (!p) {
+            st = gerr(q, err);
+            break;
+        }
+        nasc_arch *a = NULL;
+        if ((st = decode(s, q, p->data, &a, err)) != NASC_OK)
+            break;
+        uint64_t key = nasc_learn_key(a);
+        bool dup = nasc_learn_set_has(&q->b.seen, key);
+        for (int i = 0; i < n && !dup; i++)
+            dup = keys[i] == key;
+        if (dup) {
+            nasc_arch_free(a);
+            continue;
+        }
+        keys[n] = key;
+        c[n++] = a;
+    }
+    if (st != NASC_OK || !n)
+        goto done;
+    if ((st = nasc_mo_screen(s, &q->b, 20, 10, c, n, &pick, err)) != NASC_OK)
+        goto done;
+    if (pick < 0)
+        pick = 0;
+    nasc_learn_mark(&q->b, c[pick]);
+    *out = c[pick];
+    c[pick] = NULL;
+done:
+    if (c)
+        for (int i = 0; i < n; i++)
+            nasc_arch_free(c[i]);
+    nasc_free(c);
+    nasc_free(keys);
+    return st;
+}
+
 static nasc_status round_(nasc_strategy *s, gan *q, nasc_err *err) {
     learn_base *b = &q->b;
     nasc_learn_draw_weights(s, b);
@@ -286,7 +361,11 @@ static nasc_status round_(nasc_strategy *s, gan *q, nasc_err *err) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "gan: out of memory");
         goto done;
     }
-    nasc_learn_targets(b, y);
+    bool hv = false;
+    if (q->mo_hv && (st = nasc_mo_targets(b, 20, y, &hv, err)) != NASC_OK)
+        goto done;
+    if (!hv)
+        nasc_learn_targets(b, y);
     nasc_learn_rank(b, y, order);
     int nr = 0;
     while (nr < q->n_real && nr < b->n_hist && isfinite(y[order[nr]])) {
@@ -297,6 +376,8 @@ static nasc_status round_(nasc_strategy *s, gan *q, nasc_err *err) {
         st = train_step(s, q, nr, err);
     for (int k = 0; k < q->batch && st == NASC_OK; k++) {
         nasc_arch *a = NULL;
+        if (q->screen > 1 && b->n_obj == 2 && nr > 0)
+            st = screened(s, q, &a, err);
         for (int tries = 0; tries < 50 && !a && st == NASC_OK && nr > 0; tries++) {
             draw_noise(s, q, 1);
             nasc_graph *g = q->g;

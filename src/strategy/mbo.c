@@ -86,6 +86,15 @@ static int fit_subset(nasc_arch **ok, double *y, int n, int max, nasc_err *err, 
     return m;
 }
 
+/* Queues candidate i of a batch: marks it proposed, pushes it and takes it from the list (the
+ * queue owns it now). */
+static nasc_status queue_pick(learn_base *b, nasc_arch **cand, size_t i, nasc_err *err) {
+    nasc_learn_mark(b, cand[i]);
+    nasc_status st = nasc_learn_push(b, cand[i], 0.0, err);
+    cand[i] = NULL;
+    return st;
+}
+
 /* Two objectives with mo=ehvi: the surrogate models the accuracy, a ridge regression the cost,
  * candidates are the neighbours of the front (its members inside the reference box, at least the
  * `top` best-ranked trials; `mutations` and `random` do not apply), and the batch maximises the
@@ -116,15 +125,7 @@ static nasc_status iterate_ehvi(nasc_strategy *s, mbo *m, nasc_err *err) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", s->iface->name);
         goto done;
     }
-    int n_ok = 0;
-    for (int i = 0; i < n; i++) {
-        const learn_trial *t = &b->hist[i];
-        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
-            ok[n_ok] = t->arch;
-            ya[n_ok] = m->c.clip ? fmax(t->obj[0], ref[0]) : t->obj[0];
-            yc[n_ok++] = t->obj[1];
-        }
-    }
+    int n_ok = nasc_mo_gather(b, ref, m->c.clip, ok, ya, yc);
     if (n_ok < 2) {
         nasc_arch *a;
         if ((st = nasc_learn_random_unseen(s, b, &a, err)) == NASC_OK)
@@ -182,9 +183,7 @@ static nasc_status iterate_ehvi(nasc_strategy *s, mbo *m, nasc_err *err) {
             break;
         if ((st = nasc_mo_front_add(&f, mu[bi], cost[bi], err)) != NASC_OK)
             break;
-        nasc_learn_mark(b, cand[bi]);
-        st = nasc_learn_push(b, cand[bi], 0.0, err);
-        cand[bi] = NULL;
+        st = queue_pick(b, cand, bi, err);
     }
 done:
     if (cand)
@@ -300,9 +299,7 @@ static nasc_status iterate(nasc_strategy *s, mbo *m, nasc_err *err) {
         if (acq[bi] == -(double)INFINITY)
             break;
         acq[bi] = -INFINITY;
-        nasc_learn_mark(b, cand[bi]);
-        st = nasc_learn_push(b, cand[bi], 0.0, err);
-        cand[bi] = NULL;
+        st = queue_pick(b, cand, bi, err);
     }
 done:
     if (cand)

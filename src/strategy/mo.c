@@ -49,6 +49,20 @@ bool nasc_mo_reference(const learn_base *b, int n_ref, double q, double ref[2]) 
     return true;
 }
 
+int nasc_mo_gather(const learn_base *b, const double ref[2], bool clip, nasc_arch **arch,
+                   double *acc, double *cost) {
+    int n = 0;
+    for (int i = 0; i < b->n_hist; i++) {
+        const learn_trial *t = &b->hist[i];
+        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
+            arch[n] = t->arch;
+            acc[n] = clip ? fmax(t->obj[0], ref[0]) : t->obj[0];
+            cost[n++] = t->obj[1];
+        }
+    }
+    return n;
+}
+
 static nasc_status front_grow(mo_front *f, nasc_err *err) {
     if (f->n < f->cap)
         return NASC_OK;
@@ -251,4 +265,117 @@ int nasc_mo_rank_targets(const learn_base *b, const double ref[2], double *y, na
     nasc_free(obj);
     nasc_free(rank);
     return in_box;
+}
+
+nasc_status nasc_mo_screen(const nasc_strategy *s, const learn_base *b, int ref_n, int min_fit,
+                           nasc_arch *const *c, int n, int *pick, nasc_err *err) {
+    *pick = -1;
+    size_t L = nasc_space_encoding_len(s->space, NASC_ENC_ONEHOT);
+    double ref[2];
+    if (!L || !nasc_mo_reference(b, ref_n, 0.5, ref))
+        return NASC_OK;
+    const int nh = b->n_hist;
+    nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(nh + n + 1));
+    double *ya = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
+    double *yc = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
+    double *pa = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
+    double *pc = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
+    float *X = nasc_calloc((size_t)(nh + n + 1) * L, sizeof(float));
+    mo_front f = {0};
+    nasc_status st = NASC_OK;
+    if (!ok || !ya || !yc || !pa || !pc || !X) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "strategy %s: out of memory", s->iface->name);
+        goto done;
+    }
+    int m = nasc_mo_gather(b, ref, true, ok, ya, yc);
+    if (m < min_fit || m < 2)
+        goto done;
+    for (int i = 0; i < n; i++)
+        ok[m + i] = c[i];
+    if ((st = nasc_learn_encode(ok, (size_t)(m + n), NASC_ENC_ONEHOT, L, X, err)) != NASC_OK ||
+        (st = nasc_mo_ridge(X, ya, m, (int)L, 1.0, X, m + n, pa, err)) != NASC_OK ||
+        (st = nasc_mo_ridge(X, yc, m, (int)L, 0.1, X, m + n, pc, err)) != NASC_OK ||
+        (st = nasc_mo_front_build(b, ref, &f, err)) != NASC_OK)
+        goto done;
+    double rss = 0.0;
+    for (int i = 0; i < m; i++)
+        rss += (ya[i] - pa[i]) * (ya[i] - pa[i]);
+    double sd = sqrt(rss / m);
+    double best = -1.0;
+    for (int i = 0; i < n; i++) {
+        double v = nasc_mo_ehvi(&f, pa[m + i], sd, pc[m + i]);
+        if (v > best) {
+            best = v;
+            *pick = i;
+        }
+    }
+done:
+    nasc_mo_front_free(&f);
+    nasc_free(ok);
+    nasc_free(ya);
+    nasc_free(yc);
+    nasc_free(pa);
+    nasc_free(pc);
+    nasc_free(X);
+    return st;
+}
+
+void nasc_mo_hv_contribution(const double *obj, const int *idx, int m, const double ref[2],
+                             double *hvc) {
+    for (int k = 0; k < m; k++) {
+        const double *v = obj + (size_t)idx[k] * 2;
+        if (!(v[0] > ref[0] && v[1] < ref[1])) {
+            hvc[k] = 0.0;
+            continue;
+        }
+        /* the nearest neighbours inside the box: cheaper (less accurate) and dearer (more) */
+        double acc_below = ref[0], cost_above = ref[1];
+        for (int j = 0; j < m; j++) {
+            const double *u = obj + (size_t)idx[j] * 2;
+            if (j == k || !(u[0] > ref[0] && u[1] < ref[1]))
+                continue;
+            if (u[1] < v[1] || (u[1] == v[1] && u[0] < v[0]))
+                acc_below = fmax(acc_below, u[0]);
+            else if (u[1] > v[1] || u[0] > v[0])
+                cost_above = fmin(cost_above, u[1]);
+        }
+        hvc[k] = fmax(0.0, v[0] - acc_below) * fmax(0.0, cost_above - v[1]);
+    }
+}
+
+nasc_status nasc_mo_targets(const learn_base *b, int ref_n, double *y, bool *done, nasc_err *err) {
+    double ref[2];
+    *done = false;
+    if (b->n_obj != 2 || !nasc_mo_reference(b, ref_n, 0.5, ref))
+        return NASC_OK;
+    const int n = b->n_hist;
+    if (nasc_mo_rank_targets(b, ref, y, err) < 0)
+        return NASC_ERR_NOMEM;
+    int *fr = nasc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    double *obj = nasc_malloc(sizeof(double) * 2 * (size_t)(n ? n : 1));
+    double *hvc = nasc_malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!fr || !obj || !hvc) {
+        nasc_free(fr);
+        nasc_free(obj);
+        nasc_free(hvc);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "out of memory");
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        obj[2 * i] = b->hist[i].obj[0];
+        obj[2 * i + 1] = b->hist[i].obj[1];
+        if (y[i] == 0.0) /* the front inside the box */
+            fr[m++] = i;
+    }
+    nasc_mo_hv_contribution(obj, fr, m, ref, hvc);
+    double top = 0.0;
+    for (int k = 0; k < m; k++)
+        top = fmax(top, hvc[k]);
+    for (int k = 0; k < m && top > 0.0; k++)
+        y[fr[k]] = 0.49 * hvc[k] / top;
+    nasc_free(fr);
+    nasc_free(obj);
+    nasc_free(hvc);
+    *done = true;
+    return NASC_OK;
 }

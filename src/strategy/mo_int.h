@@ -28,6 +28,11 @@ typedef struct mo_front {
 NASC_INTERNAL bool nasc_mo_reference(const learn_base *b, int n_ref, double q, double ref[2]);
 /* The q-quantile of v[0..n) (n >= 1; sorted in place), interpolated linearly. */
 NASC_INTERNAL double nasc_mo_quantile(double *v, int n, double q);
+/* The two-objective history the models are fitted on: for every told trial with a finite fitness
+ * and finite objectives 0 and 1, in trial order, its architecture (borrowed), its accuracy (raised
+ * to ref[0] when clip) and its cost. The arrays hold b->n_hist entries at least. Returns the count. */
+NASC_INTERNAL int nasc_mo_gather(const learn_base *b, const double ref[2], bool clip,
+                                 nasc_arch **arch, double *acc, double *cost);
 /* Builds the front of b's told trials (two objectives) with respect to ref. */
 NASC_INTERNAL nasc_status nasc_mo_front_build(const learn_base *b, const double ref[2], mo_front *f,
                                               nasc_err *err);
@@ -48,5 +53,25 @@ NASC_INTERNAL nasc_status nasc_mo_ridge(const float *X, const double *y, int n, 
  * box comes first); -inf for failed trials. Returns the number of front members inside the box. */
 NASC_INTERNAL int nasc_mo_rank_targets(const learn_base *b, const double ref[2], double *y,
                                        nasc_err *err);
+/* Surrogate screening (two objectives): of the n unseen candidates c (borrowed), the index of
+ * the one with the highest expected hypervolume improvement over the front of b's results, under
+ * ridge regressions of accuracy (clipped at the reference point of the first ref_n results; its
+ * training residual as the standard deviation) and cost on the one-hot encoding. *pick = -1 when
+ * there is too little to fit (fewer than min_fit or 2 results) or no one-hot encoding. Used by
+ * nsga2 (its children) and by the ParEGO samplers (reinforce, ppo, gan, pnas: their samples). */
+NASC_INTERNAL nasc_status nasc_mo_screen(const nasc_strategy *s, const learn_base *b, int ref_n,
+                                         int min_fit, nasc_arch *const *c, int n, int *pick,
+                                         nasc_err *err);
+/* The hypervolume contribution of each of the m mutually non-dominated points idx (rows of obj:
+ * accuracy, cost) to the box of ref: the area only it dominates; 0 outside the box. */
+NASC_INTERNAL void nasc_mo_hv_contribution(const double *obj, const int *idx, int m,
+                                           const double ref[2], double *hvc);
+/* Hypervolume-based targets of b's told trials (two objectives), an alternative to ParEGO's
+ * scalarisation: minus the non-dominated rank, minus one half outside the reference box (of the
+ * first ref_n results), and for the front inside the box 0.49 times the member's hypervolume
+ * contribution over the largest (so the most contributing member is the best); -inf for failed
+ * trials. *done false (y untouched) when b has not two objectives or no reference yet. */
+NASC_INTERNAL nasc_status nasc_mo_targets(const learn_base *b, int ref_n, double *y, bool *done,
+                                          nasc_err *err);
 
 #endif /* NASC_MO_INT_H */

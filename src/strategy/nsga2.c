@@ -13,9 +13,15 @@
  * parents and children are merged and the next population is filled front by front, the last front
  * cut by crowding distance (sec. III-C). Failed trials rank behind every feasible one (their
  * objectives count as NaN, worse than any value). With two objectives and screen=K > 1 (default
- * 3), each proposal is the best of K distinct unseen children by expected hypervolume improvement
+ * 4), each proposal is the best of K distinct unseen children by expected hypervolume improvement
  * under ridge regressions of both objectives on the one-hot encoding (mo.c; surrogate-assisted
- * selection, chosen on validation: docs/STRATEGIES.md §4). Resume replays (no save/load). */
+ * selection). With two objectives and parents=front, by default (all chosen on validation:
+ * docs/STRATEGIES.md §4): the archive is rebuilt from every known result at each proposal
+ * (steady=1: no generations, the population is not used), it holds only the front members that
+ * dominate the reference point (box=1: the median accuracy and cost of the first ref-n=20
+ * results, mo.c), and tournaments compare their hypervolume contributions (select=hvc) rather
+ * than crowding distances, which favour the front's extremes (infinite crowding distance) even
+ * where they add nothing to the hypervolume. Resume replays (no save/load). */
 #include "learn_int.h"
 #include "mo_int.h"
 
@@ -39,6 +45,10 @@ typedef struct nsga2 {
     double *fr_cd; /* their crowding distances */
     int n_fr;
     int screen; /* two objectives: children drawn per proposal, the best by model EHVI kept */
+    bool box;   /* two objectives: the archive is the front inside the reference box */
+    bool hvc;   /* two objectives: tournaments by hypervolume contribution, not crowding */
+    int ref_n;  /* the reference point from the first ref_n results */
+    bool steady; /* parents=front: the archive is rebuilt at every ask, not every generation */
 } nsga2;
 
 static const nasc_strategy_opt nsga2_opts[] = {
@@ -62,12 +72,39 @@ static const nasc_strategy_opt nsga2_opts[] = {
              "every result so far (an elitist archive)"},
     {.name = "screen",
      .type = NASC_OPT_INT,
-     .def = "3",
+     .def = "4",
      .min = 1,
      .max = 100000,
      .help = "two objectives: children drawn per proposal, of which the one with the highest "
              "expected hypervolume improvement under linear models of both objectives is "
              "proposed (1: off)"},
+    {.name = "box",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 0,
+     .max = 1,
+     .help = "two objectives, parents=front: parents only from the archive members that "
+             "dominate the reference point (when there are two)"},
+    {.name = "ref-n",
+     .type = NASC_OPT_INT,
+     .def = "20",
+     .min = 0,
+     .max = 1000000,
+     .help = "two objectives: the reference point (median accuracy and cost) from the first N "
+             "results (0: the population)"},
+    {.name = "steady",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 0,
+     .max = 1,
+     .help = "two objectives, parents=front: rebuild the archive from every known result at each "
+             "proposal (steady state) instead of once per generation"},
+    {.name = "select",
+     .type = NASC_OPT_CHOICE,
+     .def = "hvc",
+     .choices = "crowding|hvc",
+     .help = "two objectives, parents=front: tournaments by crowding distance or by each "
+             "member's hypervolume contribution in the reference box"},
 };
 
 static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
@@ -80,6 +117,12 @@ static nasc_status nsga2_init(nasc_strategy *s, nasc_err *err) {
     q->p_cross = nasc_strategy_opt_double(s, "crossover");
     q->from_front = nasc_strategy_opt_choice(s, "parents") == 1;
     q->screen = nasc_strategy_opt_int(s, "screen");
+    q->box = nasc_strategy_opt_int(s, "box") == 1;
+    q->hvc = nasc_strategy_opt_choice(s, "select") == 1;
+    q->ref_n = nasc_strategy_opt_int(s, "ref-n");
+    q->steady = nasc_strategy_opt_int(s, "steady") == 1 && q->from_front && q->b.n_obj == 2;
+    if (!q->ref_n)
+        q->ref_n = q->P;
     size_t n2 = 2 * (size_t)q->P;
     q->pop = nasc_calloc(n2, sizeof(int));
     q->rank = nasc_calloc(n2, sizeof(int));
@@ -195,7 +238,28 @@ static nasc_status front_all(nsga2 *q, int n, nasc_err *err) {
     for (int i = 0; i < n; i++)
         if (rank[i] == 0 && isfinite(q->b.hist[i].fitness))
             q->fr[q->n_fr++] = i;
-    nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
+    double ref[2];
+    bool two = no == 2 && (q->box || q->hvc) && nasc_mo_reference(&q->b, q->ref_n, 0.5, ref);
+    if (two && q->box) { /* the members inside the reference box, when there are two */
+        int m = 0;
+        for (int k = 0; k < q->n_fr; k++) {
+            const double *v = obj + (size_t)q->fr[k] * 2;
+            m += v[0] > ref[0] && v[1] < ref[1];
+        }
+        if (m >= 2) {
+            m = 0;
+            for (int k = 0; k < q->n_fr; k++) {
+                const double *v = obj + (size_t)q->fr[k] * 2;
+                if (v[0] > ref[0] && v[1] < ref[1])
+                    q->fr[m++] = q->fr[k];
+            }
+            q->n_fr = m;
+        }
+    }
+    if (two && q->hvc)
+        nasc_mo_hv_contribution(obj, q->fr, q->n_fr, ref, q->fr_cd);
+    else
+        nasc_pareto_crowding(obj, no, q->fr, q->n_fr, q->fr_cd);
     nasc_free(obj);
     nasc_free(rank);
     return NASC_OK;
@@ -217,72 +281,6 @@ static int tournament(nasc_strategy *s, const nsga2 *q) {
     return q->crowd[a] >= q->crowd[b] ? a : b;
 }
 
-/* Surrogate screening (two objectives): of the n unseen children in c, the index of the one with
- * the highest expected hypervolume improvement over the front of the results so far, under ridge
- * regressions of accuracy (clipped at the reference point; its training residual as the
- * standard deviation) and cost on the one-hot encoding; -1 if there is too little to fit. */
-static nasc_status screen_pick(nasc_strategy *s, nsga2 *q, nasc_arch **c, int n, int *pick,
-                               nasc_err *err) {
-    const learn_base *b = &q->b;
-    *pick = -1;
-    size_t L = nasc_space_encoding_len(s->space, NASC_ENC_ONEHOT);
-    double ref[2];
-    if (!L || !nasc_mo_reference(b, q->P, 0.5, ref))
-        return NASC_OK;
-    const int nh = b->n_hist;
-    nasc_arch **ok = nasc_malloc(sizeof *ok * (size_t)(nh + n + 1));
-    double *ya = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
-    double *yc = nasc_malloc(sizeof(double) * (size_t)(nh + 1));
-    double *pa = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
-    double *pc = nasc_malloc(sizeof(double) * (size_t)(nh + n + 1));
-    float *X = nasc_calloc((size_t)(nh + n + 1) * L, sizeof(float));
-    mo_front f = {0};
-    nasc_status st = NASC_OK;
-    if (!ok || !ya || !yc || !pa || !pc || !X) {
-        st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
-        goto done;
-    }
-    int m = 0;
-    for (int i = 0; i < nh; i++) {
-        const learn_trial *t = &b->hist[i];
-        if (isfinite(t->fitness) && t->n_obj >= 2 && isfinite(t->obj[0]) && isfinite(t->obj[1])) {
-            ok[m] = t->arch;
-            ya[m] = fmax(t->obj[0], ref[0]);
-            yc[m++] = t->obj[1];
-        }
-    }
-    if (m < q->P)
-        goto done;
-    for (int i = 0; i < n; i++)
-        ok[m + i] = c[i];
-    if ((st = nasc_learn_encode(ok, (size_t)(m + n), NASC_ENC_ONEHOT, L, X, err)) != NASC_OK ||
-        (st = nasc_mo_ridge(X, ya, m, (int)L, 1.0, X, m + n, pa, err)) != NASC_OK ||
-        (st = nasc_mo_ridge(X, yc, m, (int)L, 0.1, X, m + n, pc, err)) != NASC_OK ||
-        (st = nasc_mo_front_build(b, ref, &f, err)) != NASC_OK)
-        goto done;
-    double rss = 0.0;
-    for (int i = 0; i < m; i++)
-        rss += (ya[i] - pa[i]) * (ya[i] - pa[i]);
-    double sd = sqrt(rss / m);
-    double best = -1.0;
-    for (int i = 0; i < n; i++) {
-        double v = nasc_mo_ehvi(&f, pa[m + i], sd, pc[m + i]);
-        if (v > best) {
-            best = v;
-            *pick = i;
-        }
-    }
-done:
-    nasc_mo_front_free(&f);
-    nasc_free(ok);
-    nasc_free(ya);
-    nasc_free(yc);
-    nasc_free(pa);
-    nasc_free(pc);
-    nasc_free(X);
-    return st;
-}
-
 /* One child by tournament, crossover and mutation (may be a known architecture). */
 static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_arch **out,
                               nasc_err *err) {
@@ -301,7 +299,7 @@ static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nas
 }
 
 /* screen > 1: up to `screen` distinct unseen children (50 draws per child at most), the best by
- * screen_pick proposed (the first when there is too little to fit). */
+ * nasc_mo_screen proposed (the first when there is too little to fit). */
 static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_proposal *out,
                                   nasc_err *err) {
     nasc_arch **c = nasc_calloc((size_t)q->screen, sizeof *c);
@@ -334,7 +332,7 @@ static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents,
         goto done;
     }
     int pick = -1;
-    if ((st = screen_pick(s, q, c, n, &pick, err)) != NASC_OK)
+    if ((st = nasc_mo_screen(s, &q->b, q->ref_n, q->P, c, n, &pick, err)) != NASC_OK)
         goto done;
     if (pick < 0)
         pick = 0;
@@ -354,7 +352,11 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
     nsga2 *q = s->impl;
     if (s->n_asked < q->P)
         return nasc_learn_random_unseen(s, &q->b, &out->arch, err);
-    if (s->n_asked == q->gen_end) { /* a new generation: select from parents + children */
+    if (q->steady) { /* the archive of every result the proposal may use */
+        if (!nasc_learn_ready(s))
+            return NASC_OK; /* wait */
+        NASC_TRY(front_all(q, q->b.n_hist, err));
+    } else if (s->n_asked == q->gen_end) { /* a new generation: select from parents + children */
         if (s->n_told < q->gen_end)
             return NASC_OK; /* wait */
         int m = 0;
@@ -367,7 +369,12 @@ static nasc_status nsga2_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err
             NASC_TRY(front_all(q, (int)q->gen_end, err));
         q->gen_end += q->P;
     }
-    const bool arch_parents = q->from_front && q->n_fr >= 2;
+    bool arch_parents = q->from_front && q->n_fr >= 2;
+    if (q->steady) { /* no population: the archive alone (a single member is both parents) */
+        if (!q->n_fr)
+            return nasc_learn_random_unseen(s, &q->b, &out->arch, err);
+        arch_parents = true;
+    }
     if (q->b.n_obj == 2 && q->screen > 1)
         return screened_child(s, q, arch_parents, out, err);
     nasc_arch *child = NULL;

@@ -24,6 +24,7 @@
  *             complete cells; again the K best by prediction.
  * Resume: save/load of the history, the queue, the levels and the surrogate's fit counter. */
 #include "learn_int.h"
+#include "mo_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct pnas {
     learn_model model;
     int K, expand, B, T;
     double floor_q;        /* nasc_learn_floor of the surrogate's targets */
+    bool mo_hv;            /* two objectives: hypervolume-based targets (nasc_mo_targets) */
     int level;             /* level of the last round proposed (0 before the first) */
     int block[PN_MAX_DEC]; /* level at which decision t is set (1..B) */
     int darts;             /* 1: darts layout, 0: nb201 */
@@ -67,6 +69,12 @@ static const nasc_strategy_opt pnas_opts[] = {
      .min = 0,
      .max = 0.99,
      .help = "targets below this quantile of the results are raised to it (0: off)"},
+    {.name = "mo-reward",
+     .type = NASC_OPT_CHOICE,
+     .def = "hv",
+     .choices = "parego|hv",
+     .help = "two objectives: the surrogate's targets by random ParEGO scalarisations or "
+             "hypervolume-based (non-dominated rank, reference box, contribution)"},
 };
 
 /* Sets the filler of decisions above level lv: nb201 'none' everywhere but a skip from node lv to
@@ -90,6 +98,7 @@ static nasc_status pnas_init(nasc_strategy *s, nasc_err *err) {
         p->K = nasc_strategy_opt_choice(s, "surrogate") == 2 ? 5 : 10;
     p->expand = nasc_strategy_opt_int(s, "expand");
     p->floor_q = nasc_strategy_opt_double(s, "floor");
+    p->mo_hv = nasc_strategy_opt_choice(s, "mo-reward") == 1;
     p->T = p->b.n_dec;
     const char *sn = nasc_space_name(s->space);
     if (!strcmp(sn, "nb201")) {
@@ -271,7 +280,11 @@ static nasc_status round_(nasc_strategy *s, pnas *p, nasc_err *err) {
         st = nasc_errorf(err, NASC_ERR_NOMEM, "pnas: out of memory");
         goto done;
     }
-    nasc_learn_targets(b, y);
+    bool hv = false;
+    if (p->mo_hv && (st = nasc_mo_targets(b, 20, y, &hv, err)) != NASC_OK)
+        goto done;
+    if (!hv)
+        nasc_learn_targets(b, y);
     nasc_learn_rank(b, y, order);
     int next = p->level < p->B ? p->level + 1 : p->B;
     /* parents one level below `next`, grown by one block */

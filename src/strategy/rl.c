@@ -24,6 +24,7 @@
  * State for save/load: the shared history, the per-trial samples, the controller's weights, the
  * optimizer's moments and the reward statistics. */
 #include "rl_int.h"
+#include "mo_int.h"
 
 #include "nasc/optim.h"
 
@@ -46,6 +47,8 @@ typedef struct rl {
     int replay;      /* reinforce: the `replay` best results so far, learned again each update */
     double replay_c; /* ... with this weight (priority-queue training) */
     bool fallback_mutate; /* a converged policy's repeats: mutate (true) or uniform (false) */
+    int screen;           /* two objectives: samples per proposal, the best by model EHVI kept */
+    bool mo_hv;           /* two objectives: hypervolume-based rewards (nasc_mo_targets) */
     nasc_controller *ctl;
     nasc_optim *opt;
     rl_sample *samp; /* one per asked trial */
@@ -120,7 +123,13 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
      .help = "rewards below this quantile of the results are raised to it (0: off)"},             \
     {.name = "fallback", .type = NASC_OPT_CHOICE, .def = fallback_def,                            \
      .choices = "uniform|mutate",                                                                 \
-     .help = "when the policy only repeats known cells: a uniform sample or a mutation of one"}
+     .help = "when the policy only repeats known cells: a uniform sample or a mutation of one"}, \
+    {.name = "screen", .type = NASC_OPT_INT, .def = "10", .min = 1, .max = 1000,                  \
+     .help = "two objectives: distinct unseen samples drawn per proposal, the one with the "     \
+             "highest expected hypervolume improvement under linear models proposed (1: off)"}, \
+    {.name = "mo-reward", .type = NASC_OPT_CHOICE, .def = "hv", .choices = "parego|hv",           \
+     .help = "two objectives: random ParEGO scalarisations or hypervolume-based rewards "        \
+             "(non-dominated rank, reference box, hypervolume contribution)"}
 // clang-format on
 
 static const nasc_strategy_opt reinforce_opts[] = {
@@ -221,6 +230,8 @@ static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
     r->epochs = ppo ? nasc_strategy_opt_int(s, "epochs") : 1;
     r->decay = ppo ? 0.0 : nasc_strategy_opt_double(s, "decay");
     r->replay = ppo ? 0 : nasc_strategy_opt_int(s, "replay");
+    r->screen = nasc_strategy_opt_int(s, "screen");
+    r->mo_hv = nasc_strategy_opt_choice(s, "mo-reward") == 1;
     r->replay_c = ppo ? 0.0 : nasc_strategy_opt_double(s, "replay-coef");
     r->fallback_mutate = nasc_strategy_opt_choice(s, "fallback") == 1;
     r->eps = ppo ? nasc_strategy_opt_double(s, "clip") : 0.0;
@@ -275,6 +286,17 @@ static nasc_status step_logp(rl *r, const int *d, int n, double *lp, nasc_err *e
     return NASC_OK;
 }
 
+/* The rewards of every told trial into y: the score, a ParEGO scalarisation of the objectives
+ * (the current weights), or with mo-reward=hv hypervolume-based targets (mo.c). */
+static nasc_status targets(const rl *r, double *y, nasc_err *err) {
+    bool done = false;
+    if (r->mo_hv)
+        NASC_TRY(nasc_mo_targets(&r->b, 20, y, &done, err));
+    if (!done)
+        nasc_learn_targets(&r->b, y);
+    return NASC_OK;
+}
+
 /* Learns from the told trials [n_learned, n_told). */
 static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
     learn_base *b = &r->b;
@@ -289,7 +311,12 @@ static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
         nasc_free(R);
         return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
     }
-    nasc_learn_targets(b, y);
+    nasc_status st = targets(r, y, err);
+    if (st != NASC_OK) {
+        nasc_free(y);
+        nasc_free(R);
+        return st;
+    }
     nasc_learn_floor(y, b->n_hist, r->floor_q);
     for (int64_t k = k0; k < k1; k++)
         if (isfinite(y[k]))
@@ -299,7 +326,6 @@ static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
     nasc_free(y);
     nasc_params *ps = nasc_controller_params(r->ctl);
     nasc_graph *g = nasc_controller_graph(r->ctl);
-    nasc_status st = NASC_OK;
     const int m = (int)(k1 - k0);
     if (!r->ppo) {
         nasc_params_zero_grad(ps);
@@ -330,10 +356,12 @@ static nasc_status learn(nasc_strategy *s, rl *r, nasc_err *err) {
                 nasc_free(R);
                 return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
             }
-            nasc_learn_targets(b, yr);
-            nasc_learn_rank(b, yr, order);
+            st = targets(r, yr, err);
+            if (st == NASC_OK)
+                nasc_learn_rank(b, yr, order);
             int nk = 0;
-            while (nk < r->replay && nk < b->n_hist && nk < r->n_samp && isfinite(yr[order[nk]]))
+            while (st == NASC_OK && nk < r->replay && nk < b->n_hist && nk < r->n_samp &&
+                   isfinite(yr[order[nk]]))
                 nk++;
             for (int j = 0; j < nk && st == NASC_OK; j++) {
                 const rl_sample *sp = &r->samp[order[j]];
@@ -428,6 +456,60 @@ static nasc_status samp_push(rl *r, nasc_err *err, rl_sample **out) {
     return NASC_OK;
 }
 
+/* screen=K > 1 with two objectives: up to K distinct unseen policy samples (100 draws at most),
+ * the one with the highest model EHVI (nasc_mo_screen; the first while there is too little to
+ * fit) marked and handed to *out with its sample in sp; *out NULL if every draw was known. */
+static nasc_status screened_sample(nasc_strategy *s, rl *r, rl_sample *sp, nasc_arch **out,
+                                   nasc_err *err) {
+    const int K = r->screen;
+    nasc_arch **c = nasc_calloc((size_t)K, sizeof *c);
+    rl_sample *cs = nasc_calloc((size_t)K, sizeof *cs);
+    uint64_t *keys = nasc_calloc((size_t)K, sizeof *keys);
+    int n = 0, pick = -1;
+    nasc_status st = NASC_OK;
+    *out = NULL;
+    if (!c || !cs || !keys) {
+        st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
+        goto done;
+    }
+    for (int tries = 0; tries < 100 && n < K && st == NASC_OK; tries++) {
+        nasc_arch *a = NULL;
+        rl_sample *x = &cs[n];
+        if ((st = nasc_controller_sample(r->ctl, &s->rng, x->d, &x->n, NULL, x->old_lp, err)) !=
+                NASC_OK ||
+            (st = nasc_arch_from_decisions(s->space, x->d, x->n, &a, err)) != NASC_OK)
+            break;
+        uint64_t k = nasc_learn_key(a);
+        bool dup = nasc_learn_set_has(&r->b.seen, k);
+        for (int i = 0; i < n && !dup; i++)
+            dup = keys[i] == k;
+        if (dup) {
+            nasc_arch_free(a);
+            continue;
+        }
+        keys[n] = k;
+        c[n++] = a;
+    }
+    if (st != NASC_OK || !n)
+        goto done;
+    if ((st = nasc_mo_screen(s, &r->b, 20, 10, c, n, &pick, err)) != NASC_OK)
+        goto done;
+    if (pick < 0)
+        pick = 0;
+    nasc_learn_mark(&r->b, c[pick]);
+    *sp = cs[pick];
+    *out = c[pick];
+    c[pick] = NULL;
+done:
+    if (c)
+        for (int i = 0; i < n; i++)
+            nasc_arch_free(c[i]);
+    nasc_free(c);
+    nasc_free(cs);
+    nasc_free(keys);
+    return st;
+}
+
 static nasc_status rl_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     rl *r = s->impl;
     if (s->n_asked > 0 && s->n_asked % r->batch == 0) {
@@ -438,6 +520,8 @@ static nasc_status rl_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     rl_sample *sp = NULL;
     NASC_TRY(samp_push(r, err, &sp));
     nasc_arch *a = NULL, *last = NULL;
+    if (r->screen > 1 && r->b.n_obj == 2)
+        NASC_TRY(screened_sample(s, r, sp, &a, err));
     for (int tries = 0; tries < 100 && !a; tries++) {
         NASC_TRY(nasc_controller_sample(r->ctl, &s->rng, sp->d, &sp->n, NULL, sp->old_lp, err));
         NASC_TRY(nasc_arch_from_decisions(s->space, sp->d, sp->n, &a, err));

@@ -6,7 +6,11 @@
  *     on random ones; with sd > 0 it is at least that (the improvement is convex in accuracy) and
  *     it is zero for a point at or beyond the reference cost;
  *   - the reference point is the quantile of the first results, its cost raised to 1.1 times that
- *     of the most accurate result. */
+ *     of the most accurate result;
+ *   - a point's hypervolume contribution equals the hypervolume lost without it (random fronts,
+ *     some points outside the box); the gathered history skips failed trials and clips accuracy;
+ *     the hypervolume-based targets order front-in-box (by contribution, the largest 0.49) above
+ *     front-outside-box (-0.5) above dominated (-rank) above failed (-inf). */
 #include "test.h"
 
 #include <math.h>
@@ -115,9 +119,84 @@ static void test_reference(void) {
     CHECK(!nasc_mo_reference(&b, 4, 0.5, ref));
 }
 
+static void test_hv_contribution(void) {
+    nasc_rng rng;
+    nasc_rng_init(&rng, 7, 0);
+    for (int rep = 0; rep < 50; rep++) {
+        enum { M = 8 };
+        double obj[2 * M], sub[2 * M], hvc[M];
+        int idx[M];
+        /* a random front: costs ascending with accuracies ascending */
+        double a = nasc_rng_uniform_double(&rng) * 10.0, c = nasc_rng_uniform_double(&rng) * 10.0;
+        for (int i = 0; i < M; i++) {
+            a += 0.1 + nasc_rng_uniform_double(&rng);
+            c += 0.1 + nasc_rng_uniform_double(&rng);
+            obj[2 * i] = a;
+            obj[2 * i + 1] = c;
+            idx[i] = i;
+        }
+        const double ref[2] = {obj[2] - 0.05, obj[2 * (M - 2) + 1] + 0.05}; /* ends outside */
+        nasc_mo_hv_contribution(obj, idx, M, ref, hvc);
+        double all = nasc_pareto_hypervolume2(obj, M, ref);
+        for (int k = 0; k < M; k++) {
+            int m = 0;
+            for (int i = 0; i < M; i++)
+                if (i != k) {
+                    sub[2 * m] = obj[2 * i];
+                    sub[2 * m + 1] = obj[2 * i + 1];
+                    m++;
+                }
+            double lost = all - nasc_pareto_hypervolume2(sub, m, ref);
+            CHECK_MSG(fabs(hvc[k] - lost) < 1e-9, "rep %d point %d: %g vs %g", rep, k, hvc[k],
+                      lost);
+        }
+        CHECK(hvc[0] == 0.0 && hvc[M - 1] == 0.0);
+    }
+}
+
+static void test_gather_targets(void) {
+    learn_base b = {0};
+    learn_trial t[7] = {0};
+    const double acc[7] = {60, 70, 90, 50, 80, 55, 85}, cost[7] = {10, 20, 40, 30, 45, 5, 60};
+    for (int i = 0; i < 7; i++) {
+        t[i].fitness = acc[i];
+        t[i].n_obj = 2;
+        t[i].obj[0] = acc[i];
+        t[i].obj[1] = cost[i];
+    }
+    t[5].fitness = -INFINITY; /* failed */
+    b.hist = t;
+    b.n_hist = 7;
+    b.n_obj = 2;
+    /* the reference from trials 0-3: medians 65 and 25, the cost raised to 1.1 * 40 = 44 */
+    double ref[2];
+    CHECK(nasc_mo_reference(&b, 4, 0.5, ref));
+    CHECK(fabs(ref[0] - 65.0) < 1e-12 && fabs(ref[1] - 44.0) < 1e-12);
+    nasc_arch *arch[7];
+    double ya[7], yc[7];
+    CHECK(nasc_mo_gather(&b, ref, true, arch, ya, yc) == 6); /* trial 5 skipped */
+    CHECK(ya[0] == 65.0 && ya[1] == 70.0 && yc[3] == 30.0 && ya[5] == 85.0);
+    CHECK(nasc_mo_gather(&b, ref, false, arch, ya, yc) == 6 && ya[0] == 60.0);
+    double y[7];
+    bool done = false;
+    nasc_err err = {0};
+    CHECK(nasc_mo_targets(&b, 4, y, &done, &err) == NASC_OK && done);
+    /* front: 0 (outside the box: accuracy below 65), 1 and 2 inside with contributions
+     * (70-65)(40-20) = 100 and (90-70)(44-40) = 80; 3, 4, 6 dominated, outside the box */
+    CHECK(y[5] == -INFINITY);
+    CHECK(y[0] == -0.5);
+    CHECK_MSG(fabs(y[1] - 0.49) < 1e-12 && fabs(y[2] - 0.49 * 0.8) < 1e-12, "%g %g", y[1], y[2]);
+    CHECK(y[3] == -1.5 && y[4] == -1.5 && y[6] == -1.5);
+    /* one objective: not applicable */
+    b.n_obj = 0;
+    CHECK(nasc_mo_targets(&b, 4, y, &done, &err) == NASC_OK && !done);
+}
+
 int main(void) {
     test_ridge();
     test_front_ehvi();
     test_reference();
+    test_hv_contribution();
+    test_gather_targets();
     return test_done("test_mo_ehvi");
 }
