@@ -15,26 +15,28 @@
  *
  * Pipelined fits (nasc_mlp_ensemble_set_pipeline; BANANAS under parallel workers): the k-th fit
  * call returns at once and predict answers with the model of call k-1, while call k's members
- * train in a forked process (its own copy of the data; the weights come back through a pipe when
- * call k+1 needs them). So a coordinator hands out proposals while the next model trains on
- * another core, as DeepHyper's asks computed ahead; the trained members are bit for bit those of
- * an in-process fit of the same data and fit index (the same code, same seeds), so the sequence of
- * predictions is a function of the calls alone, whatever the timing. The first call fits in
- * process (there is no earlier model). A process, not a thread: the coordinator also forks trial
- * workers, and a fork while a thread holds a lock (BLAS's buffers) could hang the child. */
+ * train in a background thread (on a second member set, its own graph and backend, a copy of the
+ * data), joined when call k+1 needs them. So a coordinator hands out proposals while the next
+ * model trains on another core, as DeepHyper's asks computed ahead; the trained members are bit
+ * for bit those of a fit of the same data and fit index in the caller's thread (the same code,
+ * same seeds, one-thread kernels), so the predictions are a function of the calls alone, whatever
+ * the timing. The first call fits in the caller's thread (there is no earlier model).
+ * The coordinator also forks trial workers: a fork while the thread is inside a kernel (holding,
+ * say, a BLAS buffer lock) could leave the child a lock nobody releases, so a pthread_atfork
+ * handler holds every fork until the thread is between two minibatch steps (fork_mu). (A forked
+ * child instead of a thread costs the coordinator a copy-on-write fault for every page it writes
+ * while the child runs: a quarter of its time in a measured run.) */
 #include "learn_int.h"
 
 #include "nasc/backend.h"
 #include "nasc/optim.h"
 
-#include <errno.h>
 #include <math.h>
-#include <signal.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define MLP_MAX_LAYERS 8
 
@@ -53,7 +55,8 @@ typedef struct member_set {
 typedef enum last_state {
     LAST_NONE = 0, /* no fit call yet */
     LAST_CURRENT,  /* its model is the current set (the first call) */
-    LAST_RUNNING,  /* a child process trains it into the spare set */
+    LAST_RUNNING,  /* the thread trains it into the spare set */
+    LAST_READY,    /* trained into the spare set in the caller's thread (no thread could start) */
     LAST_UNFITTED, /* restored by nasc_mlp_ensemble_load_pipeline: to be fitted */
 } last_state;
 
@@ -63,9 +66,9 @@ struct nasc_mlp_ensemble {
     uint64_t seed, n_fits;
     member_set set[2]; /* set[1] only with the pipeline */
     int cur;           /* the set predict uses */
-    nasc_backend *be;
-    nasc_graph *g;
-    float *xb, *tb; /* minibatch scratch */
+    nasc_backend *be, *be2; /* be2, g2: the fit thread's */
+    nasc_graph *g, *g2;
+    float *xb, *tb; /* minibatch scratch (of whichever fit runs: one at a time) */
     uint32_t *perm;
     int scratch_n;
     /* pipelined fits */
@@ -75,9 +78,38 @@ struct nasc_mlp_ensemble {
     double *ly;
     int ln, lcap;
     uint64_t lfit; /* the last call's fit index */
-    pid_t pid;     /* LAST_RUNNING: the child; its results come through fd */
-    int fd;
+    pthread_t th;  /* LAST_RUNNING */
+    nasc_status th_st;
+    nasc_err th_err;
+    atomic_bool cancel; /* the thread stops at its next step (free) */
 };
+
+/* ---- the fork guard: the fit threads hold fork_mu except between minibatch steps ---- */
+static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int fork_wanted;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) {
+    atomic_fetch_add(&fork_wanted, 1);
+    pthread_mutex_lock(&fork_mu);
+}
+static void fork_done(void) {
+    pthread_mutex_unlock(&fork_mu);
+    atomic_fetch_sub(&fork_wanted, 1);
+}
+static void fork_guard_install(void) {
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
+/* A fit thread's point between two steps: lets a waiting fork through. */
+static void fork_yield(void) {
+    if (!atomic_load(&fork_wanted))
+        return;
+    pthread_mutex_unlock(&fork_mu);
+    while (atomic_load(&fork_wanted))
+        sched_yield();
+    pthread_mutex_lock(&fork_mu);
+}
 
 static uint64_t mix(uint64_t a, uint64_t b) {
     uint64_t z = a ^ (b + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
@@ -120,7 +152,6 @@ nasc_status nasc_mlp_ensemble_new(const nasc_mlp_config *cfg, int dim, uint64_t 
     nasc_mlp_ensemble *e = nasc_calloc(1, sizeof *e);
     if (!e)
         return nasc_errorf(err, NASC_ERR_NOMEM, "mlp ensemble: out of memory");
-    e->fd = -1;
     if (cfg)
         e->cfg = *cfg;
     nasc_mlp_config *c = &e->cfg;
@@ -164,29 +195,28 @@ static void members_free(const nasc_mlp_ensemble *e, member_set *ms) {
     ms->m = NULL;
 }
 
-/* Ends a running child (its fit is not wanted). */
-static void child_end(nasc_mlp_ensemble *e) {
-    if (e->pid > 0) {
-        kill(e->pid, SIGKILL);
-        while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    }
-    if (e->fd >= 0)
-        close(e->fd);
-    e->pid = 0;
-    e->fd = -1;
+/* Ends a running fit thread (its fit is not wanted). */
+static void thread_end(nasc_mlp_ensemble *e) {
+    if (e->last != LAST_RUNNING)
+        return;
+    atomic_store(&e->cancel, true);
+    pthread_join(e->th, NULL);
+    atomic_store(&e->cancel, false);
+    e->last = LAST_UNFITTED;
 }
 
 void nasc_mlp_ensemble_free(nasc_mlp_ensemble *e) {
     if (!e)
         return;
-    child_end(e);
+    thread_end(e);
     members_free(e, &e->set[0]);
     members_free(e, &e->set[1]);
     nasc_free(e->lX);
     nasc_free(e->ly);
     nasc_graph_free(e->g);
     nasc_backend_free(e->be);
+    nasc_graph_free(e->g2);
+    nasc_backend_free(e->be2);
     nasc_free(e->xb);
     nasc_free(e->tb);
     nasc_free(e->perm);
@@ -213,10 +243,9 @@ static nasc_tensor *forward(const nasc_mlp_ensemble *e, const member *mb, nasc_g
     return nasc_fc_forward(g, &mb->layer[e->cfg.n_layers], h);
 }
 
-/* Mean squared error of member mb on rows x (B x dim) against t (B), on e->g (reset here). */
-static nasc_status loss_on(nasc_mlp_ensemble *e, const member *mb, const float *x, const float *t,
-                           int B, bool backward, double *out_loss, nasc_err *err) {
-    nasc_graph *g = e->g;
+/* Mean squared error of member mb on rows x (B x dim) against t (B), on g (reset here). */
+static nasc_status loss_on(nasc_mlp_ensemble *e, nasc_graph *g, const member *mb, const float *x,
+                           const float *t, int B, bool backward, double *out_loss, nasc_err *err) {
     nasc_graph_reset(g);
     nasc_graph_set_grad(g, backward);
     nasc_tensor *xi = nasc_input(g, B, e->dim, 1, 1, x);
@@ -238,7 +267,7 @@ nasc_status nasc_mlp_ensemble_loss(nasc_mlp_ensemble *e, int j, const float *X, 
                                    int n, bool backward, double *out_loss, nasc_err *err) {
     if (j < 0 || j >= e->cfg.n_models || n < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "mlp ensemble: bad member %d or %d rows", j, n);
-    return loss_on(e, &e->set[e->cur].m[j], X, t, n, backward, out_loss, err);
+    return loss_on(e, e->g, &e->set[e->cur].m[j], X, t, n, backward, out_loss, err);
 }
 
 static nasc_status scratch(nasc_mlp_ensemble *e, int n, nasc_err *err) {
@@ -258,9 +287,10 @@ static nasc_status scratch(nasc_mlp_ensemble *e, int n, nasc_err *err) {
     return NASC_OK;
 }
 
-/* Fit number `fit` of ms on X (n x dim), y: every member from a fresh initialisation. */
-static nasc_status fit_set(nasc_mlp_ensemble *e, member_set *ms, const float *X, const double *y,
-                           int n, uint64_t fit, nasc_err *err) {
+/* Fit number `fit` of ms on X (n x dim), y: every member from a fresh initialisation, on graph g.
+ * thread: called from the fit thread (lets forks through between steps, stops when cancelled). */
+static nasc_status fit_set(nasc_mlp_ensemble *e, member_set *ms, nasc_graph *g, const float *X,
+                           const double *y, int n, uint64_t fit, bool thread, nasc_err *err) {
     NASC_TRY(scratch(e, n, err));
     nasc_learn_standardize(y, n, &ms->y_mean, &ms->y_std);
     const int B = e->cfg.batch < n ? e->cfg.batch : n;
@@ -289,9 +319,14 @@ static nasc_status fit_set(nasc_mlp_ensemble *e, member_set *ms, const float *X,
                 }
                 double loss;
                 nasc_params_zero_grad(mb->ps);
-                st = loss_on(e, mb, e->xb, e->tb, B, true, &loss, err);
+                st = loss_on(e, g, mb, e->xb, e->tb, B, true, &loss, err);
                 if (st == NASC_OK)
                     nasc_optim_step(opt, e->cfg.lr);
+                if (thread) {
+                    fork_yield();
+                    if (atomic_load(&e->cancel))
+                        st = nasc_errorf(err, NASC_ERR_ABORTED, "mlp ensemble: fit cancelled");
+                }
             }
         }
         nasc_optim_free(opt);
@@ -302,106 +337,26 @@ static nasc_status fit_set(nasc_mlp_ensemble *e, member_set *ms, const float *X,
 
 /* ---- pipelined fits ---- */
 
-/* What a fit child writes: a header, then each member's flat parameters. */
-typedef struct child_head {
-    int32_t status;
-    char msg[200];
-    double y_mean, y_std;
-} child_head;
-
-static bool write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        c += w;
-        n -= (size_t)w;
-    }
-    return true;
+static void *fit_thread(void *arg) {
+    nasc_mlp_ensemble *e = arg;
+    pthread_mutex_lock(&fork_mu);
+    e->th_st = fit_set(e, &e->set[1 - e->cur], e->g2, e->lX, e->ly, e->ln, e->lfit, true,
+                       &e->th_err);
+    pthread_mutex_unlock(&fork_mu);
+    return NULL;
 }
 
-static bool read_all(int fd, void *p, size_t n) {
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        c += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* Starts the last call's fit into the spare set in a child process; false if no child could be
- * made (the caller then fits in process: the same result). */
-static bool child_start(nasc_mlp_ensemble *e) {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return false;
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return false;
-    }
-    if (pid == 0) { /* the child: fit, send, end without running the parent's exit handlers */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(3);
-        signal(SIGINT, SIG_IGN);
-        signal(SIGTERM, SIG_DFL);
-        close(fds[0]);
-        member_set *ms = &e->set[1 - e->cur];
-        nasc_err cerr = {0};
-        child_head h = {0};
-        h.status = (int32_t)fit_set(e, ms, e->lX, e->ly, e->ln, e->lfit, &cerr);
-        snprintf(h.msg, sizeof h.msg, "%.199s", cerr.msg);
-        h.y_mean = ms->y_mean;
-        h.y_std = ms->y_std;
-        bool ok = write_all(fds[1], &h, sizeof h);
-        for (int j = 0; ok && h.status == NASC_OK && j < e->cfg.n_models; j++)
-            ok = write_all(fds[1], nasc_params_data(ms->m[j].ps),
-                           sizeof(float) * nasc_params_count(ms->m[j].ps));
-        _exit(ok ? 0 : 4);
-    }
-    close(fds[1]);
-    e->pid = pid;
-    e->fd = fds[0];
-    return true;
-}
-
-/* Makes the last call's model the current set: receives it from the child, or fits it here. */
+/* Makes the last call's model the current set: joins its thread, or fits it here. */
 static nasc_status last_promote(nasc_mlp_ensemble *e, nasc_err *err) {
     member_set *ms = &e->set[1 - e->cur];
-    if (e->last == LAST_RUNNING) {
-        child_head h;
-        bool ok = read_all(e->fd, &h, sizeof h);
-        for (int j = 0; ok && h.status == NASC_OK && j < e->cfg.n_models; j++)
-            ok = read_all(e->fd, nasc_params_data(ms->m[j].ps),
-                          sizeof(float) * nasc_params_count(ms->m[j].ps));
-        int wst = 0;
-        while (waitpid(e->pid, &wst, 0) < 0 && errno == EINTR) {
-        }
-        close(e->fd);
-        e->pid = 0;
-        e->fd = -1;
-        if (ok && h.status != NASC_OK)
-            return nasc_errorf(err, (nasc_status)h.status, "%s", h.msg);
-        if (ok) {
-            ms->y_mean = h.y_mean;
-            ms->y_std = h.y_std;
-        } else { /* the child died (killed from outside): the same fit, here */
-            NASC_TRY(fit_set(e, ms, e->lX, e->ly, e->ln, e->lfit, err));
-        }
+    if (e->last == LAST_RUNNING || e->last == LAST_READY) {
+        if (e->last == LAST_RUNNING)
+            pthread_join(e->th, NULL);
+        e->last = LAST_UNFITTED;
+        if (e->th_st != NASC_OK)
+            return nasc_errorf(err, e->th_st, "%s", e->th_err.msg);
     } else if (e->last == LAST_UNFITTED) {
-        NASC_TRY(fit_set(e, ms, e->lX, e->ly, e->ln, e->lfit, err));
+        NASC_TRY(fit_set(e, ms, e->g, e->lX, e->ly, e->ln, e->lfit, false, err));
     } else {
         return NASC_OK; /* LAST_NONE, LAST_CURRENT: nothing to promote */
     }
@@ -435,6 +390,12 @@ nasc_status nasc_mlp_ensemble_set_pipeline(nasc_mlp_ensemble *e, bool on, nasc_e
         return nasc_errorf(err, NASC_ERR_ARG, "mlp ensemble: pipeline set after a fit");
     if (on && !e->set[1].m)
         NASC_TRY(members_new(e, &e->set[1], err));
+    if (on && !e->be2 && !(e->be2 = nasc_backend_new("cpu", 1, err)))
+        return err->code ? err->code : NASC_ERR_NOMEM;
+    if (on && !e->g2 && !(e->g2 = nasc_graph_new(e->be2, 1 << 20, err)))
+        return err->code ? err->code : NASC_ERR_NOMEM;
+    if (on)
+        pthread_once(&fork_once, fork_guard_install);
     e->pipeline = on;
     return NASC_OK;
 }
@@ -444,14 +405,22 @@ nasc_status nasc_mlp_ensemble_fit(nasc_mlp_ensemble *e, const float *X, const do
     if (n < 1)
         return nasc_errorf(err, NASC_ERR_ARG, "mlp ensemble: fit needs at least one point");
     if (!e->pipeline)
-        return fit_set(e, &e->set[0], X, y, n, e->n_fits++, err);
+        return fit_set(e, &e->set[0], e->g, X, y, n, e->n_fits++, false, err);
     NASC_TRY(last_promote(e, err)); /* the previous call's model: what predict now answers */
     bool first = e->last == LAST_NONE;
     NASC_TRY(last_keep(e, X, y, n, err));
     e->lfit = e->n_fits++;
     e->last = LAST_UNFITTED;
-    if (first || !child_start(e))
-        return last_promote(e, err); /* the first call (no earlier model), or no process */
+    if (first)
+        return last_promote(e, err); /* no earlier model: this one, fitted here */
+    nasc_err_clear(&e->th_err);
+    e->th_st = NASC_OK;
+    if (pthread_create(&e->th, NULL, fit_thread, e) != 0) { /* no thread: the same fit, here */
+        e->th_st = fit_set(e, &e->set[1 - e->cur], e->g, e->lX, e->ly, e->ln, e->lfit, false,
+                           &e->th_err);
+        e->last = LAST_READY;
+        return NASC_OK;
+    }
     e->last = LAST_RUNNING;
     return NASC_OK;
 }
@@ -472,7 +441,7 @@ nasc_status nasc_mlp_ensemble_load_pipeline(nasc_mlp_ensemble *e, nasc_reader *r
     uint64_t has = nasc_read_u64(r);
     if (r->bad || has > 1 || (has && !e->pipeline))
         return nasc_errorf(err, NASC_ERR_FORMAT, "mlp ensemble: bad pipeline state");
-    child_end(e);
+    thread_end(e);
     e->last = LAST_NONE;
     if (!has)
         return NASC_OK;
