@@ -52,9 +52,6 @@ typedef struct trial {
     int n_curve;
 } trial;
 
-/* The most trials a worker rank holds besides the one it runs (ex->prefetch_depth). */
-#define PREFETCH_MAX 4
-
 /* A worker slot: a forked process (pid, fd), or a worker rank of a distributed search (slot i is
  * rank i+1; pid 0). */
 typedef struct slot {
@@ -67,10 +64,10 @@ typedef struct slot {
     size_t got;
     nasc_trial_result buf;
     bool timed_out;
-    /* trials sent to a worker rank while it runs one (ex->prefetch), in the order it runs them */
-    int n_next;
-    int64_t next[PREFETCH_MAX];
-    int next_attempt[PREFETCH_MAX];
+    /* a worker rank's second trial, sent while it runs the first (ex->prefetch) */
+    bool has_next;
+    int64_t next;
+    int next_attempt;
 } slot;
 
 struct nasc_experiment {
@@ -89,8 +86,7 @@ struct nasc_experiment {
     int n_slots;
     int n_ranks;      /* distributed search (rank 0): the worker ranks 1..n_ranks; 0 if none */
     bool ranks_ready; /* they have the configuration and answered */
-    bool prefetch;      /* a busy worker rank may hold more trials (slot.next) */
-    int prefetch_depth; /* how many: ask_ahead / workers, 1 .. PREFETCH_MAX */
+    bool prefetch;    /* a busy worker rank may hold a second trial (slot.next) */
     bool serving;     /* this process is a worker rank: no database, no trial list */
     volatile sig_atomic_t stop;
     int64_t snapshot_told; /* n_told of the latest snapshot */
@@ -720,15 +716,12 @@ static int free_slot(nasc_experiment *ex) {
     return -1;
 }
 
-/* The slot trial k goes to: an idle one; else, with ex->prefetch, a busy worker rank holding fewer
- * than prefetch_depth trials besides the one it runs (the trial is sent now and starts the moment
- * the rank's earlier ones end, so the rank does not wait for rank 0 to receive its result and
- * answer: message latency, commits and the strategy's model fits are off its path). The depth
- * is ask_ahead / workers (at most PREFETCH_MAX): 1 for the default 2 (W-1), 4 for ASHA's 8 (W-1),
- * whose 12-epoch trials on a table are 60 ms, shorter than a busy rank 0's pauses on a loaded
- * node. Only behind trials at fidelities no higher than trial k's (a 12-epoch trial queued behind
- * a 200-epoch one would idle while other ranks free up); among those, the rank holding fewest,
- * then the one whose trial has run longest. -1: none. */
+/* The slot trial k goes to: an idle one; else, with ex->prefetch, a busy worker rank without a
+ * second trial (the trial is sent now and starts the moment the rank's current one ends, so the
+ * rank does not wait for rank 0 to receive its result and answer: message latency, commits and
+ * the strategy's model fits are off its path). Only behind a trial at a fidelity no higher than
+ * trial k's (a 12-epoch trial queued behind a 200-epoch one would idle while other ranks free
+ * up), the one that has run longest. -1: none. */
 static double full_if_0(double fidelity) {
     return fidelity > 0 ? fidelity : (double)INFINITY; /* 0 asks for the full fidelity */
 }
@@ -737,16 +730,11 @@ static int slot_for_start(const nasc_experiment *ex, int64_t k) {
     int i = free_slot((nasc_experiment *)ex);
     if (i >= 0 || !ex->prefetch)
         return i;
-    const double fk = full_if_0(ex->t[k].fidelity);
     for (int j = 0; j < ex->n_slots; j++) {
         const slot *s = &ex->slots[j];
-        if (!s->busy || s->n_next >= ex->prefetch_depth || full_if_0(ex->t[s->trial].fidelity) > fk)
-            continue;
-        bool low = true;
-        for (int q = 0; q < s->n_next && low; q++)
-            low = full_if_0(ex->t[s->next[q]].fidelity) <= fk;
-        if (low && (i < 0 || s->n_next < ex->slots[i].n_next ||
-                    (s->n_next == ex->slots[i].n_next && s->started < ex->slots[i].started)))
+        if (s->busy && !s->has_next &&
+            full_if_0(ex->t[s->trial].fidelity) <= full_if_0(ex->t[k].fidelity) &&
+            (i < 0 || s->started < ex->slots[i].started))
             i = j;
     }
     return i;
@@ -947,10 +935,10 @@ static nasc_status start_remote(nasc_experiment *ex, int i, int64_t k, nasc_err 
     nasc_free(h);
     NASC_TRY(st);
     slot *s = &ex->slots[i];
-    if (s->busy) { /* held by the rank: it starts when the earlier ones end */
-        NASC_ASSERT(s->n_next < PREFETCH_MAX);
-        s->next[s->n_next] = k;
-        s->next_attempt[s->n_next++] = t->attempts;
+    if (s->busy) { /* the rank's second trial: it starts when the first ends */
+        s->has_next = true;
+        s->next = k;
+        s->next_attempt = t->attempts;
         return NASC_OK;
     }
     memset(s, 0, sizeof *s);
@@ -1056,14 +1044,11 @@ static nasc_status wait_ranks(nasc_experiment *ex, double max_wait, nasc_search_
                                    "distributed search: rank %d reported trial %lld, which it was "
                                    "not running",
                                    m.src, (long long)k);
-            if (s->n_next > 0) { /* the rank went on with the next trial it holds */
-                s->trial = s->next[0];
-                s->attempt = s->next_attempt[0];
+            if (s->has_next) { /* the rank went on with its second trial */
+                s->trial = s->next;
+                s->attempt = s->next_attempt;
                 s->started = mono_now();
-                s->n_next--;
-                memmove(s->next, s->next + 1, sizeof s->next[0] * (size_t)s->n_next);
-                memmove(s->next_attempt, s->next_attempt + 1,
-                        sizeof s->next_attempt[0] * (size_t)s->n_next);
+                s->has_next = false;
             } else {
                 memset(s, 0, sizeof *s);
             }
@@ -1242,11 +1227,6 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
      * interrupted within a trial anyway, so a second trial queued behind the first delays
      * nothing but a stop, by one such trial; forked trials (training) keep one per rank */
     ex->prefetch = ex->n_ranks && ex->eval->in_process && ex->cfg.trial_timeout <= 0;
-    ex->prefetch_depth = ex->n_ranks ? ex->cfg.ask_ahead / ex->n_ranks : 0;
-    if (ex->prefetch_depth < 1)
-        ex->prefetch_depth = 1;
-    if (ex->prefetch_depth > PREFETCH_MAX)
-        ex->prefetch_depth = PREFETCH_MAX;
     /* a snapshot lets an expensive strategy skip the replay of what it covers */
     if (nasc_strategy_can_save(ex->strategy) && ex->strategy->n_asked == 0) {
         int64_t a = 0, t = 0;
@@ -1386,7 +1366,7 @@ out:
     if (ex->wall_stopped && ex->prefetch) {
         int left = 0;
         for (int i = 0; i < ex->n_slots; i++)
-            left += ex->slots[i].busy + ex->slots[i].n_next;
+            left += ex->slots[i].busy + ex->slots[i].has_next;
         unsigned us = 20;
         while (left > 0 && !ex->stop) {
             nasc_dist_msg m;
@@ -1410,8 +1390,8 @@ out:
             }
             ex->t[ex->slots[i].trial].state = T_QUEUED;
             ex->n_running--;
-            for (int q = 0; q < ex->slots[i].n_next; q++) {
-                ex->t[ex->slots[i].next[q]].state = T_QUEUED;
+            if (ex->slots[i].has_next) {
+                ex->t[ex->slots[i].next].state = T_QUEUED;
                 ex->n_running--;
             }
             memset(&ex->slots[i], 0, sizeof ex->slots[i]);
