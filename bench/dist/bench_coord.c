@@ -22,6 +22,12 @@
  *    ended (results are told in trial order; --ask-ahead K), with K = 2 (W-1), the default, and
  *    K = 8 (W-1) (ASHA's default). Random search never waits, synchronous bohb waits for whole
  *    rungs (their rows are "as is" only).
+ *    bananas pipeline=on: the ensemble trains in a thread; c(n) is then the main thread's CPU time
+ *    and the fit's (the other threads' CPU time per fit, f) is modelled on a core of its own:
+ *    the fit started at batch b's first proposal must be done before batch b+1's.
+ *    COORD_ONLY=bananas,bohb measures only those strategies. The costs include the three commits
+ *    per trial of a single process; a distributed rank 0 batches them (so rank 0's true cost is
+ *    lower, most of all for the cheap strategies).
  * Compare the simulated utilization at 4-64 workers with bench/dist/util.sh's measured one. */
 #include <math.h>
 #include <stdio.h>
@@ -330,7 +336,7 @@ int main(int argc, char **argv) {
         }
         for (int i = 0; i < n_pool; i++)
             pool[i] /= mean_sim;
-        char label[48];
+        char label[96];
         snprintf(label, sizeof label, "%s%s%s", strategies[s].name, strategies[s].opt[0] ? " " : "",
                  strategies[s].opt);
         printf("\n%-18s c(n) ms: n=10 %.3f  n=100 %.3f  n=%d %.3f | c ~ n^%.2f: n=1000 %.1f  "
