@@ -344,8 +344,8 @@ int main(int argc, char **argv) {
                label, 1e3 * cost_at(&m, 10), 1e3 * cost_at(&m, 100), R.n - 1,
                1e3 * cost_at(&m, R.n - 1), m.p, 1e3 * cost_at(&m, 1000), 1e3 * cost_at(&m, 10000));
         if (pm.B)
-            printf("%-18s pipelined fit (thread) %.1f ms per fit of %d proposals\n", "",
-                   1e3 * pm.f, pm.B);
+            printf("%-18s pipelined fit (thread) %.1f ms per fit of %d proposals\n", "", 1e3 * pm.f,
+                   pm.B);
         for (int k = 0; k < n_S; k++) {
             printf("  S=%4gs  workers:", S_list[k]);
             for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)

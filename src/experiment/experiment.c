@@ -1327,8 +1327,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         bool timed = ex->cfg.time_budget > 0;
         bool time_spent = timed && ex->sim_seconds >= ex->cfg.time_budget;
         bool time_known = !timed || ex->first_unfinished >= ex->n_t;
-        if (n_queued(ex) < queued_max(ex) && ex->n_t < ex->max_trials && !ex->exhausted && time_known &&
-            !time_spent) {
+        if (n_queued(ex) < queued_max(ex) && ex->n_t < ex->max_trials && !ex->exhausted &&
+            time_known && !time_spent) {
             nasc_proposal p;
             if ((st = nasc_strategy_ask(ex->strategy, &p, err)) != NASC_OK)
                 goto out;

@@ -64,8 +64,8 @@ struct nasc_mlp_ensemble {
     nasc_mlp_config cfg;
     int dim;
     uint64_t seed, n_fits;
-    member_set set[2]; /* set[1] only with the pipeline */
-    int cur;           /* the set predict uses */
+    member_set set[2];      /* set[1] only with the pipeline */
+    int cur;                /* the set predict uses */
     nasc_backend *be, *be2; /* be2, g2: the fit thread's */
     nasc_graph *g, *g2;
     float *xb, *tb; /* minibatch scratch (of whichever fit runs: one at a time) */
@@ -340,8 +340,8 @@ static nasc_status fit_set(nasc_mlp_ensemble *e, member_set *ms, nasc_graph *g, 
 static void *fit_thread(void *arg) {
     nasc_mlp_ensemble *e = arg;
     pthread_mutex_lock(&fork_mu);
-    e->th_st = fit_set(e, &e->set[1 - e->cur], e->g2, e->lX, e->ly, e->ln, e->lfit, true,
-                       &e->th_err);
+    e->th_st =
+        fit_set(e, &e->set[1 - e->cur], e->g2, e->lX, e->ly, e->ln, e->lfit, true, &e->th_err);
     pthread_mutex_unlock(&fork_mu);
     return NULL;
 }
@@ -416,8 +416,8 @@ nasc_status nasc_mlp_ensemble_fit(nasc_mlp_ensemble *e, const float *X, const do
     nasc_err_clear(&e->th_err);
     e->th_st = NASC_OK;
     if (pthread_create(&e->th, NULL, fit_thread, e) != 0) { /* no thread: the same fit, here */
-        e->th_st = fit_set(e, &e->set[1 - e->cur], e->g, e->lX, e->ly, e->ln, e->lfit, false,
-                           &e->th_err);
+        e->th_st =
+            fit_set(e, &e->set[1 - e->cur], e->g, e->lX, e->ly, e->ln, e->lfit, false, &e->th_err);
         e->last = LAST_READY;
         return NASC_OK;
     }

@@ -5,9 +5,9 @@
  * default ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they
  * run one (never a 200-epoch one behind another); bananas over 4 ranks with its fits in a
  * background thread (pipeline, on with the default ask-ahead; with --workers 3 the thread trains
- * while rank 0 forks workers); --wall-budget over 4 ranks stops with the trials still running cancelled and the
- * finished ones those of --workers 3. Skipped (77) where the build has no MPI or mpirun is missing.
- * The failure cases are in fault/test_mpi_resume. */
+ * while rank 0 forks workers); --wall-budget over 4 ranks stops with the trials still running
+ * cancelled and the finished ones those of --workers 3. Skipped (77) where the build has no MPI or
+ * mpirun is missing. The failure cases are in fault/test_mpi_resume. */
 // ctest: labels=mpi timeout=600
 #include "test.h"
 
