@@ -4,8 +4,8 @@
  * ranks (every trial recorded, the same validation accuracies bit for bit), and bohb with the
  * default ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they
  * run one (never a 200-epoch one behind another); bananas over 4 ranks with its fits in a
- * background thread (pipeline, on with the default ask-ahead; with --workers 3 the thread trains
- * while rank 0 forks workers); --wall-budget over 4 ranks stops with the trials still running
+ * background thread (pipeline=on; with --workers 3 the thread trains while rank 0 forks
+ * workers); --wall-budget over 4 ranks stops with the trials still running
  * cancelled and the finished ones those of --workers 3. Skipped (77) where the build has no MPI or
  * mpirun is missing. The failure cases are in fault/test_mpi_resume. */
 // ctest: labels=mpi timeout=600
@@ -50,11 +50,11 @@ int main(void) {
         t = NULL;
         n = 0;
     }
-    /* bananas with the default ask-ahead (2 x 3): its pipelined fits (a thread) give the trials of
-     * --workers 3, where rank 0 forks the workers while the thread trains */
+    /* bananas with pipeline=on (the default from ask-ahead 64): its pipelined fits (a thread) give
+     * the trials of --workers 3, where rank 0 forks the workers while the thread trains */
     same_as_workers(cli, "bananas", 4,
                     NB " --strategy bananas --strategy-opt init=4,top=3,mutations=3,random=10,"
-                       "epochs=20,batch=3 --sim-sleep 0.02",
+                       "epochs=20,batch=3,pipeline=on --sim-sleep 0.02",
                     40);
     /* --wall-budget over 4 ranks: stopped 1 s after the first trial started; the trials still
      * running (or sent ahead to a busy rank) are left 'running' and counted as cancelled; the

@@ -328,9 +328,9 @@ static void test_snapshot(nasc_space *sp, nasc_evaluator *ev) {
 }
 
 /* ---- a coordinator with many workers (issue 17): bananas' pipelined fits, bohb's batches ----
- * bananas with pipeline (on by default with ask_ahead > 0: the next model trains in a thread and
- * a batch is scored by the previous fit) and bohb with batch=8 propose the same trials for the
- * same seed, and bananas' snapshot, taken while a fit runs, restores exactly (the restored
+ * bananas with and without pipeline (the next model trains in a thread and a batch is scored by
+ * the previous fit; on by default from ask_ahead 64) and bohb with batch=8 propose the same trials
+ * for the same seed, and bananas' snapshot, taken while a fit runs, restores exactly (the restored
  * strategy proposes what the original does next). */
 static void test_coordinator_options(nasc_space *sp, nasc_evaluator *ev) {
     static const nb_case cases[] = {
@@ -340,7 +340,7 @@ static void test_coordinator_options(nasc_space *sp, nasc_evaluator *ev) {
     };
     for (int ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
         const char *name = cases[ci].name, *opts = cases[ci].opts;
-        const int ahead = ci == 1 ? 0 : 3; /* pipeline=on also without ask_ahead */
+        const int ahead = 3;
         trace a = {0}, b = {0}, c = {0};
         nasc_strategy *s1 = make(name, sp, 7, 60, opts, ahead, 0);
         nasc_strategy *s2 = make(name, sp, 7, 60, opts, ahead, 0);
