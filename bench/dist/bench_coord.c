@@ -22,6 +22,12 @@
  *    ended (results are told in trial order; --ask-ahead K), with K = 2 (W-1), the default, and
  *    K = 8 (W-1) (ASHA's default). Random search never waits, synchronous bohb waits for whole
  *    rungs (their rows are "as is" only).
+ *    bananas pipeline=on: the ensemble trains in a thread; c(n) is then the main thread's CPU time
+ *    and the fit's (the other threads' CPU time per fit, f) is modelled on a core of its own:
+ *    the fit started at batch b's first proposal must be done before batch b+1's.
+ *    COORD_ONLY=bananas,bohb measures only those strategies. The costs include the three commits
+ *    per trial of a single process; a distributed rank 0 batches them (so rank 0's true cost is
+ *    lower, most of all for the cheap strategies).
  * Compare the simulated utilization at 4-64 workers with bench/dist/util.sh's measured one. */
 #include <math.h>
 #include <stdio.h>
@@ -36,18 +42,28 @@
 
 #define MAX_N 4096
 
-/* CPU time of this process: what rank 0 spends, without the time the machine's other load
- * took the core (run with OPENBLAS_NUM_THREADS=1 so that a fit's time is all counted here). */
-static double now_s(void) {
+/* CPU time of the calling (main) thread: what rank 0 spends on its search loop, without the
+ * time the machine's other load took the core (run with OPENBLAS_NUM_THREADS=1 so that a fit's
+ * time is all counted here). */
+static double cpu_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+static double now_s(void) {
+    return cpu_s(CLOCK_THREAD_CPUTIME_ID);
+}
+/* CPU time of the process's other threads: bananas' pipelined fits (pipeline=on), which run on
+ * a core of their own in the model below. */
+static double others_s(void) {
+    return cpu_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 typedef struct run {
-    double t_last;
-    double cost[MAX_N]; /* seconds rank 0 spent on trial n */
-    double sim[MAX_N];  /* the trial's simulated training time */
+    double t_last, c_last;
+    double cost[MAX_N];  /* seconds rank 0 spent on trial n */
+    double child[MAX_N]; /* CPU seconds of the fit thread during trial n */
+    double sim[MAX_N];   /* the trial's simulated training time */
     int n;
 } run;
 
@@ -56,10 +72,13 @@ static run R;
 static void on_trial(const nasc_search_progress *p, void *user) {
     (void)p;
     (void)user;
-    double t = now_s();
-    if (R.n < MAX_N)
+    double t = now_s(), c = others_s();
+    if (R.n < MAX_N) {
+        R.child[R.n] = c - R.c_last;
         R.cost[R.n++] = t - R.t_last;
+    }
     R.t_last = t;
+    R.c_last = c;
 }
 
 /* Runs a search in process; fills R. */
@@ -86,6 +105,7 @@ static int measure(const char *strategy, const char *opt, int budget) {
     }
     R.n = 0;
     R.t_last = now_s();
+    R.c_last = others_s();
     nasc_status st = nasc_experiment_run(ex, on_trial, NULL, &err);
     if (st == NASC_OK) { /* the simulated training times, for the durations */
         nasc_trial_record *t = NULL;
@@ -178,10 +198,20 @@ static double heap_pop(double *h, int *n) {
     return top;
 }
 
+/* bananas' pipeline (pipeline=on): fit calls at trials n_init + k B; the first (k = 0) runs in
+ * rank 0 (it is in c(n)), call k >= 1 starts a fit of f seconds on another core and call k + 1
+ * waits for it. */
+typedef struct pipe_model {
+    int B, n_init; /* 0: no pipeline */
+    double f;
+} pipe_model;
+
 /* Simulated steady utilization of W workers; ask_frac: the part of c(n) that is the ask
  * (prefetch hides it from the worker's wait). */
 static double simulate(const cost_model *m, const double *dur_pool, int n_pool, long W, double S,
-                       bool prefetch, double ask_frac, long ahead, unsigned seed) {
+                       bool prefetch, double ask_frac, long ahead, const pipe_model *pm,
+                       unsigned seed) {
+    double fit_ready = 0; /* when the running pipelined fit is done */
     long budget = 20 * W;
     double *h = malloc(sizeof(double) * (size_t)W);
     int nh = 0;
@@ -196,6 +226,12 @@ static double simulate(const cost_model *m, const double *dur_pool, int n_pool, 
             ready = done_by[n - 1 - ahead]; /* the strategy waits for the result in order */
         double c = cost_at(m, n);
         double start;
+        if (pm && pm->B > 0 && n >= pm->n_init + pm->B && (n - pm->n_init) % pm->B == 0) {
+            if (t_coord < fit_ready) /* the ask that needs the previous fit joins it */
+                t_coord = fit_ready;
+            double launch = ready > t_coord ? ready : t_coord;
+            fit_ready = launch + pm->f;
+        }
         if (prefetch) { /* the ask was done while waiting; the worker waits for the rest */
             double wait_part = c * (1.0 - ask_frac);
             double begin = ready > t_coord ? ready : t_coord;
@@ -241,6 +277,7 @@ int main(int argc, char **argv) {
         int budget;
         double ask_frac; /* part of the per-trial cost that is the ask (model fit) */
         int batch;       /* proposals per model fit (bo-gp's default 1, bananas' 5) */
+        bool pipeline;   /* bananas pipeline=on: fits in a thread */
     } strategies[] = {
         {"random", "", 1500, 0.0, 1},        {"evolution", "", 1500, 0.0, 1},
         {"bo-gp", "", 300, 1.0, 1},          {"bo-gp", "batch=16", 300, 1.0, 16},
@@ -248,13 +285,28 @@ int main(int argc, char **argv) {
         /* a cheaper surrogate past a history size: fitted on at most 128 results */
         {"bo-gp", "batch=64,max-fit=128", 1000, 1.0, 64},
         {"bananas", "batch=64,max-fit=128", 1000, 1.0, 64},
+        /* the fit off rank 0's loop (a thread on another core), a batch scored by the
+         * previous fit; and batches that grow with the workers (more candidates per fit) */
+        {"bananas", "batch=64,max-fit=128,pipeline=on", 1000, 1.0, 64, true},
+        {"bananas", "batch=512,mutations=100,max-fit=128,pipeline=on", 4000, 1.0, 512, true},
         {"bohb", "", 1500, 0.0, 1},          {"bohb", "schedule=async", 1500, 0.0, 1},
+        /* the densities rebuilt once per 64 model proposals */
+        {"bohb", "schedule=async,batch=64", 4000, 0.0, 1},
     };
+    const char *only = getenv("COORD_ONLY"); /* e.g. COORD_ONLY=bananas,bohb */
     const long W_list[] = {4, 16, 64, 100, 1000, 10000};
     printf("coordinator cost per trial (rank 0: ask + 3 commits + tell), measured in process; "
            "then simulated steady utilization\n");
     static double pool[MAX_N];
     for (size_t s = 0; s < sizeof strategies / sizeof strategies[0]; s++) {
+        if (only) {
+            char want[256];
+            snprintf(want, sizeof want, ",%s,", only);
+            char me[64];
+            snprintf(me, sizeof me, ",%s,", strategies[s].name);
+            if (!strstr(want, me))
+                continue;
+        }
         if (measure(strategies[s].name, strategies[s].opt, strategies[s].budget))
             return 1;
         static double c[MAX_N];
@@ -269,15 +321,31 @@ int main(int argc, char **argv) {
                 mean_sim += R.sim[i];
             }
         mean_sim /= n_pool;
+        pipe_model pm = {0};
+        if (strategies[s].pipeline) {
+            /* f: the fit thread's CPU time per fit. Fit call k (k >= 1) starts a fit at trial
+             * n_init + kB, joined at trial n_init + (k+1)B: its time is what the other threads
+             * spent over those trials (the mean over the complete ones). */
+            const int B = strategies[s].batch, n_init = 10;
+            double sum = 0;
+            int nf = 0;
+            for (int k = 1; n_init + (k + 1) * B < R.n; k++, nf++)
+                for (int i = n_init + k * B; i <= n_init + (k + 1) * B; i++)
+                    sum += R.child[i];
+            pm = (pipe_model){.B = B, .n_init = n_init, .f = nf ? sum / nf : 0};
+        }
         for (int i = 0; i < n_pool; i++)
             pool[i] /= mean_sim;
-        char label[48];
+        char label[96];
         snprintf(label, sizeof label, "%s%s%s", strategies[s].name, strategies[s].opt[0] ? " " : "",
                  strategies[s].opt);
         printf("\n%-18s c(n) ms: n=10 %.3f  n=100 %.3f  n=%d %.3f | c ~ n^%.2f: n=1000 %.1f  "
                "n=10000 %.1f\n",
                label, 1e3 * cost_at(&m, 10), 1e3 * cost_at(&m, 100), R.n - 1,
                1e3 * cost_at(&m, R.n - 1), m.p, 1e3 * cost_at(&m, 1000), 1e3 * cost_at(&m, 10000));
+        if (pm.B)
+            printf("%-18s pipelined fit (thread) %.1f ms per fit of %d proposals\n", "", 1e3 * pm.f,
+                   pm.B);
         for (int k = 0; k < n_S; k++) {
             printf("  S=%4gs  workers:", S_list[k]);
             for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
@@ -285,12 +353,12 @@ int main(int argc, char **argv) {
             printf("\n     as is        ");
             for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
                 printf(" %4.0f%%", 100 * simulate(&m, pool, n_pool, W_list[w], S_list[k], false,
-                                                  strategies[s].ask_frac, -1, 7));
+                                                  strategies[s].ask_frac, -1, &pm, 7));
             if (strategies[s].ask_frac > 0) {
                 printf("\n     prefetch     ");
                 for (size_t w = 0; w < sizeof W_list / sizeof W_list[0]; w++)
                     printf(" %4.0f%%", 100 * simulate(&m, pool, n_pool, W_list[w], S_list[k], true,
-                                                      strategies[s].ask_frac, -1, 7));
+                                                      strategies[s].ask_frac, -1, &pm, 7));
             }
             /* random never waits; synchronous bohb waits for rungs, not for ask-ahead */
             bool waits = strcmp(strategies[s].name, "random") &&
@@ -301,7 +369,7 @@ int main(int argc, char **argv) {
                     printf(" %4.0f%%",
                            100 * simulate(&m, pool, n_pool, W_list[w], S_list[k],
                                           strategies[s].ask_frac > 0, strategies[s].ask_frac,
-                                          mult * (W_list[w] - 1), 7));
+                                          mult * (W_list[w] - 1), &pm, 7));
             }
             printf("\n");
         }

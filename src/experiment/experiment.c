@@ -87,6 +87,7 @@ struct nasc_experiment {
     int n_ranks;      /* distributed search (rank 0): the worker ranks 1..n_ranks; 0 if none */
     bool ranks_ready; /* they have the configuration and answered */
     bool prefetch;    /* a busy worker rank may hold a second trial (slot.next) */
+    double min_fid;   /* the lowest fidelity proposed (full_if_0), for slot_for_start */
     bool serving;     /* this process is a worker rank: no database, no trial list */
     volatile sig_atomic_t stop;
     int64_t snapshot_told; /* n_told of the latest snapshot */
@@ -719,9 +720,11 @@ static int free_slot(nasc_experiment *ex) {
 /* The slot trial k goes to: an idle one; else, with ex->prefetch, a busy worker rank without a
  * second trial (the trial is sent now and starts the moment the rank's current one ends, so the
  * rank does not wait for rank 0 to receive its result and answer: message latency, commits and
- * the strategy's model fits are off its path). Only behind a trial at a fidelity no higher than
- * trial k's (a 12-epoch trial queued behind a 200-epoch one would idle while other ranks free
- * up), the one that has run longest. -1: none. */
+ * the strategy's model fits are off its path). Only behind a trial at a lower fidelity than trial
+ * k's, or at the same when that is the lowest fidelity proposed (a 12-epoch trial queued behind
+ * a 200-epoch one would idle while other ranks free up; a 200-epoch one queued behind another
+ * would wait a whole 200-epoch trial, and, told in order, hold back every later result), the one
+ * that has run longest. -1: none. */
 static double full_if_0(double fidelity) {
     return fidelity > 0 ? fidelity : (double)INFINITY; /* 0 asks for the full fidelity */
 }
@@ -730,10 +733,13 @@ static int slot_for_start(const nasc_experiment *ex, int64_t k) {
     int i = free_slot((nasc_experiment *)ex);
     if (i >= 0 || !ex->prefetch)
         return i;
+    const double fk = full_if_0(ex->t[k].fidelity);
     for (int j = 0; j < ex->n_slots; j++) {
         const slot *s = &ex->slots[j];
-        if (s->busy && !s->has_next &&
-            full_if_0(ex->t[s->trial].fidelity) <= full_if_0(ex->t[k].fidelity) &&
+        if (!s->busy || s->has_next)
+            continue;
+        double fr = full_if_0(ex->t[s->trial].fidelity);
+        if ((fr < fk || (fr == fk && fk <= ex->min_fid)) &&
             (i < 0 || s->started < ex->slots[i].started))
             i = j;
     }
@@ -1135,11 +1141,13 @@ static nasc_status accept_proposal(nasc_experiment *ex, nasc_proposal *p, nasc_e
         /* keep the recorded architecture object; the proposal is equal */
         nasc_arch_free(p->arch);
         ex->n_t = k + 1;
+        ex->min_fid = fmin(ex->min_fid, full_if_0(t->fidelity));
         return NASC_OK;
     }
     t->arch = p->arch;
     t->text = text;
     t->fidelity = p->fidelity;
+    ex->min_fid = fmin(ex->min_fid, full_if_0(t->fidelity));
     t->seed = nasc_trial_seed(ex->cfg.seed, k);
     t->state = T_QUEUED;
     nasc_trial_record row = {.id = k,
@@ -1151,8 +1159,12 @@ static nasc_status accept_proposal(nasc_experiment *ex, nasc_proposal *p, nasc_e
     return nasc_db_trial_insert(ex->db, &row, err);
 }
 
-/* Index of the lowest queued trial that may start now, or -1. With the median rule, trial k
- * starts only when trials 0 .. k-1-ask_ahead are finished (its history is then fixed). */
+/* Index of the lowest queued trial that may start now and has a slot (ex->n_slots == 0: runs in
+ * process), or -1. With the median rule, trial k starts only when trials 0 .. k-1-ask_ahead are
+ * finished (its history is then fixed), so only the lowest queued one is considered. A queued
+ * trial that no rank can take yet (a 200-epoch one while every rank runs one or holds a second
+ * trial) does not hold back later ones that can start: the order in which trials start is timing,
+ * not a decision (results are still told in trial order). */
 static int64_t next_startable(nasc_experiment *ex) {
     while (ex->first_unfinished < ex->n_t && ex->t[ex->first_unfinished].state == T_DONE)
         ex->first_unfinished++;
@@ -1161,16 +1173,26 @@ static int64_t next_startable(nasc_experiment *ex) {
             continue;
         if (ex->cfg.median_stop && ex->first_unfinished < k - ex->cfg.ask_ahead)
             return -1;
-        return k;
+        if (!ex->n_slots || slot_for_start(ex, k) >= 0)
+            return k;
+        if (ex->cfg.median_stop || (free_slot(ex) < 0 && !ex->prefetch))
+            return -1; /* in order; or no slot for any trial */
     }
     return -1;
 }
 
-static bool any_queued(const nasc_experiment *ex) {
+/* Trials proposed and not yet sent: the loop asks while fewer than this many wait, none of them
+ * able to start (1 unless worker ranks may hold a second trial: then a few more, so that a
+ * trial no rank can take yet does not stop the proposals behind it). */
+static int queued_max(const nasc_experiment *ex) {
+    return ex->prefetch ? 8 : 1;
+}
+
+static int n_queued(const nasc_experiment *ex) {
+    int n = 0;
     for (int64_t k = ex->first_unfinished; k < ex->n_t; k++)
-        if (ex->t[k].state == T_QUEUED)
-            return true;
-    return false;
+        n += ex->t[k].state == T_QUEUED;
+    return n;
 }
 
 static nasc_status start_trial(nasc_experiment *ex, int64_t k, nasc_search_cb cb, void *user,
@@ -1263,6 +1285,9 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         nasc_free(buf);
         NASC_TRY(st);
     }
+    ex->min_fid = (double)INFINITY;
+    for (int64_t k = 0; k < ex->n_t; k++)
+        ex->min_fid = fmin(ex->min_fid, full_if_0(ex->t[k].fidelity));
     /* recorded, finished trials are reported once so that progress starts where it stopped */
     if (ex->n_rec)
         report(ex, -1, cb, user);
@@ -1285,7 +1310,7 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         /* start what can start */
         for (;;) {
             int64_t k = next_startable(ex);
-            if (k < 0 || (ex->n_slots && slot_for_start(ex, k) < 0))
+            if (k < 0)
                 break;
             if ((st = start_trial(ex, k, cb, user, err)) != NASC_OK)
                 goto out;
@@ -1302,8 +1327,8 @@ nasc_status nasc_experiment_run(nasc_experiment *ex, nasc_search_cb cb, void *us
         bool timed = ex->cfg.time_budget > 0;
         bool time_spent = timed && ex->sim_seconds >= ex->cfg.time_budget;
         bool time_known = !timed || ex->first_unfinished >= ex->n_t;
-        if (!any_queued(ex) && ex->n_t < ex->max_trials && !ex->exhausted && time_known &&
-            !time_spent) {
+        if (n_queued(ex) < queued_max(ex) && ex->n_t < ex->max_trials && !ex->exhausted &&
+            time_known && !time_spent) {
             nasc_proposal p;
             if ((st = nasc_strategy_ask(ex->strategy, &p, err)) != NASC_OK)
                 goto out;

@@ -16,7 +16,12 @@
  * decision sequence (the product of per-step densities, steps beyond a sequence's end ignored).
  * Configurations are never proposed twice (a model proposal already seen falls back to the next
  * best candidate, then to a uniform unseen sample). With random-fraction = 1 this is Hyperband
- * with deduplicated uniform samples. Resume replays (no save/load). */
+ * with deduplicated uniform samples. Resume replays (no save/load).
+ *
+ * `batch` B (issue 17: a coordinator with many workers): the densities are rebuilt once per B
+ * model proposals (and only when results came in since), not for each: B proposals from one
+ * model, as BOHB's own parallel version samples a batch per model. B = 1 rebuilds whenever the
+ * history changed, which proposes exactly what rebuilding every time does. */
 #include "learn_int.h"
 
 #include <math.h>
@@ -29,6 +34,9 @@ typedef struct bohb {
     int *M, *dec;          /* per-step option counts (probe), scratch decisions */
     double *cnt_l, *cnt_g; /* per step x option counts of the two sets */
     int *off, L;
+    /* the model: built on the first n_built results, used for `since` proposals so far */
+    int batch, n_built, since, m_good, m_n;
+    bool built;
 } bohb;
 
 /* The first three are Hyperband's (nasc_hb_opts, same names, defaults and ranges), as
@@ -71,6 +79,12 @@ static const nasc_strategy_opt bohb_opts[] = {
      .min = 1,
      .max = 1e6,
      .help = "widening of l's prior when sampling candidates"},
+    {.name = "batch",
+     .type = NASC_OPT_INT,
+     .def = "1",
+     .min = 1,
+     .max = 1000000,
+     .help = "model proposals per density rebuild (a coordinator with many workers)"},
 };
 
 static void bohb_free(void *impl) {
@@ -106,21 +120,47 @@ static double log_dens(const bohb *h, const double *c, double N, double a, const
     return lp;
 }
 
-/* A rung-0 proposal from the TPE model, or NULL in *out if no fidelity has enough points. */
-static nasc_status tpe_propose(nasc_strategy *s, bohb *h, nasc_arch **out, nasc_err *err) {
-    *out = NULL;
+/* Builds the densities l and g from the results of the highest fidelity with enough OK results;
+ * false (h->built unchanged) if there is none. */
+static nasc_status tpe_build(bohb *h, bool *out_ok, nasc_err *err) {
+    *out_ok = false;
     learn_base *b = &h->b;
-    /* the highest fidelity with enough OK results */
-    double fid = -1.0;
-    for (int i = 0; i < b->n_hist; i++) {
-        double f = b->hist[i].fidelity;
-        if (f <= fid || !isfinite(b->hist[i].fitness))
+    /* the highest fidelity with enough OK results (one pass; fidelities are few) */
+    double fv[NASC_MAX_FIDELITIES * 4];
+    int fc[NASC_MAX_FIDELITIES * 4], nfv = 0;
+    bool many = false;
+    for (int i = 0; i < b->n_hist && !many; i++) {
+        if (!isfinite(b->hist[i].fitness))
             continue;
-        int cnt = 0;
-        for (int j = 0; j < b->n_hist; j++)
-            cnt += b->hist[j].fidelity == f && isfinite(b->hist[j].fitness);
-        if (cnt >= h->min_points)
-            fid = f;
+        int j = 0;
+        while (j < nfv && fv[j] != b->hist[i].fidelity)
+            j++;
+        if (j == nfv) {
+            if (nfv == (int)(sizeof fv / sizeof fv[0])) {
+                many = true;
+                break;
+            }
+            fv[nfv] = b->hist[i].fidelity;
+            fc[nfv++] = 0;
+        }
+        fc[j]++;
+    }
+    double fid = -1.0;
+    if (!many) {
+        for (int j = 0; j < nfv; j++)
+            if (fc[j] >= h->min_points && fv[j] > fid)
+                fid = fv[j];
+    } else { /* many distinct fidelities (training with any epochs): count each */
+        for (int i = 0; i < b->n_hist; i++) {
+            double f = b->hist[i].fidelity;
+            if (f <= fid || !isfinite(b->hist[i].fitness))
+                continue;
+            int cnt = 0;
+            for (int j = 0; j < b->n_hist; j++)
+                cnt += b->hist[j].fidelity == f && isfinite(b->hist[j].fitness);
+            if (cnt >= h->min_points)
+                fid = f;
+        }
     }
     if (fid < 0.0)
         return NASC_OK;
@@ -150,6 +190,28 @@ static nasc_status tpe_propose(nasc_strategy *s, bohb *h, nasc_arch **out, nasc_
         count_arch(h, b->hist[order[r]].arch, r < n_good ? h->cnt_l : h->cnt_g);
     nasc_free(y);
     nasc_free(order);
+    h->m_good = n_good;
+    h->m_n = N;
+    *out_ok = true;
+    return NASC_OK;
+}
+
+/* A rung-0 proposal from the TPE model, or NULL in *out if no fidelity has enough points. The
+ * densities are rebuilt when results came in since the last build and B proposals used it. */
+static nasc_status tpe_propose(nasc_strategy *s, bohb *h, nasc_arch **out, nasc_err *err) {
+    *out = NULL;
+    learn_base *b = &h->b;
+    if (!h->built || (h->n_built != b->n_hist && h->since >= h->batch)) {
+        bool ok;
+        NASC_TRY(tpe_build(h, &ok, err));
+        if (!ok)
+            return NASC_OK;
+        h->built = true;
+        h->n_built = b->n_hist;
+        h->since = 0;
+    }
+    h->since++;
+    const int n_good = h->m_good, N = h->m_n;
     double best = -INFINITY;
     int bestd[1024], bestn = 0;
     const double a = h->prior, aw = h->prior * h->bw;
@@ -234,6 +296,7 @@ static nasc_status bohb_init(nasc_strategy *s, nasc_err *err) {
         h->min_points = h->b.n_dec + 1;
     h->prior = nasc_strategy_opt_double(s, "prior");
     h->bw = nasc_strategy_opt_double(s, "bandwidth");
+    h->batch = nasc_strategy_opt_int(s, "batch");
     const int T = h->b.n_dec;
     if (st == NASC_OK) {
         h->M = nasc_calloc((size_t)T, sizeof(int));

@@ -86,6 +86,17 @@ NASC_INTERNAL nasc_status nasc_hb_tell(nasc_strategy *s, int64_t trial, const na
                                        double fidelity, const nasc_trial_result *r, nasc_err *err);
 NASC_INTERNAL void nasc_hb_free(void *impl);
 
+/* ---- the MLP ensemble's pipelined fits (mlp_ensemble.c; BANANAS' pipeline option) ----
+ * With the pipeline on (set before the first fit), fit call k returns at once and predict answers
+ * with the model of call k-1 while call k's model trains in a child process (the first call
+ * fits in process). save/load carry the last call's data, whose model the next call needs. */
+typedef struct nasc_mlp_ensemble nasc_mlp_ensemble;
+NASC_INTERNAL nasc_status nasc_mlp_ensemble_set_pipeline(nasc_mlp_ensemble *e, bool on,
+                                                         nasc_err *err);
+NASC_INTERNAL void nasc_mlp_ensemble_save_pipeline(const nasc_mlp_ensemble *e, nasc_buf *out);
+NASC_INTERNAL nasc_status nasc_mlp_ensemble_load_pipeline(nasc_mlp_ensemble *e, nasc_reader *r,
+                                                          nasc_err *err);
+
 /* Strategy states are written with core's byte buffer (core/buf.h); architectures as their
  * canonical text. */
 NASC_INTERNAL void nasc_buf_put_arch(nasc_buf *b, const nasc_arch *a);

@@ -3,9 +3,11 @@
  * --workers N-1: evolution on the NB201 table over 4 ranks, and a small training search over 3
  * ranks (every trial recorded, the same validation accuracies bit for bit), and bohb with the
  * default ask-ahead (asynchronous brackets) over 4 ranks, whose ranks get a second trial while they
- * run one; --wall-budget over 4 ranks stops with the trials still running cancelled and the
- * finished ones those of --workers 3. Skipped (77) where the build has no MPI or mpirun is missing.
- * The failure cases are in fault/test_mpi_resume. */
+ * run one (never a 200-epoch one behind another); bananas over 4 ranks with its fits in a
+ * background thread (pipeline=on; with --workers 3 the thread trains while rank 0 forks
+ * workers); --wall-budget over 4 ranks stops with the trials still running
+ * cancelled and the finished ones those of --workers 3. Skipped (77) where the build has no MPI or
+ * mpirun is missing. The failure cases are in fault/test_mpi_resume. */
 // ctest: labels=mpi timeout=600
 #include "test.h"
 
@@ -30,18 +32,30 @@ int main(void) {
     int64_t n = 0;
     if (search_load(db, &t, &n)) {
         int n_ahead = 0, n_top = 0; /* trials sent before their rank had finished the one before */
+        int n_top_behind_top = 0;   /* ... a 200-epoch one behind another */
         for (int64_t i = 0; i < n; i++) {
             n_top += t[i].fidelity == 200;
-            for (int64_t j = 0; j < i; j++)
-                n_ahead += t[j].worker == t[i].worker && t[i].started_at < t[j].ended_at &&
-                           t[j].started_at < t[i].started_at;
+            for (int64_t j = 0; j < i; j++) {
+                bool held = t[j].worker == t[i].worker && t[i].started_at < t[j].ended_at &&
+                            t[j].started_at < t[i].started_at;
+                n_ahead += held;
+                n_top_behind_top += held && t[i].fidelity == 200 && t[j].fidelity == 200;
+            }
         }
         CHECK_MSG(n_ahead > 0, "bohb over 4 ranks: no trial was sent ahead to a busy rank");
+        CHECK_MSG(n_top_behind_top == 0, "bohb over 4 ranks: %d 200-epoch trials held behind one",
+                  n_top_behind_top);
         CHECK_MSG(n_top > 0, "bohb over 4 ranks: nothing promoted to 200 epochs");
         nasc_db_trials_free(t, n);
         t = NULL;
         n = 0;
     }
+    /* bananas with pipeline=on (the default from ask-ahead 64): its pipelined fits (a thread) give
+     * the trials of --workers 3, where rank 0 forks the workers while the thread trains */
+    same_as_workers(cli, "bananas", 4,
+                    NB " --strategy bananas --strategy-opt init=4,top=3,mutations=3,random=10,"
+                       "epochs=20,batch=3,pipeline=on --sim-sleep 0.02",
+                    40);
     /* --wall-budget over 4 ranks: stopped 1 s after the first trial started; the trials still
      * running (or sent ahead to a busy rank) are left 'running' and counted as cancelled; the
      * finished ones are those of the --workers 3 run of bohb above (a prefix of it) */

@@ -16,6 +16,10 @@
 #include "nasc/arena.h"
 #include "nasc/predictor.h"
 #include "nasc/strategy.h"
+#include "strategy/learn_int.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_helpers(void) {
     /* EI of N(mu, s^2) over best: s*(z*Phi(z) + phi(z)), z = (mu-best)/s */
@@ -255,8 +259,96 @@ static void test_rank_correlation(void) {
     CHECK_MSG(ml1 > 0.3 && ml2 > 0.3, "MLP tau %.3f / %.3f", ml1, ml2);
 }
 
+/* The pipelined ensemble (BANANAS' pipeline, issue 17): after fit call k, predict answers with
+ * exactly (bit for bit) the model an ordinary ensemble has after call k-1 (after call 0: call 0's),
+ * although call k's fit ran in a thread; a fork while the thread trains returns (the atfork
+ * guard); a saved pipeline state restores into an ensemble that continues identically; freeing
+ * with a fit running ends it. */
+enum { PD = 12, PQ = 40 };
+static void pdata(int n, uint64_t seed, float *X, double *y) {
+    nasc_rng r;
+    nasc_rng_init(&r, seed, NASC_STREAM_USER);
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int d = 0; d < PD; d++) {
+            X[i * PD + d] = nasc_rng_uniform_double(&r) < 0.5 ? 0.0f : 1.0f;
+            v += (d % 3 ? 1.0 : -2.0) * X[i * PD + d];
+        }
+        y[i] = 50.0 + v + nasc_rng_uniform_double(&r);
+    }
+}
+
+static bool same_pred(nasc_mlp_ensemble *a, const double *mu_ref, const double *sd_ref,
+                      const float *Xq) {
+    nasc_err err = {0};
+    double mu[PQ], sd[PQ];
+    CHECK_STATUS(nasc_mlp_ensemble_predict(a, Xq, PQ, mu, sd, NULL, &err), NASC_OK);
+    return !memcmp(mu, mu_ref, sizeof mu) && !memcmp(sd, sd_ref, sizeof sd);
+}
+
+static void test_mlp_pipeline(void) {
+    nasc_err err = {0};
+    const nasc_mlp_config mc = {.n_models = 3, .hidden = 16, .epochs = 15};
+    enum { K = 5 };
+    const int n[K] = {20, 33, 47, 60, 64};
+    float X[K][64 * PD], Xq[PQ * PD];
+    double y[K][64], yq[PQ];
+    for (int k = 0; k < K; k++)
+        pdata(n[k], 100 + (uint64_t)k, X[k], y[k]);
+    pdata(PQ, 99, Xq, yq);
+    /* the reference: ordinary fits, predictions after each call */
+    double mu[K][PQ], sd[K][PQ];
+    nasc_mlp_ensemble *ref, *pe, *re;
+    CHECK_STATUS(nasc_mlp_ensemble_new(&mc, PD, 7, &ref, &err), NASC_OK);
+    for (int k = 0; k < K; k++) {
+        CHECK_STATUS(nasc_mlp_ensemble_fit(ref, X[k], y[k], n[k], &err), NASC_OK);
+        CHECK_STATUS(nasc_mlp_ensemble_predict(ref, Xq, PQ, mu[k], sd[k], NULL, &err), NASC_OK);
+    }
+    CHECK(memcmp(mu[0], mu[1], sizeof mu[0]) != 0); /* the calls' models differ */
+    nasc_mlp_ensemble_free(ref);
+    CHECK_STATUS(nasc_mlp_ensemble_new(&mc, PD, 7, &pe, &err), NASC_OK);
+    CHECK_STATUS(nasc_mlp_ensemble_set_pipeline(pe, true, &err), NASC_OK);
+    nasc_buf saved = {0};
+    for (int k = 0; k < K; k++) {
+        CHECK_STATUS(nasc_mlp_ensemble_fit(pe, X[k], y[k], n[k], &err), NASC_OK);
+        if (k == 1) { /* a fork while call 1's fit runs: the child ends, the parent goes on */
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(0);
+            int wst = 1;
+            CHECK(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst));
+        }
+        CHECK_MSG(same_pred(pe, mu[k ? k - 1 : 0], sd[k ? k - 1 : 0], Xq),
+                  "pipelined call %d: not the model of call %d", k, k ? k - 1 : 0);
+        if (k == 2)
+            nasc_mlp_ensemble_save_pipeline(pe, &saved);
+    }
+    CHECK_STATUS(nasc_mlp_ensemble_fit(pe, X[0], y[0], n[0], &err), NASC_OK);
+    nasc_mlp_ensemble_free(pe); /* a fit still running: ended */
+    /* restored after call 2: call 3 answers with call 2's model, call 4 with call 3's */
+    CHECK_STATUS(nasc_mlp_ensemble_new(&mc, PD, 7, &re, &err), NASC_OK);
+    CHECK_STATUS(nasc_mlp_ensemble_set_pipeline(re, true, &err), NASC_OK);
+    nasc_mlp_ensemble_set_fit_count(re, 3);
+    nasc_reader r = nasc_reader_of(saved.data, saved.len);
+    CHECK_STATUS(nasc_mlp_ensemble_load_pipeline(re, &r, &err), NASC_OK);
+    CHECK(!r.bad && r.left == 0);
+    for (int k = 3; k < K; k++) {
+        CHECK_STATUS(nasc_mlp_ensemble_fit(re, X[k], y[k], n[k], &err), NASC_OK);
+        CHECK_MSG(same_pred(re, mu[k - 1], sd[k - 1], Xq), "restored call %d", k);
+    }
+    nasc_mlp_ensemble_free(re);
+    /* a truncated state is refused */
+    CHECK_STATUS(nasc_mlp_ensemble_new(&mc, PD, 7, &re, &err), NASC_OK);
+    CHECK_STATUS(nasc_mlp_ensemble_set_pipeline(re, true, &err), NASC_OK);
+    r = nasc_reader_of(saved.data, saved.len / 2);
+    CHECK_STATUS(nasc_mlp_ensemble_load_pipeline(re, &r, &err), NASC_ERR_FORMAT);
+    nasc_mlp_ensemble_free(re);
+    nasc_buf_free(&saved);
+}
+
 int main(void) {
     test_helpers();
+    test_mlp_pipeline();
     test_gp_gradient();
     test_gp_fit();
     test_gp_minimum();
