@@ -36,7 +36,10 @@
  * private buffers are added in ith order (deterministic for a thread count).
  *
  * Threads: forward over output rows (n, oh), backward-data over input rows (n, ih) (each dx row
- * is written by one ith), backward-weights over output rows with private sums. While a row runs,
+ * is written by one ith), backward-weights over output rows with private sums. With stride 1
+ * (OH == H) both backward passes run in one sweep, row rr's dx then row rr's weight sums, so dy
+ * comes from memory once; a fresh dx (NASC_TENSOR_GRAD_FRESH) is stored, not zero-filled in a
+ * pass of its own and added to. Neither changes a result bit. While a row runs,
  * the output row and newest input row two rows ahead are prefetched in software, spread over the
  * row's blocks (dw_pf): the hardware prefetchers left these kernels waiting on DRAM once the
  * tensors outgrow the caches (measured 2x at C=64, N=64).
