@@ -14,10 +14,13 @@
  *
  *   bench_kernels [--threads 2] [--batch 64] [--hw 28] [--channels 16,32,64] [--iters 20]
  *                 [--only SUBSTRING] [--op NAME] [--conv-path auto|dw|1x1|gemm|dnnl|ref] [--portable]
- *                 [--no-check] [--grads xw|x|w] [--stat min|median] [--fresh]
+ *                 [--no-check] [--grads xw|x|w] [--stat min|median] [--fresh] [--kout K]
+ *                 [--clock wall|cpu]
  * --grads picks which gradients backward computes (input x, weights w; default both), to time
  * backward-data and backward-weights apart. --fresh flags the gradients NASC_TENSOR_GRAD_FRESH
  * before each backward (the kernels store instead of adding, as for most gradients in a step).
+ * --kout K gives the dense convs K output channels instead of C (a DARTS preprocessing 1x1 is
+ * 4C -> C: --channels 144 --kout 36).
  */
 #include "backend/cpu/cpu_int.h"
 #include "nasc/arena.h"
@@ -31,9 +34,14 @@
 #include <string.h>
 #include <time.h>
 
+/* --clock cpu: process CPU time instead of wall time (all threads summed; with
+ * OMP_WAIT_POLICY=passive a waiting thread sleeps and adds nothing). On a loaded machine it leaves
+ * out the time the process was descheduled, which the minimum over iterations cannot always do. */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
@@ -62,6 +70,7 @@ static const bop ops[] = {
     {"darts_edge", K_EDGE, 0, 0, 0, 0},
 };
 
+static int kout_opt = 0; /* --kout: output channels of the dense convs (default: C) */
 typedef struct built {
     nasc_tensor *x, *w, *y, *b2, *b3, *b4; /* b2..b4: add's / concat's other inputs */
     nasc_tensor *more[6];                  /* wsum7's terms past x (w is its weights) */
@@ -86,7 +95,8 @@ static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nas
         const int pad = o->dil * (o->k - 1) / 2;
         nasc_conv2d_params p = {.stride = {o->stride, o->stride}, .pad = {pad, pad},
                                 .dil = {o->dil, o->dil}, .groups = o->groups_dw ? C : 1};
-        b->w = leaf(g, C, o->groups_dw ? 1 : C, o->k, o->k, r);
+        b->w = leaf(g, o->groups_dw || !kout_opt ? C : kout_opt, o->groups_dw ? 1 : C, o->k, o->k,
+                    r);
         return nasc_conv2d(g, b->x, b->w, NULL, &p);
     }
     case K_BN:
@@ -298,6 +308,9 @@ int main(int argc, char **argv) {
         else if (!v) { fprintf(stderr, "bench_kernels: %s needs a value\n", a); return 2; }
         else if (!strcmp(a, "--threads")) threads = atoi(v), i++;
         else if (!strcmp(a, "--batch")) N = atoi(v), i++;
+        else if (!strcmp(a, "--kout")) kout_opt = atoi(v), i++;
+        else if (!strcmp(a, "--clock"))
+            bench_clock = !strcmp(v, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, i++;
         else if (!strcmp(a, "--hw")) HW = atoi(v), i++;
         else if (!strcmp(a, "--iters")) iters = atoi(v), i++;
         else if (!strcmp(a, "--only")) only = v, i++;
@@ -334,9 +347,9 @@ int main(int argc, char **argv) {
     if (portable)
         nasc_cpu_set_avx512(be, false);
     printf("# nasc bench_kernels: threads=%d batch=%d hw=%d iters=%d stat=%s avx512=%d "
-           "conv-path=%s\n",
+           "conv-path=%s clock=%s\n",
            threads, N, HW, iters, stat_median ? "median" : "min", nasc_cpu_ctx_of(be)->avx512,
-           path);
+           path, bench_clock == CLOCK_MONOTONIC ? "wall" : "cpu");
     nasc_graph *g = nasc_graph_new(be, 64 << 20, &err);
     double *tf = malloc((size_t)iters * sizeof *tf), *tb = malloc((size_t)iters * sizeof *tb);
     for (int ci = 0; ci < n_chans; ci++) {
@@ -395,7 +408,8 @@ int main(int argc, char **argv) {
             }
             qsort(tf, (size_t)iters, sizeof *tf, cmp_double);
             qsort(tb, (size_t)iters, sizeof *tb, cmp_double);
-            printf("op=%s C=%d fwd_ms=%.4f bwd_ms=%.4f path=%s check=%.2g\n", o->name, C,
+            printf("op=%s C=%d K=%d fwd_ms=%.4f bwd_ms=%.4f path=%s check=%.2g\n", o->name, C,
+                   o->kind == K_CONV && !o->groups_dw && kout_opt ? kout_opt : C,
                    tf[stat_median ? iters / 2 : 0], tb[stat_median ? iters / 2 : 0], pname, chk);
             fflush(stdout);
         }

@@ -1,6 +1,7 @@
 /* test_grad_fresh.c — first-write gradients. With the gradient pool on, a node's gradient buffer
  * comes unzeroed and flagged NASC_TENSOR_GRAD_FRESH; the first backward that reaches it stores
- * its contribution (relu, scale, drop-path, add, concat, batch norm, 1x1 conv on the cpu backend)
+ * its contribution (relu, scale, drop-path, add, concat, batch norm, 1x1 and depthwise convs on
+ * the cpu backend; the depthwise one with its two backward passes apart or in one sweep)
  * or has it zero-filled
  * first (every other kernel, and the ref backend). Each case below puts the op under test on an
  * intermediate node h (so h's gradient comes from the pool), also in the awkward spots: h used
@@ -17,13 +18,14 @@
 #include "nasc/ops.h"
 #include "nasc/rng.h"
 
-enum { N = 4, C = 8, H = 5, W = 5, E = N * C * H * W, N_CASES = 16 };
+enum { N = 4, C = 8, H = 5, W = 5, E = N * C * H * W, N_CASES = 19 };
 
 static const char *const case_names[N_CASES] = {
     "relu",          "scale",           "drop_path",           "add(h, k)",
     "add(h, h)",     "concat(h,k,h)",   "relu + scale of h",   "mul(h, h) + relu(h)",
     "concat(relu, h)", "batchnorm",     "conv1x1",             "conv1x1 + conv3x3 of h",
-    "depthwise 3x3", "bn + relu of h", "wsum(h, k, 1, h)", "relu(h) + wsum(h, k)"};
+    "depthwise 3x3", "bn + relu of h", "wsum(h, k, 1, h)", "relu(h) + wsum(h, k)",
+    "depthwise 3x3 s2", "depthwise 5x5 d2, weight grad", "depthwise 3x3 + relu of h"};
 
 static float wconv[C * C * 9];
 static const float wsum_w[4] = {0.3f, -1.25f, 0.6f, 0.9f}; /* a weighted sum's weights */
@@ -34,6 +36,17 @@ static nasc_tensor *conv(nasc_graph *g, nasc_tensor *h, int k, int groups) {
     return nasc_conv2d(g, h, w, NULL,
                        &(nasc_conv2d_params){.stride = {1, 1}, .pad = {k / 2, k / 2},
                                              .dil = {1, 1}, .groups = groups});
+}
+
+/* A depthwise k x k conv of h, stride s, dilation d ("same" padding), with weights wconv that
+ * require a gradient when wgrad (the cpu kernel then runs both backward passes in one sweep). */
+static nasc_tensor *dwconv(nasc_graph *g, nasc_tensor *h, int k, int s, int d, bool wgrad) {
+    nasc_tensor *w = nasc_input(g, C, 1, k, k, wconv);
+    nasc_tensor_set_requires_grad(w, wgrad);
+    const int p = d * (k - 1) / 2;
+    return nasc_conv2d(g, h, w, NULL,
+                       &(nasc_conv2d_params){.stride = {s, s}, .pad = {p, p}, .dil = {d, d},
+                                             .groups = C});
 }
 
 static nasc_tensor *bn(nasc_graph *g, nasc_tensor *h) {
@@ -69,13 +82,17 @@ static nasc_tensor *op_case(nasc_graph *g, int c, nasc_tensor *h, nasc_tensor *k
         return nasc_weighted_sum(g, nasc_input(g, 1, 4, 1, 1, wsum_w), 4, xs,
                                  (const int[]){0, 1, 2, 3});
     }
-    default: {
+    case 16: return dwconv(g, h, 3, 2, 1, false);
+    case 17: return dwconv(g, h, 5, 1, 2, true);
+    case 18: return nasc_add(g, dwconv(g, h, 3, 1, 1, true), nasc_relu(g, h));
+    case 15: {
         nasc_tensor *xs[2] = {h, k};
         nasc_tensor *r = nasc_relu(g, h);
         return nasc_add(g, r, nasc_weighted_sum(g, nasc_input(g, 1, 4, 1, 1, wsum_w), 2, xs,
                                                 (const int[]){2, 0}));
     }
     }
+    return NULL;
 }
 
 /* x's gradient of sum(op(...) * w) after one step (two with release: the first fills the pool's

@@ -420,7 +420,8 @@ nasc_status nasc_cpu_conv2d_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor *no
         c.ph == 0 && c.pw == 0 && c.G == 1 && (c.sh > 1 || c.sw > 1) &&
         nasc_cpu_conv1x1_avx512_ok(be, node))
         return nasc_cpu_conv1x1_avx512_bwd(be, g, node);
-    if (path != NASC_CPU_CONV_1X1) /* only the 1x1 AVX-512 kernel stores into a fresh dx */
+    /* the 1x1 AVX-512 and the depthwise kernels store into a fresh dx; the rest add into zeros */
+    if (path != NASC_CPU_CONV_1X1 && path != NASC_CPU_CONV_DW && path != NASC_CPU_CONV_DW_DNNL)
         nasc_backend_zero_fresh_grads(node);
     switch (path) {
     case NASC_CPU_CONV_DW_DNNL: {

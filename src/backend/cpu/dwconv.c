@@ -36,7 +36,10 @@
  * private buffers are added in ith order (deterministic for a thread count).
  *
  * Threads: forward over output rows (n, oh), backward-data over input rows (n, ih) (each dx row
- * is written by one ith), backward-weights over output rows with private sums. While a row runs,
+ * is written by one ith), backward-weights over output rows with private sums. With stride 1
+ * (OH == H) both backward passes run in one sweep, row rr's dx then row rr's weight sums, so dy
+ * comes from memory once; a fresh dx (NASC_TENSOR_GRAD_FRESH) is stored, not zero-filled in a
+ * pass of its own and added to. Neither changes a result bit. While a row runs,
  * the output row and newest input row two rows ahead are prefetched in software, spread over the
  * row's blocks (dw_pf): the hardware prefetchers left these kernels waiting on DRAM once the
  * tensors outgrow the caches (measured 2x at C=64, N=64).
@@ -119,6 +122,7 @@ typedef struct dw_plan {
     const float *x, *dy, *bias; /* bias: Cp padded copy or NULL */
     const float *wt, *wf;       /* [T][Cp]; wf flipped in kw (bwd-data, sw == 1) */
     float *y, *dx;
+    bool store_dx;              /* dx is fresh (NASC_TENSOR_GRAD_FRESH): store, do not add */
     /* padded row geometry: forward / backward-weights read x rows, backward-data dy rows */
     int R, f_pl, f_Wp, b_pl, b_Wp;
     char *ring_mem;             /* nth rings */
@@ -505,15 +509,11 @@ static void dw_fwd_task(void *arg, int ith, int nth) {
     }
 }
 
-static void dw_bwd_data_task(void *arg, int ith, int nth) {
-    const dw_plan *a = arg;
+/* Backward-data of input row rr (n*H + ih) of the range ending at r1; rg caches dy rows. */
+static void dw_bwd_data_row(const dw_plan *a, dw_ring *rgp, size_t rr, size_t r1) {
     const nasc_cpu_conv *c = &a->c;
-    dw_ring rg;
-    ring_init(&rg, (float *)(a->ring_mem + (size_t)ith * a->ring_bytes), a->dy, a->R, a->b_Wp,
-              a->b_pl, c->OW, c->C, a->Cp);
-    size_t r0, r1;
-    nasc_cpu_range((size_t)c->N * c->H, ith, nth, &r0, &r1);
-    for (size_t rr = r0; rr < r1; rr++) {
+    dw_ring *const rg = rgp;
+    {
         const int n = (int)(rr / (size_t)c->H), ih = (int)(rr % (size_t)c->H);
         const float *dyr[DW_MAXK];
         int khs[DW_MAXK], nr = 0;
@@ -521,12 +521,16 @@ static void dw_bwd_data_task(void *arg, int ith, int nth) {
             const int vh = ih + c->ph - kh * c->dh;
             if (vh < 0 || vh % c->sh != 0 || vh / c->sh >= c->OH)
                 continue;
-            dyr[nr] = ring_row(&rg, (int64_t)n * c->OH + vh / c->sh);
+            dyr[nr] = ring_row(rg, (int64_t)n * c->OH + vh / c->sh);
             khs[nr++] = kh;
         }
-        if (nr == 0)
-            continue;
         float *dxrow = a->dx + (size_t)rr * c->W * c->C;
+        if (nr == 0 || (a->store_dx && c->sw > 1)) { /* a fresh row no tap (or residue) covers */
+            if (a->store_dx)
+                memset(dxrow, 0, (size_t)c->W * c->C * sizeof(float));
+            if (nr == 0)
+                return;
+        }
         const char *pf[2];
         size_t pf_len[2];
         {
@@ -546,10 +550,10 @@ static void dw_bwd_data_task(void *arg, int ith, int nth) {
                 wk[i] = a->wf + (size_t)khs[i] * c->KW * a->Cp;
             }
             dw_slide s = {.out = dxrow, .ostep = c->C, .Q = c->W, .C = c->C, .Cp = a->Cp,
-                          .nr = nr, .rows = rows, .wk = wk, .acc = true,
+                          .nr = nr, .rows = rows, .wk = wk, .acc = !a->store_dx,
                           .pf = {pf[0], pf[1]}, .pf_len = {pf_len[0], pf_len[1]}};
             slide_row(a, &s, c->KW, 1, c->dw);
-            continue;
+            return;
         }
         for (int res = 0; res < c->sw && res < c->W; res++) {
             const float *in[DW_MAXK * DW_MAXK], *w[DW_MAXK * DW_MAXK];
@@ -576,6 +580,18 @@ static void dw_bwd_data_task(void *arg, int ith, int nth) {
     }
 }
 
+static void dw_bwd_data_task(void *arg, int ith, int nth) {
+    const dw_plan *a = arg;
+    const nasc_cpu_conv *c = &a->c;
+    dw_ring rg;
+    ring_init(&rg, (float *)(a->ring_mem + (size_t)ith * a->ring_bytes), a->dy, a->R, a->b_Wp,
+              a->b_pl, c->OW, c->C, a->Cp);
+    size_t r0, r1;
+    nasc_cpu_range((size_t)c->N * c->H, ith, nth, &r0, &r1);
+    for (size_t rr = r0; rr < r1; rr++)
+        dw_bwd_data_row(a, &rg, rr, r1);
+}
+
 static void dw_flush(const dw_plan *a, float *facc, double *priv) {
     const size_t n = (size_t)(a->T + 1) * a->Cp;
     for (size_t i = 0; i < n; i++) {
@@ -584,25 +600,18 @@ static void dw_flush(const dw_plan *a, float *facc, double *priv) {
     }
 }
 
-static void dw_bwd_weights_task(void *arg, int ith, int nth) {
-    const dw_plan *a = arg;
+/* Backward-weights of output row rr (n*OH + oh) of the range ending at r1 into this ith's float
+ * sums facc (flushed into priv when the image changes; *cur_n: the image now summed); rg caches
+ * x rows. */
+static void dw_bwd_weights_row(const dw_plan *a, dw_ring *rgp, float *facc, double *priv,
+                               int *cur_n, size_t rr, size_t r1) {
     const nasc_cpu_conv *c = &a->c;
-    const size_t per = (size_t)(a->T + 1) * a->Cp;
-    float *facc = a->facc + (size_t)ith * per;
-    double *priv = a->priv + (size_t)ith * per;
-    memset(facc, 0, per * sizeof *facc);
-    memset(priv, 0, per * sizeof *priv);
-    dw_ring rg;
-    ring_init(&rg, (float *)(a->ring_mem + (size_t)ith * a->ring_bytes), a->x, a->R, a->f_Wp,
-              a->f_pl, c->W, c->C, a->Cp);
-    size_t r0, r1;
-    nasc_cpu_range((size_t)c->N * c->OH, ith, nth, &r0, &r1);
-    int cur_n = r0 < r1 ? (int)(r0 / (size_t)c->OH) : 0;
-    for (size_t rr = r0; rr < r1; rr++) {
+    dw_ring *const rg = rgp;
+    {
         const int n = (int)(rr / (size_t)c->OH), oh = (int)(rr % (size_t)c->OH);
-        if (n != cur_n) { /* an image done: move its float sums into the double buffer */
+        if (n != *cur_n) { /* an image done: move its float sums into the double buffer */
             dw_flush(a, facc, priv);
-            cur_n = n;
+            *cur_n = n;
         }
         const float *dyrow = a->dy + (size_t)rr * c->OW * c->C;
         const char *pf[2];
@@ -620,12 +629,12 @@ static void dw_bwd_weights_task(void *arg, int ith, int nth) {
                     ab[ch] += dyrow[(size_t)ow * c->C + ch];
         }
         if (!a->want_dw)
-            continue;
+            return;
         const float *xr[DW_MAXK];
         for (int kh = 0; kh < c->KH; kh++) {
             const int ih = oh * c->sh - c->ph + kh * c->dh;
             const int64_t key = ih >= 0 && ih < c->H ? (int64_t)n * c->H + ih : -1;
-            xr[kh] = ring_row(&rg, key) - (ptrdiff_t)c->pw * a->Cp;
+            xr[kh] = ring_row(rg, key) - (ptrdiff_t)c->pw * a->Cp;
         }
 #if NASC_CPU_X86
         if (a->avx512 && c->KH == c->KW && (c->KH == 3 || c->KH == 5)) {
@@ -636,7 +645,7 @@ static void dw_bwd_weights_task(void *arg, int ith, int nth) {
                 else
                     wg_row_5(facc, a->Cp, xr, dyrow, c->C, cb, c->sw, c->dw, c->OW, p, pf_len);
             }
-            continue;
+            return;
         }
 #endif
         for (int kh = 0; kh < c->KH; kh++) {
@@ -654,6 +663,59 @@ static void dw_bwd_weights_task(void *arg, int ith, int nth) {
                 dot_row_c(f, dyrow, c->C, xp, (ptrdiff_t)c->sw * a->Cp, c->OW, c->C);
             }
         }
+    }
+}
+
+/* This ith's weight-gradient sums, zeroed; the image of row r0 is the one summed first. */
+static void wsums_init(const dw_plan *a, int ith, size_t r0, size_t r1, float **facc,
+                       double **priv, int *cur_n) {
+    const size_t per = (size_t)(a->T + 1) * a->Cp;
+    *facc = a->facc + (size_t)ith * per;
+    *priv = a->priv + (size_t)ith * per;
+    memset(*facc, 0, per * sizeof **facc);
+    memset(*priv, 0, per * sizeof **priv);
+    *cur_n = r0 < r1 ? (int)(r0 / (size_t)a->c.OH) : 0;
+}
+
+static void dw_bwd_weights_task(void *arg, int ith, int nth) {
+    const dw_plan *a = arg;
+    const nasc_cpu_conv *c = &a->c;
+    dw_ring rg;
+    ring_init(&rg, (float *)(a->ring_mem + (size_t)ith * a->ring_bytes), a->x, a->R, a->f_Wp,
+              a->f_pl, c->W, c->C, a->Cp);
+    size_t r0, r1;
+    nasc_cpu_range((size_t)c->N * c->OH, ith, nth, &r0, &r1);
+    float *facc;
+    double *priv;
+    int cur_n;
+    wsums_init(a, ith, r0, r1, &facc, &priv, &cur_n);
+    for (size_t rr = r0; rr < r1; rr++)
+        dw_bwd_weights_row(a, &rg, facc, priv, &cur_n, rr, r1);
+    dw_flush(a, facc, priv);
+}
+
+/* Both passes in one sweep over the rows (stride 1, OH == H): row rr's dx, then row rr's weight
+ * sums, so that the dy rows the weights read were just read by the data pass (one pass over dy
+ * from memory instead of two). Each ith has two rings (dy rows, x rows). The rows each ith takes
+ * and the order of every sum are those of the two separate passes: the results are the same
+ * bits. */
+static void dw_bwd_fused_task(void *arg, int ith, int nth) {
+    const dw_plan *a = arg;
+    const nasc_cpu_conv *c = &a->c;
+    dw_ring rd, rx;
+    char *mem = a->ring_mem + (size_t)ith * 2 * a->ring_bytes;
+    ring_init(&rd, (float *)mem, a->dy, a->R, a->b_Wp, a->b_pl, c->OW, c->C, a->Cp);
+    ring_init(&rx, (float *)(mem + a->ring_bytes), a->x, a->R, a->f_Wp, a->f_pl, c->W, c->C,
+              a->Cp);
+    size_t r0, r1;
+    nasc_cpu_range((size_t)c->N * c->H, ith, nth, &r0, &r1);
+    float *facc;
+    double *priv;
+    int cur_n;
+    wsums_init(a, ith, r0, r1, &facc, &priv, &cur_n);
+    for (size_t rr = r0; rr < r1; rr++) {
+        dw_bwd_data_row(a, &rd, rr, r1);
+        dw_bwd_weights_row(a, &rx, facc, priv, &cur_n, rr, r1);
     }
     dw_flush(a, facc, priv);
 }
@@ -713,6 +775,9 @@ nasc_status nasc_cpu_dwconv_bwd_ex(nasc_backend *be, nasc_graph *g, nasc_tensor 
     a.Cp = (a.c.C + DW_LANES - 1) / DW_LANES * DW_LANES;
     a.want_dw = weights && w->grad != NULL;
     a.want_db = weights && b && b->grad;
+    /* a fresh dx is stored row by row instead of zero-filled in a pass of its own and added to */
+    a.store_dx = x->grad && nasc_cpu_take_fresh(x);
+    nasc_backend_zero_fresh_grads(node); /* w / b (when fresh) */
     plan_init(&a);
     const int nth = nasc_cpu_nth(be, nasc_n(node) * (size_t)a.T, DW_GRAIN * 16);
     const size_t per = (size_t)(a.T + 1) * a.Cp;
@@ -722,8 +787,9 @@ nasc_status nasc_cpu_dwconv_bwd_ex(nasc_backend *be, nasc_graph *g, nasc_tensor 
     const size_t facc_b = nasc_cpu_align64((size_t)nth * per * sizeof(float));
     const size_t priv_b = (size_t)nth * per * sizeof(double);
     const bool red = a.want_dw || a.want_db;
-    char *ws = nasc_cpu_scratch(be, g, 2 * wt_b + (size_t)nth * a.ring_bytes +
-                                           (red ? facc_b + priv_b : 0));
+    const bool fused = x->grad && red && a.c.sh == 1 && a.c.sw == 1 && a.c.OH == a.c.H;
+    const size_t rings_b = (size_t)nth * a.ring_bytes * (fused ? 2 : 1);
+    char *ws = nasc_cpu_scratch(be, g, 2 * wt_b + rings_b + (red ? facc_b + priv_b : 0));
     if (!ws)
         return nasc_graph_status(g);
     float *wt = (float *)ws, *wf = (float *)(ws + wt_b);
@@ -732,13 +798,16 @@ nasc_status nasc_cpu_dwconv_bwd_ex(nasc_backend *be, nasc_graph *g, nasc_tensor 
     a.wt = wt;
     a.wf = wf;
     a.ring_mem = ws + 2 * wt_b;
-    if (x->grad)
+    a.facc = red ? (float *)(ws + 2 * wt_b + rings_b) : NULL;
+    a.priv = red ? (double *)(ws + 2 * wt_b + rings_b + facc_b) : NULL;
+    if (fused)
+        nasc_cpu_run(nth, dw_bwd_fused_task, &a);
+    else if (x->grad)
         nasc_cpu_run(nth, dw_bwd_data_task, &a);
     if (!red)
         return NASC_OK;
-    a.facc = (float *)(ws + 2 * wt_b + (size_t)nth * a.ring_bytes);
-    a.priv = (double *)(ws + 2 * wt_b + (size_t)nth * a.ring_bytes + facc_b);
-    nasc_cpu_run(nth, dw_bwd_weights_task, &a);
+    if (!fused)
+        nasc_cpu_run(nth, dw_bwd_weights_task, &a);
     for (int t = 0; t <= a.T; t++) {
         if ((t < a.T && !a.want_dw) || (t == a.T && !a.want_db))
             continue;
