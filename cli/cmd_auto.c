@@ -203,11 +203,98 @@ static void on_search(const nasc_search_progress *p, void *user) {
 
 typedef struct retrain_ui {
     auto_state *s;
-    int64_t steps; /* the run's */
+    int64_t steps; /* the run's, refits included */
+    int64_t spe;   /* steps per epoch */
+    cJSON *rfit;   /* phases.json's retrain_fit (its refits are appended before they apply) */
+    bool live;     /* refit from the throughput (off with the test hook's declared speeds) */
+    int64_t hook_add; /* test hook NASC_TEST_AUTO_REFIT=N: after spe + 1 steps, N more steps */
+    bool hook;
+    double tail_s; /* what follows the training: the test evaluation and the reserve */
+    double t_ref;  /* cli_now() at the start of the measuring window */
+    int64_t step_ref; /* steps done then (< 0: not started) */
+    int check;        /* checks made */
+    nasc_status st;   /* a failed record write (the run stops) */
+    nasc_err err;
 } retrain_ui;
+
+/* When to check the retraining's throughput: at these fractions of its steps (and at least every
+ * 5 % of the budget), over at least AUTO_REFIT_MIN_STEPS steps since the last check */
+static const double refit_at[] = {0.03, 0.08, 0.15, 0.25, 0.4, 0.55, 0.7, 0.85, 0.93};
+#define AUTO_REFIT_MIN_STEPS 8
+#define AUTO_REFIT_WARMUP 3   /* steps of a fresh process not measured (graph, caches) */
+#define AUTO_REFIT_TOL 0.015  /* of the budget: a predicted end this far off is refitted */
+
+/* nasc_train_config.refit for the retraining (docs/AUTO.md, "Keeping the budget"): at the
+ * checks, the steps left are timed at the throughput of the steps since the last check (the
+ * wall clock: checkpoints and loader restarts included); when the predicted end of the run (the
+ * steps left, the test evaluation, the reserve) is more than AUTO_REFIT_TOL of the budget away
+ * from the budget, the count is refitted so that it ends there, and nasc_train re-anchors the
+ * cosine at this step. The refit is recorded in phases.json (retrain_fit.refits) before it
+ * applies, so a resume replays it (nasc_train_config.refits). */
+static int64_t on_refit(const nasc_train_event *ev, void *user) {
+    retrain_ui *u = user;
+    if (u->st != NASC_OK)
+        return 0;
+    auto_state *s = u->s;
+    const int64_t done = ev->global_step + 1;
+    int64_t want = 0;
+    double step_s = 0.0;
+    if (u->hook) {
+        if (done == u->spe + 1 && u->steps + u->hook_add > done)
+            want = u->steps + u->hook_add;
+    } else if (u->live) {
+        const double now = cli_now();
+        if (u->step_ref < 0 || done <= AUTO_REFIT_WARMUP) {
+            u->t_ref = now;
+            u->step_ref = done;
+            return 0;
+        }
+        const int64_t n = done - u->step_ref;
+        const int nchk = (int)(sizeof refit_at / sizeof *refit_at);
+        const bool due = (u->check < nchk && (double)done >= refit_at[u->check] * (double)u->steps) ||
+                         now - u->t_ref >= 0.05 * s->budget;
+        if (n < AUTO_REFIT_MIN_STEPS || !due || done >= u->steps)
+            return 0;
+        while (u->check < nchk && (double)done >= refit_at[u->check] * (double)u->steps)
+            u->check++;
+        step_s = (now - u->t_ref) / (double)n;
+        u->t_ref = now;
+        u->step_ref = done;
+        const double left = s->budget - elapsed(s) - u->tail_s; /* for the steps left */
+        const double pred = (double)(u->steps - done) * step_s;
+        if (fabs(pred - left) <= AUTO_REFIT_TOL * s->budget || step_s <= 0.0)
+            return 0;
+        const double more = floor(left / step_s);
+        want = done + (more >= 1.0 ? (more < 1e9 ? (int64_t)more : (int64_t)1e9) : 1);
+    }
+    if (want <= 0 || want == u->steps)
+        return 0;
+    cJSON *refits = cJSON_GetObjectItem(u->rfit, "refits");
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "at_step", (double)done);
+    cJSON_AddNumberToObject(r, "steps", (double)want);
+    cJSON_AddNumberToObject(r, "was", (double)u->steps);
+    cJSON_AddNumberToObject(r, "step_ms", step_s * 1e3);
+    cJSON_AddNumberToObject(r, "elapsed_s", elapsed(s));
+    cJSON_AddItemToArray(refits, r);
+    if ((u->st = json_write(s, "phases.json", s->phases, &u->err)) != NASC_OK)
+        return 0;
+    if (!s->quiet) {
+        cli_progress_end(&s->bar);
+        fprintf(stderr,
+                "nasc auto: retraining at step %lld: %s%.1f ms a step, %.0f s of the budget "
+                "left: %lld steps refitted to %lld\n",
+                (long long)done, u->hook ? "(test hook) " : "", step_s * 1e3,
+                s->budget - elapsed(s), (long long)u->steps, (long long)want);
+    }
+    u->steps = want;
+    return want;
+}
 
 static bool on_train(const nasc_train_event *ev, void *user) {
     retrain_ui *u = user;
+    if (u->st != NASC_OK)
+        return false; /* the refit's record could not be written */
     char what[200];
     snprintf(what, sizeof what, "epoch %d/%d loss %.4f", ev->epoch + 1, ev->epochs,
              (double)ev->avg_loss);
@@ -735,13 +822,9 @@ static int auto_main(int argc, char **argv) {
         }
         const double proxy_pred = prune ? data_s + proxy_cells * proxy_cell_s : 0.0;
         const double trials_pred = search ? data_s + (double)rounds * per_trial : 0.0;
-        /* the check of the retraining's speed at its start (a measurement of the winner: 1 %
-         * of the budget, 1.5-8 s, and its first step), then the retraining gets the rest, what
-         * the search's rounding left included */
-        double fit_s = 0.01 * s.budget;
-        fit_s =
-            (fit_s < 1.5 ? 1.5 : (fit_s > 8.0 ? 8.0 : fit_s)) + num(cal, "retrain_first_step_s");
-        double retrain_s = usable - proxy_pred - trials_pred - fit_s;
+        /* the retraining gets the rest, what the search's rounding left included (its step
+         * count is refitted while it trains, from the throughput it sees: on_refit) */
+        double retrain_s = usable - proxy_pred - trials_pred;
         retrain_s = retrain_s > 1.0 ? retrain_s : 1.0;
         const char *strategy = trials >= 20 ? "evolution" : "random";
         const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
@@ -784,7 +867,6 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(pred, "calibration", num(cal, "elapsed_s"));
         cJSON_AddNumberToObject(pred, "proxy_scoring", proxy_pred);
         cJSON_AddNumberToObject(pred, "trials", trials_pred);
-        cJSON_AddNumberToObject(pred, "retrain_check", fit_s);
         const double setup_h = num(cal, "retrain_first_step_s") - sh;
         cJSON_AddNumberToObject(pred, "retraining",
                                 (double)st_heavy * sh * 1.02 + num(cal, "test_eval_s") +
@@ -1040,111 +1122,99 @@ static int auto_main(int argc, char **argv) {
             goto done;
         }
         /* the step count (the cosine schedule spans these steps): the plan's for this
-         * architecture's multiply-adds, unless the machine's speed now, measured on the winner
-         * itself, and the time left put the plan's end more than 4 % of the budget away from the
-         * budget's; then it is fitted to the time left (docs/AUTO.md, "Keeping the budget").
-         * Either way the count is recorded (retrain_fit) before the first step, so that a resume
-         * retrains exactly as the run it continues (a checkpoint holds the same count) */
+         * architecture's multiply-adds, refitted while it trains from the throughput it sees
+         * (on_refit; docs/AUTO.md, "Keeping the budget"). The plan's count and every refit are
+         * recorded (retrain_fit) before they apply, so that a resume retrains exactly as the
+         * run it continues (nasc_train replays the recorded refits; a checkpoint holds them) */
         double step_s;
         const int64_t planned_steps = retrain_steps(cal, plan, mc.macs, &step_s);
         const double spe = num(plan, "retrain_steps_per_epoch");
         cJSON *rfit = phase_get(&s, "retrain_fit");
         if (!rfit) {
-            const double tf = elapsed(&s);
             cJSON *f = cJSON_CreateObject();
             cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
-            int64_t steps = planned_steps;
-            bool refit = false;
-            /* with the speeds fixed by the test hook the plan's count is kept: the clock would
-             * make the count, and the test's result, depend on the machine's load */
-            if (!cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed"))) {
-                double each = 0.01 * s.budget;
-                each = each < 1.5 ? 1.5 : (each > 8.0 ? 8.0 : each);
-                nasc_train_fit fit;
-                if ((st = measure(arch, &rn, train, test, &tc, seed, each, &fit, NULL, &err)) !=
-                    NASC_OK) {
-                    cJSON_Delete(f);
-                    rc = cli_fail(st, &err, false);
-                    goto done;
-                }
-                const double setup = fit.first_step_seconds > fit.step_seconds
-                                         ? fit.first_step_seconds - fit.step_seconds
-                                         : 0.0;
-                /* the time left for the training and the test evaluation */
-                const double avail = s.budget - elapsed(&s) - num(plan, "reserve_s");
-                const double pred =
-                    (double)planned_steps * 1.02 * fit.step_seconds + fit.eval_seconds + setup;
-                cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
-                cJSON_AddNumberToObject(f, "test_eval_s", fit.eval_seconds);
-                cJSON_AddNumberToObject(f, "available_s", avail);
-                cJSON_AddNumberToObject(f, "planned_would_take_s", pred);
-                if (fabs(pred - avail) > 0.04 * s.budget && fit.step_seconds > 0.0) {
-                    const double n =
-                        floor((avail - fit.eval_seconds - setup) / (1.02 * fit.step_seconds));
-                    steps = n < 1.0 ? 1 : (n > 1e9 ? (int64_t)1e9 : (int64_t)n);
-                    refit = true;
-                    step_s = fit.step_seconds;
-                }
-            }
-            cJSON_AddNumberToObject(f, "steps", (double)steps);
-            cJSON_AddBoolToObject(f, "refit", refit);
-            if ((st = phase_done(&s, "retrain_fit", f, tf, &err)) != NASC_OK) {
+            cJSON_AddNumberToObject(f, "steps", (double)planned_steps);
+            cJSON_AddArrayToObject(f, "refits");
+            if ((st = phase_done(&s, "retrain_fit", f, elapsed(&s), &err)) != NASC_OK) {
                 rc = cli_fail(st, &err, false);
                 goto done;
             }
             rfit = phase_get(&s, "retrain_fit");
-            if (refit && !quiet)
-                fprintf(stderr,
-                        "nasc auto: the plan's %lld steps would take %.0f s at this machine's "
-                        "speed now (%.1f ms a step), %.0f s are left: refitted to %lld steps\n",
-                        (long long)planned_steps, num(rfit, "planned_would_take_s"),
-                        num(rfit, "step_ms"), num(rfit, "available_s"), (long long)steps);
         }
         tc.steps = (int64_t)num(rfit, "steps");
-        if (cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")))
-            step_s = num(rfit, "step_ms") / 1e3;
+        /* the recorded refits, replayed */
+        const cJSON *rlist = cJSON_GetObjectItem(rfit, "refits");
+        nasc_train_refit refits[NASC_TRAIN_MAX_REFITS];
+        int n_refits = 0;
+        int64_t cur_steps = tc.steps;
+        for (const cJSON *it = rlist ? rlist->child : NULL; it && n_refits < NASC_TRAIN_MAX_REFITS;
+             it = it->next) {
+            refits[n_refits] = (nasc_train_refit){.at_step = (int64_t)num(it, "at_step"),
+                                                  .steps = (int64_t)num(it, "steps")};
+            cur_steps = refits[n_refits++].steps;
+        }
+        tc.refits = refits;
+        tc.n_refits = n_refits;
+        tc.refit = on_refit;
         tc.epochs = (int)ceil((double)tc.steps / spe);
         const bool resumed = access(ckpt, F_OK) == 0;
         if (!quiet)
             fprintf(stderr,
-                    "nasc auto: retraining %s: %lld steps, %.2f epochs (~%.1f ms a step)%s\n", arch,
-                    (long long)tc.steps, (double)tc.steps / spe, step_s * 1e3,
+                    "nasc auto: retraining %s: %lld steps, %.2f epochs (~%.1f ms a step)%s%s\n",
+                    arch, (long long)cur_steps, (double)cur_steps / spe, step_s * 1e3,
+                    n_refits ? " (refits recorded)" : "",
                     resumed ? " (resumed from the checkpoint)" : "");
         char *meta =
             cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, num(plan, "retrain_s"));
         tc.checkpoint = ckpt;
         tc.checkpoint_meta = meta;
         /* a safety stop that leaves room for the test evaluation and the outputs, 3 % past the
-         * budget at most, for when even the recorded steps run late (a machine slower than
-         * measured); the summary says when it fired. Only a run whose budget leaves less than a
-         * quarter of the training (a calibration on a very loaded machine) gets 1.5 times the
-         * training instead: a model late rather than none. (It was 1.5 times the training
-         * whenever that was longer, and so let a run whose speed was overestimated end at 138 %
-         * of its budget, docs/AUTO.md) */
+         * budget at most, for when even the refitted steps run late (a machine that slowed down
+         * after the last check); the summary says when it fired. Only a run whose budget leaves
+         * less than a quarter of the training (a calibration on a very loaded machine) gets 1.5
+         * times the training instead: a model late rather than none */
         const double hard = 1.03 * s.budget - elapsed(&s) - num(cal, "test_eval_s") - 2.0;
-        const double want = (double)tc.steps * step_s;
+        const double want = (double)cur_steps * step_s;
         tc.max_seconds = hard >= 0.25 * want ? hard : 1.5 * want;
-        retrain_ui ui = {&s, tc.steps};
+        retrain_ui ui = {.s = &s, .steps = cur_steps, .spe = (int64_t)spe, .rfit = rfit,
+                         .live = !cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")),
+                         .tail_s = num(cal, "test_eval_s") + num(plan, "reserve_s"),
+                         .step_ref = -1};
+#ifdef NASC_TEST
+        const char *hk = getenv("NASC_TEST_AUTO_REFIT");
+        if (hk && *hk) {
+            ui.hook = true;
+            ui.hook_add = strtoll(hk, NULL, 10);
+        }
+#endif
         nasc_train_result res;
         st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
         cli_progress_end(&s.bar);
+        if (st != NASC_OK && ui.st != NASC_OK) /* the refit's record failed */
+            err = ui.err, st = ui.st;
+        /* the model's metadata with the epochs the refits made */
+        nasc_free(meta);
+        meta = st == NASC_OK ? cli_meta_add_epochs(cli_model_meta(m, &rn, train),
+                                                   (int)ceil((double)ui.steps / spe),
+                                                   num(plan, "retrain_s"))
+                             : NULL;
         if (st == NASC_OK)
-            st = nasc_weights_save(model_path, m, meta, &err);
+            st = meta ? nasc_weights_save(model_path, m, meta, &err) : NASC_ERR_NOMEM;
         nasc_free(meta);
         if (st != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "epochs", (double)tc.steps / spe);
-        cJSON_AddNumberToObject(f, "steps", (double)tc.steps);
+        cJSON_AddNumberToObject(f, "epochs", (double)ui.steps / spe);
+        cJSON_AddNumberToObject(f, "steps", (double)ui.steps);
         cJSON_AddNumberToObject(f, "steps_done", (double)res.steps);
         cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
-        cJSON_AddBoolToObject(f, "refit", cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")));
+        cJSON_AddNumberToObject(f, "refits", cJSON_GetArraySize(cJSON_GetObjectItem(rfit, "refits")));
         cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
         cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
         cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
-        cJSON_AddBoolToObject(f, "stopped_by_time", res.steps < tc.steps);
+        cJSON_AddBoolToObject(f, "stopped_by_time", res.steps < ui.steps);
         const nasc_cost_config cc = {.repeats = 10, .threads = 1};
         if ((st = nasc_model_cost_measure(m, &cc, &mc, &err)) != NASC_OK) {
             cJSON_Delete(f);
@@ -1266,10 +1336,10 @@ static int auto_main(int argc, char **argv) {
         }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
         cJSON_AddNumberToObject(sum, "steps", num(ret, "steps"));
-        /* the retraining fitted to the time left rather than the plan's count (the machine's
-         * speed changed); still a recorded count, so a resume gives the same result */
-        cJSON_AddBoolToObject(sum, "retrain_refit",
-                              cJSON_IsTrue(cJSON_GetObjectItem(ret, "refit")));
+        /* the retraining's step count refitted while it trained (the machine's speed was not
+         * the plan's); each refit recorded, so a resume gives the same result */
+        cJSON_AddNumberToObject(sum, "retrain_refits", num(ret, "refits"));
+        cJSON_AddNumberToObject(sum, "planned_steps", num(ret, "planned_steps"));
         /* the result is a function of the recorded plan unless a safety stop fired */
         const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
         const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));

@@ -143,6 +143,10 @@ fi
 # few trials and epochs; elapsed_s is the time the plan believes is spent before it).
 # The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
 export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=170,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1'
+# The retraining's step count is refitted once by a test hook (NASC_TEST_AUTO_REFIT=N: N more steps
+# after the first step of its second epoch, between the first epoch's checkpoint and the retrain
+# kill), so that a resume has to replay a refit recorded in phases.json but not in the checkpoint.
+export NASC_TEST_AUTO_REFIT=5
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
@@ -151,6 +155,10 @@ grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose 
 [ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
 [ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
 python3 -c "import sys; sys.exit(0 if $(field "$OUT/u/summary.json" "['epochs']") >= 2 else 1)" || fail "the plan retrains for fewer than 2 epochs"
+[ "$(field "$OUT/u/summary.json" "['retrain_refits']")" = 1 ] || fail "the hook's refit is not in the summary"
+python3 -c "import json,sys; j=json.load(open('$OUT/u/summary.json')); sys.exit(0 if j['steps'] == j['planned_steps'] + 5 else 1)" \
+    || fail "the refit did not add the hook's 5 steps"
+grep -q "(test hook)" "$OUT/u.err" || fail "the refit was not announced"
 # the plan fills the budget: its predicted phase times (the declared speeds) sum to within 1 % of it
 python3 - "$OUT/u/summary.json" 300 <<'PY' || fail "the plan's predicted times do not fill the budget"
 import json, sys
@@ -191,7 +199,7 @@ for f in model.nasc model.onnx model.c model.h search.db report.html summary.jso
 done
 grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
 # the same plan, the same result
-for k in "['plan']" "['arch']" "['epochs']" "['val_accuracy_search']" "['test_accuracy']" "['as_planned']"; do
+for k in "['plan']" "['arch']" "['epochs']" "['steps']" "['retrain_refits']" "['val_accuracy_search']" "['test_accuracy']" "['as_planned']"; do
     a=$(field "$OUT/u/summary.json" "$k"); b=$(field "$OUT/r/summary.json" "$k")
     [ "$a" = "$b" ] || fail "summary.json$k: uninterrupted $a, killed and resumed $b"
 done
