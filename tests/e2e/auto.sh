@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/auto.sh NASC OUTDIR [resume|mpi] — `nasc train --time-limit` and `nasc auto` end to end on
+# tests/e2e/auto.sh NASC OUTDIR [resume|mpi|steps] — `nasc train --time-limit` and `nasc auto` end to end on
 # 3% of Fashion-MNIST:
 #   default: train --time-limit fits its epochs and reproduces with --epochs (same test accuracy,
 #            bit-identical weights); auto --time-budget 40s: exit 0, summary.json fields, the
@@ -9,12 +9,34 @@
 #            ends with the model (byte-identical) and the summary accuracies of an uninterrupted
 #            run.
 #   mpi:     mpirun -n 3 nasc auto gives the model and accuracies of nasc auto --workers 2.
+#   steps:   nasc train --steps N (fast).
 set -uo pipefail
 NASC=$1; OUT=$2; MODE=${3:-plain}
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
 rm -rf "$OUT"; mkdir -p "$OUT"
 fail() { echo "FAIL: $*"; exit 1; }
 field() { python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d'+sys.argv[1]))" "$2"; }
+
+if [ "$MODE" = steps ]; then
+    # nasc train --steps N: exactly N optimizer steps (the last epoch partial), in the log and the
+    # JSON; its checkpoint records N and a run of another N refuses it; bad values exit 2
+    "$NASC" train --data-fraction 0.03 --steps 20 --threads 1 --quiet --json --log-steps "$OUT/s.log" \
+        --checkpoint "$OUT/s.ckpt" --out "$OUT/s.nasc" > "$OUT/s.json" || fail "train --steps"
+    [ "$(field "$OUT/s.json" "['steps']")" = 20 ] || fail "--steps 20: $(field "$OUT/s.json" "['steps']") steps"
+    [ "$(wc -l < "$OUT/s.log")" = 20 ] || fail "--steps 20: $(wc -l < "$OUT/s.log") logged steps"
+    # 1,800 images, batch 128: 14 steps an epoch, so 20 steps are 2 epochs, the second partial
+    [ "$(field "$OUT/s.json" "['epochs']")" = 2 ] || fail "--steps 20: $(field "$OUT/s.json" "['epochs']") epochs"
+    [ -f "$OUT/s.ckpt" ] || fail "no checkpoint"
+    "$NASC" train --data-fraction 0.03 --steps 21 --threads 1 --quiet --checkpoint "$OUT/s.ckpt" 2> "$OUT/s2.err"
+    [ $? = 2 ] || fail "a checkpoint of 20 steps resumed by --steps 21"
+    grep -q steps "$OUT/s2.err" || fail "the refusal does not name steps"
+    for bad in 0 -3 x; do
+        "$NASC" train --steps "$bad" 2> /dev/null; [ $? = 2 ] || fail "--steps $bad: not exit 2"
+    done
+    "$NASC" train --steps 5 --time-limit 10s 2> /dev/null; [ $? = 2 ] || fail "--steps with --time-limit: not exit 2"
+    echo ok
+    exit 0
+fi
 
 if [ "$MODE" = plain ]; then
     # --time-limit: the epochs chosen are recorded; --epochs N reproduces the run bit for bit
