@@ -67,6 +67,24 @@
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_"    \
     "3x3~2|"
 
+/* The no-search plan's cells, best first by NB201's CIFAR-10 validation accuracy after 12 epochs
+ * (data/nb201.csv), each the best of its cost there (the table's (train time, 12-epoch accuracy)
+ * front): the prior (84.89 %, 4 convolutions and a 1x1), 3 convolutions (84.53 %), 2 (83.74 %),
+ * one and a 1x1 (83.00 %), one (80.94 %). The plan retrains the first that gets at least
+ * AUTO_MIN_EPOCHS epochs in the retraining window, else the one that gets the most (docs/AUTO.md,
+ * "Which cell without a search") */
+static const char *const auto_ladder[] = {
+    AUTO_PRIOR_ARCH,
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+    "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|nor_conv_3x3~1|skip_connect~2|",
+    "|nor_conv_3x3~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
+    "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+};
+#define AUTO_LADDER_N ((int)(sizeof auto_ladder / sizeof *auto_ladder))
+/* below this many retraining epochs accuracy still climbs steeply with epochs (Fashion-MNIST, the
+ * 3-minute runs of docs/AUTO.md): a cheaper cell with more epochs wins over a better one */
+#define AUTO_MIN_EPOCHS 4.0
+
 typedef struct auto_state {
     char dir[512];
     double budget;       /* seconds */
@@ -391,6 +409,7 @@ typedef struct auto_calib {
     double light_epoch_s, heavy_epoch_s, test_eval_s;  /* retraining size: lightest / heaviest */
     double light_macs, heavy_macs;                     /* their multiply-adds (batch 1) */
     double search_first_s, heavy_first_s; /* a fresh run's first step (set-up, cold caches) */
+    double cnn_epoch_s; /* the baseline CNN's epoch (budgets of 2 minutes and more; else 0) */
     char msg[sizeof(nasc_err){0}.msg + 8];
 } auto_calib;
 
@@ -400,8 +419,8 @@ static nasc_status measure(const char *arch, const cli_net_opts *net, const nasc
                            const nasc_dataset *eval, const nasc_train_config *tc, uint64_t seed,
                            double each, nasc_train_fit *fit, double *macs, nasc_err *err) {
     nasc_model *probe = NULL;
-    nasc_status st = cli_model_build("nb201", arch, net, train->c, train->h, train->w,
-                                     train->n_classes, seed, &probe, err);
+    nasc_status st = cli_model_build(arch ? "nb201" : NULL, arch, net, train->c, train->h,
+                                     train->w, train->n_classes, seed, &probe, err);
     if (st == NASC_OK && macs) {
         nasc_model_cost mc;
         st = nasc_model_cost_measure(probe, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
@@ -461,6 +480,12 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
                          &e2);
             out->light_epoch_s = f.epoch_seconds;
         }
+        /* the baseline CNN, what the plan compares its cell with (not chosen by it) */
+        if (st == NASC_OK && s->budget >= 120.0) {
+            const cli_net_opts cnn = {.width = 1.0f};
+            st = measure(NULL, &cnn, train, NULL, tc, seed, each, &f, NULL, &e2);
+            out->cnn_epoch_s = f.epoch_seconds;
+        }
         out->st = st;
         snprintf(out->msg, sizeof out->msg, "%s", e2.msg);
         ssize_t w = write(fds[1], out, sizeof *out);
@@ -488,6 +513,21 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
         return cli_exit_code(out->st, false);
     }
     return CLI_OK;
+}
+
+/* The multiply-adds (batch 1) of an NB201 cell's network at size net, into *macs. */
+static nasc_status arch_macs(const char *arch, const cli_net_opts *net, const nasc_dataset *train,
+                             uint64_t seed, double *macs, nasc_err *err) {
+    nasc_model *m = NULL;
+    nasc_model_cost mc;
+    nasc_status st = cli_model_build("nb201", arch, net, train->c, train->h, train->w,
+                                     train->n_classes, seed, &m, err);
+    if (st == NASC_OK &&
+        (st = nasc_model_cost_measure(m, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
+                                      err)) == NASC_OK)
+        *macs = mc.macs;
+    nasc_model_free(m);
+    return st;
 }
 
 /* The retraining of an architecture of `macs` multiply-adds, in optimizer steps: a function of
@@ -727,6 +767,7 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "test_eval_s", c.test_eval_s);
         cJSON_AddNumberToObject(f, "first_step_s", c.search_first_s);
         cJSON_AddNumberToObject(f, "retrain_first_step_s", c.heavy_first_s);
+        cJSON_AddNumberToObject(f, "baseline_cnn_epoch_s", c.cnn_epoch_s);
         /* loading the training split: what each experiment (the search's, the proxy's) pays
          * once when it opens */
         cJSON_AddNumberToObject(f, "data_s", s.data_s);
@@ -850,14 +891,61 @@ static int auto_main(int argc, char **argv) {
                 cJSON_AddNumberToObject(plan, "pool", pool);
             }
         } else {
-            /* no search: --arch, or the prior cell */
-            cJSON_AddStringToObject(plan, "arch", arch_opt ? arch_opt : AUTO_PRIOR_ARCH);
             cJSON_AddNumberToObject(plan, "ask_ahead", 0);
         }
         cJSON_AddNumberToObject(plan, "search_s", proxy_pred + trials_pred);
         cJSON_AddNumberToObject(plan, "retrain_s", retrain_s);
         cJSON_AddNumberToObject(plan, "retrain_steps_per_epoch", spe);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
+        /* no search: --arch, or the ladder's first cell that gets AUTO_MIN_EPOCHS epochs (else
+         * the one that gets the most), compared with the baseline CNN in the same window */
+        bool cnn_may_win = false;
+        if (!search) {
+            const char *cell = arch_opt;
+            double most = -1.0, cell_epochs = 0.0;
+            cJSON *lad = arch_opt ? NULL : cJSON_AddArrayToObject(plan, "cells_considered");
+            for (int i = 0; i < (arch_opt ? 1 : AUTO_LADDER_N); i++) {
+                const char *a = arch_opt ? arch_opt : auto_ladder[i];
+                double macs = 0.0, x;
+                if ((st = arch_macs(a, &rn, train, seed, &macs, &err)) != NASC_OK) {
+                    cJSON_Delete(plan);
+                    rc = cli_fail(st, &err, false);
+                    goto done;
+                }
+                const double ep = (double)retrain_steps(cal, plan, macs, &x) / spe;
+                if (lad) {
+                    cJSON *c = cJSON_CreateObject();
+                    cJSON_AddStringToObject(c, "arch", a);
+                    cJSON_AddNumberToObject(c, "macs", macs);
+                    cJSON_AddNumberToObject(c, "epochs", ep);
+                    cJSON_AddItemToArray(lad, c);
+                }
+                if (arch_opt || (!cell && ep >= AUTO_MIN_EPOCHS)) {
+                    cell = a;
+                    cell_epochs = ep;
+                }
+                if (!cell && ep > most) {
+                    most = ep;
+                    cell_epochs = ep;
+                }
+            }
+            if (!cell) /* none gets AUTO_MIN_EPOCHS: the one that gets the most */
+                for (int i = 0; i < AUTO_LADDER_N; i++)
+                    if (num(cJSON_GetArrayItem(lad, i), "epochs") == most) {
+                        cell = auto_ladder[i];
+                        break;
+                    }
+            cJSON_AddStringToObject(plan, "arch", cell);
+            cJSON_AddNumberToObject(plan, "cell_epochs", cell_epochs);
+            const double cnn_epoch = num(cal, "baseline_cnn_epoch_s");
+            if (cnn_epoch > 0.0) {
+                const double cnn_epochs =
+                    (retrain_s - num(cal, "test_eval_s")) / (1.02 * cnn_epoch);
+                cnn_may_win = cnn_epochs > cell_epochs && cell_epochs < AUTO_MIN_EPOCHS;
+                cJSON_AddNumberToObject(plan, "baseline_cnn_epochs", cnn_epochs);
+                cJSON_AddBoolToObject(plan, "baseline_cnn_may_win", cnn_may_win);
+            }
+        }
         double sl, sh;
         const int64_t st_light = retrain_steps(cal, plan, num(cal, "retrain_light_macs"), &sl);
         const int64_t st_heavy = retrain_steps(cal, plan, num(cal, "retrain_heavy_macs"), &sh);
@@ -905,12 +993,28 @@ static int auto_main(int argc, char **argv) {
                                       : "too few trials for a model-based or evolutionary "
                                         "strategy",
                          prune ? " and the pruned pool" : "");
-            else
-                snprintf(body, sizeof body, "  no search: %s; retraining %s for the whole budget\n",
+            else {
+                char cnn[400] = "";
+                if (cJSON_IsNumber(cJSON_GetObjectItem(plan, "baseline_cnn_epochs")))
+                    snprintf(cnn, sizeof cnn,
+                             "  baseline CNN: would train %.2f epochs in the same window%s\n",
+                             num(plan, "baseline_cnn_epochs"),
+                             cnn_may_win ? "; WARNING: no cell gets " "4 epochs at this budget, "
+                                           "and the baseline CNN, which gets more, may well beat "
+                                           "the designed network (docs/AUTO.md)"
+                                         : "");
+                snprintf(body, sizeof body,
+                         "  no search: %s; retraining %s for the whole budget (%.2f epochs)\n%s",
                          arch_opt ? "--arch given"
                                   : "a search would leave the retraining fewer than 5 epochs "
                                     "(its half), where epochs matter more than the cell",
-                         arch_opt ? "it" : "the prior cell (NB201's best at 12 epochs)");
+                         arch_opt ? "it"
+                         : !strcmp(str(plan, "arch"), AUTO_PRIOR_ARCH)
+                             ? "the prior cell (NB201's best at 12 epochs)"
+                             : "a cheaper cell than the prior (the dearest of NB201's best-for-"
+                               "their-cost cells that gets 4 epochs here, else the cheapest)",
+                         num(plan, "cell_epochs"), cnn);
+            }
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"

@@ -189,9 +189,27 @@ print('plan: predicted %.1f s of a %.0f s budget %s' % (t, b, p))
 sys.exit(0 if 0.99 * b <= t <= b else 1)
 PY
 # a budget too small for a search to pay: no search, the prior cell retrained for the whole budget
-NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1' \
+# (the baseline CNN declared at 2 s an epoch: it gets more epochs than any cell, and the plan says
+# it may beat the result)
+NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1,baseline_cnn_epoch_s=2' \
     "$NASC" auto --time-budget 60s --data-fraction 0.01 --threads 1 --out "$OUT/n" > "$OUT/n.txt" 2> "$OUT/n.err" || { cat "$OUT/n.err"; fail "no-search run"; }
 grep -q "no search: a search would leave the retraining fewer than 5 epochs" "$OUT/n.err" || { cat "$OUT/n.err"; fail "the small plan searched"; }
+grep -q "WARNING: no cell gets 4 epochs" "$OUT/n.err" || fail "the plan does not say the baseline CNN may win"
+[ "$(field "$OUT/n/summary.json" "['plan']['baseline_cnn_may_win']")" = True ] || fail "plan.baseline_cnn_may_win"
+# without a search the cell is chosen by the epochs it gets: with the dearest cell at 40 s an epoch
+# and the lightest at 5 s, the prior gets fewer than 4 epochs and a cheaper cell of the ladder is
+# retrained, the first (best by NB201's 12-epoch accuracy) that gets 4
+NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=5,retrain_heavy_epoch_s=40,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1,baseline_cnn_epoch_s=20' \
+    "$NASC" auto --time-budget 150s --data-fraction 0.01 --threads 1 --out "$OUT/c" > "$OUT/c.txt" 2> "$OUT/c.err" || { cat "$OUT/c.err"; fail "ladder run"; }
+python3 - "$OUT/c/summary.json" <<'PY' || fail "the no-search plan did not choose its cell by the epochs it gets"
+import json, sys
+d = json.load(open(sys.argv[1])); p = d['plan']; cells = p['cells_considered']
+first = next(c for c in cells if c['epochs'] >= 4)
+print('ladder:', [(round(c['epochs'], 2), c['macs']) for c in cells], '->', p['arch'], p['cell_epochs'])
+ok = (not p['with_search'] and cells[0]['epochs'] < 4 and p['arch'] == first['arch'] == d['arch']
+      and p['arch'] != cells[0]['arch'] and p['baseline_cnn_may_win'] is False)
+sys.exit(0 if ok else 1)
+PY
 [ "$(field "$OUT/n/summary.json" "['plan']['with_search']")" = False ] || fail "plan.with_search"
 [ "$(field "$OUT/n/summary.json" "['arch']")" = "$(field "$OUT/n/summary.json" "['plan']['arch']")" ] || fail "not the plan's cell"
 [ -e "$OUT/n/search.db" ] && fail "a search.db without a search"
