@@ -240,7 +240,10 @@ typedef struct retrain_ui {
 static const double refit_at[] = {0.03, 0.08, 0.15, 0.25, 0.4, 0.55, 0.7, 0.85, 0.93};
 #define AUTO_REFIT_MIN_STEPS 8
 #define AUTO_REFIT_WARMUP 3   /* steps of a fresh process not measured (graph, caches) */
-#define AUTO_REFIT_TOL 0.015  /* of the budget: a predicted end this far off is refitted */
+/* a predicted end more than this fraction of the budget, and of the time left, off is refitted
+ * (the second keeps a noisy window early in the run from moving the count back and forth) */
+#define AUTO_REFIT_TOL 0.015
+#define AUTO_REFIT_TOL_LEFT 0.05
 
 /* nasc_train_config.refit for the retraining (docs/AUTO.md, "Keeping the budget"): at the
  * checks, the steps left are timed at the throughput of the steps since the last check (the
@@ -280,7 +283,10 @@ static int64_t on_refit(const nasc_train_event *ev, void *user) {
         u->step_ref = done;
         const double left = s->budget - elapsed(s) - u->tail_s; /* for the steps left */
         const double pred = (double)(u->steps - done) * step_s;
-        if (fabs(pred - left) <= AUTO_REFIT_TOL * s->budget || step_s <= 0.0)
+        const double tol = AUTO_REFIT_TOL * s->budget > AUTO_REFIT_TOL_LEFT * left
+                               ? AUTO_REFIT_TOL * s->budget
+                               : AUTO_REFIT_TOL_LEFT * left;
+        if (fabs(pred - left) <= tol || step_s <= 0.0)
             return 0;
         const double more = floor(left / step_s);
         want = done + (more >= 1.0 ? (more < 1e9 ? (int64_t)more : (int64_t)1e9) : 1);
