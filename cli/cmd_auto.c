@@ -227,7 +227,9 @@ typedef struct retrain_ui {
     bool live;     /* refit from the throughput (off with the test hook's declared speeds) */
     int64_t hook_add; /* test hook NASC_TEST_AUTO_REFIT=N: after spe + 1 steps, N more steps */
     bool hook;
-    double tail_s; /* what follows the training: the test evaluation and the reserve */
+    double tail_s; /* what follows the training besides the test evaluation: half the reserve */
+    double eval_per_step; /* the test evaluation's time in steps of the same network: the
+                           * calibrated evaluation over the calibrated step of the dearest cell */
     double t_ref;  /* cli_now() at the start of the measuring window */
     int64_t step_ref; /* steps done then (< 0: not started) */
     int check;        /* checks made */
@@ -275,14 +277,22 @@ static int64_t on_refit(const nasc_train_event *ev, void *user) {
             return 0;
         }
         const int64_t n = done - u->step_ref;
-        const double window = (u->check ? AUTO_REFIT_EVERY : AUTO_REFIT_FIRST) * s->budget;
+        /* later windows shrink toward the end (a quarter of the time left, at least 2 % of the
+         * budget): the last window's speed decides how close the end comes */
+        const double left0 = s->budget - elapsed(s) - u->tail_s;
+        double window = (u->check ? AUTO_REFIT_EVERY : AUTO_REFIT_FIRST) * s->budget;
+        if (u->check && 0.25 * left0 < window)
+            window = 0.25 * left0 > 0.02 * s->budget ? 0.25 * left0 : 0.02 * s->budget;
         if (n < AUTO_REFIT_MIN_STEPS || now - u->t_ref < window || done >= u->steps)
             return 0;
         u->check++;
         step_s = (now - u->t_ref) / (double)n;
         u->t_ref = now;
         u->step_ref = done;
-        const double left = s->budget - elapsed(s) - u->tail_s; /* for the steps left */
+        /* the time left for the steps left: the test evaluation at this speed and this
+         * network's size (the calibration timed the dearest cell's, on a machine whose load
+         * has changed since: 3-minute run 2 planned 14.8 s for it) */
+        const double left = s->budget - elapsed(s) - u->tail_s - u->eval_per_step * step_s;
         const double pred = (double)(u->steps - done) * step_s;
         const double tol = AUTO_REFIT_TOL * s->budget > AUTO_REFIT_TOL_LEFT * left
                                ? AUTO_REFIT_TOL * s->budget
@@ -1289,10 +1299,14 @@ static int auto_main(int argc, char **argv) {
         tc.max_seconds = hard >= 0.25 * want ? hard : 1.5 * want;
         retrain_ui ui = {.s = &s, .steps = cur_steps, .spe = (int64_t)spe, .rfit = rfit,
                          .live = !cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")),
-                         /* the test evaluation and half the reserve (the outputs took well
-                          * under a second in the 3-minute runs; the rest of the reserve is the
-                          * margin for a refit's error), so the run ends at about 99 % */
-                         .tail_s = num(cal, "test_eval_s") + 0.5 * num(plan, "reserve_s"),
+                         /* half the reserve (the outputs took well under a second in the
+                          * 3-minute runs; the rest of the reserve is the margin for a refit's
+                          * error), so the run ends at about 99 % */
+                         .tail_s = 0.5 * num(plan, "reserve_s"),
+                         .eval_per_step = num(cal, "retrain_heavy_epoch_s") > 0.0
+                                              ? num(cal, "test_eval_s") /
+                                                    (num(cal, "retrain_heavy_epoch_s") / spe)
+                                              : 0.0,
                          .step_ref = -1};
 #ifdef NASC_TEST
         const char *hk = getenv("NASC_TEST_AUTO_REFIT");
