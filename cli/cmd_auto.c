@@ -67,6 +67,24 @@
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_"    \
     "3x3~2|"
 
+/* The no-search plan's cells, best first by NB201's CIFAR-10 validation accuracy after 12 epochs
+ * (data/nb201.csv), each the best of its cost there (the table's (train time, 12-epoch accuracy)
+ * front): the prior (84.89 %, 4 convolutions and a 1x1), 3 convolutions (84.53 %), 2 (83.74 %),
+ * one and a 1x1 (83.00 %), one (80.94 %). The plan retrains the first that gets at least
+ * AUTO_MIN_EPOCHS epochs in the retraining window, else the one that gets the most (docs/AUTO.md,
+ * "Which cell without a search") */
+static const char *const auto_ladder[] = {
+    AUTO_PRIOR_ARCH,
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+    "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|nor_conv_3x3~1|skip_connect~2|",
+    "|nor_conv_3x3~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
+    "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+};
+#define AUTO_LADDER_N ((int)(sizeof auto_ladder / sizeof *auto_ladder))
+/* below this many retraining epochs accuracy still climbs steeply with epochs (Fashion-MNIST, the
+ * 3-minute runs of docs/AUTO.md): a cheaper cell with more epochs wins over a better one */
+#define AUTO_MIN_EPOCHS 4.0
+
 typedef struct auto_state {
     char dir[512];
     double budget;       /* seconds */
@@ -203,11 +221,115 @@ static void on_search(const nasc_search_progress *p, void *user) {
 
 typedef struct retrain_ui {
     auto_state *s;
-    int64_t steps; /* the run's */
+    int64_t steps; /* the run's, refits included */
+    int64_t spe;   /* steps per epoch */
+    cJSON *rfit;   /* phases.json's retrain_fit (its refits are appended before they apply) */
+    bool live;     /* refit from the throughput (off with the test hook's declared speeds) */
+    int64_t hook_add; /* test hook NASC_TEST_AUTO_REFIT=N: after spe + 1 steps, N more steps */
+    bool hook;
+    double tail_s; /* what follows the training besides the test evaluation: half the reserve */
+    double eval_per_step; /* the test evaluation's time in steps of the same network: the
+                           * calibrated evaluation over the calibrated step of the dearest cell */
+    double t_ref;  /* cli_now() at the start of the measuring window */
+    int64_t step_ref; /* steps done then (< 0: not started) */
+    int check;        /* checks made */
+    nasc_status st;   /* a failed record write (the run stops) */
+    nasc_err err;
 } retrain_ui;
+
+/* When to check the retraining's throughput: after AUTO_REFIT_FIRST of the budget of its
+ * training, then every AUTO_REFIT_EVERY of it, over at least AUTO_REFIT_MIN_STEPS steps since the
+ * last check (windows of time, not of steps: a window of a few steps measured a burst of the
+ * machine's load, and fractions of a count that the refits move let checks follow each other
+ * 8 steps apart, docs/AUTO.md) */
+#define AUTO_REFIT_FIRST 0.03
+#define AUTO_REFIT_EVERY 0.08
+#define AUTO_REFIT_MIN_STEPS 8
+#define AUTO_REFIT_WARMUP 3   /* steps of a fresh process not measured (graph, caches) */
+/* a predicted end more than this fraction of the budget, and of the time left, off is refitted
+ * (the second keeps a noisy window early in the run from moving the count back and forth) */
+#define AUTO_REFIT_TOL 0.015
+#define AUTO_REFIT_TOL_LEFT 0.05
+
+/* nasc_train_config.refit for the retraining (docs/AUTO.md, "Keeping the budget"): at the
+ * checks, the steps left are timed at the throughput of the steps since the last check (the
+ * wall clock: checkpoints and loader restarts included); when the predicted end of the run (the
+ * steps left, the test evaluation, the reserve) is more than AUTO_REFIT_TOL of the budget away
+ * from the budget, the count is refitted so that it ends there, and nasc_train re-anchors the
+ * cosine at this step. The refit is recorded in phases.json (retrain_fit.refits) before it
+ * applies, so a resume replays it (nasc_train_config.refits). */
+static int64_t on_refit(const nasc_train_event *ev, void *user) {
+    retrain_ui *u = user;
+    if (u->st != NASC_OK)
+        return 0;
+    auto_state *s = u->s;
+    const int64_t done = ev->global_step + 1;
+    int64_t want = 0;
+    double step_s = 0.0;
+    if (u->hook) {
+        if (done == u->spe + 1 && u->steps + u->hook_add > done)
+            want = u->steps + u->hook_add;
+    } else if (u->live) {
+        const double now = cli_now();
+        if (u->step_ref < 0 || done <= AUTO_REFIT_WARMUP) {
+            u->t_ref = now;
+            u->step_ref = done;
+            return 0;
+        }
+        const int64_t n = done - u->step_ref;
+        /* later windows shrink toward the end (a quarter of the time left, at least 2 % of the
+         * budget): the last window's speed decides how close the end comes */
+        const double left0 = s->budget - elapsed(s) - u->tail_s;
+        double window = (u->check ? AUTO_REFIT_EVERY : AUTO_REFIT_FIRST) * s->budget;
+        if (u->check && 0.25 * left0 < window)
+            window = 0.25 * left0 > 0.02 * s->budget ? 0.25 * left0 : 0.02 * s->budget;
+        if (n < AUTO_REFIT_MIN_STEPS || now - u->t_ref < window || done >= u->steps)
+            return 0;
+        u->check++;
+        step_s = (now - u->t_ref) / (double)n;
+        u->t_ref = now;
+        u->step_ref = done;
+        /* the time left for the steps left: the test evaluation at this speed and this
+         * network's size (the calibration timed the dearest cell's, on a machine whose load
+         * has changed since: 3-minute run 2 planned 14.8 s for it) */
+        const double left = s->budget - elapsed(s) - u->tail_s - u->eval_per_step * step_s;
+        const double pred = (double)(u->steps - done) * step_s;
+        const double tol = AUTO_REFIT_TOL * s->budget > AUTO_REFIT_TOL_LEFT * left
+                               ? AUTO_REFIT_TOL * s->budget
+                               : AUTO_REFIT_TOL_LEFT * left;
+        if (fabs(pred - left) <= tol || step_s <= 0.0)
+            return 0;
+        const double more = floor(left / step_s);
+        want = done + (more >= 1.0 ? (more < 1e9 ? (int64_t)more : (int64_t)1e9) : 1);
+    }
+    if (want <= 0 || want == u->steps)
+        return 0;
+    cJSON *refits = cJSON_GetObjectItem(u->rfit, "refits");
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "at_step", (double)done);
+    cJSON_AddNumberToObject(r, "steps", (double)want);
+    cJSON_AddNumberToObject(r, "was", (double)u->steps);
+    cJSON_AddNumberToObject(r, "step_ms", step_s * 1e3);
+    cJSON_AddNumberToObject(r, "elapsed_s", elapsed(s));
+    cJSON_AddItemToArray(refits, r);
+    if ((u->st = json_write(s, "phases.json", s->phases, &u->err)) != NASC_OK)
+        return 0;
+    if (!s->quiet) {
+        cli_progress_end(&s->bar);
+        fprintf(stderr,
+                "nasc auto: retraining at step %lld: %s%.1f ms a step, %.0f s of the budget "
+                "left: %lld steps refitted to %lld\n",
+                (long long)done, u->hook ? "(test hook) " : "", step_s * 1e3,
+                s->budget - elapsed(s), (long long)u->steps, (long long)want);
+    }
+    u->steps = want;
+    return want;
+}
 
 static bool on_train(const nasc_train_event *ev, void *user) {
     retrain_ui *u = user;
+    if (u->st != NASC_OK)
+        return false; /* the refit's record could not be written */
     char what[200];
     snprintf(what, sizeof what, "epoch %d/%d loss %.4f", ev->epoch + 1, ev->epochs,
              (double)ev->avg_loss);
@@ -304,6 +426,7 @@ typedef struct auto_calib {
     double light_epoch_s, heavy_epoch_s, test_eval_s;  /* retraining size: lightest / heaviest */
     double light_macs, heavy_macs;                     /* their multiply-adds (batch 1) */
     double search_first_s, heavy_first_s; /* a fresh run's first step (set-up, cold caches) */
+    double cnn_epoch_s; /* the baseline CNN's epoch (budgets of 2 minutes and more; else 0) */
     char msg[sizeof(nasc_err){0}.msg + 8];
 } auto_calib;
 
@@ -313,8 +436,8 @@ static nasc_status measure(const char *arch, const cli_net_opts *net, const nasc
                            const nasc_dataset *eval, const nasc_train_config *tc, uint64_t seed,
                            double each, nasc_train_fit *fit, double *macs, nasc_err *err) {
     nasc_model *probe = NULL;
-    nasc_status st = cli_model_build("nb201", arch, net, train->c, train->h, train->w,
-                                     train->n_classes, seed, &probe, err);
+    nasc_status st = cli_model_build(arch ? "nb201" : NULL, arch, net, train->c, train->h,
+                                     train->w, train->n_classes, seed, &probe, err);
     if (st == NASC_OK && macs) {
         nasc_model_cost mc;
         st = nasc_model_cost_measure(probe, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
@@ -374,6 +497,12 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
                          &e2);
             out->light_epoch_s = f.epoch_seconds;
         }
+        /* the baseline CNN, what the plan compares its cell with (not chosen by it) */
+        if (st == NASC_OK && s->budget >= 120.0) {
+            const cli_net_opts cnn = {.width = 1.0f};
+            st = measure(NULL, &cnn, train, NULL, tc, seed, each, &f, NULL, &e2);
+            out->cnn_epoch_s = f.epoch_seconds;
+        }
         out->st = st;
         snprintf(out->msg, sizeof out->msg, "%s", e2.msg);
         ssize_t w = write(fds[1], out, sizeof *out);
@@ -401,6 +530,21 @@ static int calibrate(const auto_state *s, const nasc_dataset *tr, const nasc_dat
         return cli_exit_code(out->st, false);
     }
     return CLI_OK;
+}
+
+/* The multiply-adds (batch 1) of an NB201 cell's network at size net, into *macs. */
+static nasc_status arch_macs(const char *arch, const cli_net_opts *net, const nasc_dataset *train,
+                             uint64_t seed, double *macs, nasc_err *err) {
+    nasc_model *m = NULL;
+    nasc_model_cost mc;
+    nasc_status st = cli_model_build("nb201", arch, net, train->c, train->h, train->w,
+                                     train->n_classes, seed, &m, err);
+    if (st == NASC_OK &&
+        (st = nasc_model_cost_measure(m, &(nasc_cost_config){.repeats = -1, .threads = 1}, &mc,
+                                      err)) == NASC_OK)
+        *macs = mc.macs;
+    nasc_model_free(m);
+    return st;
 }
 
 /* The retraining of an architecture of `macs` multiply-adds, in optimizer steps: a function of
@@ -640,6 +784,7 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(f, "test_eval_s", c.test_eval_s);
         cJSON_AddNumberToObject(f, "first_step_s", c.search_first_s);
         cJSON_AddNumberToObject(f, "retrain_first_step_s", c.heavy_first_s);
+        cJSON_AddNumberToObject(f, "baseline_cnn_epoch_s", c.cnn_epoch_s);
         /* loading the training split: what each experiment (the search's, the proxy's) pays
          * once when it opens */
         cJSON_AddNumberToObject(f, "data_s", s.data_s);
@@ -735,13 +880,9 @@ static int auto_main(int argc, char **argv) {
         }
         const double proxy_pred = prune ? data_s + proxy_cells * proxy_cell_s : 0.0;
         const double trials_pred = search ? data_s + (double)rounds * per_trial : 0.0;
-        /* the check of the retraining's speed at its start (a measurement of the winner: 1 %
-         * of the budget, 1.5-8 s, and its first step), then the retraining gets the rest, what
-         * the search's rounding left included */
-        double fit_s = 0.01 * s.budget;
-        fit_s =
-            (fit_s < 1.5 ? 1.5 : (fit_s > 8.0 ? 8.0 : fit_s)) + num(cal, "retrain_first_step_s");
-        double retrain_s = usable - proxy_pred - trials_pred - fit_s;
+        /* the retraining gets the rest, what the search's rounding left included (its step
+         * count is refitted while it trains, from the throughput it sees: on_refit) */
+        double retrain_s = usable - proxy_pred - trials_pred;
         retrain_s = retrain_s > 1.0 ? retrain_s : 1.0;
         const char *strategy = trials >= 20 ? "evolution" : "random";
         const int pool = prune ? (int)(proxy_cells / 5.0) : 0;
@@ -767,14 +908,61 @@ static int auto_main(int argc, char **argv) {
                 cJSON_AddNumberToObject(plan, "pool", pool);
             }
         } else {
-            /* no search: --arch, or the prior cell */
-            cJSON_AddStringToObject(plan, "arch", arch_opt ? arch_opt : AUTO_PRIOR_ARCH);
             cJSON_AddNumberToObject(plan, "ask_ahead", 0);
         }
         cJSON_AddNumberToObject(plan, "search_s", proxy_pred + trials_pred);
         cJSON_AddNumberToObject(plan, "retrain_s", retrain_s);
         cJSON_AddNumberToObject(plan, "retrain_steps_per_epoch", spe);
         cJSON_AddNumberToObject(plan, "reserve_s", reserve);
+        /* no search: --arch, or the ladder's first cell that gets AUTO_MIN_EPOCHS epochs (else
+         * the one that gets the most), compared with the baseline CNN in the same window */
+        bool cnn_may_win = false;
+        if (!search) {
+            const char *cell = arch_opt;
+            double most = -1.0, cell_epochs = 0.0;
+            cJSON *lad = arch_opt ? NULL : cJSON_AddArrayToObject(plan, "cells_considered");
+            for (int i = 0; i < (arch_opt ? 1 : AUTO_LADDER_N); i++) {
+                const char *a = arch_opt ? arch_opt : auto_ladder[i];
+                double macs = 0.0, x;
+                if ((st = arch_macs(a, &rn, train, seed, &macs, &err)) != NASC_OK) {
+                    cJSON_Delete(plan);
+                    rc = cli_fail(st, &err, false);
+                    goto done;
+                }
+                const double ep = (double)retrain_steps(cal, plan, macs, &x) / spe;
+                if (lad) {
+                    cJSON *c = cJSON_CreateObject();
+                    cJSON_AddStringToObject(c, "arch", a);
+                    cJSON_AddNumberToObject(c, "macs", macs);
+                    cJSON_AddNumberToObject(c, "epochs", ep);
+                    cJSON_AddItemToArray(lad, c);
+                }
+                if (arch_opt || (!cell && ep >= AUTO_MIN_EPOCHS)) {
+                    cell = a;
+                    cell_epochs = ep;
+                }
+                if (!cell && ep > most) {
+                    most = ep;
+                    cell_epochs = ep;
+                }
+            }
+            if (!cell) /* none gets AUTO_MIN_EPOCHS: the one that gets the most */
+                for (int i = 0; i < AUTO_LADDER_N; i++)
+                    if (num(cJSON_GetArrayItem(lad, i), "epochs") == most) {
+                        cell = auto_ladder[i];
+                        break;
+                    }
+            cJSON_AddStringToObject(plan, "arch", cell);
+            cJSON_AddNumberToObject(plan, "cell_epochs", cell_epochs);
+            const double cnn_epoch = num(cal, "baseline_cnn_epoch_s");
+            if (cnn_epoch > 0.0) {
+                const double cnn_epochs =
+                    (retrain_s - num(cal, "test_eval_s")) / (1.02 * cnn_epoch);
+                cnn_may_win = cnn_epochs > cell_epochs && cell_epochs < AUTO_MIN_EPOCHS;
+                cJSON_AddNumberToObject(plan, "baseline_cnn_epochs", cnn_epochs);
+                cJSON_AddBoolToObject(plan, "baseline_cnn_may_win", cnn_may_win);
+            }
+        }
         double sl, sh;
         const int64_t st_light = retrain_steps(cal, plan, num(cal, "retrain_light_macs"), &sl);
         const int64_t st_heavy = retrain_steps(cal, plan, num(cal, "retrain_heavy_macs"), &sh);
@@ -784,7 +972,6 @@ static int auto_main(int argc, char **argv) {
         cJSON_AddNumberToObject(pred, "calibration", num(cal, "elapsed_s"));
         cJSON_AddNumberToObject(pred, "proxy_scoring", proxy_pred);
         cJSON_AddNumberToObject(pred, "trials", trials_pred);
-        cJSON_AddNumberToObject(pred, "retrain_check", fit_s);
         const double setup_h = num(cal, "retrain_first_step_s") - sh;
         cJSON_AddNumberToObject(pred, "retraining",
                                 (double)st_heavy * sh * 1.02 + num(cal, "test_eval_s") +
@@ -823,12 +1010,28 @@ static int auto_main(int argc, char **argv) {
                                       : "too few trials for a model-based or evolutionary "
                                         "strategy",
                          prune ? " and the pruned pool" : "");
-            else
-                snprintf(body, sizeof body, "  no search: %s; retraining %s for the whole budget\n",
+            else {
+                char cnn[400] = "";
+                if (cJSON_IsNumber(cJSON_GetObjectItem(plan, "baseline_cnn_epochs")))
+                    snprintf(cnn, sizeof cnn,
+                             "  baseline CNN: would train %.2f epochs in the same window%s\n",
+                             num(plan, "baseline_cnn_epochs"),
+                             cnn_may_win ? "; WARNING: no cell gets " "4 epochs at this budget, "
+                                           "and the baseline CNN, which gets more, may well beat "
+                                           "the designed network (docs/AUTO.md)"
+                                         : "");
+                snprintf(body, sizeof body,
+                         "  no search: %s; retraining %s for the whole budget (%.2f epochs)\n%s",
                          arch_opt ? "--arch given"
                                   : "a search would leave the retraining fewer than 5 epochs "
                                     "(its half), where epochs matter more than the cell",
-                         arch_opt ? "it" : "the prior cell (NB201's best at 12 epochs)");
+                         arch_opt ? "it"
+                         : !strcmp(str(plan, "arch"), AUTO_PRIOR_ARCH)
+                             ? "the prior cell (NB201's best at 12 epochs)"
+                             : "a cheaper cell than the prior (the dearest of NB201's best-for-"
+                               "their-cost cells that gets 4 epochs here, else the cheapest)",
+                         num(plan, "cell_epochs"), cnn);
+            }
             fprintf(stderr,
                     "nasc auto: PLAN for %.0f s on %s (%d training images, %d held out for "
                     "validation, %d test):\n"
@@ -1040,111 +1243,112 @@ static int auto_main(int argc, char **argv) {
             goto done;
         }
         /* the step count (the cosine schedule spans these steps): the plan's for this
-         * architecture's multiply-adds, unless the machine's speed now, measured on the winner
-         * itself, and the time left put the plan's end more than 4 % of the budget away from the
-         * budget's; then it is fitted to the time left (docs/AUTO.md, "Keeping the budget").
-         * Either way the count is recorded (retrain_fit) before the first step, so that a resume
-         * retrains exactly as the run it continues (a checkpoint holds the same count) */
+         * architecture's multiply-adds, refitted while it trains from the throughput it sees
+         * (on_refit; docs/AUTO.md, "Keeping the budget"). The plan's count and every refit are
+         * recorded (retrain_fit) before they apply, so that a resume retrains exactly as the
+         * run it continues (nasc_train replays the recorded refits; a checkpoint holds them) */
         double step_s;
         const int64_t planned_steps = retrain_steps(cal, plan, mc.macs, &step_s);
         const double spe = num(plan, "retrain_steps_per_epoch");
         cJSON *rfit = phase_get(&s, "retrain_fit");
         if (!rfit) {
-            const double tf = elapsed(&s);
             cJSON *f = cJSON_CreateObject();
             cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
-            int64_t steps = planned_steps;
-            bool refit = false;
-            /* with the speeds fixed by the test hook the plan's count is kept: the clock would
-             * make the count, and the test's result, depend on the machine's load */
-            if (!cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed"))) {
-                double each = 0.01 * s.budget;
-                each = each < 1.5 ? 1.5 : (each > 8.0 ? 8.0 : each);
-                nasc_train_fit fit;
-                if ((st = measure(arch, &rn, train, test, &tc, seed, each, &fit, NULL, &err)) !=
-                    NASC_OK) {
-                    cJSON_Delete(f);
-                    rc = cli_fail(st, &err, false);
-                    goto done;
-                }
-                const double setup = fit.first_step_seconds > fit.step_seconds
-                                         ? fit.first_step_seconds - fit.step_seconds
-                                         : 0.0;
-                /* the time left for the training and the test evaluation */
-                const double avail = s.budget - elapsed(&s) - num(plan, "reserve_s");
-                const double pred =
-                    (double)planned_steps * 1.02 * fit.step_seconds + fit.eval_seconds + setup;
-                cJSON_AddNumberToObject(f, "step_ms", fit.step_seconds * 1e3);
-                cJSON_AddNumberToObject(f, "test_eval_s", fit.eval_seconds);
-                cJSON_AddNumberToObject(f, "available_s", avail);
-                cJSON_AddNumberToObject(f, "planned_would_take_s", pred);
-                if (fabs(pred - avail) > 0.04 * s.budget && fit.step_seconds > 0.0) {
-                    const double n =
-                        floor((avail - fit.eval_seconds - setup) / (1.02 * fit.step_seconds));
-                    steps = n < 1.0 ? 1 : (n > 1e9 ? (int64_t)1e9 : (int64_t)n);
-                    refit = true;
-                    step_s = fit.step_seconds;
-                }
-            }
-            cJSON_AddNumberToObject(f, "steps", (double)steps);
-            cJSON_AddBoolToObject(f, "refit", refit);
-            if ((st = phase_done(&s, "retrain_fit", f, tf, &err)) != NASC_OK) {
+            cJSON_AddNumberToObject(f, "steps", (double)planned_steps);
+            cJSON_AddArrayToObject(f, "refits");
+            if ((st = phase_done(&s, "retrain_fit", f, elapsed(&s), &err)) != NASC_OK) {
                 rc = cli_fail(st, &err, false);
                 goto done;
             }
             rfit = phase_get(&s, "retrain_fit");
-            if (refit && !quiet)
-                fprintf(stderr,
-                        "nasc auto: the plan's %lld steps would take %.0f s at this machine's "
-                        "speed now (%.1f ms a step), %.0f s are left: refitted to %lld steps\n",
-                        (long long)planned_steps, num(rfit, "planned_would_take_s"),
-                        num(rfit, "step_ms"), num(rfit, "available_s"), (long long)steps);
         }
         tc.steps = (int64_t)num(rfit, "steps");
-        if (cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")))
-            step_s = num(rfit, "step_ms") / 1e3;
+        /* the recorded refits, replayed */
+        const cJSON *rlist = cJSON_GetObjectItem(rfit, "refits");
+        nasc_train_refit refits[NASC_TRAIN_MAX_REFITS];
+        int n_refits = 0;
+        int64_t cur_steps = tc.steps;
+        for (const cJSON *it = rlist ? rlist->child : NULL; it && n_refits < NASC_TRAIN_MAX_REFITS;
+             it = it->next) {
+            refits[n_refits] = (nasc_train_refit){.at_step = (int64_t)num(it, "at_step"),
+                                                  .steps = (int64_t)num(it, "steps")};
+            cur_steps = refits[n_refits++].steps;
+        }
+        tc.refits = refits;
+        tc.n_refits = n_refits;
+        tc.refit = on_refit;
         tc.epochs = (int)ceil((double)tc.steps / spe);
         const bool resumed = access(ckpt, F_OK) == 0;
         if (!quiet)
             fprintf(stderr,
-                    "nasc auto: retraining %s: %lld steps, %.2f epochs (~%.1f ms a step)%s\n", arch,
-                    (long long)tc.steps, (double)tc.steps / spe, step_s * 1e3,
+                    "nasc auto: retraining %s: %lld steps, %.2f epochs (~%.1f ms a step)%s%s\n",
+                    arch, (long long)cur_steps, (double)cur_steps / spe, step_s * 1e3,
+                    n_refits ? " (refits recorded)" : "",
                     resumed ? " (resumed from the checkpoint)" : "");
         char *meta =
             cli_meta_add_epochs(cli_model_meta(m, &rn, train), tc.epochs, num(plan, "retrain_s"));
         tc.checkpoint = ckpt;
         tc.checkpoint_meta = meta;
         /* a safety stop that leaves room for the test evaluation and the outputs, 3 % past the
-         * budget at most, for when even the recorded steps run late (a machine slower than
-         * measured); the summary says when it fired. Only a run whose budget leaves less than a
-         * quarter of the training (a calibration on a very loaded machine) gets 1.5 times the
-         * training instead: a model late rather than none. (It was 1.5 times the training
-         * whenever that was longer, and so let a run whose speed was overestimated end at 138 %
-         * of its budget, docs/AUTO.md) */
-        const double hard = 1.03 * s.budget - elapsed(&s) - num(cal, "test_eval_s") - 2.0;
-        const double want = (double)tc.steps * step_s;
+         * budget at most, for when even the refitted steps run late (a machine that slowed down
+         * after the last check); the summary says when it fired. Only a run whose budget leaves
+         * less than a quarter of the training (a calibration on a very loaded machine) gets 1.5
+         * times the training instead: a model late rather than none */
+        /* (the test evaluation at the winner's size: the calibrated one is the dearest cell's;
+         * unscaled, it stopped 3-minute run 3, whose winner is a third of its cost, 8 s early) */
+        const double heavy_step = num(cal, "retrain_heavy_epoch_s") / spe;
+        const double eval_win =
+            heavy_step > 0.0 && step_s < heavy_step ? num(cal, "test_eval_s") * step_s / heavy_step
+                                                    : num(cal, "test_eval_s");
+        const double hard = 1.03 * s.budget - elapsed(&s) - eval_win - 2.0;
+        const double want = (double)cur_steps * step_s;
         tc.max_seconds = hard >= 0.25 * want ? hard : 1.5 * want;
-        retrain_ui ui = {&s, tc.steps};
+        retrain_ui ui = {.s = &s, .steps = cur_steps, .spe = (int64_t)spe, .rfit = rfit,
+                         .live = !cJSON_IsTrue(cJSON_GetObjectItem(cal, "speed_fixed")),
+                         /* half the reserve (the outputs took well under a second in the
+                          * 3-minute runs; the rest of the reserve is the margin for a refit's
+                          * error), so the run ends at about 99 % */
+                         .tail_s = 0.5 * num(plan, "reserve_s"),
+                         .eval_per_step = num(cal, "retrain_heavy_epoch_s") > 0.0
+                                              ? num(cal, "test_eval_s") /
+                                                    (num(cal, "retrain_heavy_epoch_s") / spe)
+                                              : 0.0,
+                         .step_ref = -1};
+#ifdef NASC_TEST
+        const char *hk = getenv("NASC_TEST_AUTO_REFIT");
+        if (hk && *hk) {
+            ui.hook = true;
+            ui.hook_add = strtoll(hk, NULL, 10);
+        }
+#endif
         nasc_train_result res;
         st = meta ? nasc_train(m, train, test, &tc, on_train, &ui, &res, &err) : NASC_ERR_NOMEM;
         cli_progress_end(&s.bar);
+        if (st != NASC_OK && ui.st != NASC_OK) /* the refit's record failed */
+            err = ui.err, st = ui.st;
+        /* the model's metadata with the epochs the refits made */
+        nasc_free(meta);
+        meta = st == NASC_OK ? cli_meta_add_epochs(cli_model_meta(m, &rn, train),
+                                                   (int)ceil((double)ui.steps / spe),
+                                                   num(plan, "retrain_s"))
+                             : NULL;
         if (st == NASC_OK)
-            st = nasc_weights_save(model_path, m, meta, &err);
+            st = meta ? nasc_weights_save(model_path, m, meta, &err) : NASC_ERR_NOMEM;
         nasc_free(meta);
         if (st != NASC_OK) {
             rc = cli_fail(st, &err, false);
             goto done;
         }
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "epochs", (double)tc.steps / spe);
-        cJSON_AddNumberToObject(f, "steps", (double)tc.steps);
+        cJSON_AddNumberToObject(f, "epochs", (double)ui.steps / spe);
+        cJSON_AddNumberToObject(f, "steps", (double)ui.steps);
         cJSON_AddNumberToObject(f, "steps_done", (double)res.steps);
         cJSON_AddNumberToObject(f, "planned_steps", (double)planned_steps);
-        cJSON_AddBoolToObject(f, "refit", cJSON_IsTrue(cJSON_GetObjectItem(rfit, "refit")));
+        cJSON_AddNumberToObject(f, "refits", cJSON_GetArraySize(cJSON_GetObjectItem(rfit, "refits")));
         cJSON_AddNumberToObject(f, "test_acc", res.eval_acc);
         cJSON_AddNumberToObject(f, "train_acc", res.train_acc);
         cJSON_AddNumberToObject(f, "params", (double)nasc_params_count(m->params));
-        cJSON_AddBoolToObject(f, "stopped_by_time", res.steps < tc.steps);
+        cJSON_AddBoolToObject(f, "stopped_by_time", res.steps < ui.steps);
         const nasc_cost_config cc = {.repeats = 10, .threads = 1};
         if ((st = nasc_model_cost_measure(m, &cc, &mc, &err)) != NASC_OK) {
             cJSON_Delete(f);
@@ -1266,10 +1470,10 @@ static int auto_main(int argc, char **argv) {
         }
         cJSON_AddNumberToObject(sum, "epochs", num(ret, "epochs"));
         cJSON_AddNumberToObject(sum, "steps", num(ret, "steps"));
-        /* the retraining fitted to the time left rather than the plan's count (the machine's
-         * speed changed); still a recorded count, so a resume gives the same result */
-        cJSON_AddBoolToObject(sum, "retrain_refit",
-                              cJSON_IsTrue(cJSON_GetObjectItem(ret, "refit")));
+        /* the retraining's step count refitted while it trained (the machine's speed was not
+         * the plan's); each refit recorded, so a resume gives the same result */
+        cJSON_AddNumberToObject(sum, "retrain_refits", num(ret, "refits"));
+        cJSON_AddNumberToObject(sum, "planned_steps", num(ret, "planned_steps"));
         /* the result is a function of the recorded plan unless a safety stop fired */
         const bool stop_search = cJSON_IsTrue(cJSON_GetObjectItem(srch, "stopped_by_time"));
         const bool stop_retrain = cJSON_IsTrue(cJSON_GetObjectItem(ret, "stopped_by_time"));

@@ -59,6 +59,7 @@ static int train_main(int argc, char **argv) {
     const char *space = NULL, *arch = NULL, *out_path = NULL, *log_steps = NULL, *ckpt = NULL;
     const char *time_limit_s = NULL;
     double time_limit = 0.0;
+    int64_t steps = -1; /* --steps not given */
     const double t_start = cli_now();
     bool json = false, quiet = false;
     cli_flag flags[64];
@@ -78,6 +79,9 @@ static int train_main(int argc, char **argv) {
                             "train for this long (90s, 5m, 1h), evaluation included: the epoch "
                             "count is fitted to it from the measured step time (recorded in the "
                             "model as train_epochs)"};
+    flags[n++] = (cli_flag){"steps", CLI_I64, &steps, "N",
+                            "train for exactly N optimizer steps instead of --epochs: the cosine "
+                            "schedule spans them, the last epoch is partial"};
     flags[n++] = (cli_flag){"eval-each-epoch", CLI_BOOL, &o.cfg.eval_each_epoch, NULL,
                             "evaluate on the test set after every epoch"};
     flags[n++] = (cli_flag){"out", CLI_STR, &out_path, "FILE", "save the trained model (weights file)"};
@@ -119,6 +123,18 @@ static int train_main(int argc, char **argv) {
         cli_train_opts_deinit(&o);
         return CLI_USAGE;
     }
+    if (steps != -1 && (steps < 1 || steps > (int64_t)1e12)) {
+        cli_error("nasc train: --steps must be >= 1 (got %lld)", (long long)steps);
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    if (steps >= 1 && time_limit > 0.0) {
+        cli_error("nasc train: --steps and --time-limit exclude each other (--time-limit fits the "
+                  "epoch count)");
+        cli_train_opts_deinit(&o);
+        return CLI_USAGE;
+    }
+    o.cfg.steps = steps >= 1 ? steps : 0; /* 0: --epochs */
     if (net.auxiliary && !o.cfg.aux_weight)
         o.cfg.aux_weight = 0.4f; /* the DARTS code's auxiliary_weight */
     if (!(net.width > 0.0f && (double)net.width <= NASC_MAX_WIDTH)) {
@@ -225,12 +241,18 @@ static int train_main(int argc, char **argv) {
         }
     }
     cli_progress_init(&ui.prog, quiet);
-    if (!quiet)
+    if (!quiet) {
+        char len[64];
+        if (o.cfg.steps > 0)
+            snprintf(len, sizeof len, "%lld steps", (long long)o.cfg.steps);
+        else
+            snprintf(len, sizeof len, "%d epochs", o.cfg.epochs);
         fprintf(stderr,
-                "nasc train: %s (%zu parameters) on %s: %d training images, %d test; %d epochs, "
+                "nasc train: %s (%zu parameters) on %s: %d training images, %d test; %s, "
                 "batch %d, %d threads\n",
                 m->arch ? m->arch : "?", nasc_params_count(m->params), train->name, train->n,
-                test->n, o.cfg.epochs, o.cfg.batch, o.cfg.threads);
+                test->n, len, o.cfg.batch, o.cfg.threads);
+    }
     if (!quiet && n_ranks > 1)
         fprintf(stderr,
                 "nasc train: data-parallel over %d ranks: about %d images of each batch of %d "
@@ -275,6 +297,7 @@ static int train_main(int argc, char **argv) {
         cJSON_AddStringToObject(j, "data", o.data);
         cJSON_AddNumberToObject(j, "params", (double)nasc_params_count(m->params));
         cJSON_AddNumberToObject(j, "epochs", res.epochs_done);
+        cJSON_AddNumberToObject(j, "steps", (double)res.steps);
         if (time_limit > 0.0) {
             cJSON_AddNumberToObject(j, "time_limit_s", time_limit);
             cJSON_AddNumberToObject(j, "planned_epochs", o.cfg.epochs);

@@ -51,4 +51,6 @@ printf '%-28s %10.2f %10.0f %12.1f\n' "random cell, auto --arch" "$(j "$R" "['te
     "$(j "$R" "['params']")" "$(j "$R" "['seconds']['total']")"
 echo "auto's cell: $(j "$S" "['arch']") ($(j "$S" "['epochs']") epochs); random cell: $arch ($(j "$R" "['epochs']") epochs)"
 echo "auto's plan: $(j "$S" "['plan']")"
+echo "auto: $(j "$S" "['steps']") steps (planned $(j "$S" "['planned_steps']"), $(j "$S" "['retrain_refits']") refits); random cell: $(j "$R" "['steps']") steps (planned $(j "$R" "['planned_steps']"), $(j "$R" "['retrain_refits']") refits)"
+python3 -c "print('wall / budget: auto %.3f, baseline CNN %.3f, random cell %.3f' % ($wall/$B, $(j "$OUT/baseline.json" "['wall_seconds']")/$B, $(j "$R" "['seconds']['total']")/$B))"
 python3 -c "import sys; r=$wall/$B; print('auto wall / budget = %.3f' % r); sys.exit(0 if abs(r-1) <= 0.05 else 1)"

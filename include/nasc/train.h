@@ -88,6 +88,9 @@ typedef enum nasc_train_preset {
  * or drop-path in every preset). */
 NASC_API void nasc_train_hparams_default(nasc_train_hparams *hp, nasc_train_preset p);
 
+struct nasc_train_event;
+struct nasc_train_refit;
+
 typedef struct nasc_train_config {
     int epochs;             /* >= 1 */
     int64_t steps;          /* > 0: train for exactly this many optimizer steps instead (the
@@ -134,7 +137,29 @@ typedef struct nasc_train_config {
      * the other ranks' results hold the training figures only. Needs batch and the training set's
      * size >= the number of ranks. Ignored without a job of several processes. */
     bool data_parallel;
+    /* Step-count refits (steps > 0 only): a run fitted to a wall-time budget may change its step
+     * count while it trains, from the throughput it sees (nasc auto). `refit`, when set, is called
+     * (on rank 0) after every optimizer step with that step's event and returns the new total
+     * step count, or 0 to keep the current one (a count <= the steps done is an error, ARG). The
+     * run's schedule is then re-anchored at that step: the cosine's phase p = (s - w) / (T - w)
+     * (w the warm-up steps, T the total) keeps the value p_k it had at the refit's step k and runs
+     * on linearly from p_k to 1 over the new remaining steps, so the learning rate is continuous at
+     * k and reaches lr_min exactly at the new end (a refit during the warm-up re-anchors at w with
+     * p = 0). refits[0..n_refits) are refits decided before (a resumed run's record), replayed at
+     * their steps: a run given the refits another run made follows its schedule bit for bit;
+     * `refit` is consulted only after the last of them. Checkpoints record the refits made so far
+     * and a resume checks they are refits[]'s first ones (NASC_ERR_ARG otherwise). At most
+     * NASC_TRAIN_MAX_REFITS in all. */
+    const struct nasc_train_refit *refits;
+    int n_refits;
+    int64_t (*refit)(const struct nasc_train_event *ev, void *user); /* user: nasc_train's */
 } nasc_train_config;
+
+#define NASC_TRAIN_MAX_REFITS 32
+/* One change of a run's step count: after `at_step` steps the run is to end at `steps`. */
+typedef struct nasc_train_refit {
+    int64_t at_step, steps;
+} nasc_train_refit;
 
 /* Defaults: the hyperparameters of NASC_TRAIN_PRESET_LIBRARY (10 epochs, batch 64, SGD lr 0.05
  * cosine to 0, momentum 0.9 Nesterov, wd 5e-4, clip 5, no smoothing, 1 thread), seed 1,

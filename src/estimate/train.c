@@ -118,6 +118,19 @@ static nasc_status check_config(const nasc_train_config *c, nasc_err *err) {
     if (c->steps < 0)
         return nasc_errorf(err, NASC_ERR_ARG, "train: steps must be >= 0 (%lld)",
                            (long long)c->steps);
+    if (c->n_refits < 0 || c->n_refits > NASC_TRAIN_MAX_REFITS || (c->n_refits && !c->refits) ||
+        ((c->n_refits || c->refit) && c->steps <= 0))
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: refits need steps > 0 and at most %d of them (%d)",
+                           NASC_TRAIN_MAX_REFITS, c->n_refits);
+    for (int i = 0; i < c->n_refits; i++)
+        if (c->refits[i].at_step < 1 || c->refits[i].steps <= c->refits[i].at_step ||
+            (i && c->refits[i].at_step <= c->refits[i - 1].at_step) ||
+            c->refits[i].at_step >= (i ? c->refits[i - 1].steps : c->steps))
+            return nasc_errorf(err, NASC_ERR_ARG,
+                               "train: refit %d (after step %lld, to %lld steps) is not after the "
+                               "previous one and before the end it changes",
+                               i, (long long)c->refits[i].at_step, (long long)c->refits[i].steps);
     if (c->batch < 1 || c->eval_batch < 0)
         return nasc_errorf(err, NASC_ERR_ARG,
                            "train: need batch >= 1 and eval_batch >= 0 (%d, %d)", c->batch,
@@ -268,6 +281,8 @@ typedef struct progress {
     int64_t gstep, images;
     double seconds;
     float train_loss, train_acc, eval_acc, eval_loss;
+    int n_refits; /* the step-count refits made before gstep (cfg->refit, cfg->refits) */
+    nasc_train_refit refits[NASC_TRAIN_MAX_REFITS];
 } progress;
 
 /* f as the double of its shortest decimal form, so checkpoints show 0.1 rather than
@@ -330,6 +345,15 @@ static nasc_status ckpt_save(const nasc_train_config *c, const nasc_dataset *tra
     cJSON_AddNumberToObject(ts, "global_step", (double)p->gstep);
     cJSON_AddNumberToObject(ts, "images", (double)p->images);
     cJSON_AddNumberToObject(ts, "seconds", p->seconds);
+    if (p->n_refits > 0) { /* the step-count refits made so far, [[at_step, steps], ...] */
+        cJSON *a = cJSON_AddArrayToObject(ts, "refits");
+        for (int i = 0; a && i < p->n_refits; i++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)p->refits[i].at_step));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)p->refits[i].steps));
+            cJSON_AddItemToArray(a, pair);
+        }
+    }
     cJSON_AddNumberToObject(ts, "train_loss", p->train_loss);
     cJSON_AddNumberToObject(ts, "train_acc", p->train_acc);
     if (!isnan(p->eval_acc)) {
@@ -352,7 +376,8 @@ static double num_or_nan(const cJSON *o, const char *key) {
 
 /* Restores m, o and *p from the checkpoint after checking it was written by this configuration. */
 static nasc_status ckpt_resume(const nasc_train_config *c, const nasc_dataset *train,
-                               nasc_model *m, nasc_optim *o, progress *p, nasc_err *err) {
+                               int64_t spe, nasc_model *m, nasc_optim *o, progress *p,
+                               nasc_err *err) {
     const char *path = c->checkpoint;
     char *text = NULL;
     NASC_TRY(nasc_weights_read_meta(path, &text, err));
@@ -394,11 +419,40 @@ static nasc_status ckpt_resume(const nasc_train_config *c, const nasc_dataset *t
     p->train_acc = (float)num_or_nan(ts, "train_acc");
     p->eval_acc = (float)num_or_nan(ts, "eval_acc");
     p->eval_loss = (float)num_or_nan(ts, "eval_loss");
-    if (p->epochs_done < 1 || p->epochs_done > c->epochs || p->gstep < 1 || p->images < 1 ||
+    /* the refits the checkpointed run made must be the first of the ones given now */
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(ts, "refits");
+    p->n_refits = cJSON_GetArraySize(rf);
+    int max_epochs = c->epochs;
+    for (int i = 0; i < p->n_refits; i++) {
+        const cJSON *pair = cJSON_GetArrayItem(rf, i);
+        const cJSON *a = cJSON_GetArrayItem(pair, 0), *b = cJSON_GetArrayItem(pair, 1);
+        const bool ok = i < c->n_refits && cJSON_IsNumber(a) && cJSON_IsNumber(b) &&
+                        (int64_t)a->valuedouble == c->refits[i].at_step &&
+                        (int64_t)b->valuedouble == c->refits[i].steps;
+        if (!ok) {
+            st = nasc_errorf_at(err, NASC_ERR_ARG, path, -1,
+                                "train: %s: the checkpointed run refitted its step count (refit "
+                                "%d of %d) and this run is not given that refit; pass the run's "
+                                "refits or remove the file",
+                                path, i + 1, p->n_refits);
+            goto done;
+        }
+        p->refits[i] = c->refits[i];
+        max_epochs = (int)((p->refits[i].steps + spe - 1) / spe);
+    }
+    if (p->n_refits < c->n_refits && c->refits[p->n_refits].at_step <= p->gstep) {
+        st = nasc_errorf_at(err, NASC_ERR_ARG, path, -1,
+                            "train: %s: refit %d (after step %lld) is not in the checkpoint "
+                            "written after step %lld",
+                            path, p->n_refits + 1, (long long)c->refits[p->n_refits].at_step,
+                            (long long)p->gstep);
+        goto done;
+    }
+    if (p->epochs_done < 1 || p->epochs_done > max_epochs || p->gstep < 1 || p->images < 1 ||
         !(p->seconds >= 0.0)) {
         st = nasc_errorf_at(err, NASC_ERR_FORMAT, path, -1,
                             "train: %s: corrupt train_state (epochs_done %d of %d, step %lld)",
-                            path, p->epochs_done, c->epochs, (long long)p->gstep);
+                            path, p->epochs_done, max_epochs, (long long)p->gstep);
         goto done;
     }
     st = nasc_checkpoint_load(path, m, o, err);
@@ -449,7 +503,85 @@ typedef struct train_run {
     int64_t images, gstep;
     double loss_sum;           /* this epoch so far */
     int64_t correct, seen, step;
+    int epochs;                /* epochs of the run: ceil(total / spe) after refits */
+    /* step-count refits (cfg->refits replayed, then cfg->refit's): the applied ones in
+     * done.refits[0..done.n_refits), each with the cosine phase at its anchor */
+    progress done;             /* only n_refits / refits used */
+    int64_t anchor[NASC_TRAIN_MAX_REFITS];
+    double anchor_phase[NASC_TRAIN_MAX_REFITS];
 } train_run;
+
+/* The cosine's phase at `step` in [0, 1] after the first n refits (nasc_train_config.refit's
+ * re-anchoring rule): the schedule's own before any refit, then from each refit's anchor a on
+ * linearly from the phase there to 1 at the refit's end. */
+static double refit_phase(const train_run *r, int n, int64_t step) {
+    const int64_t w = r->sched.warmup_steps;
+    if (n == 0) {
+        const int64_t T = r->sched.total_steps - w;
+        return T > 0 ? (double)(step - w) / (double)T : 1.0;
+    }
+    const int64_t a = r->anchor[n - 1], end = r->done.refits[n - 1].steps;
+    const double pa = r->anchor_phase[n - 1];
+    return end > a ? pa + (1.0 - pa) * (double)(step - a) / (double)(end - a) : 1.0;
+}
+
+/* Applies refit i (r->done.refits[i] set): its anchor and the phase there. */
+static void refit_apply(train_run *r, int i) {
+    const int64_t w = r->sched.warmup_steps, k = r->done.refits[i].at_step;
+    const int64_t a = k > w ? k : w;
+    double pa = refit_phase(r, i, a);
+    pa = pa < 0.0 ? 0.0 : (pa > 1.0 ? 1.0 : pa);
+    r->anchor[i] = a;
+    r->anchor_phase[i] = pa;
+    r->done.n_refits = i + 1;
+    r->total = r->done.refits[i].steps;
+    const int64_t e = (r->total + r->spe - 1) / r->spe;
+    r->epochs = e > INT_MAX ? INT_MAX : (int)e;
+}
+
+/* The learning rate of `step`: the schedule's (nasc_sched_lr, bit for bit) until a refit, then
+ * the cosine at the re-anchored phase. */
+static float train_lr(const train_run *r, int64_t step) {
+    const nasc_sched *s = &r->sched;
+    if (r->done.n_refits == 0 || s->kind == NASC_SCHED_CONSTANT || step < s->warmup_steps)
+        return nasc_sched_lr(s, step);
+    if (step >= r->total)
+        return s->lr_min;
+    double t = refit_phase(r, r->done.n_refits, step);
+    t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+    const double lo = s->lr_min, hi = s->lr_max;
+    return (float)(lo + 0.5 * (hi - lo) * (1.0 + cos(3.14159265358979323846 * t)));
+}
+
+/* After a step: a recorded refit due at this step is applied; past the last recorded one,
+ * cfg->refit (rank 0) may ask for a new total (shared with every rank). */
+static nasc_status refit_after_step(train_run *r, const nasc_train_event *ev, nasc_err *err) {
+    const nasc_train_config *cfg = r->cfg;
+    const int i = r->done.n_refits;
+    if (i < cfg->n_refits) {
+        if (cfg->refits[i].at_step == r->gstep) {
+            r->done.refits[i] = cfg->refits[i];
+            refit_apply(r, i);
+        }
+        return NASC_OK;
+    }
+    if (!cfg->refit)
+        return NASC_OK;
+    int64_t want = r->rank == 0 ? cfg->refit(ev, r->user) : 0;
+    if (r->dp)
+        NASC_TRY(nasc_dist_bcast(&want, sizeof want, 0, err));
+    if (want == 0 || want == r->total)
+        return NASC_OK;
+    if (want <= r->gstep)
+        return nasc_errorf(err, NASC_ERR_ARG,
+                           "train: refit to %lld steps after %lld steps done (must be more)",
+                           (long long)want, (long long)r->gstep);
+    if (i >= NASC_TRAIN_MAX_REFITS)
+        return NASC_OK; /* no room left: the count stands */
+    r->done.refits[i] = (nasc_train_refit){.at_step = r->gstep, .steps = want};
+    refit_apply(r, i);
+    return NASC_OK;
+}
 
 /* Continues from cfg->checkpoint when the file exists: restores the model, the optimizer and
  * *p, and starts r->out where the checkpointed run stood. */
@@ -465,7 +597,7 @@ static nasc_status train_resume(train_run *r, progress *p, nasc_err *err) {
         return nasc_errorf_at(err, NASC_ERR_IO, cfg->checkpoint, -1, "train: %s: %s",
                               cfg->checkpoint, strerror(errno));
     }
-    NASC_TRY(ckpt_resume(cfg, r->train, r->m, r->opt, p, err));
+    NASC_TRY(ckpt_resume(cfg, r->train, r->spe, r->m, r->opt, p, err));
     if (p->gstep != (int64_t)p->epochs_done * r->spe)
         return nasc_errorf_at(err, NASC_ERR_FORMAT, cfg->checkpoint, -1,
                               "train: %s: %lld steps for %d epochs of %lld steps (corrupt "
@@ -522,7 +654,7 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
                            epoch + 1, (long long)r->step, (double)lv);
     if (cfg->clip_norm > 0.0f)
         nasc_clip_grad_norm(r->m->params, cfg->clip_norm);
-    const float lr = nasc_sched_lr(&r->sched, r->gstep);
+    const float lr = train_lr(r, r->gstep);
     nasc_optim_step(r->opt, lr);
     r->loss_sum += (double)lv * nb;
     r->correct += n_ok;
@@ -539,7 +671,7 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     int stop = 0; /* 1: the callback stopped the run, 2: out of time (rank 0 decides) */
     const int64_t left = r->total - r->gstep;
     const nasc_train_event ev = {
-        .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = cfg->epochs,
+        .kind = NASC_TRAIN_STEP, .epoch = epoch, .epochs = r->epochs,
         .step = r->step - 1, .steps_per_epoch = r->spe, .global_step = r->gstep - 1,
         .loss = lv, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
         .lr = lr, .images_per_second = out->images_per_second,
@@ -551,6 +683,8 @@ static nasc_status train_step(train_run *r, int epoch, const nasc_forward_opts *
     if (!stop && cfg->max_seconds > 0.0 && elapsed >= cfg->max_seconds)
         stop = 2;
     NASC_TRY(dp_agree(r->dp, &stop, 1, err));
+    if (!stop)
+        NASC_TRY(refit_after_step(r, &ev, err));
     if (stop == 1)
         return nasc_errorf(err, NASC_ERR_ABORTED, "train: stopped at epoch %d step %lld",
                            epoch + 1, (long long)r->step);
@@ -566,7 +700,7 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
     nasc_train_result *out = r->out;
     const bool full_epoch = r->step == r->spe;
     out->epochs_done = epoch + 1;
-    int last = epoch + 1 == cfg->epochs ||
+    int last = epoch + 1 >= r->epochs ||
                (cfg->max_seconds > 0.0 && out->seconds >= cfg->max_seconds);
     NASC_TRY(dp_agree(r->dp, &last, 1, err));
     *out_last = last;
@@ -580,17 +714,23 @@ static nasc_status train_epoch_end(train_run *r, int epoch, bool *out_last, nasc
         out->eval_loss = eloss;
     }
     if (cfg->checkpoint && full_epoch && r->rank == 0) {
-        const progress now = {.epochs_done = epoch + 1, .gstep = r->gstep, .images = r->images,
-                              .seconds = out->seconds, .train_loss = out->train_loss,
-                              .train_acc = out->train_acc, .eval_acc = eacc, .eval_loss = eloss};
+        progress now = r->done; /* the refits made so far */
+        now.epochs_done = epoch + 1;
+        now.gstep = r->gstep;
+        now.images = r->images;
+        now.seconds = out->seconds;
+        now.train_loss = out->train_loss;
+        now.train_acc = out->train_acc;
+        now.eval_acc = eacc;
+        now.eval_loss = eloss;
         NASC_TRY(ckpt_save(cfg, r->train, r->m, r->opt, &now, err));
     }
     const int64_t left = r->total - r->gstep;
     const nasc_train_event ev = {
-        .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = cfg->epochs,
+        .kind = NASC_TRAIN_EPOCH_END, .epoch = epoch, .epochs = r->epochs,
         .step = r->step, .steps_per_epoch = r->spe, .global_step = r->gstep,
         .loss = NAN, .avg_loss = out->train_loss, .avg_acc = out->train_acc,
-        .lr = nasc_sched_lr(&r->sched, r->gstep), .images_per_second = out->images_per_second,
+        .lr = train_lr(r, r->gstep), .images_per_second = out->images_per_second,
         .elapsed_s = out->seconds,
         .eta_s = r->gstep ? out->seconds / (double)r->gstep * (double)left : 0,
         .eval_acc = eacc, .eval_loss = eloss,
@@ -668,6 +808,7 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
     }
     const int64_t total = cfg->steps > 0 ? cfg->steps : (int64_t)cfg->epochs * r.spe;
     r.total = total;
+    r.epochs = cfg->epochs;
     r.sched = (nasc_sched){.kind = NASC_SCHED_COSINE,
                            .lr_max = cfg->lr,
                            .lr_min = cfg->lr_min,
@@ -682,20 +823,25 @@ nasc_status nasc_train(nasc_model *m, const nasc_dataset *train, const nasc_data
         out->resumed_epochs = out->epochs_done = done_before.epochs_done;
         out->steps = done_before.gstep;
     }
+    /* the refits the checkpointed run made, replayed on the schedule (anchors in order) */
+    for (int i = 0; i < done_before.n_refits; i++) {
+            r.done.refits[i] = done_before.refits[i];
+            refit_apply(&r, i);
+        }
     r.t0 = now_s() - done_before.seconds;
     r.images = done_before.images;
     r.gstep = done_before.gstep;
-    for (int epoch = done_before.epochs_done; epoch < cfg->epochs; epoch++) {
+    for (int epoch = done_before.epochs_done; epoch < r.epochs; epoch++) {
         nasc_loader_start_epoch(r.ld, (uint32_t)epoch);
         const nasc_forward_opts fo = {
-            .drop_path = cfg->drop_path * (float)epoch / (float)cfg->epochs,
+            .drop_path = cfg->drop_path * (float)epoch / (float)r.epochs,
             .want_aux = cfg->aux_weight > 0.0f,
         };
         r.loss_sum = 0.0;
         r.correct = r.seen = r.step = 0;
         nasc_batch b;
         int halt = 0;
-        while (st == NASC_OK && !halt && r.gstep < total && nasc_loader_next(r.ld, &b))
+        while (st == NASC_OK && !halt && r.gstep < r.total && nasc_loader_next(r.ld, &b))
             st = train_step(&r, epoch, &fo, &b, &halt, err);
         bool last = false;
         if (st != NASC_OK || (st = train_epoch_end(&r, epoch, &last, err)) != NASC_OK || last)
@@ -756,6 +902,9 @@ nasc_status nasc_train_fit_time(nasc_model *probe, const nasc_dataset *train,
     nasc_train_config c = *cfg;
     c.epochs = 1;
     c.steps = 0;
+    c.refits = NULL;
+    c.n_refits = 0;
+    c.refit = NULL;
     c.warmup_epochs = 0;
     c.eval_each_epoch = false;
     c.checkpoint = NULL;

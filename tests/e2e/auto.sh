@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/auto.sh NASC OUTDIR [resume|mpi] — `nasc train --time-limit` and `nasc auto` end to end on
+# tests/e2e/auto.sh NASC OUTDIR [resume|mpi|steps] — `nasc train --time-limit` and `nasc auto` end to end on
 # 3% of Fashion-MNIST:
 #   default: train --time-limit fits its epochs and reproduces with --epochs (same test accuracy,
 #            bit-identical weights); auto --time-budget 40s: exit 0, summary.json fields, the
@@ -9,12 +9,34 @@
 #            ends with the model (byte-identical) and the summary accuracies of an uninterrupted
 #            run.
 #   mpi:     mpirun -n 3 nasc auto gives the model and accuracies of nasc auto --workers 2.
+#   steps:   nasc train --steps N (fast).
 set -uo pipefail
 NASC=$1; OUT=$2; MODE=${3:-plain}
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "no Fashion-MNIST"; exit 77; }
 rm -rf "$OUT"; mkdir -p "$OUT"
 fail() { echo "FAIL: $*"; exit 1; }
 field() { python3 -c "import json,sys; d=json.load(open('$1')); print(eval('d'+sys.argv[1]))" "$2"; }
+
+if [ "$MODE" = steps ]; then
+    # nasc train --steps N: exactly N optimizer steps (the last epoch partial), in the log and the
+    # JSON; its checkpoint records N and a run of another N refuses it; bad values exit 2
+    "$NASC" train --data-fraction 0.03 --steps 20 --threads 1 --quiet --json --log-steps "$OUT/s.log" \
+        --checkpoint "$OUT/s.ckpt" --out "$OUT/s.nasc" > "$OUT/s.json" || fail "train --steps"
+    [ "$(field "$OUT/s.json" "['steps']")" = 20 ] || fail "--steps 20: $(field "$OUT/s.json" "['steps']") steps"
+    [ "$(wc -l < "$OUT/s.log")" = 20 ] || fail "--steps 20: $(wc -l < "$OUT/s.log") logged steps"
+    # 1,800 images, batch 128: 14 steps an epoch, so 20 steps are 2 epochs, the second partial
+    [ "$(field "$OUT/s.json" "['epochs']")" = 2 ] || fail "--steps 20: $(field "$OUT/s.json" "['epochs']") epochs"
+    [ -f "$OUT/s.ckpt" ] || fail "no checkpoint"
+    "$NASC" train --data-fraction 0.03 --steps 21 --threads 1 --quiet --checkpoint "$OUT/s.ckpt" 2> "$OUT/s2.err"
+    [ $? = 2 ] || fail "a checkpoint of 20 steps resumed by --steps 21"
+    grep -q steps "$OUT/s2.err" || fail "the refusal does not name steps"
+    for bad in 0 -3 x; do
+        "$NASC" train --steps "$bad" 2> /dev/null; [ $? = 2 ] || fail "--steps $bad: not exit 2"
+    done
+    "$NASC" train --steps 5 --time-limit 10s 2> /dev/null; [ $? = 2 ] || fail "--steps with --time-limit: not exit 2"
+    echo ok
+    exit 0
+fi
 
 if [ "$MODE" = plain ]; then
     # --time-limit: the epochs chosen are recorded; --epochs N reproduces the run bit for bit
@@ -143,6 +165,10 @@ fi
 # few trials and epochs; elapsed_s is the time the plan believes is spent before it).
 # The declared step time (1 ms) makes proxy pruning pay, so that its pool is covered too.
 export NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=170,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1'
+# The retraining's step count is refitted once by a test hook (NASC_TEST_AUTO_REFIT=N: N more steps
+# after the first step of its second epoch, between the first epoch's checkpoint and the retrain
+# kill), so that a resume has to replay a refit recorded in phases.json but not in the checkpoint.
+export NASC_TEST_AUTO_REFIT=5
 ARGS=(auto --time-budget 300s --data-fraction 0.01 --threads 1)
 "$NASC" "${ARGS[@]}" --out "$OUT/u" > "$OUT/u.txt" 2> "$OUT/u.err" || { cat "$OUT/u.err"; fail "uninterrupted run"; }
 cat "$OUT/u.err"
@@ -151,6 +177,10 @@ grep -q "pruning: synflow scores" "$OUT/u.err" || fail "the plan did not choose 
 [ -s "$OUT/u/proxy.db" ] || fail "no proxy.db"
 [ "$(field "$OUT/u/summary.json" "['as_planned']")" = True ] || fail "the uninterrupted run hit a safety stop"
 python3 -c "import sys; sys.exit(0 if $(field "$OUT/u/summary.json" "['epochs']") >= 2 else 1)" || fail "the plan retrains for fewer than 2 epochs"
+[ "$(field "$OUT/u/summary.json" "['retrain_refits']")" = 1 ] || fail "the hook's refit is not in the summary"
+python3 -c "import json,sys; j=json.load(open('$OUT/u/summary.json')); sys.exit(0 if j['steps'] == j['planned_steps'] + 5 else 1)" \
+    || fail "the refit did not add the hook's 5 steps"
+grep -q "(test hook)" "$OUT/u.err" || fail "the refit was not announced"
 # the plan fills the budget: its predicted phase times (the declared speeds) sum to within 1 % of it
 python3 - "$OUT/u/summary.json" 300 <<'PY' || fail "the plan's predicted times do not fill the budget"
 import json, sys
@@ -159,9 +189,27 @@ print('plan: predicted %.1f s of a %.0f s budget %s' % (t, b, p))
 sys.exit(0 if 0.99 * b <= t <= b else 1)
 PY
 # a budget too small for a search to pay: no search, the prior cell retrained for the whole budget
-NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1' \
+# (the baseline CNN declared at 2 s an epoch: it gets more epochs than any cell, and the plan says
+# it may beat the result)
+NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=7,retrain_heavy_epoch_s=10,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1,baseline_cnn_epoch_s=2' \
     "$NASC" auto --time-budget 60s --data-fraction 0.01 --threads 1 --out "$OUT/n" > "$OUT/n.txt" 2> "$OUT/n.err" || { cat "$OUT/n.err"; fail "no-search run"; }
 grep -q "no search: a search would leave the retraining fewer than 5 epochs" "$OUT/n.err" || { cat "$OUT/n.err"; fail "the small plan searched"; }
+grep -q "WARNING: no cell gets 4 epochs" "$OUT/n.err" || fail "the plan does not say the baseline CNN may win"
+[ "$(field "$OUT/n/summary.json" "['plan']['baseline_cnn_may_win']")" = True ] || fail "plan.baseline_cnn_may_win"
+# without a search the cell is chosen by the epochs it gets: with the dearest cell at 40 s an epoch
+# and the lightest at 5 s, the prior gets fewer than 4 epochs and a cheaper cell of the ladder is
+# retrained, the first (best by NB201's 12-epoch accuracy) that gets 4
+NASC_TEST_AUTO_SPEED='step_ms=1,epoch_s=5,val_eval_s=1,retrain_light_epoch_s=5,retrain_heavy_epoch_s=40,test_eval_s=2,elapsed_s=30,first_step_s=0.3,retrain_first_step_s=0.5,data_s=0.1,baseline_cnn_epoch_s=20' \
+    "$NASC" auto --time-budget 150s --data-fraction 0.01 --threads 1 --out "$OUT/c" > "$OUT/c.txt" 2> "$OUT/c.err" || { cat "$OUT/c.err"; fail "ladder run"; }
+python3 - "$OUT/c/summary.json" <<'PY' || fail "the no-search plan did not choose its cell by the epochs it gets"
+import json, sys
+d = json.load(open(sys.argv[1])); p = d['plan']; cells = p['cells_considered']
+first = next(c for c in cells if c['epochs'] >= 4)
+print('ladder:', [(round(c['epochs'], 2), c['macs']) for c in cells], '->', p['arch'], p['cell_epochs'])
+ok = (not p['with_search'] and cells[0]['epochs'] < 4 and p['arch'] == first['arch'] == d['arch']
+      and p['arch'] != cells[0]['arch'] and p['baseline_cnn_may_win'] is False)
+sys.exit(0 if ok else 1)
+PY
 [ "$(field "$OUT/n/summary.json" "['plan']['with_search']")" = False ] || fail "plan.with_search"
 [ "$(field "$OUT/n/summary.json" "['arch']")" = "$(field "$OUT/n/summary.json" "['plan']['arch']")" ] || fail "not the plan's cell"
 [ -e "$OUT/n/search.db" ] && fail "a search.db without a search"
@@ -191,7 +239,7 @@ for f in model.nasc model.onnx model.c model.h search.db report.html summary.jso
 done
 grep -q '"outputs"' "$OUT/r/phases.json" || fail "outputs phase not recorded"
 # the same plan, the same result
-for k in "['plan']" "['arch']" "['epochs']" "['val_accuracy_search']" "['test_accuracy']" "['as_planned']"; do
+for k in "['plan']" "['arch']" "['epochs']" "['steps']" "['retrain_refits']" "['val_accuracy_search']" "['test_accuracy']" "['as_planned']"; do
     a=$(field "$OUT/u/summary.json" "$k"); b=$(field "$OUT/r/summary.json" "$k")
     [ "$a" = "$b" ] || fail "summary.json$k: uninterrupted $a, killed and resumed $b"
 done

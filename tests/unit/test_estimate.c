@@ -429,6 +429,145 @@ static void test_train_steps(void) {
     nasc_dataset_free(ds);
 }
 
+/* nasc_train's step-count refits: a refit after step 4 of 9 to 17 steps keeps the learning rate
+ * continuous (step 4's rate is the old schedule's) and ends the cosine at the new end (the
+ * re-anchored phase); the same run given the refit as a record (no callback) gives the same
+ * weights byte for byte; a run stopped after its first epoch (the refit in its checkpoint) and
+ * resumed with the record too; resumed without it, it is refused; a refit to fewer steps than
+ * done is an error. */
+typedef struct refit_log {
+    float lr[32];
+    int64_t last_step;
+    int stop_after_epoch;
+    int64_t at, to; /* the refit to ask for after `at` steps */
+} refit_log;
+
+static bool on_refit_lr(const nasc_train_event *ev, void *user) {
+    refit_log *l = user;
+    if (ev->kind == NASC_TRAIN_STEP && ev->global_step < 32) {
+        l->lr[ev->global_step] = ev->lr;
+        l->last_step = ev->global_step;
+    }
+    return !(ev->kind == NASC_TRAIN_EPOCH_END && l->stop_after_epoch == ev->epoch + 1);
+}
+
+static int64_t ask_refit(const nasc_train_event *ev, void *user) {
+    const refit_log *l = user;
+    return ev->global_step + 1 == l->at ? l->to : 0;
+}
+
+static bool same_file(const char *p1, const char *p2) {
+    nasc_err err = {0};
+    char *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    bool same = nasc_file_read_all(p1, "a", 1u << 26, &b1, &n1, &err) == NASC_OK &&
+                nasc_file_read_all(p2, "b", 1u << 26, &b2, &n2, &err) == NASC_OK && n1 == n2 &&
+                !memcmp(b1, b2, n1);
+    nasc_free(b1);
+    nasc_free(b2);
+    return same;
+}
+
+static void test_train_refit(void) {
+    nasc_err err = {0};
+    nasc_dataset *ds = NULL;
+    CHECK_STATUS(nasc_dataset_new("synthetic", 100, 8, 8, 1, 3, &ds, &err), NASC_OK);
+    if (!ds)
+        return;
+    for (int i = 0; i < 100 * 64; i++)
+        ds->images[i] = (uint8_t)((i * 2654435761u) >> 24);
+    for (int i = 0; i < 100; i++)
+        ds->labels[i] = i % 3;
+    const nasc_net_config nc = {
+        .in_c = 1, .in_h = 8, .in_w = 8, .n_classes = 3, .channels = 4, .cells = 1};
+    nasc_arch *a = NULL;
+    CHECK_STATUS(nasc_arch_parse(nb201, A_POOL, &a, &err), NASC_OK);
+    nasc_train_config tc;
+    nasc_train_config_default(&tc);
+    tc.batch = 16; /* 6 steps an epoch */
+    tc.steps = 9;
+    tc.lr = 0.1f;
+    tc.threads = 1;
+    tc.prefetch = false;
+    tc.refit = ask_refit;
+    char ckpt[300], w1[300], w2[300], w3[300];
+    snprintf(ckpt, sizeof ckpt, "%s/refit.ckpt", dir);
+    snprintf(w1, sizeof w1, "%s/refit1.nasc", dir);
+    snprintf(w2, sizeof w2, "%s/refit2.nasc", dir);
+    snprintf(w3, sizeof w3, "%s/refit3.nasc", dir);
+    nasc_model *m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    refit_log l = {.at = 4, .to = 17};
+    nasc_train_result r;
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_OK);
+    CHECK_MSG(r.steps == 17 && l.last_step == 16 && r.epochs_done == 3,
+              "refit: steps %lld, last %lld, epochs %d", (long long)r.steps,
+              (long long)l.last_step, r.epochs_done);
+    const nasc_sched old = {.kind = NASC_SCHED_COSINE, .lr_max = 0.1f, .total_steps = 9};
+    for (int k = 0; k <= 4; k++) /* the old schedule up to the refit's step, which continues it */
+        CHECK_CLOSE(l.lr[k], nasc_sched_lr(&old, k), 1e-7, 0);
+    const double p16 = 4.0 / 9.0 + (5.0 / 9.0) * (12.0 / 13.0);
+    CHECK_CLOSE(l.lr[16], 0.05 * (1.0 + cos(3.14159265358979323846 * p16)), 1e-7, 0);
+    for (int k = 1; k <= 16; k++)
+        CHECK_MSG(l.lr[k] < l.lr[k - 1], "refit: lr rises at step %d", k);
+    CHECK_STATUS(nasc_weights_save(w1, m, NULL, &err), NASC_OK);
+    nasc_model_free(m);
+    /* the refit as a record, no callback: the same run */
+    const nasc_train_refit rec[1] = {{.at_step = 4, .steps = 17}};
+    tc.refit = NULL;
+    tc.refits = rec;
+    tc.n_refits = 1;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    l = (refit_log){0};
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_OK);
+    CHECK(r.steps == 17);
+    CHECK_STATUS(nasc_weights_save(w2, m, NULL, &err), NASC_OK);
+    nasc_model_free(m);
+    CHECK_MSG(same_file(w1, w2), "refit: the recorded refit's weights differ from the live one's");
+    /* live refit, stopped after epoch 1 (the refit in its checkpoint), resumed with the record */
+    tc.refit = ask_refit;
+    tc.refits = NULL;
+    tc.n_refits = 0;
+    tc.checkpoint = ckpt;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    l = (refit_log){.at = 4, .to = 17, .stop_after_epoch = 1};
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_ERR_ABORTED);
+    nasc_model_free(m);
+    /* resumed without the record: refused */
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    nasc_err_clear(&err);
+    l = (refit_log){0};
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "refit");
+    nasc_model_free(m);
+    tc.refits = rec;
+    tc.n_refits = 1;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    nasc_err_clear(&err);
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_OK);
+    CHECK_MSG(r.resumed_epochs == 1 && r.steps == 17, "refit resume: %d epochs, %lld steps",
+              r.resumed_epochs, (long long)r.steps);
+    CHECK_STATUS(nasc_weights_save(w3, m, NULL, &err), NASC_OK);
+    nasc_model_free(m);
+    CHECK_MSG(same_file(w1, w3), "refit: the resumed run's weights differ from the uninterrupted");
+    /* a refit to no more steps than done */
+    tc.checkpoint = NULL;
+    tc.refits = NULL;
+    tc.n_refits = 0;
+    m = NULL;
+    CHECK_STATUS(nasc_space_build(a, &nc, 3, &m, &err), NASC_OK);
+    l = (refit_log){.at = 4, .to = 3};
+    CHECK_STATUS(nasc_train(m, ds, ds, &tc, on_refit_lr, &l, &r, &err), NASC_ERR_ARG);
+    CHECK_STR_CONTAINS(err.msg, "refit");
+    nasc_model_free(m);
+    nasc_arch_free(a);
+    nasc_dataset_free(ds);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s/test_estimate.XXXXXX", NASC_BINARY_DIR);
     if (!mkdtemp(dir)) {
@@ -446,6 +585,7 @@ int main(void) {
     test_median_rule();
     test_proxies();
     test_train_steps();
+    test_train_refit();
     nasc_space_free(nb201);
     if (!test_failures) {
         char cmd[400];
