@@ -298,56 +298,26 @@ static void encode_dec(const gan *q, const nasc_arch *a, float *x) {
  * vectors at most), the one with the highest model EHVI (nasc_mo_screen; the first while there is
  * too little to fit) marked and handed to *out; *out NULL if every one was known. */
 static nasc_status screened(nasc_strategy *s, gan *q, nasc_arch **out, nasc_err *err) {
-    const int K = q->screen;
-    nasc_arch **c = nasc_calloc((size_t)K, sizeof *c);
-    uint64_t *keys = nasc_calloc((size_t)K, sizeof *keys);
-    int n = 0, pick = -1;
-    nasc_status st = NASC_OK;
+    mo_pool pool;
+    int pick;
     *out = NULL;
-    if (!c || !keys) {
-        st = nasc_errorf(err, NASC_ERR_NOMEM, "gan: out of memory");
-        goto done;
-    }
-    for (int tries = 0; tries < 50 && n < K && st == NASC_OK; tries++) {
+    nasc_status st = nasc_mo_pool_init(&pool, q->screen, s, err);
+    for (int tries = 0; tries < 50 && pool.n < q->screen && st == NASC_OK; tries++) {
         draw_noise(s, q, 1);
         nasc_graph *g = q->g;
         nasc_graph_reset(g);
         nasc_graph_set_grad(g, false);
         nasc_tensor *p = generate(q, g, nasc_input(g, 1, q->Z, 1, 1, q->z));
         nasc_graph_set_grad(g, true);
-        if (!p) {
-            st = gerr(q, err);
-            break;
-        }
         nasc_arch *a = NULL;
-        if ((st = decode(s, q, p->data, &a, err)) != NASC_OK)
-            break;
-        uint64_t key = nasc_learn_key(a);
-        bool dup = nasc_learn_set_has(&q->b.seen, key);
-        for (int i = 0; i < n && !dup; i++)
-            dup = keys[i] == key;
-        if (dup) {
-            nasc_arch_free(a);
-            continue;
-        }
-        keys[n] = key;
-        c[n++] = a;
+        if (!p)
+            st = gerr(q, err);
+        else if ((st = decode(s, q, p->data, &a, err)) == NASC_OK)
+            nasc_mo_pool_add(&pool, &q->b, a);
     }
-    if (st != NASC_OK || !n)
-        goto done;
-    if ((st = nasc_mo_screen(s, &q->b, 20, 10, c, n, &pick, err)) != NASC_OK)
-        goto done;
-    if (pick < 0)
-        pick = 0;
-    nasc_learn_mark(&q->b, c[pick]);
-    *out = c[pick];
-    c[pick] = NULL;
-done:
-    if (c)
-        for (int i = 0; i < n; i++)
-            nasc_arch_free(c[i]);
-    nasc_free(c);
-    nasc_free(keys);
+    if (st == NASC_OK && pool.n)
+        st = nasc_mo_pool_take(s, &q->b, &pool, 20, 10, out, &pick, err);
+    nasc_mo_pool_free(&pool);
     return st;
 }
 

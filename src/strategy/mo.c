@@ -320,6 +320,52 @@ done:
     return st;
 }
 
+nasc_status nasc_mo_pool_init(mo_pool *p, int cap, const nasc_strategy *s, nasc_err *err) {
+    p->c = nasc_calloc((size_t)cap, sizeof *p->c);
+    p->keys = nasc_calloc((size_t)cap, sizeof *p->keys);
+    p->n = 0;
+    p->cap = cap;
+    if (!p->c || !p->keys)
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
+    return NASC_OK;
+}
+
+bool nasc_mo_pool_add(mo_pool *p, const learn_base *b, nasc_arch *a) {
+    uint64_t k = nasc_learn_key(a);
+    bool dup = nasc_learn_set_has(&b->seen, k) || p->n >= p->cap;
+    for (int i = 0; i < p->n && !dup; i++)
+        dup = p->keys[i] == k;
+    if (dup) {
+        nasc_arch_free(a);
+        return false;
+    }
+    p->keys[p->n] = k;
+    p->c[p->n++] = a;
+    return true;
+}
+
+nasc_status nasc_mo_pool_take(const nasc_strategy *s, learn_base *b, mo_pool *p, int ref_n,
+                              int min_fit, nasc_arch **out, int *pick, nasc_err *err) {
+    nasc_status st = nasc_mo_screen(s, b, ref_n, min_fit, p->c, p->n, pick, err);
+    if (st != NASC_OK)
+        return st;
+    if (*pick < 0)
+        *pick = 0;
+    nasc_learn_mark(b, p->c[*pick]);
+    *out = p->c[*pick];
+    p->c[*pick] = NULL;
+    return NASC_OK;
+}
+
+void nasc_mo_pool_free(mo_pool *p) {
+    if (p->c)
+        for (int i = 0; i < p->n; i++)
+            nasc_arch_free(p->c[i]);
+    nasc_free(p->c);
+    nasc_free(p->keys);
+    *p = (mo_pool){0};
+}
+
 void nasc_mo_hv_contribution(const double *obj, const int *idx, int m, const double ref[2],
                              double *hvc) {
     for (int k = 0; k < m; k++) {

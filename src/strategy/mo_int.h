@@ -62,6 +62,24 @@ NASC_INTERNAL int nasc_mo_rank_targets(const learn_base *b, const double ref[2],
 NASC_INTERNAL nasc_status nasc_mo_screen(const nasc_strategy *s, const learn_base *b, int ref_n,
                                          int min_fit, nasc_arch *const *c, int n, int *pick,
                                          nasc_err *err);
+/* A screening pool: up to cap distinct architectures that the strategy has not seen, from which
+ * nasc_mo_pool_take proposes one (nsga2's children, the samplers' draws). */
+typedef struct mo_pool {
+    nasc_arch **c;
+    uint64_t *keys;
+    int n, cap;
+} mo_pool;
+NASC_INTERNAL nasc_status nasc_mo_pool_init(mo_pool *p, int cap, const nasc_strategy *s,
+                                            nasc_err *err);
+/* Takes a: kept in the pool when b has not seen it and the pool does not hold it (true), else
+ * freed (false). */
+NASC_INTERNAL bool nasc_mo_pool_add(mo_pool *p, const learn_base *b, nasc_arch *a);
+/* nasc_mo_screen over the pool (the first member while there is too little to fit): the pick is
+ * marked in b and moved to *out, its index in *pick. The pool must not be empty. */
+NASC_INTERNAL nasc_status nasc_mo_pool_take(const nasc_strategy *s, learn_base *b, mo_pool *p,
+                                            int ref_n, int min_fit, nasc_arch **out, int *pick,
+                                            nasc_err *err);
+NASC_INTERNAL void nasc_mo_pool_free(mo_pool *p);
 /* The hypervolume contribution of each of the m mutually non-dominated points idx (rows of obj:
  * accuracy, cost) to the box of ref: the area only it dominates; 0 outside the box. */
 NASC_INTERNAL void nasc_mo_hv_contribution(const double *obj, const int *idx, int m,

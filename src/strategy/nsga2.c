@@ -302,49 +302,18 @@ static nasc_status make_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nas
  * nasc_mo_screen proposed (the first when there is too little to fit). */
 static nasc_status screened_child(nasc_strategy *s, nsga2 *q, bool arch_parents, nasc_proposal *out,
                                   nasc_err *err) {
-    nasc_arch **c = nasc_calloc((size_t)q->screen, sizeof *c);
-    uint64_t *keys = nasc_calloc((size_t)q->screen, sizeof *keys);
-    int n = 0;
-    nasc_status st = NASC_OK;
-    if (!c || !keys) {
-        st = nasc_errorf(err, NASC_ERR_NOMEM, "nsga2: out of memory");
-        goto done;
-    }
-    for (int tries = 0; tries < 50 * q->screen && n < q->screen && st == NASC_OK; tries++) {
+    mo_pool pool;
+    int pick;
+    nasc_status st = nasc_mo_pool_init(&pool, q->screen, s, err);
+    for (int tries = 0; tries < 50 * q->screen && pool.n < q->screen && st == NASC_OK; tries++) {
         nasc_arch *a = NULL;
-        if ((st = make_child(s, q, arch_parents, &a, err)) != NASC_OK)
-            break;
-        uint64_t k = nasc_learn_key(a);
-        bool dup = nasc_learn_set_has(&q->b.seen, k);
-        for (int i = 0; i < n && !dup; i++)
-            dup = keys[i] == k;
-        if (dup) {
-            nasc_arch_free(a);
-            continue;
-        }
-        keys[n] = k;
-        c[n++] = a;
+        if ((st = make_child(s, q, arch_parents, &a, err)) == NASC_OK)
+            nasc_mo_pool_add(&pool, &q->b, a);
     }
-    if (st != NASC_OK)
-        goto done;
-    if (!n) {
-        st = nasc_learn_random_unseen(s, &q->b, &out->arch, err);
-        goto done;
-    }
-    int pick = -1;
-    if ((st = nasc_mo_screen(s, &q->b, q->ref_n, q->P, c, n, &pick, err)) != NASC_OK)
-        goto done;
-    if (pick < 0)
-        pick = 0;
-    nasc_learn_mark(&q->b, c[pick]);
-    out->arch = c[pick];
-    c[pick] = NULL;
-done:
-    if (c)
-        for (int i = 0; i < n; i++)
-            nasc_arch_free(c[i]);
-    nasc_free(c);
-    nasc_free(keys);
+    if (st == NASC_OK)
+        st = pool.n ? nasc_mo_pool_take(s, &q->b, &pool, q->ref_n, q->P, &out->arch, &pick, err)
+                    : nasc_learn_random_unseen(s, &q->b, &out->arch, err);
+    nasc_mo_pool_free(&pool);
     return st;
 }
 

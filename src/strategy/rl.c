@@ -461,52 +461,26 @@ static nasc_status samp_push(rl *r, nasc_err *err, rl_sample **out) {
  * fit) marked and handed to *out with its sample in sp; *out NULL if every draw was known. */
 static nasc_status screened_sample(nasc_strategy *s, rl *r, rl_sample *sp, nasc_arch **out,
                                    nasc_err *err) {
-    const int K = r->screen;
-    nasc_arch **c = nasc_calloc((size_t)K, sizeof *c);
-    rl_sample *cs = nasc_calloc((size_t)K, sizeof *cs);
-    uint64_t *keys = nasc_calloc((size_t)K, sizeof *keys);
-    int n = 0, pick = -1;
-    nasc_status st = NASC_OK;
+    mo_pool pool;
+    int pick;
+    rl_sample *cs = nasc_calloc((size_t)r->screen, sizeof *cs);
     *out = NULL;
-    if (!c || !cs || !keys) {
+    nasc_status st = nasc_mo_pool_init(&pool, r->screen, s, err);
+    if (st == NASC_OK && !cs)
         st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
-        goto done;
-    }
-    for (int tries = 0; tries < 100 && n < K && st == NASC_OK; tries++) {
+    for (int tries = 0; tries < 100 && pool.n < r->screen && st == NASC_OK; tries++) {
         nasc_arch *a = NULL;
-        rl_sample *x = &cs[n];
-        if ((st = nasc_controller_sample(r->ctl, &s->rng, x->d, &x->n, NULL, x->old_lp, err)) !=
-                NASC_OK ||
-            (st = nasc_arch_from_decisions(s->space, x->d, x->n, &a, err)) != NASC_OK)
-            break;
-        uint64_t k = nasc_learn_key(a);
-        bool dup = nasc_learn_set_has(&r->b.seen, k);
-        for (int i = 0; i < n && !dup; i++)
-            dup = keys[i] == k;
-        if (dup) {
-            nasc_arch_free(a);
-            continue;
-        }
-        keys[n] = k;
-        c[n++] = a;
+        rl_sample *x = &cs[pool.n]; /* kept with its architecture, overwritten if a duplicate */
+        if ((st = nasc_controller_sample(r->ctl, &s->rng, x->d, &x->n, NULL, x->old_lp, err)) ==
+                NASC_OK &&
+            (st = nasc_arch_from_decisions(s->space, x->d, x->n, &a, err)) == NASC_OK)
+            nasc_mo_pool_add(&pool, &r->b, a);
     }
-    if (st != NASC_OK || !n)
-        goto done;
-    if ((st = nasc_mo_screen(s, &r->b, 20, 10, c, n, &pick, err)) != NASC_OK)
-        goto done;
-    if (pick < 0)
-        pick = 0;
-    nasc_learn_mark(&r->b, c[pick]);
-    *sp = cs[pick];
-    *out = c[pick];
-    c[pick] = NULL;
-done:
-    if (c)
-        for (int i = 0; i < n; i++)
-            nasc_arch_free(c[i]);
-    nasc_free(c);
+    if (st == NASC_OK && pool.n &&
+        (st = nasc_mo_pool_take(s, &r->b, &pool, 20, 10, out, &pick, err)) == NASC_OK)
+        *sp = cs[pick];
+    nasc_mo_pool_free(&pool);
     nasc_free(cs);
-    nasc_free(keys);
     return st;
 }
 
