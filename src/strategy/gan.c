@@ -294,6 +294,18 @@ static void encode_dec(const gan *q, const nasc_arch *a, float *x) {
             x[q->off[t] + d[t]] = 1.0f;
 }
 
+/* One generated architecture: fresh noise, the generator run without gradients, decoded into *out. */
+static nasc_status generate_one(nasc_strategy *s, gan *q, nasc_arch **out, nasc_err *err) {
+    draw_noise(s, q, 1);
+    nasc_graph *g = q->g;
+    nasc_graph_reset(g);
+    nasc_graph_set_grad(g, false);
+    nasc_tensor *p = generate(q, g, nasc_input(g, 1, q->Z, 1, 1, q->z));
+    nasc_graph_set_grad(g, true);
+    *out = NULL;
+    return p ? decode(s, q, p->data, out, err) : gerr(q, err);
+}
+
 /* screen=K > 1 with two objectives: up to K distinct unseen generated architectures (50 noise
  * vectors at most), the one with the highest model EHVI (nasc_mo_screen; the first while there is
  * too little to fit) marked and handed to *out; *out NULL if every one was known. */
@@ -303,16 +315,8 @@ static nasc_status screened(nasc_strategy *s, gan *q, nasc_arch **out, nasc_err 
     *out = NULL;
     nasc_status st = nasc_mo_pool_init(&pool, q->screen, s, err);
     for (int tries = 0; tries < 50 && pool.n < q->screen && st == NASC_OK; tries++) {
-        draw_noise(s, q, 1);
-        nasc_graph *g = q->g;
-        nasc_graph_reset(g);
-        nasc_graph_set_grad(g, false);
-        nasc_tensor *p = generate(q, g, nasc_input(g, 1, q->Z, 1, 1, q->z));
-        nasc_graph_set_grad(g, true);
         nasc_arch *a = NULL;
-        if (!p)
-            st = gerr(q, err);
-        else if ((st = decode(s, q, p->data, &a, err)) == NASC_OK)
+        if ((st = generate_one(s, q, &a, err)) == NASC_OK)
             nasc_mo_pool_add(&pool, &q->b, a);
     }
     if (st == NASC_OK && pool.n)
@@ -349,17 +353,7 @@ static nasc_status round_(nasc_strategy *s, gan *q, nasc_err *err) {
         if (q->screen > 1 && b->n_obj == 2 && nr > 0)
             st = screened(s, q, &a, err);
         for (int tries = 0; tries < 50 && !a && st == NASC_OK && nr > 0; tries++) {
-            draw_noise(s, q, 1);
-            nasc_graph *g = q->g;
-            nasc_graph_reset(g);
-            nasc_graph_set_grad(g, false);
-            nasc_tensor *p = generate(q, g, nasc_input(g, 1, q->Z, 1, 1, q->z));
-            nasc_graph_set_grad(g, true);
-            if (!p) {
-                st = gerr(q, err);
-                break;
-            }
-            st = decode(s, q, p->data, &a, err);
+            st = generate_one(s, q, &a, err);
             if (st == NASC_OK && !nasc_learn_mark(b, a)) {
                 nasc_arch_free(a);
                 a = NULL;
