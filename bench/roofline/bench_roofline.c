@@ -302,14 +302,9 @@ static void node_cost(const nasc_tensor *t, bool bwd, double *out_flops, double 
         break;
     }
     case NASC_OP_CONCAT:
-    case NASC_OP_CONCAT_RELU: /* fused ReLU: 1 FLOP per element; backward also reads y */
         for (int i = 0; i < t->n_src; i++)
             e += (!bwd || has_grad(t->src[i])) ? nel(t->src[i]) : 0.0;
         e += out;
-        if (t->op == NASC_OP_CONCAT_RELU) {
-            f = out;
-            e += bwd ? out : 0.0;
-        }
         break;
     case NASC_OP_SLICE:
         e = bwd ? out + in : 2.0 * out; /* backward writes all of dx */

@@ -65,11 +65,6 @@ NASC_API nasc_tensor *nasc_scale(nasc_graph *g, nasc_tensor *x, float s);
 
 /* Concatenation of n >= 1 tensors along C; N, H, W must agree. */
 NASC_API nasc_tensor *nasc_concat(nasc_graph *g, int n, nasc_tensor *const *xs);
-/* relu(concat(xs)) with nasc_concat's arguments: in training mode one node (NASC_OP_CONCAT_RELU)
- * that applies the ReLU while copying and its mask while handing dy back to the inputs (a DARTS
- * cell's output, read only through the next cells' preprocessing ReLUs). Same values and
- * gradients as the two ops; in inference mode it builds the two nodes (as nasc_batchnorm_relu). */
-NASC_API nasc_tensor *nasc_concat_relu(nasc_graph *g, int n, nasc_tensor *const *xs);
 /* Channel range and strided spatial window (see nasc_slice_params). */
 NASC_API nasc_tensor *nasc_slice(nasc_graph *g, nasc_tensor *x, const nasc_slice_params *p);
 

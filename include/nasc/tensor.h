@@ -62,8 +62,6 @@ enum nasc_op {
                             * output overwrites x and backward reads the output */
     NASC_OP_BN_RELU,       /* src: as BATCHNORM  params: bn; y = max(0, batchnorm(x)) in one pass,
                             * backward masks dy by y > 0 inside BN's passes (training only) */
-    NASC_OP_CONCAT_RELU,   /* src: as CONCAT; y = max(0, concat(x0..)) in the copy, backward masks
-                            * dy by y > 0 while handing out the rows (training only) */
     NASC_OP_COUNT
 };
 

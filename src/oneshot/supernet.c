@@ -644,12 +644,9 @@ static bool any_tensor(nasc_tensor *const *terms, int n) {
     return false;
 }
 
-/* A darts cell. r0, r1: ReLU of the cell inputs (the preprocessing starts with a ReLU). With
- * act_out it returns act(output): every consumer of a cell's output but the classifier is the
- * next cells' ReLU; training with ReLU fuses it into the concat (nasc_concat_relu), otherwise it
- * runs in place on the concat's output. */
+/* A darts cell. r0, r1: ReLU of the cell inputs (the preprocessing starts with a ReLU). */
 static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const sn_cell *cell,
-                               nasc_tensor *r0, nasc_tensor *r1, bool act_out) {
+                               nasc_tensor *r0, nasc_tensor *r1) {
     nasc_graph *g = f->g;
     const int t = cell->type, K = sn->K;
     const nasc_supernet_plan *p = f->plan;
@@ -727,11 +724,7 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
             return NULL;
         cs.s[2 + i] = node;
     }
-    if (!act_out)
-        return nasc_concat(g, 4, cs.s + 2);
-    if (f->smooth || !nasc_graph_training(g))
-        return act_ip(f, nasc_concat(g, 4, cs.s + 2));
-    return nasc_concat_relu(g, 4, cs.s + 2);
+    return nasc_concat(g, 4, cs.s + 2);
 }
 
 static nasc_tensor *darts_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tensor *x) {
@@ -740,7 +733,10 @@ static nasc_tensor *darts_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tens
     nasc_tensor *stem = bn_act(f, &sn->stem_bn, nasc_conv_forward(g, &sn->stem, x));
     nasc_tensor *rpp = stem, *rp = stem;
     for (int i = 0; i < sn->n_cells; i++) {
-        nasc_tensor *out = darts_cell(sn, f, &sn->cells[i], rpp, rp, i + 1 < sn->n_cells);
+        nasc_tensor *out = darts_cell(sn, f, &sn->cells[i], rpp, rp);
+        /* every consumer of a cell's output but the classifier is a ReLU: apply it in place */
+        if (i + 1 < sn->n_cells)
+            out = act_ip(f, out);
         rpp = rp;
         rp = out;
     }

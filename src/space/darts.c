@@ -359,12 +359,10 @@ static void da_net_free(void *impl) {
 
 /* One cell. r0 and r1 hold relu(s0) and relu(s1) once computed (a cell's output is s1 of the next
  * cell and s0 of the one after: both preprocess it with a ReLU first); within the cell, every
- * state's ReLU, max pool and avg pool are computed once for all the ops that read them. With
- * relu_out the cell returns relu(output), the concat and the ReLU fused (nasc_concat_relu): for
- * every cell but the last, whose consumers are all those preprocessing ReLUs. */
+ * state's ReLU, max pool and avg pool are computed once for all the ops that read them. */
 static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_cell *cell,
                                     nasc_tensor *s0, nasc_tensor *s1, nasc_tensor **r0,
-                                    nasc_tensor **r1, float drop, bool relu_out) {
+                                    nasc_tensor **r1, float drop) {
     const int t = cell->reduction ? 1 : 0;
     nasc_tensor *st[6] = {nasc_sp_op_forward_shared(g, &cell->pre0, s0, r0),
                           nasc_sp_op_forward_shared(g, &cell->pre1, s1, r1)};
@@ -395,7 +393,7 @@ static nasc_tensor *da_cell_forward(nasc_graph *g, const da_net *net, const da_c
         }
         st[2 + node] = nasc_add(g, h[0], h[1]);
     }
-    return relu_out ? nasc_concat_relu(g, DA_NODES, st + 2) : nasc_concat(g, DA_NODES, st + 2);
+    return nasc_concat(g, DA_NODES, st + 2);
 }
 
 static nasc_tensor *da_aux_forward(nasc_graph *g, const da_aux *aux, nasc_tensor *relu_x) {
@@ -417,19 +415,15 @@ static nasc_tensor *da_forward(nasc_model *m, nasc_graph *g, nasc_tensor *x,
     nasc_tensor *s1 = s0;
     nasc_tensor *r0 = NULL, *r1 = NULL; /* relu(s0), relu(s1) once computed */
     for (int i = 0; i < net->n_cells; i++) {
-        /* the first cell reads the stem output as both s0 and s1; every cell but the last
-         * returns relu(output) (only the preprocessing ReLUs read it): s1 = r1 then, and the
-         * next cells' preprocessing ops read it through r1 only (RCB and FR start with relu_of) */
-        const bool relu_out = i + 1 < net->n_cells;
+        /* the first cell reads the stem output as both s0 and s1 */
         nasc_tensor *s2 = da_cell_forward(g, net, &net->cells[i], s0, s1, &r0, i ? &r1 : &r0,
-                                          drop, relu_out);
+                                          drop);
         s0 = s1;
         r0 = i ? r1 : r0;
         s1 = s2;
-        r1 = relu_out ? s2 : NULL;
+        r1 = NULL;
         if (i == net->aux_at && net->has_aux && opts->want_aux) {
-            if (!r1)
-                r1 = nasc_relu(g, s1); /* also the next cells' preprocessing ReLU */
+            r1 = nasc_relu(g, s1); /* also the next cells' preprocessing ReLU */
             m->aux_logits = da_aux_forward(g, &net->aux, r1);
         }
     }

@@ -80,15 +80,6 @@ static nasc_tensor *b_sep_mid(nasc_graph *g, nasc_tensor **in, const op_case *c)
     return nasc_conv2d(g, h, in[4], NULL, &c->conv);
 }
 
-/* relu(concat(.)) fused: a DARTS cell's output, and a repeated input */
-static nasc_tensor *b_concat_relu(nasc_graph *g, nasc_tensor **in, const op_case *c) {
-    if (c->n_in == 2) {
-        nasc_tensor *xs[] = {in[0], in[1], in[0]};
-        return nasc_concat_relu(g, 3, xs);
-    }
-    return nasc_concat_relu(g, c->n_in, in);
-}
-
 #define T_EXACT 1e-10
 #define T_CONV 1e-8
 #define CONV(s, p, d, gr) .conv = {.stride = {s, s}, .pad = {p, p}, .dil = {d, d}, .groups = gr}
@@ -131,8 +122,6 @@ static const op_case fixed_cases[] = {
     {"scale", b_scale, 1, {{2, 3, 4, 5}}, {0}, 0, .f = -0.7f, .tol = T_EXACT},
     /* moving data */
     {"concat 4 x C16 (DARTS cell output)", b_concat, 4, {{2, 16, 14, 14}, {2, 16, 14, 14}, {2, 16, 14, 14}, {2, 16, 14, 14}}, {0}, 0, .tol = T_EXACT},
-    {"concat_relu 4 x C36 (DARTS cell output, fused ReLU)", b_concat_relu, 4, {{2, 36, 8, 8}, {2, 36, 8, 8}, {2, 36, 8, 8}, {2, 36, 8, 8}}, {0}, 0, .tol = T_EXACT},
-    {"concat_relu with a repeated input", b_concat_relu, 2, {{2, 3, 4, 4}, {2, 5, 4, 4}}, {0}, 0, .tol = T_EXACT},
     {"concat odd channels", b_concat, 3, {{2, 2, 3, 3}, {2, 3, 3, 3}, {2, 1, 3, 3}}, {0}, 0, .tol = T_EXACT},
     {"concat with a repeated input", b_concat_self, 2, {{2, 3, 4, 4}, {2, 5, 4, 4}}, {0}, 0, .tol = T_EXACT},
     {"slice factorized-reduce C16 28x28", b_slice, 1, {{2, 16, 28, 28}}, {0}, 0, .slice = {0, 16, 1, 1, 2, 2}, .tol = T_EXACT},

@@ -38,7 +38,6 @@ static const nasc_kernel_pair cpu_table[] = {
     [NASC_OP_CHANNEL_SHUFFLE] = {nasc_cpu_channel_shuffle_fwd, nasc_cpu_channel_shuffle_bwd},
     [NASC_OP_BN_INPLACE] = {nasc_cpu_bn_inplace_fwd, nasc_cpu_bn_inplace_bwd}, /* bn_inplace.c */
     [NASC_OP_BN_RELU] = {nasc_cpu_batchnorm_fwd, nasc_cpu_batchnorm_bwd},      /* batchnorm.c */
-    [NASC_OP_CONCAT_RELU] = {nasc_cpu_concat_fwd, nasc_cpu_concat_bwd},        /* shape.c */
 };
 _Static_assert(sizeof cpu_table / sizeof cpu_table[0] == NASC_OP_COUNT, "one cpu row per op");
 
@@ -66,7 +65,6 @@ static bool cpu_stores_grads(const nasc_tensor *node) {
     case NASC_OP_MUL:
     case NASC_OP_DROP_PATH:
     case NASC_OP_CONCAT:
-    case NASC_OP_CONCAT_RELU:
     case NASC_OP_WSUM: /* mixed.c: stores the terms' gradients, zero-fills w's */
     case NASC_OP_BATCHNORM:
     case NASC_OP_BN_RELU:

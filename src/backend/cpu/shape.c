@@ -3,10 +3,7 @@
  * In NHWC a channel concat interleaves at every pixel: output pixel p is the rows x0[p], x1[p], ...
  * laid end to end, so each task copies whole pixel rows over its pixel range.
  * Backward adds the rows back. Slice copies row segments [c0, c1) of strided pixels. Reshape is a
- * view (forward is nothing), its backward adds dy into dx.
- * NASC_OP_CONCAT_RELU (relu(concat(...)) in one node): the copy stores max(0, x) and backward
- * hands each src dy where the output is > 0 (read from the output), 0 elsewhere: the ReLU's own
- * forward pass and its backward pass over the (N, sum C, H, W) tensor go. */
+ * view (forward is nothing), its backward adds dy into dx. */
 #include "cpu_int.h"
 
 #include <string.h>
@@ -17,7 +14,6 @@ typedef struct cat_args {
     nasc_tensor *node;
     size_t P; /* pixels N*H*W */
     bool bwd;
-    bool relu;      /* NASC_OP_CONCAT_RELU */
     uint64_t store; /* bwd: bit s set: src s's gradient is fresh, store instead of adding */
 } cat_args;
 
@@ -38,16 +34,8 @@ static void cat_task(void *arg, int ith, int nth) {
         for (int s = 0; s < n_src; s++) {
             const nasc_tensor *x = node->src[s];
             const int Cs = x->ne[1];
-            if (a->relu)
-                for (size_t p = p0; p < p1; p++) {
-                    float *restrict y = node->data + p * C + c0;
-                    const float *restrict xp = x->data + p * Cs;
-                    for (int c = 0; c < Cs; c++)
-                        y[c] = xp[c] > 0.0f ? xp[c] : 0.0f;
-                }
-            else
-                for (size_t p = p0; p < p1; p++)
-                    memcpy(node->data + p * C + c0, x->data + p * Cs, (size_t)Cs * sizeof(float));
+            for (size_t p = p0; p < p1; p++)
+                memcpy(node->data + p * C + c0, x->data + p * Cs, (size_t)Cs * sizeof(float));
             c0 += Cs;
         }
         return;
@@ -60,14 +48,7 @@ static void cat_task(void *arg, int ith, int nth) {
             if (x->grad) {
                 float *restrict dx = x->grad + p * Cs;
                 const float *restrict dy = node->grad + p * C + c0;
-                if (a->relu) {
-                    const float *restrict y = node->data + p * C + c0;
-                    const bool st = s < 64 && ((a->store >> s) & 1u);
-                    for (int c = 0; c < Cs; c++) {
-                        const float d = y[c] > 0.0f ? dy[c] : 0.0f;
-                        dx[c] = st ? d : dx[c] + d;
-                    }
-                } else if (s < 64 && ((a->store >> s) & 1u))
+                if (s < 64 && ((a->store >> s) & 1u))
                     for (int c = 0; c < Cs; c++)
                         dx[c] = dy[c];
                 else
@@ -80,8 +61,7 @@ static void cat_task(void *arg, int ith, int nth) {
 }
 
 static void cat_run(nasc_backend *be, nasc_tensor *node, bool bwd) {
-    cat_args a = {.node = node, .P = nasc_n(node) / (size_t)node->ne[1], .bwd = bwd,
-                  .relu = node->op == NASC_OP_CONCAT_RELU};
+    cat_args a = {.node = node, .P = nasc_n(node) / (size_t)node->ne[1], .bwd = bwd};
     if (bwd) {
         /* a src used twice (x, x) stores at its first place and adds at the second: each task
          * walks the srcs in order over its own pixels. Srcs past 64 are zero-filled and added. */

@@ -1,5 +1,4 @@
-/* ref/shape.c — concat along C, strided slice, reshape (a view: backward only adds).
- * NASC_OP_CONCAT_RELU: the copy clamps at 0 and backward hands back dy where the output > 0. */
+/* ref/shape.c — concat along C, strided slice, reshape (a view: backward only adds). */
 #include "ref_int.h"
 
 nasc_status nasc_ref_concat_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *node) {
@@ -16,9 +15,6 @@ nasc_status nasc_ref_concat_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *n
                 node->data[p * C + c0 + c] = x->data[p * Cs + c];
         c0 += Cs;
     }
-    if (node->op == NASC_OP_CONCAT_RELU)
-        for (size_t i = 0; i < nasc_n(node); i++)
-            node->data[i] = node->data[i] > 0.0f ? node->data[i] : 0.0f;
     return NASC_OK;
 }
 
@@ -34,10 +30,7 @@ nasc_status nasc_ref_concat_bwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *n
         if (x->grad)
             for (size_t p = 0; p < P; p++)
                 for (int c = 0; c < Cs; c++)
-                    x->grad[p * Cs + c] += node->op == NASC_OP_CONCAT_RELU &&
-                                                   !(node->data[p * C + c0 + c] > 0.0f)
-                                               ? 0.0f
-                                               : node->grad[p * C + c0 + c];
+                    x->grad[p * Cs + c] += node->grad[p * C + c0 + c];
         c0 += Cs;
     }
     return NASC_OK;

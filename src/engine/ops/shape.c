@@ -1,7 +1,7 @@
 /* shape.c — nodes that move data without arithmetic: concat, slice, reshape. */
 #include "../engine_int.h"
 
-static nasc_tensor *concat(nasc_graph *g, int n, nasc_tensor *const *xs, enum nasc_op op) {
+nasc_tensor *nasc_concat(nasc_graph *g, int n, nasc_tensor *const *xs) {
     if (g->err.code != NASC_OK)
         return NULL;
     if (n < 1 || !xs) {
@@ -23,17 +23,7 @@ static nasc_tensor *concat(nasc_graph *g, int n, nasc_tensor *const *xs, enum na
         C += x->ne[1];
     }
     const int ne[4] = {xs[0]->ne[0], C, xs[0]->ne[2], xs[0]->ne[3]};
-    return nasc_engine_apply(g, op, ne, n, xs, NULL, NULL, NULL);
-}
-
-nasc_tensor *nasc_concat(nasc_graph *g, int n, nasc_tensor *const *xs) {
-    return concat(g, n, xs, NASC_OP_CONCAT);
-}
-
-nasc_tensor *nasc_concat_relu(nasc_graph *g, int n, nasc_tensor *const *xs) {
-    if (!g->training) /* see ops.h: inference graphs keep the two nodes */
-        return nasc_relu(g, concat(g, n, xs, NASC_OP_CONCAT));
-    return concat(g, n, xs, NASC_OP_CONCAT_RELU);
+    return nasc_engine_apply(g, NASC_OP_CONCAT, ne, n, xs, NULL, NULL, NULL);
 }
 
 nasc_tensor *nasc_slice(nasc_graph *g, nasc_tensor *x, const nasc_slice_params *p) {
