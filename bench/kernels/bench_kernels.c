@@ -21,6 +21,8 @@
  * before each backward (the kernels store instead of adding, as for most gradients in a step).
  * --kout K gives the dense convs K output channels instead of C (a DARTS preprocessing 1x1 is
  * 4C -> C: --channels 144 --kout 36).
+ * bn_relu (the fused node) against bn_then_relu (BN and ReLU nodes, forward and backward of both
+ * timed together) measures the BN + ReLU fusion at one shape.
  */
 #include "backend/cpu/cpu_int.h"
 #include "nasc/arena.h"
@@ -50,7 +52,11 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-enum op_kind { K_CONV, K_BN, K_MAXPOOL, K_AVGPOOL, K_RELU, K_ADD, K_CONCAT, K_WSUM, K_EDGE };
+enum op_kind {
+    K_CONV, K_BN, K_MAXPOOL, K_AVGPOOL, K_RELU, K_ADD, K_CONCAT, K_WSUM, K_EDGE,
+    K_BN_RELU,     /* nasc_batchnorm_relu: one fused node */
+    K_BN_THEN_RELU /* nasc_relu(nasc_batchnorm(x)): the two nodes it replaces, timed together */
+};
 
 typedef struct bop {
     const char *name;
@@ -68,12 +74,14 @@ static const bop ops[] = {
     {"add", K_ADD, 0, 0, 0, 0},        {"concat4", K_CONCAT, 0, 0, 0, 0},
     {"wsum7", K_WSUM, 0, 0, 0, 0},
     {"darts_edge", K_EDGE, 0, 0, 0, 0},
+    {"bn_relu", K_BN_RELU, 0, 0, 0, 0}, {"bn_then_relu", K_BN_THEN_RELU, 0, 0, 0, 0},
 };
 
 static int kout_opt = 0; /* --kout: output channels of the dense convs (default: C) */
 typedef struct built {
     nasc_tensor *x, *w, *y, *b2, *b3, *b4; /* b2..b4: add's / concat's other inputs */
     nasc_tensor *more[6];                  /* wsum7's terms past x (w is its weights) */
+    nasc_tensor *mid;                      /* bn_then_relu: the BN node before y */
 } built;
 
 static nasc_tensor *leaf(nasc_graph *g, int n, int c, int h, int w, nasc_rng *r) {
@@ -88,7 +96,7 @@ static nasc_tensor *leaf(nasc_graph *g, int n, int c, int h, int w, nasc_rng *r)
 static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nasc_rng *r,
                           built *b) {
     b->x = leaf(g, N, C, HW, HW, r);
-    b->w = b->b2 = b->b3 = b->b4 = NULL;
+    b->w = b->b2 = b->b3 = b->b4 = b->mid = NULL;
     memset(b->more, 0, sizeof b->more);
     switch (o->kind) {
     case K_CONV: {
@@ -110,6 +118,16 @@ static nasc_tensor *build(nasc_graph *g, const bop *o, int N, int C, int HW, nas
     }
     case K_RELU:
         return nasc_relu(g, b->x);
+    case K_BN_RELU: /* affine, as in the fixed networks (DARTS search has none: same passes) */
+    case K_BN_THEN_RELU: {
+        b->w = leaf(g, 1, C, 1, 1, r); /* gamma */
+        b->b2 = leaf(g, 1, C, 1, 1, r); /* beta */
+        const nasc_bn_params p = {.eps = 1e-5f, .momentum = 0.1f};
+        if (o->kind == K_BN_RELU)
+            return nasc_batchnorm_relu(g, b->x, b->w, b->b2, NULL, NULL, &p);
+        b->mid = nasc_batchnorm(g, b->x, b->w, b->b2, NULL, NULL, &p);
+        return nasc_relu(g, b->mid);
+    }
     case K_ADD:
         b->b2 = leaf(g, N, C, HW, HW, r);
         return nasc_add(g, b->x, b->b2);
@@ -147,6 +165,10 @@ static void grads(nasc_graph *g, built *b, nasc_tensor *y, nasc_rng *r) {
             ts[i]->grad = nasc_graph_alloc(g, (size_t)nasc_tensor_nelem(ts[i]) * sizeof(float));
             memset(ts[i]->grad, 0, (size_t)nasc_tensor_nelem(ts[i]) * sizeof(float));
         }
+    if (b->mid) {
+        b->mid->grad = nasc_graph_alloc(g, (size_t)nasc_tensor_nelem(b->mid) * sizeof(float));
+        memset(b->mid->grad, 0, (size_t)nasc_tensor_nelem(b->mid) * sizeof(float));
+    }
     y->grad = nasc_graph_alloc(g, (size_t)nasc_tensor_nelem(y) * sizeof(float));
     for (int64_t i = 0; i < nasc_tensor_nelem(y); i++)
         y->grad[i] = 2.0f * nasc_rng_uniform(r) - 1.0f;
@@ -178,6 +200,8 @@ static double check(nasc_backend *be, const bop *o, int C, int HW) {
         nasc_tensor *y = build(g, o, N, C, HW, &r, &b);
         grads(g, &b, y, &r);
         nasc_backend_backward(nasc_graph_backend(g), g, y);
+        if (b.mid)
+            nasc_backend_backward(nasc_graph_backend(g), g, b.mid);
         nasc_tensor *ts[] = {y,         b.x,       b.w,       b.b2,      b.b3,      b.b4,
                              b.more[0], b.more[1], b.more[2], b.more[3], b.more[4], b.more[5]};
         for (int i = 0; i < 12; i++) {
@@ -385,8 +409,12 @@ int main(int argc, char **argv) {
             for (int it = -2; it < iters; it++) { /* 2 warm-up iterations */
                 nasc_arena_reset_to(nasc_graph_arena(g), mark);
                 const double t0 = now_ms();
+                if (b.mid)
+                    nasc_backend_forward(be, g, b.mid);
                 nasc_backend_forward(be, g, y);
                 if (fresh_grads) {
+                    if (b.mid) /* in a step the ReLU's dx is a fresh gradient */
+                        b.mid->flags |= NASC_TENSOR_GRAD_FRESH;
                     nasc_tensor *ts[] = {b.x,       b.w,       b.b2,      b.b3,
                                          b.b4,      b.more[0], b.more[1], b.more[2],
                                          b.more[3], b.more[4], b.more[5]};
@@ -396,6 +424,8 @@ int main(int argc, char **argv) {
                 }
                 const double t1 = now_ms();
                 nasc_backend_backward(be, g, y);
+                if (b.mid)
+                    nasc_backend_backward(be, g, b.mid);
                 const double t2 = now_ms();
                 if (it >= 0) {
                     tf[it] = t1 - t0;

@@ -258,7 +258,8 @@ static void node_cost(const nasc_tensor *t, bool bwd, double *out_flops, double 
         e = in + out;
         break;
     case NASC_OP_BATCHNORM:
-    case NASC_OP_BN_INPLACE: {
+    case NASC_OP_BN_INPLACE:
+    case NASC_OP_BN_RELU: { /* fused ReLU: +1 FLOP per element each way, no extra bytes */
         double small = 0.0; /* gamma, beta, running statistics */
         for (int i = 1; i < t->n_src; i++)
             small += nel(t->src[i]);
@@ -270,6 +271,8 @@ static void node_cost(const nasc_tensor *t, bool bwd, double *out_flops, double 
             f = 9.0 * in; /* sum(dy), sum(dy*xhat), dx */
             e = out + in + in + 2.0 * small; /* dy, x (or y), dx */
         }
+        if (t->op == NASC_OP_BN_RELU)
+            f += in;
         break;
     }
     case NASC_OP_RELU:

@@ -142,6 +142,8 @@ typedef struct nasc_bn {
 NASC_API nasc_status nasc_bn_init(nasc_bn *l, nasc_params *ps, const char *name, int channels,
                                   bool affine, nasc_err *err);
 NASC_API nasc_tensor *nasc_bn_forward(nasc_graph *g, const nasc_bn *l, nasc_tensor *x);
+/* relu(nasc_bn_forward(g, l, x)) as one fused node in training mode (nasc_batchnorm_relu). */
+NASC_API nasc_tensor *nasc_bn_relu_forward(nasc_graph *g, const nasc_bn *l, nasc_tensor *x);
 
 /* Fully connected: in -> out features, optional bias; weight init TORCH_DEFAULT unless given. */
 typedef struct nasc_fc {

@@ -44,6 +44,15 @@ NASC_API nasc_tensor *nasc_batchnorm(nasc_graph *g, nasc_tensor *x, nasc_tensor 
                                      nasc_tensor *beta, nasc_tensor *running_mean,
                                      nasc_tensor *running_var, const nasc_bn_params *p);
 
+/* relu(batchnorm(x)) with nasc_batchnorm's arguments. In training mode one node (NASC_OP_BN_RELU)
+ * that writes the ReLU's output in BN's output pass and applies the ReLU's mask to dy inside BN's
+ * backward passes: no BN output tensor and no ReLU passes over memory. Values and gradients equal
+ * those of the two ops up to float rounding. In inference mode it builds the two nodes (exports
+ * and graph walkers see a plain BN and ReLU there). */
+NASC_API nasc_tensor *nasc_batchnorm_relu(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma,
+                                          nasc_tensor *beta, nasc_tensor *running_mean,
+                                          nasc_tensor *running_var, const nasc_bn_params *p);
+
 NASC_API nasc_tensor *nasc_relu(nasc_graph *g, nasc_tensor *x);
 NASC_API nasc_tensor *nasc_sigmoid(nasc_graph *g, nasc_tensor *x);
 NASC_API nasc_tensor *nasc_tanh(nasc_graph *g, nasc_tensor *x);

@@ -60,6 +60,8 @@ enum nasc_op {
     NASC_OP_CHANNEL_SHUFFLE, /* src: x            params: shuffle (ShuffleNet / PC-DARTS) */
     NASC_OP_BN_INPLACE,    /* src: x, [running_mean, running_var]  params: bn; affine off, the
                             * output overwrites x and backward reads the output */
+    NASC_OP_BN_RELU,       /* src: as BATCHNORM  params: bn; y = max(0, batchnorm(x)) in one pass,
+                            * backward masks dy by y > 0 inside BN's passes (training only) */
     NASC_OP_COUNT
 };
 

@@ -31,6 +31,7 @@ static const char *const op_names[] = {
     [NASC_OP_WSUM] = "weighted_sum",
     [NASC_OP_CHANNEL_SHUFFLE] = "channel_shuffle",
     [NASC_OP_BN_INPLACE] = "batchnorm_inplace",
+    [NASC_OP_BN_RELU] = "batchnorm_relu",
 };
 _Static_assert(sizeof op_names / sizeof op_names[0] == NASC_OP_COUNT, "one name per op");
 

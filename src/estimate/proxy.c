@@ -153,11 +153,17 @@ done:
     return score;
 }
 
+/* A node whose output is a ReLU's: the ReLU itself or a batch norm fused with its ReLU (the
+ * training graphs' NASC_OP_BN_RELU), so a fusion does not change the codes NASWOT reads. */
+static bool is_relu_unit(const nasc_tensor *t, int n) {
+    return (t->op == NASC_OP_RELU || t->op == NASC_OP_BN_RELU) && t->ne[0] == n;
+}
+
 /* log|det K| over the binary ReLU codes of the batch (bits packed per image). */
 static double naswot_score(nasc_graph *g, int n) {
     size_t units = 0;
     for (nasc_tensor *t = nasc_graph_last_node(g); t; t = t->prev)
-        if (t->op == NASC_OP_RELU && t->ne[0] == n)
+        if (is_relu_unit(t, n))
             units += (size_t)(nasc_tensor_nelem(t) / n);
     if (!units)
         return (double)NAN;
@@ -169,7 +175,7 @@ static double naswot_score(nasc_graph *g, int n) {
         goto done;
     size_t u0 = 0;
     for (nasc_tensor *t = nasc_graph_last_node(g); t; t = t->prev) {
-        if (t->op != NASC_OP_RELU || t->ne[0] != n)
+        if (!is_relu_unit(t, n))
             continue;
         size_t per = (size_t)(nasc_tensor_nelem(t) / n); /* storage NHWC: image i contiguous */
         for (int i = 0; i < n; i++) {

@@ -86,6 +86,10 @@ nasc_tensor *nasc_bn_forward(nasc_graph *g, const nasc_bn *l, nasc_tensor *x) {
     return nasc_batchnorm(g, x, l->gamma, l->beta, l->running_mean, l->running_var, &l->p);
 }
 
+nasc_tensor *nasc_bn_relu_forward(nasc_graph *g, const nasc_bn *l, nasc_tensor *x) {
+    return nasc_batchnorm_relu(g, x, l->gamma, l->beta, l->running_mean, l->running_var, &l->p);
+}
+
 nasc_status nasc_fc_init(nasc_fc *l, nasc_params *ps, const char *name, int in, int out, bool bias,
                          nasc_err *err) {
     char pname[32];

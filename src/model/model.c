@@ -84,7 +84,7 @@ static nasc_tensor *baseline_forward(nasc_model *m, nasc_graph *g, nasc_tensor *
     const nasc_pool2d_params pool = {.k = {2, 2}, .stride = {2, 2}};
     nasc_tensor *h = x;
     for (int i = 0; i < BASE_N_CONV; i++) {
-        h = nasc_relu(g, nasc_bn_forward(g, &b->bn[i], nasc_conv_forward(g, &b->conv[i], h)));
+        h = nasc_bn_relu_forward(g, &b->bn[i], nasc_conv_forward(g, &b->conv[i], h));
         if (i == 1 || i == 3)
             h = nasc_maxpool2d(g, h, &pool);
     }

@@ -513,6 +513,17 @@ static nasc_tensor *bn_ip(const fwd_ctx *f, const nasc_bn *b, nasc_tensor *x) {
     return nasc_batchnorm_inplace(f->g, x, b->running_mean, b->running_var, &p);
 }
 
+/* act(BN(x)) where nothing else reads BN's output: one fused node (nasc_batchnorm_relu) when
+ * training with ReLU; otherwise BN then the in-place activation. */
+static nasc_tensor *bn_act(const fwd_ctx *f, const nasc_bn *b, nasc_tensor *x) {
+    if (f->smooth || !nasc_graph_training(f->g))
+        return act_ip(f, bn_fwd(f, b, x));
+    if (f->batch_only)
+        return nasc_batchnorm_relu(f->g, x, b->gamma, b->beta, NULL, NULL, &b->p);
+    const nasc_bn_params p = bn_params(f, b);
+    return nasc_batchnorm_relu(f->g, x, b->gamma, b->beta, b->running_mean, b->running_var, &p);
+}
+
 static nasc_tensor *rcb_fwd(const fwd_ctx *f, const sn_rcb *r, nasc_tensor *relu_x) {
     return bn_ip(f, &r->bn, nasc_conv_forward(f->g, &r->conv, relu_x));
 }
@@ -532,7 +543,7 @@ static nasc_tensor *fr_fwd(const fwd_ctx *f, const sn_fr *fr, nasc_tensor *r) {
 static nasc_tensor *sep_fwd(const fwd_ctx *f, const sn_sep *s, nasc_tensor *r) {
     nasc_graph *g = f->g;
     nasc_tensor *h = nasc_conv_forward(g, &s->pw1, nasc_conv_forward(g, &s->dw1, r));
-    h = act_ip(f, bn_fwd(f, &s->bn1, h));
+    h = bn_act(f, &s->bn1, h);
     h = nasc_conv_forward(g, &s->pw2, nasc_conv_forward(g, &s->dw2, h));
     return bn_ip(f, &s->bn2, h);
 }
@@ -719,8 +730,7 @@ static nasc_tensor *darts_cell(const nasc_supernet *sn, const fwd_ctx *f, const 
 static nasc_tensor *darts_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tensor *x) {
     nasc_graph *g = f->g;
     /* the stem's output feeds only ReLUs (cell 0's two preprocessings, cell 1's first) */
-    nasc_tensor *stem = act_ip(f, bn_fwd(f, &sn->stem_bn,
-                                                    nasc_conv_forward(g, &sn->stem, x)));
+    nasc_tensor *stem = bn_act(f, &sn->stem_bn, nasc_conv_forward(g, &sn->stem, x));
     nasc_tensor *rpp = stem, *rp = stem;
     for (int i = 0; i < sn->n_cells; i++) {
         nasc_tensor *out = darts_cell(sn, f, &sn->cells[i], rpp, rp);
@@ -794,17 +804,17 @@ static nasc_tensor *nb201_forward(nasc_supernet *sn, const fwd_ctx *f, nasc_tens
         }
         if (!h)
             return NULL;
-        /* rb_a's BN keeps its input (ordinary BN) so that the ReLU can run in place on it */
-        nasc_tensor *a = bn_fwd(f, &cell->rb_a.bn,
-                                nasc_conv_forward(g, &cell->rb_a.conv, act(f, h)));
-        nasc_tensor *b = rcb_fwd(f, &cell->rb_b, act_ip(f, a));
+        /* rb_a's BN keeps its input (ordinary BN, or BN + ReLU fused) for the ReLU after it */
+        nasc_tensor *a =
+            bn_act(f, &cell->rb_a.bn, nasc_conv_forward(g, &cell->rb_a.conv, act(f, h)));
+        nasc_tensor *b = rcb_fwd(f, &cell->rb_b, a);
         nasc_tensor *s = nasc_conv_forward(
             g, &cell->rb_short,
             nasc_avgpool2d(g, h, &(nasc_pool2d_params){.k = {2, 2}, .stride = {2, 2},
                                                        .count_include_pad = true}));
         h = nasc_add(g, b, s);
     }
-    h = act_ip(f, bn_fwd(f, &sn->last_bn, h));
+    h = bn_act(f, &sn->last_bn, h);
     return nasc_fc_forward(g, &sn->fc, nasc_global_avgpool(g, h));
 }
 

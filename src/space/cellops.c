@@ -103,7 +103,7 @@ nasc_tensor *nasc_sp_op_forward_shared(nasc_graph *g, const sp_op *op, nasc_tens
     case NASC_CELL_SEP: {
         nasc_tensor *h = relu_of(g, x, relu_x);
         h = nasc_conv_forward(g, &op->conv[1], nasc_conv_forward(g, &op->conv[0], h));
-        h = nasc_relu(g, nasc_bn_forward(g, &op->bn[0], h));
+        h = nasc_bn_relu_forward(g, &op->bn[0], h); /* BN -> ReLU fused (training) */
         h = nasc_conv_forward(g, &op->conv[3], nasc_conv_forward(g, &op->conv[2], h));
         return nasc_bn_forward(g, &op->bn[1], h);
     }

@@ -402,8 +402,8 @@ static nasc_tensor *da_aux_forward(nasc_graph *g, const da_aux *aux, nasc_tensor
                                                           .stride = {aux->pool_stride[0],
                                                                      aux->pool_stride[1]},
                                                           .count_include_pad = false});
-    h = nasc_relu(g, nasc_bn_forward(g, &aux->bn0, nasc_conv_forward(g, &aux->c0, h)));
-    h = nasc_relu(g, nasc_bn_forward(g, &aux->bn1, nasc_conv_forward(g, &aux->c1, h)));
+    h = nasc_bn_relu_forward(g, &aux->bn0, nasc_conv_forward(g, &aux->c0, h));
+    h = nasc_bn_relu_forward(g, &aux->bn1, nasc_conv_forward(g, &aux->c1, h));
     return nasc_fc_forward(g, &aux->fc, h);
 }
 

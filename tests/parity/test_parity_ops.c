@@ -62,6 +62,24 @@ static nasc_tensor *b_sepconv(nasc_graph *g, nasc_tensor **in, const op_case *c)
     return nasc_batchnorm(g, h, NULL, NULL, NULL, NULL, &bnp);
 }
 
+/* relu(batchnorm(.)) fused; inputs as b_bn (op_cases.h) */
+static nasc_tensor *b_bn_relu(nasc_graph *g, nasc_tensor **in, const op_case *c) {
+    if (c->n_in == 1)
+        return nasc_batchnorm_relu(g, in[0], NULL, NULL, NULL, NULL, &bnp);
+    if (c->n_in == 3 && c->no_grad)
+        return nasc_batchnorm_relu(g, in[0], NULL, NULL, in[1], in[2], &bnp);
+    if (c->n_in == 3)
+        return nasc_batchnorm_relu(g, in[0], in[1], in[2], NULL, NULL, &bnp);
+    return nasc_batchnorm_relu(g, in[0], in[1], in[2], in[3], in[4], &bnp);
+}
+/* DARTS sep_conv's middle: 1x1 -> BN + ReLU (fused) -> depthwise, as in the fixed network */
+static nasc_tensor *b_sep_mid(nasc_graph *g, nasc_tensor **in, const op_case *c) {
+    nasc_conv2d_params one = {.stride = {1, 1}, .pad = {0, 0}, .dil = {1, 1}, .groups = 1};
+    nasc_tensor *h = nasc_conv2d(g, in[0], in[1], NULL, &one);
+    h = nasc_batchnorm_relu(g, h, in[2], in[3], NULL, NULL, &bnp);
+    return nasc_conv2d(g, h, in[4], NULL, &c->conv);
+}
+
 #define T_EXACT 1e-10
 #define T_CONV 1e-8
 #define CONV(s, p, d, gr) .conv = {.stride = {s, s}, .pad = {p, p}, .dil = {d, d}, .groups = gr}
@@ -83,6 +101,12 @@ static const op_case fixed_cases[] = {
     {"bn train running only C64 14x14", b_bn, 3, {{4, 64, 14, 14}, {1, 64, 1, 1}, {1, 64, 1, 1}}, {INIT_OFFSET, 0, INIT_POSITIVE}, 0x6, .tol = T_CONV},
     {"bn train affine+running C5", b_bn, 5, {{2, 5, 3, 3}, {1, 5, 1, 1}, {1, 5, 1, 1}, {1, 5, 1, 1}, {1, 5, 1, 1}}, {0, 0, 0, 0, INIT_POSITIVE}, 0x18, .tol = T_CONV},
     {"bn inference affine C32", b_bn, 5, {{2, 32, 7, 7}, {1, 32, 1, 1}, {1, 32, 1, 1}, {1, 32, 1, 1}, {1, 32, 1, 1}}, {0, 0, 0, 0, INIT_POSITIVE}, 0x18, .inference = true, .tol = T_CONV},
+    /* batch norm + ReLU fused (sep_conv's BN -> ReLU; C36: the CIFAR network's width) */
+    {"bn_relu train no affine C16 28x28 (DARTS search)", b_bn_relu, 1, {{4, 16, 28, 28}}, {0}, 0, .tol = T_CONV},
+    {"bn_relu train offset C64 14x14 + running", b_bn_relu, 3, {{4, 64, 14, 14}, {1, 64, 1, 1}, {1, 64, 1, 1}}, {INIT_OFFSET, 0, INIT_POSITIVE}, 0x6, .tol = T_CONV},
+    {"bn_relu train affine+running C36 8x8", b_bn_relu, 5, {{3, 36, 8, 8}, {1, 36, 1, 1}, {1, 36, 1, 1}, {1, 36, 1, 1}, {1, 36, 1, 1}}, {0, 0, 0, 0, INIT_POSITIVE}, 0x18, .tol = T_CONV},
+    {"bn_relu train affine C20 odd", b_bn_relu, 3, {{3, 20, 5, 3}, {1, 20, 1, 1}, {1, 20, 1, 1}}, {0}, 0, .tol = T_CONV},
+    {"sep_conv middle: 1x1, bn_relu, dw 3x3 C36 16x16", b_sep_mid, 5, {{2, 36, 16, 16}, {36, 36, 1, 1}, {1, 36, 1, 1}, {1, 36, 1, 1}, {36, 1, 3, 3}}, {0}, 0, CONV(1, 1, 1, 36), .tol = T_CONV},
     /* element-wise */
     {"relu", b_relu, 1, {{2, 16, 28, 28}}, {0}, 0, .tol = T_EXACT},
     {"sigmoid", b_sigmoid, 1, {{2, 3, 4, 5}}, {0}, 0, .tol = T_EXACT},

@@ -16,7 +16,14 @@
  *                 dx = gamma*invstd/M * (M*dy - sdy - xhat*sum(dy*xhat)) regrouped per channel:
  *                 k1 = gamma*invstd, k2 = -gamma*invstd^3*sdyx/M, k3 = -k1*sdy/M;
  *      inference: dx += gamma*invstd*dy.
- * Every pass splits the M pixels into nth fixed ranges. */
+ * Every pass splits the M pixels into nth fixed ranges.
+ *
+ * NASC_OP_BN_RELU (relu(bn(x)) in one node): pass 2 of the forward stores max(0, y); saved holds
+ * 4C floats (mean, invstd, then pass 2's k1, k2) so that the backward recomputes y's sign from x
+ * with the forward's very FMA (bit-identical, so the mask is exactly y > 0) and uses dy masked by
+ * it in both passes. Against BN then ReLU this skips the ReLU's forward pass (read y, write r), its
+ * backward pass (read r and dr, write dy) and the BN output tensor; the generic (non-AVX-512)
+ * loops read the mask from the output instead. */
 #include "cpu_int.h"
 
 #include <math.h>
@@ -40,6 +47,8 @@ typedef struct bn_args {
     const float *k1, *k2, *k3; /* per-channel coefficients of pass 2 */
     bool avx512;
     bool store;          /* bwd: dx is fresh: store instead of adding */
+    bool relu;           /* NASC_OP_BN_RELU: fwd stores max(0, y); bwd masks dy by y > 0 */
+    const float *rk1, *rk2; /* bwd with relu: the forward's k1, k2 (y = (x-mean)*rk1 + rk2) */
 } bn_args;
 
 #if NASC_CPU_X86
@@ -64,11 +73,14 @@ static inline void bn_fold(__m512d *acc, __m512 v) {
                                               double *s1, double *s2) {                           \
         const int C = a->C;                                                                        \
         __mmask16 mk[NB];                                                                          \
-        __m512 k[NB];                                                                              \
+        __m512 k[NB], r1[NB], r2[NB];                                                              \
         __m512d d1[NB][2], d2[NB][2];                                                              \
+        const bool relu = a->dy && a->relu;                                                        \
         _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                     \
             mk[j] = bn_mask(C, c0 + 16 * j);                                                       \
             k[j] = _mm512_maskz_loadu_ps(mk[j], a->shift + c0 + 16 * j);                           \
+            r1[j] = relu ? _mm512_maskz_loadu_ps(mk[j], a->rk1 + c0 + 16 * j) : _mm512_setzero_ps();\
+            r2[j] = relu ? _mm512_maskz_loadu_ps(mk[j], a->rk2 + c0 + 16 * j) : _mm512_setzero_ps();\
             d1[j][0] = d1[j][1] = d2[j][0] = d2[j][1] = _mm512_setzero_pd();                       \
         }                                                                                          \
         for (size_t b = p0; b < p1; b += BN_FLUSH) {                                               \
@@ -89,8 +101,13 @@ static inline void bn_fold(__m512d *acc, __m512 v) {
                     const __m512 xm =                                                              \
                         _mm512_sub_ps(_mm512_maskz_loadu_ps(mk[j], xp + 16 * j), k[j]);            \
                     if (a->dy) { /* backward: sum dy, sum dy*(x-mean) */                          \
-                        const __m512 d = _mm512_maskz_loadu_ps(                                    \
+                        __m512 d = _mm512_maskz_loadu_ps(                                          \
                             mk[j], a->dy + p * (size_t)C + c0 + 16 * j);                           \
+                        if (relu) /* dy where the forward's y > 0 */                               \
+                            d = _mm512_maskz_mov_ps(                                               \
+                                _mm512_cmp_ps_mask(_mm512_fmadd_ps(xm, r1[j], r2[j]),              \
+                                                   _mm512_setzero_ps(), _CMP_GT_OQ),               \
+                                d);                                                                \
                         f1[j] = _mm512_add_ps(f1[j], d);                                           \
                         f2[j] = _mm512_fmadd_ps(d, xm, f2[j]);                                     \
                     } else {                                                                       \
@@ -125,9 +142,14 @@ DEF_BN_STATS(4)
     NASC_CPU_AVX512 static void bn_apply_##NB(const bn_args *a, size_t p0, size_t p1, int c0) {   \
         const int C = a->C;                                                                        \
         __mmask16 mk[NB];                                                                          \
-        __m512 mu[NB], k1[NB], k2[NB], k3[NB];                                                     \
+        __m512 mu[NB], k1[NB], k2[NB], k3[NB], r1[NB], r2[NB];                                     \
+        const bool relu = a->relu;                                                                 \
         _Pragma("GCC unroll 4") for (int j = 0; j < NB; j++) {                                     \
             mk[j] = bn_mask(C, c0 + 16 * j);                                                       \
+            r1[j] = relu && a->dy ? _mm512_maskz_loadu_ps(mk[j], a->rk1 + c0 + 16 * j)             \
+                                  : _mm512_setzero_ps();                                           \
+            r2[j] = relu && a->dy ? _mm512_maskz_loadu_ps(mk[j], a->rk2 + c0 + 16 * j)             \
+                                  : _mm512_setzero_ps();                                           \
             mu[j] = _mm512_maskz_loadu_ps(mk[j], a->shift + c0 + 16 * j);                          \
             k1[j] = _mm512_maskz_loadu_ps(mk[j], a->k1 + c0 + 16 * j);                             \
             k2[j] = _mm512_maskz_loadu_ps(mk[j], a->k2 + c0 + 16 * j);                             \
@@ -151,13 +173,19 @@ DEF_BN_STATS(4)
                 const __m512 xm =                                                                  \
                     _mm512_sub_ps(_mm512_maskz_loadu_ps(mk[j], a->x + o + 16 * j), mu[j]);         \
                 if (!a->dy) {                                                                      \
-                    _mm512_mask_storeu_ps(a->y + o + 16 * j, mk[j],                                \
-                                          _mm512_fmadd_ps(xm, k1[j], k2[j]));                      \
+                    __m512 y = _mm512_fmadd_ps(xm, k1[j], k2[j]);                                  \
+                    if (relu)                                                                      \
+                        y = _mm512_max_ps(y, _mm512_setzero_ps());                                 \
+                    _mm512_mask_storeu_ps(a->y + o + 16 * j, mk[j], y);                            \
                 } else {                                                                           \
                     float *dx = a->dx + o + 16 * j;                                                \
-                    __m512 v = _mm512_fmadd_ps(k1[j],                                              \
-                                               _mm512_maskz_loadu_ps(mk[j], a->dy + o + 16 * j),   \
-                                               _mm512_fmadd_ps(k2[j], xm, k3[j]));                 \
+                    __m512 d = _mm512_maskz_loadu_ps(mk[j], a->dy + o + 16 * j);                   \
+                    if (relu) /* the same FMA as the forward's y: the mask is y > 0 exactly */    \
+                        d = _mm512_maskz_mov_ps(                                                   \
+                            _mm512_cmp_ps_mask(_mm512_fmadd_ps(xm, r1[j], r2[j]),                  \
+                                               _mm512_setzero_ps(), _CMP_GT_OQ),                   \
+                            d);                                                                    \
+                    __m512 v = _mm512_fmadd_ps(k1[j], d, _mm512_fmadd_ps(k2[j], xm, k3[j]));      \
                     if (!a->store)                                                                 \
                         v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk[j], dx), v);                    \
                     _mm512_mask_storeu_ps(dx, mk[j], v);                                           \
@@ -206,12 +234,14 @@ static void bn_stats_task(void *arg, int ith, int nth) {
     }
 #endif
     const float *restrict k = a->shift;
-    if (a->dy) { /* backward: sum dy, sum dy*(x-mean) */
+    if (a->dy) { /* backward: sum dy, sum dy*(x-mean); with relu dy where y > 0 */
         for (size_t p = p0; p < p1; p++) {
             const float *restrict xp = a->x + p * C, *restrict dp = a->dy + p * C;
+            const float *restrict yp = a->relu ? a->y + p * C : NULL;
             for (int c = 0; c < C; c++) {
-                s1[c] += (double)dp[c];
-                s2[c] += (double)dp[c] * (double)(xp[c] - k[c]);
+                const double d = yp && !(yp[c] > 0.0f) ? 0.0 : (double)dp[c];
+                s1[c] += d;
+                s2[c] += d * (double)(xp[c] - k[c]);
             }
         }
     } else {
@@ -245,19 +275,21 @@ static void bn_apply_task(void *arg, int ith, int nth) {
         for (size_t p = p0; p < p1; p++) {
             const float *restrict xp = a->x + p * C;
             float *restrict yp = a->y + p * C;
-            for (int c = 0; c < C; c++)
-                yp[c] = (xp[c] - mu[c]) * k1[c] + k2[c];
+            for (int c = 0; c < C; c++) {
+                const float y = (xp[c] - mu[c]) * k1[c] + k2[c];
+                yp[c] = a->relu && !(y > 0.0f) ? 0.0f : y;
+            }
         }
     } else {
         for (size_t p = p0; p < p1; p++) {
             const float *restrict xp = a->x + p * C, *restrict dp = a->dy + p * C;
             float *restrict dx = a->dx + p * C;
-            if (a->store)
-                for (int c = 0; c < C; c++)
-                    dx[c] = k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
-            else
-                for (int c = 0; c < C; c++)
-                    dx[c] += k1[c] * dp[c] + k2[c] * (xp[c] - mu[c]) + k3[c];
+            const float *restrict yp = a->relu ? a->y + p * C : NULL;
+            for (int c = 0; c < C; c++) {
+                const float d = yp && !(yp[c] > 0.0f) ? 0.0f : dp[c];
+                const float v = k1[c] * d + k2[c] * (xp[c] - mu[c]) + k3[c];
+                dx[c] = a->store ? v : dx[c] + v;
+            }
         }
     }
 }
@@ -281,7 +313,8 @@ nasc_status nasc_cpu_batchnorm_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     const nasc_bn_params *p = &node->params.bn;
     const int C = x->ne[1];
     const size_t M = nasc_n(x) / (size_t)C;
-    float *saved = nasc_graph_alloc(g, 2 * (size_t)C * sizeof(float));
+    const bool relu = node->op == NASC_OP_BN_RELU;
+    float *saved = nasc_graph_alloc(g, (relu ? 4 : 2) * (size_t)C * sizeof(float));
     if (!saved)
         return nasc_graph_status(g);
     node->saved = saved;
@@ -295,7 +328,7 @@ nasc_status nasc_cpu_batchnorm_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     double *priv = (double *)ws, *s1 = (double *)(ws + priv_b), *s2 = s1 + C;
     float *k1 = (float *)(ws + priv_b + sum_b), *k2 = k1 + C;
     bn_args a = {.x = x->data, .y = node->data, .C = C, .M = M, .priv = priv, .k1 = k1, .k2 = k2,
-                 .avx512 = nasc_cpu_ctx_of(be)->avx512};
+                 .avx512 = nasc_cpu_ctx_of(be)->avx512, .relu = relu};
     if (p->training) {
         a.shift = x->data; /* pixel 0 */
         nasc_cpu_run(nth, bn_stats_task, &a);
@@ -328,6 +361,8 @@ nasc_status nasc_cpu_batchnorm_fwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
         k2[c] = (float)bb;
     }
     a.shift = saved; /* the mean */
+    if (relu) /* the backward's mask: y = (x-mean)*k1 + k2 with these very floats */
+        memcpy(saved + 2 * (size_t)C, k1, 2 * (size_t)C * sizeof(float));
     nasc_cpu_run(nth, bn_apply_task, &a);
     return NASC_OK;
 }
@@ -353,7 +388,9 @@ nasc_status nasc_cpu_batchnorm_bwd(nasc_backend *be, nasc_graph *g, nasc_tensor 
     bn_args a = {.x = x->data, .dy = node->grad, .dx = x->grad, .C = C, .M = M,
                  .shift = saved, .priv = priv, .k1 = k1, .k2 = k2, .k3 = k3,
                  .avx512 = nasc_cpu_ctx_of(be)->avx512,
-                 .store = x->grad && nasc_cpu_take_fresh(x)};
+                 .store = x->grad && nasc_cpu_take_fresh(x),
+                 .relu = node->op == NASC_OP_BN_RELU, .y = node->data,
+                 .rk1 = saved + 2 * (size_t)C, .rk2 = saved + 3 * (size_t)C};
     nasc_backend_zero_fresh_grads(node); /* gamma / beta are parameters: never fresh */
     if (need_sums) {
         nasc_cpu_run(nth, bn_stats_task, &a);

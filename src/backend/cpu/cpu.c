@@ -37,6 +37,7 @@ static const nasc_kernel_pair cpu_table[] = {
     [NASC_OP_WSUM] = {nasc_cpu_wsum_fwd, nasc_cpu_wsum_bwd},
     [NASC_OP_CHANNEL_SHUFFLE] = {nasc_cpu_channel_shuffle_fwd, nasc_cpu_channel_shuffle_bwd},
     [NASC_OP_BN_INPLACE] = {nasc_cpu_bn_inplace_fwd, nasc_cpu_bn_inplace_bwd}, /* bn_inplace.c */
+    [NASC_OP_BN_RELU] = {nasc_cpu_batchnorm_fwd, nasc_cpu_batchnorm_bwd},      /* batchnorm.c */
 };
 _Static_assert(sizeof cpu_table / sizeof cpu_table[0] == NASC_OP_COUNT, "one cpu row per op");
 
@@ -66,6 +67,7 @@ static bool cpu_stores_grads(const nasc_tensor *node) {
     case NASC_OP_CONCAT:
     case NASC_OP_WSUM: /* mixed.c: stores the terms' gradients, zero-fills w's */
     case NASC_OP_BATCHNORM:
+    case NASC_OP_BN_RELU:
     case NASC_OP_CONV2D: /* conv2d.c: the 1x1 AVX-512 path stores, the others zero-fill */
         return true;
     default:

@@ -7,7 +7,9 @@
  * saved: 2C floats, mean then invstd = 1/sqrt(var+eps).
  * Backward (training), with g = dy*gamma:
  *   dx = invstd/M * (M*g - sum(g) - xhat*sum(g*xhat)),  dgamma = sum(dy*xhat),  dbeta = sum(dy).
- * Backward (inference): dx = g*invstd. */
+ * Backward (inference): dx = g*invstd.
+ * NASC_OP_BN_RELU: the same with y = max(0, y) written, and dy taken as 0 where y <= 0 (ReLU's
+ * derivative from its output, as ref/eltwise.c) before the formulas above. */
 #include "ref_int.h"
 
 #include <math.h>
@@ -63,19 +65,30 @@ nasc_status nasc_ref_batchnorm_fwd(nasc_backend *be, nasc_graph *gr, nasc_tensor
         const double ga = gamma ? gamma->data[c] : 1.0, bb = beta ? beta->data[c] : 0.0;
         for (size_t i = 0; i < M; i++)
             node->data[i * C + c] = (float)(ga * ((x->data[i * C + c] - mu) * invstd) + bb);
+        if (node->op == NASC_OP_BN_RELU)
+            for (size_t i = 0; i < M; i++)
+                node->data[i * C + c] = node->data[i * C + c] > 0.0f ? node->data[i * C + c] : 0.0f;
     }
     return NASC_OK;
 }
 
 nasc_status nasc_ref_batchnorm_bwd(nasc_backend *be, nasc_graph *gr, nasc_tensor *node) {
     (void)be;
-    (void)gr;
     nasc_tensor *x = node->src[0], *gamma = node->src[1], *beta = node->src[2];
     const nasc_bn_params *p = &node->params.bn;
     const int C = x->ne[1];
     const size_t M = nasc_n(x) / (size_t)C;
     const float *saved = node->saved;
     const float *dy = node->grad;
+    float *masked = NULL;
+    if (node->op == NASC_OP_BN_RELU) { /* dy through the ReLU first */
+        masked = nasc_graph_alloc(gr, nasc_n(node) * sizeof(float));
+        if (!masked)
+            return nasc_graph_status(gr);
+        for (size_t i = 0; i < nasc_n(node); i++)
+            masked[i] = node->data[i] > 0.0f ? dy[i] : 0.0f;
+        dy = masked;
+    }
     for (int c = 0; c < C; c++) {
         const double mu = saved[c], invstd = saved[C + c];
         const double ga = gamma ? gamma->data[c] : 1.0;

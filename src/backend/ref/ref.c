@@ -29,6 +29,7 @@ static const nasc_kernel_pair ref_table[] = {
     [NASC_OP_WSUM] = {nasc_ref_wsum_fwd, nasc_ref_wsum_bwd},
     [NASC_OP_CHANNEL_SHUFFLE] = {nasc_ref_channel_shuffle_fwd, nasc_ref_channel_shuffle_bwd},
     [NASC_OP_BN_INPLACE] = {nasc_ref_bn_inplace_fwd, nasc_ref_bn_inplace_bwd},
+    [NASC_OP_BN_RELU] = {nasc_ref_batchnorm_fwd, nasc_ref_batchnorm_bwd}, /* batchnorm.c */
 };
 _Static_assert(sizeof ref_table / sizeof ref_table[0] == NASC_OP_COUNT, "one ref row per op");
 

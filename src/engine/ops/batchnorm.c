@@ -1,4 +1,5 @@
-/* batchnorm.c — batch norm node (training and inference). Kernels: backend/{ref,cpu}.
+/* batchnorm.c — batch norm node (training and inference), and BN fused with the ReLU after it.
+ * Kernels: backend/{ref,cpu}/batchnorm.c.
  * src layout: {x, gamma, beta, running_mean, running_var}; optional entries are NULL. */
 #include "../engine_int.h"
 
@@ -61,4 +62,18 @@ nasc_tensor *nasc_batchnorm(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma, n
     prm.bn.training = g->training;
     nasc_tensor *src[] = {x, gamma, beta, running_mean, running_var};
     return nasc_engine_apply(g, NASC_OP_BATCHNORM, x->ne, 5, src, &prm, NULL, NULL);
+}
+
+nasc_tensor *nasc_batchnorm_relu(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma,
+                                 nasc_tensor *beta, nasc_tensor *running_mean,
+                                 nasc_tensor *running_var, const nasc_bn_params *p) {
+    if (g && !g->training) /* see ops.h: inference graphs keep the two nodes */
+        return nasc_relu(g, nasc_batchnorm(g, x, gamma, beta, running_mean, running_var, p));
+    if (!nasc_engine_ok(g, 1, &x) ||
+        !nasc_engine_bn_check(g, "batchnorm_relu", x, gamma, beta, running_mean, running_var, p))
+        return NULL;
+    nasc_op_params prm = {.bn = *p};
+    prm.bn.training = g->training;
+    nasc_tensor *src[] = {x, gamma, beta, running_mean, running_var};
+    return nasc_engine_apply(g, NASC_OP_BN_RELU, x->ne, 5, src, &prm, NULL, NULL);
 }
