@@ -40,6 +40,7 @@ typedef struct gan {
     learn_base b;
     int n_init, n_real, batch, steps, Z, H;
     int screen; /* two objectives: generated per proposal, the best by model EHVI kept */
+    int nbrs;   /* two objectives: front neighbours screened beside them */
     bool mo_hv; /* two objectives: hypervolume-based targets (nasc_mo_targets) */
     float lr;
     int T, L;
@@ -101,6 +102,13 @@ static const nasc_strategy_opt gan_opts[] = {
      .max = 1000,
      .help = "two objectives: distinct unseen architectures generated per proposal, the one with "
              "the highest expected hypervolume improvement under linear models proposed (1: off)"},
+    {.name = "neighbours",
+     .type = NASC_OPT_INT,
+     .def = "5",
+     .min = 0,
+     .max = 1000,
+     .help = "two objectives: single-edit mutations of the front inside the reference box "
+             "screened beside the generated ones"},
     {.name = "mo-reward",
      .type = NASC_OPT_CHOICE,
      .def = "hv",
@@ -158,6 +166,7 @@ static nasc_status gan_init(nasc_strategy *s, nasc_err *err) {
     q->n_real = nasc_strategy_opt_int(s, "real");
     q->batch = nasc_strategy_opt_int(s, "batch");
     q->screen = nasc_strategy_opt_int(s, "screen");
+    q->nbrs = nasc_strategy_opt_int(s, "neighbours");
     q->mo_hv = nasc_strategy_opt_choice(s, "mo-reward") == 1;
     q->steps = nasc_strategy_opt_int(s, "steps");
     q->Z = nasc_strategy_opt_int(s, "noise");
@@ -306,19 +315,23 @@ static nasc_status generate_one(nasc_strategy *s, gan *q, nasc_arch **out, nasc_
     return p ? decode(s, q, p->data, out, err) : gerr(q, err);
 }
 
-/* screen=K > 1 with two objectives: up to K distinct unseen generated architectures (50 noise
- * vectors at most), the one with the highest model EHVI (nasc_mo_screen; the first while there is
- * too little to fit) marked and handed to *out; *out NULL if every one was known. */
+/* screen=K > 1 or neighbours=N > 0 with two objectives: up to K distinct unseen generated
+ * architectures (50 noise vectors at most) and N unseen single-edit neighbours of the front
+ * (nasc_mo_pool_add_neighbours), the one with the highest model EHVI (nasc_mo_screen; the first
+ * generated one while there is too little to fit) marked and handed to *out; *out NULL if every
+ * one was known. */
 static nasc_status screened(nasc_strategy *s, gan *q, nasc_arch **out, nasc_err *err) {
     mo_pool pool;
     int pick;
     *out = NULL;
-    nasc_status st = nasc_mo_pool_init(&pool, q->screen, s, err);
+    nasc_status st = nasc_mo_pool_init(&pool, q->screen + q->nbrs, s, err);
     for (int tries = 0; tries < 50 && pool.n < q->screen && st == NASC_OK; tries++) {
         nasc_arch *a = NULL;
         if ((st = generate_one(s, q, &a, err)) == NASC_OK)
             nasc_mo_pool_add(&pool, &q->b, a);
     }
+    if (st == NASC_OK)
+        st = nasc_mo_pool_add_neighbours(s, &q->b, &pool, 20, q->nbrs, err);
     if (st == NASC_OK && pool.n)
         st = nasc_mo_pool_take(s, &q->b, &pool, 20, 10, out, &pick, err);
     nasc_mo_pool_free(&pool);
@@ -350,7 +363,7 @@ static nasc_status round_(nasc_strategy *s, gan *q, nasc_err *err) {
         st = train_step(s, q, nr, err);
     for (int k = 0; k < q->batch && st == NASC_OK; k++) {
         nasc_arch *a = NULL;
-        if (q->screen > 1 && b->n_obj == 2 && nr > 0)
+        if ((q->screen > 1 || q->nbrs > 0) && b->n_obj == 2 && nr > 0)
             st = screened(s, q, &a, err);
         for (int tries = 0; tries < 50 && !a && st == NASC_OK && nr > 0; tries++) {
             st = generate_one(s, q, &a, err);

@@ -344,6 +344,37 @@ bool nasc_mo_pool_add(mo_pool *p, const learn_base *b, nasc_arch *a) {
     return true;
 }
 
+nasc_status nasc_mo_pool_add_neighbours(nasc_strategy *s, const learn_base *b, mo_pool *p,
+                                        int ref_n, int n, nasc_err *err) {
+    double ref[2];
+    if (n <= 0 || b->n_obj != 2 || !nasc_mo_reference(b, ref_n, 0.5, ref))
+        return NASC_OK;
+    const int nh = b->n_hist;
+    double *y = nasc_malloc(sizeof(double) * (size_t)(nh ? nh : 1));
+    int *fr = nasc_malloc(sizeof(int) * (size_t)(nh ? nh : 1));
+    if (!y || !fr) {
+        nasc_free(y);
+        nasc_free(fr);
+        return nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
+    }
+    nasc_status st = NASC_OK;
+    int m = 0;
+    if (nasc_mo_rank_targets(b, ref, y, err) < 0)
+        st = NASC_ERR_NOMEM;
+    for (int i = 0; i < nh && st == NASC_OK; i++)
+        if (y[i] == 0.0)
+            fr[m++] = i;
+    for (int k = 0, added = 0; k < 4 * n && added < n && m && st == NASC_OK; k++) {
+        nasc_arch *a = NULL;
+        const nasc_arch *par = b->hist[fr[nasc_rng_below(&s->rng, (uint32_t)m)]].arch;
+        if ((st = nasc_arch_mutate(par, &s->rng, &a, err)) == NASC_OK)
+            added += nasc_mo_pool_add(p, b, a);
+    }
+    nasc_free(y);
+    nasc_free(fr);
+    return st;
+}
+
 nasc_status nasc_mo_pool_take(const nasc_strategy *s, learn_base *b, mo_pool *p, int ref_n,
                               int min_fit, nasc_arch **out, int *pick, nasc_err *err) {
     nasc_status st = nasc_mo_screen(s, b, ref_n, min_fit, p->c, p->n, pick, err);

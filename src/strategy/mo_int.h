@@ -79,6 +79,11 @@ NASC_INTERNAL bool nasc_mo_pool_add(mo_pool *p, const learn_base *b, nasc_arch *
 NASC_INTERNAL nasc_status nasc_mo_pool_take(const nasc_strategy *s, learn_base *b, mo_pool *p,
                                             int ref_n, int min_fit, nasc_arch **out, int *pick,
                                             nasc_err *err);
+/* Adds up to n single-edit mutations of random members of the front inside the reference box
+ * (of the first ref_n results) to the pool (unseen and distinct only; 4n draws at most): the
+ * front's neighbourhood as candidates beside a sampler's own. Nothing before a reference. */
+NASC_INTERNAL nasc_status nasc_mo_pool_add_neighbours(nasc_strategy *s, const learn_base *b,
+                                                      mo_pool *p, int ref_n, int n, nasc_err *err);
 NASC_INTERNAL void nasc_mo_pool_free(mo_pool *p);
 /* The hypervolume contribution of each of the m mutually non-dominated points idx (rows of obj:
  * accuracy, cost) to the box of ref: the area only it dominates; 0 outside the box. */

@@ -48,6 +48,7 @@ typedef struct rl {
     double replay_c; /* ... with this weight (priority-queue training) */
     bool fallback_mutate; /* a converged policy's repeats: mutate (true) or uniform (false) */
     int screen;           /* two objectives: samples per proposal, the best by model EHVI kept */
+    int nbrs;             /* two objectives: front neighbours screened beside them */
     bool mo_hv;           /* two objectives: hypervolume-based rewards (nasc_mo_targets) */
     nasc_controller *ctl;
     nasc_optim *opt;
@@ -110,9 +111,9 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
 /* ---- the strategy ---- */
 
 /* The controller's options, declared by REINFORCE and PPO (in this order, after their own);
- * only the reward floor's default differs. */
+ * only the defaults of the reward floor and of neighbours differ. */
 // clang-format off
-#define RL_CONTROLLER_OPTS(floor_def, fallback_def)                                               \
+#define RL_CONTROLLER_OPTS(floor_def, fallback_def, nbrs_def)                                     \
     {.name = "hidden", .type = NASC_OPT_INT, .def = "32", .min = 1, .max = 1024,                  \
      .help = "LSTM width"},                                                                       \
     {.name = "tanh-c", .type = NASC_OPT_DOUBLE, .def = "0", .min = 0, .max = 100,                 \
@@ -127,6 +128,9 @@ nasc_tensor *nasc_rl_ppo_loss(nasc_controller *c, nasc_graph *g, const int *d, i
     {.name = "screen", .type = NASC_OPT_INT, .def = "10", .min = 1, .max = 1000,                  \
      .help = "two objectives: distinct unseen samples drawn per proposal, the one with the "     \
              "highest expected hypervolume improvement under linear models proposed (1: off)"}, \
+    {.name = "neighbours", .type = NASC_OPT_INT, .def = nbrs_def, .min = 0, .max = 1000,          \
+     .help = "two objectives: single-edit mutations of the front inside the reference box "       \
+             "screened beside the policy's samples (0: none)"},                                   \
     {.name = "mo-reward", .type = NASC_OPT_CHOICE, .def = "hv", .choices = "parego|hv",           \
      .help = "two objectives: random ParEGO scalarisations or hypervolume-based rewards "        \
              "(non-dominated rank, reference box, hypervolume contribution)"}
@@ -169,7 +173,7 @@ static const nasc_strategy_opt reinforce_opts[] = {
      .min = 0,
      .max = 100,
      .help = "weight of that likelihood term"},
-    RL_CONTROLLER_OPTS("0", "mutate"),
+    RL_CONTROLLER_OPTS("0", "mutate", "5"),
 };
 
 static const nasc_strategy_opt ppo_opts[] = {
@@ -209,7 +213,7 @@ static const nasc_strategy_opt ppo_opts[] = {
      .min = 0,
      .max = 100,
      .help = "entropy bonus weight"},
-    RL_CONTROLLER_OPTS("0.5", "uniform"),
+    RL_CONTROLLER_OPTS("0.5", "uniform", "10"),
 };
 
 static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
@@ -231,6 +235,7 @@ static nasc_status rl_init(nasc_strategy *s, bool ppo, nasc_err *err) {
     r->decay = ppo ? 0.0 : nasc_strategy_opt_double(s, "decay");
     r->replay = ppo ? 0 : nasc_strategy_opt_int(s, "replay");
     r->screen = nasc_strategy_opt_int(s, "screen");
+    r->nbrs = nasc_strategy_opt_int(s, "neighbours");
     r->mo_hv = nasc_strategy_opt_choice(s, "mo-reward") == 1;
     r->replay_c = ppo ? 0.0 : nasc_strategy_opt_double(s, "replay-coef");
     r->fallback_mutate = nasc_strategy_opt_choice(s, "fallback") == 1;
@@ -456,16 +461,19 @@ static nasc_status samp_push(rl *r, nasc_err *err, rl_sample **out) {
     return NASC_OK;
 }
 
-/* screen=K > 1 with two objectives: up to K distinct unseen policy samples (100 draws at most),
- * the one with the highest model EHVI (nasc_mo_screen; the first while there is too little to
- * fit) marked and handed to *out with its sample in sp; *out NULL if every draw was known. */
+/* screen=K > 1 or neighbours=N > 0 with two objectives: up to K distinct unseen policy samples
+ * (100 draws at most) and N unseen single-edit neighbours of the front
+ * (nasc_mo_pool_add_neighbours), the one with the highest model EHVI (nasc_mo_screen; the first
+ * sample while there is too little to fit) marked and handed to *out with its sample in sp (for
+ * a neighbour: its decisions and their log-probabilities under the policy, as the mutation
+ * fallback's); *out NULL if every one was known. */
 static nasc_status screened_sample(nasc_strategy *s, rl *r, rl_sample *sp, nasc_arch **out,
                                    nasc_err *err) {
     mo_pool pool;
     int pick;
     rl_sample *cs = nasc_calloc((size_t)r->screen, sizeof *cs);
     *out = NULL;
-    nasc_status st = nasc_mo_pool_init(&pool, r->screen, s, err);
+    nasc_status st = nasc_mo_pool_init(&pool, r->screen + r->nbrs, s, err);
     if (st == NASC_OK && !cs)
         st = nasc_errorf(err, NASC_ERR_NOMEM, "%s: out of memory", s->iface->name);
     for (int tries = 0; tries < 100 && pool.n < r->screen && st == NASC_OK; tries++) {
@@ -476,9 +484,21 @@ static nasc_status screened_sample(nasc_strategy *s, rl *r, rl_sample *sp, nasc_
             (st = nasc_arch_from_decisions(s->space, x->d, x->n, &a, err)) == NASC_OK)
             nasc_mo_pool_add(&pool, &r->b, a);
     }
+    int n_pol = pool.n;
+    if (st == NASC_OK)
+        st = nasc_mo_pool_add_neighbours(s, &r->b, &pool, 20, r->nbrs, err);
     if (st == NASC_OK && pool.n &&
-        (st = nasc_mo_pool_take(s, &r->b, &pool, 20, 10, out, &pick, err)) == NASC_OK)
-        *sp = cs[pick];
+        (st = nasc_mo_pool_take(s, &r->b, &pool, 20, 10, out, &pick, err)) == NASC_OK) {
+        if (pick < n_pol) {
+            *sp = cs[pick];
+        } else { /* a neighbour: its behaviour log-probabilities are the policy's */
+            nasc_arch_to_decisions(*out, sp->d, &sp->n);
+            if ((st = step_logp(r, sp->d, sp->n, sp->old_lp, err)) != NASC_OK) {
+                nasc_arch_free(*out);
+                *out = NULL;
+            }
+        }
+    }
     nasc_mo_pool_free(&pool);
     nasc_free(cs);
     return st;
@@ -494,7 +514,7 @@ static nasc_status rl_ask(nasc_strategy *s, nasc_proposal *out, nasc_err *err) {
     rl_sample *sp = NULL;
     NASC_TRY(samp_push(r, err, &sp));
     nasc_arch *a = NULL, *last = NULL;
-    if (r->screen > 1 && r->b.n_obj == 2)
+    if ((r->screen > 1 || r->nbrs > 0) && r->b.n_obj == 2)
         NASC_TRY(screened_sample(s, r, sp, &a, err));
     for (int tries = 0; tries < 100 && !a; tries++) {
         NASC_TRY(nasc_controller_sample(r->ctl, &s->rng, sp->d, &sp->n, NULL, sp->old_lp, err));

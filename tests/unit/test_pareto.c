@@ -6,7 +6,11 @@
  *   - a multi-objective search on the NAS-Bench-201 space (accuracy from the table, parameters
  *     and multiply-adds from the cost model) with nsga2, bo-gp and reinforce returns a Pareto front
  *     none of whose members is dominated by any evaluated architecture, holding the most accurate
- *     and the smallest architecture found. */
+ *     and the smallest architecture found;
+ *   - with two objectives (accuracy, parameters) reinforce, ppo and gan, whose proposals are
+ *     screened together with neighbours of the front (`neighbours`), never repeat an
+ *     architecture, give the same trials for the same seed, and other trials with neighbours=0
+ *     (so the neighbours are used). */
 #include "test.h"
 
 #include <math.h>
@@ -320,10 +324,91 @@ static void test_search(void) {
     nasc_space_free(sp);
 }
 
+/* ---- two objectives: the screened samplers with the front's neighbours ---- */
+
+typedef struct arch_trace {
+    char *text[80];
+    int n;
+} arch_trace;
+
+static void arch_record(int64_t k, const nasc_arch *a, const nasc_trial_result *r, void *user) {
+    (void)r;
+    arch_trace *t = user;
+    if (k < 80) {
+        t->text[k] = nasc_arch_to_string(a);
+        t->n = (int)k + 1;
+    }
+}
+
+static void arch_trace_free(arch_trace *t) {
+    for (int i = 0; i < t->n; i++)
+        nasc_free(t->text[i]);
+    t->n = 0;
+}
+
+static void run_two(nasc_evaluator *ev, const nasc_space *sp, const char *name, const char *opts,
+                    arch_trace *tr) {
+    nasc_err err = {0};
+    const int budget = 60;
+    nasc_strategy *st;
+    nasc_strategy_config sc = {.seed = 9, .budget = budget, .max_fidelity = 1, .n_objectives = 2};
+    CHECK_STATUS(nasc_strategy_new(name, sp, &sc, opts, &st, &err), NASC_OK);
+    nasc_run_summary rs;
+    const nasc_run_config rc = {.budget = budget, .on_trial = arch_record, .user = tr};
+    CHECK_STATUS(nasc_strategy_run(st, ev, &rc, &rs, &err), NASC_OK);
+    CHECK_MSG(tr->n == budget, "%s: %d trials", name, tr->n);
+    nasc_strategy_free(st);
+}
+
+static void test_neighbours(void) {
+    nasc_err err = {0};
+    nasc_space *sp;
+    CHECK_STATUS(nasc_space_new("nb201", NULL, &sp, &err), NASC_OK);
+    mo_eval *m = nasc_calloc(1, sizeof *m);
+    CHECK_STATUS(nasc_objectives_parse("acc,params", NULL, &m->o, &err), NASC_OK);
+    if (nasc_evaluator_tabular_new(sp, "nb201:cifar10", NULL, &m->table, &err) != NASC_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        CHECK(0);
+        return;
+    }
+    nasc_evaluator_set_cost(
+        m->table,
+        &(nasc_net_config){
+            .in_c = 3, .in_h = 32, .in_w = 32, .n_classes = 10, .channels = 8, .cells = 1},
+        0);
+    static const nasc_evaluator_i iface = {
+        .kind = "multi-objective", .evaluate = mo_evaluate, .free_impl = mo_free};
+    nasc_evaluator *ev = nasc_evaluator_new(&iface, m, sp);
+    static const char *const names[] = {"reinforce", "ppo", "gan"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        arch_trace a = {0}, b = {0}, c = {0};
+        run_two(ev, sp, names[i], NULL, &a);
+        run_two(ev, sp, names[i], NULL, &b);
+        run_two(ev, sp, names[i], "neighbours=0", &c);
+        int repeats = 0, differ = 0, differ0 = 0;
+        for (int k = 0; k < a.n; k++) {
+            for (int j = 0; j < k; j++)
+                repeats += !strcmp(a.text[j], a.text[k]);
+            differ += k >= b.n || strcmp(a.text[k], b.text[k]) != 0;
+            differ0 += k >= c.n || strcmp(a.text[k], c.text[k]) != 0;
+        }
+        CHECK_MSG(repeats == 0, "%s: %d repeated architectures", names[i], repeats);
+        CHECK_MSG(differ == 0, "%s: %d trials differ between two runs of one seed", names[i],
+                  differ);
+        CHECK_MSG(differ0 > 0, "%s: neighbours=0 gives the same trials", names[i]);
+        arch_trace_free(&a);
+        arch_trace_free(&b);
+        arch_trace_free(&c);
+    }
+    nasc_evaluator_free(ev);
+    nasc_space_free(sp);
+}
+
 int main(void) {
     test_parse();
     test_tools();
     test_apply();
     test_search();
+    test_neighbours();
     return test_done("test_pareto");
 }
