@@ -236,19 +236,20 @@ static void mo_record(int64_t k, const nasc_arch *a, const nasc_trial_result *r,
     t->n = (int)k + 1;
 }
 
-static void test_search(void) {
+/* The NB201 CIFAR-10 table with computed costs as a multi-objective evaluator over sp (objectives
+ * as --objective takes them); NULL (a failed check) if the table cannot be read. The NB201
+ * network (C=16, N=5 at 3x32x32) would do too; C=8, N=1 keeps the tests fast and the costs still
+ * depend on every op. */
+static nasc_evaluator *mo_table_evaluator(nasc_space *sp, const char *objectives) {
     nasc_err err = {0};
-    nasc_space *sp;
-    CHECK_STATUS(nasc_space_new("nb201", NULL, &sp, &err), NASC_OK);
     mo_eval *m = nasc_calloc(1, sizeof *m);
-    CHECK_STATUS(nasc_objectives_parse("acc,params,flops", NULL, &m->o, &err), NASC_OK);
+    CHECK_STATUS(nasc_objectives_parse(objectives, NULL, &m->o, &err), NASC_OK);
     if (nasc_evaluator_tabular_new(sp, "nb201:cifar10", NULL, &m->table, &err) != NASC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         CHECK(0);
-        return;
+        nasc_free(m);
+        return NULL;
     }
-    /* the NB201 network (C=16, N=5 at 3x32x32) would do too; C=8, N=1 keeps the test fast and
-     * the costs still depend on every op */
     nasc_evaluator_set_cost(
         m->table,
         &(nasc_net_config){
@@ -256,7 +257,18 @@ static void test_search(void) {
         0);
     static const nasc_evaluator_i iface = {
         .kind = "multi-objective", .evaluate = mo_evaluate, .free_impl = mo_free};
-    nasc_evaluator *ev = nasc_evaluator_new(&iface, m, sp);
+    return nasc_evaluator_new(&iface, m, sp);
+}
+
+static void test_search(void) {
+    nasc_err err = {0};
+    nasc_space *sp;
+    CHECK_STATUS(nasc_space_new("nb201", NULL, &sp, &err), NASC_OK);
+    nasc_evaluator *ev = mo_table_evaluator(sp, "acc,params,flops");
+    if (!ev) {
+        nasc_space_free(sp);
+        return;
+    }
     static const char *const strategies[][2] = {
         {"nsga2", "population=10"}, {"bo-gp", "init=8"}, {"reinforce", "batch=2"}};
     for (size_t si = 0; si < sizeof strategies / sizeof strategies[0]; si++) {
@@ -364,21 +376,11 @@ static void test_neighbours(void) {
     nasc_err err = {0};
     nasc_space *sp;
     CHECK_STATUS(nasc_space_new("nb201", NULL, &sp, &err), NASC_OK);
-    mo_eval *m = nasc_calloc(1, sizeof *m);
-    CHECK_STATUS(nasc_objectives_parse("acc,params", NULL, &m->o, &err), NASC_OK);
-    if (nasc_evaluator_tabular_new(sp, "nb201:cifar10", NULL, &m->table, &err) != NASC_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        CHECK(0);
+    nasc_evaluator *ev = mo_table_evaluator(sp, "acc,params");
+    if (!ev) {
+        nasc_space_free(sp);
         return;
     }
-    nasc_evaluator_set_cost(
-        m->table,
-        &(nasc_net_config){
-            .in_c = 3, .in_h = 32, .in_w = 32, .n_classes = 10, .channels = 8, .cells = 1},
-        0);
-    static const nasc_evaluator_i iface = {
-        .kind = "multi-objective", .evaluate = mo_evaluate, .free_impl = mo_free};
-    nasc_evaluator *ev = nasc_evaluator_new(&iface, m, sp);
     static const char *const names[] = {"reinforce", "ppo", "gan"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         arch_trace a = {0}, b = {0}, c = {0};

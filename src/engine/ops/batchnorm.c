@@ -52,16 +52,23 @@ bool nasc_engine_bn_check(nasc_graph *g, const char *op, const nasc_tensor *x,
     return true;
 }
 
-nasc_tensor *nasc_batchnorm(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma, nasc_tensor *beta,
-                            nasc_tensor *running_mean, nasc_tensor *running_var,
-                            const nasc_bn_params *p) {
+/* One batch-norm node of kind op (BATCHNORM, or BN_RELU with its ReLU fused), checked as `name`. */
+static nasc_tensor *bn_node(nasc_graph *g, enum nasc_op op, const char *name, nasc_tensor *x,
+                            nasc_tensor *gamma, nasc_tensor *beta, nasc_tensor *running_mean,
+                            nasc_tensor *running_var, const nasc_bn_params *p) {
     if (!nasc_engine_ok(g, 1, &x) ||
-        !nasc_engine_bn_check(g, "batchnorm", x, gamma, beta, running_mean, running_var, p))
+        !nasc_engine_bn_check(g, name, x, gamma, beta, running_mean, running_var, p))
         return NULL;
     nasc_op_params prm = {.bn = *p};
     prm.bn.training = g->training;
     nasc_tensor *src[] = {x, gamma, beta, running_mean, running_var};
-    return nasc_engine_apply(g, NASC_OP_BATCHNORM, x->ne, 5, src, &prm, NULL, NULL);
+    return nasc_engine_apply(g, op, x->ne, 5, src, &prm, NULL, NULL);
+}
+
+nasc_tensor *nasc_batchnorm(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma, nasc_tensor *beta,
+                            nasc_tensor *running_mean, nasc_tensor *running_var,
+                            const nasc_bn_params *p) {
+    return bn_node(g, NASC_OP_BATCHNORM, "batchnorm", x, gamma, beta, running_mean, running_var, p);
 }
 
 nasc_tensor *nasc_batchnorm_relu(nasc_graph *g, nasc_tensor *x, nasc_tensor *gamma,
@@ -69,11 +76,6 @@ nasc_tensor *nasc_batchnorm_relu(nasc_graph *g, nasc_tensor *x, nasc_tensor *gam
                                  nasc_tensor *running_var, const nasc_bn_params *p) {
     if (g && !g->training) /* see ops.h: inference graphs keep the two nodes */
         return nasc_relu(g, nasc_batchnorm(g, x, gamma, beta, running_mean, running_var, p));
-    if (!nasc_engine_ok(g, 1, &x) ||
-        !nasc_engine_bn_check(g, "batchnorm_relu", x, gamma, beta, running_mean, running_var, p))
-        return NULL;
-    nasc_op_params prm = {.bn = *p};
-    prm.bn.training = g->training;
-    nasc_tensor *src[] = {x, gamma, beta, running_mean, running_var};
-    return nasc_engine_apply(g, NASC_OP_BN_RELU, x->ne, 5, src, &prm, NULL, NULL);
+    return bn_node(g, NASC_OP_BN_RELU, "batchnorm_relu", x, gamma, beta, running_mean, running_var,
+                   p);
 }
